@@ -1,0 +1,233 @@
+//! The statement AST of the Amelie dialect (our own: sqlparser's AST cannot express it).
+
+use amelie_common::{ColumnType, Json};
+
+/// One parsed request: optional EXPLAIN, then statements (BEGIN/COMMIT framing removed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub explain: bool,
+    pub stmts: Vec<Stmt>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stmt {
+    CreateTable(CreateTable),
+    DropTable { if_exists: bool, name: ObjectName },
+    Insert(Insert),
+    Select(Box<Select>),
+    Update(Update),
+    Delete(Delete),
+}
+
+impl Stmt {
+    /// Utility statements must be the only statement of a request.
+    pub fn is_utility(&self) -> bool {
+        matches!(self, Stmt::CreateTable(_) | Stmt::DropTable { .. })
+    }
+}
+
+/// `[schema.]name`; schema defaults to `public` at resolution time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectName {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateTable {
+    pub if_not_exists: bool,
+    pub shared: bool,
+    pub unlogged: bool,
+    pub name: ObjectName,
+    pub columns: Vec<ColumnDef>,
+    /// Column names of `PRIMARY KEY (a, b)` or of the columns marked `PRIMARY KEY`, in order.
+    pub primary_key: Vec<String>,
+    /// `WITH (type = 'hash')`; None = tree.
+    pub index_type: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: ColumnType,
+    pub not_null: bool,
+    pub default: Option<Expr>,
+    pub serial: bool,
+    pub random: Option<Option<i64>>,
+    pub primary_key: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Insert {
+    pub table: ObjectName,
+    /// Explicit column list, if given.
+    pub columns: Option<Vec<String>>,
+    pub source: InsertSource,
+    pub on_conflict: Option<OnConflict>,
+    pub returning: Option<Returning>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum InsertSource {
+    /// Rows of literal values (INSERT VALUES takes literals only).
+    Values(Vec<Vec<Expr>>),
+    Generate(i64),
+    Select(Box<Select>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum OnConflict {
+    Nothing,
+    Error,
+    Resolve,
+    Update { set: Vec<Assignment>, filter: Option<Expr> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Returning {
+    pub items: Vec<SelectItem>,
+    pub format: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assignment {
+    /// Column name, then an optional JSON path (`SET col.a.b = ...`).
+    pub column: String,
+    pub path: Vec<String>,
+    /// None = DEFAULT.
+    pub value: Option<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Update {
+    pub table: ObjectName,
+    pub alias: Option<String>,
+    pub set: Vec<Assignment>,
+    pub filter: Option<Expr>,
+    pub returning: Option<Returning>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delete {
+    pub table: ObjectName,
+    pub alias: Option<String>,
+    pub filter: Option<Expr>,
+    pub returning: Option<Returning>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Select {
+    pub distinct: bool,
+    pub items: Vec<SelectItem>,
+    pub format: Option<String>,
+    pub from: Vec<FromItem>,
+    pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+    pub having: Option<Expr>,
+    pub order_by: Vec<OrderBy>,
+    pub limit: Option<Expr>,
+    pub offset: Option<Expr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SelectItem {
+    /// `*`
+    Wildcard,
+    /// `t.*`
+    QualifiedWildcard(String),
+    Expr { expr: Expr, alias: Option<String> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FromItem {
+    pub table: ObjectName,
+    pub alias: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderBy {
+    pub expr: Expr,
+    pub asc: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Or,
+    And,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    BitOr,
+    BitXor,
+    BitAnd,
+    Shl,
+    Shr,
+    Add,
+    Sub,
+    Concat,
+    Mul,
+    Div,
+    Mod,
+    Like,
+    NotLike,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+    BitNot,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    String(String),
+    /// `TIMESTAMP 'text'`
+    Timestamp(String),
+    /// `INTERVAL 'text'`
+    Interval(String),
+    /// `CURRENT_TIMESTAMP`
+    CurrentTimestamp,
+    /// A JSON literal written as `[..]`/`{..}` where every element is a constant.
+    JsonLiteral(Json),
+    /// `[e, ...]` with non-constant elements.
+    Array(Vec<Expr>),
+    /// `{k: v, ...}` with non-constant members.
+    Object(Vec<(Expr, Expr)>),
+    /// A name or compound name `a.b.c`, split at dots.
+    Name(Vec<String>),
+    /// `DEFAULT` in a VALUES slot.
+    Default,
+    Unary { op: UnaryOp, expr: Box<Expr> },
+    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
+    IsNull { expr: Box<Expr>, negated: bool },
+    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
+    In { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    /// `[schema.]name(args)` or `arg0::name(args)`.
+    Function { schema: Option<String>, name: String, args: Vec<Expr> },
+    /// `count(*)` has `arg = None`.
+    Aggregate { func: AggFunc, arg: Option<Box<Expr>>, distinct: bool },
+    /// `expr[idx]`
+    Index { expr: Box<Expr>, index: Box<Expr> },
+    /// `expr.name` applied to a non-name expression.
+    Field { expr: Box<Expr>, name: String },
+    Case { operand: Option<Box<Expr>>, whens: Vec<(Expr, Expr)>, else_: Option<Box<Expr>> },
+    Subquery(Box<Select>),
+    Exists(Box<Select>),
+}
