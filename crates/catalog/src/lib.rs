@@ -1,1 +1,237 @@
-//! placeholder
+//! The catalog: schemas, tables, columns, indexes, compute nodes and the partition map.
+//!
+//! A `Catalog` is an immutable snapshot shared by frontends (`Arc<Catalog>`); DDL builds a new
+//! snapshot by applying a [`DdlOp`] to a clone. The same `DdlOp` is written to the WAL, so
+//! replaying it at start-up rebuilds exactly the same catalog.
+
+use amelie_common::murmur::PARTITION_SLOTS;
+use amelie_common::{ColumnType, Error, IndexKind, Result, Value};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    pub not_null: bool,
+    pub default: Option<Value>,
+    pub serial: bool,
+    pub random: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub name: String,
+    pub kind: IndexKind,
+    /// Column ordinals of the key, in key order.
+    pub keys: Vec<usize>,
+    pub unique: bool,
+    pub primary: bool,
+}
+
+/// One partition of a table: owned by one node, covering hash slots `[min, max)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    pub id: u64,
+    pub node: String,
+    pub min: u32,
+    pub max: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    pub id: u64,
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<Column>,
+    /// The primary index first, then secondary indexes.
+    pub indexes: Vec<IndexDef>,
+    pub shared: bool,
+    pub unlogged: bool,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+impl Table {
+    pub fn primary(&self) -> &IndexDef {
+        &self.indexes[0]
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    pub fn is_key(&self, col: usize) -> bool {
+        self.primary().keys.contains(&col)
+    }
+
+    /// Index of the partition that owns hash slot `slot` (`hash % 8096`).
+    pub fn partition_for_slot(&self, slot: u32) -> usize {
+        self.partitions
+            .iter()
+            .position(|p| slot >= p.min && slot < p.max)
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    pub name: String,
+    pub system: bool,
+    pub create: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub uuid: String,
+}
+
+/// A catalog change. Logged in the WAL and applied identically at run time and in recovery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DdlOp {
+    CreateNode(Node),
+    CreateTable(Table),
+    DropTable { schema: String, name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub schemas: Vec<Schema>,
+    pub tables: Vec<Arc<Table>>,
+    pub nodes: Vec<Node>,
+    /// Next table id and partition id to hand out.
+    pub next_table_id: u64,
+    pub next_partition_id: u64,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            schemas: vec![
+                Schema { name: "system".into(), system: true, create: false },
+                Schema { name: "public".into(), system: true, create: true },
+            ],
+            tables: Vec::new(),
+            nodes: Vec::new(),
+            next_table_id: 1,
+            next_partition_id: 1,
+        }
+    }
+}
+
+impl Catalog {
+    pub fn table(&self, schema: &str, name: &str) -> Option<&Arc<Table>> {
+        self.tables.iter().find(|t| t.schema == schema && t.name == name)
+    }
+
+    pub fn table_by_id(&self, id: u64) -> Option<&Arc<Table>> {
+        self.tables.iter().find(|t| t.id == id)
+    }
+
+    pub fn schema(&self, name: &str) -> Option<&Schema> {
+        self.schemas.iter().find(|s| s.name == name)
+    }
+
+    /// Builds the partition list of a new table: one partition per node for a distributed
+    /// table (node i of n covers `[i*(8096/n), (i+1)*(8096/n))`, the last takes the rest),
+    /// one partition on the first node for a shared table.
+    pub fn plan_partitions(&self, shared: bool) -> Result<Vec<PartitionInfo>> {
+        if self.nodes.is_empty() {
+            return Err(Error::new("system has no nodes"));
+        }
+        let n = if shared { 1 } else { self.nodes.len() as u32 };
+        let step = PARTITION_SLOTS / n;
+        let mut parts = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let max = if i + 1 == n { PARTITION_SLOTS } else { (i + 1) * step };
+            parts.push(PartitionInfo {
+                id: self.next_partition_id + i as u64,
+                node: self.nodes[i as usize].uuid.clone(),
+                min: i * step,
+                max,
+            });
+        }
+        Ok(parts)
+    }
+
+    /// Validates and applies a DDL operation to this catalog.
+    pub fn apply(&mut self, op: &DdlOp) -> Result<()> {
+        match op {
+            DdlOp::CreateNode(node) => {
+                if self.nodes.iter().any(|n| n.uuid == node.uuid) {
+                    return Err(Error::new(format!("node '{}': already exists", node.uuid)));
+                }
+                self.nodes.push(node.clone());
+            }
+            DdlOp::CreateTable(table) => {
+                if self.schema(&table.schema).is_none() {
+                    return Err(Error::new(format!("schema '{}': not exists", table.schema)));
+                }
+                if self.table(&table.schema, &table.name).is_some() {
+                    return Err(Error::new(format!("table '{}': already exists", table.name)));
+                }
+                self.next_table_id = self.next_table_id.max(table.id + 1);
+                for p in &table.partitions {
+                    self.next_partition_id = self.next_partition_id.max(p.id + 1);
+                }
+                self.tables.push(Arc::new(table.clone()));
+            }
+            DdlOp::DropTable { schema, name } => {
+                let before = self.tables.len();
+                self.tables.retain(|t| !(t.schema == *schema && t.name == *name));
+                if self.tables.len() == before {
+                    return Err(Error::new(format!("table '{}': not exists", name)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog_with_nodes(n: usize) -> Catalog {
+        let mut c = Catalog::default();
+        for i in 0..n {
+            c.apply(&DdlOp::CreateNode(Node { uuid: format!("node-{i}") })).unwrap();
+        }
+        c
+    }
+
+    #[test]
+    fn partitions_split_slots_evenly() {
+        let c = catalog_with_nodes(3);
+        let p = c.plan_partitions(false).unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!((p[0].min, p[0].max), (0, 2698));
+        assert_eq!((p[1].min, p[1].max), (2698, 5396));
+        assert_eq!((p[2].min, p[2].max), (5396, 8096));
+        assert_eq!(c.plan_partitions(true).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn no_nodes_is_an_error() {
+        let c = Catalog::default();
+        assert_eq!(c.plan_partitions(false).unwrap_err().msg(), "system has no nodes");
+    }
+
+    #[test]
+    fn create_and_drop_table() {
+        let mut c = catalog_with_nodes(1);
+        let t = Table {
+            id: 1,
+            schema: "public".into(),
+            name: "t".into(),
+            columns: vec![],
+            indexes: vec![],
+            shared: false,
+            unlogged: false,
+            partitions: c.plan_partitions(false).unwrap(),
+        };
+        c.apply(&DdlOp::CreateTable(t.clone())).unwrap();
+        assert!(c.apply(&DdlOp::CreateTable(t)).is_err());
+        c.apply(&DdlOp::DropTable { schema: "public".into(), name: "t".into() }).unwrap();
+        assert!(c.table("public", "t").is_none());
+    }
+}

@@ -1,6 +1,7 @@
 //! Values, data types, JSON and the one user-facing error type shared by every crate.
 
 pub mod error;
+pub mod format;
 pub mod json;
 pub mod murmur;
 pub mod time;
@@ -8,6 +9,8 @@ pub mod types;
 pub mod value;
 
 pub use error::{Error, Result};
+pub use format::{encode_rows, encode_single, fmt_double, write_escaped_str, write_value, Format};
 pub use json::Json;
-pub use types::{ColumnType, Type};
+pub use time::{format_interval, format_timestamp, parse_interval, parse_timestamp};
+pub use types::{ColumnType, IndexKind, Type};
 pub use value::{Interval, Value};

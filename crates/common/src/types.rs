@@ -119,3 +119,20 @@ impl ColumnType {
         )
     }
 }
+
+/// The kind of an index: ordered tree or hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IndexKind {
+    Hash,
+    Tree,
+}
+
+impl IndexKind {
+    /// Code used by `SHOW TABLES EXTENDED` (hash 1, tree 2).
+    pub fn code(self) -> i64 {
+        match self {
+            IndexKind::Hash => 1,
+            IndexKind::Tree => 2,
+        }
+    }
+}

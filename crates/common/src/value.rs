@@ -137,7 +137,7 @@ impl Eq for Value {}
 
 impl PartialOrd for Value {
     fn partial_cmp(&self, other: &Value) -> Option<Ordering> {
-        Some(self.total_cmp(other))
+        Some(self.cmp(other))
     }
 }
 
@@ -153,19 +153,9 @@ impl std::hash::Hash for Value {
             Value::Null => 0u8.hash(state),
             Value::Bool(b) => b.hash(state),
             Value::Int(i) => (*i as f64).to_bits().hash(state),
-            Value::Double(d) => {
-                if d.fract() == 0.0 && d.is_finite() {
-                    d.to_bits().hash(state)
-                } else {
-                    d.to_bits().hash(state)
-                }
-            }
+            Value::Double(d) => d.to_bits().hash(state),
             Value::Str(s) => s.hash(state),
-            Value::Json(j) => {
-                let mut s = String::new();
-                j.write_compact(&mut s);
-                s.hash(state)
-            }
+            Value::Json(j) => j.hash(state),
             Value::Timestamp(t) => t.hash(state),
             Value::Interval(iv) => iv.hash(state),
             Value::Vector(v) => {
@@ -192,8 +182,21 @@ mod tests {
 
     #[test]
     fn order_by_type_then_value() {
-        let mut v = vec![Value::str("a"), Value::Int(2), Value::Null, Value::Double(1.5)];
+        let mut v = vec![
+            Value::str("a"),
+            Value::Int(2),
+            Value::Null,
+            Value::Double(1.5),
+        ];
         v.sort();
-        assert_eq!(v, vec![Value::Null, Value::Double(1.5), Value::Int(2), Value::str("a")]);
+        assert_eq!(
+            v,
+            vec![
+                Value::Null,
+                Value::Double(1.5),
+                Value::Int(2),
+                Value::str("a")
+            ]
+        );
     }
 }

@@ -1,1 +1,356 @@
-//! placeholder
+//! The executor: runs a request as one transaction. It places the transaction in the global
+//! order, dispatches node work, merges results in the coordinator, and decides commit or
+//! abort through group commit. DDL runs alone under the exclusive control lock.
+
+pub mod commit;
+mod route;
+pub mod wal_body;
+
+use amelie_catalog::{Catalog, DdlOp, Node};
+use amelie_common::format::{encode_rows, encode_single, Format};
+use amelie_common::{Error, Result, Value};
+use amelie_compiler::{compile, CompileCtx, Compiled};
+use amelie_node::{NodeHandle, NodeMsg, NodeRequest, TxMsg};
+use amelie_vm::{Change, Coordinator, NodeOutput, Program, Step};
+use amelie_wal::{Wal, WalConfig};
+use commit::{GroupCommit, Tx};
+use parking_lot::{Mutex, RwLock};
+use route::Route;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use wal_body::WalBody;
+
+/// Options the executor needs (the rest of the config lives in the server crate).
+#[derive(Clone, Debug)]
+pub struct ExecutorConfig {
+    pub wal: WalConfig,
+    pub format: String,
+    pub limit_send: u64,
+}
+
+/// Per-connection state that matters to execution.
+#[derive(Clone, Debug, Default)]
+pub struct SessionCtx {
+    /// Timezone offset in seconds for timestamp text.
+    pub tz_offset: i32,
+}
+
+/// What recovery did, for the start-up log.
+#[derive(Debug, Default)]
+pub struct RecoveryReport {
+    pub records: u64,
+    pub changes: u64,
+    pub truncated: Option<String>,
+    pub last_lsn: u64,
+}
+
+pub struct Executor {
+    nodes: RwLock<Arc<Vec<Arc<NodeHandle>>>>,
+    catalog: RwLock<Arc<Catalog>>,
+    control: tokio::sync::RwLock<()>,
+    commit: GroupCommit,
+    wal: Arc<Mutex<Wal>>,
+    lsn: Arc<AtomicU64>,
+    format: RwLock<String>,
+    limit_send: AtomicU64,
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Cancels a transaction whose request future was dropped before it finished.
+struct TxGuard<'a> {
+    exec: &'a Executor,
+    nodes: &'a [Arc<NodeHandle>],
+    tx: Arc<Tx>,
+    done: bool,
+}
+
+impl Drop for TxGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.tx.end();
+            let _ = self.exec.commit.complete(self.nodes, &self.tx, Err(Error::new("request cancelled")));
+        }
+    }
+}
+
+impl Executor {
+    /// Opens the WAL, starts the nodes it names and replays it. Returns the executor and what
+    /// recovery did.
+    pub fn open(config: ExecutorConfig) -> Result<(Executor, RecoveryReport)> {
+        let (wal, recovery) = Wal::open(config.wal.clone()).map_err(Error::from)?;
+        let lsn = Arc::new(AtomicU64::new(recovery.last_lsn));
+        let wal = Arc::new(Mutex::new(wal));
+        let exec = Executor {
+            nodes: RwLock::new(Arc::new(Vec::new())),
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            control: tokio::sync::RwLock::new(()),
+            commit: GroupCommit::new(wal.clone(), lsn.clone()),
+            wal,
+            lsn,
+            format: RwLock::new(config.format.clone()),
+            limit_send: AtomicU64::new(config.limit_send),
+        };
+        Format::parse(&config.format)?;
+        let mut report = RecoveryReport {
+            truncated: recovery.truncated.clone(),
+            last_lsn: recovery.last_lsn,
+            ..Default::default()
+        };
+        for record in &recovery.records {
+            report.records += 1;
+            match WalBody::decode(&record.body)? {
+                WalBody::Ddl(op) => exec.apply_ddl(&op)?,
+                WalBody::Dml(changes) => {
+                    report.changes += changes.len() as u64;
+                    exec.replay(changes)?;
+                }
+            }
+        }
+        for n in exec.nodes().iter() {
+            n.call(|done| NodeMsg::Sync { done })?;
+        }
+        Ok((exec, report))
+    }
+
+    pub fn nodes(&self) -> Arc<Vec<Arc<NodeHandle>>> {
+        self.nodes.read().clone()
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().clone()
+    }
+
+    pub fn lsn(&self) -> u64 {
+        self.lsn.load(Ordering::Acquire)
+    }
+
+    pub fn set_limit_send(&self, v: u64) {
+        self.limit_send.store(v, Ordering::Relaxed);
+    }
+
+    fn node_index(&self, uuid: &str) -> Result<usize> {
+        self.nodes
+            .read()
+            .iter()
+            .position(|n| n.uuid == uuid)
+            .ok_or_else(|| Error::new(format!("node '{uuid}': not exists")))
+    }
+
+    fn replay(&self, changes: Vec<Change>) -> Result<()> {
+        let catalog = self.catalog();
+        let nodes = self.nodes();
+        let mut per_node: Vec<Vec<Change>> = (0..nodes.len()).map(|_| Vec::new()).collect();
+        for c in changes {
+            let pid = match &c {
+                Change::Put { partition, .. } | Change::Remove { partition, .. } => *partition,
+            };
+            let owner = catalog
+                .tables
+                .iter()
+                .flat_map(|t| t.partitions.iter())
+                .find(|p| p.id == pid)
+                .map(|p| p.node.clone());
+            if let Some(uuid) = owner {
+                per_node[self.node_index(&uuid)?].push(c);
+            }
+        }
+        for (n, changes) in nodes.iter().zip(per_node) {
+            if !changes.is_empty() {
+                n.send(NodeMsg::Replay { changes })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a DDL operation to the catalog and the nodes (no WAL).
+    fn apply_ddl(&self, op: &DdlOp) -> Result<()> {
+        let mut catalog = (*self.catalog()).clone();
+        catalog.apply(op)?;
+        match op {
+            DdlOp::CreateNode(node) => {
+                let handle = Arc::new(NodeHandle::start(node.uuid.clone()));
+                let mut nodes = (*self.nodes()).clone();
+                nodes.push(handle);
+                *self.nodes.write() = Arc::new(nodes);
+            }
+            DdlOp::CreateTable(t) => {
+                let nodes = self.nodes();
+                for p in &t.partitions {
+                    let n = &nodes[self.node_index(&p.node)?];
+                    let (id, table_id, kind, keys) =
+                        (p.id, t.id, t.primary().kind, t.primary().keys.clone());
+                    n.call(|done| NodeMsg::CreatePartition { id, table_id, kind, keys, done })?;
+                }
+            }
+            DdlOp::DropTable { schema, name } => {
+                if let Some(t) = self.catalog().table(schema, name) {
+                    let nodes = self.nodes();
+                    for p in &t.partitions {
+                        let n = &nodes[self.node_index(&p.node)?];
+                        n.call(|done| NodeMsg::DropPartition { id: p.id, done })?;
+                    }
+                }
+            }
+        }
+        *self.catalog.write() = Arc::new(catalog);
+        Ok(())
+    }
+
+    /// Runs a DDL operation alone: waits for every transaction in flight, applies it and
+    /// writes it to the WAL.
+    pub async fn ddl(&self, mut op: DdlOp) -> Result<()> {
+        let _exclusive = self.control.write().await;
+        if let DdlOp::CreateTable(t) = &mut op {
+            // ids and partitions are assigned against the catalog as it is now
+            let catalog = self.catalog();
+            t.id = catalog.next_table_id;
+            t.partitions = catalog.plan_partitions(t.shared)?;
+        }
+        let body = WalBody::Ddl(op).encode();
+        let WalBody::Ddl(op) = WalBody::decode(&body)? else { unreachable!("just encoded") };
+        let catalog_check = {
+            let mut c = (*self.catalog()).clone();
+            c.apply(&op)
+        };
+        catalog_check?;
+        let lsn = self.lsn.load(Ordering::Acquire) + 1;
+        self.wal.lock().write_batch(&[(lsn, 1, &body)]).map_err(Error::from)?;
+        self.lsn.store(lsn, Ordering::Release);
+        self.apply_ddl(&op)
+    }
+
+    /// Creates a compute node (bootstrap; `CREATE NODE` later).
+    pub async fn create_node(&self, uuid: String) -> Result<()> {
+        self.ddl(DdlOp::CreateNode(Node { uuid })).await
+    }
+
+    /// Executes one request body as one transaction. `Ok(None)` means no content (204).
+    pub async fn execute(&self, sql: &str, session: &SessionCtx) -> Result<Option<String>> {
+        let req = amelie_parser::parse(sql)?;
+        if req.stmts.is_empty() {
+            return Ok(None);
+        }
+        let ctx = CompileCtx { now: now_us(), tz_offset: session.tz_offset };
+        if req.stmts.len() == 1 && req.stmts[0].is_utility() {
+            if req.explain {
+                return Err(Error::new("EXPLAIN is not supported for utility statements"));
+            }
+            let compiled = compile(&req, &self.catalog(), &ctx)?;
+            if let Compiled::Ddl(op) = compiled {
+                self.ddl(op).await?;
+            }
+            return Ok(None);
+        }
+        let _shared = self.control.read().await;
+        let catalog = self.catalog();
+        let Compiled::Program(mut program) = compile(&req, &catalog, &ctx)? else {
+            return Ok(None);
+        };
+        let format = Format::parse(&self.format.read())?;
+        if req.explain {
+            let mut out = String::new();
+            encode_single("explain", &Value::Json(Box::new(program.explain())), format, ctx.tz_offset, &mut out);
+            return Ok(Some(out));
+        }
+        let nodes = self.nodes();
+        let mut routes = route::plan(&mut program, &catalog, &nodes)?;
+        let program = Arc::new(program);
+        let participants = route::participants(&routes);
+        let result = if participants.is_empty() {
+            let mut coord = Coordinator::new(&program);
+            match coord.resume(None)? {
+                Step::Done => coord.take_result(),
+                Step::Dispatch(_) => return Err(Error::new("dispatch without participants")),
+            }
+        } else {
+            let tx = self.commit.begin(&nodes, &participants)?;
+            let mut guard = TxGuard { exec: self, nodes: &nodes, tx: tx.clone(), done: false };
+            let mut changes = Vec::new();
+            let mut coord = Coordinator::new(&program);
+            let run = self.run(&program, &mut coord, &tx, &mut routes, &mut changes).await;
+            tx.end();
+            guard.done = true;
+            let wait = self.commit.complete(&nodes, &tx, run.map(|_| changes));
+            wait.await.map_err(|_| Error::new("commit was interrupted"))??;
+            coord.take_result()
+        };
+        let Some((stmt, rows)) = result else { return Ok(None) };
+        let info = &program.stmts[stmt];
+        let format = match &info.format {
+            Some(f) => Format::parse(f)?,
+            None => format,
+        };
+        let mut out = String::new();
+        encode_rows(&info.columns, &rows, format, ctx.tz_offset, &mut out);
+        if out.len() as u64 >= self.limit_send.load(Ordering::Relaxed) {
+            return Err(Error::new("reply limit reached"));
+        }
+        Ok(Some(out))
+    }
+
+    async fn run(
+        &self,
+        program: &Arc<Program>,
+        coord: &mut Coordinator<'_>,
+        tx: &Arc<Tx>,
+        routes: &mut [Vec<Route>],
+        changes: &mut Vec<Change>,
+    ) -> Result<()> {
+        let mut outputs: Option<Vec<NodeOutput>> = None;
+        loop {
+            let d = match coord.resume(outputs.take())? {
+                Step::Done => return Ok(()),
+                Step::Dispatch(d) => d,
+            };
+            if tx.is_aborted() {
+                return Err(commit::conflict());
+            }
+            let logged = !program.tables[d.table].unlogged;
+            let mut waits = Vec::with_capacity(routes[d.target].len());
+            for r in routes[d.target].iter_mut() {
+                let (s, w) = tokio::sync::oneshot::channel();
+                tx.send(
+                    r.node,
+                    TxMsg::Run(NodeRequest {
+                        program: program.clone(),
+                        stmt: d.stmt,
+                        entry: d.entry,
+                        partition: r.partition,
+                        logged,
+                        rows: std::mem::take(&mut r.rows),
+                        reply: Box::new(move |res| {
+                            let _ = s.send(res);
+                        }),
+                    }),
+                )?;
+                waits.push(w);
+            }
+            let mut outs = Vec::with_capacity(waits.len());
+            let mut first_err = None;
+            for w in waits {
+                match w.await {
+                    Ok(Ok((out, ch))) => {
+                        changes.extend(ch);
+                        outs.push(out);
+                    }
+                    Ok(Err(e)) => {
+                        first_err.get_or_insert(e);
+                    }
+                    Err(_) => {
+                        first_err.get_or_insert(Error::new("compute node is not running"));
+                    }
+                }
+            }
+            if let Some(e) = first_err {
+                return Err(e);
+            }
+            outputs = Some(outs);
+        }
+    }
+}

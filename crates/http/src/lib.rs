@@ -1,1 +1,185 @@
-//! placeholder
+//! HTTP front end of Amelie in Rust.
+//!
+//! A hyper 1.x HTTP/1.1 server that routes requests by `Content-Type` and URL (spec §1.2),
+//! answers with the status codes and reply bodies of spec §1.3, and enforces `limit_recv`
+//! (§1.7). The SQL machinery is reached through the [`Backend`] trait, so this crate does not
+//! depend on the executor.
+//!
+//! ```text
+//! let listeners = amelie_http::bind(config).await?;
+//! println!("{:?}", listeners.local_addrs());
+//! listeners.serve(backend, shutdown_future).await?;
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use amelie_common::Error;
+
+mod io;
+mod reply;
+mod route;
+mod server;
+
+pub use reply::{error_body, escape_json_into};
+pub use route::{parse_import_path, ContentKind};
+pub use server::{bind, serve, Listeners};
+
+/// Default `limit_recv`: 1 MiB.
+pub const DEFAULT_LIMIT_RECV: u64 = 1024 * 1024;
+
+/// Error text for a request body of `limit_recv` bytes or more.
+pub const MSG_LIMIT: &str = "http request limit reached";
+/// Error text for a request without `Content-Type`.
+pub const MSG_NO_CONTENT_TYPE: &str = "Content-Type is missing";
+/// Error text for an unknown content type or a SQL request whose URL is not `/`.
+pub const MSG_UNSUPPORTED: &str = "unsupported API operation";
+/// Error text for an import request whose path is not `/<schema>/<table>`.
+pub const MSG_URI_PATH: &str = "unsupported URI path";
+/// Error text for a request body that is not valid UTF-8.
+pub const MSG_UTF8: &str = "invalid UTF-8 in request body";
+
+/// Per-connection state: one session per TCP connection, handed mutably to every request
+/// received on that connection (keep-alive).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// Unique (per server) connection id, starting at 1.
+    pub id: u64,
+    /// `SET timezone` value of this connection, `None` = server default.
+    pub timezone: Option<String>,
+}
+
+impl Session {
+    pub fn new(id: u64) -> Self {
+        Session { id, timezone: None }
+    }
+}
+
+/// What the HTTP server calls to do the actual work.
+pub trait Backend: Send + Sync + 'static {
+    /// Execute a SQL request (`text/plain` / `application/sql` on `/`).
+    ///
+    /// `Ok(Some(body))` → 200 `application/json` with `body`; `Ok(None)` → 204;
+    /// `Err(e)` → 400 `{"msg": "<e>"}`.
+    fn execute(
+        &self,
+        session: &mut Session,
+        sql: String,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+
+    /// Bulk import into `schema.table` (`text/csv`, `application/jsonl`, `application/json`
+    /// on `/<schema>/<table>[?query]`). `query` is the raw query string without `?`.
+    ///
+    /// `Ok(())` → 204; `Err(e)` → 400 `{"msg": "<e>"}`.
+    fn import(
+        &self,
+        session: &mut Session,
+        schema: &str,
+        table: &str,
+        content_type: &str,
+        query: Option<&str>,
+        body: String,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let _ = (session, schema, table, content_type, query, body);
+        std::future::ready(Err(Error::new(MSG_UNSUPPORTED)))
+    }
+}
+
+/// Network counters (for `SHOW STATUS` / `SHOW connections` etc.).
+#[derive(Debug, Default)]
+pub struct HttpStats {
+    connections: AtomicU64,
+    connections_total: AtomicU64,
+    requests: AtomicU64,
+    sent_bytes: AtomicU64,
+    recv_bytes: AtomicU64,
+}
+
+impl HttpStats {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Currently open connections.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Connections accepted since start.
+    pub fn connections_total(&self) -> u64 {
+        self.connections_total.load(Ordering::Relaxed)
+    }
+
+    /// HTTP requests received (parsed request heads) since start.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written to clients.
+    pub fn sent_bytes(&self) -> u64 {
+        self.sent_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes read from clients.
+    pub fn recv_bytes(&self) -> u64 {
+        self.recv_bytes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_sent(&self, n: u64) {
+        self.sent_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_recv(&self, n: u64) {
+        self.recv_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// TCP addresses to listen on (port 0 = pick a free port, see [`Listeners::local_addrs`]).
+    pub listen: Vec<SocketAddr>,
+    /// Request body limit in bytes (`>=` is rejected); shared so `SET limit_recv` applies live.
+    pub limit_recv: Arc<AtomicU64>,
+    /// Counters updated by the server.
+    pub stats: Arc<HttpStats>,
+    /// Once the first byte of a request head arrived, the whole head must arrive within this
+    /// time; also the longest pause allowed between two pieces of a request body. Idle
+    /// keep-alive connections are never timed out.
+    pub header_read_timeout: Duration,
+    /// On shutdown, how long in-flight requests may take before their connections are dropped.
+    pub shutdown_timeout: Duration,
+    /// Largest accepted request head (request line + headers); larger → 431 and close.
+    pub max_header_size: usize,
+}
+
+impl ServerConfig {
+    /// A configuration with defaults: `limit_recv` 1 MiB, 30 s header timeout, 5 s shutdown
+    /// timeout, 16 KiB header limit.
+    pub fn new(listen: Vec<SocketAddr>) -> Self {
+        ServerConfig {
+            listen,
+            limit_recv: Arc::new(AtomicU64::new(DEFAULT_LIMIT_RECV)),
+            stats: Arc::new(HttpStats::new()),
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(5),
+            max_header_size: 16 * 1024,
+        }
+    }
+}

@@ -1,11 +1,27 @@
 //! The Amelie SQL dialect: sqlparser's tokenizer under an Amelie `Dialect`, and our own
 //! recursive-descent parser producing [`ast::Request`].
+//!
+//! * [`lexer`]: [`AmelieDialect`] for `sqlparser::tokenizer::Tokenizer`, plus a post-pass that
+//!   turns its tokens into Amelie tokens (negative number literals, compound names, `t.*`,
+//!   string decoding, keywords).
+//! * `parser`: request framing (EXPLAIN/BEGIN/COMMIT) and statements.
+//! * `expr`: expressions with Amelie's operator priorities.
 
 pub mod ast;
+mod expr;
+pub mod lexer;
+mod parser;
+
+#[cfg(test)]
+mod tests;
 
 pub use ast::*;
+pub use lexer::AmelieDialect;
 
 /// Parses one request body (a whole transaction) into statements.
-pub fn parse(_sql: &str) -> amelie_common::Result<Request> {
-    todo!("parser")
+///
+/// Errors carry Amelie's user-facing message texts (`bad expression`,
+/// `unexpected token at the end of statement`, ...). Never panics.
+pub fn parse(sql: &str) -> amelie_common::Result<Request> {
+    parser::parse_request(sql)
 }

@@ -1,6 +1,7 @@
-//! Server library: config, repository, bootstrap, recovery and wiring.
-pub mod cli {
-    pub fn main(_args: Vec<String>) -> i32 {
-        0
-    }
-}
+//! Server library: config, repository directory, bootstrap, recovery, wiring and the CLI.
+
+pub mod cli;
+pub mod config;
+pub mod log;
+pub mod repo;
+pub mod server;

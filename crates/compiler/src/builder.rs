@@ -1,0 +1,101 @@
+//! The program builder: register allocation, constants, emission into either section.
+
+use amelie_catalog::Table;
+use amelie_common::Value;
+use amelie_vm::program::Target;
+use amelie_vm::{Op, Program, Reg, StmtInfo, TableRef};
+
+/// Request-wide inputs to compilation.
+#[derive(Clone, Debug, Default)]
+pub struct CompileCtx {
+    /// Request start time, µs since the epoch.
+    pub now: i64,
+    /// Session timezone offset in seconds.
+    pub tz_offset: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sec {
+    Coordinator,
+    Node,
+}
+
+pub struct Builder {
+    pub p: Program,
+}
+
+impl Builder {
+    pub fn new(ctx: &CompileCtx) -> Builder {
+        let p = Program { now: ctx.now, tz_offset: ctx.tz_offset, ..Program::default() };
+        Builder { p }
+    }
+
+    pub fn code(&mut self, sec: Sec) -> &mut Vec<Op> {
+        match sec {
+            Sec::Coordinator => &mut self.p.coordinator,
+            Sec::Node => &mut self.p.node,
+        }
+    }
+
+    pub fn emit(&mut self, sec: Sec, op: Op) -> usize {
+        let code = self.code(sec);
+        code.push(op);
+        code.len() - 1
+    }
+
+    pub fn pc(&mut self, sec: Sec) -> usize {
+        self.code(sec).len()
+    }
+
+    /// Allocates `n` consecutive registers.
+    pub fn regs(&mut self, sec: Sec, n: u16) -> Reg {
+        let counter = match sec {
+            Sec::Coordinator => &mut self.p.coordinator_regs,
+            Sec::Node => &mut self.p.node_regs,
+        };
+        let r = *counter;
+        *counter += n;
+        r
+    }
+
+    pub fn constant(&mut self, v: Value) -> u32 {
+        self.p.consts.push(v);
+        (self.p.consts.len() - 1) as u32
+    }
+
+    pub fn load_const(&mut self, sec: Sec, v: Value) -> Reg {
+        let idx = self.constant(v);
+        let dst = self.regs(sec, 1);
+        self.emit(sec, Op::Const { dst, idx });
+        dst
+    }
+
+    pub fn table(&mut self, t: &Table) -> u16 {
+        if let Some(i) = self.p.tables.iter().position(|r| r.id == t.id) {
+            return i as u16;
+        }
+        self.p.tables.push(TableRef {
+            id: t.id,
+            schema: t.schema.clone(),
+            name: t.name.clone(),
+            columns: t.columns.iter().map(|c| (c.name.clone(), c.ty, c.not_null)).collect(),
+            unlogged: t.unlogged,
+        });
+        (self.p.tables.len() - 1) as u16
+    }
+
+    pub fn target(&mut self, t: Target) -> u16 {
+        self.p.targets.push(t);
+        (self.p.targets.len() - 1) as u16
+    }
+
+    pub fn stmt(&mut self, info: StmtInfo) -> u16 {
+        self.p.stmts.push(info);
+        (self.p.stmts.len() - 1) as u16
+    }
+
+    pub fn finish(mut self) -> Program {
+        self.p.coordinator.push(Op::End);
+        self.p
+    }
+}

@@ -1,0 +1,240 @@
+//! Global order, group commit and group abort.
+//!
+//! `begin` assigns a transaction its place in the global order and enqueues it on every
+//! participating node inside one critical section. When a transaction finishes it records its
+//! outcome; the oldest finished transaction becomes the leader: it writes the WAL records of all
+//! consecutive finished transactions in one write, tells the nodes to drop their undo logs and
+//! wakes the sessions. If the oldest one failed, the leader aborts it and every transaction
+//! still in flight behind it (the others get `transaction conflict, abort`).
+
+use crate::wal_body::WalBody;
+use amelie_common::{Error, Result};
+use amelie_node::{NodeHandle, NodeMsg, TxMsg};
+use amelie_vm::Change;
+use amelie_wal::Wal;
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+pub fn conflict() -> Error {
+    Error::new("transaction conflict, abort")
+}
+
+#[derive(Default)]
+struct Slot {
+    outcome: Option<Result<Vec<Change>>>,
+    waiter: Option<oneshot::Sender<Result<u64>>>,
+}
+
+/// One transaction in flight.
+pub struct Tx {
+    pub id: u64,
+    /// (node index, request channel) for every participating node.
+    senders: Vec<(usize, Sender<TxMsg>)>,
+    aborted: AtomicBool,
+    ended: AtomicBool,
+    slot: Mutex<Slot>,
+}
+
+impl Tx {
+    /// Sends a request to a participating node.
+    pub fn send(&self, node: usize, msg: TxMsg) -> Result<()> {
+        let s = self
+            .senders
+            .iter()
+            .find(|(n, _)| *n == node)
+            .ok_or_else(|| Error::new("node is not a participant of the transaction"))?;
+        s.1.send(msg).map_err(|_| Error::new("compute node is not running"))
+    }
+
+    /// Tells every participant that this transaction sends nothing more (idempotent).
+    pub fn end(&self) {
+        if !self.ended.swap(true, Ordering::AcqRel) {
+            for (_, s) in &self.senders {
+                let _ = s.send(TxMsg::End);
+            }
+        }
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+}
+
+struct State {
+    next_id: u64,
+    inflight: VecDeque<Arc<Tx>>,
+    leader: bool,
+}
+
+pub struct GroupCommit {
+    state: Mutex<State>,
+    wal: Arc<Mutex<Wal>>,
+    lsn: Arc<AtomicU64>,
+    /// Reused WAL body buffers of one batch.
+    scratch: Mutex<Vec<Vec<u8>>>,
+}
+
+impl GroupCommit {
+    pub fn new(wal: Arc<Mutex<Wal>>, lsn: Arc<AtomicU64>) -> GroupCommit {
+        GroupCommit {
+            state: Mutex::new(State { next_id: 1, inflight: VecDeque::new(), leader: false }),
+            wal,
+            lsn,
+            scratch: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Places a transaction in the global order and enqueues it on `participants`.
+    pub fn begin(&self, nodes: &[Arc<NodeHandle>], participants: &[usize]) -> Result<Arc<Tx>> {
+        let mut st = self.state.lock();
+        let id = st.next_id;
+        let mut senders = Vec::with_capacity(participants.len());
+        for &n in participants {
+            let (s, r) = crossbeam_channel::unbounded();
+            nodes[n].send(NodeMsg::Begin { id, rx: r })?;
+            senders.push((n, s));
+        }
+        st.next_id += 1;
+        let tx = Arc::new(Tx {
+            id,
+            senders,
+            aborted: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            slot: Mutex::new(Slot::default()),
+        });
+        st.inflight.push_back(tx.clone());
+        Ok(tx)
+    }
+
+    /// Records the outcome of a finished transaction (its `end()` must have been called) and
+    /// returns where its final answer (the commit LSN, or an error) will arrive.
+    pub fn complete(
+        &self,
+        nodes: &[Arc<NodeHandle>],
+        tx: &Arc<Tx>,
+        outcome: Result<Vec<Change>>,
+    ) -> oneshot::Receiver<Result<u64>> {
+        let (s, r) = oneshot::channel();
+        let mut st = self.state.lock();
+        if tx.is_aborted() {
+            let _ = s.send(Err(conflict()));
+            return r;
+        }
+        {
+            let mut slot = tx.slot.lock();
+            slot.outcome = Some(outcome);
+            slot.waiter = Some(s);
+        }
+        if st.leader {
+            return r;
+        }
+        st.leader = true;
+        loop {
+            let Some(head) = st.inflight.front().cloned() else { break };
+            let head_failed = {
+                let slot = head.slot.lock();
+                match &slot.outcome {
+                    None => break,
+                    Some(o) => o.is_err(),
+                }
+            };
+            if head_failed {
+                let to = st.next_id - 1;
+                let all: Vec<Arc<Tx>> = st.inflight.drain(..).collect();
+                Self::abort(nodes, &all, None);
+                let _ = to;
+                continue;
+            }
+            let mut batch = Vec::new();
+            while let Some(tx) = st.inflight.front() {
+                let ok = matches!(tx.slot.lock().outcome, Some(Ok(_)));
+                if !ok {
+                    break;
+                }
+                batch.push(st.inflight.pop_front().expect("front exists"));
+            }
+            drop(st);
+            let written = self.write(&batch);
+            st = self.state.lock();
+            match written {
+                Ok(lsns) => {
+                    let upto = batch.last().map(|t| t.id).unwrap_or(0);
+                    for n in nodes {
+                        let _ = n.send(NodeMsg::Commit { upto });
+                    }
+                    for (tx, lsn) in batch.iter().zip(lsns) {
+                        if let Some(w) = tx.slot.lock().waiter.take() {
+                            let _ = w.send(Ok(lsn));
+                        }
+                    }
+                }
+                Err(e) => {
+                    // nothing of the batch is durable: abort it and everything behind it
+                    let mut all = batch;
+                    all.extend(st.inflight.drain(..));
+                    Self::abort(nodes, &all, Some(e));
+                }
+            }
+        }
+        st.leader = false;
+        r
+    }
+
+    /// Group abort of `txs` (in order): roll back on every node, answer the first one with its
+    /// own error (or `first_err`) and the rest with a conflict.
+    fn abort(nodes: &[Arc<NodeHandle>], txs: &[Arc<Tx>], first_err: Option<Error>) {
+        let (Some(first), Some(last)) = (txs.first(), txs.last()) else { return };
+        for tx in txs {
+            tx.aborted.store(true, Ordering::Release);
+        }
+        for n in nodes {
+            let _ = n.send(NodeMsg::Abort { from: first.id, to: last.id });
+        }
+        for (i, tx) in txs.iter().enumerate() {
+            let mut slot = tx.slot.lock();
+            if let Some(w) = slot.waiter.take() {
+                let err = match (i, slot.outcome.take(), &first_err) {
+                    (0, _, Some(e)) => e.clone(),
+                    (0, Some(Err(e)), None) => e,
+                    _ => conflict(),
+                };
+                let _ = w.send(Err(err));
+            }
+        }
+    }
+
+    /// Writes one WAL record per transaction that changed something, in one write.
+    /// Returns each transaction's LSN (the current LSN for read-only ones).
+    fn write(&self, batch: &[Arc<Tx>]) -> Result<Vec<u64>> {
+        let mut bodies = self.scratch.lock();
+        bodies.clear();
+        let mut counts = Vec::new();
+        let mut lsns = Vec::with_capacity(batch.len());
+        let mut lsn = self.lsn.load(Ordering::Acquire);
+        for tx in batch {
+            let slot = tx.slot.lock();
+            if let Some(Ok(changes)) = &slot.outcome {
+                if !changes.is_empty() {
+                    lsn += 1;
+                    bodies.push(WalBody::encode_dml(changes));
+                    counts.push((lsn, changes.len() as u32));
+                }
+            }
+            lsns.push(lsn);
+        }
+        if !counts.is_empty() {
+            let records: Vec<(u64, u32, &[u8])> = counts
+                .iter()
+                .zip(bodies.iter())
+                .map(|((l, c), b)| (*l, *c, b.as_slice()))
+                .collect();
+            self.wal.lock().write_batch(&records).map_err(Error::from)?;
+            self.lsn.store(lsn, Ordering::Release);
+        }
+        Ok(lsns)
+    }
+}

@@ -1,0 +1,100 @@
+//! Routing: which partitions (and so which nodes) each dispatch of a program goes to.
+//! Rows and keys are routed by `murmur3_32` over the primary key, `% 8096` (spec §5.2).
+
+use amelie_catalog::{Catalog, Table};
+use amelie_common::murmur::{murmur3_32, PARTITION_SLOTS};
+use amelie_common::{Error, Result, Value};
+use amelie_node::NodeHandle;
+use amelie_storage::Row;
+use amelie_vm::program::Target;
+use amelie_vm::Program;
+use std::sync::Arc;
+
+/// One partition a dispatch goes to.
+#[derive(Debug)]
+pub struct Route {
+    pub node: usize,
+    pub partition: u64,
+    pub rows: Vec<Row>,
+}
+
+/// The hash slot of a primary key: ints/timestamps as 8-byte little-endian, text as bytes.
+pub fn key_slot<'a>(key: impl IntoIterator<Item = &'a Value>) -> u32 {
+    let mut h = 0u32;
+    for v in key {
+        h = match v {
+            Value::Int(i) | Value::Timestamp(i) => murmur3_32(&i.to_le_bytes(), h),
+            Value::Str(s) => murmur3_32(s.as_bytes(), h),
+            _ => h,
+        };
+    }
+    h % PARTITION_SLOTS
+}
+
+fn node_of(nodes: &[Arc<NodeHandle>], uuid: &str) -> Result<usize> {
+    nodes
+        .iter()
+        .position(|n| n.uuid == uuid)
+        .ok_or_else(|| Error::new(format!("node '{uuid}': not exists")))
+}
+
+fn route_for(t: &Table, nodes: &[Arc<NodeHandle>], idx: usize) -> Result<Route> {
+    let p = &t.partitions[idx];
+    Ok(Route { node: node_of(nodes, &p.node)?, partition: p.id, rows: Vec::new() })
+}
+
+/// Computes the routes of every target of `program` (moving INSERT rows out of it).
+pub fn plan(program: &mut Program, catalog: &Catalog, nodes: &[Arc<NodeHandle>]) -> Result<Vec<Vec<Route>>> {
+    let mut table_of_target = vec![None; program.targets.len()];
+    for op in &program.coordinator {
+        if let amelie_vm::Op::Send { table, target, .. } = op {
+            table_of_target[*target as usize] = Some(*table as usize);
+        }
+    }
+    let mut routes = Vec::with_capacity(program.targets.len());
+    for (i, target) in program.targets.iter_mut().enumerate() {
+        let Some(tref) = table_of_target[i] else {
+            routes.push(Vec::new());
+            continue;
+        };
+        let id = program.tables[tref].id;
+        let t = catalog
+            .table_by_id(id)
+            .ok_or_else(|| Error::new(format!("table '{}': not exists", program.tables[tref].name)))?;
+        let keys = &t.primary().keys;
+        let r = match target {
+            Target::All => (0..t.partitions.len()).map(|p| route_for(t, nodes, p)).collect::<Result<_>>()?,
+            Target::Key(values) => {
+                let p = t.partition_for_slot(key_slot(values.iter()));
+                vec![route_for(t, nodes, p)?]
+            }
+            Target::Rows(rows) => {
+                let mut per: Vec<Option<Route>> = (0..t.partitions.len()).map(|_| None).collect();
+                for row in std::mem::take(rows) {
+                    let p = if t.partitions.len() == 1 {
+                        0
+                    } else {
+                        t.partition_for_slot(key_slot(keys.iter().map(|&k| &row[k])))
+                    };
+                    if per[p].is_none() {
+                        per[p] = Some(route_for(t, nodes, p)?);
+                    }
+                    if let Some(r) = per[p].as_mut() {
+                        r.rows.push(row);
+                    }
+                }
+                per.into_iter().flatten().collect()
+            }
+        };
+        routes.push(r);
+    }
+    Ok(routes)
+}
+
+/// Every node any route touches, in node order.
+pub fn participants(routes: &[Vec<Route>]) -> Vec<usize> {
+    let mut nodes: Vec<usize> = routes.iter().flatten().map(|r| r.node).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
+}

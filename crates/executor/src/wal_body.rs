@@ -1,0 +1,49 @@
+//! What the executor writes in a WAL record body (postcard-encoded).
+
+use amelie_catalog::DdlOp;
+use amelie_common::{Error, Result};
+use amelie_vm::Change;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum WalBody {
+    /// A catalog change.
+    Ddl(DdlOp),
+    /// The row changes of one committed transaction.
+    Dml(Vec<Change>),
+}
+
+impl WalBody {
+    pub fn encode_dml(changes: &[Change]) -> Vec<u8> {
+        #[derive(Serialize)]
+        enum Borrowed<'a> {
+            #[allow(dead_code)]
+            Ddl(&'a DdlOp),
+            Dml(&'a [Change]),
+        }
+        postcard::to_allocvec(&Borrowed::Dml(changes)).unwrap_or_default()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<WalBody> {
+        postcard::from_bytes(bytes).map_err(|e| Error::new(format!("wal: bad record body: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amelie_common::Value;
+
+    #[test]
+    fn borrowed_dml_encoding_matches_owned() {
+        let changes = vec![Change::Put { partition: 3, row: vec![Value::Int(1)].into_boxed_slice() }];
+        let a = WalBody::encode_dml(&changes);
+        let b = WalBody::Dml(changes).encode();
+        assert_eq!(a, b);
+        assert!(matches!(WalBody::decode(&a).unwrap(), WalBody::Dml(c) if c.len() == 1));
+    }
+}

@@ -1,0 +1,442 @@
+//! Listeners, accept loop, per-connection driver and request handler.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinSet;
+
+use crate::io::{ConnState, CountingIo};
+use crate::reply::{self, Reply};
+use crate::route::{parse_import_path, ContentKind};
+use crate::{
+    Backend, HttpStats, ServerConfig, Session, MSG_LIMIT, MSG_NO_CONTENT_TYPE, MSG_UNSUPPORTED,
+    MSG_URI_PATH, MSG_UTF8,
+};
+
+/// How long a connection closed with unread request bytes keeps draining them, so that the
+/// client reads the reply instead of getting a connection reset.
+const LINGER: Duration = Duration::from_secs(2);
+/// Pause after a failed `accept` (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Largest up-front allocation for a request body announced by `Content-Length`.
+const MAX_PREALLOC: u64 = 1024 * 1024;
+
+/// Bound listening sockets, not yet accepting. See [`bind`].
+#[derive(Debug)]
+pub struct Listeners {
+    listeners: Vec<TcpListener>,
+    config: ServerConfig,
+}
+
+/// Bind every address of `config.listen` (port 0 picks a free port).
+pub async fn bind(config: ServerConfig) -> io::Result<Listeners> {
+    let mut listeners = Vec::with_capacity(config.listen.len());
+    for addr in &config.listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("listen {addr}: {e}")))?;
+        listeners.push(listener);
+    }
+    Ok(Listeners { listeners, config })
+}
+
+/// [`bind`] then [`Listeners::serve`].
+pub async fn serve<B: Backend>(
+    backend: Arc<B>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    bind(config).await?.serve(backend, shutdown).await
+}
+
+impl Listeners {
+    /// The actually bound addresses, in `listen` order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The counters this server updates (same `Arc` as `ServerConfig::stats`).
+    pub fn stats(&self) -> &Arc<HttpStats> {
+        &self.config.stats
+    }
+
+    /// Accept and serve connections until `shutdown` completes; then stop accepting, let
+    /// in-flight requests finish (at most `shutdown_timeout`, after which their connections
+    /// are dropped), close every connection and return.
+    pub async fn serve<B: Backend>(
+        self,
+        backend: Arc<B>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let Listeners { listeners, config } = self;
+        let shared = Arc::new(Shared::new(&config));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut conns = JoinSet::new();
+        let mut shutdown = pin!(shutdown);
+        let mut next = 0usize;
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                res = poll_fn(|cx| poll_accept(&listeners, &mut next, cx)) => match res {
+                    Ok(stream) => {
+                        conns.spawn(run_connection(
+                            stream,
+                            Arc::clone(&shared),
+                            Arc::clone(&backend),
+                            stop_rx.clone(),
+                        ));
+                    }
+                    Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+                },
+            }
+        }
+        drop(listeners);
+        let _ = stop_tx.send(true);
+        let drain = async { while conns.join_next().await.is_some() {} };
+        if tokio::time::timeout(config.shutdown_timeout, drain)
+            .await
+            .is_err()
+        {
+            conns.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// Accept from whichever listener is ready, starting the scan at a rotating index.
+fn poll_accept(
+    listeners: &[TcpListener],
+    next: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<TcpStream>> {
+    let n = listeners.len();
+    for i in 0..n {
+        let idx = (*next + i) % n;
+        if let Poll::Ready(res) = listeners[idx].poll_accept(cx) {
+            *next = (idx + 1) % n;
+            return Poll::Ready(res.map(|(stream, _peer)| stream));
+        }
+    }
+    Poll::Pending
+}
+
+/// Server-wide state shared by all connections.
+struct Shared {
+    limit_recv: Arc<AtomicU64>,
+    stats: Arc<HttpStats>,
+    header_timeout: Duration,
+    builder: http1::Builder,
+    next_session: AtomicU64,
+}
+
+impl Shared {
+    fn new(config: &ServerConfig) -> Self {
+        let mut builder = http1::Builder::new();
+        builder
+            .keep_alive(true)
+            .half_close(true)
+            .auto_date_header(false)
+            // Our own header timer (ConnState) spares idle keep-alive connections, which
+            // hyper's header_read_timeout would close.
+            .header_read_timeout(None)
+            .max_header_size(config.max_header_size.max(1024))
+            .max_buf_size(config.max_header_size.max(64 * 1024));
+        Shared {
+            limit_recv: Arc::clone(&config.limit_recv),
+            stats: Arc::clone(&config.stats),
+            header_timeout: config.header_read_timeout,
+            builder,
+            next_session: AtomicU64::new(1),
+        }
+    }
+}
+
+/// Per-connection context seen by the request handler.
+struct ConnCtx<B> {
+    backend: Arc<B>,
+    shared: Arc<Shared>,
+    state: Arc<ConnState>,
+    session: Mutex<Session>,
+}
+
+/// Decrements the open-connection counter when the connection task ends (or is aborted).
+struct OpenGuard(Arc<HttpStats>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.connection_closed();
+    }
+}
+
+/// Marks the connection idle again when the request handler finishes (or is dropped).
+struct BusyGuard(Arc<ConnState>);
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0.end_request();
+    }
+}
+
+enum Outcome {
+    Done(hyper::Result<()>),
+    HeaderTimeout,
+}
+
+async fn run_connection<B: Backend>(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    backend: Arc<B>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let stats = Arc::clone(&shared.stats);
+    stats.connection_opened();
+    let _open = OpenGuard(Arc::clone(&stats));
+
+    let state = Arc::new(ConnState::new(shared.header_timeout));
+    let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
+    let ctx = Arc::new(ConnCtx {
+        backend,
+        shared: Arc::clone(&shared),
+        state: Arc::clone(&state),
+        session: Mutex::new(Session::new(id)),
+    });
+    let svc = service_fn(move |req: Request<Incoming>| {
+        // Called as soon as the request head is parsed: stop the header timer now, before
+        // hyper starts reading the body.
+        ctx.state.begin_request();
+        let busy = BusyGuard(Arc::clone(&ctx.state));
+        let ctx = Arc::clone(&ctx);
+        Box::pin(async move {
+            let reply = handle(&ctx, req).await;
+            drop(busy);
+            reply
+        })
+    });
+    let io = CountingIo {
+        inner: stream,
+        stats,
+        state: Arc::clone(&state),
+    };
+    let mut conn = shared.builder.serve_connection(TokioIo::new(io), svc);
+
+    let stop_signal = async move {
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    let mut stop_signal = pin!(stop_signal);
+    let mut stopping = false;
+    let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
+    let mut armed = None;
+    let outcome = poll_fn(|cx| {
+        if !stopping && stop_signal.as_mut().poll(cx).is_ready() {
+            stopping = true;
+            Pin::new(&mut conn).graceful_shutdown();
+        }
+        if let Poll::Ready(res) = conn.poll_without_shutdown(cx) {
+            return Poll::Ready(Outcome::Done(res));
+        }
+        match state.header_deadline() {
+            Some(deadline) => {
+                if armed != Some(deadline) {
+                    timer.as_mut().reset(deadline);
+                    armed = Some(deadline);
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Outcome::HeaderTimeout);
+                }
+            }
+            None => armed = None,
+        }
+        Poll::Pending
+    })
+    .await;
+
+    match outcome {
+        Outcome::Done(Ok(())) if !state.linger() => {}
+        Outcome::HeaderTimeout => {}
+        // Closed after a reply that left request bytes unread, or after a protocol error
+        // (hyper has already written its 400/431 if it could).
+        Outcome::Done(_) => {
+            // When the server is stopping, close at once.
+            if !stopping {
+                let io = conn.into_parts().io.into_inner();
+                tokio::select! {
+                    _ = linger_close(io) => {}
+                    _ = stop_signal => {}
+                }
+            }
+        }
+    }
+}
+
+/// Half-close the connection, then discard what the client still sends for a while.
+async fn linger_close(mut io: CountingIo) {
+    if io.shutdown().await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    let drain = async {
+        while let Ok(n) = io.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
+enum BodyError {
+    Limit,
+    Timeout,
+    Hyper(hyper::Error),
+}
+
+/// Read the whole body; at `limit` bytes or more give up with [`BodyError::Limit`].
+async fn read_body(
+    body: &mut Incoming,
+    limit: u64,
+    declared: Option<u64>,
+    timeout: Duration,
+) -> Result<Vec<u8>, BodyError> {
+    let mut data = Vec::with_capacity(declared.unwrap_or(0).min(MAX_PREALLOC) as usize);
+    loop {
+        let frame = match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => return Err(BodyError::Timeout),
+            Ok(None) => return Ok(data),
+            Ok(Some(Err(e))) => return Err(BodyError::Hyper(e)),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(chunk) = frame.into_data() {
+            if (data.len() as u64).saturating_add(chunk.len() as u64) >= limit {
+                return Err(BodyError::Limit);
+            }
+            data.extend_from_slice(&chunk);
+        }
+    }
+}
+
+/// Is the request target exactly `/`?
+fn is_root(uri: &Uri) -> bool {
+    uri.scheme().is_none()
+        && uri.authority().is_none()
+        && uri.path() == "/"
+        && uri.query().is_none()
+}
+
+async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Result<Reply> {
+    let shared = &ctx.shared;
+    shared.stats.add_request();
+
+    if req.method() != Method::POST {
+        ctx.state.set_linger();
+        return Ok(reply::forbidden());
+    }
+
+    let limit = shared.limit_recv.load(Ordering::Relaxed);
+    let (parts, mut body) = req.into_parts();
+    let declared = if parts.headers.contains_key(CONTENT_LENGTH) {
+        body.size_hint().exact()
+    } else {
+        None
+    };
+    if declared.is_some_and(|len| len >= limit) {
+        // The body is left unread: reply and close.
+        ctx.state.set_linger();
+        return Ok(reply::error_close(MSG_LIMIT));
+    }
+    let data = match read_body(&mut body, limit, declared, ctx.state.header_timeout()).await {
+        Ok(data) => data,
+        Err(BodyError::Limit) => {
+            ctx.state.set_linger();
+            return Ok(reply::error_close(MSG_LIMIT));
+        }
+        Err(BodyError::Timeout) => {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request body read timeout",
+            ))
+        }
+        Err(BodyError::Hyper(e)) => return Err(io::Error::other(e)),
+    };
+    drop(body);
+
+    let Some(content_type) = parts.headers.get(CONTENT_TYPE) else {
+        return Ok(reply::error(MSG_NO_CONTENT_TYPE));
+    };
+    let content_type = content_type.to_str().unwrap_or("");
+    let reply = match ContentKind::of(content_type) {
+        ContentKind::Unsupported => reply::error(MSG_UNSUPPORTED),
+        ContentKind::Sql => {
+            if !is_root(&parts.uri) {
+                return Ok(reply::error(MSG_UNSUPPORTED));
+            }
+            let Ok(sql) = String::from_utf8(data) else {
+                return Ok(reply::error(MSG_UTF8));
+            };
+            let mut session = ctx.session.lock().await;
+            match ctx.backend.execute(&mut session, sql).await {
+                Ok(Some(body)) => reply::ok(body),
+                Ok(None) => reply::no_content(),
+                Err(e) => reply::error(e.msg()),
+            }
+        }
+        ContentKind::Import => {
+            let Some((schema, table)) = parse_import_path(parts.uri.path()) else {
+                return Ok(reply::error(MSG_URI_PATH));
+            };
+            let Ok(text) = String::from_utf8(data) else {
+                return Ok(reply::error(MSG_UTF8));
+            };
+            let query = parts.uri.query();
+            let mut session = ctx.session.lock().await;
+            match ctx
+                .backend
+                .import(&mut session, schema, table, content_type, query, text)
+                .await
+            {
+                Ok(()) => reply::no_content(),
+                Err(e) => reply::error(e.msg()),
+            }
+        }
+    };
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_exact() {
+        let root = |s: &str| is_root(&s.parse::<Uri>().unwrap());
+        assert!(root("/"));
+        for s in ["/?", "/?a", "//", "/x", "http://h/", "*"] {
+            assert!(!root(s), "{s}");
+        }
+    }
+}

@@ -1,0 +1,602 @@
+//! Expressions: precedence climbing over Amelie's priority table (spec §2.4), low → high:
+//!
+//! | prio | operators |
+//! |---|---|
+//! | 1 | `OR` |
+//! | 2 | `AND` |
+//! | 3 | `=` `<>` `IS [NOT] NULL` `[NOT] LIKE` |
+//! | 4 | `<` `<=` `>` `>=` `[NOT] BETWEEN` `[NOT] IN` `AT TIMEZONE` |
+//! | 5 | `\|` |
+//! | 6 | `^` |
+//! | 7 | `&` |
+//! | 8 | `<<` `>>` |
+//! | 9 | `+` `-` `\|\|` |
+//! | 10 | `*` `/` `%` |
+//! | 11 | unary `-` `~` `NOT` |
+//! | 12 | postfix `[idx]` `.name` `::func(args)` |
+
+use crate::ast::*;
+use crate::lexer::{Kw, Tok, P};
+use crate::parser::{Parser, MAX_DEPTH};
+use amelie_common::{Json, Result};
+
+/// An infix operator found at the current position.
+#[derive(Clone, Copy)]
+enum Infix {
+    Binary(BinaryOp),
+    Is,
+    Between { negated: bool },
+    In { negated: bool },
+    AtTimezone,
+}
+
+impl Parser {
+    /// A full expression.
+    pub(crate) fn expr(&mut self) -> Result<Expr> {
+        self.binary(1)
+    }
+
+    pub(crate) fn expr_list(&mut self) -> Result<Vec<Expr>> {
+        let mut list = vec![self.expr()?];
+        while self.accept_p(P::Comma) {
+            list.push(self.expr()?);
+        }
+        Ok(list)
+    }
+
+    /// The infix operator at the current position: (operator, priority, tokens it spans).
+    fn infix(&self) -> Option<(Infix, u8, usize)> {
+        use BinaryOp as B;
+        let bin = |op, prio| Some((Infix::Binary(op), prio, 1));
+        match self.peek() {
+            Tok::P(p) => match p {
+                P::Eq => bin(B::Eq, 3),
+                P::NotEq => bin(B::NotEq, 3),
+                P::Lt => bin(B::Lt, 4),
+                P::LtEq => bin(B::LtEq, 4),
+                P::Gt => bin(B::Gt, 4),
+                P::GtEq => bin(B::GtEq, 4),
+                P::Pipe => bin(B::BitOr, 5),
+                P::Caret => bin(B::BitXor, 6),
+                P::Amp => bin(B::BitAnd, 7),
+                P::Shl => bin(B::Shl, 8),
+                P::Shr => bin(B::Shr, 8),
+                P::Plus => bin(B::Add, 9),
+                P::Minus => bin(B::Sub, 9),
+                P::Concat => bin(B::Concat, 9),
+                P::Star => bin(B::Mul, 10),
+                P::Slash => bin(B::Div, 10),
+                P::Percent => bin(B::Mod, 10),
+                _ => None,
+            },
+            Tok::Word(_, Some(kw)) => match kw {
+                Kw::Or => bin(B::Or, 1),
+                Kw::And => bin(B::And, 2),
+                Kw::Like => bin(B::Like, 3),
+                Kw::Is => Some((Infix::Is, 3, 1)),
+                Kw::Between => Some((Infix::Between { negated: false }, 4, 1)),
+                Kw::In => Some((Infix::In { negated: false }, 4, 1)),
+                Kw::At if self.is_kw_at(1, Kw::Timezone) => Some((Infix::AtTimezone, 4, 2)),
+                Kw::Not => match self.peek_at(1) {
+                    Tok::Word(_, Some(Kw::Like)) => Some((Infix::Binary(B::NotLike), 3, 2)),
+                    Tok::Word(_, Some(Kw::Between)) => {
+                        Some((Infix::Between { negated: true }, 4, 2))
+                    }
+                    Tok::Word(_, Some(Kw::In)) => Some((Infix::In { negated: true }, 4, 2)),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Binary operators of priority >= `min`, left-associative.
+    fn binary(&mut self, min: u8) -> Result<Expr> {
+        let mut lhs = self.unary()?;
+        while let Some((op, prio, len)) = self.infix() {
+            if prio < min {
+                break;
+            }
+            for _ in 0..len {
+                self.advance();
+            }
+            lhs = match op {
+                Infix::Binary(op) => {
+                    let rhs = self.binary(prio + 1)?;
+                    Expr::Binary { op, left: Box::new(lhs), right: Box::new(rhs) }
+                }
+                Infix::Is => {
+                    let negated = self.accept_kw(Kw::Not);
+                    if !self.accept_kw(Kw::Null) {
+                        // Amelie parses the right side as an expression first, so a missing
+                        // operand is `bad expression`, a non-NULL one this error.
+                        self.unary()?;
+                        return self.fail("IS [NOT] <NULL> expected");
+                    }
+                    Expr::IsNull { expr: Box::new(lhs), negated }
+                }
+                Infix::Between { negated } => {
+                    let low = self.between_const()?;
+                    if !self.accept_kw(Kw::And) {
+                        return self.fail("BETWEEN expr <AND> expected");
+                    }
+                    let high = self.between_const()?;
+                    Expr::Between {
+                        expr: Box::new(lhs),
+                        low: Box::new(low),
+                        high: Box::new(high),
+                        negated,
+                    }
+                }
+                Infix::In { negated } => {
+                    if !self.accept_p(P::LParen) {
+                        return self.fail("IN <(> expected");
+                    }
+                    let list = self.list_until(P::RParen, "expected ')'")?;
+                    Expr::In { expr: Box::new(lhs), list, negated }
+                }
+                Infix::AtTimezone => {
+                    let zone = self.binary(prio + 1)?;
+                    Expr::Function {
+                        schema: None,
+                        name: "at_timezone".to_string(),
+                        args: vec![lhs, zone],
+                    }
+                }
+            };
+        }
+        Ok(lhs)
+    }
+
+    /// `BETWEEN` bounds are literal constants in Amelie.
+    fn between_const(&mut self) -> Result<Expr> {
+        match self.peek() {
+            Tok::Int(_) | Tok::Double(_) | Tok::Str(_) => self.primary(),
+            Tok::Word(_, Some(Kw::Timestamp | Kw::Interval))
+                if matches!(self.peek_at(1), Tok::Str(_)) =>
+            {
+                self.typed_literal()
+            }
+            _ => self.fail("error BETWEEN const value expected"),
+        }
+    }
+
+    /// Comma-separated expressions up to the closing `close` (which may come right away).
+    fn list_until(&mut self, close: P, msg: &str) -> Result<Vec<Expr>> {
+        let mut list = Vec::new();
+        if self.accept_p(close) {
+            return Ok(list);
+        }
+        loop {
+            list.push(self.expr()?);
+            if self.accept_p(P::Comma) {
+                continue;
+            }
+            self.expect_p(close, msg)?;
+            return Ok(list);
+        }
+    }
+
+    /// Unary operators, then postfix. Every nesting level passes through here, so this is
+    /// where the depth limit is enforced.
+    fn unary(&mut self) -> Result<Expr> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.fail("expression is too deeply nested");
+        }
+        let result = self.unary_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr> {
+        let op = match self.peek() {
+            Tok::P(P::Minus) => UnaryOp::Neg,
+            Tok::P(P::Tilde) => UnaryOp::BitNot,
+            Tok::Word(_, Some(Kw::Not)) => UnaryOp::Not,
+            _ => return self.postfix(),
+        };
+        self.advance();
+        let expr = self.unary()?;
+        Ok(Expr::Unary { op, expr: Box::new(expr) })
+    }
+
+    /// A primary expression followed by `[idx]`, `.name` and `::func(args)`.
+    fn postfix(&mut self) -> Result<Expr> {
+        let mut e = self.primary()?;
+        loop {
+            match self.peek() {
+                Tok::P(P::LBracket) => {
+                    self.advance();
+                    let index = self.expr()?;
+                    self.expect_p(P::RBracket, "expected ']'")?;
+                    e = Expr::Index { expr: Box::new(e), index: Box::new(index) };
+                }
+                Tok::P(P::Dot) => {
+                    self.advance();
+                    match self.take() {
+                        Tok::Word(name, _) => e = field(e, name),
+                        Tok::Name(parts) => {
+                            for name in parts {
+                                e = field(e, name);
+                            }
+                        }
+                        Tok::Str(name) => e = Expr::Field { expr: Box::new(e), name },
+                        _ => return self.fail("bad '.' expression"),
+                    }
+                }
+                Tok::P(P::DoubleColon) => {
+                    self.advance();
+                    e = self.method(e)?;
+                }
+                _ => return Ok(e),
+            }
+        }
+    }
+
+    /// `expr::[schema.]name[(args)]` = `[schema.]name(expr, args)`; keywords are plain names
+    /// after `::`.
+    fn method(&mut self, first: Expr) -> Result<Expr> {
+        let (schema, name) = match self.peek() {
+            Tok::Word(..) => {
+                let Tok::Word(name, _) = self.take() else { unreachable!() };
+                (None, name)
+            }
+            Tok::Name(parts) if parts.len() == 2 => {
+                let Tok::Name(mut parts) = self.take() else { unreachable!() };
+                let name = parts.pop().unwrap_or_default();
+                (parts.pop(), name)
+            }
+            Tok::Name(parts) => {
+                return self.fail(format!("{}(): bad function call", parts.join(".")));
+            }
+            _ => return self.fail("bad '::' expression"),
+        };
+        let mut args = vec![first];
+        if self.accept_p(P::LParen) {
+            self.call_args(&mut args)?;
+        }
+        Ok(Expr::Function { schema, name, args })
+    }
+
+    /// Arguments after `(` up to and including `)`.
+    fn call_args(&mut self, args: &mut Vec<Expr>) -> Result<()> {
+        if self.accept_p(P::RParen) {
+            return Ok(());
+        }
+        loop {
+            args.push(self.expr()?);
+            if self.accept_p(P::Comma) {
+                continue;
+            }
+            return self.expect_p(P::RParen, "expected ')'");
+        }
+    }
+
+    /// `[schema.]name(args)` with the name token current and `(` next.
+    fn call(&mut self, schema: Option<String>, name: String) -> Result<Expr> {
+        self.advance(); // name
+        self.advance(); // (
+        let mut args = Vec::new();
+        self.call_args(&mut args)?;
+        Ok(Expr::Function { schema, name, args })
+    }
+
+    fn primary(&mut self) -> Result<Expr> {
+        let e = match self.peek() {
+            Tok::Int(v) => Expr::Int(*v),
+            Tok::Double(v) => Expr::Double(*v),
+            Tok::Str(_) => return Ok(Expr::String(self.take_string().unwrap_or_default())),
+            Tok::P(P::LParen) => {
+                self.advance();
+                let e = self.expr()?;
+                self.expect_p(P::RParen, "expected ')'")?;
+                return Ok(e);
+            }
+            Tok::P(P::LBracket) | Tok::P(P::LBrace) => return self.constructor(),
+            Tok::Name(parts) => {
+                if !self.is_call() {
+                    let Tok::Name(parts) = self.take() else { unreachable!() };
+                    return Ok(Expr::Name(parts));
+                }
+                if parts.len() > 2 {
+                    return self.fail(format!("{}(): bad function call", parts.join(".")));
+                }
+                let Tok::Name(mut parts) = std::mem::replace(self.cur_mut(), Tok::Eof) else {
+                    unreachable!()
+                };
+                let name = parts.pop().unwrap_or_default();
+                return self.call(parts.pop(), name);
+            }
+            Tok::Word(_, None) => {
+                let Tok::Word(name, _) = std::mem::replace(self.cur_mut(), Tok::Eof) else {
+                    unreachable!()
+                };
+                if self.is_call() {
+                    return self.call(None, name);
+                }
+                self.advance();
+                return Ok(Expr::Name(vec![name]));
+            }
+            Tok::Word(_, Some(kw)) => return self.keyword_primary(*kw),
+            _ => return self.fail("bad expression"),
+        };
+        self.advance();
+        Ok(e)
+    }
+
+    fn cur_mut(&mut self) -> &mut Tok {
+        self.peek_mut()
+    }
+
+    /// Whether the token after the current one is `(`.
+    fn is_call(&self) -> bool {
+        matches!(self.peek_at(1), Tok::P(P::LParen))
+    }
+
+    fn keyword_primary(&mut self, kw: Kw) -> Result<Expr> {
+        let e = match kw {
+            Kw::Null => Expr::Null,
+            Kw::True => Expr::Bool(true),
+            Kw::False => Expr::Bool(false),
+            Kw::CurrentTimestamp => Expr::CurrentTimestamp,
+            Kw::SelfKw => {
+                let Tok::Word(name, _) = self.take() else { unreachable!() };
+                return Ok(Expr::Name(vec![name]));
+            }
+            Kw::Timestamp | Kw::Interval if matches!(self.peek_at(1), Tok::Str(_)) => {
+                return self.typed_literal();
+            }
+            Kw::Vector if matches!(self.peek_at(1), Tok::P(P::LBracket)) => {
+                let Tok::Word(name, _) = self.take() else { unreachable!() };
+                let array = self.constructor()?;
+                return Ok(Expr::Function { schema: None, name, args: vec![array] });
+            }
+            Kw::Extract if self.is_call() => return self.extract(),
+            // Keywords that are still callable as functions.
+            Kw::Set
+            | Kw::Unset
+            | Kw::Random
+            | Kw::Serial
+            | Kw::Replace
+            | Kw::Error
+            | Kw::Timestamp
+            | Kw::Interval
+                if self.is_call() =>
+            {
+                let Tok::Word(name, _) = std::mem::replace(self.cur_mut(), Tok::Eof) else {
+                    unreachable!()
+                };
+                return self.call(None, name);
+            }
+            Kw::Count | Kw::Sum | Kw::Avg | Kw::Min | Kw::Max if self.is_call() => {
+                return self.aggregate(kw);
+            }
+            Kw::Case => return self.case(),
+            Kw::Exists => return self.exists(),
+            Kw::Select => return Ok(Expr::Subquery(Box::new(self.select()?))),
+            _ => return self.fail("bad expression"),
+        };
+        self.advance();
+        Ok(e)
+    }
+
+    /// `TIMESTAMP 'text'` / `INTERVAL 'text'` (current token is the keyword, a string follows).
+    pub(crate) fn typed_literal(&mut self) -> Result<Expr> {
+        let is_timestamp = self.is_kw(Kw::Timestamp);
+        self.advance();
+        let text = self.take_string().unwrap_or_default();
+        Ok(if is_timestamp { Expr::Timestamp(text) } else { Expr::Interval(text) })
+    }
+
+    /// `EXTRACT(field FROM expr)` = `extract('field', expr)`; otherwise a normal call.
+    fn extract(&mut self) -> Result<Expr> {
+        if matches!(self.peek_at(2), Tok::Word(..)) && self.is_kw_at(3, Kw::From) {
+            let Tok::Word(name, _) = self.take() else { unreachable!() };
+            self.advance(); // (
+            let Tok::Word(field, _) = self.take() else { unreachable!() };
+            self.advance(); // FROM
+            let expr = self.expr()?;
+            self.expect_p(P::RParen, "expected ')'")?;
+            return Ok(Expr::Function { schema: None, name, args: vec![Expr::String(field), expr] });
+        }
+        let Tok::Word(name, _) = std::mem::replace(self.cur_mut(), Tok::Eof) else {
+            unreachable!()
+        };
+        self.call(None, name)
+    }
+
+    /// `count(*)`, `count([DISTINCT] e)`, `sum/avg/min/max([DISTINCT] e)`.
+    fn aggregate(&mut self, kw: Kw) -> Result<Expr> {
+        let func = match kw {
+            Kw::Count => AggFunc::Count,
+            Kw::Sum => AggFunc::Sum,
+            Kw::Avg => AggFunc::Avg,
+            Kw::Min => AggFunc::Min,
+            _ => AggFunc::Max,
+        };
+        self.advance(); // name
+        self.advance(); // (
+        if func == AggFunc::Count && self.is_p(P::Star) {
+            self.advance();
+            self.expect_p(P::RParen, "expected ')'")?;
+            return Ok(Expr::Aggregate { func, arg: None, distinct: false });
+        }
+        let distinct = self.accept_kw(Kw::Distinct);
+        let arg = self.expr()?;
+        self.expect_p(P::RParen, "expected ')'")?;
+        Ok(Expr::Aggregate { func, arg: Some(Box::new(arg)), distinct })
+    }
+
+    /// `CASE [expr] WHEN .. THEN .. [...] [ELSE ..] END`
+    fn case(&mut self) -> Result<Expr> {
+        self.advance();
+        let operand = if matches!(self.peek_kw(), Some(Kw::When | Kw::Else | Kw::End)) {
+            None
+        } else {
+            Some(Box::new(self.expr()?))
+        };
+        let mut whens = Vec::new();
+        let mut else_ = None;
+        loop {
+            if self.accept_kw(Kw::When) {
+                let cond = self.expr()?;
+                if !self.accept_kw(Kw::Then) {
+                    return self.fail("CASE WHEN expr <THEN> expected");
+                }
+                let result = self.expr()?;
+                whens.push((cond, result));
+            } else if self.accept_kw(Kw::Else) {
+                if else_.is_some() {
+                    return self.fail("CASE ELSE redefined");
+                }
+                else_ = Some(Box::new(self.expr()?));
+            } else if self.is_kw(Kw::End) {
+                if whens.is_empty() && else_.is_none() {
+                    return self.fail("CASE <WHEN|ELSE> expected");
+                }
+                self.advance();
+                return Ok(Expr::Case { operand, whens, else_ });
+            } else {
+                return self.fail("CASE <expr> expected");
+            }
+        }
+    }
+
+    /// `EXISTS (SELECT ...)`
+    fn exists(&mut self) -> Result<Expr> {
+        self.advance();
+        if !self.accept_p(P::LParen) {
+            return self.fail("EXISTS <(> expected");
+        }
+        if !self.is_kw(Kw::Select) {
+            return self.fail("EXISTS (<SELECT> expected");
+        }
+        let select = self.select()?;
+        self.expect_p(P::RParen, "expected ')'")?;
+        Ok(Expr::Exists(Box::new(select)))
+    }
+
+    /// `[e, ...]` or `{k: v, ...}`; constant-only constructors become [`Expr::JsonLiteral`].
+    pub(crate) fn constructor(&mut self) -> Result<Expr> {
+        if self.accept_p(P::LBracket) {
+            let elems = self.list_until(P::RBracket, "expected ']'")?;
+            if elems.iter().all(is_const) {
+                return Ok(Expr::JsonLiteral(Json::Array(elems.into_iter().map(into_json).collect())));
+            }
+            return Ok(Expr::Array(elems));
+        }
+        self.expect_p(P::LBrace, "bad expression")?;
+        let mut members = Vec::new();
+        if !self.accept_p(P::RBrace) {
+            loop {
+                let key = self.expr()?;
+                if !self.accept_p(P::Colon) {
+                    return self.fail("{}: {name <:>} expected");
+                }
+                let value = self.expr()?;
+                members.push((key, value));
+                if self.accept_p(P::Comma) {
+                    continue;
+                }
+                self.expect_p(P::RBrace, "expected '}'")?;
+                break;
+            }
+        }
+        if members.iter().all(|(k, v)| matches!(k, Expr::String(_)) && is_const(v)) {
+            let object = members
+                .into_iter()
+                .map(|(k, v)| match k {
+                    Expr::String(k) => (k, into_json(v)),
+                    _ => unreachable!(),
+                })
+                .collect();
+            return Ok(Expr::JsonLiteral(Json::Object(object)));
+        }
+        Ok(Expr::Object(members))
+    }
+
+    /// Whether the current token can start an INSERT value.
+    pub(crate) fn starts_value(&self) -> bool {
+        match self.peek() {
+            Tok::Int(_) | Tok::Double(_) | Tok::Str(_) => true,
+            Tok::P(P::LBracket | P::LBrace) => true,
+            Tok::Word(_, Some(kw)) => matches!(
+                kw,
+                Kw::Null
+                    | Kw::True
+                    | Kw::False
+                    | Kw::Default
+                    | Kw::CurrentTimestamp
+                    | Kw::Timestamp
+                    | Kw::Interval
+                    | Kw::Vector
+            ),
+            _ => false,
+        }
+    }
+
+    /// One INSERT VALUES item: a literal, DEFAULT, a JSON constructor, `TIMESTAMP '..'`,
+    /// `INTERVAL '..'`, `CURRENT_TIMESTAMP` or `VECTOR [..]` (Amelie takes no expressions here).
+    pub(crate) fn value(&mut self) -> Result<Expr> {
+        match self.peek() {
+            Tok::Int(_) | Tok::Double(_) | Tok::Str(_) | Tok::P(P::LBracket | P::LBrace) => {
+                self.primary()
+            }
+            Tok::Word(_, Some(Kw::Default)) => {
+                self.advance();
+                Ok(Expr::Default)
+            }
+            Tok::Word(_, Some(Kw::Null | Kw::True | Kw::False | Kw::CurrentTimestamp)) => {
+                self.primary()
+            }
+            Tok::Word(_, Some(Kw::Timestamp | Kw::Interval))
+                if matches!(self.peek_at(1), Tok::Str(_)) =>
+            {
+                self.typed_literal()
+            }
+            Tok::Word(_, Some(Kw::Vector)) if matches!(self.peek_at(1), Tok::P(P::LBracket)) => {
+                self.primary()
+            }
+            _ => self.fail("bad expression"),
+        }
+    }
+}
+
+/// `e.name`: extends a name (`a.b` + `.c` = `a.b.c`), otherwise a field access.
+fn field(e: Expr, name: String) -> Expr {
+    match e {
+        Expr::Name(mut parts) => {
+            parts.push(name);
+            Expr::Name(parts)
+        }
+        e => Expr::Field { expr: Box::new(e), name },
+    }
+}
+
+fn is_const(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Null
+            | Expr::Bool(_)
+            | Expr::Int(_)
+            | Expr::Double(_)
+            | Expr::String(_)
+            | Expr::Timestamp(_)
+            | Expr::Interval(_)
+            | Expr::JsonLiteral(_)
+    )
+}
+
+/// Converts a constant (see [`is_const`]); timestamp/interval literals keep their text.
+fn into_json(e: Expr) -> Json {
+    match e {
+        Expr::Bool(b) => Json::Bool(b),
+        Expr::Int(v) => Json::Int(v),
+        Expr::Double(v) => Json::Double(v),
+        Expr::String(s) | Expr::Timestamp(s) | Expr::Interval(s) => Json::String(s),
+        Expr::JsonLiteral(j) => j,
+        _ => Json::Null,
+    }
+}

@@ -1,0 +1,814 @@
+//! Recursive-descent parser: request framing and statements (expressions are in `expr.rs`).
+
+use crate::ast::*;
+use crate::lexer::{lex, Kw, Tok, P};
+use amelie_common::{ColumnType, Error, Result, Type};
+
+/// Maximum nesting of expressions/subqueries; deeper input is rejected instead of risking a
+/// stack overflow.
+pub(crate) const MAX_DEPTH: u32 = 128;
+
+static EOF: Tok = Tok::Eof;
+
+pub(crate) struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+    pub(crate) depth: u32,
+    lex_error: Option<(usize, &'static str)>,
+}
+
+/// Parses one request body into statements.
+pub(crate) fn parse_request(sql: &str) -> Result<Request> {
+    let lexed = lex(sql);
+    let mut p = Parser { toks: lexed.toks, pos: 0, depth: 0, lex_error: lexed.error };
+    let request = p.request()?;
+    // Unreachable in practice (an error token is never accepted), but never let a tokenizer
+    // error slip through.
+    if let Some((_, msg)) = p.lex_error {
+        return Err(Error::new(msg));
+    }
+    Ok(request)
+}
+
+// Token access helpers.
+impl Parser {
+    #[inline]
+    pub(crate) fn peek(&self) -> &Tok {
+        &self.toks[self.pos]
+    }
+
+    #[inline]
+    pub(crate) fn peek_mut(&mut self) -> &mut Tok {
+        &mut self.toks[self.pos]
+    }
+
+    #[inline]
+    pub(crate) fn peek_at(&self, n: usize) -> &Tok {
+        self.toks.get(self.pos + n).unwrap_or(&EOF)
+    }
+
+    #[inline]
+    pub(crate) fn advance(&mut self) {
+        if self.pos + 1 < self.toks.len() {
+            self.pos += 1;
+        }
+    }
+
+    /// Moves the current token out (leaving `Eof` behind) and advances.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Tok {
+        let t = std::mem::replace(&mut self.toks[self.pos], Tok::Eof);
+        self.advance();
+        t
+    }
+
+    #[inline]
+    pub(crate) fn is_kw(&self, kw: Kw) -> bool {
+        matches!(self.peek(), Tok::Word(_, Some(k)) if *k == kw)
+    }
+
+    #[inline]
+    pub(crate) fn is_kw_at(&self, n: usize, kw: Kw) -> bool {
+        matches!(self.peek_at(n), Tok::Word(_, Some(k)) if *k == kw)
+    }
+
+    #[inline]
+    pub(crate) fn peek_kw(&self) -> Option<Kw> {
+        match self.peek() {
+            Tok::Word(_, kw) => *kw,
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn accept_kw(&mut self, kw: Kw) -> bool {
+        let yes = self.is_kw(kw);
+        if yes {
+            self.advance();
+        }
+        yes
+    }
+
+    #[inline]
+    pub(crate) fn is_p(&self, p: P) -> bool {
+        matches!(self.peek(), Tok::P(x) if *x == p)
+    }
+
+    #[inline]
+    pub(crate) fn accept_p(&mut self, p: P) -> bool {
+        let yes = self.is_p(p);
+        if yes {
+            self.advance();
+        }
+        yes
+    }
+
+    pub(crate) fn expect_p(&mut self, p: P, msg: &str) -> Result<()> {
+        if self.accept_p(p) {
+            Ok(())
+        } else {
+            self.fail(msg)
+        }
+    }
+
+    /// A parse error at the current position. If the parser has reached the place where the
+    /// tokenizer failed, that error wins (Amelie's lexer is lazy, so it reports the first
+    /// problem in reading order).
+    pub(crate) fn fail<T>(&self, msg: impl Into<String>) -> Result<T> {
+        if let Some((at, lex_msg)) = self.lex_error {
+            if self.pos >= at {
+                return Err(Error::new(lex_msg));
+            }
+        }
+        Err(Error::new(msg))
+    }
+
+    /// Takes a plain (non-keyword) identifier.
+    pub(crate) fn take_ident(&mut self) -> Option<String> {
+        if matches!(self.peek(), Tok::Word(_, None)) {
+            if let Tok::Word(s, _) = self.take() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// Takes a string literal.
+    pub(crate) fn take_string(&mut self) -> Option<String> {
+        if matches!(self.peek(), Tok::Str(_)) {
+            if let Tok::Str(s) = self.take() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    /// `[schema.]name`
+    fn object_name(&mut self, msg: &str) -> Result<ObjectName> {
+        match self.peek() {
+            Tok::Word(_, None) => {
+                let name = self.take_ident().unwrap_or_default();
+                Ok(ObjectName { schema: None, name })
+            }
+            Tok::Name(parts) if parts.len() == 2 => {
+                let Tok::Name(mut parts) = self.take() else { unreachable!() };
+                let name = parts.pop().unwrap_or_default();
+                let schema = parts.pop();
+                Ok(ObjectName { schema, name })
+            }
+            _ => self.fail(msg),
+        }
+    }
+
+    /// `[AS] alias` after a table or expression; without AS only a plain identifier counts.
+    pub(crate) fn alias(&mut self) -> Result<Option<String>> {
+        if self.accept_kw(Kw::As) {
+            if let Tok::Word(..) = self.peek() {
+                if let Tok::Word(s, _) = self.take() {
+                    return Ok(Some(s));
+                }
+            }
+            return self.fail("AS <label> expected");
+        }
+        Ok(self.take_ident())
+    }
+}
+
+// Request framing.
+impl Parser {
+    fn request(&mut self) -> Result<Request> {
+        let explain = self.accept_kw(Kw::Explain);
+        let begin = self.accept_kw(Kw::Begin);
+        if begin {
+            self.accept_p(P::Semicolon);
+        }
+        let mut committed = false;
+        let mut stmts = Vec::new();
+        loop {
+            match self.peek() {
+                Tok::Eof => break,
+                Tok::P(P::Semicolon) => self.advance(),
+                Tok::Word(_, Some(Kw::Begin)) => return self.fail("unexpected BEGIN operation"),
+                Tok::Word(_, Some(Kw::Commit)) => {
+                    if !begin {
+                        return self.fail("unexpected COMMIT operation");
+                    }
+                    self.advance();
+                    while self.accept_p(P::Semicolon) {}
+                    if !matches!(self.peek(), Tok::Eof) {
+                        return self.fail("unexpected statement after COMMIT");
+                    }
+                    committed = true;
+                    break;
+                }
+                _ => {
+                    stmts.push(self.stmt()?);
+                    if !matches!(
+                        self.peek(),
+                        Tok::Eof | Tok::P(P::Semicolon) | Tok::Word(_, Some(Kw::Commit))
+                    ) {
+                        return self.fail("unexpected token at the end of statement");
+                    }
+                }
+            }
+        }
+        if begin && !committed {
+            return self.fail("COMMIT expected at the end of transaction");
+        }
+        if explain && stmts.is_empty() {
+            return self.fail("EXPLAIN without command");
+        }
+        if stmts.len() > 1 && stmts.iter().any(Stmt::is_utility) {
+            return self.fail("CTE and multi-statement utility commands are not supported");
+        }
+        Ok(Request { explain, stmts })
+    }
+
+    fn stmt(&mut self) -> Result<Stmt> {
+        match self.peek_kw() {
+            Some(Kw::Select) => Ok(Stmt::Select(Box::new(self.select()?))),
+            Some(Kw::Insert) => Ok(Stmt::Insert(self.insert()?)),
+            Some(Kw::Update) => Ok(Stmt::Update(self.update()?)),
+            Some(Kw::Delete) => Ok(Stmt::Delete(self.delete()?)),
+            Some(Kw::Create) => self.create(),
+            Some(Kw::Drop) => self.drop(),
+            _ => self.fail("unexpected statement"),
+        }
+    }
+}
+
+// SELECT.
+impl Parser {
+    /// `SELECT ...` (current token is SELECT).
+    pub(crate) fn select(&mut self) -> Result<Select> {
+        self.advance();
+        let distinct = self.accept_kw(Kw::Distinct);
+        let items = self.select_items()?;
+        let format = self.format()?;
+        let mut from = Vec::new();
+        if self.accept_kw(Kw::From) {
+            loop {
+                let table = self.object_name("FROM target name expected")?;
+                let alias = self.alias()?;
+                from.push(FromItem { table, alias });
+                if !self.accept_p(P::Comma) {
+                    break;
+                }
+            }
+        }
+        let filter = self.where_clause()?;
+        let mut group_by = Vec::new();
+        if self.accept_kw(Kw::Group) {
+            if !self.accept_kw(Kw::By) {
+                return self.fail("GROUP <BY> expected");
+            }
+            group_by = self.expr_list()?;
+        }
+        let having = if self.accept_kw(Kw::Having) { Some(self.expr()?) } else { None };
+        let mut order_by = Vec::new();
+        if self.accept_kw(Kw::Order) {
+            if !self.accept_kw(Kw::By) {
+                return self.fail("ORDER <BY> expected");
+            }
+            loop {
+                let expr = self.expr()?;
+                let asc = if self.accept_kw(Kw::Desc) {
+                    false
+                } else {
+                    self.accept_kw(Kw::Asc);
+                    true
+                };
+                order_by.push(OrderBy { expr, asc });
+                if !self.accept_p(P::Comma) {
+                    break;
+                }
+            }
+        }
+        let limit = if self.accept_kw(Kw::Limit) { Some(self.expr()?) } else { None };
+        let offset = if self.accept_kw(Kw::Offset) { Some(self.expr()?) } else { None };
+        Ok(Select {
+            distinct,
+            items,
+            format,
+            from,
+            filter,
+            group_by,
+            having,
+            order_by,
+            limit,
+            offset,
+        })
+    }
+
+    fn select_items(&mut self) -> Result<Vec<SelectItem>> {
+        let mut items = Vec::new();
+        loop {
+            let item = match self.peek() {
+                Tok::P(P::Star) => {
+                    self.advance();
+                    SelectItem::Wildcard
+                }
+                Tok::NameStar(_) => {
+                    let Tok::NameStar(parts) = self.take() else { unreachable!() };
+                    SelectItem::QualifiedWildcard(parts.join("."))
+                }
+                _ => {
+                    let expr = self.expr()?;
+                    let alias = self.alias()?;
+                    SelectItem::Expr { expr, alias }
+                }
+            };
+            items.push(item);
+            if !self.accept_p(P::Comma) {
+                return Ok(items);
+            }
+        }
+    }
+
+    fn format(&mut self) -> Result<Option<String>> {
+        if !self.accept_kw(Kw::Format) {
+            return Ok(None);
+        }
+        match self.take_string() {
+            Some(s) => Ok(Some(s)),
+            None => self.fail("FORMAT <string> expected"),
+        }
+    }
+
+    fn where_clause(&mut self) -> Result<Option<Expr>> {
+        if self.accept_kw(Kw::Where) {
+            Ok(Some(self.expr()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn returning(&mut self) -> Result<Option<Returning>> {
+        if !self.accept_kw(Kw::Returning) {
+            return Ok(None);
+        }
+        let items = self.select_items()?;
+        let format = self.format()?;
+        Ok(Some(Returning { items, format }))
+    }
+}
+
+// DML.
+impl Parser {
+    fn insert(&mut self) -> Result<Insert> {
+        self.advance();
+        if !self.accept_kw(Kw::Into) {
+            return self.fail("INSERT <INTO> expected");
+        }
+        let table = self.object_name("FROM target name expected")?;
+        let mut columns = None;
+        if self.accept_p(P::LParen) {
+            let mut list = Vec::new();
+            if !self.accept_p(P::RParen) {
+                loop {
+                    match self.take_ident() {
+                        Some(name) => list.push(name),
+                        None => return self.fail("INSERT INTO name (<name> expected"),
+                    }
+                    if self.accept_p(P::Comma) {
+                        continue;
+                    }
+                    self.expect_p(P::RParen, "expected ')'")?;
+                    break;
+                }
+            }
+            columns = Some(list);
+        }
+        let source = match self.peek_kw() {
+            Some(Kw::Values) => {
+                self.advance();
+                InsertSource::Values(self.values()?)
+            }
+            Some(Kw::Generate) => {
+                self.advance();
+                match self.peek() {
+                    Tok::Int(n) => {
+                        let n = *n;
+                        self.advance();
+                        InsertSource::Generate(n)
+                    }
+                    _ => return self.fail("GENERATE <count> expected"),
+                }
+            }
+            Some(Kw::Select) => {
+                if columns.is_some() {
+                    return self.fail("INSERT SELECT using column list is not supported");
+                }
+                InsertSource::Select(Box::new(self.select()?))
+            }
+            _ => return self.fail("INSERT INTO <VALUES | SELECT> expected"),
+        };
+        let on_conflict = self.on_conflict()?;
+        let returning = self.returning()?;
+        Ok(Insert { table, columns, source, on_conflict, returning })
+    }
+
+    /// `(v, ...)[, (v, ...) ...]` — values are literals; the comma between values is optional
+    /// (as in Amelie).
+    fn values(&mut self) -> Result<Vec<Vec<Expr>>> {
+        let mut rows = Vec::new();
+        loop {
+            self.expect_p(P::LParen, "expected '('")?;
+            let mut row = Vec::new();
+            if !self.accept_p(P::RParen) {
+                loop {
+                    row.push(self.value()?);
+                    if self.accept_p(P::Comma) {
+                        continue;
+                    }
+                    if self.accept_p(P::RParen) {
+                        break;
+                    }
+                    if self.starts_value() {
+                        continue;
+                    }
+                    return self.fail("expected ')'");
+                }
+            }
+            rows.push(row);
+            if !self.accept_p(P::Comma) {
+                return Ok(rows);
+            }
+        }
+    }
+
+    fn on_conflict(&mut self) -> Result<Option<OnConflict>> {
+        if !self.accept_kw(Kw::On) {
+            return Ok(None);
+        }
+        if !self.accept_kw(Kw::Conflict) {
+            return self.fail("INSERT VALUES ON <CONFLICT> expected");
+        }
+        if !self.accept_kw(Kw::Do) {
+            return self.fail("INSERT VALUES ON CONFLICT <DO> expected");
+        }
+        let action = match self.peek_kw() {
+            Some(Kw::Nothing) => OnConflict::Nothing,
+            Some(Kw::Error) => OnConflict::Error,
+            Some(Kw::Resolve) => OnConflict::Resolve,
+            Some(Kw::Update) => {
+                self.advance();
+                if !self.accept_kw(Kw::Set) {
+                    return self.fail("UPDATE <SET> expected");
+                }
+                let set = self.assignments()?;
+                let filter = self.where_clause()?;
+                return Ok(Some(OnConflict::Update { set, filter }));
+            }
+            _ => {
+                return self
+                    .fail("INSERT VALUES ON CONFLICT DO <NOTHING | ERROR | UPDATE | RESOLVE> expected")
+            }
+        };
+        self.advance();
+        Ok(Some(action))
+    }
+
+    /// `col[.path] = expr | DEFAULT, ...`
+    fn assignments(&mut self) -> Result<Vec<Assignment>> {
+        let mut set = Vec::new();
+        loop {
+            let (column, path) = match self.peek() {
+                Tok::Word(_, None) => (self.take_ident().unwrap_or_default(), Vec::new()),
+                Tok::Name(_) => {
+                    let Tok::Name(mut parts) = self.take() else { unreachable!() };
+                    let path = parts.split_off(1);
+                    (parts.pop().unwrap_or_default(), path)
+                }
+                _ => return self.fail("UPDATE name SET <name> expected"),
+            };
+            if !self.accept_p(P::Eq) {
+                return self.fail("UPDATE name SET column <=> expected");
+            }
+            let value = if self.is_kw(Kw::Default) {
+                if !path.is_empty() {
+                    return self.fail("UPDATE DEFAULT cannot be used this way");
+                }
+                self.advance();
+                None
+            } else {
+                Some(self.expr()?)
+            };
+            set.push(Assignment { column, path, value });
+            if !self.accept_p(P::Comma) {
+                return Ok(set);
+            }
+        }
+    }
+
+    fn update(&mut self) -> Result<Update> {
+        self.advance();
+        let table = self.object_name("FROM target name expected")?;
+        let alias = self.alias()?;
+        if !self.accept_kw(Kw::Set) {
+            return self.fail("UPDATE <SET> expected");
+        }
+        let set = self.assignments()?;
+        let filter = self.where_clause()?;
+        let returning = self.returning()?;
+        Ok(Update { table, alias, set, filter, returning })
+    }
+
+    fn delete(&mut self) -> Result<Delete> {
+        self.advance();
+        if !self.accept_kw(Kw::From) {
+            return self.fail("DELETE <FROM> expected");
+        }
+        let table = self.object_name("FROM target name expected")?;
+        let alias = self.alias()?;
+        let filter = self.where_clause()?;
+        let returning = self.returning()?;
+        Ok(Delete { table, alias, filter, returning })
+    }
+}
+
+// DDL.
+impl Parser {
+    fn create(&mut self) -> Result<Stmt> {
+        self.advance();
+        if self.accept_kw(Kw::Unique) {
+            if self.is_kw(Kw::Index) {
+                return self.fail("CREATE INDEX is not supported");
+            }
+            return self.fail("CREATE UNIQUE <INDEX> expected");
+        }
+        let unlogged = self.accept_kw(Kw::Unlogged);
+        let shared = if self.accept_kw(Kw::Shared) {
+            true
+        } else {
+            self.accept_kw(Kw::Distributed);
+            false
+        };
+        match self.peek_kw() {
+            Some(Kw::Table) => Ok(Stmt::CreateTable(self.create_table(unlogged, shared)?)),
+            Some(kw @ (Kw::User | Kw::Replica | Kw::Node | Kw::Schema | Kw::Index)) => {
+                self.fail(format!("CREATE {} is not supported", kw_upper(kw)))
+            }
+            _ => self.fail("CREATE <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
+        }
+    }
+
+    fn drop(&mut self) -> Result<Stmt> {
+        self.advance();
+        match self.peek_kw() {
+            Some(Kw::Table) => {
+                self.advance();
+                let if_exists = self.if_exists()?;
+                let name = self.object_name("DROP TABLE <name> expected")?;
+                Ok(Stmt::DropTable { if_exists, name })
+            }
+            Some(kw @ (Kw::User | Kw::Replica | Kw::Node | Kw::Schema | Kw::Index)) => {
+                self.fail(format!("DROP {} is not supported", kw_upper(kw)))
+            }
+            _ => self.fail("DROP <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
+        }
+    }
+
+    fn if_not_exists(&mut self) -> Result<bool> {
+        if !self.accept_kw(Kw::If) {
+            return Ok(false);
+        }
+        if !self.accept_kw(Kw::Not) {
+            return self.fail("IF <NOT> EXISTS expected");
+        }
+        if !self.accept_kw(Kw::Exists) {
+            return self.fail("IF NOT <EXISTS> expected");
+        }
+        Ok(true)
+    }
+
+    fn if_exists(&mut self) -> Result<bool> {
+        if !self.accept_kw(Kw::If) {
+            return Ok(false);
+        }
+        if !self.accept_kw(Kw::Exists) {
+            return self.fail("IF <EXISTS> expected");
+        }
+        Ok(true)
+    }
+
+    /// `TABLE [IF NOT EXISTS] name (columns..., [PRIMARY KEY (..)]) [WITH (type = '..')]`
+    fn create_table(&mut self, unlogged: bool, shared: bool) -> Result<CreateTable> {
+        self.advance();
+        let if_not_exists = self.if_not_exists()?;
+        let name = self.object_name("CREATE TABLE <name> expected")?;
+        self.expect_p(P::LParen, "CREATE TABLE name <(> expected")?;
+        let mut columns: Vec<ColumnDef> = Vec::new();
+        let mut primary_key: Vec<String> = Vec::new();
+        loop {
+            if self.accept_kw(Kw::Primary) {
+                if !self.accept_kw(Kw::Key) {
+                    return self.fail("PRIMARY <KEY> expected");
+                }
+                self.expect_p(P::LParen, "KEY <(> expected")?;
+                loop {
+                    let Some(key) = self.take_ident() else {
+                        return self.fail("KEY (<name> expected");
+                    };
+                    let Some(column) = columns.iter_mut().find(|c| c.name == key) else {
+                        return self.fail(format!("<{key}> column does not exists"));
+                    };
+                    column.primary_key = true;
+                    if !primary_key.contains(&key) {
+                        primary_key.push(key);
+                    }
+                    if self.accept_p(P::Comma) {
+                        continue;
+                    }
+                    self.expect_p(P::RParen, "KEY (name <,)> expected")?;
+                    break;
+                }
+            } else {
+                let Some(col) = self.take_ident() else {
+                    return self.fail("(<name> expected");
+                };
+                if columns.iter().any(|c| c.name == col) {
+                    return self.fail(format!("<{col}> column redefined"));
+                }
+                let ty = match self.peek() {
+                    Tok::Word(t, _) => match ColumnType::parse(t) {
+                        Some(ty) => ty,
+                        None => return self.fail(format!("{col} <{t}> unrecognized column type")),
+                    },
+                    _ => return self.fail(format!("{col} <> unrecognized column type")),
+                };
+                self.advance();
+                let column = self.column_constraints(col, ty)?;
+                if column.primary_key {
+                    primary_key.push(column.name.clone());
+                }
+                columns.push(column);
+            }
+            if self.accept_p(P::Comma) {
+                continue;
+            }
+            self.expect_p(P::RParen, "CREATE TABLE name (name type <,)> expected")?;
+            break;
+        }
+        if primary_key.is_empty() {
+            return self.fail("primary key is not defined");
+        }
+        for column in columns.iter_mut().filter(|c| c.primary_key) {
+            if !column.ty.can_be_key() {
+                return self
+                    .fail(format!("<{}> column key can be text, int32, int64 or timestamp", column.name));
+            }
+            column.not_null = true;
+        }
+        let index_type = self.table_with()?;
+        Ok(CreateTable {
+            if_not_exists,
+            shared,
+            unlogged,
+            name,
+            columns,
+            primary_key,
+            index_type,
+        })
+    }
+
+    fn column_constraints(&mut self, name: String, ty: ColumnType) -> Result<ColumnDef> {
+        let mut c = ColumnDef {
+            name,
+            ty,
+            not_null: false,
+            default: None,
+            serial: false,
+            random: None,
+            primary_key: false,
+        };
+        loop {
+            match self.peek_kw() {
+                Some(Kw::Not) => {
+                    self.advance();
+                    if !self.accept_kw(Kw::Null) {
+                        return self.fail("NOT <NULL> expected");
+                    }
+                    c.not_null = true;
+                }
+                Some(Kw::Default) => {
+                    self.advance();
+                    if matches!(ty, ColumnType::Timestamp | ColumnType::Interval | ColumnType::Vector)
+                    {
+                        return self.fail(format!("DEFAULT for column <{}> is not supported", c.name));
+                    }
+                    let value = self.expr()?;
+                    match const_default(value, ty) {
+                        Some(v) => c.default = Some(v),
+                        None => {
+                            return self.fail(format!(
+                                "column <{}> DEFAULT value must be a const and match the column type <{}>",
+                                c.name,
+                                ty.runtime().name()
+                            ))
+                        }
+                    }
+                }
+                Some(Kw::Serial) => {
+                    self.advance();
+                    if !matches!(ty, ColumnType::Int32 | ColumnType::Int64) {
+                        return self.fail(format!("SERIAL column <{}> must be int or int64", c.name));
+                    }
+                    c.serial = true;
+                }
+                Some(Kw::Random) => {
+                    self.advance();
+                    if !matches!(ty, ColumnType::Int32 | ColumnType::Int64) {
+                        return self.fail(format!("RANDOM column <{}> must be int or int64", c.name));
+                    }
+                    let mut modulo = None;
+                    if self.accept_p(P::LParen) {
+                        match self.peek() {
+                            Tok::Int(n) if *n != 0 => modulo = Some(*n),
+                            _ => return self.fail("RANDOM (<integer> expected"),
+                        }
+                        self.advance();
+                        self.expect_p(P::RParen, "RANDOM (integer <)> expected")?;
+                    }
+                    c.random = Some(modulo);
+                }
+                Some(Kw::Primary) => {
+                    self.advance();
+                    if !self.accept_kw(Kw::Key) {
+                        return self.fail("PRIMARY <KEY> expected");
+                    }
+                    if c.primary_key {
+                        return self.fail("PRIMARY KEY defined twice");
+                    }
+                    c.primary_key = true;
+                }
+                Some(Kw::Generated | Kw::As) => {
+                    return self.fail("generated columns (AS ... STORED | RESOLVED) are not supported")
+                }
+                _ => return Ok(c),
+            }
+        }
+    }
+
+    /// `[WITH (type = 'tree' | 'hash')]`
+    fn table_with(&mut self) -> Result<Option<String>> {
+        if !self.accept_kw(Kw::With) {
+            return Ok(None);
+        }
+        self.expect_p(P::LParen, "WITH <(> expected")?;
+        let mut index_type;
+        loop {
+            let Tok::Word(param, _) = self.peek() else {
+                return self.fail("WITH (<name> expected");
+            };
+            if !param.eq_ignore_ascii_case("type") {
+                return self.fail(format!("WITH: <{param}> unrecognized parameter"));
+            }
+            self.advance();
+            self.expect_p(P::Eq, "WITH (type <=> expected")?;
+            let Some(ty) = self.take_string() else {
+                return self.fail("WITH (type = <string>) expected");
+            };
+            if ty.eq_ignore_ascii_case("tree") || ty.eq_ignore_ascii_case("hash") {
+                index_type = Some(ty.to_ascii_lowercase());
+            } else {
+                return self.fail("WITH: unknown primary index type");
+            }
+            if self.accept_p(P::Comma) {
+                continue;
+            }
+            self.expect_p(P::RParen, "WITH (name = value <,)> expected")?;
+            return Ok(index_type);
+        }
+    }
+}
+
+fn kw_upper(kw: Kw) -> &'static str {
+    match kw {
+        Kw::User => "USER",
+        Kw::Replica => "REPLICA",
+        Kw::Node => "NODE",
+        Kw::Schema => "SCHEMA",
+        Kw::Index => "INDEX",
+        _ => "",
+    }
+}
+
+/// A column DEFAULT must be a constant of the column's type (any JSON constant for json;
+/// an int is accepted for float/double and converted). NULL is allowed.
+fn const_default(value: Expr, ty: ColumnType) -> Option<Expr> {
+    let ok = match (&value, ty.runtime()) {
+        (Expr::Null, _) => true,
+        (Expr::Bool(_), Type::Bool) => true,
+        (Expr::Int(_), Type::Int) => true,
+        (Expr::Int(v), Type::Double) => return Some(Expr::Double(*v as f64)),
+        (Expr::Double(_), Type::Double) => true,
+        (Expr::String(_), Type::String) => true,
+        (
+            Expr::Bool(_) | Expr::Int(_) | Expr::Double(_) | Expr::String(_) | Expr::JsonLiteral(_),
+            Type::Json,
+        ) => true,
+        _ => false,
+    };
+    ok.then_some(value)
+}

@@ -1,0 +1,795 @@
+//! Server configuration: the persistent variables of `config.json` and the option parser shared
+//! by the command line (`--name=value`, `--json={...}`) and the config file.
+//!
+//! Variable names, types and order follow the configuration table of the original server.
+//! The E (state) variables such as `lsn` or `directory` are not owned by [`Config`]; the server
+//! supplies them through [`RuntimeVars`] when it builds the `SHOW ALL` listing.
+
+use std::io::Read;
+
+use amelie_common::{Error, Result};
+use serde_json::Value;
+
+/// Version string reported by `--version`, `SHOW version` and `SHOW ALL`.
+pub const VERSION: &str = "1.0.0";
+
+/// Default TCP port of a listener.
+pub const DEFAULT_PORT: u16 = 3485;
+
+/// Type of a configuration variable; decides the type-check error text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarType {
+    Bool,
+    Int,
+    String,
+    Json,
+}
+
+/// Static description of one configuration variable owned by [`Config`].
+#[derive(Clone, Copy, Debug)]
+pub struct VarDef {
+    pub name: &'static str,
+    pub ty: VarType,
+    /// Settable at runtime with `SET` (flag R).
+    pub runtime: bool,
+    /// Settable from the command line / `--json` (flag C without Y).
+    pub option: bool,
+    /// Hidden from `SHOW ALL` (flag H).
+    pub hidden: bool,
+    /// Must not be 0 (flag Z).
+    pub nonzero: bool,
+}
+
+const fn var(name: &'static str, ty: VarType) -> VarDef {
+    VarDef {
+        name,
+        ty,
+        runtime: false,
+        option: true,
+        hidden: false,
+        nonzero: false,
+    }
+}
+
+const fn rvar(name: &'static str, ty: VarType) -> VarDef {
+    VarDef {
+        runtime: true,
+        ..var(name, ty)
+    }
+}
+
+/// Variables owned by [`Config`], in definition order. All of them are stored in `config.json`.
+/// (`backends` is stored too so that a restart knows how many backends were bootstrapped.)
+/// `replicas` and `users` are system state: only loaded from `config.json`, never options.
+pub const VARS: &[VarDef] = &[
+    var("uuid", VarType::String),
+    var("timezone_default", VarType::String),
+    rvar("format", VarType::String),
+    var("log_enable", VarType::Bool),
+    var("log_to_file", VarType::Bool),
+    var("log_to_stdout", VarType::Bool),
+    rvar("log_connections", VarType::Bool),
+    rvar("log_options", VarType::Bool),
+    var("tls_capath", VarType::String),
+    var("tls_ca", VarType::String),
+    var("tls_cert", VarType::String),
+    var("tls_key", VarType::String),
+    var("listen", VarType::Json),
+    rvar("limit_send", VarType::Int),
+    rvar("limit_recv", VarType::Int),
+    rvar("limit_write", VarType::Int),
+    VarDef {
+        nonzero: true,
+        ..var("frontends", VarType::Int)
+    },
+    var("backends", VarType::Int),
+    rvar("wal_rotate_wm", VarType::Int),
+    var("wal_sync_on_rotate", VarType::Bool),
+    var("wal_sync_on_write", VarType::Bool),
+    var("repl", VarType::Bool),
+    var("repl_primary", VarType::String),
+    rvar("repl_reconnect_ms", VarType::Int),
+    var("checkpoint_interval", VarType::String),
+    var("checkpoint_workers", VarType::Int),
+    VarDef {
+        option: false,
+        hidden: true,
+        ..var("replicas", VarType::Json)
+    },
+    VarDef {
+        option: false,
+        hidden: true,
+        ..var("users", VarType::Json)
+    },
+];
+
+/// Looks up a variable owned by [`Config`].
+pub fn var_def(name: &str) -> Option<&'static VarDef> {
+    VARS.iter().find(|v| v.name == name)
+}
+
+/// One element of the `listen` array.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ListenAddr {
+    /// Host as configured; `"*"` means every interface (see [`ListenAddr::bind_host`]).
+    pub host: String,
+    pub port: u16,
+}
+
+impl ListenAddr {
+    /// The host to bind: `"*"` becomes `0.0.0.0`.
+    pub fn bind_host(&self) -> &str {
+        if self.host == "*" {
+            "0.0.0.0"
+        } else {
+            &self.host
+        }
+    }
+
+    /// `host:port` suitable for `TcpListener::bind` (IPv6 literals are bracketed).
+    pub fn bind_addr(&self) -> String {
+        let host = self.bind_host();
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{}", self.port)
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// E (state) variables supplied by the running server for `SHOW ALL`.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeVars {
+    pub directory: String,
+    /// Session time zone (defaults to `timezone_default`).
+    pub timezone: String,
+    pub checkpoint: u64,
+    pub read_only: bool,
+    pub lsn: u64,
+    pub psn: u64,
+}
+
+/// The persistent configuration (`config.json` plus command-line overrides).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub uuid: String,
+    pub timezone_default: String,
+    pub format: String,
+    pub log_enable: bool,
+    pub log_to_file: bool,
+    pub log_to_stdout: bool,
+    pub log_connections: bool,
+    pub log_options: bool,
+    pub tls_capath: String,
+    pub tls_ca: String,
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Empty when `listen` is `null` or `[]` (no TCP listeners).
+    pub listen: Vec<ListenAddr>,
+    pub limit_send: u64,
+    pub limit_recv: u64,
+    pub limit_write: u64,
+    pub frontends: usize,
+    pub backends: usize,
+    pub wal_rotate_wm: u64,
+    pub wal_sync_on_rotate: bool,
+    pub wal_sync_on_write: bool,
+    pub repl: bool,
+    pub repl_primary: String,
+    pub repl_reconnect_ms: u64,
+    pub checkpoint_interval: String,
+    pub checkpoint_workers: u64,
+    /// Persisted replica definitions (hidden; only loaded from `config.json`).
+    pub replicas: Value,
+    /// Persisted users (hidden and secret; only loaded from `config.json`).
+    pub users: Value,
+}
+
+fn cpu_count() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+impl Default for Config {
+    /// Defaults for a new repository; `uuid` is empty (generated at bootstrap).
+    fn default() -> Self {
+        let cpus = cpu_count();
+        Config {
+            uuid: String::new(),
+            timezone_default: "UTC".into(),
+            format: "json-pretty".into(),
+            log_enable: true,
+            log_to_file: true,
+            log_to_stdout: true,
+            log_connections: true,
+            log_options: true,
+            tls_capath: String::new(),
+            tls_ca: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            listen: vec![ListenAddr {
+                host: "127.0.0.1".into(),
+                port: DEFAULT_PORT,
+            }],
+            limit_send: 3_145_728,
+            limit_recv: 1_048_576,
+            limit_write: 0,
+            frontends: cpus,
+            backends: cpus,
+            wal_rotate_wm: 104_857_600,
+            wal_sync_on_rotate: true,
+            wal_sync_on_write: false,
+            repl: false,
+            repl_primary: String::new(),
+            repl_reconnect_ms: 3000,
+            checkpoint_interval: "5 min".into(),
+            checkpoint_workers: 3,
+            replicas: Value::Array(Vec::new()),
+            users: Value::Array(Vec::new()),
+        }
+    }
+}
+
+/// An ordered list of `(name, value)` option assignments, as given on the command line.
+pub type Options = Vec<(String, Value)>;
+
+/// Parses `--name=value` / `--json={...}` arguments left to right. Values are JSON when they
+/// parse as JSON, plain strings otherwise; `--name` alone means `true`. Names are not checked
+/// here (see [`Config::apply_options`]).
+pub fn parse_options(args: &[String]) -> Result<Options> {
+    let mut out = Options::new();
+    for arg in args {
+        let Some(body) = arg.strip_prefix("--") else {
+            return Err(Error::new(format!("unexpected argument '{arg}'")));
+        };
+        let (name, value) = match body.split_once('=') {
+            Some((name, text)) => (name, Some(text)),
+            None => (body, None),
+        };
+        if name.is_empty() {
+            return Err(Error::new(format!("unexpected argument '{arg}'")));
+        }
+        if name == "json" {
+            let text = value.unwrap_or("");
+            let parsed: Value = serde_json::from_str(text)
+                .map_err(|_| Error::new("option 'json': json object expected"))?;
+            let Value::Object(map) = parsed else {
+                return Err(Error::new("option 'json': json object expected"));
+            };
+            for (key, value) in map {
+                out.push((key, value));
+            }
+            continue;
+        }
+        let value = match value {
+            None => Value::Bool(true),
+            Some(text) => cli_value(name, text),
+        };
+        out.push((name.to_string(), value));
+    }
+    Ok(out)
+}
+
+/// The JSON value of a `--name=text` flag: JSON if it parses; for string variables a text that
+/// parses as a non-string JSON value (e.g. `--repl_primary=123`) is kept as plain text.
+fn cli_value(name: &str, text: &str) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::String(s)) => Value::String(s),
+        Ok(v) => match var_def(name) {
+            Some(def) if def.ty == VarType::String => Value::String(text.to_string()),
+            _ => v,
+        },
+        Err(_) => Value::String(text.to_string()),
+    }
+}
+
+/// Generates a random version 4 UUID from `/dev/urandom`.
+pub fn generate_uuid() -> Result<String> {
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| Error::new(format!("uuid: /dev/urandom read error ({e})")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{byte:02x}"));
+    }
+    Ok(s)
+}
+
+/// True for the canonical `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` hex form.
+pub fn is_valid_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn type_error(name: &str, ty: VarType) -> Error {
+    let what = match ty {
+        VarType::Bool => "bool",
+        VarType::Int => "integer",
+        VarType::String => "string",
+        VarType::Json => "json",
+    };
+    Error::new(format!("option '{name}': {what} value expected"))
+}
+
+fn listen_error(msg: &str) -> Error {
+    Error::new(format!("server: listen[] {msg}"))
+}
+
+/// Parses the `listen` JSON: `null` or an array of `{"host": string, "port": int}` objects.
+pub fn parse_listen(value: &Value) -> Result<Vec<ListenAddr>> {
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        _ => return Err(type_error("listen", VarType::Json)),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Object(map) = item else {
+            return Err(listen_error("object expected"));
+        };
+        let mut host = None;
+        let mut port = DEFAULT_PORT;
+        for (key, v) in map {
+            match key.as_str() {
+                "host" => match v {
+                    Value::String(s) if !s.is_empty() => host = Some(s.clone()),
+                    _ => return Err(listen_error("<host> must be a string")),
+                },
+                "port" => {
+                    port = v
+                        .as_u64()
+                        .and_then(|p| u16::try_from(p).ok())
+                        .ok_or_else(|| listen_error("<port> must be an integer (0..65535)"))?;
+                }
+                other => return Err(listen_error(&format!("unknown option '{other}'"))),
+            }
+        }
+        let host = host.ok_or_else(|| listen_error("<host> is not defined"))?;
+        out.push(ListenAddr { host, port });
+    }
+    Ok(out)
+}
+
+impl Config {
+    /// Applies options in order (a later assignment of the same name wins). Only C variables are
+    /// accepted: unknown names fail with `option '<name>' is not found`.
+    pub fn apply_options(&mut self, options: &[(String, Value)]) -> Result<()> {
+        for (name, value) in options {
+            self.set_option(name, value)?;
+        }
+        Ok(())
+    }
+
+    /// Sets one C variable from a command-line / `--json` option (type-checked).
+    pub fn set_option(&mut self, name: &str, value: &Value) -> Result<()> {
+        match var_def(name) {
+            Some(def) if def.option => self.set_var(def, value),
+            Some(_) => Err(Error::new(format!(
+                "option '{name}' cannot be set from the command line"
+            ))),
+            None => Err(Error::new(format!("option '{name}' is not found"))),
+        }
+    }
+
+    /// Parses `config.json` text; variables missing from the file keep their defaults.
+    pub fn from_json(text: &str) -> Result<Config> {
+        let parsed: Value = serde_json::from_str(text)
+            .map_err(|e| Error::new(format!("config: json parse error ({e})")))?;
+        let Value::Object(map) = parsed else {
+            return Err(Error::new("config: json object expected"));
+        };
+        let mut config = Config::default();
+        for (name, value) in &map {
+            let def =
+                var_def(name).ok_or_else(|| Error::new(format!("option '{name}' is not found")))?;
+            config.set_var(def, value)?;
+        }
+        Ok(config)
+    }
+
+    fn set_var(&mut self, def: &VarDef, value: &Value) -> Result<()> {
+        let name = def.name;
+        match def.ty {
+            VarType::Bool => {
+                let v = value.as_bool().ok_or_else(|| type_error(name, def.ty))?;
+                *self.bool_mut(name).expect("bool variable") = v;
+            }
+            VarType::Int => {
+                let v = value.as_u64().ok_or_else(|| type_error(name, def.ty))?;
+                if def.nonzero && v == 0 {
+                    return Err(Error::new(format!("option '{name}': value cannot be zero")));
+                }
+                match name {
+                    "frontends" => self.frontends = to_usize(name, v)?,
+                    "backends" => self.backends = to_usize(name, v)?,
+                    _ => *self.int_mut(name).expect("int variable") = v,
+                }
+            }
+            VarType::String => {
+                let v = value.as_str().ok_or_else(|| type_error(name, def.ty))?;
+                if name == "uuid" && !v.is_empty() && !is_valid_uuid(v) {
+                    return Err(Error::new(format!("option 'uuid': invalid uuid '{v}'")));
+                }
+                *self.string_mut(name).expect("string variable") = v.to_string();
+            }
+            VarType::Json => match name {
+                "listen" => self.listen = parse_listen(value)?,
+                "replicas" => self.replicas = value.clone(),
+                "users" => self.users = value.clone(),
+                _ => unreachable!("json variable {name}"),
+            },
+        }
+        Ok(())
+    }
+
+    fn bool_mut(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "log_enable" => &mut self.log_enable,
+            "log_to_file" => &mut self.log_to_file,
+            "log_to_stdout" => &mut self.log_to_stdout,
+            "log_connections" => &mut self.log_connections,
+            "log_options" => &mut self.log_options,
+            "wal_sync_on_rotate" => &mut self.wal_sync_on_rotate,
+            "wal_sync_on_write" => &mut self.wal_sync_on_write,
+            "repl" => &mut self.repl,
+            _ => return None,
+        })
+    }
+
+    fn int_mut(&mut self, name: &str) -> Option<&mut u64> {
+        Some(match name {
+            "limit_send" => &mut self.limit_send,
+            "limit_recv" => &mut self.limit_recv,
+            "limit_write" => &mut self.limit_write,
+            "wal_rotate_wm" => &mut self.wal_rotate_wm,
+            "repl_reconnect_ms" => &mut self.repl_reconnect_ms,
+            "checkpoint_workers" => &mut self.checkpoint_workers,
+            _ => return None,
+        })
+    }
+
+    fn string_mut(&mut self, name: &str) -> Option<&mut String> {
+        Some(match name {
+            "uuid" => &mut self.uuid,
+            "timezone_default" => &mut self.timezone_default,
+            "format" => &mut self.format,
+            "tls_capath" => &mut self.tls_capath,
+            "tls_ca" => &mut self.tls_ca,
+            "tls_cert" => &mut self.tls_cert,
+            "tls_key" => &mut self.tls_key,
+            "repl_primary" => &mut self.repl_primary,
+            "checkpoint_interval" => &mut self.checkpoint_interval,
+            _ => return None,
+        })
+    }
+
+    /// The value of a variable owned by [`Config`] (including hidden ones), or `None`.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        let s = |v: &String| Value::String(v.clone());
+        Some(match name {
+            "uuid" => s(&self.uuid),
+            "timezone_default" => s(&self.timezone_default),
+            "format" => s(&self.format),
+            "log_enable" => self.log_enable.into(),
+            "log_to_file" => self.log_to_file.into(),
+            "log_to_stdout" => self.log_to_stdout.into(),
+            "log_connections" => self.log_connections.into(),
+            "log_options" => self.log_options.into(),
+            "tls_capath" => s(&self.tls_capath),
+            "tls_ca" => s(&self.tls_ca),
+            "tls_cert" => s(&self.tls_cert),
+            "tls_key" => s(&self.tls_key),
+            "listen" => serde_json::to_value(&self.listen).expect("listen serializes"),
+            "limit_send" => self.limit_send.into(),
+            "limit_recv" => self.limit_recv.into(),
+            "limit_write" => self.limit_write.into(),
+            "frontends" => (self.frontends as u64).into(),
+            "backends" => (self.backends as u64).into(),
+            "wal_rotate_wm" => self.wal_rotate_wm.into(),
+            "wal_sync_on_rotate" => self.wal_sync_on_rotate.into(),
+            "wal_sync_on_write" => self.wal_sync_on_write.into(),
+            "repl" => self.repl.into(),
+            "repl_primary" => s(&self.repl_primary),
+            "repl_reconnect_ms" => self.repl_reconnect_ms.into(),
+            "checkpoint_interval" => s(&self.checkpoint_interval),
+            "checkpoint_workers" => self.checkpoint_workers.into(),
+            "replicas" => self.replicas.clone(),
+            "users" => self.users.clone(),
+            _ => return None,
+        })
+    }
+
+    /// Visible (non-hidden) variables owned by [`Config`], in definition order.
+    /// Used for printing the options at start (`log_options`).
+    pub fn show_all(&self) -> Vec<(&'static str, Value)> {
+        VARS.iter()
+            .filter(|d| !d.hidden)
+            .map(|d| (d.name, self.get(d.name).expect("known variable")))
+            .collect()
+    }
+
+    /// The complete `SHOW ALL` / `system.config()` listing in definition order: the config
+    /// variables plus the state variables `version`, `directory`, `timezone`, `checkpoint`,
+    /// `read_only`, `lsn`, `psn` taken from `rt`.
+    pub fn show_all_with(&self, rt: &RuntimeVars) -> Vec<(&'static str, Value)> {
+        let mut out = vec![
+            ("version", Value::from(VERSION)),
+            ("uuid", Value::from(self.uuid.clone())),
+            ("directory", Value::from(rt.directory.clone())),
+            ("timezone", Value::from(rt.timezone.clone())),
+        ];
+        out.extend(self.show_all().into_iter().filter(|(n, _)| *n != "uuid"));
+        out.push(("checkpoint", rt.checkpoint.into()));
+        out.push(("read_only", rt.read_only.into()));
+        out.push(("lsn", rt.lsn.into()));
+        out.push(("psn", rt.psn.into()));
+        out
+    }
+
+    /// The content of `config.json`: every stored variable in definition order, pretty-printed
+    /// (two-space indentation, trailing newline).
+    pub fn to_json_pretty(&self) -> String {
+        let mut out = String::from("{\n");
+        for (i, def) in VARS.iter().enumerate() {
+            let value = self.get(def.name).expect("known variable");
+            let text = serde_json::to_string_pretty(&value).expect("value serializes");
+            let name = serde_json::to_string(def.name).expect("name serializes");
+            out.push_str("  ");
+            out.push_str(&name);
+            out.push_str(": ");
+            out.push_str(&text.replace('\n', "\n  "));
+            if i + 1 < VARS.len() {
+                out.push(',');
+            }
+            out.push('\n');
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+fn to_usize(name: &str, v: u64) -> Result<usize> {
+    usize::try_from(v).map_err(|_| type_error(name, VarType::Int))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn apply(list: &[&str]) -> Result<Config> {
+        let mut c = Config::default();
+        c.apply_options(&parse_options(&args(list))?)?;
+        Ok(c)
+    }
+
+    fn err(list: &[&str]) -> String {
+        apply(list).unwrap_err().msg().to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.uuid, "");
+        assert_eq!(c.timezone_default, "UTC");
+        assert_eq!(c.format, "json-pretty");
+        assert_eq!(
+            c.listen,
+            vec![ListenAddr {
+                host: "127.0.0.1".into(),
+                port: 3485
+            }]
+        );
+        assert!(c.frontends >= 1);
+        assert_eq!(c.backends, c.frontends);
+        assert_eq!(c.wal_rotate_wm, 104857600);
+        assert!(c.wal_sync_on_rotate && !c.wal_sync_on_write);
+        assert_eq!(
+            (c.limit_recv, c.limit_send, c.limit_write),
+            (1048576, 3145728, 0)
+        );
+        assert_eq!(c.checkpoint_interval, "5 min");
+        assert_eq!(c.checkpoint_workers, 3);
+        assert_eq!(c.repl_reconnect_ms, 3000);
+    }
+
+    #[test]
+    fn flags_are_typed_json_or_text() {
+        let c = apply(&[
+            "--frontends=2",
+            "--backends=0",
+            "--log_to_stdout=false",
+            "--timezone_default=Europe/Berlin",
+            "--checkpoint_interval=10 min",
+            "--format=\"json\"",
+            "--repl_primary=123",
+            "--repl",
+        ])
+        .unwrap();
+        assert_eq!(c.frontends, 2);
+        assert_eq!(c.backends, 0);
+        assert!(!c.log_to_stdout);
+        assert_eq!(c.timezone_default, "Europe/Berlin");
+        assert_eq!(c.checkpoint_interval, "10 min");
+        assert_eq!(c.format, "json");
+        assert_eq!(c.repl_primary, "123");
+        assert!(c.repl);
+    }
+
+    #[test]
+    fn json_option() {
+        let c = apply(&[r#"--json={"frontends": 3, "wal_sync_on_write": true, "format": "json"}"#])
+            .unwrap();
+        assert_eq!(c.frontends, 3);
+        assert!(c.wal_sync_on_write);
+        assert_eq!(c.format, "json");
+        assert_eq!(err(&["--json=[1]"]), "option 'json': json object expected");
+        assert_eq!(err(&["--json={bad"]), "option 'json': json object expected");
+    }
+
+    #[test]
+    fn later_wins() {
+        let c = apply(&["--frontends=2", r#"--json={"frontends": 5}"#]).unwrap();
+        assert_eq!(c.frontends, 5);
+        let c = apply(&[r#"--json={"frontends": 5}"#, "--frontends=2"]).unwrap();
+        assert_eq!(c.frontends, 2);
+        let c = apply(&["--limit_write=1", "--limit_write=7"]).unwrap();
+        assert_eq!(c.limit_write, 7);
+    }
+
+    #[test]
+    fn unknown_and_type_errors() {
+        assert_eq!(err(&["--nope=1"]), "option 'nope' is not found");
+        assert_eq!(
+            err(&[r#"--json={"nope": 1}"#]),
+            "option 'nope' is not found"
+        );
+        assert_eq!(
+            err(&["--frontends=abc"]),
+            "option 'frontends': integer value expected"
+        );
+        assert_eq!(
+            err(&["--frontends=-1"]),
+            "option 'frontends': integer value expected"
+        );
+        assert_eq!(
+            err(&["--frontends=1.5"]),
+            "option 'frontends': integer value expected"
+        );
+        assert_eq!(
+            err(&["--log_enable=1"]),
+            "option 'log_enable': bool value expected"
+        );
+        assert_eq!(
+            err(&[r#"--json={"format": 1}"#]),
+            "option 'format': string value expected"
+        );
+        assert_eq!(
+            err(&["--listen=abc"]),
+            "option 'listen': json value expected"
+        );
+        assert_eq!(
+            err(&["--frontends=0"]),
+            "option 'frontends': value cannot be zero"
+        );
+        assert_eq!(err(&["--uuid=xyz"]), "option 'uuid': invalid uuid 'xyz'");
+        assert_eq!(
+            err(&[r#"--json={"users": []}"#]),
+            "option 'users' cannot be set from the command line"
+        );
+        assert_eq!(
+            parse_options(&args(&["start"])).unwrap_err().msg(),
+            "unexpected argument 'start'"
+        );
+    }
+
+    #[test]
+    fn listen_parsing() {
+        let c = apply(&[r#"--listen=[{"host": "*", "port": 3480}, {"host": "::1", "port": 1}]"#])
+            .unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.listen[0].host, "*");
+        assert_eq!(c.listen[0].bind_addr(), "0.0.0.0:3480");
+        assert_eq!(c.listen[1].bind_addr(), "[::1]:1");
+        let c = apply(&[r#"--json={"listen": null}"#]).unwrap();
+        assert!(c.listen.is_empty());
+        let c = apply(&[r#"--listen=[{"host": "localhost"}]"#]).unwrap();
+        assert_eq!(c.listen[0].port, DEFAULT_PORT);
+        assert_eq!(
+            err(&[r#"--listen=[{"host": "a", "port": 1, "tls": true}]"#]),
+            "server: listen[] unknown option 'tls'"
+        );
+        assert_eq!(
+            err(&[r#"--listen=[{"host": "a", "port": 70000}]"#]),
+            "server: listen[] <port> must be an integer (0..65535)"
+        );
+        assert_eq!(
+            err(&[r#"--listen=[{"port": 1}]"#]),
+            "server: listen[] <host> is not defined"
+        );
+        assert_eq!(err(&["--listen=[1]"]), "server: listen[] object expected");
+    }
+
+    #[test]
+    fn config_json_round_trip() {
+        let mut c = apply(&[
+            "--uuid=0b7f7a52-8a3c-4c6f-9a3e-2f1d0c9b8a7e",
+            r#"--listen=[{"host": "*", "port": 3480}]"#,
+            "--backends=3",
+            "--format=json-obj",
+        ])
+        .unwrap();
+        c.users = json!([{"name": "test", "secret": "x"}]);
+        let text = c.to_json_pretty();
+        assert!(text.starts_with("{\n  \"uuid\": \"0b7f7a52-"));
+        assert!(text.contains("  \"listen\": [\n    {\n      \"host\": \"*\",\n"));
+        assert!(text.ends_with("}\n"));
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["backends"], json!(3));
+        let back = Config::from_json(&text).unwrap();
+        assert_eq!(back, c);
+        // Missing keys keep defaults; unknown keys are rejected.
+        let partial = Config::from_json(r#"{"frontends": 4}"#).unwrap();
+        assert_eq!(partial.frontends, 4);
+        assert_eq!(partial.format, "json-pretty");
+        assert_eq!(
+            Config::from_json(r#"{"nope": 4}"#).unwrap_err().msg(),
+            "option 'nope' is not found"
+        );
+        assert!(Config::from_json("[").is_err());
+    }
+
+    #[test]
+    fn show_all_order() {
+        let c = Config::default();
+        let names: Vec<_> = c.show_all().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names.first(), Some(&"uuid"));
+        assert!(!names.contains(&"users") && !names.contains(&"replicas"));
+        let rt = RuntimeVars {
+            directory: "/tmp/x".into(),
+            timezone: "UTC".into(),
+            ..Default::default()
+        };
+        let all = c.show_all_with(&rt);
+        let names: Vec<_> = all.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            &names[..5],
+            &[
+                "version",
+                "uuid",
+                "directory",
+                "timezone",
+                "timezone_default"
+            ]
+        );
+        assert_eq!(
+            &names[names.len() - 4..],
+            &["checkpoint", "read_only", "lsn", "psn"]
+        );
+        assert_eq!(all[0].1, json!("1.0.0"));
+    }
+
+    #[test]
+    fn uuid_generation() {
+        let a = generate_uuid().unwrap();
+        let b = generate_uuid().unwrap();
+        assert!(is_valid_uuid(&a), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Wiring: recovery, compute nodes, the executor and the HTTP front end.
+
+use crate::config::{generate_uuid, Config};
+use crate::log::log;
+use crate::repo::Repo;
+use amelie_common::Error;
+use amelie_executor::{Executor, ExecutorConfig, SessionCtx};
+use amelie_http::{Backend, ServerConfig, Session};
+use amelie_wal::WalConfig;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The HTTP backend: every request goes to the executor.
+pub struct Server {
+    exec: Executor,
+}
+
+impl Backend for Server {
+    async fn execute(&self, _session: &mut Session, sql: String) -> Result<Option<String>, Error> {
+        self.exec.execute(&sql, &SessionCtx::default()).await
+    }
+}
+
+fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, Error> {
+    let mut out = Vec::new();
+    for l in &config.listen {
+        let text = l.bind_addr();
+        let addrs = text
+            .to_socket_addrs()
+            .map_err(|e| Error::new(format!("listen '{text}': {e}")))?;
+        out.extend(addrs.take(1));
+    }
+    Ok(out)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        // without signal handlers the server runs until killed
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    log("shutdown requested");
+}
+
+/// Runs the server in the foreground until SIGINT/SIGTERM.
+pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.frontends.max(1))
+        .thread_name("frontend")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(format!("runtime: {e}")))?;
+    let started = Instant::now();
+    let exec_config = ExecutorConfig {
+        wal: WalConfig {
+            dir: repo.wal_dir(),
+            rotate_wm: config.wal_rotate_wm,
+            sync_on_rotate: config.wal_sync_on_rotate,
+            sync_on_write: config.wal_sync_on_write,
+        },
+        format: config.format.clone(),
+        limit_send: config.limit_send,
+    };
+    let (exec, report) = Executor::open(exec_config)?;
+    if let Some(t) = &report.truncated {
+        log(&format!("wal: cut a torn tail: {t}"));
+    }
+    log(&format!(
+        "recovery: {} wal records, {} row changes, lsn {}, {:.3} s",
+        report.records,
+        report.changes,
+        report.last_lsn,
+        started.elapsed().as_secs_f64()
+    ));
+    if report.records == 0 && exec.catalog().nodes.is_empty() {
+        for _ in 0..config.backends {
+            let uuid = generate_uuid()?;
+            rt.block_on(exec.create_node(uuid))?;
+        }
+        log(&format!("bootstrap: created {} compute nodes", config.backends));
+    }
+    let mut http = ServerConfig::new(listen_addrs(&config)?);
+    http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
+    let server = Arc::new(Server { exec });
+    let result = rt.block_on(async {
+        let listeners = amelie_http::bind(http)
+            .await
+            .map_err(|e| Error::new(format!("{e}")))?;
+        for a in listeners.local_addrs() {
+            log(&format!("listening on {a}"));
+        }
+        listeners
+            .serve(server.clone(), shutdown_signal())
+            .await
+            .map_err(|e| Error::new(format!("server: {e}")))
+    });
+    drop(rt);
+    // stop the nodes and close the WAL (synced on drop)
+    drop(server);
+    log("stopped");
+    result
+}

@@ -1,0 +1,330 @@
+//! Expression semantics: operators over values (NULL propagation, truthiness, the type
+//! matrix of Amelie) and the interpreter step shared by both sections.
+
+use crate::func;
+use crate::op::{BinOp, Op, UnOp};
+use crate::program::Program;
+use amelie_common::{Error, Result, Value};
+use std::cmp::Ordering;
+
+pub fn type_error(fname: &str, v: &Value) -> Error {
+    Error::new(format!(
+        "{fname}(): expected int or double for argument 0, but got {}",
+        v.type_of().name()
+    ))
+}
+
+fn unsupported(op: BinOp, a: &Value, b: &Value) -> Error {
+    Error::new(format!(
+        "unsupported operation: <{}> {} <{}>",
+        a.type_of().name(),
+        op.symbol(),
+        b.type_of().name()
+    ))
+}
+
+fn as_num(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) | Value::Timestamp(i) => Some(*i),
+        Value::Bool(b) => Some(*b as i64),
+        _ => None,
+    }
+}
+
+/// Compares two non-null values per the comparison matrix; None = unsupported pair.
+fn compare(a: &Value, b: &Value, allow_json: bool) -> Option<Ordering> {
+    use Value::*;
+    match (a, b) {
+        (Double(x), Double(y)) => x.partial_cmp(y),
+        (Double(x), y) => as_num(y).and_then(|y| x.partial_cmp(&(y as f64))),
+        (x, Double(y)) => as_num(x).and_then(|x| (x as f64).partial_cmp(y)),
+        (Str(x), Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+        (Interval(x), Interval(y)) => Some(x.cmp_parts(y)),
+        (Json(x), Json(y)) if allow_json => Some(x.total_cmp(y)),
+        (Vector(x), Vector(y)) => Some(amelie_common::value::cmp_vectors(x, y)),
+        (x, y) => match (as_num(x), as_num(y)) {
+            (Some(x), Some(y)) => Some(x.cmp(&y)),
+            _ => None,
+        },
+    }
+}
+
+fn like(s: &[u8], p: &[u8]) -> bool {
+    // iterative matcher with backtracking for '%'
+    let (mut si, mut pi) = (0usize, 0usize);
+    let (mut star_p, mut star_s) = (None::<usize>, 0usize);
+    while si < s.len() {
+        if pi < p.len() {
+            match p[pi] {
+                b'%' => {
+                    star_p = Some(pi);
+                    star_s = si;
+                    pi += 1;
+                    continue;
+                }
+                b'_' => {
+                    si += 1;
+                    pi += 1;
+                    continue;
+                }
+                b'\\' if pi + 1 < p.len() && p[pi + 1] == s[si] => {
+                    si += 1;
+                    pi += 2;
+                    continue;
+                }
+                c if c != b'\\' && c == s[si] => {
+                    si += 1;
+                    pi += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star_p {
+            Some(sp) => {
+                star_s += 1;
+                si = star_s;
+                pi = sp + 1;
+            }
+            None => return false,
+        }
+    }
+    while pi < p.len() && p[pi] == b'%' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Applies a binary operator.
+pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
+    use Value::*;
+    match op {
+        BinOp::And => {
+            return Ok(if a.is_null() || b.is_null() {
+                Null
+            } else {
+                Bool(a.is_true() && b.is_true())
+            })
+        }
+        BinOp::Or => {
+            return Ok(if a.is_null() && b.is_null() {
+                Null
+            } else {
+                Bool(a.is_true() || b.is_true())
+            })
+        }
+        _ => {}
+    }
+    if a.is_null() || b.is_null() {
+        return Ok(Null);
+    }
+    let v = match op {
+        BinOp::Eq | BinOp::NotEq => {
+            let o = compare(a, b, true).ok_or_else(|| unsupported(op, a, b))?;
+            Bool((o == Ordering::Equal) == (op == BinOp::Eq))
+        }
+        BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => {
+            let o = compare(a, b, false).ok_or_else(|| unsupported(op, a, b))?;
+            Bool(match op {
+                BinOp::Lt => o == Ordering::Less,
+                BinOp::LtEq => o != Ordering::Greater,
+                BinOp::Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            })
+        }
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => match (a, b) {
+            (Int(x), Int(y)) => Int(match op {
+                BinOp::Add => x.wrapping_add(*y),
+                BinOp::Sub => x.wrapping_sub(*y),
+                BinOp::Mul => x.wrapping_mul(*y),
+                BinOp::Div | BinOp::Mod if *y == 0 => return Err(Error::new("zero division")),
+                BinOp::Div => x.wrapping_div(*y),
+                _ => x.wrapping_rem(*y),
+            }),
+            (Int(_) | Double(_), Int(_) | Double(_)) if op != BinOp::Mod => {
+                let x = if let Int(x) = a { *x as f64 } else if let Double(x) = a { *x } else { 0.0 };
+                let y = if let Int(y) = b { *y as f64 } else if let Double(y) = b { *y } else { 0.0 };
+                Double(match op {
+                    BinOp::Add => x + y,
+                    BinOp::Sub => x - y,
+                    BinOp::Mul => x * y,
+                    _ if y == 0.0 => return Err(Error::new("zero division")),
+                    _ => x / y,
+                })
+            }
+            _ => return Err(unsupported(op, a, b)),
+        },
+        BinOp::Concat => match (a, b) {
+            (Str(x), Str(y)) => {
+                let mut s = String::with_capacity(x.len() + y.len());
+                s.push_str(x);
+                s.push_str(y);
+                Str(s.into())
+            }
+            _ => return Err(unsupported(op, a, b)),
+        },
+        BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor | BinOp::Shl | BinOp::Shr => match (a, b) {
+            (Int(x), Int(y)) => Int(match op {
+                BinOp::BitAnd => x & y,
+                BinOp::BitOr => x | y,
+                BinOp::BitXor => x ^ y,
+                BinOp::Shl => x.wrapping_shl(*y as u32),
+                _ => x.wrapping_shr(*y as u32),
+            }),
+            _ => return Err(unsupported(op, a, b)),
+        },
+        BinOp::Like | BinOp::NotLike => match (a, b) {
+            (Str(x), Str(y)) => Bool(like(x.as_bytes(), y.as_bytes()) == (op == BinOp::Like)),
+            _ => return Err(unsupported(op, a, b)),
+        },
+        BinOp::And | BinOp::Or => unreachable!("handled above"),
+    };
+    Ok(v)
+}
+
+pub fn unary(op: UnOp, a: &Value) -> Result<Value> {
+    Ok(match (op, a) {
+        (UnOp::Not, Value::Null) => Value::Null,
+        (UnOp::Not, v) => Value::Bool(!v.is_true()),
+        (_, Value::Null) => Value::Null,
+        (UnOp::Neg, Value::Int(i)) => Value::Int(i.wrapping_neg()),
+        (UnOp::Neg, Value::Double(d)) => Value::Double(-d),
+        (UnOp::BitNot, Value::Int(i)) => Value::Int(!i),
+        (UnOp::Neg, v) => {
+            return Err(Error::new(format!("unsupported operation: - <{}>", v.type_of().name())))
+        }
+        (UnOp::BitNot, v) => {
+            return Err(Error::new(format!("unsupported operation: ~ <{}>", v.type_of().name())))
+        }
+    })
+}
+
+/// What an expression step did.
+pub enum Flow {
+    Next,
+    Jump(usize),
+    /// Not an expression op: the caller handles it.
+    NotExpr,
+}
+
+/// Executes one expression op over `regs`, with the current `row` for `Column`.
+#[inline]
+pub fn step(program: &Program, op: &Op, regs: &mut [Value], row: Option<&[Value]>) -> Result<Flow> {
+    match op {
+        Op::Const { dst, idx } => regs[*dst as usize] = program.consts[*idx as usize].clone(),
+        Op::Column { dst, col } => {
+            regs[*dst as usize] = row.map(|r| r[*col as usize].clone()).unwrap_or(Value::Null)
+        }
+        Op::Move { dst, src } => regs[*dst as usize] = regs[*src as usize].clone(),
+        Op::Binary { op, dst, a, b } => {
+            regs[*dst as usize] = binary(*op, &regs[*a as usize], &regs[*b as usize])?
+        }
+        Op::Unary { op, dst, a } => regs[*dst as usize] = unary(*op, &regs[*a as usize])?,
+        Op::IsNull { dst, a, negated } => {
+            regs[*dst as usize] = Value::Bool(regs[*a as usize].is_null() != *negated)
+        }
+        Op::Call { func, dst, args, n } => {
+            let a = *args as usize;
+            let v = func::call(*func, &regs[a..a + *n as usize], program.now, program.tz_offset)?;
+            regs[*dst as usize] = v;
+        }
+        Op::CastColumn { reg, table, col } => {
+            let (name, ty, not_null) = &program.tables[*table as usize].columns[*col as usize];
+            let v = std::mem::take(&mut regs[*reg as usize]);
+            regs[*reg as usize] = coerce_to_column(v, *ty, name, *not_null)?;
+        }
+        Op::Jump { to } => return Ok(Flow::Jump(*to as usize)),
+        Op::JumpIfNot { cond, to } => {
+            if !regs[*cond as usize].is_true() {
+                return Ok(Flow::Jump(*to as usize));
+            }
+        }
+        _ => return Ok(Flow::NotExpr),
+    }
+    Ok(Flow::Next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_and_nulls() {
+        assert_eq!(binary(BinOp::Add, &Value::Int(1), &Value::Int(2)).unwrap(), Value::Int(3));
+        assert_eq!(binary(BinOp::Div, &Value::Int(7), &Value::Int(2)).unwrap(), Value::Int(3));
+        assert_eq!(binary(BinOp::Add, &Value::Int(1), &Value::Null).unwrap(), Value::Null);
+        assert_eq!(binary(BinOp::Div, &Value::Int(1), &Value::Int(0)).unwrap_err().msg(), "zero division");
+        assert_eq!(
+            binary(BinOp::Add, &Value::Int(1), &Value::str("a")).unwrap_err().msg(),
+            "unsupported operation: <int> + <string>"
+        );
+    }
+
+    #[test]
+    fn logic_truthiness() {
+        assert_eq!(binary(BinOp::Or, &Value::Bool(false), &Value::Null).unwrap(), Value::Bool(false));
+        assert_eq!(binary(BinOp::And, &Value::Bool(true), &Value::Null).unwrap(), Value::Null);
+        assert_eq!(binary(BinOp::And, &Value::Int(-1), &Value::Int(1)).unwrap(), Value::Bool(false));
+    }
+
+    #[test]
+    fn like_patterns() {
+        assert!(like(b"hello", b"h%o"));
+        assert!(like(b"hello", b"_ello"));
+        assert!(!like(b"hello", b"h%x"));
+        assert!(like(b"a%b", b"a\\%b"));
+    }
+}
+
+/// Coerces `v` for storing into a column of type `ty` named `name` (`table.column` form is
+/// not used: Amelie prints the bare column name). Ints wrap to the column width, an int into a
+/// double column becomes a double and a double into an int column is truncated.
+pub fn coerce_to_column(
+    v: Value,
+    ty: amelie_common::ColumnType,
+    name: &str,
+    not_null: bool,
+) -> Result<Value> {
+    use amelie_common::ColumnType as C;
+    let bad = |ty: C| {
+        Error::new(format!("column <{name}> value expected to be '{}'", ty.runtime().name()))
+    };
+    Ok(match (ty, v) {
+        (_, Value::Null) => {
+            if not_null {
+                return Err(Error::new(format!("column <{name}> value cannot be NULL")));
+            }
+            Value::Null
+        }
+        (C::Int8, Value::Int(i)) => Value::Int(i as i8 as i64),
+        (C::Int16, Value::Int(i)) => Value::Int(i as i16 as i64),
+        (C::Int32, Value::Int(i)) => Value::Int(i as i32 as i64),
+        (C::Int64, Value::Int(i)) => Value::Int(i),
+        (C::Int8 | C::Int16 | C::Int32 | C::Int64, Value::Double(d)) => {
+            return coerce_to_column(Value::Int(d as i64), ty, name, not_null)
+        }
+        (C::Float, Value::Double(d)) => Value::Double(d as f32 as f64),
+        (C::Double, Value::Double(d)) => Value::Double(d),
+        (C::Float | C::Double, Value::Int(i)) => {
+            return coerce_to_column(Value::Double(i as f64), ty, name, not_null)
+        }
+        (C::Bool, Value::Bool(b)) => Value::Bool(b),
+        (C::Text, Value::Str(s)) => Value::Str(s),
+        (C::Json, Value::Json(j)) => Value::Json(j),
+        (C::Json, Value::Int(i)) => Value::Json(Box::new(amelie_common::Json::Int(i))),
+        (C::Json, Value::Double(d)) => Value::Json(Box::new(amelie_common::Json::Double(d))),
+        (C::Json, Value::Bool(b)) => Value::Json(Box::new(amelie_common::Json::Bool(b))),
+        (C::Json, Value::Str(s)) => Value::Json(Box::new(amelie_common::Json::String(s.into()))),
+        (C::Timestamp, Value::Timestamp(t)) => Value::Timestamp(t),
+        (C::Timestamp, Value::Int(t)) => Value::Timestamp(t),
+        (C::Timestamp, Value::Str(s)) => Value::Timestamp(
+            amelie_common::time::parse_timestamp(&s, 0).map_err(|_| bad(ty))?,
+        ),
+        (C::Interval, Value::Interval(i)) => Value::Interval(i),
+        (C::Interval, Value::Str(s)) => {
+            Value::Interval(amelie_common::time::parse_interval(&s).map_err(|_| bad(ty))?)
+        }
+        (C::Vector, Value::Vector(v)) => Value::Vector(v),
+        (ty, _) => return Err(bad(ty)),
+    })
+}

@@ -1,0 +1,217 @@
+//! The instruction set. One enum for both sections; `Display` is the EXPLAIN text.
+
+use crate::func::FuncId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A register index.
+pub type Reg = u16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+    Concat,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Like,
+    NotLike,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Eq => "=",
+            BinOp::NotEq => "=",
+            BinOp::Lt => "<",
+            BinOp::LtEq => "<=",
+            BinOp::Gt => ">",
+            BinOp::GtEq => ">=",
+            BinOp::And => "AND",
+            BinOp::Or => "OR",
+            BinOp::Concat => "||",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::BitXor => "^",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
+            BinOp::Like => "LIKE",
+            BinOp::NotLike => "LIKE",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnOp {
+    Neg,
+    Not,
+    BitNot,
+}
+
+/// How node outputs of one dispatch are merged by the coordinator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Merge {
+    /// Concatenate rows in partition order.
+    Union,
+    /// Combine partial aggregate rows of statement `stmt`.
+    Agg,
+    /// Discard rows (DML without RETURNING).
+    Discard,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    // ---- expressions (both sections)
+    Const { dst: Reg, idx: u32 },
+    Column { dst: Reg, col: u16 },
+    Move { dst: Reg, src: Reg },
+    Binary { op: BinOp, dst: Reg, a: Reg, b: Reg },
+    Unary { op: UnOp, dst: Reg, a: Reg },
+    IsNull { dst: Reg, a: Reg, negated: bool },
+    Call { func: FuncId, dst: Reg, args: Reg, n: u16 },
+    Jump { to: u32 },
+    JumpIfNot { cond: Reg, to: u32 },
+    /// Coerces the value in `reg` to the type of column `col` of table `table` (UPDATE SET).
+    CastColumn { reg: Reg, table: u16, col: u16 },
+
+    // ---- node section
+    /// Iterates the partition: for each row run the body `pc+1 .. end`. With `key`, only the
+    /// row whose primary key equals registers `key .. key+key_len` (point lookup).
+    Scan { table: u16, key: Option<Reg>, key_len: u16, end: u32 },
+    /// Body: emit registers `start .. start+n` as a result row.
+    Emit { start: Reg, n: u16 },
+    /// Body: feed `arg` (None: count(*)) into aggregate `agg` of the statement.
+    AggStep { agg: u16, arg: Option<Reg> },
+    /// After a scan: emit the partial aggregate states as one row.
+    AggEmit { stmt: u16 },
+    /// Body: stage the current row for deletion.
+    StageDelete,
+    /// Body: stage registers `start ..` (one per column) as the new image of the current row.
+    StageUpdate { start: Reg },
+    /// Apply staged deletes/updates to the partition (with undo and WAL changes).
+    ApplyStaged { table: u16 },
+    /// Insert the rows sent with the request.
+    InsertRows { table: u16 },
+    /// End of a node entry point.
+    Ret,
+
+    // ---- coordinator section
+    /// Run node code at `entry` for statement `stmt` on the partitions chosen by `target`.
+    Send { stmt: u16, table: u16, entry: u32, target: u16 },
+    /// Merge the outputs of the last `Send` into the statement's row set.
+    Recv { stmt: u16, merge: Merge },
+    /// Load final aggregate values of `stmt` into registers `start ..`.
+    AggFinal { stmt: u16, start: Reg },
+    /// Add registers `start .. start+n` as a row to the statement's set.
+    SetAdd { stmt: u16, start: Reg, n: u16 },
+    /// Sort the statement's set by its columns `keys` (column, ascending).
+    Sort { stmt: u16, keys: Vec<(u16, bool)> },
+    /// Apply OFFSET/LIMIT registers (None: absent) to the set.
+    Limit { stmt: u16, limit: Option<Reg>, offset: Option<Reg> },
+    /// Keep only the first `n` columns of each row (drops hidden sort keys).
+    Trim { stmt: u16, n: u16 },
+    /// The statement's set is the request's current result.
+    Result { stmt: u16 },
+    /// The request's current result is "no content".
+    NoResult,
+    /// End of the coordinator program.
+    End,
+}
+
+fn r(x: impl fmt::Display) -> String {
+    x.to_string()
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, a, b, c, comment): (&str, String, String, String, String) = match self {
+            Op::Const { dst, idx } => ("const", r(dst), r(idx), "-".into(), String::new()),
+            Op::Column { dst, col } => ("column", r(dst), r(col), "-".into(), String::new()),
+            Op::Move { dst, src } => ("move", r(dst), r(src), "-".into(), String::new()),
+            Op::Binary { op, dst, a, b } => {
+                ("binary", r(dst), r(a), r(b), format!("{op:?}").to_lowercase())
+            }
+            Op::Unary { op, dst, a } => {
+                ("unary", r(dst), r(a), "-".into(), format!("{op:?}").to_lowercase())
+            }
+            Op::IsNull { dst, a, negated } => {
+                ("is_null", r(dst), r(a), r(*negated as u8), String::new())
+            }
+            Op::Call { func, dst, args, n } => ("call", r(dst), r(args), r(n), func.name().into()),
+            Op::Jump { to } => ("jmp", r(to), "-".into(), "-".into(), String::new()),
+            Op::JumpIfNot { cond, to } => ("jntr", r(to), r(cond), "-".into(), String::new()),
+            Op::CastColumn { reg, table, col } => {
+                ("cast_column", r(reg), r(table), r(col), String::new())
+            }
+            Op::Scan { table, key, key_len, end } => (
+                "scan",
+                r(table),
+                key.map(r).unwrap_or_else(|| "-".into()),
+                r(end),
+                if key.is_some() { format!("point lookup, {key_len} keys") } else { "full".into() },
+            ),
+            Op::Emit { start, n } => ("emit", r(start), r(n), "-".into(), String::new()),
+            Op::AggStep { agg, arg } => (
+                "agg_step",
+                r(agg),
+                arg.map(r).unwrap_or_else(|| "-".into()),
+                "-".into(),
+                String::new(),
+            ),
+            Op::AggEmit { stmt } => ("agg_emit", r(stmt), "-".into(), "-".into(), String::new()),
+            Op::StageDelete => ("stage_delete", "-".into(), "-".into(), "-".into(), String::new()),
+            Op::StageUpdate { start } => {
+                ("stage_update", r(start), "-".into(), "-".into(), String::new())
+            }
+            Op::ApplyStaged { table } => {
+                ("apply_staged", r(table), "-".into(), "-".into(), String::new())
+            }
+            Op::InsertRows { table } => ("insert", r(table), "-".into(), "-".into(), String::new()),
+            Op::Ret => ("ret", "-".into(), "-".into(), "-".into(), String::new()),
+            Op::Send { stmt, table, entry, target } => {
+                ("send", r(stmt), r(table), r(entry), format!("target {target}"))
+            }
+            Op::Recv { stmt, merge } => {
+                ("recv", r(stmt), "-".into(), "-".into(), format!("{merge:?}").to_lowercase())
+            }
+            Op::AggFinal { stmt, start } => ("agg_final", r(stmt), r(start), "-".into(), String::new()),
+            Op::SetAdd { stmt, start, n } => ("set_add", r(stmt), r(start), r(n), String::new()),
+            Op::Sort { stmt, keys } => ("set_sort", r(stmt), r(keys.len()), "-".into(), String::new()),
+            Op::Limit { stmt, limit, offset } => (
+                "set_limit",
+                r(stmt),
+                limit.map(r).unwrap_or_else(|| "-".into()),
+                offset.map(r).unwrap_or_else(|| "-".into()),
+                String::new(),
+            ),
+            Op::Trim { stmt, n } => ("set_trim", r(stmt), r(n), "-".into(), String::new()),
+            Op::Result { stmt } => ("result", r(stmt), "-".into(), "-".into(), String::new()),
+            Op::NoResult => ("no_result", "-".into(), "-".into(), "-".into(), String::new()),
+            Op::End => ("end", "-".into(), "-".into(), "-".into(), String::new()),
+        };
+        write!(f, "{name:<20}{a:<7}{b:<7}{c:<7}")?;
+        if !comment.is_empty() {
+            write!(f, "# {comment}")?;
+        }
+        Ok(())
+    }
+}
