@@ -309,3 +309,56 @@ fn wal_rotation_and_multi_file_replay() {
     );
     s.stop();
 }
+
+#[test]
+fn stop_command_and_single_instance_per_directory() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = TestDir::new("dur-stop");
+    let repo = dir.repo();
+    let mut s = Server::start(&repo, &["--backends=3"]);
+    s.exec("create table t (id int primary key)");
+    s.exec("insert into t values (1)");
+
+    // A second server on the same directory must refuse to start (spec §4.1: the repository
+    // is locked by the running instance) instead of writing the same WAL.
+    let port = free_port();
+    let mut second = Command::new(BIN)
+        .arg("start")
+        .arg(&repo)
+        .arg(format!("--listen=[{{\"host\": \"127.0.0.1\", \"port\": {port}}}]"))
+        .arg("--log_to_stdout=false")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn second server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = second.try_wait().unwrap() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if status.is_none() {
+        let _ = second.kill();
+        let _ = second.wait();
+    }
+    let status = status.expect("second server on a locked directory kept running");
+    assert!(!status.success(), "second server on a locked directory exited with {status}");
+    s.expect("select id from t", 200, "[1]");
+
+    // `amelie-server stop <dir>` stops the running server cleanly.
+    let st = Command::new(BIN).arg("stop").arg(&repo).status().expect("run stop");
+    assert!(st.success(), "amelie-server stop exited with {st}");
+    let exit = s.wait_for_exit(Duration::from_secs(20)).expect("server did not stop");
+    assert!(exit.success(), "server exit after `stop`: {exit}\nstderr:\n{}", s.stderr());
+
+    let mut s = Server::start(&repo, &["--backends=3"]);
+    s.expect("select id from t", 200, "[1]");
+    s.stop();
+}

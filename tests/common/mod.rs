@@ -566,6 +566,11 @@ impl Server {
         self.kill_child();
     }
 
+    /// Wait up to `timeout` for the process to exit by itself (e.g. after `amelie-server stop`).
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.wait_exit(timeout)
+    }
+
     fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {

@@ -107,8 +107,16 @@ impl Default for Catalog {
     fn default() -> Self {
         Catalog {
             schemas: vec![
-                Schema { name: "system".into(), system: true, create: false },
-                Schema { name: "public".into(), system: true, create: true },
+                Schema {
+                    name: "system".into(),
+                    system: true,
+                    create: false,
+                },
+                Schema {
+                    name: "public".into(),
+                    system: true,
+                    create: true,
+                },
             ],
             tables: Vec::new(),
             nodes: Vec::new(),
@@ -120,7 +128,9 @@ impl Default for Catalog {
 
 impl Catalog {
     pub fn table(&self, schema: &str, name: &str) -> Option<&Arc<Table>> {
-        self.tables.iter().find(|t| t.schema == schema && t.name == name)
+        self.tables
+            .iter()
+            .find(|t| t.schema == schema && t.name == name)
     }
 
     pub fn table_by_id(&self, id: u64) -> Option<&Arc<Table>> {
@@ -142,7 +152,11 @@ impl Catalog {
         let step = PARTITION_SLOTS / n;
         let mut parts = Vec::with_capacity(n as usize);
         for i in 0..n {
-            let max = if i + 1 == n { PARTITION_SLOTS } else { (i + 1) * step };
+            let max = if i + 1 == n {
+                PARTITION_SLOTS
+            } else {
+                (i + 1) * step
+            };
             parts.push(PartitionInfo {
                 id: self.next_partition_id + i as u64,
                 node: self.nodes[i as usize].uuid.clone(),
@@ -167,7 +181,10 @@ impl Catalog {
                     return Err(Error::new(format!("schema '{}': not exists", table.schema)));
                 }
                 if self.table(&table.schema, &table.name).is_some() {
-                    return Err(Error::new(format!("table '{}': already exists", table.name)));
+                    return Err(Error::new(format!(
+                        "table '{}': already exists",
+                        table.name
+                    )));
                 }
                 self.next_table_id = self.next_table_id.max(table.id + 1);
                 for p in &table.partitions {
@@ -177,7 +194,8 @@ impl Catalog {
             }
             DdlOp::DropTable { schema, name } => {
                 let before = self.tables.len();
-                self.tables.retain(|t| !(t.schema == *schema && t.name == *name));
+                self.tables
+                    .retain(|t| !(t.schema == *schema && t.name == *name));
                 if self.tables.len() == before {
                     return Err(Error::new(format!("table '{}': not exists", name)));
                 }
@@ -194,7 +212,10 @@ mod tests {
     fn catalog_with_nodes(n: usize) -> Catalog {
         let mut c = Catalog::default();
         for i in 0..n {
-            c.apply(&DdlOp::CreateNode(Node { uuid: format!("node-{i}") })).unwrap();
+            c.apply(&DdlOp::CreateNode(Node {
+                uuid: format!("node-{i}"),
+            }))
+            .unwrap();
         }
         c
     }
@@ -213,7 +234,10 @@ mod tests {
     #[test]
     fn no_nodes_is_an_error() {
         let c = Catalog::default();
-        assert_eq!(c.plan_partitions(false).unwrap_err().msg(), "system has no nodes");
+        assert_eq!(
+            c.plan_partitions(false).unwrap_err().msg(),
+            "system has no nodes"
+        );
     }
 
     #[test]
@@ -231,7 +255,11 @@ mod tests {
         };
         c.apply(&DdlOp::CreateTable(t.clone())).unwrap();
         assert!(c.apply(&DdlOp::CreateTable(t)).is_err());
-        c.apply(&DdlOp::DropTable { schema: "public".into(), name: "t".into() }).unwrap();
+        c.apply(&DdlOp::DropTable {
+            schema: "public".into(),
+            name: "t".into(),
+        })
+        .unwrap();
         assert!(c.table("public", "t").is_none());
     }
 }

@@ -26,7 +26,11 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(ctx: &CompileCtx) -> Builder {
-        let p = Program { now: ctx.now, tz_offset: ctx.tz_offset, ..Program::default() };
+        let p = Program {
+            now: ctx.now,
+            tz_offset: ctx.tz_offset,
+            ..Program::default()
+        };
         Builder { p }
     }
 
@@ -78,7 +82,11 @@ impl Builder {
             id: t.id,
             schema: t.schema.clone(),
             name: t.name.clone(),
-            columns: t.columns.iter().map(|c| (c.name.clone(), c.ty, c.not_null)).collect(),
+            columns: t
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.ty, c.not_null))
+                .collect(),
             unlogged: t.unlogged,
         });
         (self.p.tables.len() - 1) as u16

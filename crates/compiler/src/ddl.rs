@@ -18,7 +18,10 @@ pub fn compile_utility(stmt: &Stmt, catalog: &Catalog) -> Result<Compiled> {
                 }
                 return Err(Error::new(format!("table '{}': not exists", name.name)));
             }
-            Ok(Compiled::Ddl(DdlOp::DropTable { schema, name: name.name.clone() }))
+            Ok(Compiled::Ddl(DdlOp::DropTable {
+                schema,
+                name: name.name.clone(),
+            }))
         }
         _ => Err(Error::new("unexpected statement")),
     }
@@ -30,13 +33,18 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
         return Err(Error::new(format!("schema '{schema}': not exists")));
     };
     if !s.create {
-        return Err(Error::new(format!("system schema <{schema}> cannot be used to create objects")));
+        return Err(Error::new(format!(
+            "system schema <{schema}> cannot be used to create objects"
+        )));
     }
     if catalog.table(&schema, &ct.name.name).is_some() {
         if ct.if_not_exists {
             return Ok(Compiled::Nothing);
         }
-        return Err(Error::new(format!("table '{}': already exists", ct.name.name)));
+        return Err(Error::new(format!(
+            "table '{}': already exists",
+            ct.name.name
+        )));
     }
     let b = Builder::new(&CompileCtx::default());
     let mut columns: Vec<Column> = Vec::with_capacity(ct.columns.len());
@@ -54,17 +62,21 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
                         c.ty.runtime().name()
                     ))
                 })?;
-                Some(amelie_vm::exec::coerce_to_column(v, c.ty, &c.name, false).map_err(|_| {
-                    Error::new(format!(
+                Some(
+                    amelie_vm::exec::coerce_to_column(v, c.ty, &c.name, false).map_err(|_| {
+                        Error::new(format!(
                         "column <{}> DEFAULT value must be a const and match the column type <{}>",
                         c.name,
                         c.ty.runtime().name()
                     ))
-                })?)
+                    })?,
+                )
             }
         };
         if c.serial || c.random.is_some() {
-            return Err(Error::new("SERIAL and RANDOM columns are not supported yet"));
+            return Err(Error::new(
+                "SERIAL and RANDOM columns are not supported yet",
+            ));
         }
         columns.push(Column {
             name: c.name.clone(),
@@ -107,7 +119,13 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
         schema,
         name: ct.name.name.clone(),
         columns,
-        indexes: vec![IndexDef { name: "primary".into(), kind, keys, unique: true, primary: true }],
+        indexes: vec![IndexDef {
+            name: "primary".into(),
+            kind,
+            keys,
+            unique: true,
+            primary: true,
+        }],
         shared: ct.shared,
         unlogged: ct.unlogged,
         partitions,

@@ -30,7 +30,8 @@ impl Scope<'_> {
             [q, _] => return Err(Error::new(format!("<{q}> target not found"))),
             _ => return Err(Error::new(format!("<{full}> column not found"))),
         };
-        t.column(col).ok_or_else(|| Error::new(format!("<{full}> column not found")))
+        t.column(col)
+            .ok_or_else(|| Error::new(format!("<{full}> column not found")))
     }
 }
 
@@ -58,7 +59,9 @@ pub fn collect_aggs<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
             collect_aggs(left, out);
             collect_aggs(right, out);
         }
-        Expr::Between { expr, low, high, .. } => {
+        Expr::Between {
+            expr, low, high, ..
+        } => {
             collect_aggs(expr, out);
             collect_aggs(low, out);
             collect_aggs(high, out);
@@ -70,7 +73,11 @@ pub fn collect_aggs<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
         Expr::Function { args, .. } | Expr::Array(args) => {
             args.iter().for_each(|x| collect_aggs(x, out))
         }
-        Expr::Case { operand, whens, else_ } => {
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => {
             if let Some(o) = operand {
                 collect_aggs(o, out);
             }
@@ -95,10 +102,15 @@ pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
         Expr::Double(v) => Value::Double(*v),
         Expr::String(s) => Value::Str(s.as_str().into()),
         Expr::JsonLiteral(j) => Value::Json(Box::new(j.clone())),
-        Expr::Timestamp(s) => Value::Timestamp(amelie_common::time::parse_timestamp(s, b.p.tz_offset)?),
+        Expr::Timestamp(s) => {
+            Value::Timestamp(amelie_common::time::parse_timestamp(s, b.p.tz_offset)?)
+        }
         Expr::Interval(s) => Value::Interval(amelie_common::time::parse_interval(s)?),
         Expr::CurrentTimestamp => Value::Timestamp(b.p.now),
-        Expr::Unary { op: UnaryOp::Neg, expr } => match const_value(expr, b)? {
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => match const_value(expr, b)? {
             Some(Value::Int(i)) => Value::Int(i.wrapping_neg()),
             Some(Value::Double(d)) => Value::Double(-d),
             _ => return Ok(None),
@@ -159,10 +171,19 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             }
             let col = scope.column(parts)?;
             if sec == Sec::Coordinator {
-                return Err(Error::new(format!("<{}> column not found", parts.join("."))));
+                return Err(Error::new(format!(
+                    "<{}> column not found",
+                    parts.join(".")
+                )));
             }
             let dst = b.regs(sec, 1);
-            b.emit(sec, Op::Column { dst, col: col as u16 });
+            b.emit(
+                sec,
+                Op::Column {
+                    dst,
+                    col: col as u16,
+                },
+            );
             dst
         }
         Expr::Unary { op, expr: inner } => {
@@ -181,13 +202,28 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             let r = expr(b, sec, right, scope)?;
             bin(b, sec, binop(*op), l, r)
         }
-        Expr::IsNull { expr: inner, negated } => {
+        Expr::IsNull {
+            expr: inner,
+            negated,
+        } => {
             let a = expr(b, sec, inner, scope)?;
             let dst = b.regs(sec, 1);
-            b.emit(sec, Op::IsNull { dst, a, negated: *negated });
+            b.emit(
+                sec,
+                Op::IsNull {
+                    dst,
+                    a,
+                    negated: *negated,
+                },
+            );
             dst
         }
-        Expr::Between { expr: inner, low, high, negated } => {
+        Expr::Between {
+            expr: inner,
+            low,
+            high,
+            negated,
+        } => {
             let a = expr(b, sec, inner, scope)?;
             let lo = expr(b, sec, low, scope)?;
             let hi = expr(b, sec, high, scope)?;
@@ -196,13 +232,24 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             let r = bin(b, sec, BinOp::And, x, y);
             if *negated {
                 let dst = b.regs(sec, 1);
-                b.emit(sec, Op::Unary { op: UnOp::Not, dst, a: r });
+                b.emit(
+                    sec,
+                    Op::Unary {
+                        op: UnOp::Not,
+                        dst,
+                        a: r,
+                    },
+                );
                 dst
             } else {
                 r
             }
         }
-        Expr::In { expr: inner, list, negated } => {
+        Expr::In {
+            expr: inner,
+            list,
+            negated,
+        } => {
             let a = expr(b, sec, inner, scope)?;
             let mut acc = b.load_const(sec, Value::Bool(false));
             for item in list {
@@ -212,7 +259,14 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             }
             if *negated {
                 let dst = b.regs(sec, 1);
-                b.emit(sec, Op::Unary { op: UnOp::Not, dst, a: acc });
+                b.emit(
+                    sec,
+                    Op::Unary {
+                        op: UnOp::Not,
+                        dst,
+                        a: acc,
+                    },
+                );
                 dst
             } else {
                 acc
@@ -226,17 +280,37 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
                 };
                 Error::new(format!("{full}(): function not found"))
             })?;
-            let regs: Vec<Reg> =
-                args.iter().map(|a| expr(b, sec, a, scope)).collect::<Result<_>>()?;
+            let regs: Vec<Reg> = args
+                .iter()
+                .map(|a| expr(b, sec, a, scope))
+                .collect::<Result<_>>()?;
             let start = b.regs(sec, regs.len().max(1) as u16);
             for (i, r) in regs.iter().enumerate() {
-                b.emit(sec, Op::Move { dst: start + i as Reg, src: *r });
+                b.emit(
+                    sec,
+                    Op::Move {
+                        dst: start + i as Reg,
+                        src: *r,
+                    },
+                );
             }
             let dst = b.regs(sec, 1);
-            b.emit(sec, Op::Call { func: f, dst, args: start, n: regs.len() as u16 });
+            b.emit(
+                sec,
+                Op::Call {
+                    func: f,
+                    dst,
+                    args: start,
+                    n: regs.len() as u16,
+                },
+            );
             dst
         }
-        Expr::Case { operand, whens, else_ } => {
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => {
             let dst = b.regs(sec, 1);
             let op_reg = match operand {
                 Some(o) => Some(expr(b, sec, o, scope)?),
@@ -273,7 +347,9 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
         Expr::Aggregate { .. } => {
             return Err(Error::new("aggregate functions are not allowed here"));
         }
-        Expr::Array(items) if items.is_empty() => b.load_const(sec, Value::Json(Box::new(Json::Array(vec![])))),
+        Expr::Array(items) if items.is_empty() => {
+            b.load_const(sec, Value::Json(Box::new(Json::Array(vec![]))))
+        }
         Expr::Default => return Err(Error::new("DEFAULT is not allowed here")),
         Expr::Subquery(_) | Expr::Exists(_) => {
             return Err(Error::new("subqueries are not supported yet"))

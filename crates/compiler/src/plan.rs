@@ -9,7 +9,11 @@ use amelie_parser::{BinaryOp, Expr};
 
 fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match e {
-        Expr::Binary { op: BinaryOp::And, left, right } => {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+        } => {
             conjuncts(left, out);
             conjuncts(right, out);
         }
@@ -24,18 +28,33 @@ pub fn point_lookup(
     scope: &Scope,
     filter: Option<&Expr>,
 ) -> Result<Option<Vec<Value>>> {
-    let Some(filter) = filter else { return Ok(None) };
+    let Some(filter) = filter else {
+        return Ok(None);
+    };
     let mut cs = Vec::new();
     conjuncts(filter, &mut cs);
     let keys = &table.primary().keys;
     let mut values: Vec<Option<Value>> = vec![None; keys.len()];
     for c in cs {
-        let Expr::Binary { op: BinaryOp::Eq, left, right } = c else { continue };
+        let Expr::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } = c
+        else {
+            continue;
+        };
         for (name, val) in [(left, right), (right, left)] {
             let Expr::Name(parts) = &**name else { continue };
-            let Ok(col) = scope.column(parts) else { continue };
-            let Some(pos) = keys.iter().position(|k| *k == col) else { continue };
-            let Some(v) = const_value(val, b)? else { continue };
+            let Ok(col) = scope.column(parts) else {
+                continue;
+            };
+            let Some(pos) = keys.iter().position(|k| *k == col) else {
+                continue;
+            };
+            let Some(v) = const_value(val, b)? else {
+                continue;
+            };
             let ok = matches!(
                 (table.columns[col].ty.runtime(), &v),
                 (amelie_common::Type::Int, Value::Int(_))
@@ -44,7 +63,9 @@ pub fn point_lookup(
             );
             if ok {
                 let v = match (table.columns[col].ty, v) {
-                    (amelie_common::ColumnType::Int32, Value::Int(i)) => Value::Int(i as i32 as i64),
+                    (amelie_common::ColumnType::Int32, Value::Int(i)) => {
+                        Value::Int(i as i32 as i64)
+                    }
                     (_, v) => v,
                 };
                 values[pos] = Some(v);

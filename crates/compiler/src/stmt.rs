@@ -31,13 +31,20 @@ fn check_format(f: &Option<String>) -> Result<()> {
 fn item_name(item: &SelectItem, i: usize) -> String {
     match item {
         SelectItem::Expr { alias: Some(a), .. } => a.clone(),
-        SelectItem::Expr { expr: Expr::Name(parts), .. } if parts.len() == 1 => parts[0].clone(),
+        SelectItem::Expr {
+            expr: Expr::Name(parts),
+            ..
+        } if parts.len() == 1 => parts[0].clone(),
         _ => format!("col{}", i + 1),
     }
 }
 
 /// Expands `*` / `t.*` into column references; returns (expr, name) pairs.
-fn expand_items(s: &Select, table: Option<&Table>, alias: Option<&str>) -> Result<Vec<(Expr, String)>> {
+fn expand_items(
+    s: &Select,
+    table: Option<&Table>,
+    alias: Option<&str>,
+) -> Result<Vec<(Expr, String)>> {
     let mut out = Vec::new();
     for (i, item) in s.items.iter().enumerate() {
         match item {
@@ -63,21 +70,40 @@ fn expand_items(s: &Select, table: Option<&Table>, alias: Option<&str>) -> Resul
 
 /// Emits a Scan over `table` (point lookup when possible) and returns the index of the Scan op
 /// (its `end` is patched by [`close_scan`]) plus the send target.
-fn open_scan(b: &mut Builder, t: &Table, scope: &Scope, filter: Option<&Expr>) -> Result<(usize, u16)> {
+fn open_scan(
+    b: &mut Builder,
+    t: &Table,
+    scope: &Scope,
+    filter: Option<&Expr>,
+) -> Result<(usize, u16)> {
     let table = b.table(t);
     let (key, key_len, target) = match point_lookup(b, t, scope, filter)? {
         Some(values) => {
             let start = b.regs(Sec::Node, values.len() as u16);
             for (i, v) in values.iter().enumerate() {
                 let idx = b.constant(v.clone());
-                b.emit(Sec::Node, Op::Const { dst: start + i as Reg, idx });
+                b.emit(
+                    Sec::Node,
+                    Op::Const {
+                        dst: start + i as Reg,
+                        idx,
+                    },
+                );
             }
             let n = values.len() as u16;
             (Some(start), n, b.target(Target::Key(values)))
         }
         None => (None, 0, b.target(Target::All)),
     };
-    let scan = b.emit(Sec::Node, Op::Scan { table, key, key_len, end: 0 });
+    let scan = b.emit(
+        Sec::Node,
+        Op::Scan {
+            table,
+            key,
+            key_len,
+            end: 0,
+        },
+    );
     if let Some(f) = filter {
         let cond = expr(b, Sec::Node, f, scope)?;
         // the jump target (end of body) is patched by close_scan
@@ -97,18 +123,32 @@ fn close_scan(b: &mut Builder, scan: usize) {
     }
 }
 
-fn from_table<'c>(catalog: &'c Catalog, from: &'c [FromItem]) -> Result<Option<(&'c Arc<Table>, Option<&'c str>)>> {
+fn from_table<'c>(
+    catalog: &'c Catalog,
+    from: &'c [FromItem],
+) -> Result<Option<(&'c Arc<Table>, Option<&'c str>)>> {
     match from {
         [] => Ok(None),
-        [f] => Ok(Some((resolve_table(catalog, &f.table)?, f.alias.as_deref()))),
+        [f] => Ok(Some((
+            resolve_table(catalog, &f.table)?,
+            f.alias.as_deref(),
+        ))),
         _ => Err(Error::new("joins are not supported yet")),
     }
 }
 
 fn limit_regs(b: &mut Builder, s: &Select) -> Result<(Option<Reg>, Option<Reg>)> {
     let scope = Scope::default();
-    let limit = s.limit.as_ref().map(|e| expr(b, Sec::Coordinator, e, &scope)).transpose()?;
-    let offset = s.offset.as_ref().map(|e| expr(b, Sec::Coordinator, e, &scope)).transpose()?;
+    let limit = s
+        .limit
+        .as_ref()
+        .map(|e| expr(b, Sec::Coordinator, e, &scope))
+        .transpose()?;
+    let offset = s
+        .offset
+        .as_ref()
+        .map(|e| expr(b, Sec::Coordinator, e, &scope))
+        .transpose()?;
     Ok((limit, offset))
 }
 
@@ -132,7 +172,11 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
             _ => unreachable!("collect_aggs returns aggregates"),
         })
         .collect();
-    let stmt = b.stmt(StmtInfo { columns, format: s.format.clone(), aggs: kinds });
+    let stmt = b.stmt(StmtInfo {
+        columns,
+        format: s.format.clone(),
+        aggs: kinds,
+    });
     let n = items.len() as u16;
 
     let Some((table, alias)) = from else {
@@ -145,42 +189,97 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
             .collect::<Result<_>>()?;
         let start = b.regs(Sec::Coordinator, n);
         for (i, r) in regs.iter().enumerate() {
-            b.emit(Sec::Coordinator, Op::Move { dst: start + i as Reg, src: *r });
+            b.emit(
+                Sec::Coordinator,
+                Op::Move {
+                    dst: start + i as Reg,
+                    src: *r,
+                },
+            );
         }
         b.emit(Sec::Coordinator, Op::SetAdd { stmt, start, n });
         let (limit, offset) = limit_regs(b, s)?;
         if limit.is_some() || offset.is_some() {
-            b.emit(Sec::Coordinator, Op::Limit { stmt, limit, offset });
+            b.emit(
+                Sec::Coordinator,
+                Op::Limit {
+                    stmt,
+                    limit,
+                    offset,
+                },
+            );
         }
         b.emit(Sec::Coordinator, Op::Result { stmt });
         return Ok(());
     };
 
-    let scope = Scope { table: Some(table), alias, aggs: None };
+    let scope = Scope {
+        table: Some(table),
+        alias,
+        aggs: None,
+    };
     let entry = b.pc(Sec::Node) as u32;
     let (scan, target) = open_scan(b, table, &scope, s.filter.as_ref())?;
     let tref = b.table(table);
     if !agg_exprs.is_empty() {
         for (i, a) in agg_exprs.iter().enumerate() {
-            let Expr::Aggregate { arg, .. } = a else { continue };
-            let arg = arg.as_ref().map(|e| expr(b, Sec::Node, e, &scope)).transpose()?;
+            let Expr::Aggregate { arg, .. } = a else {
+                continue;
+            };
+            let arg = arg
+                .as_ref()
+                .map(|e| expr(b, Sec::Node, e, &scope))
+                .transpose()?;
             b.emit(Sec::Node, Op::AggStep { agg: i as u16, arg });
         }
         close_scan(b, scan);
         b.emit(Sec::Node, Op::AggEmit { stmt });
         b.emit(Sec::Node, Op::Ret);
-        b.emit(Sec::Coordinator, Op::Send { stmt, table: tref, entry, target });
-        b.emit(Sec::Coordinator, Op::Recv { stmt, merge: Merge::Agg });
+        b.emit(
+            Sec::Coordinator,
+            Op::Send {
+                stmt,
+                table: tref,
+                entry,
+                target,
+            },
+        );
+        b.emit(
+            Sec::Coordinator,
+            Op::Recv {
+                stmt,
+                merge: Merge::Agg,
+            },
+        );
         let start = b.regs(Sec::Coordinator, agg_exprs.len() as u16);
         b.emit(Sec::Coordinator, Op::AggFinal { stmt, start });
-        let cscope = Scope { table: None, alias: None, aggs: Some((&agg_exprs, start)) };
-        let regs: Vec<Reg> =
-            items.iter().map(|(e, _)| expr(b, Sec::Coordinator, e, &cscope)).collect::<Result<_>>()?;
+        let cscope = Scope {
+            table: None,
+            alias: None,
+            aggs: Some((&agg_exprs, start)),
+        };
+        let regs: Vec<Reg> = items
+            .iter()
+            .map(|(e, _)| expr(b, Sec::Coordinator, e, &cscope))
+            .collect::<Result<_>>()?;
         let out = b.regs(Sec::Coordinator, n);
         for (i, r) in regs.iter().enumerate() {
-            b.emit(Sec::Coordinator, Op::Move { dst: out + i as Reg, src: *r });
+            b.emit(
+                Sec::Coordinator,
+                Op::Move {
+                    dst: out + i as Reg,
+                    src: *r,
+                },
+            );
         }
-        b.emit(Sec::Coordinator, Op::SetAdd { stmt, start: out, n });
+        b.emit(
+            Sec::Coordinator,
+            Op::SetAdd {
+                stmt,
+                start: out,
+                n,
+            },
+        );
     } else {
         // projection (+ hidden ORDER BY keys) computed on the nodes
         let mut order_cols = Vec::new();
@@ -188,9 +287,18 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
         for o in &s.order_by {
             let col = match &o.expr {
                 Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => (*i - 1) as u16,
-                Expr::Int(_) => return Err(Error::new("ORDER BY: column position is out of range")),
-                Expr::Name(p) if p.len() == 1 && items.iter().any(|(_, name)| *name == p[0]) && table.column(&p[0]).is_none() => {
-                    items.iter().position(|(_, name)| *name == p[0]).unwrap_or(0) as u16
+                Expr::Int(_) => {
+                    return Err(Error::new("ORDER BY: column position is out of range"))
+                }
+                Expr::Name(p)
+                    if p.len() == 1
+                        && items.iter().any(|(_, name)| *name == p[0])
+                        && table.column(&p[0]).is_none() =>
+                {
+                    items
+                        .iter()
+                        .position(|(_, name)| *name == p[0])
+                        .unwrap_or(0) as u16
                 }
                 e => {
                     extra.push(e.clone());
@@ -208,15 +316,41 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
         let width = regs.len() as u16;
         let start = b.regs(Sec::Node, width);
         for (i, r) in regs.iter().enumerate() {
-            b.emit(Sec::Node, Op::Move { dst: start + i as Reg, src: *r });
+            b.emit(
+                Sec::Node,
+                Op::Move {
+                    dst: start + i as Reg,
+                    src: *r,
+                },
+            );
         }
         b.emit(Sec::Node, Op::Emit { start, n: width });
         close_scan(b, scan);
         b.emit(Sec::Node, Op::Ret);
-        b.emit(Sec::Coordinator, Op::Send { stmt, table: tref, entry, target });
-        b.emit(Sec::Coordinator, Op::Recv { stmt, merge: Merge::Union });
+        b.emit(
+            Sec::Coordinator,
+            Op::Send {
+                stmt,
+                table: tref,
+                entry,
+                target,
+            },
+        );
+        b.emit(
+            Sec::Coordinator,
+            Op::Recv {
+                stmt,
+                merge: Merge::Union,
+            },
+        );
         if !order_cols.is_empty() {
-            b.emit(Sec::Coordinator, Op::Sort { stmt, keys: order_cols });
+            b.emit(
+                Sec::Coordinator,
+                Op::Sort {
+                    stmt,
+                    keys: order_cols,
+                },
+            );
         }
         if width > n {
             b.emit(Sec::Coordinator, Op::Trim { stmt, n });
@@ -224,7 +358,14 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
     }
     let (limit, offset) = limit_regs(b, s)?;
     if limit.is_some() || offset.is_some() {
-        b.emit(Sec::Coordinator, Op::Limit { stmt, limit, offset });
+        b.emit(
+            Sec::Coordinator,
+            Op::Limit {
+                stmt,
+                limit,
+                offset,
+            },
+        );
     }
     b.emit(Sec::Coordinator, Op::Result { stmt });
     Ok(())
@@ -237,7 +378,9 @@ fn column_default(t: &Table, col: usize) -> Value {
 pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     let t = resolve_table(catalog, &ins.table)?;
     if ins.on_conflict.is_some() || ins.returning.is_some() {
-        return Err(Error::new("ON CONFLICT and RETURNING are not supported yet"));
+        return Err(Error::new(
+            "ON CONFLICT and RETURNING are not supported yet",
+        ));
     }
     // map of provided value position -> column ordinal
     let cols: Vec<usize> = match &ins.columns {
@@ -259,7 +402,9 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     let rows_src: Vec<Vec<Expr>> = match &ins.source {
         InsertSource::Values(rows) => rows.clone(),
         InsertSource::Generate(n) => (0..*n).map(|_| Vec::new()).collect(),
-        InsertSource::Select(_) => return Err(Error::new("INSERT ... SELECT is not supported yet")),
+        InsertSource::Select(_) => {
+            return Err(Error::new("INSERT ... SELECT is not supported yet"))
+        }
     };
     let generate = matches!(ins.source, InsertSource::Generate(_));
     let mut rows = Vec::with_capacity(rows_src.len());
@@ -294,8 +439,22 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     b.emit(Sec::Node, Op::Ret);
     let target = b.target(Target::Rows(rows));
     b.p.writes = true;
-    b.emit(Sec::Coordinator, Op::Send { stmt, table, entry, target });
-    b.emit(Sec::Coordinator, Op::Recv { stmt, merge: Merge::Discard });
+    b.emit(
+        Sec::Coordinator,
+        Op::Send {
+            stmt,
+            table,
+            entry,
+            target,
+        },
+    );
+    b.emit(
+        Sec::Coordinator,
+        Op::Recv {
+            stmt,
+            merge: Merge::Discard,
+        },
+    );
     b.emit(Sec::Coordinator, Op::NoResult);
     Ok(())
 }
@@ -305,7 +464,11 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
     if u.returning.is_some() {
         return Err(Error::new("RETURNING is not supported yet"));
     }
-    let scope = Scope { table: Some(t), alias: u.alias.as_deref(), aggs: None };
+    let scope = Scope {
+        table: Some(t),
+        alias: u.alias.as_deref(),
+        aggs: None,
+    };
     let stmt = b.stmt(StmtInfo::default());
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
@@ -319,13 +482,23 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
             .column(&a.column)
             .ok_or_else(|| Error::new(format!("<{}> column not found", a.column)))?;
         if t.is_key(c) {
-            return Err(Error::new(format!("<{}.{}> column used as a part of a key", t.name, a.column)));
+            return Err(Error::new(format!(
+                "<{}.{}> column used as a part of a key",
+                t.name, a.column
+            )));
         }
         let r = match &a.value {
             Some(e) => expr(b, Sec::Node, e, &scope)?,
             None => b.load_const(Sec::Node, column_default(t, c)),
         };
-        b.emit(Sec::Node, Op::CastColumn { reg: r, table: tref, col: c as u16 });
+        b.emit(
+            Sec::Node,
+            Op::CastColumn {
+                reg: r,
+                table: tref,
+                col: c as u16,
+            },
+        );
         values[c] = Some(r);
     }
     let start = b.regs(Sec::Node, t.columns.len() as u16);
@@ -341,8 +514,22 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
     b.emit(Sec::Node, Op::ApplyStaged { table: tref });
     b.emit(Sec::Node, Op::Ret);
     b.p.writes = true;
-    b.emit(Sec::Coordinator, Op::Send { stmt, table: tref, entry, target });
-    b.emit(Sec::Coordinator, Op::Recv { stmt, merge: Merge::Discard });
+    b.emit(
+        Sec::Coordinator,
+        Op::Send {
+            stmt,
+            table: tref,
+            entry,
+            target,
+        },
+    );
+    b.emit(
+        Sec::Coordinator,
+        Op::Recv {
+            stmt,
+            merge: Merge::Discard,
+        },
+    );
     b.emit(Sec::Coordinator, Op::NoResult);
     Ok(())
 }
@@ -352,7 +539,11 @@ pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
     if d.returning.is_some() {
         return Err(Error::new("RETURNING is not supported yet"));
     }
-    let scope = Scope { table: Some(t), alias: d.alias.as_deref(), aggs: None };
+    let scope = Scope {
+        table: Some(t),
+        alias: d.alias.as_deref(),
+        aggs: None,
+    };
     let stmt = b.stmt(StmtInfo::default());
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
@@ -362,8 +553,22 @@ pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
     b.emit(Sec::Node, Op::ApplyStaged { table: tref });
     b.emit(Sec::Node, Op::Ret);
     b.p.writes = true;
-    b.emit(Sec::Coordinator, Op::Send { stmt, table: tref, entry, target });
-    b.emit(Sec::Coordinator, Op::Recv { stmt, merge: Merge::Discard });
+    b.emit(
+        Sec::Coordinator,
+        Op::Send {
+            stmt,
+            table: tref,
+            entry,
+            target,
+        },
+    );
+    b.emit(
+        Sec::Coordinator,
+        Op::Recv {
+            stmt,
+            merge: Merge::Discard,
+        },
+    );
     b.emit(Sec::Coordinator, Op::NoResult);
     Ok(())
 }

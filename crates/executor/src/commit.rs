@@ -47,7 +47,8 @@ impl Tx {
             .iter()
             .find(|(n, _)| *n == node)
             .ok_or_else(|| Error::new("node is not a participant of the transaction"))?;
-        s.1.send(msg).map_err(|_| Error::new("compute node is not running"))
+        s.1.send(msg)
+            .map_err(|_| Error::new("compute node is not running"))
     }
 
     /// Tells every participant that this transaction sends nothing more (idempotent).
@@ -81,7 +82,11 @@ pub struct GroupCommit {
 impl GroupCommit {
     pub fn new(wal: Arc<Mutex<Wal>>, lsn: Arc<AtomicU64>) -> GroupCommit {
         GroupCommit {
-            state: Mutex::new(State { next_id: 1, inflight: VecDeque::new(), leader: false }),
+            state: Mutex::new(State {
+                next_id: 1,
+                inflight: VecDeque::new(),
+                leader: false,
+            }),
             wal,
             lsn,
             scratch: Mutex::new(Vec::new()),
@@ -134,7 +139,9 @@ impl GroupCommit {
         }
         st.leader = true;
         loop {
-            let Some(head) = st.inflight.front().cloned() else { break };
+            let Some(head) = st.inflight.front().cloned() else {
+                break;
+            };
             let head_failed = {
                 let slot = head.slot.lock();
                 match &slot.outcome {
@@ -187,12 +194,17 @@ impl GroupCommit {
     /// Group abort of `txs` (in order): roll back on every node, answer the first one with its
     /// own error (or `first_err`) and the rest with a conflict.
     fn abort(nodes: &[Arc<NodeHandle>], txs: &[Arc<Tx>], first_err: Option<Error>) {
-        let (Some(first), Some(last)) = (txs.first(), txs.last()) else { return };
+        let (Some(first), Some(last)) = (txs.first(), txs.last()) else {
+            return;
+        };
         for tx in txs {
             tx.aborted.store(true, Ordering::Release);
         }
         for n in nodes {
-            let _ = n.send(NodeMsg::Abort { from: first.id, to: last.id });
+            let _ = n.send(NodeMsg::Abort {
+                from: first.id,
+                to: last.id,
+            });
         }
         for (i, tx) in txs.iter().enumerate() {
             let mut slot = tx.slot.lock();

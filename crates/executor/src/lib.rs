@@ -74,7 +74,11 @@ impl Drop for TxGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.tx.end();
-            let _ = self.exec.commit.complete(self.nodes, &self.tx, Err(Error::new("request cancelled")));
+            let _ = self.exec.commit.complete(
+                self.nodes,
+                &self.tx,
+                Err(Error::new("request cancelled")),
+            );
         }
     }
 }
@@ -185,7 +189,13 @@ impl Executor {
                     let n = &nodes[self.node_index(&p.node)?];
                     let (id, table_id, kind, keys) =
                         (p.id, t.id, t.primary().kind, t.primary().keys.clone());
-                    n.call(|done| NodeMsg::CreatePartition { id, table_id, kind, keys, done })?;
+                    n.call(|done| NodeMsg::CreatePartition {
+                        id,
+                        table_id,
+                        kind,
+                        keys,
+                        done,
+                    })?;
                 }
             }
             DdlOp::DropTable { schema, name } => {
@@ -213,14 +223,19 @@ impl Executor {
             t.partitions = catalog.plan_partitions(t.shared)?;
         }
         let body = WalBody::Ddl(op).encode();
-        let WalBody::Ddl(op) = WalBody::decode(&body)? else { unreachable!("just encoded") };
+        let WalBody::Ddl(op) = WalBody::decode(&body)? else {
+            unreachable!("just encoded")
+        };
         let catalog_check = {
             let mut c = (*self.catalog()).clone();
             c.apply(&op)
         };
         catalog_check?;
         let lsn = self.lsn.load(Ordering::Acquire) + 1;
-        self.wal.lock().write_batch(&[(lsn, 1, &body)]).map_err(Error::from)?;
+        self.wal
+            .lock()
+            .write_batch(&[(lsn, 1, &body)])
+            .map_err(Error::from)?;
         self.lsn.store(lsn, Ordering::Release);
         self.apply_ddl(&op)
     }
@@ -236,10 +251,15 @@ impl Executor {
         if req.stmts.is_empty() {
             return Ok(None);
         }
-        let ctx = CompileCtx { now: now_us(), tz_offset: session.tz_offset };
+        let ctx = CompileCtx {
+            now: now_us(),
+            tz_offset: session.tz_offset,
+        };
         if req.stmts.len() == 1 && req.stmts[0].is_utility() {
             if req.explain {
-                return Err(Error::new("EXPLAIN is not supported for utility statements"));
+                return Err(Error::new(
+                    "EXPLAIN is not supported for utility statements",
+                ));
             }
             let compiled = compile(&req, &self.catalog(), &ctx)?;
             if let Compiled::Ddl(op) = compiled {
@@ -255,7 +275,13 @@ impl Executor {
         let format = Format::parse(&self.format.read())?;
         if req.explain {
             let mut out = String::new();
-            encode_single("explain", &Value::Json(Box::new(program.explain())), format, ctx.tz_offset, &mut out);
+            encode_single(
+                "explain",
+                &Value::Json(Box::new(program.explain())),
+                format,
+                ctx.tz_offset,
+                &mut out,
+            );
             return Ok(Some(out));
         }
         let nodes = self.nodes();
@@ -270,17 +296,27 @@ impl Executor {
             }
         } else {
             let tx = self.commit.begin(&nodes, &participants)?;
-            let mut guard = TxGuard { exec: self, nodes: &nodes, tx: tx.clone(), done: false };
+            let mut guard = TxGuard {
+                exec: self,
+                nodes: &nodes,
+                tx: tx.clone(),
+                done: false,
+            };
             let mut changes = Vec::new();
             let mut coord = Coordinator::new(&program);
-            let run = self.run(&program, &mut coord, &tx, &mut routes, &mut changes).await;
+            let run = self
+                .run(&program, &mut coord, &tx, &mut routes, &mut changes)
+                .await;
             tx.end();
             guard.done = true;
             let wait = self.commit.complete(&nodes, &tx, run.map(|_| changes));
-            wait.await.map_err(|_| Error::new("commit was interrupted"))??;
+            wait.await
+                .map_err(|_| Error::new("commit was interrupted"))??;
             coord.take_result()
         };
-        let Some((stmt, rows)) = result else { return Ok(None) };
+        let Some((stmt, rows)) = result else {
+            return Ok(None);
+        };
         let info = &program.stmts[stmt];
         let format = match &info.format {
             Some(f) => Format::parse(f)?,
@@ -302,11 +338,48 @@ impl Executor {
         routes: &mut [Vec<Route>],
         changes: &mut Vec<Change>,
     ) -> Result<()> {
+        type Wait = tokio::sync::oneshot::Receiver<Result<(NodeOutput, Vec<Change>)>>;
+        // Replies of dispatches whose output is discarded (DML without RETURNING) are not
+        // waited for before the next statement is sent: the node runs the transaction's
+        // requests in order anyway. They are collected, in order, before any result is needed
+        // and before the transaction completes, so the first error wins.
+        let mut deferred: Vec<Wait> = Vec::new();
+        async fn collect(
+            waits: Vec<Wait>,
+            changes: &mut Vec<Change>,
+            outs: &mut Vec<NodeOutput>,
+        ) -> Result<()> {
+            let mut first_err = None;
+            for w in waits {
+                match w.await {
+                    Ok(Ok((out, ch))) => {
+                        changes.extend(ch);
+                        outs.push(out);
+                    }
+                    Ok(Err(e)) => {
+                        first_err.get_or_insert(e);
+                    }
+                    Err(_) => {
+                        first_err.get_or_insert(Error::new("compute node is not running"));
+                    }
+                }
+            }
+            match first_err {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
         let mut outputs: Option<Vec<NodeOutput>> = None;
         loop {
-            let d = match coord.resume(outputs.take())? {
-                Step::Done => return Ok(()),
-                Step::Dispatch(d) => d,
+            let d = match coord.resume(outputs.take()) {
+                Ok(Step::Done) => break,
+                Ok(Step::Dispatch(d)) => d,
+                Err(e) => {
+                    // report an earlier statement's error first
+                    let mut discard = Vec::new();
+                    collect(std::mem::take(&mut deferred), changes, &mut discard).await?;
+                    return Err(e);
+                }
             };
             if tx.is_aborted() {
                 return Err(commit::conflict());
@@ -331,26 +404,18 @@ impl Executor {
                 )?;
                 waits.push(w);
             }
+            if coord.discards_next() {
+                deferred.extend(waits);
+                outputs = Some(Vec::new());
+                continue;
+            }
+            let mut discard = Vec::new();
+            collect(std::mem::take(&mut deferred), changes, &mut discard).await?;
             let mut outs = Vec::with_capacity(waits.len());
-            let mut first_err = None;
-            for w in waits {
-                match w.await {
-                    Ok(Ok((out, ch))) => {
-                        changes.extend(ch);
-                        outs.push(out);
-                    }
-                    Ok(Err(e)) => {
-                        first_err.get_or_insert(e);
-                    }
-                    Err(_) => {
-                        first_err.get_or_insert(Error::new("compute node is not running"));
-                    }
-                }
-            }
-            if let Some(e) = first_err {
-                return Err(e);
-            }
+            collect(waits, changes, &mut outs).await?;
             outputs = Some(outs);
         }
+        let mut discard = Vec::new();
+        collect(deferred, changes, &mut discard).await
     }
 }

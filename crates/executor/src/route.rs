@@ -40,11 +40,19 @@ fn node_of(nodes: &[Arc<NodeHandle>], uuid: &str) -> Result<usize> {
 
 fn route_for(t: &Table, nodes: &[Arc<NodeHandle>], idx: usize) -> Result<Route> {
     let p = &t.partitions[idx];
-    Ok(Route { node: node_of(nodes, &p.node)?, partition: p.id, rows: Vec::new() })
+    Ok(Route {
+        node: node_of(nodes, &p.node)?,
+        partition: p.id,
+        rows: Vec::new(),
+    })
 }
 
 /// Computes the routes of every target of `program` (moving INSERT rows out of it).
-pub fn plan(program: &mut Program, catalog: &Catalog, nodes: &[Arc<NodeHandle>]) -> Result<Vec<Vec<Route>>> {
+pub fn plan(
+    program: &mut Program,
+    catalog: &Catalog,
+    nodes: &[Arc<NodeHandle>],
+) -> Result<Vec<Vec<Route>>> {
     let mut table_of_target = vec![None; program.targets.len()];
     for op in &program.coordinator {
         if let amelie_vm::Op::Send { table, target, .. } = op {
@@ -58,12 +66,14 @@ pub fn plan(program: &mut Program, catalog: &Catalog, nodes: &[Arc<NodeHandle>])
             continue;
         };
         let id = program.tables[tref].id;
-        let t = catalog
-            .table_by_id(id)
-            .ok_or_else(|| Error::new(format!("table '{}': not exists", program.tables[tref].name)))?;
+        let t = catalog.table_by_id(id).ok_or_else(|| {
+            Error::new(format!("table '{}': not exists", program.tables[tref].name))
+        })?;
         let keys = &t.primary().keys;
         let r = match target {
-            Target::All => (0..t.partitions.len()).map(|p| route_for(t, nodes, p)).collect::<Result<_>>()?,
+            Target::All => (0..t.partitions.len())
+                .map(|p| route_for(t, nodes, p))
+                .collect::<Result<_>>()?,
             Target::Key(values) => {
                 let p = t.partition_for_slot(key_slot(values.iter()));
                 vec![route_for(t, nodes, p)?]

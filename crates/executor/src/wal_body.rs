@@ -40,7 +40,10 @@ mod tests {
 
     #[test]
     fn borrowed_dml_encoding_matches_owned() {
-        let changes = vec![Change::Put { partition: 3, row: vec![Value::Int(1)].into_boxed_slice() }];
+        let changes = vec![Change::Put {
+            partition: 3,
+            row: vec![Value::Int(1)].into_boxed_slice(),
+        }];
         let a = WalBody::encode_dml(&changes);
         let b = WalBody::Dml(changes).encode();
         assert_eq!(a, b);

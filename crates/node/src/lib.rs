@@ -37,19 +37,43 @@ pub enum TxMsg {
 
 pub enum NodeMsg {
     /// A transaction, in the global order. Its requests arrive on `rx`.
-    Begin { id: u64, rx: Receiver<TxMsg> },
+    Begin {
+        id: u64,
+        rx: Receiver<TxMsg>,
+    },
     /// Transactions up to and including `upto` are durable: drop their undo logs.
-    Commit { upto: u64 },
+    Commit {
+        upto: u64,
+    },
     /// Roll back transactions `from ..= to` (group abort).
-    Abort { from: u64, to: u64 },
-    CreatePartition { id: u64, table_id: u64, kind: IndexKind, keys: Vec<usize>, done: Sender<()> },
-    DropPartition { id: u64, done: Sender<()> },
+    Abort {
+        from: u64,
+        to: u64,
+    },
+    CreatePartition {
+        id: u64,
+        table_id: u64,
+        kind: IndexKind,
+        keys: Vec<usize>,
+        done: Sender<()>,
+    },
+    DropPartition {
+        id: u64,
+        done: Sender<()>,
+    },
     /// Apply recovered changes (no undo, no WAL).
-    Replay { changes: Vec<Change> },
+    Replay {
+        changes: Vec<Change>,
+    },
     /// Answer when every earlier message is processed.
-    Sync { done: Sender<()> },
+    Sync {
+        done: Sender<()>,
+    },
     /// Row count of a partition (tests, SHOW).
-    Count { id: u64, done: Sender<usize> },
+    Count {
+        id: u64,
+        done: Sender<usize>,
+    },
     Shutdown,
 }
 
@@ -69,19 +93,26 @@ impl NodeHandle {
             .name(name)
             .spawn(move || Node::new(rx).run())
             .expect("spawn node thread");
-        NodeHandle { uuid, tx, thread: Some(thread) }
+        NodeHandle {
+            uuid,
+            tx,
+            thread: Some(thread),
+        }
     }
 
     /// Sends a message; a stopped node is a bug in the caller, reported as an error.
     pub fn send(&self, msg: NodeMsg) -> Result<()> {
-        self.tx.send(msg).map_err(|_| Error::new("compute node is not running"))
+        self.tx
+            .send(msg)
+            .map_err(|_| Error::new("compute node is not running"))
     }
 
     /// Sends a message carrying a reply channel and waits for the answer.
     pub fn call<T>(&self, make: impl FnOnce(Sender<T>) -> NodeMsg) -> Result<T> {
         let (done, wait) = crossbeam_channel::bounded(1);
         self.send(make(done))?;
-        wait.recv().map_err(|_| Error::new("compute node is not running"))
+        wait.recv()
+            .map_err(|_| Error::new("compute node is not running"))
     }
 }
 
@@ -132,8 +163,15 @@ impl Node {
                 NodeMsg::Begin { id, rx } => self.run_tx(id, rx),
                 NodeMsg::Commit { upto } => self.commit(upto),
                 NodeMsg::Abort { from, to } => self.abort(from, to),
-                NodeMsg::CreatePartition { id, table_id, kind, keys, done } => {
-                    self.partitions.insert(id, Partition::new(id, table_id, kind, &keys));
+                NodeMsg::CreatePartition {
+                    id,
+                    table_id,
+                    kind,
+                    keys,
+                    done,
+                } => {
+                    self.partitions
+                        .insert(id, Partition::new(id, table_id, kind, &keys));
                     let _ = done.send(());
                 }
                 NodeMsg::DropPartition { id, done } => {
@@ -143,7 +181,9 @@ impl Node {
                 NodeMsg::Replay { changes } => {
                     for c in changes {
                         let pid = match &c {
-                            Change::Put { partition, .. } | Change::Remove { partition, .. } => *partition,
+                            Change::Put { partition, .. } | Change::Remove { partition, .. } => {
+                                *partition
+                            }
                         };
                         if let Some(p) = self.partitions.get_mut(&pid) {
                             replay_change(p, c);
@@ -179,7 +219,11 @@ impl Node {
     /// Rolls back pending transactions `from ..= to` (newest first) and remembers the range
     /// for transactions this node has not started yet.
     fn abort(&mut self, from: u64, to: u64) {
-        while self.pending.back().is_some_and(|(id, _)| *id >= from && *id <= to) {
+        while self
+            .pending
+            .back()
+            .is_some_and(|(id, _)| *id >= from && *id <= to)
+        {
             if let Some((_, undo)) = self.pending.pop_back() {
                 self.rollback(undo);
             }
@@ -189,7 +233,9 @@ impl Node {
 
     fn is_aborted(&mut self, id: u64) -> bool {
         self.aborted.retain(|(_, to)| *to >= id);
-        self.aborted.iter().any(|(from, to)| id >= *from && id <= *to)
+        self.aborted
+            .iter()
+            .any(|(from, to)| id >= *from && id <= *to)
     }
 
     fn execute(&mut self, req: NodeRequest, undo: &mut UndoLog) {
@@ -198,7 +244,12 @@ impl Node {
             return;
         };
         let mut changes = Vec::new();
-        let ctx = NodeCtx { partition, undo, changes: &mut changes, logged: req.logged };
+        let ctx = NodeCtx {
+            partition,
+            undo,
+            changes: &mut changes,
+            logged: req.logged,
+        };
         let out = run_node(&req.program, req.stmt, req.entry, req.rows, ctx);
         (req.reply)(out.map(|o| (o, changes)));
     }

@@ -80,7 +80,10 @@ pub enum OnConflict {
     Nothing,
     Error,
     Resolve,
-    Update { set: Vec<Assignment>, filter: Option<Expr> },
+    Update {
+        set: Vec<Assignment>,
+        filter: Option<Expr>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -135,7 +138,10 @@ pub enum SelectItem {
     Wildcard,
     /// `t.*`
     QualifiedWildcard(String),
-    Expr { expr: Expr, alias: Option<String> },
+    Expr {
+        expr: Expr,
+        alias: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -214,20 +220,57 @@ pub enum Expr {
     Name(Vec<String>),
     /// `DEFAULT` in a VALUES slot.
     Default,
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
-    IsNull { expr: Box<Expr>, negated: bool },
-    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
-    In { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    In {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
     /// `[schema.]name(args)` or `arg0::name(args)`.
-    Function { schema: Option<String>, name: String, args: Vec<Expr> },
+    Function {
+        schema: Option<String>,
+        name: String,
+        args: Vec<Expr>,
+    },
     /// `count(*)` has `arg = None`.
-    Aggregate { func: AggFunc, arg: Option<Box<Expr>>, distinct: bool },
+    Aggregate {
+        func: AggFunc,
+        arg: Option<Box<Expr>>,
+        distinct: bool,
+    },
     /// `expr[idx]`
-    Index { expr: Box<Expr>, index: Box<Expr> },
+    Index {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `expr.name` applied to a non-name expression.
-    Field { expr: Box<Expr>, name: String },
-    Case { operand: Option<Box<Expr>>, whens: Vec<(Expr, Expr)>, else_: Option<Box<Expr>> },
+    Field {
+        expr: Box<Expr>,
+        name: String,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        else_: Option<Box<Expr>>,
+    },
     Subquery(Box<Select>),
     Exists(Box<Select>),
 }

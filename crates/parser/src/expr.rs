@@ -17,7 +17,7 @@
 
 use crate::ast::*;
 use crate::lexer::{Kw, Tok, P};
-use crate::parser::{Parser, MAX_DEPTH};
+use crate::parser::{Parser, MAX_DEPTH, MAX_HEIGHT};
 use amelie_common::{Json, Result};
 
 /// An infix operator found at the current position.
@@ -32,8 +32,38 @@ enum Infix {
 
 impl Parser {
     /// A full expression.
+    ///
+    /// Besides the expression this leaves its tree height in `self.h` and folds it into
+    /// `self.max_h`, the running maximum of the node being built around it (see
+    /// [`Parser::open_node`]). Heights are bounded by [`MAX_HEIGHT`] so that consumers (and
+    /// `Drop`) can recurse over any tree the parser returns; a long flat chain like
+    /// `1 + 1 + ...` would otherwise build an arbitrarily deep left spine.
     pub(crate) fn expr(&mut self) -> Result<Expr> {
-        self.binary(1)
+        let e = self.binary(1)?;
+        self.max_h = self.max_h.max(self.h);
+        Ok(e)
+    }
+
+    /// Records the height of the expression just built.
+    fn set_h(&mut self, h: u32) -> Result<()> {
+        self.h = h;
+        if h > MAX_HEIGHT {
+            return self.fail("expression is too deeply nested");
+        }
+        Ok(())
+    }
+
+    /// Starts a node with several children parsed by [`Parser::expr`]; returns the enclosing
+    /// node's running maximum, to be passed to [`Parser::close_node`].
+    fn open_node(&mut self) -> u32 {
+        std::mem::take(&mut self.max_h)
+    }
+
+    /// Finishes a node: one above its highest child (`other` = a child parsed otherwise).
+    fn close_node(&mut self, saved: u32, other: u32) -> Result<()> {
+        let h = self.max_h.max(other) + 1;
+        self.max_h = saved;
+        self.set_h(h)
     }
 
     pub(crate) fn expr_list(&mut self) -> Result<Vec<Expr>> {
@@ -92,6 +122,10 @@ impl Parser {
     }
 
     /// Binary operators of priority >= `min`, left-associative.
+    ///
+    /// This and the other functions on the recursion path (`unary`, `postfix`, `primary`) keep
+    /// their bodies small and push the work into non-inlined helpers, so that every nesting
+    /// level costs little stack even in debug builds.
     fn binary(&mut self, min: u8) -> Result<Expr> {
         let mut lhs = self.unary()?;
         while let Some((op, prio, len)) = self.infix() {
@@ -101,52 +135,76 @@ impl Parser {
             for _ in 0..len {
                 self.advance();
             }
-            lhs = match op {
-                Infix::Binary(op) => {
-                    let rhs = self.binary(prio + 1)?;
-                    Expr::Binary { op, left: Box::new(lhs), right: Box::new(rhs) }
-                }
-                Infix::Is => {
-                    let negated = self.accept_kw(Kw::Not);
-                    if !self.accept_kw(Kw::Null) {
-                        // Amelie parses the right side as an expression first, so a missing
-                        // operand is `bad expression`, a non-NULL one this error.
-                        self.unary()?;
-                        return self.fail("IS [NOT] <NULL> expected");
-                    }
-                    Expr::IsNull { expr: Box::new(lhs), negated }
-                }
-                Infix::Between { negated } => {
-                    let low = self.between_const()?;
-                    if !self.accept_kw(Kw::And) {
-                        return self.fail("BETWEEN expr <AND> expected");
-                    }
-                    let high = self.between_const()?;
-                    Expr::Between {
-                        expr: Box::new(lhs),
-                        low: Box::new(low),
-                        high: Box::new(high),
-                        negated,
-                    }
-                }
-                Infix::In { negated } => {
-                    if !self.accept_p(P::LParen) {
-                        return self.fail("IN <(> expected");
-                    }
-                    let list = self.list_until(P::RParen, "expected ')'")?;
-                    Expr::In { expr: Box::new(lhs), list, negated }
-                }
-                Infix::AtTimezone => {
-                    let zone = self.binary(prio + 1)?;
-                    Expr::Function {
-                        schema: None,
-                        name: "at_timezone".to_string(),
-                        args: vec![lhs, zone],
-                    }
-                }
-            };
+            let lh = self.h;
+            lhs = self.infix_rest(op, prio, lhs, lh)?;
         }
         Ok(lhs)
+    }
+
+    /// The right side of an infix operator whose tokens were consumed.
+    #[inline(never)]
+    fn infix_rest(&mut self, op: Infix, prio: u8, lhs: Expr, lh: u32) -> Result<Expr> {
+        Ok(match op {
+            Infix::Binary(op) => {
+                let rhs = self.binary(prio + 1)?;
+                self.set_h(lh.max(self.h) + 1)?;
+                Expr::Binary {
+                    op,
+                    left: Box::new(lhs),
+                    right: Box::new(rhs),
+                }
+            }
+            Infix::Is => {
+                let negated = self.accept_kw(Kw::Not);
+                if !self.accept_kw(Kw::Null) {
+                    // Amelie parses the right side as an expression first, so a missing
+                    // operand is `bad expression`, a non-NULL one this error.
+                    self.unary()?;
+                    return self.fail("IS [NOT] <NULL> expected");
+                }
+                self.set_h(lh + 1)?;
+                Expr::IsNull {
+                    expr: Box::new(lhs),
+                    negated,
+                }
+            }
+            Infix::Between { negated } => {
+                let low = self.between_const()?;
+                if !self.accept_kw(Kw::And) {
+                    return self.fail("BETWEEN expr <AND> expected");
+                }
+                let high = self.between_const()?;
+                self.set_h(lh + 1)?;
+                Expr::Between {
+                    expr: Box::new(lhs),
+                    low: Box::new(low),
+                    high: Box::new(high),
+                    negated,
+                }
+            }
+            Infix::In { negated } => {
+                if !self.accept_p(P::LParen) {
+                    return self.fail("IN <(> expected");
+                }
+                let saved = self.open_node();
+                let list = self.list_until(P::RParen, "expected ')'")?;
+                self.close_node(saved, lh)?;
+                Expr::In {
+                    expr: Box::new(lhs),
+                    list,
+                    negated,
+                }
+            }
+            Infix::AtTimezone => {
+                let zone = self.binary(prio + 1)?;
+                self.set_h(lh.max(self.h) + 1)?;
+                Expr::Function {
+                    schema: None,
+                    name: "at_timezone".to_string(),
+                    args: vec![lhs, zone],
+                }
+            }
+        })
     }
 
     /// `BETWEEN` bounds are literal constants in Amelie.
@@ -179,72 +237,97 @@ impl Parser {
     }
 
     /// Unary operators, then postfix. Every nesting level passes through here, so this is
-    /// where the depth limit is enforced.
+    /// where the nesting limits are enforced.
     fn unary(&mut self) -> Result<Expr> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > MAX_DEPTH || self.stack_exhausted() {
             return self.fail("expression is too deeply nested");
         }
-        let result = self.unary_inner();
+        let result = match self.peek() {
+            Tok::P(P::Minus) => self.unary_op(UnaryOp::Neg),
+            Tok::P(P::Tilde) => self.unary_op(UnaryOp::BitNot),
+            // Amelie rejects an array constructor right after NOT (`select not []`).
+            Tok::Word(_, Some(Kw::Not)) if matches!(self.peek_at(1), Tok::P(P::LBracket)) => {
+                self.advance();
+                self.fail("bad expression")
+            }
+            Tok::Word(_, Some(Kw::Not)) => self.unary_op(UnaryOp::Not),
+            _ => self.postfix(),
+        };
         self.depth -= 1;
         result
     }
 
-    fn unary_inner(&mut self) -> Result<Expr> {
-        let op = match self.peek() {
-            Tok::P(P::Minus) => UnaryOp::Neg,
-            Tok::P(P::Tilde) => UnaryOp::BitNot,
-            Tok::Word(_, Some(Kw::Not)) => UnaryOp::Not,
-            _ => return self.postfix(),
-        };
+    #[inline(never)]
+    fn unary_op(&mut self, op: UnaryOp) -> Result<Expr> {
         self.advance();
         let expr = self.unary()?;
-        Ok(Expr::Unary { op, expr: Box::new(expr) })
+        self.set_h(self.h + 1)?;
+        Ok(Expr::Unary {
+            op,
+            expr: Box::new(expr),
+        })
     }
 
     /// A primary expression followed by `[idx]`, `.name` and `::func(args)`.
     fn postfix(&mut self) -> Result<Expr> {
         let mut e = self.primary()?;
-        loop {
-            match self.peek() {
-                Tok::P(P::LBracket) => {
-                    self.advance();
-                    let index = self.expr()?;
-                    self.expect_p(P::RBracket, "expected ']'")?;
-                    e = Expr::Index { expr: Box::new(e), index: Box::new(index) };
-                }
-                Tok::P(P::Dot) => {
-                    self.advance();
-                    match self.take() {
-                        Tok::Word(name, _) => e = field(e, name),
-                        Tok::Name(parts) => {
-                            for name in parts {
-                                e = field(e, name);
-                            }
-                        }
-                        Tok::Str(name) => e = Expr::Field { expr: Box::new(e), name },
-                        _ => return self.fail("bad '.' expression"),
-                    }
-                }
-                Tok::P(P::DoubleColon) => {
-                    self.advance();
-                    e = self.method(e)?;
-                }
-                _ => return Ok(e),
-            }
+        while matches!(self.peek(), Tok::P(P::LBracket | P::Dot | P::DoubleColon)) {
+            e = self.postfix_op(e)?;
         }
+        Ok(e)
+    }
+
+    #[inline(never)]
+    fn postfix_op(&mut self, e: Expr) -> Result<Expr> {
+        let eh = self.h;
+        let (e, levels) = match self.take() {
+            Tok::P(P::LBracket) => {
+                let index = self.expr()?;
+                self.expect_p(P::RBracket, "expected ']'")?;
+                self.set_h(eh.max(self.h) + 1)?;
+                return Ok(Expr::Index {
+                    expr: Box::new(e),
+                    index: Box::new(index),
+                });
+            }
+            Tok::P(P::Dot) => match self.take() {
+                Tok::Word(name, _) => (field(e, name), 1),
+                Tok::Name(parts) => {
+                    let levels = parts.len() as u32;
+                    (parts.into_iter().fold(e, field), levels)
+                }
+                Tok::Str(name) => (
+                    Expr::Field {
+                        expr: Box::new(e),
+                        name,
+                    },
+                    1,
+                ),
+                _ => return self.fail("bad '.' expression"),
+            },
+            _ => return self.method(e, eh),
+        };
+        // A name stays a leaf; otherwise each field access is one more level.
+        let h = if matches!(e, Expr::Name(_)) {
+            1
+        } else {
+            eh + levels
+        };
+        self.set_h(h)?;
+        Ok(e)
     }
 
     /// `expr::[schema.]name[(args)]` = `[schema.]name(expr, args)`; keywords are plain names
     /// after `::`.
-    fn method(&mut self, first: Expr) -> Result<Expr> {
+    fn method(&mut self, first: Expr, first_h: u32) -> Result<Expr> {
         let (schema, name) = match self.peek() {
             Tok::Word(..) => {
-                let Tok::Word(name, _) = self.take() else { unreachable!() };
+                let name = self.take_word();
                 (None, name)
             }
             Tok::Name(parts) if parts.len() == 2 => {
-                let Tok::Name(mut parts) = self.take() else { unreachable!() };
+                let mut parts = self.take_parts();
                 let name = parts.pop().unwrap_or_default();
                 (parts.pop(), name)
             }
@@ -254,9 +337,11 @@ impl Parser {
             _ => return self.fail("bad '::' expression"),
         };
         let mut args = vec![first];
+        let saved = self.open_node();
         if self.accept_p(P::LParen) {
             self.call_args(&mut args)?;
         }
+        self.close_node(saved, first_h)?;
         Ok(Expr::Function { schema, name, args })
     }
 
@@ -274,60 +359,66 @@ impl Parser {
         }
     }
 
-    /// `[schema.]name(args)` with the name token current and `(` next.
+    /// `[schema.]name(args)` with the name consumed and `(` current.
     fn call(&mut self, schema: Option<String>, name: String) -> Result<Expr> {
-        self.advance(); // name
         self.advance(); // (
         let mut args = Vec::new();
+        let saved = self.open_node();
         self.call_args(&mut args)?;
+        self.close_node(saved, 0)?;
         Ok(Expr::Function { schema, name, args })
     }
 
     fn primary(&mut self) -> Result<Expr> {
-        let e = match self.peek() {
-            Tok::Int(v) => Expr::Int(*v),
-            Tok::Double(v) => Expr::Double(*v),
-            Tok::Str(_) => return Ok(Expr::String(self.take_string().unwrap_or_default())),
-            Tok::P(P::LParen) => {
-                self.advance();
-                let e = self.expr()?;
-                self.expect_p(P::RParen, "expected ')'")?;
-                return Ok(e);
-            }
-            Tok::P(P::LBracket) | Tok::P(P::LBrace) => return self.constructor(),
-            Tok::Name(parts) => {
-                if !self.is_call() {
-                    let Tok::Name(parts) = self.take() else { unreachable!() };
-                    return Ok(Expr::Name(parts));
-                }
-                if parts.len() > 2 {
-                    return self.fail(format!("{}(): bad function call", parts.join(".")));
-                }
-                let Tok::Name(mut parts) = std::mem::replace(self.cur_mut(), Tok::Eof) else {
-                    unreachable!()
-                };
-                let name = parts.pop().unwrap_or_default();
-                return self.call(parts.pop(), name);
-            }
-            Tok::Word(_, None) => {
-                let Tok::Word(name, _) = std::mem::replace(self.cur_mut(), Tok::Eof) else {
-                    unreachable!()
-                };
-                if self.is_call() {
-                    return self.call(None, name);
-                }
-                self.advance();
-                return Ok(Expr::Name(vec![name]));
-            }
-            Tok::Word(_, Some(kw)) => return self.keyword_primary(*kw),
-            _ => return self.fail("bad expression"),
-        };
+        match self.peek() {
+            Tok::Int(_) | Tok::Double(_) | Tok::Str(_) => Ok(self.literal()),
+            Tok::P(P::LParen) => self.parenthesized(),
+            Tok::P(P::LBracket) | Tok::P(P::LBrace) => self.constructor(),
+            Tok::Name(_) | Tok::Word(_, None) => self.name_or_call(),
+            Tok::Word(_, Some(kw)) => self.keyword_primary(*kw),
+            _ => self.fail("bad expression"),
+        }
+    }
+
+    /// The current number or string token as an expression.
+    fn literal(&mut self) -> Expr {
+        self.h = 1;
+        match self.take() {
+            Tok::Int(v) => Expr::Int(v),
+            Tok::Double(v) => Expr::Double(v),
+            Tok::Str(s) => Expr::String(s),
+            _ => Expr::Null,
+        }
+    }
+
+    #[inline(never)]
+    fn parenthesized(&mut self) -> Result<Expr> {
         self.advance();
+        let e = self.expr()?;
+        self.expect_p(P::RParen, "expected ')'")?;
         Ok(e)
     }
 
-    fn cur_mut(&mut self) -> &mut Tok {
-        self.peek_mut()
+    /// A (compound) name, or a function call `[schema.]name(args)`.
+    #[inline(never)]
+    fn name_or_call(&mut self) -> Result<Expr> {
+        let call = self.is_call();
+        if let Tok::Name(parts) = self.peek() {
+            if call && parts.len() > 2 {
+                return self.fail(format!("{}(): bad function call", parts.join(".")));
+            }
+        }
+        self.h = 1;
+        match (self.take(), call) {
+            (Tok::Word(name, _), false) => Ok(Expr::Name(vec![name])),
+            (Tok::Name(parts), false) => Ok(Expr::Name(parts)),
+            (Tok::Word(name, _), true) => self.call(None, name),
+            (Tok::Name(mut parts), true) => {
+                let name = parts.pop().unwrap_or_default();
+                self.call(parts.pop(), name)
+            }
+            _ => self.fail("bad expression"),
+        }
     }
 
     /// Whether the token after the current one is `(`.
@@ -336,22 +427,28 @@ impl Parser {
     }
 
     fn keyword_primary(&mut self, kw: Kw) -> Result<Expr> {
+        self.h = 1;
         let e = match kw {
             Kw::Null => Expr::Null,
             Kw::True => Expr::Bool(true),
             Kw::False => Expr::Bool(false),
             Kw::CurrentTimestamp => Expr::CurrentTimestamp,
-            Kw::SelfKw => {
-                let Tok::Word(name, _) = self.take() else { unreachable!() };
+            Kw::SelfRef => {
+                let name = self.take_word();
                 return Ok(Expr::Name(vec![name]));
             }
             Kw::Timestamp | Kw::Interval if matches!(self.peek_at(1), Tok::Str(_)) => {
                 return self.typed_literal();
             }
             Kw::Vector if matches!(self.peek_at(1), Tok::P(P::LBracket)) => {
-                let Tok::Word(name, _) = self.take() else { unreachable!() };
+                let name = self.take_word();
                 let array = self.constructor()?;
-                return Ok(Expr::Function { schema: None, name, args: vec![array] });
+                self.set_h(self.h + 1)?;
+                return Ok(Expr::Function {
+                    schema: None,
+                    name,
+                    args: vec![array],
+                });
             }
             Kw::Extract if self.is_call() => return self.extract(),
             // Keywords that are still callable as functions.
@@ -365,9 +462,7 @@ impl Parser {
             | Kw::Interval
                 if self.is_call() =>
             {
-                let Tok::Word(name, _) = std::mem::replace(self.cur_mut(), Tok::Eof) else {
-                    unreachable!()
-                };
+                let name = self.take_word();
                 return self.call(None, name);
             }
             Kw::Count | Kw::Sum | Kw::Avg | Kw::Min | Kw::Max if self.is_call() => {
@@ -375,7 +470,12 @@ impl Parser {
             }
             Kw::Case => return self.case(),
             Kw::Exists => return self.exists(),
-            Kw::Select => return Ok(Expr::Subquery(Box::new(self.select()?))),
+            Kw::Select => {
+                let saved = self.open_node();
+                let select = self.select()?;
+                self.close_node(saved, 0)?;
+                return Ok(Expr::Subquery(Box::new(select)));
+            }
             _ => return self.fail("bad expression"),
         };
         self.advance();
@@ -387,23 +487,36 @@ impl Parser {
         let is_timestamp = self.is_kw(Kw::Timestamp);
         self.advance();
         let text = self.take_string().unwrap_or_default();
-        Ok(if is_timestamp { Expr::Timestamp(text) } else { Expr::Interval(text) })
+        self.h = 1;
+        Ok(if is_timestamp {
+            Expr::Timestamp(text)
+        } else {
+            Expr::Interval(text)
+        })
     }
 
-    /// `EXTRACT(field FROM expr)` = `extract('field', expr)`; otherwise a normal call.
+    /// `EXTRACT(field FROM expr)` (field a name or a string) = `extract('field', expr)`;
+    /// otherwise a normal call.
     fn extract(&mut self) -> Result<Expr> {
-        if matches!(self.peek_at(2), Tok::Word(..)) && self.is_kw_at(3, Kw::From) {
-            let Tok::Word(name, _) = self.take() else { unreachable!() };
+        if matches!(self.peek_at(2), Tok::Word(..) | Tok::Str(_)) && self.is_kw_at(3, Kw::From) {
+            let name = self.take_word();
             self.advance(); // (
-            let Tok::Word(field, _) = self.take() else { unreachable!() };
+            let field = match self.take() {
+                Tok::Word(s, _) | Tok::Str(s) => s,
+                _ => String::new(),
+            };
             self.advance(); // FROM
+            let saved = self.open_node();
             let expr = self.expr()?;
             self.expect_p(P::RParen, "expected ')'")?;
-            return Ok(Expr::Function { schema: None, name, args: vec![Expr::String(field), expr] });
+            self.close_node(saved, 1)?;
+            return Ok(Expr::Function {
+                schema: None,
+                name,
+                args: vec![Expr::String(field), expr],
+            });
         }
-        let Tok::Word(name, _) = std::mem::replace(self.cur_mut(), Tok::Eof) else {
-            unreachable!()
-        };
+        let name = self.take_word();
         self.call(None, name)
     }
 
@@ -421,17 +534,29 @@ impl Parser {
         if func == AggFunc::Count && self.is_p(P::Star) {
             self.advance();
             self.expect_p(P::RParen, "expected ')'")?;
-            return Ok(Expr::Aggregate { func, arg: None, distinct: false });
+            self.h = 1;
+            return Ok(Expr::Aggregate {
+                func,
+                arg: None,
+                distinct: false,
+            });
         }
         let distinct = self.accept_kw(Kw::Distinct);
+        let saved = self.open_node();
         let arg = self.expr()?;
         self.expect_p(P::RParen, "expected ')'")?;
-        Ok(Expr::Aggregate { func, arg: Some(Box::new(arg)), distinct })
+        self.close_node(saved, 0)?;
+        Ok(Expr::Aggregate {
+            func,
+            arg: Some(Box::new(arg)),
+            distinct,
+        })
     }
 
     /// `CASE [expr] WHEN .. THEN .. [...] [ELSE ..] END`
     fn case(&mut self) -> Result<Expr> {
         self.advance();
+        let saved = self.open_node();
         let operand = if matches!(self.peek_kw(), Some(Kw::When | Kw::Else | Kw::End)) {
             None
         } else {
@@ -457,7 +582,12 @@ impl Parser {
                     return self.fail("CASE <WHEN|ELSE> expected");
                 }
                 self.advance();
-                return Ok(Expr::Case { operand, whens, else_ });
+                self.close_node(saved, 0)?;
+                return Ok(Expr::Case {
+                    operand,
+                    whens,
+                    else_,
+                });
             } else {
                 return self.fail("CASE <expr> expected");
             }
@@ -473,17 +603,23 @@ impl Parser {
         if !self.is_kw(Kw::Select) {
             return self.fail("EXISTS (<SELECT> expected");
         }
+        let saved = self.open_node();
         let select = self.select()?;
         self.expect_p(P::RParen, "expected ')'")?;
+        self.close_node(saved, 0)?;
         Ok(Expr::Exists(Box::new(select)))
     }
 
     /// `[e, ...]` or `{k: v, ...}`; constant-only constructors become [`Expr::JsonLiteral`].
     pub(crate) fn constructor(&mut self) -> Result<Expr> {
+        let saved = self.open_node();
         if self.accept_p(P::LBracket) {
             let elems = self.list_until(P::RBracket, "expected ']'")?;
+            self.close_node(saved, 0)?;
             if elems.iter().all(is_const) {
-                return Ok(Expr::JsonLiteral(Json::Array(elems.into_iter().map(into_json).collect())));
+                return Ok(Expr::JsonLiteral(Json::Array(
+                    elems.into_iter().map(into_json).collect(),
+                )));
             }
             return Ok(Expr::Array(elems));
         }
@@ -504,13 +640,14 @@ impl Parser {
                 break;
             }
         }
-        if members.iter().all(|(k, v)| matches!(k, Expr::String(_)) && is_const(v)) {
+        self.close_node(saved, 0)?;
+        if members
+            .iter()
+            .all(|(k, v)| matches!(k, Expr::String(_)) && is_const(v))
+        {
             let object = members
                 .into_iter()
-                .map(|(k, v)| match k {
-                    Expr::String(k) => (k, into_json(v)),
-                    _ => unreachable!(),
-                })
+                .map(|(k, v)| (json_key(k), into_json(v)))
                 .collect();
             return Ok(Expr::JsonLiteral(Json::Object(object)));
         }
@@ -546,6 +683,7 @@ impl Parser {
             }
             Tok::Word(_, Some(Kw::Default)) => {
                 self.advance();
+                self.h = 1;
                 Ok(Expr::Default)
             }
             Tok::Word(_, Some(Kw::Null | Kw::True | Kw::False | Kw::CurrentTimestamp)) => {
@@ -571,7 +709,10 @@ fn field(e: Expr, name: String) -> Expr {
             parts.push(name);
             Expr::Name(parts)
         }
-        e => Expr::Field { expr: Box::new(e), name },
+        e => Expr::Field {
+            expr: Box::new(e),
+            name,
+        },
     }
 }
 
@@ -587,6 +728,13 @@ fn is_const(e: &Expr) -> bool {
             | Expr::Interval(_)
             | Expr::JsonLiteral(_)
     )
+}
+
+fn json_key(e: Expr) -> String {
+    match e {
+        Expr::String(s) => s,
+        _ => String::new(),
+    }
 }
 
 /// Converts a constant (see [`is_const`]); timestamp/interval literals keep their text.

@@ -96,7 +96,7 @@ keywords! {
     Random = "random", Rename = "rename", Repl = "repl", Replace = "replace",
     Replica = "replica", Replication = "replication", Resolve = "resolve",
     Resolved = "resolved", Returning = "returning", Right = "right", Schema = "schema",
-    Secret = "secret", Select = "select", SelfKw = "self", Serial = "serial", Set = "set",
+    Secret = "secret", Select = "select", SelfRef = "self", Serial = "serial", Set = "set",
     Shared = "shared", Show = "show", Start = "start", Stop = "stop", Stored = "stored",
     Subscribe = "subscribe", Sum = "sum", Switch = "switch", Table = "table", Then = "then",
     Timestamp = "timestamp", Timezone = "timezone", To = "to", Token = "token", True = "true",
@@ -177,7 +177,10 @@ pub(crate) fn lex(sql: &str) -> Lexed {
         .with_unescape(false)
         .tokenize_with_location_into_buf(&mut raw);
     let mut toks = Vec::with_capacity(raw.len() / 2 + 2);
-    let mut post = Post { sql, line_starts: None };
+    let mut post = Post {
+        sql,
+        line_starts: None,
+    };
     post.run(raw, &mut toks);
     let mut error = None;
     if let Err(e) = result {
@@ -201,16 +204,15 @@ struct Post<'a> {
 }
 
 impl Post<'_> {
-    fn run(&mut self, raw: Vec<TokenWithSpan>, out: &mut Vec<Tok>) {
-        let mut raw: Vec<(Token, Location)> =
-            raw.into_iter().map(|t| (t.token, t.span.start)).collect();
+    fn run(&mut self, mut raw: Vec<TokenWithSpan>, out: &mut Vec<Tok>) {
         let n = raw.len();
         // Whether the previous raw token (with nothing in between) ends an operand; used to
         // split `.5` after `]`, `)`, `}`, names and literals into `.` and `5`.
         let mut prev_operand = false;
         let mut i = 0;
         while i < n {
-            let (tok, loc) = std::mem::replace(&mut raw[i], (Token::EOF, Location::empty()));
+            let tok = std::mem::replace(&mut raw[i].token, Token::EOF);
+            let loc = raw[i].span.start;
             i += 1;
             let mut operand = false;
             match tok {
@@ -221,9 +223,11 @@ impl Post<'_> {
                     out.push(Tok::P(P::Star));
                 }
                 Token::Whitespace(_) => {}
-                Token::Minus => match raw.get(i) {
+                Token::Minus => match raw.get(i).map(|t| &t.token) {
                     // `-` glued to a number is part of the number (Amelie lexer rule).
-                    Some((Token::Number(s, false), _)) if s.starts_with(|c: char| c.is_ascii_digit()) => {
+                    Some(Token::Number(s, false))
+                        if s.starts_with(|c: char| c.is_ascii_digit()) =>
+                    {
                         out.push(number(s, true));
                         i += 1;
                         operand = true;
@@ -311,15 +315,15 @@ impl Post<'_> {
     fn name(
         &mut self,
         first: String,
-        raw: &mut [(Token, Location)],
+        raw: &mut [TokenWithSpan],
         mut i: usize,
         out: &mut Vec<Tok>,
     ) -> usize {
         let mut parts: Vec<String> = Vec::new();
         let mut star = false;
-        while matches!(raw.get(i), Some((Token::Period, _))) {
-            match raw.get_mut(i + 1) {
-                Some((Token::Word(w), _)) => {
+        while matches!(raw.get(i).map(|t| &t.token), Some(Token::Period)) {
+            match raw.get_mut(i + 1).map(|t| &mut t.token) {
+                Some(Token::Word(w)) => {
                     if parts.is_empty() {
                         parts.reserve(3);
                         parts.push(String::new());
@@ -327,7 +331,7 @@ impl Post<'_> {
                     parts.push(std::mem::take(&mut w.value));
                     i += 2;
                 }
-                Some((Token::Mul, _)) => {
+                Some(Token::Mul) => {
                     star = true;
                     i += 2;
                     break;
@@ -344,7 +348,11 @@ impl Post<'_> {
             }
         } else {
             parts[0] = first;
-            out.push(if star { Tok::NameStar(parts) } else { Tok::Name(parts) });
+            out.push(if star {
+                Tok::NameStar(parts)
+            } else {
+                Tok::Name(parts)
+            });
         }
         i
     }
@@ -355,7 +363,12 @@ impl Post<'_> {
         let sql = self.sql;
         let starts = self.line_starts.get_or_insert_with(|| {
             std::iter::once(0)
-                .chain(sql.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1))
+                .chain(
+                    sql.bytes()
+                        .enumerate()
+                        .filter(|(_, b)| *b == b'\n')
+                        .map(|(i, _)| i + 1),
+                )
                 .collect()
         });
         let line_start = *starts.get(usize::try_from(loc.line).ok()?.checked_sub(1)?)?;
@@ -471,12 +484,15 @@ mod tests {
         assert_eq!(toks("18446744073709551615"), vec![Tok::Int(-1)]);
         assert_eq!(toks("9223372036854775807"), vec![Tok::Int(i64::MAX)]);
         assert_eq!(toks("-9223372036854775808"), vec![Tok::Int(i64::MIN)]);
-        assert_eq!(toks("1e3 2.5 1. .5"), vec![
-            Tok::Double(1000.0),
-            Tok::Double(2.5),
-            Tok::Double(1.0),
-            Tok::Double(0.5)
-        ]);
+        assert_eq!(
+            toks("1e3 2.5 1. .5"),
+            vec![
+                Tok::Double(1000.0),
+                Tok::Double(2.5),
+                Tok::Double(1.0),
+                Tok::Double(0.5)
+            ]
+        );
         assert_eq!(toks("123L"), vec![Tok::Other]);
     }
 
@@ -489,24 +505,39 @@ mod tests {
             vec![Tok::Name(vec!["a".into(), "b".into(), "C".into()])]
         );
         assert_eq!(toks("t.*"), vec![Tok::NameStar(vec!["t".into()])]);
-        assert_eq!(toks("s.t.*"), vec![Tok::NameStar(vec!["s".into(), "t".into()])]);
+        assert_eq!(
+            toks("s.t.*"),
+            vec![Tok::NameStar(vec!["s".into(), "t".into()])]
+        );
         assert_eq!(toks("a .b"), vec![w("a"), Tok::P(P::Dot), w("b")]);
         assert_eq!(toks("a. b"), vec![w("a"), Tok::P(P::Dot), w("b")]);
-        assert_eq!(toks("x.select"), vec![Tok::Name(vec!["x".into(), "select".into()])]);
-        assert_eq!(toks("].0"), vec![Tok::P(P::RBracket), Tok::P(P::Dot), Tok::Int(0)]);
+        assert_eq!(
+            toks("x.select"),
+            vec![Tok::Name(vec!["x".into(), "select".into()])]
+        );
+        assert_eq!(
+            toks("].0"),
+            vec![Tok::P(P::RBracket), Tok::P(P::Dot), Tok::Int(0)]
+        );
         assert_eq!(toks("a.5"), vec![w("a"), Tok::P(P::Dot), Tok::Int(5)]);
     }
 
     #[test]
     fn strings() {
-        assert_eq!(toks("'a' \"b\""), vec![Tok::Str("a".into()), Tok::Str("b".into())]);
+        assert_eq!(
+            toks("'a' \"b\""),
+            vec![Tok::Str("a".into()), Tok::Str("b".into())]
+        );
         assert_eq!(toks(r#""it's""#), vec![Tok::Str("it's".into())]);
         assert_eq!(toks(r#"'say "hi"'"#), vec![Tok::Str("say \"hi\"".into())]);
         assert_eq!(
             toks(r#"'a\nb\t\\\'\"\v\a\b\f\/\x'"#),
             vec![Tok::Str("a\nb\t\\'\"\u{b}\u{7}\u{8}\u{c}/\\x".into())]
         );
-        assert_eq!(toks("'a''b'"), vec![Tok::Str("a".into()), Tok::Str("b".into())]);
+        assert_eq!(
+            toks("'a''b'"),
+            vec![Tok::Str("a".into()), Tok::Str("b".into())]
+        );
         assert_eq!(toks("''''"), vec![Tok::Str("".into()), Tok::Str("".into())]);
         assert_eq!(toks("''"), vec![Tok::Str("".into())]);
         assert_eq!(toks("'é'"), vec![Tok::Str("é".into())]);
@@ -541,10 +572,19 @@ mod tests {
             .collect::<Vec<_>>()
         );
         assert_eq!(toks("1 != 2"), vec![Tok::Int(1), Tok::Other, Tok::Int(2)]);
-        assert_eq!(toks("é\n 1 <> 2"), vec![Tok::Other, Tok::Int(1), Tok::P(P::NotEq), Tok::Int(2)]);
-        assert_eq!(toks("é\n é != 2"), vec![Tok::Other, Tok::Other, Tok::Other, Tok::Int(2)]);
+        assert_eq!(
+            toks("é\n 1 <> 2"),
+            vec![Tok::Other, Tok::Int(1), Tok::P(P::NotEq), Tok::Int(2)]
+        );
+        assert_eq!(
+            toks("é\n é != 2"),
+            vec![Tok::Other, Tok::Other, Tok::Other, Tok::Int(2)]
+        );
         assert_eq!(toks("1 -- comment\n"), vec![Tok::Int(1)]);
-        assert_eq!(toks("1 /* c */"), vec![Tok::Int(1), Tok::P(P::Slash), Tok::P(P::Star)]);
+        assert_eq!(
+            toks("1 /* c */"),
+            vec![Tok::Int(1), Tok::P(P::Slash), Tok::P(P::Star)]
+        );
     }
 
     #[test]

@@ -8,19 +8,48 @@ use amelie_common::{ColumnType, Error, Result, Type};
 /// stack overflow.
 pub(crate) const MAX_DEPTH: u32 = 128;
 
+/// Maximum height of an expression tree (nested nodes, including subqueries' expressions).
+pub(crate) const MAX_HEIGHT: u32 = 512;
+
+/// Stack the parser may use below its entry point. Nesting that would need more is rejected
+/// like too deep nesting; this matters for debug builds, whose frames are several times larger.
+/// Callers should run `parse` on a thread with at least 2 MiB of stack (the Rust and tokio
+/// defaults).
+const STACK_BUDGET: usize = 768 * 1024;
+
+/// An address inside the caller's stack frame.
+#[inline(always)]
+fn stack_pointer() -> usize {
+    let probe = 0u8;
+    std::hint::black_box(&probe) as *const u8 as usize
+}
+
 static EOF: Tok = Tok::Eof;
 
 pub(crate) struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     pub(crate) depth: u32,
+    /// Height of the expression parsed last (see `Parser::expr`).
+    pub(crate) h: u32,
+    /// Running maximum of child heights of the node being built.
+    pub(crate) max_h: u32,
+    stack_base: usize,
     lex_error: Option<(usize, &'static str)>,
 }
 
 /// Parses one request body into statements.
 pub(crate) fn parse_request(sql: &str) -> Result<Request> {
     let lexed = lex(sql);
-    let mut p = Parser { toks: lexed.toks, pos: 0, depth: 0, lex_error: lexed.error };
+    let mut p = Parser {
+        toks: lexed.toks,
+        pos: 0,
+        depth: 0,
+        h: 0,
+        max_h: 0,
+        stack_base: stack_pointer(),
+        lex_error: lexed.error,
+    };
     let request = p.request()?;
     // Unreachable in practice (an error token is never accepted), but never let a tokenizer
     // error slip through.
@@ -38,13 +67,14 @@ impl Parser {
     }
 
     #[inline]
-    pub(crate) fn peek_mut(&mut self) -> &mut Tok {
-        &mut self.toks[self.pos]
-    }
-
-    #[inline]
     pub(crate) fn peek_at(&self, n: usize) -> &Tok {
         self.toks.get(self.pos + n).unwrap_or(&EOF)
+    }
+
+    /// Whether parsing has used up its stack budget.
+    #[inline]
+    pub(crate) fn stack_exhausted(&self) -> bool {
+        stack_pointer().abs_diff(self.stack_base) > STACK_BUDGET
     }
 
     #[inline]
@@ -123,6 +153,23 @@ impl Parser {
         Err(Error::new(msg))
     }
 
+    /// Takes the current token's word text (empty if it is not a word).
+    pub(crate) fn take_word(&mut self) -> String {
+        match self.take() {
+            Tok::Word(s, _) => s,
+            _ => String::new(),
+        }
+    }
+
+    /// Takes the current token's name parts (of a word, compound name or `t.*`).
+    pub(crate) fn take_parts(&mut self) -> Vec<String> {
+        match self.take() {
+            Tok::Name(parts) | Tok::NameStar(parts) => parts,
+            Tok::Word(s, _) => vec![s],
+            _ => Vec::new(),
+        }
+    }
+
     /// Takes a plain (non-keyword) identifier.
     pub(crate) fn take_ident(&mut self) -> Option<String> {
         if matches!(self.peek(), Tok::Word(_, None)) {
@@ -151,7 +198,7 @@ impl Parser {
                 Ok(ObjectName { schema: None, name })
             }
             Tok::Name(parts) if parts.len() == 2 => {
-                let Tok::Name(mut parts) = self.take() else { unreachable!() };
+                let mut parts = self.take_parts();
                 let name = parts.pop().unwrap_or_default();
                 let schema = parts.pop();
                 Ok(ObjectName { schema, name })
@@ -264,7 +311,11 @@ impl Parser {
             }
             group_by = self.expr_list()?;
         }
-        let having = if self.accept_kw(Kw::Having) { Some(self.expr()?) } else { None };
+        let having = if self.accept_kw(Kw::Having) {
+            Some(self.expr()?)
+        } else {
+            None
+        };
         let mut order_by = Vec::new();
         if self.accept_kw(Kw::Order) {
             if !self.accept_kw(Kw::By) {
@@ -284,8 +335,16 @@ impl Parser {
                 }
             }
         }
-        let limit = if self.accept_kw(Kw::Limit) { Some(self.expr()?) } else { None };
-        let offset = if self.accept_kw(Kw::Offset) { Some(self.expr()?) } else { None };
+        let limit = if self.accept_kw(Kw::Limit) {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let offset = if self.accept_kw(Kw::Offset) {
+            Some(self.expr()?)
+        } else {
+            None
+        };
         Ok(Select {
             distinct,
             items,
@@ -309,7 +368,7 @@ impl Parser {
                     SelectItem::Wildcard
                 }
                 Tok::NameStar(_) => {
-                    let Tok::NameStar(parts) = self.take() else { unreachable!() };
+                    let parts = self.take_parts();
                     SelectItem::QualifiedWildcard(parts.join("."))
                 }
                 _ => {
@@ -382,7 +441,8 @@ impl Parser {
         let source = match self.peek_kw() {
             Some(Kw::Values) => {
                 self.advance();
-                InsertSource::Values(self.values()?)
+                let width = columns.as_ref().map(Vec::len);
+                InsertSource::Values(self.values(width)?)
             }
             Some(Kw::Generate) => {
                 self.advance();
@@ -405,19 +465,33 @@ impl Parser {
         };
         let on_conflict = self.on_conflict()?;
         let returning = self.returning()?;
-        Ok(Insert { table, columns, source, on_conflict, returning })
+        Ok(Insert {
+            table,
+            columns,
+            source,
+            on_conflict,
+            returning,
+        })
     }
 
     /// `(v, ...)[, (v, ...) ...]` — values are literals; the comma between values is optional
-    /// (as in Amelie).
-    fn values(&mut self) -> Result<Vec<Vec<Expr>>> {
+    /// (as in Amelie). With an explicit column list of `width` columns, a row may not hold more
+    /// values (Amelie then expects the `)`); fewer is left to the compiler, like all row width
+    /// checks against the table (`row has incorrect number of columns`).
+    fn values(&mut self, width: Option<usize>) -> Result<Vec<Vec<Expr>>> {
         let mut rows = Vec::new();
         loop {
             self.expect_p(P::LParen, "expected '('")?;
             let mut row = Vec::new();
-            if !self.accept_p(P::RParen) {
+            if width == Some(0) {
+                self.expect_p(P::RParen, "expected ')'")?;
+            } else if !self.accept_p(P::RParen) {
                 loop {
                     row.push(self.value()?);
+                    if Some(row.len()) == width {
+                        self.expect_p(P::RParen, "expected ')'")?;
+                        break;
+                    }
                     if self.accept_p(P::Comma) {
                         continue;
                     }
@@ -447,24 +521,24 @@ impl Parser {
         if !self.accept_kw(Kw::Do) {
             return self.fail("INSERT VALUES ON CONFLICT <DO> expected");
         }
-        let action = match self.peek_kw() {
-            Some(Kw::Nothing) => OnConflict::Nothing,
-            Some(Kw::Error) => OnConflict::Error,
-            Some(Kw::Resolve) => OnConflict::Resolve,
-            Some(Kw::Update) => {
-                self.advance();
-                if !self.accept_kw(Kw::Set) {
-                    return self.fail("UPDATE <SET> expected");
+        let action =
+            match self.peek_kw() {
+                Some(Kw::Nothing) => OnConflict::Nothing,
+                Some(Kw::Error) => OnConflict::Error,
+                Some(Kw::Resolve) => OnConflict::Resolve,
+                Some(Kw::Update) => {
+                    self.advance();
+                    if !self.accept_kw(Kw::Set) {
+                        return self.fail("UPDATE <SET> expected");
+                    }
+                    let set = self.assignments()?;
+                    let filter = self.where_clause()?;
+                    return Ok(Some(OnConflict::Update { set, filter }));
                 }
-                let set = self.assignments()?;
-                let filter = self.where_clause()?;
-                return Ok(Some(OnConflict::Update { set, filter }));
-            }
-            _ => {
-                return self
-                    .fail("INSERT VALUES ON CONFLICT DO <NOTHING | ERROR | UPDATE | RESOLVE> expected")
-            }
-        };
+                _ => return self.fail(
+                    "INSERT VALUES ON CONFLICT DO <NOTHING | ERROR | UPDATE | RESOLVE> expected",
+                ),
+            };
         self.advance();
         Ok(Some(action))
     }
@@ -476,7 +550,7 @@ impl Parser {
             let (column, path) = match self.peek() {
                 Tok::Word(_, None) => (self.take_ident().unwrap_or_default(), Vec::new()),
                 Tok::Name(_) => {
-                    let Tok::Name(mut parts) = self.take() else { unreachable!() };
+                    let mut parts = self.take_parts();
                     let path = parts.split_off(1);
                     (parts.pop().unwrap_or_default(), path)
                 }
@@ -494,7 +568,11 @@ impl Parser {
             } else {
                 Some(self.expr()?)
             };
-            set.push(Assignment { column, path, value });
+            set.push(Assignment {
+                column,
+                path,
+                value,
+            });
             if !self.accept_p(P::Comma) {
                 return Ok(set);
             }
@@ -511,7 +589,13 @@ impl Parser {
         let set = self.assignments()?;
         let filter = self.where_clause()?;
         let returning = self.returning()?;
-        Ok(Update { table, alias, set, filter, returning })
+        Ok(Update {
+            table,
+            alias,
+            set,
+            filter,
+            returning,
+        })
     }
 
     fn delete(&mut self) -> Result<Delete> {
@@ -523,7 +607,12 @@ impl Parser {
         let alias = self.alias()?;
         let filter = self.where_clause()?;
         let returning = self.returning()?;
-        Ok(Delete { table, alias, filter, returning })
+        Ok(Delete {
+            table,
+            alias,
+            filter,
+            returning,
+        })
     }
 }
 
@@ -655,8 +744,10 @@ impl Parser {
         }
         for column in columns.iter_mut().filter(|c| c.primary_key) {
             if !column.ty.can_be_key() {
-                return self
-                    .fail(format!("<{}> column key can be text, int32, int64 or timestamp", column.name));
+                return self.fail(format!(
+                    "<{}> column key can be text, int32, int64 or timestamp",
+                    column.name
+                ));
             }
             column.not_null = true;
         }
@@ -693,9 +784,12 @@ impl Parser {
                 }
                 Some(Kw::Default) => {
                     self.advance();
-                    if matches!(ty, ColumnType::Timestamp | ColumnType::Interval | ColumnType::Vector)
-                    {
-                        return self.fail(format!("DEFAULT for column <{}> is not supported", c.name));
+                    if matches!(
+                        ty,
+                        ColumnType::Timestamp | ColumnType::Interval | ColumnType::Vector
+                    ) {
+                        return self
+                            .fail(format!("DEFAULT for column <{}> is not supported", c.name));
                     }
                     let value = self.expr()?;
                     match const_default(value, ty) {
@@ -712,14 +806,16 @@ impl Parser {
                 Some(Kw::Serial) => {
                     self.advance();
                     if !matches!(ty, ColumnType::Int32 | ColumnType::Int64) {
-                        return self.fail(format!("SERIAL column <{}> must be int or int64", c.name));
+                        return self
+                            .fail(format!("SERIAL column <{}> must be int or int64", c.name));
                     }
                     c.serial = true;
                 }
                 Some(Kw::Random) => {
                     self.advance();
                     if !matches!(ty, ColumnType::Int32 | ColumnType::Int64) {
-                        return self.fail(format!("RANDOM column <{}> must be int or int64", c.name));
+                        return self
+                            .fail(format!("RANDOM column <{}> must be int or int64", c.name));
                     }
                     let mut modulo = None;
                     if self.accept_p(P::LParen) {
@@ -743,7 +839,8 @@ impl Parser {
                     c.primary_key = true;
                 }
                 Some(Kw::Generated | Kw::As) => {
-                    return self.fail("generated columns (AS ... STORED | RESOLVED) are not supported")
+                    return self
+                        .fail("generated columns (AS ... STORED | RESOLVED) are not supported")
                 }
                 _ => return Ok(c),
             }

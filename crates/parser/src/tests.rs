@@ -56,23 +56,39 @@ fn sx(e: &Expr) -> String {
         Expr::Array(v) => format!("[{}]", v.iter().map(sx).collect::<Vec<_>>().join(" ")),
         Expr::Object(v) => format!(
             "{{{}}}",
-            v.iter().map(|(k, v)| format!("{}:{}", sx(k), sx(v))).collect::<Vec<_>>().join(" ")
+            v.iter()
+                .map(|(k, v)| format!("{}:{}", sx(k), sx(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         Expr::Name(p) => p.join("."),
         Expr::Default => "default".into(),
         Expr::Unary { op, expr } => format!("({op:?} {})", sx(expr)),
         Expr::Binary { op, left, right } => format!("({op:?} {} {})", sx(left), sx(right)),
         Expr::IsNull { expr, negated } => {
-            format!("({} {})", if *negated { "IsNotNull" } else { "IsNull" }, sx(expr))
+            format!(
+                "({} {})",
+                if *negated { "IsNotNull" } else { "IsNull" },
+                sx(expr)
+            )
         }
-        Expr::Between { expr, low, high, negated } => format!(
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => format!(
             "({}Between {} {} {})",
             if *negated { "Not" } else { "" },
             sx(expr),
             sx(low),
             sx(high)
         ),
-        Expr::In { expr, list, negated } => format!(
+        Expr::In {
+            expr,
+            list,
+            negated,
+        } => format!(
             "({}In {} [{}])",
             if *negated { "Not" } else { "" },
             sx(expr),
@@ -83,18 +99,35 @@ fn sx(e: &Expr) -> String {
             schema.as_ref().map(|s| format!("{s}.")).unwrap_or_default(),
             args.iter().map(sx).collect::<Vec<_>>().join(" ")
         ),
-        Expr::Aggregate { func, arg, distinct } => format!(
+        Expr::Aggregate {
+            func,
+            arg,
+            distinct,
+        } => format!(
             "{func:?}({}{})",
             if *distinct { "distinct " } else { "" },
             arg.as_ref().map(|a| sx(a)).unwrap_or_else(|| "*".into())
         ),
         Expr::Index { expr, index } => format!("{}[{}]", sx(expr), sx(index)),
         Expr::Field { expr, name } => format!("{}->{name}", sx(expr)),
-        Expr::Case { operand, whens, else_ } => format!(
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => format!(
             "(case{}{}{})",
-            operand.as_ref().map(|o| format!(" {}", sx(o))).unwrap_or_default(),
-            whens.iter().map(|(w, t)| format!(" when {} then {}", sx(w), sx(t))).collect::<String>(),
-            else_.as_ref().map(|e| format!(" else {}", sx(e))).unwrap_or_default()
+            operand
+                .as_ref()
+                .map(|o| format!(" {}", sx(o)))
+                .unwrap_or_default(),
+            whens
+                .iter()
+                .map(|(w, t)| format!(" when {} then {}", sx(w), sx(t)))
+                .collect::<String>(),
+            else_
+                .as_ref()
+                .map(|e| format!(" else {}", sx(e)))
+                .unwrap_or_default()
         ),
         Expr::Subquery(_) => "(subquery)".into(),
         Expr::Exists(_) => "(exists)".into(),
@@ -106,7 +139,10 @@ fn sxe(e: &str) -> String {
 }
 
 fn name(schema: Option<&str>, name: &str) -> ObjectName {
-    ObjectName { schema: schema.map(Into::into), name: name.into() }
+    ObjectName {
+        schema: schema.map(Into::into),
+        name: name.into(),
+    }
 }
 
 fn s(v: &str) -> String {
@@ -118,8 +154,20 @@ fn s(v: &str) -> String {
 
 #[test]
 fn request_framing() {
-    assert_eq!(ok(""), Request { explain: false, stmts: vec![] });
-    assert_eq!(ok("  ;; ; "), Request { explain: false, stmts: vec![] });
+    assert_eq!(
+        ok(""),
+        Request {
+            explain: false,
+            stmts: vec![]
+        }
+    );
+    assert_eq!(
+        ok("  ;; ; "),
+        Request {
+            explain: false,
+            stmts: vec![]
+        }
+    );
     assert_eq!(ok("begin commit").stmts.len(), 0);
     assert_eq!(ok("begin; commit").stmts.len(), 0);
     assert_eq!(ok("BEGIN; COMMIT;").stmts.len(), 0);
@@ -133,18 +181,30 @@ fn request_framing() {
     assert!(ok("explain begin select 1; commit").explain);
 
     assert_eq!(err("begin"), "COMMIT expected at the end of transaction");
-    assert_eq!(err("begin; select 1"), "COMMIT expected at the end of transaction");
+    assert_eq!(
+        err("begin; select 1"),
+        "COMMIT expected at the end of transaction"
+    );
     assert_eq!(err("commit"), "unexpected COMMIT operation");
     assert_eq!(err("select 1; commit"), "unexpected COMMIT operation");
     assert_eq!(err("select 1; begin"), "unexpected BEGIN operation");
     assert_eq!(err("begin begin"), "unexpected BEGIN operation");
-    assert_eq!(err("begin commit select 1"), "unexpected statement after COMMIT");
-    assert_eq!(err("begin; commit; select 1"), "unexpected statement after COMMIT");
+    assert_eq!(
+        err("begin commit select 1"),
+        "unexpected statement after COMMIT"
+    );
+    assert_eq!(
+        err("begin; commit; select 1"),
+        "unexpected statement after COMMIT"
+    );
     assert_eq!(err("explain"), "EXPLAIN without command");
     assert_eq!(err("explain ;"), "EXPLAIN without command");
     assert_eq!(err("junk"), "unexpected statement");
     assert_eq!(err("1"), "unexpected statement");
-    assert_eq!(err("select 1 select 2"), "unexpected token at the end of statement");
+    assert_eq!(
+        err("select 1 select 2"),
+        "unexpected token at the end of statement"
+    );
 }
 
 #[test]
@@ -171,9 +231,16 @@ fn minus_rule() {
     assert_eq!(sxe("a - -1"), "(Sub a -1)");
     assert_eq!(sxe("-a"), "(Neg a)");
     for sql in ["select 2-1", "select a-1", "select a -1", "select 1 -1"] {
-        assert_eq!(err(sql), "unexpected token at the end of statement", "{sql}");
+        assert_eq!(
+            err(sql),
+            "unexpected token at the end of statement",
+            "{sql}"
+        );
     }
-    assert_eq!(select("select * from t where id=-1").filter.map(|e| sx(&e)), Some(s("(Eq id -1)")));
+    assert_eq!(
+        select("select * from t where id=-1").filter.map(|e| sx(&e)),
+        Some(s("(Eq id -1)"))
+    );
 }
 
 #[test]
@@ -202,23 +269,38 @@ fn strings_both_quotes() {
     assert_eq!(err("select \"abc"), "unterminated string");
     assert_eq!(err("select 'abc\\'"), "unterminated string");
     // No '' doubling: two adjacent strings.
-    assert_eq!(err("select 'a''b'"), "unexpected token at the end of statement");
+    assert_eq!(
+        err("select 'a''b'"),
+        "unexpected token at the end of statement"
+    );
     // The tokenizer error is reported where Amelie's lazy lexer would see it.
-    assert_eq!(err("select 1 2 'abc"), "unexpected token at the end of statement");
+    assert_eq!(
+        err("select 1 2 'abc"),
+        "unexpected token at the end of statement"
+    );
     // No quoted identifiers.
     assert_eq!(err("select * from \"t\""), "FROM target name expected");
 }
 
 #[test]
 fn keywords_and_identifiers() {
-    assert_eq!(ok("SELECT 1 FROM T WHERE X = 1"), ok("select 1 from T where X = 1"));
+    assert_eq!(
+        ok("SELECT 1 FROM T WHERE X = 1"),
+        ok("select 1 from T where X = 1")
+    );
     let sel = select("select Abc, aBC from MyTable");
     assert_eq!(sel.from[0].table, name(None, "MyTable"));
     assert_eq!(
         sel.items,
         vec![
-            SelectItem::Expr { expr: Expr::Name(vec![s("Abc")]), alias: None },
-            SelectItem::Expr { expr: Expr::Name(vec![s("aBC")]), alias: None },
+            SelectItem::Expr {
+                expr: Expr::Name(vec![s("Abc")]),
+                alias: None
+            },
+            SelectItem::Expr {
+                expr: Expr::Name(vec![s("aBC")]),
+                alias: None
+            },
         ]
     );
     assert_eq!(expr("_select"), Expr::Name(vec![s("_select")]));
@@ -234,10 +316,19 @@ fn keywords_and_identifiers() {
 fn compound_names() {
     assert_eq!(expr("t.id"), Expr::Name(vec![s("t"), s("id")]));
     assert_eq!(expr("a.b.c"), Expr::Name(vec![s("a"), s("b"), s("c")]));
-    assert_eq!(expr("excluded.id"), Expr::Name(vec![s("excluded"), s("id")]));
+    assert_eq!(
+        expr("excluded.id"),
+        Expr::Name(vec![s("excluded"), s("id")])
+    );
     assert_eq!(expr("t.select"), Expr::Name(vec![s("t"), s("select")]));
-    assert_eq!(expr("system.config().directory"), expr("system.config() . directory"));
-    assert_eq!(sxe("system.config().directory"), "system.config()->directory");
+    assert_eq!(
+        expr("system.config().directory"),
+        expr("system.config() . directory")
+    );
+    assert_eq!(
+        sxe("system.config().directory"),
+        "system.config()->directory"
+    );
     assert_eq!(sxe("a . b"), "a.b");
     assert_eq!(
         select("select t.*, s.t.*, * from t").items,
@@ -247,7 +338,10 @@ fn compound_names() {
             SelectItem::Wildcard
         ]
     );
-    assert_eq!(err("select t.* + 1"), "unexpected token at the end of statement");
+    assert_eq!(
+        err("select t.* + 1"),
+        "unexpected token at the end of statement"
+    );
     assert_eq!(err("select 1 + t.*"), "bad expression");
 }
 
@@ -296,9 +390,15 @@ fn precedence() {
         ("a = 1 is null", "(IsNull (Eq a 1))"),
         ("a + 1 is not null or b", "(Or (IsNotNull (Add a 1)) b)"),
         ("a between 1 and 10", "(Between a 1 10)"),
-        ("a not between 1 and 10 and b", "(And (NotBetween a 1 10) b)"),
+        (
+            "a not between 1 and 10 and b",
+            "(And (NotBetween a 1 10) b)",
+        ),
         ("a + 1 between -1 and 'z'", "(Between (Add a 1) -1 'z')"),
-        ("a between timestamp '2020-01-01' and interval '1 day'", "(Between a ts'2020-01-01' iv'1 day')"),
+        (
+            "a between timestamp '2020-01-01' and interval '1 day'",
+            "(Between a ts'2020-01-01' iv'1 day')",
+        ),
         ("a in (1, 2, b + 1)", "(In a [1 2 (Add b 1)])"),
         ("a not in ()", "(NotIn a [])"),
         ("a in (select 1)", "(In a [(subquery)])"),
@@ -320,13 +420,19 @@ fn postfix() {
         ("a[0][1]", "a[0][1]"),
         ("a.b[0].c", "a.b[0]->c"),
         ("{\"id\":48}.id", "json{Object([(\"id\", Int(48))])}->id"),
-        ("{\"a\": {\"b\": 1}}.a.b", "json{Object([(\"a\", Object([(\"b\", Int(1))]))])}->a->b"),
+        (
+            "{\"a\": {\"b\": 1}}.a.b",
+            "json{Object([(\"a\", Object([(\"b\", Int(1))]))])}->a->b",
+        ),
         ("[1,2].'0'", "json{Array([Int(1), Int(2)])}->0"),
         ("a.'key'", "a->key"),
         ("x::int", "int(x)"),
         ("x::int()", "int(x)"),
         ("x::f(1, 2)", "f(x 1 2)"),
-        ("x::public.set('a', 1)::unset('b')", "unset(public.set(x 'a' 1) 'b')"),
+        (
+            "x::public.set('a', 1)::unset('b')",
+            "unset(public.set(x 'a' 1) 'b')",
+        ),
         ("x::vector[1]", "vector(x)[1]"),
         ("'1'::timestamp", "timestamp('1')"),
         ("1::type::length", "length(type(1))"),
@@ -343,8 +449,14 @@ fn postfix() {
     assert_eq!(err("select 1::"), "bad '::' expression");
     assert_eq!(err("select 1::()"), "bad '::' expression");
     assert_eq!(err("select 1::[]()"), "bad '::' expression");
-    assert_eq!(err("select 1 :: schema.name.name()"), "schema.name.name(): bad function call");
-    assert_eq!(err("select 1::schema.name.name"), "schema.name.name(): bad function call");
+    assert_eq!(
+        err("select 1 :: schema.name.name()"),
+        "schema.name.name(): bad function call"
+    );
+    assert_eq!(
+        err("select 1::schema.name.name"),
+        "schema.name.name(): bad function call"
+    );
     assert_eq!(err("select [[1,2,3], 5, [7]].0"), "bad '.' expression");
     assert_eq!(err("select {\"a\": 1}.0"), "bad '.' expression");
     assert_eq!(err("select a."), "bad '.' expression");
@@ -355,8 +467,14 @@ fn postfix() {
 
 #[test]
 fn literals_and_constructors() {
-    assert_eq!(expr("timestamp '2024-01-01 00:00:00'"), Expr::Timestamp(s("2024-01-01 00:00:00")));
-    assert_eq!(expr("TIMESTAMP \"2024-01-01\""), Expr::Timestamp(s("2024-01-01")));
+    assert_eq!(
+        expr("timestamp '2024-01-01 00:00:00'"),
+        Expr::Timestamp(s("2024-01-01 00:00:00"))
+    );
+    assert_eq!(
+        expr("TIMESTAMP \"2024-01-01\""),
+        Expr::Timestamp(s("2024-01-01"))
+    );
     assert_eq!(expr("interval '1 hour'"), Expr::Interval(s("1 hour")));
     assert_eq!(sxe("timestamp('x', 'UTC')"), "timestamp('x' 'UTC')");
     assert_eq!(sxe("interval('1 day')"), "interval('1 day')");
@@ -391,13 +509,19 @@ fn literals_and_constructors() {
     );
     // Non-constant constructors stay expressions.
     assert_eq!(sxe("[1, a, 2 + 3]"), "[1 a (Add 2 3)]");
-    assert_eq!(sxe("[[1,2,3]::vector]"), "[vector(json{Array([Int(1), Int(2), Int(3)])})]");
+    assert_eq!(
+        sxe("[[1,2,3]::vector]"),
+        "[vector(json{Array([Int(1), Int(2), Int(3)])})]"
+    );
     assert_eq!(sxe("{\"a\": a, \"b\": 1}"), "{'a':a 'b':1}");
     assert_eq!(sxe("{a: 1}"), "{a:1}");
     assert_eq!(sxe("[current_timestamp]"), "[now]");
     assert_eq!(sxe("[ select 123 ]"), "[(subquery)]");
     assert_eq!(sxe("{\"id\": select 1, 2 }"), "{'id':(subquery)}");
-    assert_eq!(sxe("vector [1.0, 2]"), "vector(json{Array([Double(1.0), Int(2)])})");
+    assert_eq!(
+        sxe("vector [1.0, 2]"),
+        "vector(json{Array([Double(1.0), Int(2)])})"
+    );
     assert_eq!(err("select {\"a\"}"), "{}: {name <:>} expected");
     assert_eq!(err("select {\"a\""), "{}: {name <:>} expected");
     assert_eq!(err("select {\"a\": 0, \"b\"}"), "{}: {name <:>} expected");
@@ -414,7 +538,10 @@ fn functions_and_aggregates() {
     assert_eq!(sxe("now()"), "now()");
     assert_eq!(sxe("f(1, a, 'x')"), "f(1 a 'x')");
     assert_eq!(sxe("system.config()"), "system.config()");
-    assert_eq!(sxe("public.json_import(public.string([1]))"), "public.json_import(public.string(json{Array([Int(1)])}))");
+    assert_eq!(
+        sxe("public.json_import(public.string([1]))"),
+        "public.json_import(public.string(json{Array([Int(1)])}))"
+    );
     assert_eq!(sxe("set({}, 'a', 1)"), "set(json{Object([])} 'a' 1)");
     assert_eq!(sxe("replace('a', 'b', 'c')"), "replace('a' 'b' 'c')");
     assert_eq!(sxe("error('x')"), "error('x')");
@@ -423,30 +550,49 @@ fn functions_and_aggregates() {
     assert_eq!(sxe("unset({}, 'a')"), "unset(json{Object([])} 'a')");
     assert_eq!(sxe("extract(year from ts)"), "extract('year' ts)");
     assert_eq!(sxe("extract('year', ts)"), "extract('year' ts)");
+    assert_eq!(
+        sxe("EXTRACT('min' FROM INTERVAL '1 hour')"),
+        "EXTRACT('min' iv'1 hour')"
+    );
     assert_eq!(sxe("Now()"), "Now()");
     assert_eq!(sxe("count(*)"), "Count(*)");
     assert_eq!(sxe("COUNT(distinct a)"), "Count(distinct a)");
-    assert_eq!(sxe("sum(a + 1) / count(a)"), "(Div Sum((Add a 1)) Count(a))");
+    assert_eq!(
+        sxe("sum(a + 1) / count(a)"),
+        "(Div Sum((Add a 1)) Count(a))"
+    );
     assert_eq!(sxe("avg(a)"), "Avg(a)");
     assert_eq!(sxe("min(a)"), "Min(a)");
     assert_eq!(sxe("max(a)"), "Max(a)");
     assert_eq!(err("select a.b.c(1)"), "a.b.c(): bad function call");
     assert_eq!(err("select f(1"), "expected ')'");
     assert_eq!(err("select f(1,"), "bad expression");
-    assert_eq!(err("select like('hello, world', 'hello%world')"), "bad expression");
+    assert_eq!(
+        err("select like('hello, world', 'hello%world')"),
+        "bad expression"
+    );
     assert_eq!(err("select count"), "bad expression");
     assert_eq!(err("select sum(*)"), "bad expression");
 }
 
 #[test]
 fn case_exists_subquery() {
-    assert_eq!(sxe("case when a then 1 else 2 end"), "(case when a then 1 else 2)");
-    assert_eq!(sxe("case a when 1 then 'x' when 2 then 'y' end"), "(case a when 1 then 'x' when 2 then 'y')");
+    assert_eq!(
+        sxe("case when a then 1 else 2 end"),
+        "(case when a then 1 else 2)"
+    );
+    assert_eq!(
+        sxe("case a when 1 then 'x' when 2 then 'y' end"),
+        "(case a when 1 then 'x' when 2 then 'y')"
+    );
     assert_eq!(sxe("case else 1 end"), "(case else 1)");
     assert_eq!(sxe("exists (select 1)"), "(exists)");
     assert_eq!(sxe("not exists (select 1 from t)"), "(Not (exists))");
     assert_eq!(sxe("(select 1) + 1"), "(Add (subquery) 1)");
-    assert_eq!(sxe("(select id from t where id = 1)::type"), "type((subquery))");
+    assert_eq!(
+        sxe("(select id from t where id = 1)::type"),
+        "type((subquery))"
+    );
 
     let cases = [
         ("select case", "bad expression"),
@@ -457,8 +603,14 @@ fn case_exists_subquery() {
         ("select case 1 then", "CASE <expr> expected"),
         ("select case when 1 then 1", "CASE <expr> expected"),
         ("select case when 1", "CASE WHEN expr <THEN> expected"),
-        ("select case when 1=0 then 1 when 1=3 when 1=1 then 2 end", "CASE WHEN expr <THEN> expected"),
-        ("select case 1 when 1 then 1 else 3 else 4 end", "CASE ELSE redefined"),
+        (
+            "select case when 1=0 then 1 when 1=3 when 1=1 then 2 end",
+            "CASE WHEN expr <THEN> expected",
+        ),
+        (
+            "select case 1 when 1 then 1 else 3 else 4 end",
+            "CASE ELSE redefined",
+        ),
         ("select exists", "EXISTS <(> expected"),
         ("select exists 1", "EXISTS <(> expected"),
         ("select exists (", "EXISTS (<SELECT> expected"),
@@ -484,6 +636,7 @@ fn operator_errors() {
         ("select and", "bad expression"),
         ("select or", "bad expression"),
         ("select not", "bad expression"),
+        ("select not []", "bad expression"),
         ("select not like", "bad expression"),
         ("select like", "bad expression"),
         ("select like 1", "bad expression"),
@@ -503,12 +656,21 @@ fn operator_errors() {
         ("select 1 in (1", "expected ')'"),
         ("select 1 between", "error BETWEEN const value expected"),
         ("select 1 between and", "error BETWEEN const value expected"),
-        ("select 1 between 0 and", "error BETWEEN const value expected"),
-        ("select 1 between a and 1", "error BETWEEN const value expected"),
+        (
+            "select 1 between 0 and",
+            "error BETWEEN const value expected",
+        ),
+        (
+            "select 1 between a and 1",
+            "error BETWEEN const value expected",
+        ),
         ("select 1 between 0", "BETWEEN expr <AND> expected"),
         ("select 1 between 0 1", "BETWEEN expr <AND> expected"),
         ("select 1 between 0 or", "BETWEEN expr <AND> expected"),
-        ("select null null", "unexpected token at the end of statement"),
+        (
+            "select null null",
+            "unexpected token at the end of statement",
+        ),
         ("select null 1", "unexpected token at the end of statement"),
         ("select 1 != 2", "unexpected token at the end of statement"),
         ("select 1 == 2", "unexpected token at the end of statement"),
@@ -533,22 +695,49 @@ fn select_full() {
     );
     assert!(sel.distinct);
     assert_eq!(sel.items.len(), 4);
-    assert_eq!(sel.items[1], SelectItem::Expr { expr: Expr::Name(vec![s("b")]), alias: Some(s("x")) });
-    assert_eq!(sel.items[2], SelectItem::Expr { expr: Expr::Name(vec![s("c")]), alias: Some(s("y")) });
+    assert_eq!(
+        sel.items[1],
+        SelectItem::Expr {
+            expr: Expr::Name(vec![s("b")]),
+            alias: Some(s("x"))
+        }
+    );
+    assert_eq!(
+        sel.items[2],
+        SelectItem::Expr {
+            expr: Expr::Name(vec![s("c")]),
+            alias: Some(s("y"))
+        }
+    );
     assert_eq!(sel.format.as_deref(), Some("json-obj"));
     assert_eq!(
         sel.from,
         vec![
-            FromItem { table: name(Some("public"), "t"), alias: Some(s("t1")) },
-            FromItem { table: name(None, "u"), alias: Some(s("u1")) },
-            FromItem { table: name(None, "v"), alias: None },
+            FromItem {
+                table: name(Some("public"), "t"),
+                alias: Some(s("t1"))
+            },
+            FromItem {
+                table: name(None, "u"),
+                alias: Some(s("u1"))
+            },
+            FromItem {
+                table: name(None, "v"),
+                alias: None
+            },
         ]
     );
     assert_eq!(sel.filter.as_ref().map(sx), Some(s("(Gt a 1)")));
-    assert_eq!(sel.group_by.iter().map(sx).collect::<Vec<_>>(), vec!["a", "b"]);
+    assert_eq!(
+        sel.group_by.iter().map(sx).collect::<Vec<_>>(),
+        vec!["a", "b"]
+    );
     assert_eq!(sel.having.as_ref().map(sx), Some(s("(Gt Count(*) 1)")));
     assert_eq!(
-        sel.order_by.iter().map(|o| (sx(&o.expr), o.asc)).collect::<Vec<_>>(),
+        sel.order_by
+            .iter()
+            .map(|o| (sx(&o.expr), o.asc))
+            .collect::<Vec<_>>(),
         vec![(s("a"), true), (s("b"), false), (s("c"), true)]
     );
     assert_eq!(sel.limit, Some(Expr::Int(10)));
@@ -560,12 +749,21 @@ fn select_full() {
     assert_eq!(sel.items, vec![SelectItem::Wildcard]);
     assert_eq!(sel.format.as_deref(), Some("json-pretty"));
     assert_eq!(sel.from[0].alias.as_deref(), Some("alias"));
-    assert_eq!(select("select 1 as count").items[0], SelectItem::Expr {
-        expr: Expr::Int(1),
-        alias: Some(s("count"))
-    });
-    assert_eq!(select("select *, *").items, vec![SelectItem::Wildcard, SelectItem::Wildcard]);
-    assert_eq!(select("select a from t limit 1 + 1").limit.as_ref().map(sx), Some(s("(Add 1 1)")));
+    assert_eq!(
+        select("select 1 as count").items[0],
+        SelectItem::Expr {
+            expr: Expr::Int(1),
+            alias: Some(s("count"))
+        }
+    );
+    assert_eq!(
+        select("select *, *").items,
+        vec![SelectItem::Wildcard, SelectItem::Wildcard]
+    );
+    assert_eq!(
+        select("select a from t limit 1 + 1").limit.as_ref().map(sx),
+        Some(s("(Add 1 1)"))
+    );
 }
 
 #[test]
@@ -585,9 +783,18 @@ fn select_errors() {
         ("select 1 from t limit", "bad expression"),
         ("select 1 as", "AS <label> expected"),
         ("select 1 from t as", "AS <label> expected"),
-        ("select 1 from t where a b", "unexpected token at the end of statement"),
-        ("select 1 from t junk junk", "unexpected token at the end of statement"),
-        ("select 1 format 'json' format 'json'", "unexpected token at the end of statement"),
+        (
+            "select 1 from t where a b",
+            "unexpected token at the end of statement",
+        ),
+        (
+            "select 1 from t junk junk",
+            "unexpected token at the end of statement",
+        ),
+        (
+            "select 1 format 'json' format 'json'",
+            "unexpected token at the end of statement",
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(err(sql), want, "{sql}");
@@ -608,7 +815,9 @@ fn insert_values() {
     assert_eq!(ins.table, name(None, "t"));
     assert_eq!(ins.columns, None);
     assert!(ins.on_conflict.is_none() && ins.returning.is_none());
-    let InsertSource::Values(rows) = ins.source else { panic!() };
+    let InsertSource::Values(rows) = ins.source else {
+        panic!()
+    };
     assert_eq!(rows.len(), 1);
     assert_eq!(
         rows[0],
@@ -635,7 +844,9 @@ fn insert_values() {
         ]
     );
 
-    let Stmt::Insert(ins) = one("insert into s.t (a, b) values (1, 2), (3, 4),(5,6)") else { panic!() };
+    let Stmt::Insert(ins) = one("insert into s.t (a, b) values (1, 2), (3, 4),(5,6)") else {
+        panic!()
+    };
     assert_eq!(ins.table, name(Some("s"), "t"));
     assert_eq!(ins.columns, Some(vec![s("a"), s("b")]));
     assert_eq!(
@@ -647,10 +858,14 @@ fn insert_values() {
         ])
     );
     // Empty lists, optional commas between values, rows of different widths (compiler checks).
-    let Stmt::Insert(ins) = one("insert into t () values (), ()") else { panic!() };
+    let Stmt::Insert(ins) = one("insert into t () values (), ()") else {
+        panic!()
+    };
     assert_eq!(ins.columns, Some(vec![]));
     assert_eq!(ins.source, InsertSource::Values(vec![vec![], vec![]]));
-    let Stmt::Insert(ins) = one("insert into t values (1 2 'x'), (1)") else { panic!() };
+    let Stmt::Insert(ins) = one("insert into t values (1 2 'x'), (1)") else {
+        panic!()
+    };
     assert_eq!(
         ins.source,
         InsertSource::Values(vec![
@@ -662,23 +877,39 @@ fn insert_values() {
 
 #[test]
 fn insert_generate_select_conflict_returning() {
-    let Stmt::Insert(ins) = one("insert into t generate 10") else { panic!() };
+    let Stmt::Insert(ins) = one("insert into t generate 10") else {
+        panic!()
+    };
     assert_eq!(ins.source, InsertSource::Generate(10));
 
-    let Stmt::Insert(ins) = one("insert into t select a, b from u where a > 0 on conflict do nothing")
+    let Stmt::Insert(ins) =
+        one("insert into t select a, b from u where a > 0 on conflict do nothing")
     else {
         panic!()
     };
-    let InsertSource::Select(sel) = &ins.source else { panic!() };
+    let InsertSource::Select(sel) = &ins.source else {
+        panic!()
+    };
     assert_eq!(sel.from[0].table, name(None, "u"));
     assert_eq!(ins.on_conflict, Some(OnConflict::Nothing));
 
     for (sql, want) in [
-        ("insert into t values (1) on conflict do nothing", OnConflict::Nothing),
-        ("insert into t values (1) on conflict do error", OnConflict::Error),
-        ("insert into t values (1) ON CONFLICT DO RESOLVE", OnConflict::Resolve),
+        (
+            "insert into t values (1) on conflict do nothing",
+            OnConflict::Nothing,
+        ),
+        (
+            "insert into t values (1) on conflict do error",
+            OnConflict::Error,
+        ),
+        (
+            "insert into t values (1) ON CONFLICT DO RESOLVE",
+            OnConflict::Resolve,
+        ),
     ] {
-        let Stmt::Insert(ins) = one(sql) else { panic!() };
+        let Stmt::Insert(ins) = one(sql) else {
+            panic!()
+        };
         assert_eq!(ins.on_conflict, Some(want), "{sql}");
     }
 
@@ -688,11 +919,16 @@ fn insert_generate_select_conflict_returning() {
     ) else {
         panic!()
     };
-    let Some(OnConflict::Update { set, filter }) = ins.on_conflict else { panic!() };
+    let Some(OnConflict::Update { set, filter }) = ins.on_conflict else {
+        panic!()
+    };
     assert_eq!(set.len(), 3);
     assert_eq!(set[0].column, "data");
     assert!(set[0].path.is_empty());
-    assert_eq!(set[0].value.as_ref().map(sx), Some(s("(Add data excluded.data)")));
+    assert_eq!(
+        set[0].value.as_ref().map(sx),
+        Some(s("(Add data excluded.data)"))
+    );
     assert_eq!(set[1].column, "doc");
     assert_eq!(set[1].path, vec![s("a"), s("b")]);
     assert_eq!(set[2].value, None);
@@ -702,8 +938,16 @@ fn insert_generate_select_conflict_returning() {
     assert_eq!(returning.items[0], SelectItem::Wildcard);
     assert_eq!(returning.format.as_deref(), Some("json-obj"));
 
-    let Stmt::Insert(ins) = one("insert into t values (1),(2),(3) returning *") else { panic!() };
-    assert_eq!(ins.returning, Some(Returning { items: vec![SelectItem::Wildcard], format: None }));
+    let Stmt::Insert(ins) = one("insert into t values (1),(2),(3) returning *") else {
+        panic!()
+    };
+    assert_eq!(
+        ins.returning,
+        Some(Returning {
+            items: vec![SelectItem::Wildcard],
+            format: None
+        })
+    );
 }
 
 #[test]
@@ -715,7 +959,10 @@ fn insert_errors() {
         ("insert into \"name\"", "FROM target name expected"),
         ("insert into 1", "FROM target name expected"),
         ("insert into test", "INSERT INTO <VALUES | SELECT> expected"),
-        ("insert into test 1", "INSERT INTO <VALUES | SELECT> expected"),
+        (
+            "insert into test 1",
+            "INSERT INTO <VALUES | SELECT> expected",
+        ),
         ("insert into test values", "expected '('"),
         ("insert into test values 1", "expected '('"),
         ("insert into test values (1),", "expected '('"),
@@ -723,14 +970,41 @@ fn insert_errors() {
         ("insert into test values(123 +", "expected ')'"),
         ("insert into test values(1 + 1)", "expected ')'"),
         ("insert into test values(a)", "bad expression"),
-        ("insert into test values(1, 0) 123", "unexpected token at the end of statement"),
-        ("insert into test (id) select 1", "INSERT SELECT using column list is not supported"),
+        (
+            "insert into test values(1, 0) 123",
+            "unexpected token at the end of statement",
+        ),
+        (
+            "insert into test (id, data) values (123, 123, 123)",
+            "expected ')'",
+        ),
+        ("insert into test (id) values (1), (1 2)", "expected ')'"),
+        ("insert into test () values (1)", "expected ')'"),
+        (
+            "insert into test (id) select 1",
+            "INSERT SELECT using column list is not supported",
+        ),
         ("insert into test generate", "GENERATE <count> expected"),
-        ("insert into test generate \"10\"", "GENERATE <count> expected"),
-        ("insert into test values(1, 0) ON", "INSERT VALUES ON <CONFLICT> expected"),
-        ("insert into test values(1, 0) ON 123", "INSERT VALUES ON <CONFLICT> expected"),
-        ("insert into test values(1, 0) on conflict", "INSERT VALUES ON CONFLICT <DO> expected"),
-        ("insert into test values(1, 0) on conflict 123", "INSERT VALUES ON CONFLICT <DO> expected"),
+        (
+            "insert into test generate \"10\"",
+            "GENERATE <count> expected",
+        ),
+        (
+            "insert into test values(1, 0) ON",
+            "INSERT VALUES ON <CONFLICT> expected",
+        ),
+        (
+            "insert into test values(1, 0) ON 123",
+            "INSERT VALUES ON <CONFLICT> expected",
+        ),
+        (
+            "insert into test values(1, 0) on conflict",
+            "INSERT VALUES ON CONFLICT <DO> expected",
+        ),
+        (
+            "insert into test values(1, 0) on conflict 123",
+            "INSERT VALUES ON CONFLICT <DO> expected",
+        ),
         (
             "insert into test values(1, 0) on conflict do",
             "INSERT VALUES ON CONFLICT DO <NOTHING | ERROR | UPDATE | RESOLVE> expected",
@@ -739,13 +1013,31 @@ fn insert_errors() {
             "insert into test values(1, 0) on conflict do 123",
             "INSERT VALUES ON CONFLICT DO <NOTHING | ERROR | UPDATE | RESOLVE> expected",
         ),
-        ("insert into test values(1, 0) on conflict do update", "UPDATE <SET> expected"),
-        ("insert into test values(1, 0) on conflict do update set", "UPDATE name SET <name> expected"),
-        ("insert into test values(1, 0) on conflict do update set 123", "UPDATE name SET <name> expected"),
-        ("insert into test values(1, 0) on conflict do update set path", "UPDATE name SET column <=> expected"),
-        ("insert into test values(1, 0) on conflict do update set path =", "bad expression"),
+        (
+            "insert into test values(1, 0) on conflict do update",
+            "UPDATE <SET> expected",
+        ),
+        (
+            "insert into test values(1, 0) on conflict do update set",
+            "UPDATE name SET <name> expected",
+        ),
+        (
+            "insert into test values(1, 0) on conflict do update set 123",
+            "UPDATE name SET <name> expected",
+        ),
+        (
+            "insert into test values(1, 0) on conflict do update set path",
+            "UPDATE name SET column <=> expected",
+        ),
+        (
+            "insert into test values(1, 0) on conflict do update set path =",
+            "bad expression",
+        ),
         ("insert into test values(1) returning", "bad expression"),
-        ("insert into test values(1) returning * format", "FORMAT <string> expected"),
+        (
+            "insert into test values(1) returning * format",
+            "FORMAT <string> expected",
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(err(sql), want, "{sql}");
@@ -754,30 +1046,56 @@ fn insert_errors() {
 
 #[test]
 fn update_delete() {
-    let Stmt::Update(upd) =
-        one("update public.t as x set a = a + 1, b = default, c.d.e = 'v' where id = 1 returning a")
-    else {
+    let Stmt::Update(upd) = one(
+        "update public.t as x set a = a + 1, b = default, c.d.e = 'v' where id = 1 returning a",
+    ) else {
         panic!()
     };
     assert_eq!(upd.table, name(Some("public"), "t"));
     assert_eq!(upd.alias.as_deref(), Some("x"));
     assert_eq!(upd.set.len(), 3);
-    assert_eq!(upd.set[1], Assignment { column: s("b"), path: vec![], value: None });
+    assert_eq!(
+        upd.set[1],
+        Assignment {
+            column: s("b"),
+            path: vec![],
+            value: None
+        }
+    );
     assert_eq!(
         upd.set[2],
-        Assignment { column: s("c"), path: vec![s("d"), s("e")], value: Some(Expr::String(s("v"))) }
+        Assignment {
+            column: s("c"),
+            path: vec![s("d"), s("e")],
+            value: Some(Expr::String(s("v")))
+        }
     );
     assert_eq!(upd.filter.as_ref().map(sx), Some(s("(Eq id 1)")));
     assert_eq!(upd.returning.as_ref().map(|r| r.items.len()), Some(1));
 
-    let Stmt::Update(upd) = one("update t set a = 1") else { panic!() };
+    let Stmt::Update(upd) = one("update t set a = 1") else {
+        panic!()
+    };
     assert!(upd.alias.is_none() && upd.filter.is_none() && upd.returning.is_none());
-    let Stmt::Update(upd) = one("update t x set a = 1") else { panic!() };
+    let Stmt::Update(upd) = one("update t x set a = 1") else {
+        panic!()
+    };
     assert_eq!(upd.alias.as_deref(), Some("x"));
 
-    let Stmt::Delete(del) = one("delete from t") else { panic!() };
-    assert_eq!(del, Delete { table: name(None, "t"), alias: None, filter: None, returning: None });
-    let Stmt::Delete(del) = one("delete from s.t x where x.id > 1 returning * format 'json'") else {
+    let Stmt::Delete(del) = one("delete from t") else {
+        panic!()
+    };
+    assert_eq!(
+        del,
+        Delete {
+            table: name(None, "t"),
+            alias: None,
+            filter: None,
+            returning: None
+        }
+    );
+    let Stmt::Delete(del) = one("delete from s.t x where x.id > 1 returning * format 'json'")
+    else {
         panic!()
     };
     assert_eq!(del.table, name(Some("s"), "t"));
@@ -794,13 +1112,25 @@ fn update_delete() {
         ("update test path", "UPDATE <SET> expected"),
         ("update test \"path\"", "UPDATE <SET> expected"),
         ("update test 1", "UPDATE <SET> expected"),
-        ("update test set path", "UPDATE name SET column <=> expected"),
-        ("update test set path /", "UPDATE name SET column <=> expected"),
+        (
+            "update test set path",
+            "UPDATE name SET column <=> expected",
+        ),
+        (
+            "update test set path /",
+            "UPDATE name SET column <=> expected",
+        ),
         ("update test set path =", "bad expression"),
         ("update test set 1 = 1", "UPDATE name SET <name> expected"),
         ("update test set a = 1,", "UPDATE name SET <name> expected"),
-        ("update test set data.nested.list = default", "UPDATE DEFAULT cannot be used this way"),
-        ("update test set id = id expr", "unexpected token at the end of statement"),
+        (
+            "update test set data.nested.list = default",
+            "UPDATE DEFAULT cannot be used this way",
+        ),
+        (
+            "update test set id = id expr",
+            "unexpected token at the end of statement",
+        ),
         ("delete", "DELETE <FROM> expected"),
         ("delete 1", "DELETE <FROM> expected"),
         ("delete junk", "DELETE <FROM> expected"),
@@ -808,7 +1138,10 @@ fn update_delete() {
         ("delete from \"name\"", "FROM target name expected"),
         ("delete from 1", "FROM target name expected"),
         ("delete from t where", "bad expression"),
-        ("delete from t x y", "unexpected token at the end of statement"),
+        (
+            "delete from t x y",
+            "unexpected token at the end of statement",
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(err(sql), want, "{sql}");
@@ -850,7 +1183,10 @@ fn create_table() {
     assert_eq!(c[1].default, Some(Expr::String(s("x"))));
     assert_eq!(
         c[2].default,
-        Some(Expr::JsonLiteral(Json::Object(vec![(s("a"), Json::Array(vec![Json::Int(1)]))])))
+        Some(Expr::JsonLiteral(Json::Object(vec![(
+            s("a"),
+            Json::Array(vec![Json::Int(1)])
+        )])))
     );
     assert_eq!(c[3].random, Some(Some(100)));
     assert_eq!(c[3].ty, ColumnType::Int64);
@@ -860,7 +1196,8 @@ fn create_table() {
     assert_eq!(c[7].ty, ColumnType::Vector);
     assert_eq!(c[8].ty, ColumnType::Interval);
 
-    let Stmt::CreateTable(ct) = one("create table t (a int, b text, c int, primary key (c, a))") else {
+    let Stmt::CreateTable(ct) = one("create table t (a int, b text, c int, primary key (c, a))")
+    else {
         panic!()
     };
     assert!(!ct.if_not_exists && !ct.shared && !ct.unlogged && ct.index_type.is_none());
@@ -870,18 +1207,21 @@ fn create_table() {
     assert!(!ct.columns[1].primary_key && !ct.columns[1].not_null);
     assert!(ct.columns[2].primary_key && ct.columns[2].not_null);
 
-    let Stmt::CreateTable(ct) = one("create distributed table t (id int primary key, primary key(id, id))")
+    let Stmt::CreateTable(ct) =
+        one("create distributed table t (id int primary key, primary key(id, id))")
     else {
         panic!()
     };
     assert!(!ct.shared);
     assert_eq!(ct.primary_key, vec![s("id")]);
-    let Stmt::CreateTable(ct) = one("CREATE TABLE t (Id INT PRIMARY KEY) WITH (TYPE = 'Tree')") else {
+    let Stmt::CreateTable(ct) = one("CREATE TABLE t (Id INT PRIMARY KEY) WITH (TYPE = 'Tree')")
+    else {
         panic!()
     };
     assert_eq!(ct.columns[0].name, "Id");
     assert_eq!(ct.index_type.as_deref(), Some("tree"));
-    let Stmt::CreateTable(ct) = one("create table t (id int default -1 primary key, d int default null)")
+    let Stmt::CreateTable(ct) =
+        one("create table t (id int default -1 primary key, d int default null)")
     else {
         panic!()
     };
@@ -892,8 +1232,14 @@ fn create_table() {
 #[test]
 fn create_table_errors() {
     let cases = [
-        ("create", "CREATE <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
-        ("create junk", "CREATE <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
+        (
+            "create",
+            "CREATE <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected",
+        ),
+        (
+            "create junk",
+            "CREATE <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected",
+        ),
         ("create unique", "CREATE UNIQUE <INDEX> expected"),
         ("create unique table", "CREATE UNIQUE <INDEX> expected"),
         ("create table", "CREATE TABLE <name> expected"),
@@ -902,17 +1248,32 @@ fn create_table_errors() {
         ("create table if not", "IF NOT <EXISTS> expected"),
         ("create table if not exists", "CREATE TABLE <name> expected"),
         ("create table 1234", "CREATE TABLE <name> expected"),
-        ("create table if not exists 1234", "CREATE TABLE <name> expected"),
+        (
+            "create table if not exists 1234",
+            "CREATE TABLE <name> expected",
+        ),
         ("create table test(", "(<name> expected"),
         ("create table test(0", "(<name> expected"),
         ("create table test(\"123\"", "(<name> expected"),
         ("create table test(name", "name <> unrecognized column type"),
-        ("create table test(name junk_type", "name <junk_type> unrecognized column type"),
-        ("create table if not exists test(name junk_type", "name <junk_type> unrecognized column type"),
-        ("create table test(name int", "CREATE TABLE name (name type <,)> expected"),
+        (
+            "create table test(name junk_type",
+            "name <junk_type> unrecognized column type",
+        ),
+        (
+            "create table if not exists test(name junk_type",
+            "name <junk_type> unrecognized column type",
+        ),
+        (
+            "create table test(name int",
+            "CREATE TABLE name (name type <,)> expected",
+        ),
         ("create table test(name int,", "(<name> expected"),
         ("create table test(name int,)", "(<name> expected"),
-        ("create table test(name int) junk", "primary key is not defined"),
+        (
+            "create table test(name int) junk",
+            "primary key is not defined",
+        ),
         ("create table test()", "(<name> expected"),
         ("create table test(id int, id int)", "<id> column redefined"),
         ("create table test(id int)", "primary key is not defined"),
@@ -920,33 +1281,114 @@ fn create_table_errors() {
         ("create table test(primary key(", "KEY (<name> expected"),
         ("create table test(primary key()", "KEY (<name> expected"),
         ("create table test(primary key())", "KEY (<name> expected"),
-        ("create table test(primary key(abc))", "<abc> column does not exists"),
-        ("create table test(id int, primary key())", "KEY (<name> expected"),
-        ("create table test(id int, primary key(id, ))", "KEY (<name> expected"),
-        ("create table test(primary key(id), id int)", "<id> column does not exists"),
-        ("create table test(id int, primary key(idd))", "<idd> column does not exists"),
-        ("create table test(id int primary key primary key)", "PRIMARY KEY defined twice"),
-        ("create table test(id json primary key)", "<id> column key can be text, int32, int64 or timestamp"),
-        ("create table test(id json, primary key(id))", "<id> column key can be text, int32, int64 or timestamp"),
-        ("create table test (id int primary key, data int default 1 + 1)", "column <data> DEFAULT value must be a const and match the column type <int>"),
-        ("create table test (id int primary key, data vector default 1)", "DEFAULT for column <data> is not supported"),
-        ("create table test (id int primary key, data timestamp default 1)", "DEFAULT for column <data> is not supported"),
-        ("create table test (id int primary key, data interval default 1)", "DEFAULT for column <data> is not supported"),
-        ("create table test (id int primary key, data int default 'string')", "column <data> DEFAULT value must be a const and match the column type <int>"),
-        ("create table test (id int primary key, data int default 3.4)", "column <data> DEFAULT value must be a const and match the column type <int>"),
-        ("create table test (id int primary key, data string default 1)", "column <data> DEFAULT value must be a const and match the column type <string>"),
-        ("create shared table test (id int primary key, data int not)", "NOT <NULL> expected"),
-        ("create table test (id string serial primary key)", "SERIAL column <id> must be int or int64"),
-        ("create table test (id int primary key) with", "WITH <(> expected"),
-        ("create table test (id int primary key) with (", "WITH (<name> expected"),
-        ("create table test (id int primary key) with (,", "WITH (<name> expected"),
-        ("create table test (id int primary key) with (abc", "WITH: <abc> unrecognized parameter"),
-        ("create table test (id int primary key) with (abc = \"\")", "WITH: <abc> unrecognized parameter"),
-        ("create table test (id int primary key) with (abc = 10)", "WITH: <abc> unrecognized parameter"),
-        ("create table test (id int primary key) with (type = 1", "WITH (type = <string>) expected"),
-        ("create table test (id int primary key) with (type = 'type'", "WITH: unknown primary index type"),
-        ("create table test (id int primary key) with (type = 'tree',", "WITH (<name> expected"),
-        ("create table test (id int primary key) x", "unexpected token at the end of statement"),
+        (
+            "create table test(primary key(abc))",
+            "<abc> column does not exists",
+        ),
+        (
+            "create table test(id int, primary key())",
+            "KEY (<name> expected",
+        ),
+        (
+            "create table test(id int, primary key(id, ))",
+            "KEY (<name> expected",
+        ),
+        (
+            "create table test(primary key(id), id int)",
+            "<id> column does not exists",
+        ),
+        (
+            "create table test(id int, primary key(idd))",
+            "<idd> column does not exists",
+        ),
+        (
+            "create table test(id int primary key primary key)",
+            "PRIMARY KEY defined twice",
+        ),
+        (
+            "create table test(id json primary key)",
+            "<id> column key can be text, int32, int64 or timestamp",
+        ),
+        (
+            "create table test(id json, primary key(id))",
+            "<id> column key can be text, int32, int64 or timestamp",
+        ),
+        (
+            "create table test (id int primary key, data int default 1 + 1)",
+            "column <data> DEFAULT value must be a const and match the column type <int>",
+        ),
+        (
+            "create table test (id int primary key, data vector default 1)",
+            "DEFAULT for column <data> is not supported",
+        ),
+        (
+            "create table test (id int primary key, data timestamp default 1)",
+            "DEFAULT for column <data> is not supported",
+        ),
+        (
+            "create table test (id int primary key, data interval default 1)",
+            "DEFAULT for column <data> is not supported",
+        ),
+        (
+            "create table test (id int primary key, data int default 'string')",
+            "column <data> DEFAULT value must be a const and match the column type <int>",
+        ),
+        (
+            "create table test (id int primary key, data int default 3.4)",
+            "column <data> DEFAULT value must be a const and match the column type <int>",
+        ),
+        (
+            "create table test (id int primary key, data string default 1)",
+            "column <data> DEFAULT value must be a const and match the column type <string>",
+        ),
+        (
+            "create shared table test (id int primary key, data int not)",
+            "NOT <NULL> expected",
+        ),
+        (
+            "create table test (id string serial primary key)",
+            "SERIAL column <id> must be int or int64",
+        ),
+        (
+            "create table test (id int primary key) with",
+            "WITH <(> expected",
+        ),
+        (
+            "create table test (id int primary key) with (",
+            "WITH (<name> expected",
+        ),
+        (
+            "create table test (id int primary key) with (,",
+            "WITH (<name> expected",
+        ),
+        (
+            "create table test (id int primary key) with (abc",
+            "WITH: <abc> unrecognized parameter",
+        ),
+        (
+            "create table test (id int primary key) with (abc = \"\")",
+            "WITH: <abc> unrecognized parameter",
+        ),
+        (
+            "create table test (id int primary key) with (abc = 10)",
+            "WITH: <abc> unrecognized parameter",
+        ),
+        (
+            "create table test (id int primary key) with (type = 1",
+            "WITH (type = <string>) expected",
+        ),
+        (
+            "create table test (id int primary key) with (type = 'type'",
+            "WITH: unknown primary index type",
+        ),
+        (
+            "create table test (id int primary key) with (type = 'tree',",
+            "WITH (<name> expected",
+        ),
+        (
+            "create table test (id int primary key) x",
+            "unexpected token at the end of statement",
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(err(sql), want, "{sql}");
@@ -955,17 +1397,38 @@ fn create_table_errors() {
 
 #[test]
 fn drop_table() {
-    assert_eq!(one("drop table t"), Stmt::DropTable { if_exists: false, name: name(None, "t") });
-    assert_eq!(one("DROP TABLE IF EXISTS s.t"), Stmt::DropTable { if_exists: true, name: name(Some("s"), "t") });
+    assert_eq!(
+        one("drop table t"),
+        Stmt::DropTable {
+            if_exists: false,
+            name: name(None, "t")
+        }
+    );
+    assert_eq!(
+        one("DROP TABLE IF EXISTS s.t"),
+        Stmt::DropTable {
+            if_exists: true,
+            name: name(Some("s"), "t")
+        }
+    );
     let cases = [
-        ("drop", "DROP <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
-        ("drop 1", "DROP <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
+        (
+            "drop",
+            "DROP <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected",
+        ),
+        (
+            "drop 1",
+            "DROP <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected",
+        ),
         ("drop table", "DROP TABLE <name> expected"),
         ("drop table \"name\"", "DROP TABLE <name> expected"),
         ("drop table if", "IF <EXISTS> expected"),
         ("drop table if not", "IF <EXISTS> expected"),
         ("drop table if exists", "DROP TABLE <name> expected"),
-        ("drop table name junk", "unexpected token at the end of statement"),
+        (
+            "drop table name junk",
+            "unexpected token at the end of statement",
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(err(sql), want, "{sql}");
@@ -1029,23 +1492,81 @@ fn never_panics_on_garbage() {
     let charset = b"abcxyz019 _.,;:()[]{}'\"\\-+*/%<>=!|&^~$@#?`\n\t";
     for _ in 0..5000 {
         let len = rng.below(40);
-        let s: String = (0..len).map(|_| charset[rng.below(charset.len())] as char).collect();
+        let s: String = (0..len)
+            .map(|_| charset[rng.below(charset.len())] as char)
+            .collect();
         let _ = parse(&s);
     }
     // ... and random sequences of dialect tokens.
     let vocab: Vec<&str> = VALID.iter().flat_map(|s| s.split_whitespace()).collect();
     let extra = [
-        "select", "(", ")", "[", "]", "{", "}", ",", ";", "::", ".", "-", "-1", "'s'", "\"s\"", "not",
-        "null", "is", "in", "between", "and", "case", "when", "then", "else", "end", "exists", "from",
-        "where", "insert", "into", "values", "update", "set", "delete", "create", "table", "drop",
-        "begin", "commit", "explain", "primary", "key", "with", "default", "on", "conflict", "do",
-        "returning", "format", "count(*)", "t.*", "a.b", "1.5", ":", "=", "*",
+        "select",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ";",
+        "::",
+        ".",
+        "-",
+        "-1",
+        "'s'",
+        "\"s\"",
+        "not",
+        "null",
+        "is",
+        "in",
+        "between",
+        "and",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "exists",
+        "from",
+        "where",
+        "insert",
+        "into",
+        "values",
+        "update",
+        "set",
+        "delete",
+        "create",
+        "table",
+        "drop",
+        "begin",
+        "commit",
+        "explain",
+        "primary",
+        "key",
+        "with",
+        "default",
+        "on",
+        "conflict",
+        "do",
+        "returning",
+        "format",
+        "count(*)",
+        "t.*",
+        "a.b",
+        "1.5",
+        ":",
+        "=",
+        "*",
     ];
     for _ in 0..20000 {
         let len = rng.below(16);
         let mut s = String::new();
         for _ in 0..len {
-            let t = if rng.below(2) == 0 { vocab[rng.below(vocab.len())] } else { extra[rng.below(extra.len())] };
+            let t = if rng.below(2) == 0 {
+                vocab[rng.below(vocab.len())]
+            } else {
+                extra[rng.below(extra.len())]
+            };
             s.push_str(t);
             if rng.below(4) != 0 {
                 s.push(' ');
@@ -1057,7 +1578,16 @@ fn never_panics_on_garbage() {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    for (open, close) in [("(", ")"), ("[", "]"), ("- ", ""), ("~", ""), ("not ", ""), ("{'a': ", "}"), ("(select ", ")"), ("a[", "]")] {
+    for (open, close) in [
+        ("(", ")"),
+        ("[", "]"),
+        ("- ", ""),
+        ("~", ""),
+        ("not ", ""),
+        ("{'a': ", "}"),
+        ("(select ", ")"),
+        ("a[", "]"),
+    ] {
         let depth = 100_000;
         let sql = format!("select {}1{}", open.repeat(depth), close.repeat(depth));
         assert!(parse(&sql).is_err(), "{open}");
@@ -1065,9 +1595,190 @@ fn deep_nesting_is_an_error_not_a_crash() {
         let sql = format!("select {}1{}", open.repeat(50), close.repeat(50));
         assert!(parse(&sql).is_ok(), "{open}: {:?}", parse(&sql));
     }
-    // Long flat expressions are not nesting.
-    let sql = format!("select 1{}", " + 1".repeat(100_000));
+    // Long flat chains build a deep left spine: bounded too (and not a crash while dropping).
+    for (item, n_ok) in [
+        (" + 1", 400),
+        ("::f", 400),
+        ("[0]", 400),
+        (".'a'", 400),
+        (" or a is null", 200),
+    ] {
+        let sql = format!("select x{}", item.repeat(n_ok));
+        assert!(parse(&sql).is_ok(), "{item}");
+        let sql = format!("select x{}", item.repeat(100_000));
+        assert_eq!(
+            parse(&sql).unwrap_err().msg(),
+            "expression is too deeply nested",
+            "{item}"
+        );
+    }
+    // A truncated long chain fails with the truncation error without overflowing on drop.
+    let sql = format!("select 1{} +", " + 1".repeat(400));
+    assert_eq!(err(&sql), "bad expression");
+    // Wide is fine.
+    let sql = format!("select [{}]", vec!["1 + 1"; 100_000].join(", "));
     assert!(parse(&sql).is_ok());
-    let sql = format!("select a{}", "::f".repeat(10_000));
+    let sql = format!("select 1 in ({})", vec!["a"; 100_000].join(", "));
     assert!(parse(&sql).is_ok());
+}
+
+/// Height of an expression tree, computed without recursion.
+fn height(root: &Expr) -> usize {
+    fn select_exprs<'a>(s: &'a Select, out: &mut Vec<&'a Expr>) {
+        for item in &s.items {
+            if let SelectItem::Expr { expr, .. } = item {
+                out.push(expr);
+            }
+        }
+        out.extend(
+            s.filter
+                .iter()
+                .chain(&s.group_by)
+                .chain(&s.having)
+                .chain(&s.limit)
+                .chain(&s.offset),
+        );
+        out.extend(s.order_by.iter().map(|o| &o.expr));
+    }
+    let mut max = 0;
+    let mut stack = vec![(root, 1)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        let mut children: Vec<&Expr> = Vec::new();
+        match e {
+            Expr::Array(v) | Expr::In { list: v, .. } | Expr::Function { args: v, .. } => {
+                children.extend(v)
+            }
+            Expr::Object(v) => children.extend(v.iter().flat_map(|(k, v)| [k, v])),
+            Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Field { expr, .. } => {
+                children.push(expr)
+            }
+            Expr::Binary { left, right, .. } => children.extend([&**left, &**right]),
+            Expr::Index { expr, index } => children.extend([&**expr, &**index]),
+            Expr::Between {
+                expr, low, high, ..
+            } => children.extend([&**expr, &**low, &**high]),
+            Expr::Aggregate { arg, .. } => children.extend(arg.as_deref()),
+            Expr::Case {
+                operand,
+                whens,
+                else_,
+            } => {
+                children.extend(operand.as_deref());
+                children.extend(whens.iter().flat_map(|(w, t)| [w, t]));
+                children.extend(else_.as_deref());
+            }
+            Expr::Subquery(s) | Expr::Exists(s) => select_exprs(s, &mut children),
+            _ => {}
+        }
+        if let Expr::In { expr, .. } = e {
+            children.push(expr);
+        }
+        stack.extend(children.into_iter().map(|c| (c, d + 1)));
+    }
+    max
+}
+
+#[test]
+fn heights_are_bounded() {
+    /// A random valid expression with about `budget` nodes.
+    fn gen(rng: &mut Rng, budget: &mut i32, out: &mut String) {
+        *budget -= 1;
+        if *budget <= 0 {
+            out.push_str(["1", "a", "'s'", "t.c", "null"][rng.below(5)]);
+            return;
+        }
+        match rng.below(12) {
+            0..=3 => {
+                // Left-deep chains are the interesting case.
+                gen(rng, budget, out);
+                for _ in 0..rng.below(8) {
+                    out.push_str([" + ", " or ", " = ", " || ", " * "][rng.below(5)]);
+                    gen(rng, budget, out);
+                }
+            }
+            4 => {
+                out.push_str(["- ", "not ", "~"][rng.below(3)]);
+                if out.ends_with("not ") {
+                    // Amelie rejects `not [..]`.
+                    out.push('(');
+                    gen(rng, budget, out);
+                    out.push(')');
+                } else {
+                    gen(rng, budget, out);
+                }
+            }
+            5 => {
+                out.push('(');
+                gen(rng, budget, out);
+                out.push(')');
+                out.push_str(["::f", "[0]", ".x", "::g(1)", ""][rng.below(5)]);
+            }
+            6 => {
+                out.push_str("f(");
+                gen(rng, budget, out);
+                out.push_str(", ");
+                gen(rng, budget, out);
+                out.push(')');
+            }
+            7 => {
+                out.push('[');
+                gen(rng, budget, out);
+                out.push(']');
+            }
+            8 => {
+                gen(rng, budget, out);
+                out.push_str(" in (");
+                gen(rng, budget, out);
+                out.push(')');
+            }
+            9 => {
+                out.push_str("case when ");
+                gen(rng, budget, out);
+                out.push_str(" then ");
+                gen(rng, budget, out);
+                out.push_str(" end");
+            }
+            10 => {
+                out.push_str("(select ");
+                gen(rng, budget, out);
+                out.push_str(" from t where ");
+                gen(rng, budget, out);
+                out.push(')');
+            }
+            _ => {
+                gen(rng, budget, out);
+                out.push_str(" is not null");
+            }
+        }
+    }
+    let mut rng = Rng(42);
+    let mut checked = 0;
+    let mut rejected = 0;
+    for _ in 0..2_000 {
+        let mut budget = 1 + rng.below(400) as i32;
+        let mut sql = String::from("select ");
+        gen(&mut rng, &mut budget, &mut sql);
+        match parse(&sql) {
+            Ok(r) => {
+                let Stmt::Select(s) = &r.stmts[0] else {
+                    panic!()
+                };
+                let SelectItem::Expr { expr, .. } = &s.items[0] else {
+                    panic!()
+                };
+                assert!(height(expr) <= 512, "{sql}");
+                checked += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.msg(), "expression is too deeply nested", "{sql}");
+                rejected += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked} {rejected}");
+    // Exact bound on a known shape.
+    let sql = format!("select 1{}", " + 1".repeat(511));
+    assert_eq!(height(&expr(&sql[7..])), 512);
+    assert!(parse(&format!("select 1{}", " + 1".repeat(512))).is_err());
 }

@@ -27,7 +27,12 @@ impl Partition {
             IndexKind::Tree => Index::Tree(BTreeMap::new()),
             IndexKind::Hash => Index::Hash(HashMap::default()),
         };
-        Partition { id, table_id, key_cols: key_cols.into(), index }
+        Partition {
+            id,
+            table_id,
+            key_cols: key_cols.into(),
+            index,
+        }
     }
 
     pub fn key_cols(&self) -> &[usize] {
@@ -65,7 +70,11 @@ impl Partition {
             Index::Hash(m) => m.insert(key.into(), row),
         };
         if let Some(undo) = undo {
-            undo.push(UndoOp { partition: self.id, key: key.into(), old: old.clone() });
+            undo.push(UndoOp {
+                partition: self.id,
+                key: key.into(),
+                old: old.clone(),
+            });
         }
         old
     }
@@ -77,7 +86,11 @@ impl Partition {
             Index::Hash(m) => m.remove(key),
         };
         if let (Some(undo), Some(row)) = (undo, &old) {
-            undo.push(UndoOp { partition: self.id, key: key.into(), old: Some(row.clone()) });
+            undo.push(UndoOp {
+                partition: self.id,
+                key: key.into(),
+                old: Some(row.clone()),
+            });
         }
         old
     }
@@ -180,7 +193,10 @@ mod tests {
             ids.push(r[0].clone());
             true
         });
-        assert_eq!(ids, vec![Value::Int(-3), Value::Int(0), Value::Int(5), Value::Int(10)]);
+        assert_eq!(
+            ids,
+            vec![Value::Int(-3), Value::Int(0), Value::Int(5), Value::Int(10)]
+        );
     }
 
     #[test]

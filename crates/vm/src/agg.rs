@@ -40,7 +40,11 @@ impl AggState {
                     let name = if kind == AggKind::Sum { "sum" } else { "avg" };
                     return Err(Error::new(format!("{name}(): int or double expected")));
                 }
-                self.acc = if self.count == 0 { v.clone() } else { binary(BinOp::Add, &self.acc, v)? };
+                self.acc = if self.count == 0 {
+                    v.clone()
+                } else {
+                    binary(BinOp::Add, &self.acc, v)?
+                };
             }
             AggKind::Min => {
                 if self.count == 0 || v.total_cmp(&self.acc).is_lt() {
@@ -103,7 +107,10 @@ impl AggState {
 
     pub fn from_values(count: &Value, acc: &Value) -> AggState {
         let count = if let Value::Int(c) = count { *c } else { 0 };
-        AggState { count, acc: acc.clone() }
+        AggState {
+            count,
+            acc: acc.clone(),
+        }
     }
 }
 
@@ -123,6 +130,9 @@ mod tests {
         a.merge(AggKind::Avg, &b).unwrap();
         assert_eq!(a.finish(AggKind::Avg).unwrap(), Value::Int(4));
         assert_eq!(a.finish(AggKind::Count).unwrap(), Value::Int(4));
-        assert_eq!(AggState::default().finish(AggKind::Sum).unwrap(), Value::Null);
+        assert_eq!(
+            AggState::default().finish(AggKind::Sum).unwrap(),
+            Value::Null
+        );
     }
 }

@@ -77,7 +77,12 @@ impl<'p> Coordinator<'p> {
             }
             self.pc += 1;
             match op {
-                Op::Send { stmt, table, entry, target } => {
+                Op::Send {
+                    stmt,
+                    table,
+                    entry,
+                    target,
+                } => {
                     return Ok(Step::Dispatch(Dispatch {
                         stmt: *stmt as usize,
                         table: *table as usize,
@@ -104,7 +109,8 @@ impl<'p> Coordinator<'p> {
                             for o in outputs {
                                 for row in o.rows {
                                     for (i, kind) in kinds.iter().enumerate() {
-                                        let part = AggState::from_values(&row[2 * i], &row[2 * i + 1]);
+                                        let part =
+                                            AggState::from_values(&row[2 * i], &row[2 * i + 1]);
                                         self.aggs[s][i].merge(*kind, &part)?;
                                     }
                                 }
@@ -136,7 +142,11 @@ impl<'p> Coordinator<'p> {
                         std::cmp::Ordering::Equal
                     });
                 }
-                Op::Limit { stmt, limit, offset } => {
+                Op::Limit {
+                    stmt,
+                    limit,
+                    offset,
+                } => {
                     let set = &mut self.sets[*stmt as usize];
                     let int = |r: Option<u16>, what: &str| -> Result<Option<usize>> {
                         match r.map(|r| &self.regs[r as usize]) {
@@ -165,10 +175,22 @@ impl<'p> Coordinator<'p> {
                 Op::NoResult => self.result = None,
                 Op::End => return Ok(Step::Done),
                 other => {
-                    return Err(Error::new(format!("unexpected op in coordinator section: {other}")))
+                    return Err(Error::new(format!(
+                        "unexpected op in coordinator section: {other}"
+                    )))
                 }
             }
         }
+    }
+
+    /// Whether the outputs of the dispatch just yielded are discarded by the coordinator
+    /// (DML without RETURNING): then the caller need not wait for them before resuming, only
+    /// for their errors before the transaction completes.
+    pub fn discards_next(&self) -> bool {
+        matches!(
+            self.program.coordinator.get(self.pc),
+            Some(Op::Recv { merge: Merge::Discard, .. })
+        )
     }
 
     /// The last statement's result: its index and rows (None: no content).

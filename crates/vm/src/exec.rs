@@ -142,8 +142,20 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
                 _ => x.wrapping_rem(*y),
             }),
             (Int(_) | Double(_), Int(_) | Double(_)) if op != BinOp::Mod => {
-                let x = if let Int(x) = a { *x as f64 } else if let Double(x) = a { *x } else { 0.0 };
-                let y = if let Int(y) = b { *y as f64 } else if let Double(y) = b { *y } else { 0.0 };
+                let x = if let Int(x) = a {
+                    *x as f64
+                } else if let Double(x) = a {
+                    *x
+                } else {
+                    0.0
+                };
+                let y = if let Int(y) = b {
+                    *y as f64
+                } else if let Double(y) = b {
+                    *y
+                } else {
+                    0.0
+                };
                 Double(match op {
                     BinOp::Add => x + y,
                     BinOp::Sub => x - y,
@@ -191,10 +203,16 @@ pub fn unary(op: UnOp, a: &Value) -> Result<Value> {
         (UnOp::Neg, Value::Double(d)) => Value::Double(-d),
         (UnOp::BitNot, Value::Int(i)) => Value::Int(!i),
         (UnOp::Neg, v) => {
-            return Err(Error::new(format!("unsupported operation: - <{}>", v.type_of().name())))
+            return Err(Error::new(format!(
+                "unsupported operation: - <{}>",
+                v.type_of().name()
+            )))
         }
         (UnOp::BitNot, v) => {
-            return Err(Error::new(format!("unsupported operation: ~ <{}>", v.type_of().name())))
+            return Err(Error::new(format!(
+                "unsupported operation: ~ <{}>",
+                v.type_of().name()
+            )))
         }
     })
 }
@@ -225,7 +243,12 @@ pub fn step(program: &Program, op: &Op, regs: &mut [Value], row: Option<&[Value]
         }
         Op::Call { func, dst, args, n } => {
             let a = *args as usize;
-            let v = func::call(*func, &regs[a..a + *n as usize], program.now, program.tz_offset)?;
+            let v = func::call(
+                *func,
+                &regs[a..a + *n as usize],
+                program.now,
+                program.tz_offset,
+            )?;
             regs[*dst as usize] = v;
         }
         Op::CastColumn { reg, table, col } => {
@@ -250,21 +273,46 @@ mod tests {
 
     #[test]
     fn arithmetic_and_nulls() {
-        assert_eq!(binary(BinOp::Add, &Value::Int(1), &Value::Int(2)).unwrap(), Value::Int(3));
-        assert_eq!(binary(BinOp::Div, &Value::Int(7), &Value::Int(2)).unwrap(), Value::Int(3));
-        assert_eq!(binary(BinOp::Add, &Value::Int(1), &Value::Null).unwrap(), Value::Null);
-        assert_eq!(binary(BinOp::Div, &Value::Int(1), &Value::Int(0)).unwrap_err().msg(), "zero division");
         assert_eq!(
-            binary(BinOp::Add, &Value::Int(1), &Value::str("a")).unwrap_err().msg(),
+            binary(BinOp::Add, &Value::Int(1), &Value::Int(2)).unwrap(),
+            Value::Int(3)
+        );
+        assert_eq!(
+            binary(BinOp::Div, &Value::Int(7), &Value::Int(2)).unwrap(),
+            Value::Int(3)
+        );
+        assert_eq!(
+            binary(BinOp::Add, &Value::Int(1), &Value::Null).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            binary(BinOp::Div, &Value::Int(1), &Value::Int(0))
+                .unwrap_err()
+                .msg(),
+            "zero division"
+        );
+        assert_eq!(
+            binary(BinOp::Add, &Value::Int(1), &Value::str("a"))
+                .unwrap_err()
+                .msg(),
             "unsupported operation: <int> + <string>"
         );
     }
 
     #[test]
     fn logic_truthiness() {
-        assert_eq!(binary(BinOp::Or, &Value::Bool(false), &Value::Null).unwrap(), Value::Bool(false));
-        assert_eq!(binary(BinOp::And, &Value::Bool(true), &Value::Null).unwrap(), Value::Null);
-        assert_eq!(binary(BinOp::And, &Value::Int(-1), &Value::Int(1)).unwrap(), Value::Bool(false));
+        assert_eq!(
+            binary(BinOp::Or, &Value::Bool(false), &Value::Null).unwrap(),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            binary(BinOp::And, &Value::Bool(true), &Value::Null).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            binary(BinOp::And, &Value::Int(-1), &Value::Int(1)).unwrap(),
+            Value::Bool(false)
+        );
     }
 
     #[test]
@@ -287,7 +335,10 @@ pub fn coerce_to_column(
 ) -> Result<Value> {
     use amelie_common::ColumnType as C;
     let bad = |ty: C| {
-        Error::new(format!("column <{name}> value expected to be '{}'", ty.runtime().name()))
+        Error::new(format!(
+            "column <{name}> value expected to be '{}'",
+            ty.runtime().name()
+        ))
     };
     Ok(match (ty, v) {
         (_, Value::Null) => {
@@ -317,9 +368,9 @@ pub fn coerce_to_column(
         (C::Json, Value::Str(s)) => Value::Json(Box::new(amelie_common::Json::String(s.into()))),
         (C::Timestamp, Value::Timestamp(t)) => Value::Timestamp(t),
         (C::Timestamp, Value::Int(t)) => Value::Timestamp(t),
-        (C::Timestamp, Value::Str(s)) => Value::Timestamp(
-            amelie_common::time::parse_timestamp(&s, 0).map_err(|_| bad(ty))?,
-        ),
+        (C::Timestamp, Value::Str(s)) => {
+            Value::Timestamp(amelie_common::time::parse_timestamp(&s, 0).map_err(|_| bad(ty))?)
+        }
         (C::Interval, Value::Interval(i)) => Value::Interval(i),
         (C::Interval, Value::Str(s)) => {
             Value::Interval(amelie_common::time::parse_interval(&s).map_err(|_| bad(ty))?)

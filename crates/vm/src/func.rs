@@ -103,14 +103,20 @@ pub fn call(f: FuncId, args: &[Value], now: i64, tz_offset: i32) -> Result<Value
         },
         FuncId::Type => Value::str(args[0].type_of().name()),
         FuncId::Now => Value::Timestamp(now),
-        FuncId::Coalesce => args.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null),
+        FuncId::Coalesce => args
+            .iter()
+            .find(|v| !v.is_null())
+            .cloned()
+            .unwrap_or(Value::Null),
         _ if args[0].is_null() => Value::Null,
         FuncId::Int => match &args[0] {
             Value::Int(i) | Value::Timestamp(i) => Value::Int(*i),
             Value::Double(d) => Value::Int(*d as i64),
             Value::Bool(b) => Value::Int(*b as i64),
             Value::Str(s) => Value::Int(
-                s.trim().parse::<i64>().map_err(|_| Error::new("int(): failed to cast string"))?,
+                s.trim()
+                    .parse::<i64>()
+                    .map_err(|_| Error::new("int(): failed to cast string"))?,
             ),
             other => return Err(arg_err(0, "int", other)),
         },
@@ -119,7 +125,9 @@ pub fn call(f: FuncId, args: &[Value], now: i64, tz_offset: i32) -> Result<Value
             Value::Double(d) => Value::Double(*d),
             Value::Bool(b) => Value::Double(*b as i64 as f64),
             Value::Str(s) => Value::Double(
-                s.trim().parse::<f64>().map_err(|_| Error::new("double(): failed to cast string"))?,
+                s.trim()
+                    .parse::<f64>()
+                    .map_err(|_| Error::new("double(): failed to cast string"))?,
             ),
             other => return Err(arg_err(0, "double", other)),
         },

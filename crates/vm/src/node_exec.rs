@@ -50,7 +50,8 @@ fn body_op(
     match op {
         Op::Emit { start, n } => {
             let s = *start as usize;
-            st.rows.push(regs[s..s + *n as usize].to_vec().into_boxed_slice());
+            st.rows
+                .push(regs[s..s + *n as usize].to_vec().into_boxed_slice());
         }
         Op::AggStep { agg, arg } => {
             let kind = program.stmts[stmt].aggs[*agg as usize];
@@ -59,7 +60,10 @@ fn body_op(
         Op::StageDelete => st.staged.push((key.into(), None)),
         Op::StageUpdate { start } => {
             let s = *start as usize;
-            st.staged.push((key.into(), Some(regs[s..s + row.len()].to_vec().into_boxed_slice())));
+            st.staged.push((
+                key.into(),
+                Some(regs[s..s + row.len()].to_vec().into_boxed_slice()),
+            ));
         }
         other => return Err(Error::new(format!("unexpected op in scan body: {other}"))),
     }
@@ -110,7 +114,11 @@ pub fn run_node(
     let code = &program.node;
     let mut regs = vec![Value::Null; program.node_regs as usize];
     let naggs = program.stmts.get(stmt).map(|s| s.aggs.len()).unwrap_or(0);
-    let mut st = BodyState { rows: Vec::new(), aggs: vec![AggState::default(); naggs], staged: Vec::new() };
+    let mut st = BodyState {
+        rows: Vec::new(),
+        aggs: vec![AggState::default(); naggs],
+        staged: Vec::new(),
+    };
     let mut input = Some(input);
     let mut pc = entry;
     loop {
@@ -127,7 +135,9 @@ pub fn run_node(
             Flow::NotExpr => {}
         }
         match op {
-            Op::Scan { key, key_len, end, .. } => {
+            Op::Scan {
+                key, key_len, end, ..
+            } => {
                 let body = (pc + 1, *end as usize);
                 let part = &*ctx.partition;
                 let mut err = None;
@@ -138,15 +148,20 @@ pub fn run_node(
                             run_body(program, stmt, body, &mut regs, row, &k, &mut st)?;
                         }
                     }
-                    None => part.scan_range(Bound::Unbounded, Bound::Unbounded, |k, row| {
-                        match run_body(program, stmt, body, &mut regs, row, k, &mut st) {
-                            Ok(()) => true,
-                            Err(e) => {
-                                err = Some(e);
-                                false
-                            }
-                        }
-                    }),
+                    None => {
+                        part.scan_range(
+                            Bound::Unbounded,
+                            Bound::Unbounded,
+                            |k, row| match run_body(program, stmt, body, &mut regs, row, k, &mut st)
+                            {
+                                Ok(()) => true,
+                                Err(e) => {
+                                    err = Some(e);
+                                    false
+                                }
+                            },
+                        )
+                    }
                 }
                 if let Some(e) = err {
                     return Err(e);
@@ -172,14 +187,20 @@ pub fn run_node(
                                 return Err(Error::new("primary key columns cannot be updated"));
                             }
                             if ctx.logged {
-                                ctx.changes.push(Change::Put { partition: part.id, row: row.clone() });
+                                ctx.changes.push(Change::Put {
+                                    partition: part.id,
+                                    row: row.clone(),
+                                });
                             }
                             part.put(&key, row, Some(ctx.undo));
                         }
                         None => {
                             part.remove(&key, Some(ctx.undo));
                             if ctx.logged {
-                                ctx.changes.push(Change::Remove { partition: part.id, key });
+                                ctx.changes.push(Change::Remove {
+                                    partition: part.id,
+                                    key,
+                                });
                             }
                         }
                     }
@@ -192,17 +213,26 @@ pub fn run_node(
                 for row in input.take().unwrap_or_default() {
                     part.row_key(&row, &mut key);
                     if part.get(&key).is_some() {
-                        return Err(Error::new("index 'primary': unique key constraint violation"));
+                        return Err(Error::new(
+                            "index 'primary': unique key constraint violation",
+                        ));
                     }
                     if ctx.logged {
-                        ctx.changes.push(Change::Put { partition: part.id, row: row.clone() });
+                        ctx.changes.push(Change::Put {
+                            partition: part.id,
+                            row: row.clone(),
+                        });
                     }
                     part.put(&key, row, Some(ctx.undo));
                 }
                 pc += 1;
             }
             Op::Ret => break,
-            other => return Err(Error::new(format!("unexpected op in node section: {other}"))),
+            other => {
+                return Err(Error::new(format!(
+                    "unexpected op in node section: {other}"
+                )))
+            }
         }
     }
     Ok(NodeOutput { rows: st.rows })

@@ -81,56 +81,138 @@ pub enum Merge {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     // ---- expressions (both sections)
-    Const { dst: Reg, idx: u32 },
-    Column { dst: Reg, col: u16 },
-    Move { dst: Reg, src: Reg },
-    Binary { op: BinOp, dst: Reg, a: Reg, b: Reg },
-    Unary { op: UnOp, dst: Reg, a: Reg },
-    IsNull { dst: Reg, a: Reg, negated: bool },
-    Call { func: FuncId, dst: Reg, args: Reg, n: u16 },
-    Jump { to: u32 },
-    JumpIfNot { cond: Reg, to: u32 },
+    Const {
+        dst: Reg,
+        idx: u32,
+    },
+    Column {
+        dst: Reg,
+        col: u16,
+    },
+    Move {
+        dst: Reg,
+        src: Reg,
+    },
+    Binary {
+        op: BinOp,
+        dst: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    Unary {
+        op: UnOp,
+        dst: Reg,
+        a: Reg,
+    },
+    IsNull {
+        dst: Reg,
+        a: Reg,
+        negated: bool,
+    },
+    Call {
+        func: FuncId,
+        dst: Reg,
+        args: Reg,
+        n: u16,
+    },
+    Jump {
+        to: u32,
+    },
+    JumpIfNot {
+        cond: Reg,
+        to: u32,
+    },
     /// Coerces the value in `reg` to the type of column `col` of table `table` (UPDATE SET).
-    CastColumn { reg: Reg, table: u16, col: u16 },
+    CastColumn {
+        reg: Reg,
+        table: u16,
+        col: u16,
+    },
 
     // ---- node section
     /// Iterates the partition: for each row run the body `pc+1 .. end`. With `key`, only the
     /// row whose primary key equals registers `key .. key+key_len` (point lookup).
-    Scan { table: u16, key: Option<Reg>, key_len: u16, end: u32 },
+    Scan {
+        table: u16,
+        key: Option<Reg>,
+        key_len: u16,
+        end: u32,
+    },
     /// Body: emit registers `start .. start+n` as a result row.
-    Emit { start: Reg, n: u16 },
+    Emit {
+        start: Reg,
+        n: u16,
+    },
     /// Body: feed `arg` (None: count(*)) into aggregate `agg` of the statement.
-    AggStep { agg: u16, arg: Option<Reg> },
+    AggStep {
+        agg: u16,
+        arg: Option<Reg>,
+    },
     /// After a scan: emit the partial aggregate states as one row.
-    AggEmit { stmt: u16 },
+    AggEmit {
+        stmt: u16,
+    },
     /// Body: stage the current row for deletion.
     StageDelete,
     /// Body: stage registers `start ..` (one per column) as the new image of the current row.
-    StageUpdate { start: Reg },
+    StageUpdate {
+        start: Reg,
+    },
     /// Apply staged deletes/updates to the partition (with undo and WAL changes).
-    ApplyStaged { table: u16 },
+    ApplyStaged {
+        table: u16,
+    },
     /// Insert the rows sent with the request.
-    InsertRows { table: u16 },
+    InsertRows {
+        table: u16,
+    },
     /// End of a node entry point.
     Ret,
 
     // ---- coordinator section
     /// Run node code at `entry` for statement `stmt` on the partitions chosen by `target`.
-    Send { stmt: u16, table: u16, entry: u32, target: u16 },
+    Send {
+        stmt: u16,
+        table: u16,
+        entry: u32,
+        target: u16,
+    },
     /// Merge the outputs of the last `Send` into the statement's row set.
-    Recv { stmt: u16, merge: Merge },
+    Recv {
+        stmt: u16,
+        merge: Merge,
+    },
     /// Load final aggregate values of `stmt` into registers `start ..`.
-    AggFinal { stmt: u16, start: Reg },
+    AggFinal {
+        stmt: u16,
+        start: Reg,
+    },
     /// Add registers `start .. start+n` as a row to the statement's set.
-    SetAdd { stmt: u16, start: Reg, n: u16 },
+    SetAdd {
+        stmt: u16,
+        start: Reg,
+        n: u16,
+    },
     /// Sort the statement's set by its columns `keys` (column, ascending).
-    Sort { stmt: u16, keys: Vec<(u16, bool)> },
+    Sort {
+        stmt: u16,
+        keys: Vec<(u16, bool)>,
+    },
     /// Apply OFFSET/LIMIT registers (None: absent) to the set.
-    Limit { stmt: u16, limit: Option<Reg>, offset: Option<Reg> },
+    Limit {
+        stmt: u16,
+        limit: Option<Reg>,
+        offset: Option<Reg>,
+    },
     /// Keep only the first `n` columns of each row (drops hidden sort keys).
-    Trim { stmt: u16, n: u16 },
+    Trim {
+        stmt: u16,
+        n: u16,
+    },
     /// The statement's set is the request's current result.
-    Result { stmt: u16 },
+    Result {
+        stmt: u16,
+    },
     /// The request's current result is "no content".
     NoResult,
     /// End of the coordinator program.
@@ -147,12 +229,20 @@ impl fmt::Display for Op {
             Op::Const { dst, idx } => ("const", r(dst), r(idx), "-".into(), String::new()),
             Op::Column { dst, col } => ("column", r(dst), r(col), "-".into(), String::new()),
             Op::Move { dst, src } => ("move", r(dst), r(src), "-".into(), String::new()),
-            Op::Binary { op, dst, a, b } => {
-                ("binary", r(dst), r(a), r(b), format!("{op:?}").to_lowercase())
-            }
-            Op::Unary { op, dst, a } => {
-                ("unary", r(dst), r(a), "-".into(), format!("{op:?}").to_lowercase())
-            }
+            Op::Binary { op, dst, a, b } => (
+                "binary",
+                r(dst),
+                r(a),
+                r(b),
+                format!("{op:?}").to_lowercase(),
+            ),
+            Op::Unary { op, dst, a } => (
+                "unary",
+                r(dst),
+                r(a),
+                "-".into(),
+                format!("{op:?}").to_lowercase(),
+            ),
             Op::IsNull { dst, a, negated } => {
                 ("is_null", r(dst), r(a), r(*negated as u8), String::new())
             }
@@ -162,12 +252,21 @@ impl fmt::Display for Op {
             Op::CastColumn { reg, table, col } => {
                 ("cast_column", r(reg), r(table), r(col), String::new())
             }
-            Op::Scan { table, key, key_len, end } => (
+            Op::Scan {
+                table,
+                key,
+                key_len,
+                end,
+            } => (
                 "scan",
                 r(table),
                 key.map(r).unwrap_or_else(|| "-".into()),
                 r(end),
-                if key.is_some() { format!("point lookup, {key_len} keys") } else { "full".into() },
+                if key.is_some() {
+                    format!("point lookup, {key_len} keys")
+                } else {
+                    "full".into()
+                },
             ),
             Op::Emit { start, n } => ("emit", r(start), r(n), "-".into(), String::new()),
             Op::AggStep { agg, arg } => (
@@ -178,25 +277,64 @@ impl fmt::Display for Op {
                 String::new(),
             ),
             Op::AggEmit { stmt } => ("agg_emit", r(stmt), "-".into(), "-".into(), String::new()),
-            Op::StageDelete => ("stage_delete", "-".into(), "-".into(), "-".into(), String::new()),
-            Op::StageUpdate { start } => {
-                ("stage_update", r(start), "-".into(), "-".into(), String::new())
-            }
-            Op::ApplyStaged { table } => {
-                ("apply_staged", r(table), "-".into(), "-".into(), String::new())
-            }
+            Op::StageDelete => (
+                "stage_delete",
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                String::new(),
+            ),
+            Op::StageUpdate { start } => (
+                "stage_update",
+                r(start),
+                "-".into(),
+                "-".into(),
+                String::new(),
+            ),
+            Op::ApplyStaged { table } => (
+                "apply_staged",
+                r(table),
+                "-".into(),
+                "-".into(),
+                String::new(),
+            ),
             Op::InsertRows { table } => ("insert", r(table), "-".into(), "-".into(), String::new()),
             Op::Ret => ("ret", "-".into(), "-".into(), "-".into(), String::new()),
-            Op::Send { stmt, table, entry, target } => {
-                ("send", r(stmt), r(table), r(entry), format!("target {target}"))
+            Op::Send {
+                stmt,
+                table,
+                entry,
+                target,
+            } => (
+                "send",
+                r(stmt),
+                r(table),
+                r(entry),
+                format!("target {target}"),
+            ),
+            Op::Recv { stmt, merge } => (
+                "recv",
+                r(stmt),
+                "-".into(),
+                "-".into(),
+                format!("{merge:?}").to_lowercase(),
+            ),
+            Op::AggFinal { stmt, start } => {
+                ("agg_final", r(stmt), r(start), "-".into(), String::new())
             }
-            Op::Recv { stmt, merge } => {
-                ("recv", r(stmt), "-".into(), "-".into(), format!("{merge:?}").to_lowercase())
-            }
-            Op::AggFinal { stmt, start } => ("agg_final", r(stmt), r(start), "-".into(), String::new()),
             Op::SetAdd { stmt, start, n } => ("set_add", r(stmt), r(start), r(n), String::new()),
-            Op::Sort { stmt, keys } => ("set_sort", r(stmt), r(keys.len()), "-".into(), String::new()),
-            Op::Limit { stmt, limit, offset } => (
+            Op::Sort { stmt, keys } => (
+                "set_sort",
+                r(stmt),
+                r(keys.len()),
+                "-".into(),
+                String::new(),
+            ),
+            Op::Limit {
+                stmt,
+                limit,
+                offset,
+            } => (
                 "set_limit",
                 r(stmt),
                 limit.map(r).unwrap_or_else(|| "-".into()),
@@ -205,7 +343,13 @@ impl fmt::Display for Op {
             ),
             Op::Trim { stmt, n } => ("set_trim", r(stmt), r(n), "-".into(), String::new()),
             Op::Result { stmt } => ("result", r(stmt), "-".into(), "-".into(), String::new()),
-            Op::NoResult => ("no_result", "-".into(), "-".into(), "-".into(), String::new()),
+            Op::NoResult => (
+                "no_result",
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                String::new(),
+            ),
             Op::End => ("end", "-".into(), "-".into(), "-".into(), String::new()),
         };
         write!(f, "{name:<20}{a:<7}{b:<7}{c:<7}")?;

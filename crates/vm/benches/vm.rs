@@ -1,0 +1,111 @@
+//! VM costs: the node section of compiled queries over a 100k-row partition (a filtered
+//! aggregate scan and a primary-key point lookup), plus a micro bench of `exec::binary`.
+
+use std::hint::black_box;
+
+use amelie_catalog::{Catalog, DdlOp, Node, Table};
+use amelie_common::{IndexKind, Value};
+use amelie_compiler::{compile, CompileCtx, Compiled};
+use amelie_storage::{Partition, UndoLog};
+use amelie_vm::{run_node, BinOp, NodeCtx, Op, Program};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const N: i64 = 100_000;
+
+fn catalog() -> Catalog {
+    let mut catalog = Catalog::default();
+    catalog
+        .apply(&DdlOp::CreateNode(Node { uuid: "00000000-0000-0000-0000-000000000001".into() }))
+        .expect("create node");
+    let req = amelie_parser::parse("create table t (id int primary key, v int)").expect("parse DDL");
+    match compile(&req, &catalog, &CompileCtx::default()).expect("compile DDL") {
+        Compiled::Ddl(op) => catalog.apply(&op).expect("apply DDL"),
+        other => panic!("expected DDL, got {other:?}"),
+    }
+    catalog
+}
+
+fn program(catalog: &Catalog, sql: &str) -> Program {
+    let req = amelie_parser::parse(sql).expect("parse");
+    match compile(&req, catalog, &CompileCtx::default()).expect("compile") {
+        Compiled::Program(p) => p,
+        other => panic!("expected a program, got {other:?}"),
+    }
+}
+
+/// `(stmt, entry)` of the first `Send` of the coordinator section.
+fn first_send(p: &Program) -> (usize, usize) {
+    p.coordinator
+        .iter()
+        .find_map(|op| match op {
+            Op::Send { stmt, entry, .. } => Some((*stmt as usize, *entry as usize)),
+            _ => None,
+        })
+        .expect("program has a Send")
+}
+
+fn partition(t: &Table) -> Partition {
+    let mut p = Partition::new(t.partitions[0].id, t.id, IndexKind::Tree, &t.primary().keys);
+    let mut key = Vec::with_capacity(16);
+    for i in 0..N {
+        let row = vec![Value::Int(i), Value::Int(i)].into_boxed_slice();
+        p.row_key(&row, &mut key);
+        p.put(&key, row, None);
+    }
+    p
+}
+
+fn bench_node(c: &mut Criterion) {
+    let catalog = catalog();
+    let table = catalog.table("public", "t").expect("table t").clone();
+    let mut part = partition(&table);
+    let mut undo = UndoLog::default();
+    let mut changes = Vec::new();
+
+    let cases = [
+        ("agg_scan_100k", "select count(*), sum(v) from t where v > 10", 1usize),
+        ("point_lookup", "select id from t where id = 5", 1usize),
+    ];
+    let mut group = c.benchmark_group("vm/run_node");
+    for (name, sql, expect_rows) in cases {
+        let program = program(&catalog, sql);
+        let (stmt, entry) = first_send(&program);
+        let mut run = || {
+            let ctx = NodeCtx {
+                partition: &mut part,
+                undo: &mut undo,
+                changes: &mut changes,
+                logged: true,
+            };
+            run_node(black_box(&program), stmt, entry, vec![], ctx).expect("run_node")
+        };
+        let out = run();
+        assert_eq!(out.rows.len(), expect_rows, "{sql}: {:?}", out.rows);
+        if name == "agg_scan_100k" {
+            group.throughput(Throughput::Elements(N as u64));
+        } else {
+            group.throughput(Throughput::Elements(1));
+        }
+        group.bench_function(name, |b| b.iter(&mut run));
+    }
+    group.finish();
+}
+
+fn bench_binary(c: &mut Criterion) {
+    let mut group = c.benchmark_group("vm/binary");
+    let (a, b) = (Value::Int(40), Value::Int(2));
+    group.bench_function("add_int", |bench| {
+        bench.iter(|| amelie_vm::exec::binary(BinOp::Add, black_box(&a), black_box(&b)))
+    });
+    let (x, y) = (Value::Double(40.5), Value::Int(2));
+    group.bench_function("add_double_int", |bench| {
+        bench.iter(|| amelie_vm::exec::binary(BinOp::Add, black_box(&x), black_box(&y)))
+    });
+    group.bench_function("gt_int", |bench| {
+        bench.iter(|| amelie_vm::exec::binary(BinOp::Gt, black_box(&a), black_box(&b)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_node, bench_binary);
+criterion_main!(benches);
