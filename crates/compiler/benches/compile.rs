@@ -26,7 +26,9 @@ const DDL: &[&str] = &[
 fn catalog() -> Catalog {
     let mut catalog = Catalog::default();
     catalog
-        .apply(&DdlOp::CreateNode(Node { uuid: "00000000-0000-0000-0000-000000000001".into() }))
+        .apply(&DdlOp::CreateNode(Node {
+            uuid: "00000000-0000-0000-0000-000000000001".into(),
+        }))
         .expect("create node");
     for sql in DDL {
         let req = amelie_parser::parse(sql).expect("parse DDL");
@@ -57,7 +59,10 @@ fn bench_compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     for (name, sql) in [("tpcb", TPCB), ("insert_500", insert.as_str())] {
         let req = amelie_parser::parse(sql).expect("parse");
-        assert!(matches!(compile(&req, &catalog, &ctx), Ok(Compiled::Program(_))));
+        assert!(matches!(
+            compile(&req, &catalog, &ctx),
+            Ok(Compiled::Program(_))
+        ));
         group.bench_function(name, |b| {
             b.iter(|| compile(black_box(&req), black_box(&catalog), &ctx))
         });

@@ -3,9 +3,10 @@
 
 mod builder;
 mod ddl;
+mod dml;
 mod expr;
 mod plan;
-mod stmt;
+mod select;
 
 pub use builder::CompileCtx;
 
@@ -35,10 +36,10 @@ pub fn compile(req: &Request, catalog: &Catalog, ctx: &CompileCtx) -> Result<Com
     let mut b = builder::Builder::new(ctx);
     for stmt in &req.stmts {
         match stmt {
-            Stmt::Select(s) => stmt::select(&mut b, catalog, s)?,
-            Stmt::Insert(i) => stmt::insert(&mut b, catalog, i)?,
-            Stmt::Update(u) => stmt::update(&mut b, catalog, u)?,
-            Stmt::Delete(d) => stmt::delete(&mut b, catalog, d)?,
+            Stmt::Select(s) => select::select(&mut b, catalog, s)?,
+            Stmt::Insert(i) => dml::insert(&mut b, catalog, i)?,
+            Stmt::Update(u) => dml::update(&mut b, catalog, u)?,
+            Stmt::Delete(d) => dml::delete(&mut b, catalog, d)?,
             Stmt::CreateTable(_) | Stmt::DropTable { .. } => {
                 return Err(amelie_common::Error::new(
                     "CTE and multi-statement utility commands are not supported",

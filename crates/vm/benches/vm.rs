@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use amelie_catalog::{Catalog, DdlOp, Node, Table};
-use amelie_common::{IndexKind, Value};
+use amelie_common::Value;
 use amelie_compiler::{compile, CompileCtx, Compiled};
 use amelie_storage::{Partition, UndoLog};
 use amelie_vm::{run_node, BinOp, NodeCtx, Op, Program};
@@ -45,7 +45,7 @@ fn first_send(p: &Program) -> (usize, usize) {
 }
 
 fn partition(t: &Table) -> Partition {
-    let mut p = Partition::new(t.partitions[0].id, t.id, IndexKind::Tree, &t.primary().keys);
+    let mut p = Partition::new(t.partitions[0].id, t.id, t.primary().kind, &t.primary().keys);
     let mut key = Vec::with_capacity(16);
     for i in 0..N {
         let row = vec![Value::Int(i), Value::Int(i)].into_boxed_slice();
