@@ -75,6 +75,9 @@ pub struct GroupCommit {
     state: Mutex<State>,
     wal: Arc<Mutex<Wal>>,
     lsn: Arc<AtomicU64>,
+    /// Id of the newest committed transaction, read by the nodes (see
+    /// `NodeHandle::start_with`).
+    pub committed: Arc<AtomicU64>,
     /// Reused WAL body buffers of one batch.
     scratch: Mutex<Vec<Vec<u8>>>,
 }
@@ -89,6 +92,7 @@ impl GroupCommit {
             }),
             wal,
             lsn,
+            committed: Arc::new(AtomicU64::new(0)),
             scratch: Mutex::new(Vec::new()),
         }
     }
@@ -170,9 +174,7 @@ impl GroupCommit {
             match written {
                 Ok(lsns) => {
                     let upto = batch.last().map(|t| t.id).unwrap_or(0);
-                    for n in nodes {
-                        let _ = n.send(NodeMsg::Commit { upto });
-                    }
+                    self.committed.store(upto, Ordering::Release);
                     for (tx, lsn) in batch.iter().zip(lsns) {
                         if let Some(w) = tx.slot.lock().waiter.take() {
                             let _ = w.send(Ok(lsn));

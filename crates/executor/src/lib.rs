@@ -178,7 +178,8 @@ impl Executor {
         catalog.apply(op)?;
         match op {
             DdlOp::CreateNode(node) => {
-                let handle = Arc::new(NodeHandle::start(node.uuid.clone()));
+                let handle =
+                    Arc::new(NodeHandle::start_with(node.uuid.clone(), self.commit.committed.clone()));
                 let mut nodes = (*self.nodes()).clone();
                 nodes.push(handle);
                 *self.nodes.write() = Arc::new(nodes);

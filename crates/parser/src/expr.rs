@@ -323,7 +323,7 @@ impl Parser {
     fn method(&mut self, first: Expr, first_h: u32) -> Result<Expr> {
         let (schema, name) = match self.peek() {
             Tok::Word(..) => {
-                let name = self.take_word();
+                let name = self.take_kw_name();
                 (None, name)
             }
             Tok::Name(parts) if parts.len() == 2 => {
@@ -434,14 +434,14 @@ impl Parser {
             Kw::False => Expr::Bool(false),
             Kw::CurrentTimestamp => Expr::CurrentTimestamp,
             Kw::SelfRef => {
-                let name = self.take_word();
+                let name = self.take_kw_name();
                 return Ok(Expr::Name(vec![name]));
             }
             Kw::Timestamp | Kw::Interval if matches!(self.peek_at(1), Tok::Str(_)) => {
                 return self.typed_literal();
             }
             Kw::Vector if matches!(self.peek_at(1), Tok::P(P::LBracket)) => {
-                let name = self.take_word();
+                let name = self.take_kw_name();
                 let array = self.constructor()?;
                 self.set_h(self.h + 1)?;
                 return Ok(Expr::Function {
@@ -462,7 +462,7 @@ impl Parser {
             | Kw::Interval
                 if self.is_call() =>
             {
-                let name = self.take_word();
+                let name = self.take_kw_name();
                 return self.call(None, name);
             }
             Kw::Count | Kw::Sum | Kw::Avg | Kw::Min | Kw::Max if self.is_call() => {
@@ -499,7 +499,7 @@ impl Parser {
     /// otherwise a normal call.
     fn extract(&mut self) -> Result<Expr> {
         if matches!(self.peek_at(2), Tok::Word(..) | Tok::Str(_)) && self.is_kw_at(3, Kw::From) {
-            let name = self.take_word();
+            let name = self.take_kw_name();
             self.advance(); // (
             let field = match self.take() {
                 Tok::Word(s, _) | Tok::Str(s) => s,
@@ -516,7 +516,7 @@ impl Parser {
                 args: vec![Expr::String(field), expr],
             });
         }
-        let name = self.take_word();
+        let name = self.take_kw_name();
         self.call(None, name)
     }
 

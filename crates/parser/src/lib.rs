@@ -1,7 +1,7 @@
 //! The Amelie SQL dialect: sqlparser's tokenizer under an Amelie `Dialect`, and our own
 //! recursive-descent parser producing [`ast::Request`].
 //!
-//! * [`lexer`]: [`AmelieDialect`] for `sqlparser::tokenizer::Tokenizer`, plus a post-pass that
+//! * `lexer`: [`AmelieDialect`] for `sqlparser::tokenizer::Tokenizer`, plus a post-pass that
 //!   turns its tokens into Amelie tokens (negative number literals, compound names, `t.*`,
 //!   string decoding, keywords).
 //! * `parser`: request framing (EXPLAIN/BEGIN/COMMIT) and statements.
@@ -9,7 +9,7 @@
 
 pub mod ast;
 mod expr;
-pub mod lexer;
+mod lexer;
 mod parser;
 
 #[cfg(test)]
@@ -21,7 +21,9 @@ pub use lexer::AmelieDialect;
 /// Parses one request body (a whole transaction) into statements.
 ///
 /// Errors carry Amelie's user-facing message texts (`bad expression`,
-/// `unexpected token at the end of statement`, ...). Never panics.
+/// `unexpected token at the end of statement`, ...). Never panics; nesting is limited (an
+/// expression tree is at most 512 levels high, nesting at most 128 levels) and reported as
+/// `expression is too deeply nested`. Run it on a thread with the usual 2 MiB of stack or more.
 pub fn parse(sql: &str) -> amelie_common::Result<Request> {
     parser::parse_request(sql)
 }

@@ -153,10 +153,16 @@ impl Parser {
         Err(Error::new(msg))
     }
 
-    /// Takes the current token's word text (empty if it is not a word).
-    pub(crate) fn take_word(&mut self) -> String {
+    /// Takes the current word as a name; keywords (case-insensitive) come out lowercase, so
+    /// `TIMESTAMP('..')`, `EXTRACT(..)` and `x::Set(..)` name `timestamp`, `extract`, `set`.
+    pub(crate) fn take_kw_name(&mut self) -> String {
         match self.take() {
-            Tok::Word(s, _) => s,
+            Tok::Word(mut s, kw) => {
+                if kw.is_some() {
+                    s.make_ascii_lowercase();
+                }
+                s
+            }
             _ => String::new(),
         }
     }

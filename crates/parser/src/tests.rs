@@ -552,8 +552,13 @@ fn functions_and_aggregates() {
     assert_eq!(sxe("extract('year', ts)"), "extract('year' ts)");
     assert_eq!(
         sxe("EXTRACT('min' FROM INTERVAL '1 hour')"),
-        "EXTRACT('min' iv'1 hour')"
+        "extract('min' iv'1 hour')"
     );
+    assert_eq!(sxe("EXTRACT(min FROM x)"), "extract('min' x)");
+    assert_eq!(sxe("TIMESTAMP('x')"), "timestamp('x')");
+    assert_eq!(sxe("x::TIMESTAMP::Foo::SET(1)"), "set(Foo(timestamp(x)) 1)");
+    assert_eq!(sxe("VECTOR [1]"), "vector(json{Array([Int(1)])})");
+    assert_eq!(expr("SELF"), Expr::Name(vec![s("self")]));
     assert_eq!(sxe("Now()"), "Now()");
     assert_eq!(sxe("count(*)"), "Count(*)");
     assert_eq!(sxe("COUNT(distinct a)"), "Count(distinct a)");

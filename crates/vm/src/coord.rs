@@ -187,10 +187,48 @@ impl<'p> Coordinator<'p> {
     /// (DML without RETURNING): then the caller need not wait for them before resuming, only
     /// for their errors before the transaction completes.
     pub fn discards_next(&self) -> bool {
-        matches!(
-            self.program.coordinator.get(self.pc),
-            Some(Op::Recv { merge: Merge::Discard, .. })
-        )
+        match self.program.coordinator.get(self.pc) {
+            Some(Op::Recv { merge: Merge::Discard, .. }) => true,
+            Some(Op::Recv { stmt, merge: Merge::Union }) => !self.set_is_used(*stmt, self.pc + 1),
+            _ => false,
+        }
+    }
+
+    /// Whether the row set of `stmt` can matter after `from`: it is the final result, or an
+    /// op other than the plain set operations (sort/limit/trim/result) may read it.
+    /// Conservative: any op this function does not know counts as a use.
+    fn set_is_used(&self, stmt: u16, from: usize) -> bool {
+        let code = &self.program.coordinator;
+        let final_result = code.iter().rev().find_map(|op| match op {
+            Op::Result { stmt } => Some(Some(*stmt)),
+            Op::NoResult => Some(None),
+            _ => None,
+        });
+        if final_result == Some(Some(stmt)) {
+            return true;
+        }
+        code[from.min(code.len())..].iter().any(|op| match op {
+            Op::Sort { .. }
+            | Op::Limit { .. }
+            | Op::Trim { .. }
+            | Op::Result { .. }
+            | Op::NoResult
+            | Op::Send { .. }
+            | Op::Recv { .. }
+            | Op::End => false,
+            Op::SetAdd { stmt: s, .. } | Op::AggFinal { stmt: s, .. } => *s == stmt,
+            Op::Const { .. }
+            | Op::Column { .. }
+            | Op::Move { .. }
+            | Op::Binary { .. }
+            | Op::Unary { .. }
+            | Op::IsNull { .. }
+            | Op::Call { .. }
+            | Op::Jump { .. }
+            | Op::JumpIfNot { .. }
+            | Op::CastColumn { .. } => false,
+            _ => true,
+        })
     }
 
     /// The last statement's result: its index and rows (None: no content).
