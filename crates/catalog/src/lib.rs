@@ -91,6 +91,20 @@ pub enum DdlOp {
     CreateNode(Node),
     CreateTable(Table),
     DropTable { schema: String, name: String },
+    CreateSchema(Schema),
+    DropSchema { name: String, cascade: bool },
+    RenameSchema { name: String, new_name: String },
+    RenameTable { schema: String, name: String, new_schema: String, new_name: String },
+    SetLogged { schema: String, name: String, logged: bool },
+    RenameColumn { schema: String, table: String, from: String, to: String },
+    SetDefault { schema: String, table: String, column: String, default: Option<Value> },
+    AddColumn { schema: String, table: String, column: Column },
+    DropColumn { schema: String, table: String, name: String },
+    CreateIndex { schema: String, table: String, index: IndexDef },
+    DropIndex { schema: String, table: String, name: String },
+    RenameIndex { schema: String, table: String, name: String, new_name: String },
+    /// Removes every row; the partitions keep their ids.
+    TruncateTable { schema: String, name: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -167,6 +181,25 @@ impl Catalog {
         Ok(parts)
     }
 
+    fn table_mut(&mut self, schema: &str, name: &str) -> Result<&mut Table> {
+        self.tables
+            .iter_mut()
+            .find(|t| t.schema == schema && t.name == name)
+            .map(Arc::make_mut)
+            .ok_or_else(|| Error::new(format!("table '{name}': not exists")))
+    }
+
+    /// Checks that objects may be created in `schema`.
+    pub fn check_create_schema(&self, schema: &str) -> Result<()> {
+        match self.schema(schema) {
+            None => Err(Error::new(format!("schema '{schema}': not exists"))),
+            Some(s) if !s.create => Err(Error::new(format!(
+                "system schema <{schema}> cannot be used to create objects"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Validates and applies a DDL operation to this catalog.
     pub fn apply(&mut self, op: &DdlOp) -> Result<()> {
         match op {
@@ -199,6 +232,201 @@ impl Catalog {
                 if self.tables.len() == before {
                     return Err(Error::new(format!("table '{}': not exists", name)));
                 }
+            }
+            DdlOp::CreateSchema(schema) => {
+                if self.schema(&schema.name).is_some() {
+                    return Err(Error::new(format!(
+                        "schema '{}': already exists",
+                        schema.name
+                    )));
+                }
+                self.schemas.push(schema.clone());
+            }
+            DdlOp::DropSchema { name, cascade } => {
+                let Some(s) = self.schema(name) else {
+                    return Err(Error::new(format!("schema '{name}': not exists")));
+                };
+                if s.system {
+                    return Err(Error::new(format!(
+                        "schema '{name}': system schema cannot be dropped"
+                    )));
+                }
+                if let Some(t) = self.tables.iter().find(|t| t.schema == *name) {
+                    if !cascade {
+                        return Err(Error::new(format!(
+                            "table '{}' depends on schema '{name}",
+                            t.name
+                        )));
+                    }
+                }
+                self.tables.retain(|t| t.schema != *name);
+                self.schemas.retain(|s| s.name != *name);
+            }
+            DdlOp::RenameSchema { name, new_name } => {
+                let Some(s) = self.schema(name) else {
+                    return Err(Error::new(format!("schema '{name}': not exists")));
+                };
+                if s.system {
+                    return Err(Error::new(format!(
+                        "schema '{name}': system schema cannot be altered"
+                    )));
+                }
+                if self.schema(new_name).is_some() {
+                    return Err(Error::new(format!("schema '{new_name}': already exists")));
+                }
+                for s in self.schemas.iter_mut().filter(|s| s.name == *name) {
+                    s.name = new_name.clone();
+                }
+                for t in self.tables.iter_mut().filter(|t| t.schema == *name) {
+                    Arc::make_mut(t).schema = new_name.clone();
+                }
+            }
+            DdlOp::RenameTable {
+                schema,
+                name,
+                new_schema,
+                new_name,
+            } => {
+                self.table_mut(schema, name)?;
+                self.check_create_schema(new_schema)?;
+                if self.table(new_schema, new_name).is_some() {
+                    return Err(Error::new(format!("table '{new_name}': already exists")));
+                }
+                let t = self.table_mut(schema, name)?;
+                t.schema = new_schema.clone();
+                t.name = new_name.clone();
+            }
+            DdlOp::SetLogged {
+                schema,
+                name,
+                logged,
+            } => self.table_mut(schema, name)?.unlogged = !logged,
+            DdlOp::RenameColumn {
+                schema,
+                table,
+                from,
+                to,
+            } => {
+                let t = self.table_mut(schema, table)?;
+                if t.column(to).is_some() {
+                    return Err(Error::new(format!(
+                        "table '{table}': column '{to}' already exists"
+                    )));
+                }
+                let Some(i) = t.column(from) else {
+                    return Err(Error::new(format!(
+                        "table '{table}': column '{from}' not exists"
+                    )));
+                };
+                t.columns[i].name = to.clone();
+            }
+            DdlOp::SetDefault {
+                schema,
+                table,
+                column,
+                default,
+            } => {
+                let t = self.table_mut(schema, table)?;
+                let Some(i) = t.column(column) else {
+                    return Err(Error::new(format!(
+                        "table '{table}': column '{column}' not exists"
+                    )));
+                };
+                t.columns[i].default = default.clone();
+            }
+            DdlOp::AddColumn {
+                schema,
+                table,
+                column,
+            } => {
+                let t = self.table_mut(schema, table)?;
+                if t.column(&column.name).is_some() {
+                    return Err(Error::new(format!(
+                        "table '{table}': column '{}' already exists",
+                        column.name
+                    )));
+                }
+                t.columns.push(column.clone());
+            }
+            DdlOp::DropColumn {
+                schema,
+                table,
+                name,
+            } => {
+                let t = self.table_mut(schema, table)?;
+                let Some(i) = t.column(name) else {
+                    return Err(Error::new(format!(
+                        "table '{table}': column '{name}' not exists"
+                    )));
+                };
+                if t.indexes.iter().any(|x| x.keys.contains(&i)) {
+                    return Err(Error::new(format!(
+                        "table '{table}': column '{name}' is a key"
+                    )));
+                }
+                t.columns.remove(i);
+                for x in t.indexes.iter_mut() {
+                    for k in x.keys.iter_mut() {
+                        if *k > i {
+                            *k -= 1;
+                        }
+                    }
+                }
+            }
+            DdlOp::CreateIndex {
+                schema,
+                table,
+                index,
+            } => {
+                let t = self.table_mut(schema, table)?;
+                if t.indexes.iter().any(|x| x.name == index.name) {
+                    return Err(Error::new(format!(
+                        "table '{table}' index '{}': already exists",
+                        index.name
+                    )));
+                }
+                t.indexes.push(index.clone());
+            }
+            DdlOp::DropIndex {
+                schema,
+                table,
+                name,
+            } => {
+                let t = self.table_mut(schema, table)?;
+                match t.indexes.iter().position(|x| x.name == *name && !x.primary) {
+                    Some(i) => {
+                        t.indexes.remove(i);
+                    }
+                    None => {
+                        return Err(Error::new(format!(
+                            "table '{table}' index '{name}': not exists"
+                        )))
+                    }
+                }
+            }
+            DdlOp::RenameIndex {
+                schema,
+                table,
+                name,
+                new_name,
+            } => {
+                let t = self.table_mut(schema, table)?;
+                if t.indexes.iter().any(|x| x.name == *new_name) {
+                    return Err(Error::new(format!(
+                        "table '{table}' index '{new_name}': already exists"
+                    )));
+                }
+                match t.indexes.iter_mut().find(|x| x.name == *name) {
+                    Some(x) => x.name = new_name.clone(),
+                    None => {
+                        return Err(Error::new(format!(
+                            "table '{table}' index '{name}': not exists"
+                        )))
+                    }
+                }
+            }
+            DdlOp::TruncateTable { schema, name } => {
+                self.table_mut(schema, name)?;
             }
         }
         Ok(())

@@ -460,6 +460,156 @@ pub fn format_interval(iv: &Interval, out: &mut String) {
     part(us % US_PER_MS, "us", false);
 }
 
+/// A timezone loaded from the system tz database (TZif files under `/usr/share/zoneinfo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Zone {
+    /// Transition times (seconds since the epoch, UTC), ascending.
+    times: Vec<i64>,
+    /// Offset (seconds east of UTC) in effect from the matching transition on.
+    offsets: Vec<i32>,
+    /// Offset before the first transition.
+    initial: i32,
+}
+
+fn be_u32(b: &[u8], pos: usize) -> Option<u32> {
+    let s = b.get(pos..pos + 4)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+impl Zone {
+    /// A fixed-offset zone.
+    pub fn fixed(offset_secs: i32) -> Zone {
+        Zone {
+            times: vec![],
+            offsets: vec![],
+            initial: offset_secs,
+        }
+    }
+
+    /// Parses TZif (v1 or v2+, using the 64-bit section when present).
+    pub fn parse_tzif(b: &[u8]) -> Option<Zone> {
+        if b.get(0..4)? != b"TZif" {
+            return None;
+        }
+        let counts = |base: usize| -> Option<[usize; 6]> {
+            let mut c = [0usize; 6];
+            for (i, x) in c.iter_mut().enumerate() {
+                *x = be_u32(b, base + 20 + i * 4)? as usize;
+            }
+            Some(c)
+        };
+        let [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(0)?;
+        let mut base = 0usize;
+        let mut tsize = 4usize;
+        if *b.get(4)? >= b'2' {
+            let v1 = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
+            base = v1;
+            tsize = 8;
+        }
+        let [_, _, _, timecnt, typecnt, _] = counts(base)?;
+        let mut pos = base + 44;
+        let mut times = Vec::with_capacity(timecnt);
+        for i in 0..timecnt {
+            let p = pos + i * tsize;
+            let t = if tsize == 8 {
+                i64::from_be_bytes(b.get(p..p + 8)?.try_into().ok()?)
+            } else {
+                be_u32(b, p)? as i32 as i64
+            };
+            times.push(t);
+        }
+        pos += timecnt * tsize;
+        let idx: Vec<u8> = b.get(pos..pos + timecnt)?.to_vec();
+        pos += timecnt;
+        let mut types = Vec::with_capacity(typecnt);
+        for i in 0..typecnt {
+            let p = pos + i * 6;
+            types.push((be_u32(b, p)? as i32, *b.get(p + 4)? != 0));
+        }
+        let initial = types
+            .iter()
+            .find(|(_, dst)| !dst)
+            .or(types.first())
+            .map(|t| t.0)
+            .unwrap_or(0);
+        let offsets = idx
+            .iter()
+            .map(|i| types.get(*i as usize).map(|t| t.0).unwrap_or(initial))
+            .collect();
+        Some(Zone {
+            times,
+            offsets,
+            initial,
+        })
+    }
+
+    /// Finds a zone by IANA name, matched case-insensitively (`utc`, `asia/famagusta`).
+    pub fn find(name: &str) -> Option<Zone> {
+        if name.eq_ignore_ascii_case("utc") || name.eq_ignore_ascii_case("gmt") {
+            return Some(Zone::fixed(0));
+        }
+        if name.is_empty() || name.contains("..") || name.starts_with('/') {
+            return None;
+        }
+        let mut path = std::path::PathBuf::from("/usr/share/zoneinfo");
+        for part in name.split('/') {
+            let direct = path.join(part);
+            if direct.exists() {
+                path = direct;
+                continue;
+            }
+            let entry = std::fs::read_dir(&path).ok()?.flatten().find(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(part))
+            })?;
+            path = entry.path();
+        }
+        let data = std::fs::read(&path).ok()?;
+        Zone::parse_tzif(&data)
+    }
+
+    /// Offset (seconds east of UTC) in effect at the timestamp `us`.
+    pub fn offset_at(&self, us: i64) -> i32 {
+        let secs = us.div_euclid(US_PER_SEC);
+        let n = self.times.partition_point(|t| *t <= secs);
+        if n == 0 {
+            self.initial
+        } else {
+            self.offsets[n - 1]
+        }
+    }
+
+    /// Offset for a wall-clock time given as local microseconds since the epoch.
+    pub fn offset_for_local(&self, local_us: i64) -> i32 {
+        let guess = self.offset_at(local_us);
+        let o2 = self.offset_at(local_us - guess as i64 * US_PER_SEC);
+        if o2 == guess {
+            return guess;
+        }
+        let o3 = self.offset_at(local_us - o2 as i64 * US_PER_SEC);
+        if o3 == o2 {
+            o2
+        } else {
+            guess.max(o2)
+        }
+    }
+
+    /// Parses a timestamp string; a zone-less string is taken as wall-clock time here.
+    pub fn parse_local(&self, s: &str) -> Result<i64> {
+        let (dt, zone) = parse_timestamp_parts(s)?;
+        let off = match zone {
+            Some(z) => z,
+            None => self.offset_for_local(dt.to_timestamp(0)),
+        };
+        let ts = dt.to_timestamp(off);
+        if ts < 0 {
+            crate::bail!("timestamp overflow");
+        }
+        Ok(ts)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,14 @@ pub struct CompileCtx {
     pub now: i64,
     /// Session timezone offset in seconds.
     pub tz_offset: i32,
+    /// Values of `system.*()` functions (folded into constants at compile time).
+    pub system: Option<std::sync::Arc<dyn SystemFuncs>>,
+}
+
+/// Supplies the values of `system.*()` functions from a catalog/config snapshot.
+pub trait SystemFuncs: Send + Sync + std::fmt::Debug {
+    /// `None`: no such system function.
+    fn call(&self, name: &str, args: &[Value]) -> Option<amelie_common::Result<Value>>;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +30,10 @@ pub enum Sec {
 
 pub struct Builder {
     pub p: Program,
+    /// Compiled subqueries: (the `Select`, statement holding its rows).
+    pub subq: Vec<(amelie_parser::Select, u16)>,
+    /// See [`CompileCtx::system`].
+    pub system: Option<std::sync::Arc<dyn SystemFuncs>>,
 }
 
 impl Builder {
@@ -31,7 +43,11 @@ impl Builder {
             tz_offset: ctx.tz_offset,
             ..Program::default()
         };
-        Builder { p }
+        Builder {
+            p,
+            subq: Vec::new(),
+            system: ctx.system.clone(),
+        }
     }
 
     pub fn code(&mut self, sec: Sec) -> &mut Vec<Op> {

@@ -3,9 +3,27 @@
 use crate::builder::{Builder, CompileCtx};
 use crate::expr::const_value;
 use crate::Compiled;
-use amelie_catalog::{Catalog, Column, DdlOp, IndexDef, Table};
+use amelie_catalog::{Catalog, Column, DdlOp, IndexDef, Schema, Table};
 use amelie_common::{Error, IndexKind, Result};
-use amelie_parser::{CreateTable, Stmt};
+use amelie_parser::{AlterTableOp, CreateIndex, CreateTable, ObjectName, Stmt};
+
+fn schema_of(name: &ObjectName) -> String {
+    name.schema.clone().unwrap_or_else(|| "public".into())
+}
+
+/// Resolves a table for a utility statement: `Ok(None)` when it does not exist and
+/// `if_exists` is set.
+fn find_table<'a>(
+    catalog: &'a Catalog,
+    name: &ObjectName,
+    if_exists: bool,
+) -> Result<Option<&'a Table>> {
+    match catalog.table(&schema_of(name), &name.name) {
+        Some(t) => Ok(Some(t)),
+        None if if_exists => Ok(None),
+        None => Err(Error::new(format!("table '{}': not exists", name.name))),
+    }
+}
 
 pub fn compile_utility(stmt: &Stmt, catalog: &Catalog) -> Result<Compiled> {
     match stmt {
@@ -23,8 +41,274 @@ pub fn compile_utility(stmt: &Stmt, catalog: &Catalog) -> Result<Compiled> {
                 name: name.name.clone(),
             }))
         }
+        Stmt::CreateSchema {
+            if_not_exists,
+            name,
+        } => {
+            if catalog.schema(name).is_some() {
+                if *if_not_exists {
+                    return Ok(Compiled::Nothing);
+                }
+                return Err(Error::new(format!("schema '{name}': already exists")));
+            }
+            Ok(Compiled::Ddl(DdlOp::CreateSchema(Schema {
+                name: name.clone(),
+                system: false,
+                create: true,
+            })))
+        }
+        Stmt::DropSchema {
+            if_exists,
+            name,
+            cascade,
+        } => {
+            if catalog.schema(name).is_none() && *if_exists {
+                return Ok(Compiled::Nothing);
+            }
+            check(
+                catalog,
+                DdlOp::DropSchema {
+                    name: name.clone(),
+                    cascade: *cascade,
+                },
+            )
+        }
+        Stmt::AlterSchema {
+            if_exists,
+            name,
+            new_name,
+        } => {
+            if catalog.schema(name).is_none() && *if_exists {
+                return Ok(Compiled::Nothing);
+            }
+            check(
+                catalog,
+                DdlOp::RenameSchema {
+                    name: name.clone(),
+                    new_name: new_name.clone(),
+                },
+            )
+        }
+        Stmt::Truncate { if_exists, name } => match find_table(catalog, name, *if_exists)? {
+            None => Ok(Compiled::Nothing),
+            Some(t) => Ok(Compiled::Ddl(DdlOp::TruncateTable {
+                schema: t.schema.clone(),
+                name: t.name.clone(),
+            })),
+        },
+        Stmt::CreateIndex(ci) => create_index(ci, catalog),
+        Stmt::DropIndex {
+            if_exists,
+            name,
+            table,
+        } => {
+            let t = find_table(catalog, table, false)?.ok_or_else(|| Error::new("table"))?;
+            if *if_exists && !t.indexes.iter().any(|i| i.name == *name) {
+                return Ok(Compiled::Nothing);
+            }
+            check(
+                catalog,
+                DdlOp::DropIndex {
+                    schema: t.schema.clone(),
+                    table: t.name.clone(),
+                    name: name.clone(),
+                },
+            )
+        }
+        Stmt::AlterIndex {
+            if_exists,
+            name,
+            table,
+            new_name,
+        } => {
+            let t = find_table(catalog, table, false)?.ok_or_else(|| Error::new("table"))?;
+            if *if_exists && !t.indexes.iter().any(|i| i.name == *name) {
+                return Ok(Compiled::Nothing);
+            }
+            check(
+                catalog,
+                DdlOp::RenameIndex {
+                    schema: t.schema.clone(),
+                    table: t.name.clone(),
+                    name: name.clone(),
+                    new_name: new_name.clone(),
+                },
+            )
+        }
+        Stmt::AlterTable {
+            if_exists,
+            name,
+            op,
+        } => {
+            let Some(t) = find_table(catalog, name, *if_exists)? else {
+                return Ok(Compiled::Nothing);
+            };
+            alter_table(t, op, catalog)
+        }
         _ => Err(Error::new("unexpected statement")),
     }
+}
+
+/// Validates `op` against the catalog now so errors come out before the exclusive lock.
+fn check(catalog: &Catalog, op: DdlOp) -> Result<Compiled> {
+    let mut c = catalog.clone();
+    c.apply(&op)?;
+    Ok(Compiled::Ddl(op))
+}
+
+fn create_index(ci: &CreateIndex, catalog: &Catalog) -> Result<Compiled> {
+    let t = find_table(catalog, &ci.table, false)?.ok_or_else(|| Error::new("table"))?;
+    if t.indexes.iter().any(|i| i.name == ci.name) {
+        if ci.if_not_exists {
+            return Ok(Compiled::Nothing);
+        }
+        return Err(Error::new(format!(
+            "table '{}' index '{}': already exists",
+            t.name, ci.name
+        )));
+    }
+    if ci.unique && !t.shared {
+        return Err(Error::new(
+            "CREATE UNIQUE INDEX cannot be created on distributed tables",
+        ));
+    }
+    let mut keys = Vec::with_capacity(ci.keys.len());
+    for k in &ci.keys {
+        let pos = t
+            .column(k)
+            .ok_or_else(|| Error::new(format!("<{k}> column does not exists")))?;
+        if !t.columns[pos].ty.can_be_key() {
+            return Err(Error::new(format!(
+                "<{k}> column key can be text, int32, int64 or timestamp"
+            )));
+        }
+        keys.push(pos);
+    }
+    // a non-unique secondary index key ends with the primary key columns
+    for k in t.primary().keys.iter().filter(|_| !ci.unique) {
+        if !keys.contains(k) {
+            keys.push(*k);
+        }
+    }
+    let kind = match ci.index_type.as_deref() {
+        Some(x) if x.eq_ignore_ascii_case("hash") => IndexKind::Hash,
+        _ => IndexKind::Tree,
+    };
+    check(
+        catalog,
+        DdlOp::CreateIndex {
+            schema: t.schema.clone(),
+            table: t.name.clone(),
+            index: IndexDef {
+                name: ci.name.clone(),
+                kind,
+                keys,
+                unique: ci.unique,
+                primary: false,
+            },
+        },
+    )
+}
+
+fn column_default(
+    name: &str,
+    ty: amelie_common::ColumnType,
+    e: &amelie_parser::Expr,
+) -> Result<amelie_common::Value> {
+    let b = Builder::new(&CompileCtx::default());
+    let err = || {
+        Error::new(format!(
+            "column <{name}> DEFAULT value must be a const and match the column type <{}>",
+            ty.runtime().name()
+        ))
+    };
+    let v = const_value(e, &b)?.ok_or_else(err)?;
+    amelie_vm::exec::coerce_to_column(v, ty, name, false).map_err(|_| err())
+}
+
+fn alter_table(t: &Table, op: &AlterTableOp, catalog: &Catalog) -> Result<Compiled> {
+    let schema = t.schema.clone();
+    let table = t.name.clone();
+    let op = match op {
+        AlterTableOp::Rename(to) => DdlOp::RenameTable {
+            schema,
+            name: table,
+            new_schema: schema_of(to),
+            new_name: to.name.clone(),
+        },
+        AlterTableOp::SetLogged(logged) => DdlOp::SetLogged {
+            schema,
+            name: table,
+            logged: *logged,
+        },
+        AlterTableOp::RenameColumn { from, to } => DdlOp::RenameColumn {
+            schema,
+            table,
+            from: from.clone(),
+            to: to.clone(),
+        },
+        AlterTableOp::SetDefault { column, value } => {
+            let ty = t
+                .column(column)
+                .map(|i| t.columns[i].ty)
+                .ok_or_else(|| {
+                    Error::new(format!("table '{table}': column '{column}' not exists"))
+                })?;
+            DdlOp::SetDefault {
+                default: Some(column_default(column, ty, value)?),
+                schema,
+                table,
+                column: column.clone(),
+            }
+        }
+        AlterTableOp::UnsetDefault { column } => DdlOp::SetDefault {
+            schema,
+            table,
+            column: column.clone(),
+            default: None,
+        },
+        AlterTableOp::AddColumn {
+            if_not_exists,
+            column: c,
+        } => {
+            if t.column(&c.name).is_some() && *if_not_exists {
+                return Ok(Compiled::Nothing);
+            }
+            let default = match &c.default {
+                None => None,
+                Some(e) => Some(column_default(&c.name, c.ty, e)?),
+            };
+            DdlOp::AddColumn {
+                schema,
+                table,
+                column: Column {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    not_null: c.not_null,
+                    default,
+                    serial: c.serial,
+                    random: c.random.map(|m| m.unwrap_or(i64::MAX)),
+                },
+            }
+        }
+        AlterTableOp::DropColumn { if_exists, name } => {
+            if t.column(name).is_none() && *if_exists {
+                return Ok(Compiled::Nothing);
+            }
+            DdlOp::DropColumn {
+                schema,
+                table,
+                name: name.clone(),
+            }
+        }
+        AlterTableOp::SetSerial(_) => {
+            return Err(Error::new("ALTER TABLE SET SERIAL is not supported yet"))
+        }
+        AlterTableOp::SetGenerated { .. } => {
+            return Err(Error::new("generated columns are not supported"))
+        }
+    };
+    check(catalog, op)
 }
 
 fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
@@ -73,18 +357,14 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
                 )
             }
         };
-        if c.serial || c.random.is_some() {
-            return Err(Error::new(
-                "SERIAL and RANDOM columns are not supported yet",
-            ));
-        }
         columns.push(Column {
             name: c.name.clone(),
             ty: c.ty,
             not_null: c.not_null,
             default,
             serial: c.serial,
-            random: c.random.flatten(),
+            // RANDOM without a modulo: the default modulo (int64 max)
+            random: c.random.map(|m| m.unwrap_or(i64::MAX)),
         });
     }
     if ct.primary_key.is_empty() {

@@ -4,8 +4,11 @@ use crate::builder::{Builder, Sec};
 use crate::expr::{const_value, expr, Scope};
 use amelie_catalog::{Catalog, Table};
 use amelie_common::{Error, Result, Value};
-use amelie_parser::{Delete, Expr, Insert, InsertSource, Update};
-use amelie_vm::op::Merge;
+use amelie_common::format::Format;
+use amelie_parser::{
+    Assignment, Delete, Expr, Insert, InsertSource, OnConflict, Returning, SelectItem, Update,
+};
+use amelie_vm::op::{Conflict, Merge};
 use amelie_vm::program::Target;
 use amelie_vm::{Op, Reg, StmtInfo};
 
@@ -15,70 +18,169 @@ fn column_default(t: &Table, col: usize) -> Value {
     t.columns[col].default.clone().unwrap_or(Value::Null)
 }
 
-pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
-    let t = resolve_table(catalog, &ins.table)?;
-    if ins.on_conflict.is_some() || ins.returning.is_some() {
-        return Err(Error::new(
-            "ON CONFLICT and RETURNING are not supported yet",
-        ));
-    }
-    // map of provided value position -> column ordinal
-    let cols: Vec<usize> = match &ins.columns {
-        None => (0..t.columns.len()).collect(),
-        Some(names) => {
-            let mut out: Vec<usize> = Vec::with_capacity(names.len());
-            for n in names {
-                let c = t
-                    .column(n)
-                    .ok_or_else(|| Error::new(format!("<{n}> column not found")))?;
-                if out.last().is_some_and(|last| *last >= c) {
-                    return Err(Error::new("column list must be in order"));
-                }
-                out.push(c);
-            }
-            out
-        }
-    };
-    let rows_src: Vec<Vec<Expr>> = match &ins.source {
-        InsertSource::Values(rows) => rows.clone(),
-        InsertSource::Generate(n) => (0..*n).map(|_| Vec::new()).collect(),
-        InsertSource::Select(_) => {
-            return Err(Error::new("INSERT ... SELECT is not supported yet"))
-        }
-    };
-    let generate = matches!(ins.source, InsertSource::Generate(_));
-    let mut rows = Vec::with_capacity(rows_src.len());
-    for src in rows_src {
-        if !generate && src.len() != cols.len() {
-            return Err(Error::new("row has incorrect number of columns"));
-        }
-        let mut row: Vec<Value> = (0..t.columns.len()).map(|c| column_default(t, c)).collect();
-        for (e, &c) in src.iter().zip(cols.iter()) {
-            row[c] = match e {
-                Expr::Default => column_default(t, c),
-                e => const_value(e, b)?.ok_or_else(|| {
-                    Error::new(format!(
-                        "column <{}> value expected to be '{}'",
-                        t.columns[c].name,
-                        t.columns[c].ty.runtime().name()
-                    ))
-                })?,
-            };
-        }
+/// SERIAL counters: one per table (keyed by table id, which a repository never reuses), shared
+/// by all the table's SERIAL columns. A value is consumed once per inserted row, also when the
+/// row gives the serial column explicitly, and at compile time (so EXPLAIN consumes values too,
+/// like Amelie). Values are unique but may have gaps (aborted transactions).
+/// Restart: the executor calls [`serial_observe`] for every row replayed from the WAL, so the
+/// counter resumes at max(serial value) + 1; `ALTER TABLE SET SERIAL` is [`serial_set`].
+static SERIALS: std::sync::Mutex<Option<std::collections::HashMap<u64, i64>>> =
+    std::sync::Mutex::new(None);
+
+fn with_serials<R>(f: impl FnOnce(&mut std::collections::HashMap<u64, i64>) -> R) -> R {
+    let mut g = SERIALS.lock().unwrap_or_else(|e| e.into_inner());
+    f(g.get_or_insert_with(Default::default))
+}
+
+/// Takes the next serial value of table `table_id`.
+pub fn serial_next(table_id: u64) -> i64 {
+    with_serials(|m| {
+        let v = m.entry(table_id).or_insert(0);
+        let out = *v;
+        *v = v.saturating_add(1);
+        out
+    })
+}
+
+/// Recovery: a row of table `table_id` holds serial value `v`.
+pub fn serial_observe(table_id: u64, v: i64) {
+    with_serials(|m| {
+        let e = m.entry(table_id).or_insert(0);
+        *e = (*e).max(v.saturating_add(1));
+    })
+}
+
+/// `ALTER TABLE ... SET SERIAL TO v`: the next serial value of the table is `v`.
+pub fn serial_set(table_id: u64, v: i64) {
+    with_serials(|m| {
+        m.insert(table_id, v);
+    })
+}
+
+/// A pseudo-random non-negative i64 (splitmix64 over time and a process counter).
+fn random_i64() -> i64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut z = t ^ SEQ
+        .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 1) as i64
+}
+
+/// Fills SERIAL and RANDOM columns the row does not give (`given`).
+fn fill_generated(t: &Table, row: &mut [Value], given: &[bool]) {
+    if t.columns.iter().any(|c| c.serial) {
+        let v = serial_next(t.id);
         for (c, col) in t.columns.iter().enumerate() {
-            let v = std::mem::take(&mut row[c]);
-            let not_null = col.not_null || t.is_key(c);
-            row[c] = amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)?;
+            if col.serial && !given[c] {
+                row[c] = Value::Int(v);
+            }
         }
-        rows.push(row.into_boxed_slice());
     }
-    let stmt = b.stmt(StmtInfo::default());
-    let table = b.table(t);
-    let entry = b.pc(Sec::Node) as u32;
-    b.emit(Sec::Node, Op::InsertRows { table });
-    b.emit(Sec::Node, Op::Ret);
-    let target = b.target(Target::Rows(rows));
+    for (c, col) in t.columns.iter().enumerate() {
+        if let Some(m) = col.random {
+            if !given[c] {
+                let m = if m <= 0 { i64::MAX } else { m };
+                row[c] = Value::Int(random_i64() % m);
+            }
+        }
+    }
+}
+
+/// The statement of a DML: with RETURNING its result columns and format.
+fn dml_stmt(
+    b: &mut Builder,
+    t: &Table,
+    alias: Option<&str>,
+    ret: Option<&Returning>,
+) -> Result<(u16, Vec<Expr>)> {
+    let Some(ret) = ret else {
+        return Ok((b.stmt(StmtInfo::default()), Vec::new()));
+    };
+    if let Some(f) = &ret.format {
+        Format::parse(f)?;
+    }
+    let mut exprs = Vec::new();
+    let mut columns = Vec::new();
+    for (i, item) in ret.items.iter().enumerate() {
+        match item {
+            SelectItem::Wildcard => {
+                for c in &t.columns {
+                    exprs.push(Expr::Name(vec![c.name.clone()]));
+                    columns.push(c.name.clone());
+                }
+            }
+            SelectItem::QualifiedWildcard(q) => {
+                if Some(q.as_str()) != alias && *q != t.name {
+                    return Err(Error::new(format!("<{q}> target not found")));
+                }
+                for c in &t.columns {
+                    exprs.push(Expr::Name(vec![c.name.clone()]));
+                    columns.push(c.name.clone());
+                }
+            }
+            SelectItem::Expr { expr, alias } => {
+                let name = match (alias, expr) {
+                    (Some(a), _) => a.clone(),
+                    (None, Expr::Name(parts)) if parts.len() == 1 => parts[0].clone(),
+                    _ => format!("col{}", i + 1),
+                };
+                exprs.push(expr.clone());
+                columns.push(name);
+            }
+        }
+    }
+    let stmt = b.stmt(StmtInfo {
+        columns,
+        format: ret.format.clone(),
+        aggs: Vec::new(),
+    });
+    Ok((stmt, exprs))
+}
+
+/// Node code after the write: project RETURNING over every affected row.
+fn emit_returning(b: &mut Builder, exprs: &[Expr], scope: &Scope) -> Result<()> {
+    if exprs.is_empty() {
+        return Ok(());
+    }
+    let at = b.emit(Sec::Node, Op::ReturnRows { end: 0 });
+    let regs: Vec<Reg> = exprs
+        .iter()
+        .map(|e| expr(b, Sec::Node, e, scope))
+        .collect::<Result<_>>()?;
+    let n = regs.len() as u16;
+    let start = b.regs(Sec::Node, n);
+    for (i, r) in regs.iter().enumerate() {
+        b.emit(
+            Sec::Node,
+            Op::Move {
+                dst: start + i as Reg,
+                src: *r,
+            },
+        );
+    }
+    b.emit(Sec::Node, Op::Emit { start, n });
+    let end = b.pc(Sec::Node) as u32;
+    if let Some(Op::ReturnRows { end: e }) = b.p.node.get_mut(at) {
+        *e = end;
+    }
+    Ok(())
+}
+
+/// Coordinator code of a DML statement: send, then either discard or return the rows.
+fn emit_dispatch(b: &mut Builder, stmt: u16, table: u16, entry: u32, target: u16, ret: bool) {
     b.p.writes = true;
+    // (for INSERT ... SELECT the reset also marks the source set as used, so the executor
+    // waits for the SELECT's node outputs before taking the set)
+    if ret || matches!(b.p.targets.get(target as usize), Some(Target::Set)) {
+        b.emit(Sec::Coordinator, Op::SetReset { stmt });
+    }
     b.emit(
         Sec::Coordinator,
         Op::Send {
@@ -92,43 +194,141 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         Sec::Coordinator,
         Op::Recv {
             stmt,
-            merge: Merge::Discard,
+            merge: if ret { Merge::Union } else { Merge::Discard },
         },
     );
-    b.emit(Sec::Coordinator, Op::NoResult);
-    Ok(())
+    if ret {
+        b.emit(Sec::Coordinator, Op::Result { stmt });
+    } else {
+        b.emit(Sec::Coordinator, Op::NoResult);
+    }
 }
 
-pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
-    let t = resolve_table(catalog, &u.table)?;
-    if u.returning.is_some() {
-        return Err(Error::new("RETURNING is not supported yet"));
-    }
-    let scope = Scope {
-        table: Some(t),
-        alias: u.alias.as_deref(),
-        aggs: None,
-    };
-    let stmt = b.stmt(StmtInfo::default());
-    let tref = b.table(t);
-    let entry = b.pc(Sec::Node) as u32;
-    let (scan, target) = open_scan(b, t, &scope, u.filter.as_ref())?;
-    let mut values: Vec<Option<Reg>> = vec![None; t.columns.len()];
-    for a in &u.set {
-        if !a.path.is_empty() {
-            return Err(Error::new("UPDATE of JSON paths is not supported yet"));
+/// Rewrites `excluded.col...` into the synthetic column name `excluded.col` (see
+/// [`excluded_table`]).
+fn rewrite_excluded(e: &mut Expr) {
+    match e {
+        Expr::Name(parts) if parts.len() >= 2 && parts[0].eq_ignore_ascii_case("excluded") => {
+            let col = format!("excluded.{}", parts[1]);
+            let mut out = vec![col];
+            out.extend(parts.drain(2..));
+            *parts = out;
         }
+        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Field { expr, .. } => {
+            rewrite_excluded(expr)
+        }
+        Expr::Lambda { seed, expr } => {
+            rewrite_excluded(seed);
+            rewrite_excluded(expr);
+        }
+        Expr::Binary { left, right, .. } | Expr::AnyAll { left, right, .. } => {
+            rewrite_excluded(left);
+            rewrite_excluded(right);
+        }
+        Expr::Index { expr, index } => {
+            rewrite_excluded(expr);
+            rewrite_excluded(index);
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            rewrite_excluded(expr);
+            rewrite_excluded(low);
+            rewrite_excluded(high);
+        }
+        Expr::In { expr, list, .. } => {
+            rewrite_excluded(expr);
+            list.iter_mut().for_each(rewrite_excluded);
+        }
+        Expr::Function { args, .. } | Expr::Array(args) => {
+            args.iter_mut().for_each(rewrite_excluded)
+        }
+        Expr::Object(pairs) => pairs.iter_mut().for_each(|(k, v)| {
+            rewrite_excluded(k);
+            rewrite_excluded(v);
+        }),
+        Expr::Aggregate { arg: Some(a), .. } => rewrite_excluded(a),
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => {
+            if let Some(o) = operand {
+                rewrite_excluded(o);
+            }
+            for (w, t) in whens {
+                rewrite_excluded(w);
+                rewrite_excluded(t);
+            }
+            if let Some(x) = else_ {
+                rewrite_excluded(x);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The table as the ON CONFLICT DO UPDATE body sees it: its columns, then the excluded row's
+/// columns named `excluded.<name>` (the node passes existing ++ excluded as the current row).
+fn excluded_table(t: &Table) -> Table {
+    let mut x = t.clone();
+    for c in &t.columns {
+        let mut c = c.clone();
+        c.name = format!("excluded.{}", c.name);
+        x.columns.push(c);
+    }
+    x
+}
+
+/// Compiles SET assignments into a full new row image in consecutive registers and stages it.
+fn emit_set(
+    b: &mut Builder,
+    t: &Table,
+    tref: u16,
+    set: &[Assignment],
+    scope: &Scope,
+    rewrite: bool,
+) -> Result<()> {
+    let mut values: Vec<Option<Reg>> = vec![None; t.columns.len()];
+    for a in set {
         let c = t
             .column(&a.column)
             .ok_or_else(|| Error::new(format!("<{}> column not found", a.column)))?;
-        if t.is_key(c) {
+        if t.indexes.iter().any(|i| i.keys.contains(&c)) {
             return Err(Error::new(format!(
                 "<{}.{}> column used as a part of a key",
                 t.name, a.column
             )));
         }
-        let r = match &a.value {
-            Some(e) => expr(b, Sec::Node, e, &scope)?,
+        if values[c].is_some() {
+            return Err(Error::new(format!(
+                "<{}.{}> column is redefined in UPDATE",
+                t.name, a.column
+            )));
+        }
+        // `SET col.a.b = v` is `SET col = set(col, 'a.b', v)`
+        let value = match (&a.value, a.path.is_empty()) {
+            (Some(e), false) => Some(Expr::Function {
+                schema: None,
+                name: "set".to_string(),
+                args: vec![
+                    Expr::Name(vec![a.column.clone()]),
+                    Expr::String(a.path.join(".")),
+                    e.clone(),
+                ],
+            }),
+            (None, false) => {
+                return Err(Error::new("UPDATE: DEFAULT cannot be used with a JSON path"))
+            }
+            (v, true) => v.clone(),
+        };
+        let r = match value {
+            Some(mut e) => {
+                if rewrite {
+                    rewrite_excluded(&mut e);
+                }
+                expr(b, Sec::Node, &e, scope)?
+            }
             None => b.load_const(Sec::Node, column_default(t, c)),
         };
         b.emit(
@@ -150,65 +350,161 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
         };
     }
     b.emit(Sec::Node, Op::StageUpdate { start });
+    Ok(())
+}
+
+pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
+    let t = resolve_table(catalog, &ins.table)?;
+    // map of provided value position -> column ordinal
+    let cols: Vec<usize> = match &ins.columns {
+        None => (0..t.columns.len()).collect(),
+        Some(names) => {
+            let mut out: Vec<usize> = Vec::with_capacity(names.len());
+            for n in names {
+                let c = t
+                    .column(n)
+                    .ok_or_else(|| Error::new(format!("<{n}> column not found")))?;
+                if out.last().is_some_and(|last| *last >= c) {
+                    return Err(Error::new("column list must be in order"));
+                }
+                out.push(c);
+            }
+            out
+        }
+    };
+    let rows_src: Vec<Vec<Expr>> = match &ins.source {
+        InsertSource::Values(rows) => rows.clone(),
+        InsertSource::Generate(n) => (0..*n).map(|_| Vec::new()).collect(),
+        InsertSource::Select(sel) => {
+            // the SELECT runs first in the coordinator; its result set becomes the rows
+            crate::select::select(b, catalog, sel)?;
+            Vec::new()
+        }
+    };
+    let generate = matches!(ins.source, InsertSource::Generate(_));
+    let mut rows = Vec::with_capacity(rows_src.len());
+    for src in rows_src {
+        if !generate && src.len() != cols.len() {
+            return Err(Error::new("row has incorrect number of columns"));
+        }
+        let mut row: Vec<Value> = (0..t.columns.len()).map(|c| column_default(t, c)).collect();
+        let mut given = vec![false; t.columns.len()];
+        for &c in cols.iter().take(src.len()) {
+            given[c] = true;
+        }
+        fill_generated(t, &mut row, &given);
+        for (e, &c) in src.iter().zip(cols.iter()) {
+            row[c] = match e {
+                Expr::Default => column_default(t, c),
+                e => const_value(e, b)?.ok_or_else(|| {
+                    Error::new(format!(
+                        "column <{}> value expected to be '{}'",
+                        t.columns[c].name,
+                        t.columns[c].ty.runtime().name()
+                    ))
+                })?,
+            };
+        }
+        for (c, col) in t.columns.iter().enumerate() {
+            let v = std::mem::take(&mut row[c]);
+            let not_null = col.not_null || t.is_key(c);
+            row[c] = amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)?;
+        }
+        rows.push(row.into_boxed_slice());
+    }
+    let (stmt, ret) = dml_stmt(b, t, None, ins.returning.as_ref())?;
+    let table = b.table(t);
+    let entry = b.pc(Sec::Node) as u32;
+    let mode = match &ins.on_conflict {
+        None => Conflict::Primary,
+        Some(OnConflict::Error) | Some(OnConflict::Resolve) => Conflict::Error,
+        Some(OnConflict::Nothing) => Conflict::Nothing,
+        Some(OnConflict::Update { .. }) => Conflict::Update,
+    };
+    let at = b.emit(
+        Sec::Node,
+        Op::Upsert {
+            table,
+            mode,
+            end: 0,
+        },
+    );
+    if let Some(OnConflict::Update { set, filter }) = &ins.on_conflict {
+        let x = excluded_table(t);
+        let scope = Scope {
+            table: Some(&x),
+            alias: None,
+            aggs: None,
+        };
+        if let Some(f) = filter {
+            let mut f = f.clone();
+            rewrite_excluded(&mut f);
+            let cond = expr(b, Sec::Node, &f, &scope)?;
+            b.emit(Sec::Node, Op::JumpIfNot { cond, to: u32::MAX });
+        }
+        emit_set(b, t, table, set, &scope, true)?;
+    }
+    let end = b.pc(Sec::Node) as u32;
+    for op in &mut b.p.node[at..] {
+        match op {
+            Op::Upsert { end: e, .. } => *e = end,
+            Op::JumpIfNot { to, .. } if *to == u32::MAX => *to = end,
+            _ => {}
+        }
+    }
+    let scope = Scope {
+        table: Some(t),
+        alias: None,
+        aggs: None,
+    };
+    emit_returning(b, &ret, &scope)?;
+    b.emit(Sec::Node, Op::Ret);
+    let target = match ins.source {
+        InsertSource::Select(_) => {
+            b.target(Target::Set)
+        }
+        _ => b.target(Target::Rows(rows)),
+    };
+    emit_dispatch(b, stmt, table, entry, target, !ret.is_empty());
+    Ok(())
+}
+
+pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
+    let t = resolve_table(catalog, &u.table)?;
+    let scope = Scope {
+        table: Some(t),
+        alias: u.alias.as_deref(),
+        aggs: None,
+    };
+    let (stmt, ret) = dml_stmt(b, t, u.alias.as_deref(), u.returning.as_ref())?;
+    let tref = b.table(t);
+    let entry = b.pc(Sec::Node) as u32;
+    let (scan, target) = open_scan(b, t, &scope, u.filter.as_ref())?;
+    emit_set(b, t, tref, &u.set, &scope, false)?;
     close_scan(b, scan);
     b.emit(Sec::Node, Op::ApplyStaged { table: tref });
+    emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
-    b.p.writes = true;
-    b.emit(
-        Sec::Coordinator,
-        Op::Send {
-            stmt,
-            table: tref,
-            entry,
-            target,
-        },
-    );
-    b.emit(
-        Sec::Coordinator,
-        Op::Recv {
-            stmt,
-            merge: Merge::Discard,
-        },
-    );
-    b.emit(Sec::Coordinator, Op::NoResult);
+    emit_dispatch(b, stmt, tref, entry, target, !ret.is_empty());
     Ok(())
 }
 
 pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
     let t = resolve_table(catalog, &d.table)?;
-    if d.returning.is_some() {
-        return Err(Error::new("RETURNING is not supported yet"));
-    }
     let scope = Scope {
         table: Some(t),
         alias: d.alias.as_deref(),
         aggs: None,
     };
-    let stmt = b.stmt(StmtInfo::default());
+    let (stmt, ret) = dml_stmt(b, t, d.alias.as_deref(), d.returning.as_ref())?;
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
     let (scan, target) = open_scan(b, t, &scope, d.filter.as_ref())?;
     b.emit(Sec::Node, Op::StageDelete);
     close_scan(b, scan);
     b.emit(Sec::Node, Op::ApplyStaged { table: tref });
+    emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
-    b.p.writes = true;
-    b.emit(
-        Sec::Coordinator,
-        Op::Send {
-            stmt,
-            table: tref,
-            entry,
-            target,
-        },
-    );
-    b.emit(
-        Sec::Coordinator,
-        Op::Recv {
-            stmt,
-            merge: Merge::Discard,
-        },
-    );
-    b.emit(Sec::Coordinator, Op::NoResult);
+    emit_dispatch(b, stmt, tref, entry, target, !ret.is_empty());
     Ok(())
 }

@@ -18,6 +18,24 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
+    /// Resolves a compound name: the first part is the target when it names it, then the
+    /// column; the remaining parts are a JSON path into the column.
+    pub fn column_path<'p>(&self, parts: &'p [String]) -> Result<(usize, &'p [String])> {
+        if let (Some(t), [q, c, rest @ ..]) = (self.table, parts) {
+            let own = self.alias.unwrap_or(&t.name);
+            if q == own || *q == t.name {
+                if let Some(col) = t.column(c) {
+                    return Ok((col, rest));
+                }
+                return Err(Error::new(format!("<{}> column not found", parts.join("."))));
+            }
+            if let Some(col) = t.column(q) {
+                return Ok((col, &parts[1..]));
+            }
+        }
+        Ok((self.column(parts)?, &[]))
+    }
+
     /// Resolves a (possibly qualified) column name to its ordinal.
     pub fn column(&self, parts: &[String]) -> Result<usize> {
         let full = parts.join(".");
@@ -107,6 +125,21 @@ pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
         }
         Expr::Interval(s) => Value::Interval(amelie_common::time::parse_interval(s)?),
         Expr::CurrentTimestamp => Value::Timestamp(b.p.now),
+        Expr::Function { schema, name, args }
+            if schema.as_deref() == Some("system") && b.system.is_some() =>
+        {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in args {
+                match const_value(a, b)? {
+                    Some(v) => vals.push(v),
+                    None => return Ok(None),
+                }
+            }
+            match b.system.as_ref().and_then(|s| s.call(name, &vals)) {
+                Some(v) => v?,
+                None => return Ok(None),
+            }
+        }
         Expr::Unary {
             op: UnaryOp::Neg,
             expr,
@@ -169,14 +202,21 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
                     "<{full}> column must appear in the GROUP BY clause or be used in an aggregate function"
                 )));
             }
-            let col = scope.column(parts)?;
-            if sec == Sec::Coordinator {
+            let (col, path) = scope.column_path(parts).map_err(|e| {
+                if parts.len() == 1 && parts[0].eq_ignore_ascii_case("self") {
+                    Error::new("unexpected <SELF> usage without lambda context")
+                } else {
+                    e
+                }
+            })?;
+            // in the coordinator, columns are read from the row of the current set loop
+            if sec == Sec::Coordinator && scope.table.is_none() {
                 return Err(Error::new(format!(
                     "<{}> column not found",
                     parts.join(".")
                 )));
             }
-            let dst = b.regs(sec, 1);
+            let mut dst = b.regs(sec, 1);
             b.emit(
                 sec,
                 Op::Column {
@@ -184,6 +224,10 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
                     col: col as u16,
                 },
             );
+            for name in path {
+                let k = b.load_const(sec, Value::str(name));
+                dst = call_internal(b, sec, "$field", &[dst, k])?;
+            }
             dst
         }
         Expr::Unary { op, expr: inner } => {
@@ -250,13 +294,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             list,
             negated,
         } => {
-            let a = expr(b, sec, inner, scope)?;
-            let mut acc = b.load_const(sec, Value::Bool(false));
-            for item in list {
-                let v = expr(b, sec, item, scope)?;
-                let eq = bin(b, sec, BinOp::Eq, a, v);
-                acc = bin(b, sec, BinOp::Or, acc, eq);
-            }
+            let acc = in_list(b, sec, inner, list, scope)?;
             if *negated {
                 let dst = b.regs(sec, 1);
                 b.emit(
@@ -311,6 +349,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             whens,
             else_,
         } => {
+            case_types(whens, else_.as_deref())?;
             let dst = b.regs(sec, 1);
             let op_reg = match operand {
                 Some(o) => Some(expr(b, sec, o, scope)?),
@@ -350,10 +389,216 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
         Expr::Array(items) if items.is_empty() => {
             b.load_const(sec, Value::Json(Box::new(Json::Array(vec![]))))
         }
+        Expr::Array(items) => {
+            let regs = items
+                .iter()
+                .map(|a| expr(b, sec, a, scope))
+                .collect::<Result<Vec<_>>>()?;
+            call_internal(b, sec, "$array", &regs)?
+        }
+        Expr::Object(members) => {
+            let mut regs = Vec::with_capacity(members.len() * 2);
+            for (k, v) in members {
+                regs.push(expr(b, sec, k, scope)?);
+                regs.push(expr(b, sec, v, scope)?);
+            }
+            call_internal(b, sec, "$object", &regs)?
+        }
+        Expr::Index { expr: e, index } => {
+            let a = expr(b, sec, e, scope)?;
+            let i = expr(b, sec, index, scope)?;
+            call_internal(b, sec, "$index", &[a, i])?
+        }
+        Expr::Field { expr: e, name } => {
+            let a = expr(b, sec, e, scope)?;
+            let k = b.load_const(sec, Value::str(name));
+            call_internal(b, sec, "$field", &[a, k])?
+        }
         Expr::Default => return Err(Error::new("DEFAULT is not allowed here")),
-        Expr::Subquery(_) | Expr::Exists(_) => {
-            return Err(Error::new("subqueries are not supported yet"))
+        Expr::Subquery(sel) => {
+            let stmt = subquery_stmt(b, sec, sel)?;
+            if b.p.stmts[stmt as usize].columns.len() > 1 {
+                return Err(Error::new("subquery must return only one column"));
+            }
+            let dst = b.regs(sec, 1);
+            b.emit(sec, Op::SetScalar { stmt, dst });
+            dst
+        }
+        Expr::Exists(sel) => {
+            let stmt = subquery_stmt(b, sec, sel)?;
+            let dst = b.regs(sec, 1);
+            b.emit(sec, Op::SetExists { stmt, dst });
+            dst
+        }
+        Expr::AnyAll {
+            left,
+            op,
+            all,
+            right,
+        } => {
+            let a = expr(b, sec, left, scope)?;
+            let dst = b.regs(sec, 1);
+            let op = binop(*op);
+            if let Expr::Subquery(sel) = &**right {
+                let stmt = subquery_stmt(b, sec, sel)?;
+                b.emit(
+                    sec,
+                    Op::SetAnyAll {
+                        stmt,
+                        op,
+                        all: *all,
+                        dst,
+                        a,
+                    },
+                );
+            } else {
+                let r = expr(b, sec, right, scope)?;
+                b.emit(
+                    sec,
+                    Op::AnyAll {
+                        op,
+                        all: *all,
+                        dst,
+                        a,
+                        b: r,
+                    },
+                );
+            }
+            dst
         }
         _ => return Err(Error::new("this expression is not supported yet")),
     })
+}
+
+/// The statement holding the rows of an already compiled subquery (see `select::prepare`).
+fn subquery_stmt(b: &Builder, sec: Sec, sel: &amelie_parser::Select) -> Result<u16> {
+    match b.subq.iter().rev().find(|(k, _)| k == sel) {
+        Some((_, stmt)) if sec == Sec::Coordinator => Ok(*stmt),
+        _ => Err(Error::new("subqueries are not supported here")),
+    }
+}
+
+/// `a IN (items)` with SQL null semantics; bare subquery items contribute their rows.
+fn in_list(b: &mut Builder, sec: Sec, inner: &Expr, list: &[Expr], scope: &Scope) -> Result<Reg> {
+    let a = expr(b, sec, inner, scope)?;
+    let mut values = Vec::new();
+    let mut subs = Vec::new();
+    for item in list {
+        match item {
+            Expr::Subquery(sel) => {
+                let stmt = subquery_stmt(b, sec, sel)?;
+                if b.p.stmts[stmt as usize].columns.len() != 1 {
+                    return Err(Error::new("IN: subquery must return one column"));
+                }
+                subs.push(stmt)
+            }
+            e => values.push(expr(b, sec, e, scope)?),
+        }
+    }
+    let mut parts = Vec::new();
+    let n = values.len() as u16;
+    let start = b.regs(sec, n.max(1));
+    for (i, r) in values.iter().enumerate() {
+        b.emit(
+            sec,
+            Op::Move {
+                dst: start + i as Reg,
+                src: *r,
+            },
+        );
+    }
+    let dst = b.regs(sec, 1);
+    b.emit(sec, Op::InList { dst, a, start, n });
+    parts.push(dst);
+    for stmt in subs {
+        let dst = b.regs(sec, 1);
+        b.emit(
+            sec,
+            Op::SetAnyAll {
+                stmt,
+                op: BinOp::Eq,
+                all: false,
+                dst,
+                a,
+            },
+        );
+        parts.push(dst);
+    }
+    if let [one] = parts.as_slice() {
+        return Ok(*one);
+    }
+    // combine the partial results: true if any is true, else null if any is null
+    let t = b.load_const(sec, Value::Bool(true));
+    let n = parts.len() as u16;
+    let start = b.regs(sec, n);
+    for (i, r) in parts.iter().enumerate() {
+        b.emit(
+            sec,
+            Op::Move {
+                dst: start + i as Reg,
+                src: *r,
+            },
+        );
+    }
+    let dst = b.regs(sec, 1);
+    b.emit(sec, Op::InList { dst, a: t, start, n });
+    Ok(dst)
+}
+
+/// Emits a call of the builtin `name` over the registers `regs` (copied to consecutive ones).
+pub fn call_func(b: &mut Builder, sec: Sec, f: FuncId, regs: &[Reg]) -> Reg {
+    let start = b.regs(sec, regs.len().max(1) as u16);
+    for (i, r) in regs.iter().enumerate() {
+        b.emit(
+            sec,
+            Op::Move {
+                dst: start + i as Reg,
+                src: *r,
+            },
+        );
+    }
+    let dst = b.regs(sec, 1);
+    b.emit(
+        sec,
+        Op::Call {
+            func: f,
+            dst,
+            args: start,
+            n: regs.len() as u16,
+        },
+    );
+    dst
+}
+
+/// Calls one of the internal operator functions (`$index`, `$field`, `$array`, `$object`).
+fn call_internal(b: &mut Builder, sec: Sec, name: &str, regs: &[Reg]) -> Result<Reg> {
+    let f = FuncId::lookup(None, name)
+        .ok_or_else(|| Error::new(format!("{name}(): function not found")))?;
+    Ok(call_func(b, sec, f, regs))
+}
+
+/// CASE results that are literals must all have one type (null aside).
+fn case_types(whens: &[(Expr, Expr)], else_: Option<&Expr>) -> Result<()> {
+    let lit = |e: &Expr| -> Option<u8> {
+        Some(match e {
+            Expr::Bool(_) => 1,
+            Expr::Int(_) => 2,
+            Expr::Double(_) => 3,
+            Expr::String(_) => 4,
+            Expr::JsonLiteral(_) => 5,
+            Expr::Timestamp(_) | Expr::CurrentTimestamp => 6,
+            Expr::Interval(_) => 7,
+            _ => return None,
+        })
+    };
+    let mut seen = None;
+    for e in whens.iter().map(|(_, t)| t).chain(else_) {
+        if let Some(t) = lit(e) {
+            if seen.is_some_and(|s| s != t) {
+                return Err(Error::new("CASE expr types must match"));
+            }
+            seen = Some(t);
+        }
+    }
+    Ok(())
 }

@@ -8,7 +8,8 @@ mod expr;
 mod plan;
 mod select;
 
-pub use builder::CompileCtx;
+pub use builder::{CompileCtx, SystemFuncs};
+pub use dml::{serial_observe, serial_set};
 
 use amelie_catalog::{Catalog, DdlOp};
 use amelie_common::Result;
@@ -40,7 +41,7 @@ pub fn compile(req: &Request, catalog: &Catalog, ctx: &CompileCtx) -> Result<Com
             Stmt::Insert(i) => dml::insert(&mut b, catalog, i)?,
             Stmt::Update(u) => dml::update(&mut b, catalog, u)?,
             Stmt::Delete(d) => dml::delete(&mut b, catalog, d)?,
-            Stmt::CreateTable(_) | Stmt::DropTable { .. } => {
+            _ => {
                 return Err(amelie_common::Error::new(
                     "CTE and multi-statement utility commands are not supported",
                 ))

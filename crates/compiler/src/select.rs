@@ -150,11 +150,8 @@ fn limit_regs(b: &mut Builder, s: &Select) -> Result<(Option<Reg>, Option<Reg>)>
     Ok((limit, offset))
 }
 
-pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
-    check_format(&s.format)?;
-    if !s.group_by.is_empty() || s.having.is_some() {
-        return Err(Error::new("GROUP BY is not supported yet"));
-    }
+/// The original pushdown path: projection or ungrouped aggregates on the nodes.
+fn node_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
     let from = from_table(catalog, &s.from)?;
     let items = expand_items(s, from.map(|(t, _)| &**t), from.and_then(|(_, a)| a))?;
     let columns: Vec<String> = items.iter().map(|(_, n)| n.clone()).collect();
@@ -175,6 +172,7 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
         format: s.format.clone(),
         aggs: kinds,
     });
+    b.emit(Sec::Coordinator, Op::SetReset { stmt });
     let n = items.len() as u16;
 
     let Some((table, alias)) = from else {
@@ -207,8 +205,7 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
                 },
             );
         }
-        b.emit(Sec::Coordinator, Op::Result { stmt });
-        return Ok(());
+        return Ok(stmt);
     };
 
     let scope = Scope {
@@ -354,6 +351,9 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
             b.emit(Sec::Coordinator, Op::Trim { stmt, n });
         }
     }
+    if s.distinct {
+        b.emit(Sec::Coordinator, Op::Distinct { stmt, n });
+    }
     let (limit, offset) = limit_regs(b, s)?;
     if limit.is_some() || offset.is_some() {
         b.emit(
@@ -365,6 +365,1011 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
             },
         );
     }
+    Ok(stmt)
+}
+
+/// Compiles a SELECT statement whose rows are the request's result.
+pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
+    let stmt = select_stmt(b, catalog, s, None)?;
     b.emit(Sec::Coordinator, Op::Result { stmt });
     Ok(())
+}
+
+/// Visits `e` and its sub-expressions (not descending into subqueries).
+fn walk<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e Expr)) {
+    f(e);
+    match e {
+        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Field { expr, .. } => {
+            walk(expr, f)
+        }
+        Expr::Lambda { seed, expr } => {
+            walk(seed, f);
+            walk(expr, f);
+        }
+        Expr::Binary { left, right, .. } | Expr::AnyAll { left, right, .. } => {
+            walk(left, f);
+            walk(right, f);
+        }
+        Expr::Index { expr, index } => {
+            walk(expr, f);
+            walk(index, f);
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            walk(expr, f);
+            walk(low, f);
+            walk(high, f);
+        }
+        Expr::In { expr, list, .. } => {
+            walk(expr, f);
+            list.iter().for_each(|x| walk(x, f));
+        }
+        Expr::Function { args, .. } | Expr::Array(args) => args.iter().for_each(|x| walk(x, f)),
+        Expr::Object(pairs) => pairs.iter().for_each(|(k, v)| {
+            walk(k, f);
+            walk(v, f);
+        }),
+        Expr::Aggregate { arg: Some(a), .. } => walk(a, f),
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => {
+            if let Some(o) = operand {
+                walk(o, f);
+            }
+            for (w, t) in whens {
+                walk(w, f);
+                walk(t, f);
+            }
+            if let Some(e) = else_ {
+                walk(e, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The expressions of a SELECT evaluated per row or per group.
+fn row_exprs(s: &Select) -> Vec<&Expr> {
+    let mut out: Vec<&Expr> = Vec::new();
+    for item in &s.items {
+        if let SelectItem::Expr { expr, .. } = item {
+            out.push(expr);
+        }
+    }
+    out.extend(s.filter.iter());
+    out.extend(s.having.iter());
+    out.extend(s.group_by.iter());
+    out.extend(s.order_by.iter().map(|o| &o.expr));
+    out
+}
+
+fn has_subquery(exprs: &[&Expr]) -> bool {
+    let mut found = false;
+    for e in exprs {
+        walk(e, &mut |x| {
+            if matches!(x, Expr::Subquery(_) | Expr::Exists(_)) {
+                found = true
+            }
+        });
+    }
+    found
+}
+
+/// Compiles the subqueries found in `exprs` (at the current coordinator position) and records
+/// their statements for [`crate::expr::expr`]. `outer` resolves correlated column names.
+fn prepare(b: &mut Builder, catalog: &Catalog, exprs: &[&Expr], outer: &Scope) -> Result<()> {
+    let mut subs: Vec<&Select> = Vec::new();
+    for e in exprs {
+        walk(e, &mut |x| {
+            if let Expr::Subquery(sel) | Expr::Exists(sel) = x {
+                subs.push(sel)
+            }
+        });
+    }
+    for sel in subs {
+        let stmt = select_stmt(b, catalog, sel, Some(outer))?;
+        b.subq.push((sel.clone(), stmt));
+    }
+    Ok(())
+}
+
+/// Compiles `s` into a new statement (without making it the result) and returns it.
+fn select_stmt(
+    b: &mut Builder,
+    catalog: &Catalog,
+    s: &Select,
+    outer: Option<&Scope>,
+) -> Result<u16> {
+    check_format(&s.format)?;
+    let exprs = row_exprs(s);
+    if let [FromItem {
+        subquery: Some(sub),
+        alias,
+        table,
+    }] = s.from.as_slice()
+    {
+        if alias.is_none() {
+            return Err(Error::new("FROM (SELECT) subquery must have an alias"));
+        }
+        let src = select_stmt(b, catalog, sub, None)?;
+        let columns = b.p.stmts[src as usize].columns.clone();
+        let t = set_table(&table.name, &columns);
+        if !s.group_by.is_empty() || s.having.is_some() {
+            return Err(Error::new("GROUP BY over a subquery is not supported yet"));
+        }
+        return loop_select(b, catalog, s, &t, alias.as_deref(), Some(src), None);
+    }
+    if s.from.len() > 1 {
+        return join_select(b, catalog, s);
+    }
+    let Some((table, alias)) = from_table(catalog, &s.from)? else {
+        return const_select(b, catalog, s, outer);
+    };
+    if let Some((rewritten, combined)) = outer.and_then(|o| correlate(s, table, alias, o)) {
+        let exprs = row_exprs(&rewritten);
+        if !lambdas(&exprs).is_empty() {
+            return lambda_select(b, catalog, &rewritten, table, alias, Some(&combined));
+        }
+        if !s.group_by.is_empty() || s.having.is_some() {
+            return Err(Error::new("correlated GROUP BY subqueries are not supported yet"));
+        }
+        return loop_select(b, catalog, &rewritten, table, alias, None, Some(&combined));
+    }
+    if !lambdas(&exprs).is_empty() {
+        if !table.shared {
+            return Err(Error::new(
+                "distributed operation with lambda is not supported",
+            ));
+        }
+        if !s.group_by.is_empty() || s.having.is_some() {
+            return Err(Error::new("GROUP BY with lambda is not supported yet"));
+        }
+        return lambda_select(b, catalog, s, table, alias, None);
+    }
+    if !s.group_by.is_empty() || s.having.is_some() {
+        return group_select(b, catalog, s, table, alias);
+    }
+    if has_subquery(&exprs) {
+        return loop_select(b, catalog, s, table, alias, None, None);
+    }
+    node_select(b, catalog, s)
+}
+
+/// ORDER BY keys: (column, asc) over the output row, plus hidden expressions appended to it.
+fn order_keys(
+    s: &Select,
+    items: &[(Expr, String)],
+    table: Option<&Table>,
+) -> Result<(Vec<(u16, bool)>, Vec<Expr>)> {
+    let n = items.len() as u16;
+    let mut order_cols = Vec::new();
+    let mut extra = Vec::new();
+    for o in &s.order_by {
+        let col = match &o.expr {
+            Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => (*i - 1) as u16,
+            Expr::Int(_) => return Err(Error::new("ORDER BY: column position is out of range")),
+            Expr::Name(p)
+                if p.len() == 1
+                    && items.iter().any(|(_, name)| *name == p[0])
+                    && table.and_then(|t| t.column(&p[0])).is_none() =>
+            {
+                items
+                    .iter()
+                    .position(|(_, name)| *name == p[0])
+                    .unwrap_or(0) as u16
+            }
+            e => {
+                extra.push(e.clone());
+                n + extra.len() as u16 - 1
+            }
+        };
+        order_cols.push((col, o.asc));
+    }
+    Ok((order_cols, extra))
+}
+
+/// Evaluates `exprs` into consecutive registers and adds them as a row of `stmt`.
+fn add_row(b: &mut Builder, stmt: u16, exprs: &[&Expr], scope: &Scope) -> Result<()> {
+    let regs: Vec<Reg> = exprs
+        .iter()
+        .map(|e| expr(b, Sec::Coordinator, e, scope))
+        .collect::<Result<_>>()?;
+    let n = regs.len() as u16;
+    let start = b.regs(Sec::Coordinator, n.max(1));
+    for (i, r) in regs.iter().enumerate() {
+        b.emit(
+            Sec::Coordinator,
+            Op::Move {
+                dst: start + i as Reg,
+                src: *r,
+            },
+        );
+    }
+    b.emit(Sec::Coordinator, Op::SetAdd { stmt, start, n });
+    Ok(())
+}
+
+/// DISTINCT, ORDER BY, hidden column removal, OFFSET/LIMIT over the finished set.
+fn finish_set(
+    b: &mut Builder,
+    s: &Select,
+    stmt: u16,
+    n: u16,
+    order_cols: Vec<(u16, bool)>,
+    width: u16,
+) -> Result<()> {
+    if s.distinct {
+        b.emit(Sec::Coordinator, Op::Distinct { stmt, n });
+    }
+    if !order_cols.is_empty() {
+        b.emit(
+            Sec::Coordinator,
+            Op::Sort {
+                stmt,
+                keys: order_cols,
+            },
+        );
+    }
+    if width > n {
+        b.emit(Sec::Coordinator, Op::Trim { stmt, n });
+    }
+    let (limit, offset) = limit_regs(b, s)?;
+    if limit.is_some() || offset.is_some() {
+        b.emit(
+            Sec::Coordinator,
+            Op::Limit {
+                stmt,
+                limit,
+                offset,
+            },
+        );
+    }
+    Ok(())
+}
+
+fn new_stmt(b: &mut Builder, s: &Select, items: &[(Expr, String)]) -> u16 {
+    let stmt = b.stmt(StmtInfo {
+        columns: items.iter().map(|(_, n)| n.clone()).collect(),
+        format: s.format.clone(),
+        aggs: Vec::new(),
+    });
+    b.emit(Sec::Coordinator, Op::SetReset { stmt });
+    stmt
+}
+
+fn check_no_aggs(items: &[(Expr, String)]) -> Result<()> {
+    let mut aggs = Vec::new();
+    for (e, _) in items {
+        collect_aggs(e, &mut aggs);
+    }
+    if aggs.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new("aggregates are not supported here"))
+    }
+}
+
+/// SELECT without FROM, evaluated in the coordinator (against the outer row when nested).
+fn const_select(
+    b: &mut Builder,
+    catalog: &Catalog,
+    s: &Select,
+    outer: Option<&Scope>,
+) -> Result<u16> {
+    let scope = outer.copied().unwrap_or_default();
+    let items = expand_items(s, scope.table, scope.alias)?;
+    let mut aggs = Vec::new();
+    for (e, _) in &items {
+        collect_aggs(e, &mut aggs);
+    }
+    if !aggs.is_empty() || !s.group_by.is_empty() || !lambdas(&row_exprs(s)).is_empty() {
+        return Err(Error::new("no targets to use with GROUP BY or aggregates"));
+    }
+    let stmt = new_stmt(b, s, &items);
+    prepare(b, catalog, &row_exprs(s), &scope)?;
+    let jump = match &s.filter {
+        Some(f) => {
+            let cond = expr(b, Sec::Coordinator, f, &scope)?;
+            Some(b.emit(Sec::Coordinator, Op::JumpIfNot { cond, to: 0 }))
+        }
+        None => None,
+    };
+    let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).collect();
+    add_row(b, stmt, &exprs, &scope)?;
+    if let Some(j) = jump {
+        let end = b.pc(Sec::Coordinator) as u32;
+        if let Op::JumpIfNot { to, .. } = &mut b.code(Sec::Coordinator)[j] {
+            *to = end;
+        }
+    }
+    let n = items.len() as u16;
+    finish_set(b, s, stmt, n, Vec::new(), n)?;
+    Ok(stmt)
+}
+
+/// Fetches node rows into a new hidden statement: `exprs` per row of `table` passing `filter`.
+fn fetch(
+    b: &mut Builder,
+    table: &Table,
+    scope: &Scope,
+    filter: Option<&Expr>,
+    exprs: &[Expr],
+) -> Result<u16> {
+    let src = b.stmt(StmtInfo::default());
+    b.emit(Sec::Coordinator, Op::SetReset { stmt: src });
+    let entry = b.pc(Sec::Node) as u32;
+    let (scan, target) = open_scan(b, table, scope, filter)?;
+    let regs: Vec<Reg> = exprs
+        .iter()
+        .map(|e| expr(b, Sec::Node, e, scope))
+        .collect::<Result<_>>()?;
+    let n = regs.len() as u16;
+    let start = b.regs(Sec::Node, n.max(1));
+    for (i, r) in regs.iter().enumerate() {
+        b.emit(
+            Sec::Node,
+            Op::Move {
+                dst: start + i as Reg,
+                src: *r,
+            },
+        );
+    }
+    b.emit(Sec::Node, Op::Emit { start, n });
+    close_scan(b, scan);
+    b.emit(Sec::Node, Op::Ret);
+    let tref = b.table(table);
+    b.emit(
+        Sec::Coordinator,
+        Op::Send {
+            stmt: src,
+            table: tref,
+            entry,
+            target,
+        },
+    );
+    b.emit(
+        Sec::Coordinator,
+        Op::Recv {
+            stmt: src,
+            merge: Merge::Union,
+        },
+    );
+    Ok(src)
+}
+
+/// Emits `SetLoop src`; returns its index (patched by [`close_loop`]) and the body start.
+fn open_loop(b: &mut Builder, src: u16) -> (usize, u32) {
+    let at = b.emit(
+        Sec::Coordinator,
+        Op::SetLoop {
+            stmt: src,
+            end: u32::MAX,
+        },
+    );
+    (at, b.pc(Sec::Coordinator) as u32)
+}
+
+/// Emits `SetNext` and patches the loop end and the body's pending `JumpIfNot`s (to `next`).
+fn close_loop(b: &mut Builder, at: usize, body: u32) {
+    let next = b.pc(Sec::Coordinator) as u32;
+    b.emit(Sec::Coordinator, Op::SetNext { body });
+    let end = b.pc(Sec::Coordinator) as u32;
+    for op in &mut b.code(Sec::Coordinator)[at..] {
+        match op {
+            Op::SetLoop { end: e, .. } if *e == u32::MAX => *e = end,
+            Op::JumpIfNot { to, .. } if *to == u32::MAX => *to = next,
+            _ => {}
+        }
+    }
+}
+
+/// A query over one table whose expressions need the coordinator (subqueries): rows are
+/// fetched whole and filtered/projected in a coordinator loop.
+fn loop_select(
+    b: &mut Builder,
+    catalog: &Catalog,
+    s: &Select,
+    table: &Table,
+    alias: Option<&str>,
+    src: Option<u16>,
+    corr: Option<&Table>,
+) -> Result<u16> {
+    let scope = Scope {
+        table: Some(table),
+        alias,
+        aggs: None,
+    };
+    let cscope = Scope {
+        table: Some(corr.unwrap_or(table)),
+        alias,
+        aggs: None,
+    };
+    let items = expand_items(s, Some(table), alias)?;
+    check_no_aggs(&items)?;
+    let src = match src {
+        Some(src) => src,
+        None => {
+            let all: Vec<Expr> = table
+                .columns
+                .iter()
+                .map(|c| Expr::Name(vec![c.name.clone()]))
+                .collect();
+            fetch(b, table, &scope, None, &all)?
+        }
+    };
+    let stmt = new_stmt(b, s, &items);
+    let (order_cols, extra) = order_keys(s, &items, Some(table))?;
+    let (at, body) = open_loop(b, src);
+    prepare(b, catalog, &row_exprs(s), &scope)?;
+    let from = b.pc(Sec::Coordinator);
+    if let Some(f) = &s.filter {
+        let cond = expr(b, Sec::Coordinator, f, &cscope)?;
+        b.emit(
+            Sec::Coordinator,
+            Op::JumpIfNot {
+                cond,
+                to: u32::MAX,
+            },
+        );
+    }
+    let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
+    add_row(b, stmt, &exprs, &cscope)?;
+    if corr.is_some() {
+        patch_outer(b, from, table.columns.len() as u16);
+    }
+    close_loop(b, at, body);
+    let n = items.len() as u16;
+    finish_set(b, s, stmt, n, order_cols, exprs.len() as u16)?;
+    Ok(stmt)
+}
+
+/// GROUP BY [HAVING]: nodes emit group keys and aggregate inputs per row, the coordinator
+/// groups them and evaluates the items per group.
+fn group_select(
+    b: &mut Builder,
+    catalog: &Catalog,
+    s: &Select,
+    table: &Table,
+    alias: Option<&str>,
+) -> Result<u16> {
+    let _ = catalog;
+    let scope = Scope {
+        table: Some(table),
+        alias,
+        aggs: None,
+    };
+    let items = expand_items(s, Some(table), alias)?;
+    let mut keys = Vec::new();
+    for g in &s.group_by {
+        let e = match g {
+            Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => {
+                items[(*i - 1) as usize].0.clone()
+            }
+            Expr::Int(_) => return Err(Error::new("GROUP BY: column position is out of range")),
+            Expr::Name(p)
+                if p.len() == 1
+                    && table.column(&p[0]).is_none()
+                    && items.iter().any(|(_, n)| *n == p[0]) =>
+            {
+                items
+                    .iter()
+                    .find(|(_, n)| *n == p[0])
+                    .map(|(e, _)| e.clone())
+                    .unwrap_or(Expr::Null)
+            }
+            e => e.clone(),
+        };
+        keys.push(e);
+    }
+    let (order_cols, extra) = order_keys(s, &items, Some(table))?;
+    let mut aggs = Vec::new();
+    for e in items.iter().map(|(e, _)| e).chain(extra.iter()) {
+        collect_aggs(e, &mut aggs);
+    }
+    if let Some(h) = &s.having {
+        collect_aggs(h, &mut aggs);
+    }
+    let agg_exprs: Vec<Expr> = aggs.iter().map(|e| (*e).clone()).collect();
+    let mut kinds = Vec::new();
+    let mut inputs = keys.clone();
+    for a in &agg_exprs {
+        let Expr::Aggregate { func, arg, .. } = a else {
+            continue;
+        };
+        kinds.push(agg_kind(*func, arg.is_none()));
+        inputs.push(arg.as_deref().cloned().unwrap_or(Expr::Null));
+    }
+    let src = fetch(b, table, &scope, s.filter.as_ref(), &inputs)?;
+    let grp = b.stmt(StmtInfo::default());
+    b.emit(
+        Sec::Coordinator,
+        Op::GroupAgg {
+            src,
+            dst: grp,
+            keys: keys.len() as u16,
+            aggs: kinds,
+        },
+    );
+    let stmt = new_stmt(b, s, &items);
+    let (at, body) = open_loop(b, grp);
+    let mut mapped = keys.clone();
+    mapped.extend(agg_exprs.iter().cloned());
+    let width = mapped.len() as u16;
+    let start = b.regs(Sec::Coordinator, width.max(1));
+    for i in 0..width {
+        b.emit(
+            Sec::Coordinator,
+            Op::Column {
+                dst: start + i,
+                col: i,
+            },
+        );
+    }
+    let cscope = Scope {
+        table: None,
+        alias: None,
+        aggs: Some((&mapped, start)),
+    };
+    if let Some(h) = &s.having {
+        let cond = expr(b, Sec::Coordinator, h, &cscope)?;
+        b.emit(
+            Sec::Coordinator,
+            Op::JumpIfNot {
+                cond,
+                to: u32::MAX,
+            },
+        );
+    }
+    let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
+    add_row(b, stmt, &exprs, &cscope)?;
+    close_loop(b, at, body);
+    let n = items.len() as u16;
+    finish_set(b, s, stmt, n, order_cols, exprs.len() as u16)?;
+    Ok(stmt)
+}
+
+/// A pseudo table describing the rows of a statement set (FROM subquery / CTE).
+fn set_table(name: &str, columns: &[String]) -> Table {
+    Table {
+        id: u64::MAX,
+        schema: String::new(),
+        name: name.to_string(),
+        columns: columns
+            .iter()
+            .map(|c| amelie_catalog::Column {
+                name: c.clone(),
+                ty: amelie_common::ColumnType::Json,
+                not_null: false,
+                default: None,
+                serial: false,
+                random: None,
+            })
+            .collect(),
+        indexes: Vec::new(),
+        shared: true,
+        unlogged: true,
+        partitions: Vec::new(),
+    }
+}
+
+/// Lambda aggregates in `exprs` (outermost only, in order, without duplicates).
+fn lambdas(exprs: &[&Expr]) -> Vec<Expr> {
+    let mut out: Vec<Expr> = Vec::new();
+    for e in exprs {
+        walk(e, &mut |x| {
+            if let Expr::Lambda { .. } = x {
+                if !out.contains(x) {
+                    out.push(x.clone())
+                }
+            }
+        });
+    }
+    out
+}
+
+/// Lambda aggregates over a shared table: rows are fetched to the coordinator and folded in
+/// order; `self` reads the running state.
+fn lambda_select(
+    b: &mut Builder,
+    catalog: &Catalog,
+    s: &Select,
+    table: &Table,
+    alias: Option<&str>,
+    corr: Option<&Table>,
+) -> Result<u16> {
+    let scope = Scope {
+        table: Some(table),
+        alias,
+        aggs: None,
+    };
+    let items = expand_items(s, Some(table), alias)?;
+    check_no_aggs(&items)?;
+    let item_exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).collect();
+    let lambdas = lambdas(&item_exprs);
+    prepare(b, catalog, &item_exprs, &Scope::default())?;
+    let k = lambdas.len() as u16;
+    let state = b.regs(Sec::Coordinator, k.max(1));
+    // seeds see no columns, except the outer row of a correlated subquery (the current row
+    // before the loop starts)
+    let seed_scope = Scope {
+        table: corr,
+        alias,
+        aggs: None,
+    };
+    for (i, l) in lambdas.iter().enumerate() {
+        let Expr::Lambda { seed, .. } = l else {
+            continue;
+        };
+        let from = b.pc(Sec::Coordinator);
+        let v = expr(b, Sec::Coordinator, seed, &seed_scope)?;
+        let n = table.columns.len() as u16;
+        for op in &mut b.code(Sec::Coordinator)[from..] {
+            match *op {
+                Op::Column { dst, col } if col >= n => *op = Op::Column { dst, col: col - n },
+                Op::Column { .. } => {
+                    return Err(Error::new("lambda seed cannot read columns"));
+                }
+                _ => {}
+            }
+        }
+        b.emit(
+            Sec::Coordinator,
+            Op::Move {
+                dst: state + i as Reg,
+                src: v,
+            },
+        );
+    }
+    let all: Vec<Expr> = table
+        .columns
+        .iter()
+        .map(|c| Expr::Name(vec![c.name.clone()]))
+        .collect();
+    let pushed = if corr.is_some() { None } else { s.filter.as_ref() };
+    let src = fetch(b, table, &scope, pushed, &all)?;
+    // `self` resolves as an extra column, then its reads are redirected to the state register
+    let mut with_self = corr.unwrap_or(table).clone();
+    with_self.columns.push(amelie_catalog::Column {
+        name: "self".into(),
+        ty: amelie_common::ColumnType::Json,
+        not_null: false,
+        default: None,
+        serial: false,
+        random: None,
+    });
+    let self_col = with_self.columns.len() as u16 - 1;
+    let lscope = Scope {
+        table: Some(&with_self),
+        alias,
+        aggs: None,
+    };
+    let (at, body) = open_loop(b, src);
+    let body_from = b.pc(Sec::Coordinator);
+    if let (Some(f), Some(_)) = (&s.filter, corr) {
+        let cond = expr(b, Sec::Coordinator, f, &lscope)?;
+        b.emit(
+            Sec::Coordinator,
+            Op::JumpIfNot {
+                cond,
+                to: u32::MAX,
+            },
+        );
+    }
+    for (i, l) in lambdas.iter().enumerate() {
+        let Expr::Lambda { expr: step, .. } = l else {
+            continue;
+        };
+        let from = b.pc(Sec::Coordinator);
+        let v = expr(b, Sec::Coordinator, step, &lscope)?;
+        let st = state + i as Reg;
+        for op in &mut b.code(Sec::Coordinator)[from..] {
+            if let Op::Column { dst, col } = *op {
+                if col == self_col {
+                    *op = Op::Move { dst, src: st };
+                }
+            }
+        }
+        b.emit(Sec::Coordinator, Op::Move { dst: st, src: v });
+    }
+    if corr.is_some() {
+        patch_outer(b, body_from, table.columns.len() as u16);
+    }
+    close_loop(b, at, body);
+    let stmt = new_stmt(b, s, &items);
+    let cscope = Scope {
+        table: None,
+        alias: None,
+        aggs: Some((&lambdas, state)),
+    };
+    add_row(b, stmt, &item_exprs, &cscope)?;
+    let n = items.len() as u16;
+    finish_set(b, s, stmt, n, Vec::new(), n)?;
+    Ok(stmt)
+}
+
+/// Mutable counterpart of [`walk`] (not descending into subqueries).
+fn walk_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    f(e);
+    match e {
+        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Field { expr, .. } => {
+            walk_mut(expr, f)
+        }
+        Expr::Lambda { seed, expr } => {
+            walk_mut(seed, f);
+            walk_mut(expr, f);
+        }
+        Expr::Binary { left, right, .. } | Expr::AnyAll { left, right, .. } => {
+            walk_mut(left, f);
+            walk_mut(right, f);
+        }
+        Expr::Index { expr, index } => {
+            walk_mut(expr, f);
+            walk_mut(index, f);
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            walk_mut(expr, f);
+            walk_mut(low, f);
+            walk_mut(high, f);
+        }
+        Expr::In { expr, list, .. } => {
+            walk_mut(expr, f);
+            list.iter_mut().for_each(|x| walk_mut(x, f));
+        }
+        Expr::Function { args, .. } | Expr::Array(args) => {
+            args.iter_mut().for_each(|x| walk_mut(x, f))
+        }
+        Expr::Object(pairs) => pairs.iter_mut().for_each(|(k, v)| {
+            walk_mut(k, f);
+            walk_mut(v, f);
+        }),
+        Expr::Aggregate { arg: Some(a), .. } => walk_mut(a, f),
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => {
+            if let Some(o) = operand {
+                walk_mut(o, f);
+            }
+            for (w, t) in whens {
+                walk_mut(w, f);
+                walk_mut(t, f);
+            }
+            if let Some(e) = else_ {
+                walk_mut(e, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Prefix of the pseudo columns that stand for outer-row columns in a correlated subquery.
+const OUTER: &str = "\u{1}";
+
+/// For a subquery over `table` inside a loop over `outer`: rewrites references qualified by
+/// the outer target (`o.col` where `o` is not this query's target) into pseudo columns and
+/// returns the rewritten query and the table extended with those columns. None when the
+/// query does not refer to the outer row.
+fn correlate(
+    s: &Select,
+    table: &Table,
+    alias: Option<&str>,
+    outer: &Scope,
+) -> Option<(Select, Table)> {
+    let ot = outer.table?;
+    let own = alias.unwrap_or(&table.name);
+    let outer_name = outer.alias.unwrap_or(&ot.name);
+    let mut found = false;
+    let mut r = s.clone();
+    let mut fix = |e: &mut Expr| {
+        if let Expr::Name(parts) = e {
+            if parts.len() >= 2
+                && parts[0] != own
+                && (parts[0] == outer_name || parts[0] == ot.name)
+                && ot.column(&parts[1]).is_some()
+            {
+                let mut p = vec![format!("{OUTER}{}", parts[1])];
+                p.extend(parts[2..].iter().cloned());
+                *parts = p;
+                found = true;
+            }
+        }
+    };
+    for item in &mut r.items {
+        if let SelectItem::Expr { expr, .. } = item {
+            walk_mut(expr, &mut fix);
+        }
+    }
+    if let Some(f) = &mut r.filter {
+        walk_mut(f, &mut fix);
+    }
+    for o in &mut r.order_by {
+        walk_mut(&mut o.expr, &mut fix);
+    }
+    if !found {
+        return None;
+    }
+    let mut combined = table.clone();
+    for c in &ot.columns {
+        let mut c = c.clone();
+        c.name = format!("{OUTER}{}", c.name);
+        combined.columns.push(c);
+    }
+    Some((r, combined))
+}
+
+/// Redirects reads of the pseudo outer columns (ordinal >= `n`) emitted since `from` to the
+/// row of the enclosing loop.
+fn patch_outer(b: &mut Builder, from: usize, n: u16) {
+    for op in &mut b.code(Sec::Coordinator)[from..] {
+        if let Op::Column { dst, col } = *op {
+            if col >= n {
+                *op = Op::OuterColumn {
+                    dst,
+                    depth: 1,
+                    col: col - n,
+                };
+            }
+        }
+    }
+}
+
+/// `FROM a, b, ...` (inner/cross join): every source is materialized in the coordinator and
+/// joined with nested loops; names are resolved against the sources in order.
+fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
+    // sources: (pseudo table, qualifier, row set)
+    let mut sources: Vec<(Table, String, u16)> = Vec::new();
+    for f in &s.from {
+        match &f.subquery {
+            Some(sub) => {
+                let Some(alias) = &f.alias else {
+                    return Err(Error::new("FROM (SELECT) subquery must have an alias"));
+                };
+                let src = select_stmt(b, catalog, sub, None)?;
+                let columns = b.p.stmts[src as usize].columns.clone();
+                sources.push((set_table(alias, &columns), alias.clone(), src));
+            }
+            None => {
+                let t = resolve_table(catalog, &f.table)?;
+                let q = f.alias.clone().unwrap_or_else(|| t.name.clone());
+                let scope = Scope {
+                    table: Some(t),
+                    alias: f.alias.as_deref(),
+                    aggs: None,
+                };
+                let all: Vec<Expr> = t
+                    .columns
+                    .iter()
+                    .map(|c| Expr::Name(vec![c.name.clone()]))
+                    .collect();
+                let src = fetch(b, t, &scope, None, &all)?;
+                sources.push(((**t).clone(), q, src));
+            }
+        }
+    }
+    let pseudo = |i: usize, c: &str| format!("{OUTER}{i}{OUTER}{c}");
+    // the combined pseudo table and the (source, column) of each of its columns
+    let mut combined = set_table("", &[]);
+    let mut origin: Vec<(usize, u16)> = Vec::new();
+    for (i, (t, _, _)) in sources.iter().enumerate() {
+        for (j, c) in t.columns.iter().enumerate() {
+            let mut c = c.clone();
+            c.name = pseudo(i, &c.name);
+            combined.columns.push(c);
+            origin.push((i, j as u16));
+        }
+    }
+    let resolve = |parts: &[String]| -> Option<Vec<String>> {
+        if parts.len() >= 2 {
+            if let Some(i) = sources.iter().position(|(_, q, _)| *q == parts[0]) {
+                let mut p = vec![pseudo(i, &parts[1])];
+                p.extend(parts[2..].iter().cloned());
+                return Some(p);
+            }
+        }
+        let i = sources
+            .iter()
+            .position(|(t, _, _)| t.column(&parts[0]).is_some())?;
+        let mut p = vec![pseudo(i, &parts[0])];
+        p.extend(parts[1..].iter().cloned());
+        Some(p)
+    };
+    let mut fix = |e: &mut Expr| {
+        if let Expr::Name(parts) = e {
+            if let Some(p) = resolve(parts) {
+                *parts = p;
+            }
+        }
+    };
+    let mut items: Vec<(Expr, String)> = Vec::new();
+    for (k, item) in s.items.iter().enumerate() {
+        match item {
+            SelectItem::Wildcard | SelectItem::QualifiedWildcard(_) => {
+                let only = match item {
+                    SelectItem::QualifiedWildcard(q) => Some(
+                        sources
+                            .iter()
+                            .position(|(_, n, _)| n == q)
+                            .ok_or_else(|| Error::new(format!("<{q}> target not found")))?,
+                    ),
+                    _ => None,
+                };
+                for (i, (t, _, _)) in sources.iter().enumerate() {
+                    if only.is_some_and(|o| o != i) {
+                        continue;
+                    }
+                    for c in &t.columns {
+                        items.push((Expr::Name(vec![pseudo(i, &c.name)]), c.name.clone()));
+                    }
+                }
+            }
+            SelectItem::Expr { expr: e, .. } => {
+                let mut e = e.clone();
+                walk_mut(&mut e, &mut fix);
+                items.push((e, item_name(item, k)));
+            }
+        }
+    }
+    check_no_aggs(&items)?;
+    if !s.group_by.is_empty() || s.having.is_some() {
+        return Err(Error::new("GROUP BY with joins is not supported yet"));
+    }
+    let mut filter = s.filter.clone();
+    if let Some(f) = &mut filter {
+        walk_mut(f, &mut fix);
+    }
+    let mut order = s.clone();
+    order.order_by.iter_mut().for_each(|o| walk_mut(&mut o.expr, &mut fix));
+    let (order_cols, extra) = order_keys(&order, &items, None)?;
+    let stmt = new_stmt(b, s, &items);
+    let mut loops = Vec::new();
+    for (_, _, src) in &sources {
+        loops.push(open_loop(b, *src));
+    }
+    let scope = Scope {
+        table: Some(&combined),
+        alias: None,
+        aggs: None,
+    };
+    let from = b.pc(Sec::Coordinator);
+    if let Some(f) = &filter {
+        let cond = expr(b, Sec::Coordinator, f, &scope)?;
+        b.emit(
+            Sec::Coordinator,
+            Op::JumpIfNot {
+                cond,
+                to: u32::MAX,
+            },
+        );
+    }
+    let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
+    add_row(b, stmt, &exprs, &scope)?;
+    let n = sources.len();
+    for op in &mut b.code(Sec::Coordinator)[from..] {
+        if let Op::Column { dst, col } = *op {
+            if let Some((i, local)) = origin.get(col as usize) {
+                let depth = (n - 1 - i) as u16;
+                *op = if depth == 0 {
+                    Op::Column { dst, col: *local }
+                } else {
+                    Op::OuterColumn {
+                        dst,
+                        depth,
+                        col: *local,
+                    }
+                };
+            }
+        }
+    }
+    for (at, body) in loops.into_iter().rev() {
+        close_loop(b, at, body);
+    }
+    let width = exprs.len() as u16;
+    finish_set(b, s, stmt, items.len() as u16, order_cols, width)?;
+    Ok(stmt)
 }

@@ -20,8 +20,11 @@ const COMMIT_EVERY: u64 = 1024;
 
 fn catalog() -> Catalog {
     let mut catalog = Catalog::default();
-    catalog.apply(&DdlOp::CreateNode(Node { uuid: UUID.into() })).expect("create node");
-    let req = amelie_parser::parse("create table t (id int primary key, v int)").expect("parse DDL");
+    catalog
+        .apply(&DdlOp::CreateNode(Node { uuid: UUID.into() }))
+        .expect("create node");
+    let req =
+        amelie_parser::parse("create table t (id int primary key, v int)").expect("parse DDL");
     match compile(&req, &catalog, &CompileCtx::default()).expect("compile DDL") {
         Compiled::Ddl(op) => catalog.apply(&op).expect("apply DDL"),
         other => panic!("expected DDL, got {other:?}"),
@@ -68,16 +71,26 @@ fn bench_dispatch(c: &mut Criterion) {
             row: vec![Value::Int(i), Value::Int(i)].into_boxed_slice(),
         })
         .collect();
-    node.send(NodeMsg::Replay { changes: rows }).expect("replay");
-    assert_eq!(node.call(|done| NodeMsg::Count { id: partition, done }).expect("count"), ROWS as usize);
+    node.send(NodeMsg::Replay { changes: rows })
+        .expect("replay");
+    assert_eq!(
+        node.call(|done| NodeMsg::Count {
+            id: partition,
+            done
+        })
+        .expect("count"),
+        ROWS as usize
+    );
 
     let (program, stmt, entry) = point_lookup(&catalog);
     let (reply_tx, reply_rx) = mpsc::channel::<Reply>();
     let mut next_id = 0u64;
+    let mut since_commit = 0u64;
     let mut round_trip = || {
         next_id += 1;
         let (tx, rx) = crossbeam_channel::unbounded();
-        node.send(NodeMsg::Begin { id: next_id, rx }).expect("begin");
+        node.send(NodeMsg::Begin { id: next_id, rx })
+            .expect("begin");
         let reply = reply_tx.clone();
         tx.send(TxMsg::Run(NodeRequest {
             program: program.clone(),
@@ -93,8 +106,11 @@ fn bench_dispatch(c: &mut Criterion) {
         .expect("run");
         tx.send(TxMsg::End).expect("end");
         let (out, _changes) = reply_rx.recv().expect("reply").expect("node result");
-        if next_id % COMMIT_EVERY == 0 {
-            node.send(NodeMsg::Commit { upto: next_id }).expect("commit");
+        since_commit += 1;
+        if since_commit == COMMIT_EVERY {
+            since_commit = 0;
+            node.send(NodeMsg::Commit { upto: next_id })
+                .expect("commit");
         }
         out
     };
@@ -102,12 +118,15 @@ fn bench_dispatch(c: &mut Criterion) {
     assert_eq!(out.rows.len(), 1);
 
     let mut group = c.benchmark_group("dispatch");
-    group.bench_function("begin_run_end_point_lookup", |b| b.iter(|| black_box(round_trip())));
+    group.bench_function("begin_run_end_point_lookup", |b| {
+        b.iter(|| black_box(round_trip()))
+    });
     group.bench_function("sync_round_trip", |b| {
         b.iter(|| node.call(|done| NodeMsg::Sync { done }).expect("sync"))
     });
     group.finish();
-    node.send(NodeMsg::Commit { upto: next_id }).expect("commit");
+    node.send(NodeMsg::Commit { upto: next_id })
+        .expect("commit");
 }
 
 criterion_group!(benches, bench_dispatch);

@@ -3,6 +3,7 @@
 //! abort through group commit. DDL runs alone under the exclusive control lock.
 
 pub mod commit;
+pub mod ddl;
 mod route;
 pub mod wal_body;
 
@@ -53,6 +54,7 @@ pub struct Executor {
     lsn: Arc<AtomicU64>,
     format: RwLock<String>,
     limit_send: AtomicU64,
+    config_source: RwLock<Option<Arc<dyn ddl::ConfigSource>>>,
 }
 
 fn now_us() -> i64 {
@@ -74,11 +76,11 @@ impl Drop for TxGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.tx.end();
-            let _ = self.exec.commit.complete(
+            drop(self.exec.commit.complete(
                 self.nodes,
                 &self.tx,
                 Err(Error::new("request cancelled")),
-            );
+            ));
         }
     }
 }
@@ -99,6 +101,7 @@ impl Executor {
             lsn,
             format: RwLock::new(config.format.clone()),
             limit_send: AtomicU64::new(config.limit_send),
+            config_source: RwLock::new(None),
         };
         Format::parse(&config.format)?;
         let mut report = RecoveryReport {
@@ -157,9 +160,19 @@ impl Executor {
             let owner = catalog
                 .tables
                 .iter()
-                .flat_map(|t| t.partitions.iter())
-                .find(|p| p.id == pid)
-                .map(|p| p.node.clone());
+                .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
+                .find(|(_, p)| p.id == pid)
+                .map(|(t, p)| {
+                    // SERIAL counters resume after the largest replayed value
+                    if let Change::Put { row, .. } = &c {
+                        for (i, col) in t.columns.iter().enumerate() {
+                            if let (true, Some(Value::Int(v))) = (col.serial, row.get(i)) {
+                                amelie_compiler::serial_observe(t.id, *v);
+                            }
+                        }
+                    }
+                    p.node.clone()
+                });
             if let Some(uuid) = owner {
                 per_node[self.node_index(&uuid)?].push(c);
             }
@@ -208,6 +221,7 @@ impl Executor {
                     }
                 }
             }
+            _ => self.apply_ddl_nodes(op, &catalog)?,
         }
         *self.catalog.write() = Arc::new(catalog);
         Ok(())
@@ -255,12 +269,16 @@ impl Executor {
         let ctx = CompileCtx {
             now: now_us(),
             tz_offset: session.tz_offset,
+            system: sql.contains("system.").then(|| self.system_snapshot()),
         };
         if req.stmts.len() == 1 && req.stmts[0].is_utility() {
             if req.explain {
                 return Err(Error::new(
                     "EXPLAIN is not supported for utility statements",
                 ));
+            }
+            if let Some(r) = self.show_or_set(&req.stmts[0], session) {
+                return r;
             }
             let compiled = compile(&req, &self.catalog(), &ctx)?;
             if let Compiled::Ddl(op) = compiled {
@@ -386,6 +404,10 @@ impl Executor {
                 return Err(commit::conflict());
             }
             let logged = !program.tables[d.table].unlogged;
+            if let Some(amelie_vm::program::Target::Set) = program.targets.get(d.target) {
+                let rows = coord.take_result().map(|(_, rows)| rows).unwrap_or_default();
+                route::fill_set_rows(program, d.table, &self.catalog(), rows, &mut routes[d.target])?;
+            }
             let mut waits = Vec::with_capacity(routes[d.target].len());
             for r in routes[d.target].iter_mut() {
                 let (s, w) = tokio::sync::oneshot::channel();

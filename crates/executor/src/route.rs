@@ -71,7 +71,7 @@ pub fn plan(
         })?;
         let keys = &t.primary().keys;
         let r = match target {
-            Target::All => (0..t.partitions.len())
+            Target::All | Target::Set => (0..t.partitions.len())
                 .map(|p| route_for(t, nodes, p))
                 .collect::<Result<_>>()?,
             Target::Key(values) => {
@@ -99,6 +99,51 @@ pub fn plan(
         routes.push(r);
     }
     Ok(routes)
+}
+
+/// INSERT ... SELECT: casts `rows` to the columns of `program.tables[table]` and distributes
+/// them over `routes` (every partition of the table, see [`Target::Set`]) by primary key.
+pub fn fill_set_rows(
+    program: &Program,
+    table: usize,
+    catalog: &Catalog,
+    rows: Vec<Row>,
+    routes: &mut [Route],
+) -> Result<()> {
+    let tref = &program.tables[table];
+    let t = catalog
+        .table_by_id(tref.id)
+        .ok_or_else(|| Error::new(format!("table '{}': not exists", tref.name)))?;
+    let keys = &t.primary().keys;
+    for row in rows {
+        if row.len() != t.columns.len() {
+            return Err(Error::new(format!(
+                "INSERT: expected {} columns, SELECT returned {}",
+                t.columns.len(),
+                row.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(row.len());
+        for (c, v) in row.into_vec().into_iter().enumerate() {
+            let col = &t.columns[c];
+            let not_null = col.not_null || t.is_key(c);
+            out.push(amelie_vm::exec::coerce_to_column(
+                v, col.ty, &col.name, not_null,
+            )?);
+        }
+        let p = if t.partitions.len() == 1 {
+            0
+        } else {
+            t.partition_for_slot(key_slot(keys.iter().map(|&k| &out[k])))
+        };
+        let id = t.partitions.get(p).map(|x| x.id);
+        let route = routes
+            .iter_mut()
+            .find(|r| Some(r.partition) == id)
+            .ok_or_else(|| Error::new("INSERT: partition route not found"))?;
+        route.rows.push(out.into_boxed_slice());
+    }
+    Ok(())
 }
 
 /// Every node any route touches, in node order.

@@ -66,6 +66,15 @@ pub enum NodeMsg {
     Replay {
         changes: Vec<Change>,
     },
+    /// ALTER TABLE ADD/DROP COLUMN: append `add` to every row or remove column `drop`, then
+    /// use `key_cols` as the key ordinals.
+    RewriteRows {
+        id: u64,
+        add: Option<amelie_common::Value>,
+        drop: Option<usize>,
+        key_cols: Vec<usize>,
+        done: Sender<()>,
+    },
     /// Answer when every earlier message is processed.
     Sync {
         done: Sender<()>,
@@ -183,6 +192,29 @@ impl Node {
                 } => {
                     self.partitions
                         .insert(id, Partition::new(id, table_id, kind, &keys));
+                    let _ = done.send(());
+                }
+                NodeMsg::RewriteRows {
+                    id,
+                    add,
+                    drop,
+                    key_cols,
+                    done,
+                } => {
+                    if let Some(p) = self.partitions.get_mut(&id) {
+                        p.rewrite_rows(&key_cols, |row| {
+                            let mut v = std::mem::take(row).into_vec();
+                            if let Some(i) = drop {
+                                if i < v.len() {
+                                    v.remove(i);
+                                }
+                            }
+                            if let Some(a) = &add {
+                                v.push(a.clone());
+                            }
+                            *row = v.into_boxed_slice();
+                        });
+                    }
                     let _ = done.send(());
                 }
                 NodeMsg::DropPartition { id, done } => {

@@ -17,13 +17,88 @@ pub enum Stmt {
     Select(Box<Select>),
     Update(Update),
     Delete(Delete),
+    CreateSchema {
+        if_not_exists: bool,
+        name: String,
+    },
+    DropSchema {
+        if_exists: bool,
+        name: String,
+        cascade: bool,
+    },
+    AlterSchema {
+        if_exists: bool,
+        name: String,
+        new_name: String,
+    },
+    Truncate {
+        if_exists: bool,
+        name: ObjectName,
+    },
+    /// `SHOW what [arg] [EXTENDED] [FORMAT 'spec']`
+    Show {
+        what: String,
+        arg: Option<String>,
+        extended: bool,
+        format: Option<String>,
+    },
+    /// `SET name TO value`
+    Set {
+        name: String,
+        value: Expr,
+    },
+    CreateIndex(CreateIndex),
+    DropIndex {
+        if_exists: bool,
+        name: String,
+        table: ObjectName,
+    },
+    AlterIndex {
+        if_exists: bool,
+        name: String,
+        table: ObjectName,
+        new_name: String,
+    },
+    AlterTable {
+        if_exists: bool,
+        name: ObjectName,
+        op: AlterTableOp,
+    },
 }
 
 impl Stmt {
     /// Utility statements must be the only statement of a request.
     pub fn is_utility(&self) -> bool {
-        matches!(self, Stmt::CreateTable(_) | Stmt::DropTable { .. })
+        !matches!(
+            self,
+            Stmt::Insert(_) | Stmt::Select(_) | Stmt::Update(_) | Stmt::Delete(_)
+        )
     }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateIndex {
+    pub if_not_exists: bool,
+    pub unique: bool,
+    pub name: String,
+    pub table: ObjectName,
+    pub keys: Vec<String>,
+    /// `WITH (type = ..)`; None = tree.
+    pub index_type: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AlterTableOp {
+    Rename(ObjectName),
+    SetSerial(i64),
+    SetLogged(bool),
+    RenameColumn { from: String, to: String },
+    AddColumn { if_not_exists: bool, column: ColumnDef },
+    DropColumn { if_exists: bool, name: String },
+    SetDefault { column: String, value: Expr },
+    UnsetDefault { column: String },
+    /// `SET COLUMN c AS (expr) STORED|RESOLVED` / `UNSET COLUMN c STORED|RESOLVED`
+    SetGenerated { column: String, stored: bool, value: Option<Expr> },
 }
 
 /// `[schema.]name`; schema defaults to `public` at resolution time.
@@ -148,6 +223,8 @@ pub enum SelectItem {
 pub struct FromItem {
     pub table: ObjectName,
     pub alias: Option<String>,
+    /// `FROM (SELECT ...) alias`: `table` then holds the alias (or an empty name).
+    pub subquery: Option<Box<Select>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -273,4 +350,16 @@ pub enum Expr {
     },
     Subquery(Box<Select>),
     Exists(Box<Select>),
+    /// Lambda aggregate `seed -> expr` (`self` = the running state inside `expr`).
+    Lambda {
+        seed: Box<Expr>,
+        expr: Box<Expr>,
+    },
+    /// `left op ANY|ALL (right)`: `right` is an array expression or an [`Expr::Subquery`].
+    AnyAll {
+        left: Box<Expr>,
+        op: BinaryOp,
+        all: bool,
+        right: Box<Expr>,
+    },
 }

@@ -28,6 +28,7 @@ enum Infix {
     Between { negated: bool },
     In { negated: bool },
     AtTimezone,
+    Lambda,
 }
 
 impl Parser {
@@ -97,6 +98,7 @@ impl Parser {
                 P::Star => bin(B::Mul, 10),
                 P::Slash => bin(B::Div, 10),
                 P::Percent => bin(B::Mod, 10),
+                P::Arrow => Some((Infix::Lambda, 1, 1)),
                 _ => None,
             },
             Tok::Word(_, Some(kw)) => match kw {
@@ -145,6 +147,7 @@ impl Parser {
     #[inline(never)]
     fn infix_rest(&mut self, op: Infix, prio: u8, lhs: Expr, lh: u32) -> Result<Expr> {
         Ok(match op {
+            Infix::Binary(op) if is_cmp(op) && self.any_all_next() => self.any_all(op, lhs, lh)?,
             Infix::Binary(op) => {
                 let rhs = self.binary(prio + 1)?;
                 self.set_h(lh.max(self.h) + 1)?;
@@ -195,6 +198,14 @@ impl Parser {
                     negated,
                 }
             }
+            Infix::Lambda => {
+                let rhs = self.binary(prio + 1)?;
+                self.set_h(lh.max(self.h) + 1)?;
+                Expr::Lambda {
+                    seed: Box::new(lhs),
+                    expr: Box::new(rhs),
+                }
+            }
             Infix::AtTimezone => {
                 let zone = self.binary(prio + 1)?;
                 self.set_h(lh.max(self.h) + 1)?;
@@ -204,6 +215,30 @@ impl Parser {
                     args: vec![lhs, zone],
                 }
             }
+        })
+    }
+
+    /// Whether `ANY (` / `ALL (` follows a comparison operator.
+    fn any_all_next(&self) -> bool {
+        matches!(self.peek(), Tok::Word(_, Some(Kw::Any | Kw::All)))
+            && matches!(self.peek_at(1), Tok::P(P::LParen))
+    }
+
+    /// `op ANY|ALL (expr | SELECT ...)`, the operator already consumed.
+    #[inline(never)]
+    fn any_all(&mut self, op: BinaryOp, lhs: Expr, lh: u32) -> Result<Expr> {
+        let all = self.is_kw(Kw::All);
+        self.advance();
+        self.advance();
+        let saved = self.open_node();
+        let right = self.expr()?;
+        self.expect_p(P::RParen, "expected ')'")?;
+        self.close_node(saved, lh)?;
+        Ok(Expr::AnyAll {
+            left: Box::new(lhs),
+            op,
+            all,
+            right: Box::new(right),
         })
     }
 
@@ -703,6 +738,11 @@ impl Parser {
 }
 
 /// `e.name`: extends a name (`a.b` + `.c` = `a.b.c`), otherwise a field access.
+fn is_cmp(op: BinaryOp) -> bool {
+    use BinaryOp as B;
+    matches!(op, B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq)
+}
+
 fn field(e: Expr, name: String) -> Expr {
     match e {
         Expr::Name(mut parts) => {

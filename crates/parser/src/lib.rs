@@ -8,6 +8,7 @@
 //! * `expr`: expressions with Amelie's operator priorities.
 
 pub mod ast;
+mod ddl;
 mod expr;
 mod lexer;
 mod parser;

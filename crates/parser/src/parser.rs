@@ -197,7 +197,7 @@ impl Parser {
     }
 
     /// `[schema.]name`
-    fn object_name(&mut self, msg: &str) -> Result<ObjectName> {
+    pub(crate) fn object_name(&mut self, msg: &str) -> Result<ObjectName> {
         match self.peek() {
             Tok::Word(_, None) => {
                 let name = self.take_ident().unwrap_or_default();
@@ -211,6 +211,33 @@ impl Parser {
             }
             _ => self.fail(msg),
         }
+    }
+
+    /// One FROM target: `[schema.]table [alias]` or `(SELECT ...) alias`.
+    #[inline(never)]
+    fn from_item(&mut self) -> Result<FromItem> {
+        if self.is_p(P::LParen) && matches!(self.peek_at(1), Tok::Word(_, Some(Kw::Select))) {
+            self.advance();
+            let sub = self.select()?;
+            self.expect_p(P::RParen, "expected ')'")?;
+            let alias = self.alias()?;
+            let table = ObjectName {
+                schema: None,
+                name: alias.clone().unwrap_or_default(),
+            };
+            return Ok(FromItem {
+                table,
+                alias,
+                subquery: Some(Box::new(sub)),
+            });
+        }
+        let table = self.object_name("FROM target name expected")?;
+        let alias = self.alias()?;
+        Ok(FromItem {
+            table,
+            alias,
+            subquery: None,
+        })
     }
 
     /// `[AS] alias` after a table or expression; without AS only a plain identifier counts.
@@ -285,6 +312,10 @@ impl Parser {
             Some(Kw::Delete) => Ok(Stmt::Delete(self.delete()?)),
             Some(Kw::Create) => self.create(),
             Some(Kw::Drop) => self.drop(),
+            Some(Kw::Alter) => self.alter(),
+            Some(Kw::Truncate) => self.truncate(),
+            Some(Kw::Show) => self.show(),
+            Some(Kw::Set) => self.set(),
             _ => self.fail("unexpected statement"),
         }
     }
@@ -301,9 +332,7 @@ impl Parser {
         let mut from = Vec::new();
         if self.accept_kw(Kw::From) {
             loop {
-                let table = self.object_name("FROM target name expected")?;
-                let alias = self.alias()?;
-                from.push(FromItem { table, alias });
+                from.push(self.from_item()?);
                 if !self.accept_p(P::Comma) {
                     break;
                 }
@@ -628,9 +657,15 @@ impl Parser {
         self.advance();
         if self.accept_kw(Kw::Unique) {
             if self.is_kw(Kw::Index) {
-                return self.fail("CREATE INDEX is not supported");
+                return self.create_index(true);
             }
             return self.fail("CREATE UNIQUE <INDEX> expected");
+        }
+        if self.is_kw(Kw::Index) {
+            return self.create_index(false);
+        }
+        if self.is_kw(Kw::Schema) {
+            return self.create_schema();
         }
         let unlogged = self.accept_kw(Kw::Unlogged);
         let shared = if self.accept_kw(Kw::Shared) {
@@ -641,7 +676,7 @@ impl Parser {
         };
         match self.peek_kw() {
             Some(Kw::Table) => Ok(Stmt::CreateTable(self.create_table(unlogged, shared)?)),
-            Some(kw @ (Kw::User | Kw::Replica | Kw::Node | Kw::Schema | Kw::Index)) => {
+            Some(kw @ (Kw::User | Kw::Replica | Kw::Node)) => {
                 self.fail(format!("CREATE {} is not supported", kw_upper(kw)))
             }
             _ => self.fail("CREATE <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
@@ -657,14 +692,16 @@ impl Parser {
                 let name = self.object_name("DROP TABLE <name> expected")?;
                 Ok(Stmt::DropTable { if_exists, name })
             }
-            Some(kw @ (Kw::User | Kw::Replica | Kw::Node | Kw::Schema | Kw::Index)) => {
+            Some(Kw::Schema) => self.drop_schema(),
+            Some(Kw::Index) => self.drop_index(),
+            Some(kw @ (Kw::User | Kw::Replica | Kw::Node)) => {
                 self.fail(format!("DROP {} is not supported", kw_upper(kw)))
             }
             _ => self.fail("DROP <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
         }
     }
 
-    fn if_not_exists(&mut self) -> Result<bool> {
+    pub(crate) fn if_not_exists(&mut self) -> Result<bool> {
         if !self.accept_kw(Kw::If) {
             return Ok(false);
         }
@@ -677,7 +714,7 @@ impl Parser {
         Ok(true)
     }
 
-    fn if_exists(&mut self) -> Result<bool> {
+    pub(crate) fn if_exists(&mut self) -> Result<bool> {
         if !self.accept_kw(Kw::If) {
             return Ok(false);
         }
@@ -769,7 +806,7 @@ impl Parser {
         })
     }
 
-    fn column_constraints(&mut self, name: String, ty: ColumnType) -> Result<ColumnDef> {
+    pub(crate) fn column_constraints(&mut self, name: String, ty: ColumnType) -> Result<ColumnDef> {
         let mut c = ColumnDef {
             name,
             ty,
@@ -854,7 +891,7 @@ impl Parser {
     }
 
     /// `[WITH (type = 'tree' | 'hash')]`
-    fn table_with(&mut self) -> Result<Option<String>> {
+    pub(crate) fn table_with(&mut self) -> Result<Option<String>> {
         if !self.accept_kw(Kw::With) {
             return Ok(None);
         }

@@ -131,6 +131,18 @@ fn sx(e: &Expr) -> String {
         ),
         Expr::Subquery(_) => "(subquery)".into(),
         Expr::Exists(_) => "(exists)".into(),
+        Expr::Lambda { seed, expr } => format!("(Lambda {} {})", sx(seed), sx(expr)),
+        Expr::AnyAll {
+            left,
+            op,
+            all,
+            right,
+        } => format!(
+            "({op:?}{} {} {})",
+            if *all { "All" } else { "Any" },
+            sx(left),
+            sx(right)
+        ),
     }
 }
 
@@ -720,15 +732,18 @@ fn select_full() {
         vec![
             FromItem {
                 table: name(Some("public"), "t"),
-                alias: Some(s("t1"))
+                alias: Some(s("t1")),
+                subquery: None
             },
             FromItem {
                 table: name(None, "u"),
-                alias: Some(s("u1"))
+                alias: Some(s("u1")),
+                subquery: None
             },
             FromItem {
                 table: name(None, "v"),
-                alias: None
+                alias: None,
+                subquery: None
             },
         ]
     );
@@ -1786,4 +1801,34 @@ fn heights_are_bounded() {
     let sql = format!("select 1{}", " + 1".repeat(511));
     assert_eq!(height(&expr(&sql[7..])), 512);
     assert!(parse(&format!("select 1{}", " + 1".repeat(512))).is_err());
+}
+
+#[test]
+fn any_all_lambda_and_from_subquery() {
+    match expr("1 >= any([1, 2])") {
+        Expr::AnyAll { op, all, .. } => {
+            assert_eq!(op, BinaryOp::GtEq);
+            assert!(!all);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match expr("1 = all(select 1)") {
+        Expr::AnyAll { all, right, .. } => {
+            assert!(all);
+            assert!(matches!(*right, Expr::Subquery(_)));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match expr("1 + 2 -> self + 1") {
+        Expr::Lambda { seed, expr } => {
+            assert!(matches!(*seed, Expr::Binary { .. }));
+            assert!(matches!(*expr, Expr::Binary { .. }));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(err("select 1 ->"), "bad expression");
+    let sel = select("select * from (select 1) t");
+    assert_eq!(sel.from.len(), 1);
+    assert!(sel.from[0].subquery.is_some());
+    assert_eq!(sel.from[0].alias.as_deref(), Some("t"));
 }

@@ -42,26 +42,44 @@ pub struct FxHasher {
     hash: u64,
 }
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl FxHasher {
+    /// Folds one word in. For a fixed state the map from `w` to the new state is a bijection
+    /// (xor, multiply by an odd constant, xorshift), so distinct keys of one length never
+    /// collide before `finish`.
+    #[inline]
+    fn mix(&mut self, w: u64) {
+        let h = (self.hash ^ w).wrapping_mul(SEED);
+        self.hash = h ^ (h >> 29);
+    }
+}
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-            self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(SEED);
+            self.mix(w);
         }
         for &b in chunks.remainder() {
-            self.hash = (self.hash.rotate_left(5) ^ b as u64).wrapping_mul(SEED);
+            self.mix(b as u64);
         }
     }
 
     fn write_u64(&mut self, i: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ i).wrapping_mul(SEED);
+        self.mix(i);
     }
 
     fn finish(&self) -> u64 {
-        self.hash
+        // final avalanche (murmur3 fmix64) so that keys differing only in their high bytes
+        // still spread over the low bits a hash table uses to pick buckets
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -75,6 +93,21 @@ mod tests {
         let mut out = Vec::new();
         encode_key(v, &mut out);
         out
+    }
+
+    #[test]
+    fn hash_spreads_sequential_int_keys_over_low_bits() {
+        use std::collections::HashSet;
+        use std::hash::{BuildHasher, Hash};
+        let b = FastHasher::default();
+        let buckets: HashSet<u64> = (0..4096i64)
+            .map(|i| {
+                let mut h = b.build_hasher();
+                key(&[Value::Int(i)]).hash(&mut h);
+                h.finish() & 0xfff
+            })
+            .collect();
+        assert!(buckets.len() > 2000, "only {} distinct low-bit buckets", buckets.len());
     }
 
     #[test]

@@ -39,6 +39,16 @@ impl Partition {
         &self.key_cols
     }
 
+    /// Rewrites every row in place (ALTER TABLE ADD/DROP COLUMN) and sets the key column
+    /// ordinals of the new row shape. The key values themselves must not change.
+    pub fn rewrite_rows(&mut self, key_cols: &[usize], mut f: impl FnMut(&mut Row)) {
+        match &mut self.index {
+            Index::Tree(m) => m.values_mut().for_each(&mut f),
+            Index::Hash(m) => m.values_mut().for_each(&mut f),
+        }
+        self.key_cols = key_cols.into();
+    }
+
     /// Encodes the primary key of `row` into `out` (cleared first).
     pub fn row_key(&self, row: &[Value], out: &mut Vec<u8>) {
         out.clear();

@@ -12,6 +12,69 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Server variables for `SHOW`, `SET` and `system.config()`.
+struct ConfigState {
+    config: parking_lot::Mutex<Config>,
+    repo: Repo,
+    directory: String,
+    limit_recv: Arc<AtomicU64>,
+}
+
+fn to_json(v: &serde_json::Value) -> amelie_common::Json {
+    amelie_common::Json::parse(&v.to_string()).unwrap_or(amelie_common::Json::Null)
+}
+
+impl amelie_executor::ddl::ConfigSource for ConfigState {
+    fn show_all(&self, lsn: u64) -> Vec<(String, amelie_common::Json)> {
+        let config = self.config.lock();
+        let rt = crate::config::RuntimeVars {
+            directory: self.directory.clone(),
+            timezone: config.timezone_default.clone(),
+            checkpoint: 1,
+            read_only: false,
+            lsn,
+            psn: 0,
+        };
+        config
+            .show_all_with(&rt)
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), to_json(&v)))
+            .collect()
+    }
+
+    fn set(&self, name: &str, value: &amelie_common::Value) -> Result<(), Error> {
+        use amelie_common::Value as V;
+        let def = crate::config::var_def(name)
+            .filter(|d| !d.hidden)
+            .ok_or_else(|| Error::new(format!("SET '{name}': variable not found")))?;
+        if !def.runtime {
+            return Err(Error::new(format!("SET '{name}': variable is read-only")));
+        }
+        let json = match value {
+            V::Bool(b) => serde_json::Value::Bool(*b),
+            V::Int(i) if *i >= 0 => serde_json::Value::from(*i as u64),
+            V::Str(s) => serde_json::Value::String(s.to_string()),
+            _ => serde_json::Value::Null,
+        };
+        let mut config = self.config.lock();
+        let mut next = config.clone();
+        next.set_option(name, &json).map_err(|e| {
+            let msg = e.msg().to_string();
+            match msg.split_once(": ") {
+                Some((_, rest)) => Error::new(rest.to_string()),
+                None => Error::new(msg),
+            }
+        })?;
+        if name == "limit_recv" {
+            self.limit_recv
+                .store(next.limit_recv, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.repo.save_config(&next)?;
+        *config = next;
+        Ok(())
+    }
+}
+
 /// The HTTP backend: every request goes to the executor.
 pub struct Server {
     exec: Executor,
@@ -88,6 +151,12 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
     }
     let mut http = ServerConfig::new(listen_addrs(&config)?);
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
+    exec.set_config_source(Arc::new(ConfigState {
+        config: parking_lot::Mutex::new(config.clone()),
+        directory: repo.dir.display().to_string(),
+        repo,
+        limit_recv: http.limit_recv.clone(),
+    }));
     let server = Arc::new(Server { exec });
     let result = rt.block_on(async {
         let listeners = amelie_http::bind(http)

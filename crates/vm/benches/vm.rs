@@ -15,9 +15,12 @@ const N: i64 = 100_000;
 fn catalog() -> Catalog {
     let mut catalog = Catalog::default();
     catalog
-        .apply(&DdlOp::CreateNode(Node { uuid: "00000000-0000-0000-0000-000000000001".into() }))
+        .apply(&DdlOp::CreateNode(Node {
+            uuid: "00000000-0000-0000-0000-000000000001".into(),
+        }))
         .expect("create node");
-    let req = amelie_parser::parse("create table t (id int primary key, v int)").expect("parse DDL");
+    let req =
+        amelie_parser::parse("create table t (id int primary key, v int)").expect("parse DDL");
     match compile(&req, &catalog, &CompileCtx::default()).expect("compile DDL") {
         Compiled::Ddl(op) => catalog.apply(&op).expect("apply DDL"),
         other => panic!("expected DDL, got {other:?}"),
@@ -45,7 +48,12 @@ fn first_send(p: &Program) -> (usize, usize) {
 }
 
 fn partition(t: &Table) -> Partition {
-    let mut p = Partition::new(t.partitions[0].id, t.id, t.primary().kind, &t.primary().keys);
+    let mut p = Partition::new(
+        t.partitions[0].id,
+        t.id,
+        t.primary().kind,
+        &t.primary().keys,
+    );
     let mut key = Vec::with_capacity(16);
     for i in 0..N {
         let row = vec![Value::Int(i), Value::Int(i)].into_boxed_slice();
@@ -63,7 +71,11 @@ fn bench_node(c: &mut Criterion) {
     let mut changes = Vec::new();
 
     let cases = [
-        ("agg_scan_100k", "select count(*), sum(v) from t where v > 10", 1usize),
+        (
+            "agg_scan_100k",
+            "select count(*), sum(v) from t where v > 10",
+            1usize,
+        ),
         ("point_lookup", "select id from t where id = 5", 1usize),
     ];
     let mut group = c.benchmark_group("vm/run_node");

@@ -2,10 +2,12 @@
 //! [`Dispatch`] whenever node work is needed and is resumed with the node outputs (in
 //! partition order).
 
-use crate::agg::AggState;
+use crate::agg::{AggKind, AggState};
 use crate::exec::{step, Flow};
 use crate::node_exec::NodeOutput;
-use crate::op::{Merge, Op};
+use crate::exec::binary;
+use crate::op::{BinOp, Merge, Op};
+use amelie_common::Json;
 use crate::program::Program;
 use amelie_common::{Error, Result, Value};
 use amelie_storage::Row;
@@ -35,6 +37,10 @@ pub struct Coordinator<'p> {
     aggs: Vec<Vec<AggState>>,
     pending: Option<Vec<NodeOutput>>,
     result: Option<usize>,
+    /// The current row of the innermost `SetLoop` (read by `Column`).
+    row: Option<amelie_storage::Row>,
+    /// Active loops: (statement set, row index).
+    loops: Vec<(usize, usize)>,
 }
 
 impl<'p> Coordinator<'p> {
@@ -52,6 +58,8 @@ impl<'p> Coordinator<'p> {
                 .collect(),
             pending: None,
             result: None,
+            row: None,
+            loops: Vec::new(),
         }
     }
 
@@ -64,7 +72,7 @@ impl<'p> Coordinator<'p> {
         let code = &program.coordinator;
         loop {
             let op = &code[self.pc];
-            match step(program, op, &mut self.regs, None)? {
+            match step(program, op, &mut self.regs, self.row.as_deref())? {
                 Flow::Next => {
                     self.pc += 1;
                     continue;
@@ -75,8 +83,102 @@ impl<'p> Coordinator<'p> {
                 }
                 Flow::NotExpr => {}
             }
+            if query_expr(op, &mut self.regs)? {
+                self.pc += 1;
+                continue;
+            }
             self.pc += 1;
             match op {
+                Op::SetAnyAll {
+                    stmt,
+                    op,
+                    all,
+                    dst,
+                    a,
+                } => {
+                    let items = self.sets[*stmt as usize]
+                        .iter()
+                        .map(|r| r.first().cloned().unwrap_or(Value::Null));
+                    self.regs[*dst as usize] = any_all(*op, *all, &self.regs[*a as usize], items)?;
+                }
+                Op::SetScalar { stmt, dst } => {
+                    let set = &self.sets[*stmt as usize];
+                    self.regs[*dst as usize] = set
+                        .first()
+                        .and_then(|r| r.first().cloned())
+                        .unwrap_or(Value::Null);
+                }
+                Op::SetExists { stmt, dst } => {
+                    self.regs[*dst as usize] = Value::Bool(!self.sets[*stmt as usize].is_empty());
+                }
+                Op::SetLoop { stmt, end } => {
+                    let s = *stmt as usize;
+                    match self.sets[s].first() {
+                        Some(row) => {
+                            self.row = Some(row.clone());
+                            self.loops.push((s, 0));
+                        }
+                        None => self.pc = *end as usize,
+                    }
+                }
+                Op::SetNext { body } => {
+                    if let Some((s, i)) = self.loops.last_mut() {
+                        *i += 1;
+                        match self.sets[*s].get(*i) {
+                            Some(row) => {
+                                self.row = Some(row.clone());
+                                self.pc = *body as usize;
+                            }
+                            None => {
+                                self.loops.pop();
+                                self.row = self
+                                    .loops
+                                    .last()
+                                    .and_then(|(s, i)| self.sets[*s].get(*i).cloned());
+                            }
+                        }
+                    }
+                }
+                Op::GroupAgg {
+                    src,
+                    dst,
+                    keys,
+                    aggs,
+                } => {
+                    let rows = std::mem::take(&mut self.sets[*src as usize]);
+                    let grouped = group_rows(rows, *keys as usize, aggs)?;
+                    self.sets[*dst as usize] = grouped;
+                }
+                Op::OuterColumn { dst, depth, col } => {
+                    let n = self.loops.len();
+                    let v = (n > *depth as usize)
+                        .then(|| self.loops[n - 1 - *depth as usize])
+                        .and_then(|(s, i)| self.sets[s].get(i))
+                        .and_then(|row| row.get(*col as usize))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    self.regs[*dst as usize] = v;
+                }
+                Op::SetReset { stmt } => {
+                    let s = *stmt as usize;
+                    self.sets[s].clear();
+                    for a in &mut self.aggs[s] {
+                        *a = AggState::default();
+                    }
+                }
+                Op::Distinct { stmt, n } => {
+                    let set = &mut self.sets[*stmt as usize];
+                    let n = *n as usize;
+                    let mut seen = std::collections::HashSet::new();
+                    set.retain(|row| {
+                        let key: Vec<Value> = if n == 0 {
+                            row.to_vec()
+                        } else {
+                            row[..n.min(row.len())].to_vec()
+                        };
+                        seen.insert(key)
+                    });
+                }
                 Op::Send {
                     stmt,
                     table,
@@ -235,5 +337,161 @@ impl<'p> Coordinator<'p> {
     pub fn take_result(&mut self) -> Option<(usize, Vec<Row>)> {
         let s = self.result?;
         Some((s, std::mem::take(&mut self.sets[s])))
+    }
+}
+
+/// Groups rows `key ++ inputs` by key and returns `key ++ finals` rows ordered by key.
+pub fn group_rows(rows: Vec<Row>, nkeys: usize, kinds: &[AggKind]) -> Result<Vec<Row>> {
+    let mut groups: std::collections::HashMap<Vec<Value>, Vec<AggState>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        let key: Vec<Value> = row.iter().take(nkeys).cloned().collect();
+        let states = groups
+            .entry(key)
+            .or_insert_with(|| vec![AggState::default(); kinds.len()]);
+        for (i, kind) in kinds.iter().enumerate() {
+            let v = row.get(nkeys + i);
+            let v = if *kind == AggKind::CountStar { None } else { v };
+            states[i].step(*kind, v)?;
+        }
+    }
+    let mut out: Vec<(Vec<Value>, Vec<AggState>)> = groups.into_iter().collect();
+    out.sort_by(|a, b| {
+        for (x, y) in a.0.iter().zip(b.0.iter()) {
+            let o = x.total_cmp(y);
+            if o.is_ne() {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    out.into_iter()
+        .map(|(mut key, states)| {
+            for (st, kind) in states.iter().zip(kinds) {
+                key.push(st.finish(*kind)?);
+            }
+            Ok(key.into_boxed_slice())
+        })
+        .collect()
+}
+
+/// A JSON array element as a value (scalars map to their SQL type, containers stay json).
+pub fn json_value(j: &Json) -> Value {
+    match j {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Int(i) => Value::Int(*i),
+        Json::Double(d) => Value::Double(*d),
+        Json::String(s) => Value::Str(s.as_str().into()),
+        other => Value::Json(Box::new(other.clone())),
+    }
+}
+
+/// `a op ANY|ALL (items)` with SQL null semantics.
+pub fn any_all(
+    op: BinOp,
+    all: bool,
+    a: &Value,
+    items: impl IntoIterator<Item = Value>,
+) -> Result<Value> {
+    let mut saw_null = false;
+    for item in items {
+        let r = binary(op, a, &item)?;
+        if r.is_null() {
+            saw_null = true;
+        } else if r.is_true() != all {
+            return Ok(Value::Bool(!all));
+        }
+    }
+    Ok(if saw_null { Value::Null } else { Value::Bool(all) })
+}
+
+/// `a op ANY|ALL (b)` where `b` is a JSON array.
+pub fn any_all_array(op: BinOp, all: bool, a: &Value, b: &Value) -> Result<Value> {
+    match b {
+        Value::Json(j) => match &**j {
+            Json::Array(items) => any_all(op, all, a, items.iter().map(json_value)),
+            _ => Err(Error::new(format!(
+                "{}: json array expected",
+                if all { "ALL" } else { "ANY" }
+            ))),
+        },
+        Value::Null => Ok(Value::Null),
+        other => Err(Error::new(format!(
+            "{}: json array expected, but got {}",
+            if all { "ALL" } else { "ANY" },
+            other.type_of().name()
+        ))),
+    }
+}
+
+/// Evaluates the query-side expression ops that need no coordinator state (both sections).
+/// Returns false when `op` is not one of them.
+pub fn query_expr(op: &Op, regs: &mut [Value]) -> Result<bool> {
+    match op {
+        Op::InList { dst, a, start, n } => {
+            let s = *start as usize;
+            let items = regs[s..s + *n as usize].to_vec();
+            regs[*dst as usize] = any_all(BinOp::Eq, false, &regs[*a as usize], items)?;
+        }
+        Op::AnyAll { op, all, dst, a, b } => {
+            regs[*dst as usize] =
+                any_all_array(*op, *all, &regs[*a as usize], &regs[*b as usize])?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arr(items: Vec<Json>) -> Value {
+        Value::Json(Box::new(Json::Array(items)))
+    }
+
+    #[test]
+    fn any_all_null_semantics() {
+        let one = Value::Int(1);
+        let a = arr(vec![Json::Int(1), Json::Int(2), Json::Null]);
+        assert_eq!(
+            any_all_array(BinOp::Eq, false, &one, &a).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            any_all_array(BinOp::Eq, false, &Value::Int(0), &a).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            any_all_array(BinOp::Eq, false, &one, &arr(vec![])).unwrap(),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            any_all_array(BinOp::Eq, true, &one, &arr(vec![])).unwrap(),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            any_all_array(BinOp::Gt, true, &Value::Int(3), &a).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            any_all_array(BinOp::Gt, true, &one, &a).unwrap(),
+            Value::Bool(false)
+        );
+        assert!(any_all_array(BinOp::Eq, false, &one, &Value::Int(1)).is_err());
+    }
+
+    #[test]
+    fn grouping_orders_by_key() {
+        let rows: Vec<Row> = vec![
+            vec![Value::Int(2), Value::Null, Value::Int(10)].into_boxed_slice(),
+            vec![Value::Int(1), Value::Null, Value::Int(5)].into_boxed_slice(),
+            vec![Value::Int(2), Value::Null, Value::Null].into_boxed_slice(),
+        ];
+        let out = group_rows(rows, 1, &[AggKind::CountStar, AggKind::Sum]).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(&*out[0], &[Value::Int(1), Value::Int(1), Value::Int(5)]);
+        assert_eq!(&*out[1], &[Value::Int(2), Value::Int(2), Value::Int(10)]);
     }
 }

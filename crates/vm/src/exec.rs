@@ -36,6 +36,8 @@ fn compare(a: &Value, b: &Value, allow_json: bool) -> Option<Ordering> {
     use Value::*;
     match (a, b) {
         (Double(x), Double(y)) => x.partial_cmp(y),
+        // Amelie quirk: double = bool works, bool = double does not
+        (Bool(_), Double(_)) => None,
         (Double(x), y) => as_num(y).and_then(|y| x.partial_cmp(&(y as f64))),
         (x, Double(y)) => as_num(x).and_then(|x| (x as f64).partial_cmp(y)),
         (Str(x), Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
@@ -49,7 +51,7 @@ fn compare(a: &Value, b: &Value, allow_json: bool) -> Option<Ordering> {
     }
 }
 
-fn like(s: &[u8], p: &[u8]) -> bool {
+pub(crate) fn like(s: &[u8], p: &[u8]) -> bool {
     // iterative matcher with backtracking for '%'
     let (mut si, mut pi) = (0usize, 0usize);
     let (mut star_p, mut star_s) = (None::<usize>, 0usize);
@@ -89,10 +91,39 @@ fn like(s: &[u8], p: &[u8]) -> bool {
             None => return false,
         }
     }
-    while pi < p.len() && p[pi] == b'%' {
-        pi += 1;
+    // Amelie: once the string is exhausted, a pending '%' matches whatever pattern is left
+    // ('' LIKE '%_' is true)
+    pi == p.len() || p[pi] == b'%'
+}
+
+/// `t ± iv`: months first (day clamped to the month length), then days and microseconds.
+pub fn ts_add(t: i64, iv: &amelie_common::Interval, sub: bool) -> Result<i64> {
+    use amelie_common::time::{days_in_month, DateTime, US_PER_DAY};
+    let overflow = || Error::new("timestamp overflow");
+    let s: i64 = if sub { -1 } else { 1 };
+    let mut r = t;
+    if iv.months != 0 {
+        let mut dt = DateTime::from_timestamp(r, 0);
+        let m = dt.year * 12 + (dt.month as i64 - 1) + s * iv.months as i64;
+        dt.year = m.div_euclid(12);
+        dt.month = (m.rem_euclid(12) + 1) as u32;
+        if !(1970..=9999).contains(&dt.year) {
+            return Err(overflow());
+        }
+        dt.day = dt.day.min(days_in_month(dt.year, dt.month));
+        r = dt.to_timestamp(0);
     }
-    pi == p.len()
+    let delta = (iv.days as i64)
+        .checked_mul(US_PER_DAY)
+        .and_then(|d| d.checked_add(iv.us))
+        .and_then(|d| d.checked_mul(s))
+        .ok_or_else(overflow)?;
+    let r = r.checked_add(delta).ok_or_else(overflow)?;
+    // years 1970 ..= 9999
+    if !(0..253_402_300_800_000_000).contains(&r) {
+        return Err(overflow());
+    }
+    Ok(r)
 }
 
 /// Applies a binary operator.
@@ -133,6 +164,33 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
             })
         }
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => match (a, b) {
+            (Timestamp(t), Interval(iv)) if matches!(op, BinOp::Add | BinOp::Sub) => {
+                Timestamp(ts_add(*t, iv, op == BinOp::Sub)?)
+            }
+            (Interval(iv), Timestamp(t)) if op == BinOp::Add => Timestamp(ts_add(*t, iv, false)?),
+            (Interval(x), Interval(y)) if matches!(op, BinOp::Add | BinOp::Sub) => {
+                let s: i64 = if op == BinOp::Sub { -1 } else { 1 };
+                Interval(amelie_common::Interval {
+                    months: x.months.wrapping_add((s as i32).wrapping_mul(y.months)),
+                    days: x.days.wrapping_add((s as i32).wrapping_mul(y.days)),
+                    us: x.us.wrapping_add(s.wrapping_mul(y.us)),
+                })
+            }
+            (Vector(x), Vector(y)) if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) => {
+                if x.len() != y.len() {
+                    return Err(Error::new("vector sizes mismatch"));
+                }
+                Vector(
+                    x.iter()
+                        .zip(y.iter())
+                        .map(|(p, q)| match op {
+                            BinOp::Add => p + q,
+                            BinOp::Sub => p - q,
+                            _ => p * q,
+                        })
+                        .collect(),
+                )
+            }
             (Int(x), Int(y)) => Int(match op {
                 BinOp::Add => x.wrapping_add(*y),
                 BinOp::Sub => x.wrapping_sub(*y),
@@ -321,6 +379,8 @@ mod tests {
         assert!(like(b"hello", b"_ello"));
         assert!(!like(b"hello", b"h%x"));
         assert!(like(b"a%b", b"a\\%b"));
+        assert!(like(b"", b"%_"));
+        assert!(!like(b"abcd", b"abc%de"));
     }
 }
 
@@ -376,6 +436,20 @@ pub fn coerce_to_column(
             Value::Interval(amelie_common::time::parse_interval(&s).map_err(|_| bad(ty))?)
         }
         (C::Vector, Value::Vector(v)) => Value::Vector(v),
+        (C::Vector, Value::Json(j)) => match *j {
+            amelie_common::Json::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for x in items {
+                    out.push(match x {
+                        amelie_common::Json::Int(i) => i as f32,
+                        amelie_common::Json::Double(d) => d as f32,
+                        _ => return Err(bad(ty)),
+                    });
+                }
+                Value::Vector(out.into())
+            }
+            _ => return Err(bad(ty)),
+        },
         (ty, _) => return Err(bad(ty)),
     })
 }

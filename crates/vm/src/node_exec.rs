@@ -2,7 +2,7 @@
 
 use crate::agg::AggState;
 use crate::exec::{step, Flow};
-use crate::op::{Op, Reg};
+use crate::op::{Conflict, Op, Reg};
 use crate::program::Program;
 use amelie_common::{Error, Result, Value};
 use amelie_storage::{Partition, Row, UndoLog};
@@ -36,6 +36,11 @@ struct BodyState {
     rows: Vec<Row>,
     aggs: Vec<AggState>,
     staged: Vec<(Box<[u8]>, Option<Row>)>,
+    /// Rows affected by the last apply/upsert, for `ReturnRows`.
+    applied: Vec<Row>,
+    /// Width of a `StageUpdate` image when it differs from the current row's width (the
+    /// upsert body sees the existing row followed by the excluded row).
+    width: Option<usize>,
 }
 
 fn body_op(
@@ -60,10 +65,12 @@ fn body_op(
         Op::StageDelete => st.staged.push((key.into(), None)),
         Op::StageUpdate { start } => {
             let s = *start as usize;
-            st.staged.push((
-                key.into(),
-                Some(regs[s..s + row.len()].to_vec().into_boxed_slice()),
-            ));
+            let n = st.width.unwrap_or(row.len());
+            let image = regs
+                .get(s..s + n)
+                .ok_or_else(|| Error::new("stage_update: register range out of bounds"))?;
+            st.staged
+                .push((key.into(), Some(image.to_vec().into_boxed_slice())));
         }
         other => return Err(Error::new(format!("unexpected op in scan body: {other}"))),
     }
@@ -86,6 +93,7 @@ fn run_body(
         match step(program, op, regs, Some(row))? {
             Flow::Next => pc += 1,
             Flow::Jump(to) => pc = to,
+            Flow::NotExpr if crate::coord::query_expr(op, regs)? => pc += 1,
             Flow::NotExpr => {
                 body_op(program, stmt, op, regs, row, key, st)?;
                 pc += 1;
@@ -118,6 +126,8 @@ pub fn run_node(
         rows: Vec::new(),
         aggs: vec![AggState::default(); naggs],
         staged: Vec::new(),
+        applied: Vec::new(),
+        width: None,
     };
     let mut input = Some(input);
     let mut pc = entry;
@@ -178,7 +188,8 @@ pub fn run_node(
             }
             Op::ApplyStaged { .. } => {
                 let part = &mut *ctx.partition;
-                for (key, image) in st.staged.drain(..) {
+                st.applied.clear();
+                for (key, image) in std::mem::take(&mut st.staged) {
                     match image {
                         Some(row) => {
                             let mut new_key = Vec::new();
@@ -192,9 +203,13 @@ pub fn run_node(
                                     row: row.clone(),
                                 });
                             }
+                            st.applied.push(row.clone());
                             part.put(&key, row, Some(ctx.undo));
                         }
                         None => {
+                            if let Some(old) = part.get(&key) {
+                                st.applied.push(old.clone());
+                            }
                             part.remove(&key, Some(ctx.undo));
                             if ctx.logged {
                                 ctx.changes.push(Change::Remove {
@@ -226,6 +241,74 @@ pub fn run_node(
                     part.put(&key, row, Some(ctx.undo));
                 }
                 pc += 1;
+            }
+            Op::Upsert { mode, end, .. } => {
+                let body = (pc + 1, *end as usize);
+                st.applied.clear();
+                let mut key = Vec::with_capacity(16);
+                for row in input.take().unwrap_or_default() {
+                    ctx.partition.row_key(&row, &mut key);
+                    let image = match ctx.partition.get(&key) {
+                        None => row,
+                        Some(existing) => match mode {
+                            Conflict::Primary => {
+                                return Err(Error::new(
+                                    "index 'primary': unique key constraint violation",
+                                ))
+                            }
+                            Conflict::Error => {
+                                return Err(Error::new("unique key constraint violation"))
+                            }
+                            Conflict::Nothing => {
+                                st.applied.push(existing.clone());
+                                continue;
+                            }
+                            Conflict::Update => {
+                                let width = existing.len();
+                                let mut both = Vec::with_capacity(width * 2);
+                                both.extend_from_slice(existing);
+                                both.extend_from_slice(&row);
+                                st.width = Some(width);
+                                let res =
+                                    run_body(program, stmt, body, &mut regs, &both, &key, &mut st);
+                                st.width = None;
+                                res?;
+                                match st.staged.pop() {
+                                    Some((_, Some(new))) => {
+                                        let mut new_key = Vec::new();
+                                        ctx.partition.row_key(&new, &mut new_key);
+                                        if new_key != key {
+                                            return Err(Error::new(
+                                                "primary key columns cannot be updated",
+                                            ));
+                                        }
+                                        new
+                                    }
+                                    _ => {
+                                        st.staged.clear();
+                                        continue;
+                                    }
+                                }
+                            }
+                        },
+                    };
+                    if ctx.logged {
+                        ctx.changes.push(Change::Put {
+                            partition: ctx.partition.id,
+                            row: image.clone(),
+                        });
+                    }
+                    st.applied.push(image.clone());
+                    ctx.partition.put(&key, image, Some(ctx.undo));
+                }
+                pc = *end as usize;
+            }
+            Op::ReturnRows { end } => {
+                let body = (pc + 1, *end as usize);
+                for row in std::mem::take(&mut st.applied) {
+                    run_body(program, stmt, body, &mut regs, &row, &[], &mut st)?;
+                }
+                pc = *end as usize;
             }
             Op::Ret => break,
             other => {

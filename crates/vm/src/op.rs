@@ -78,6 +78,19 @@ pub enum Merge {
     Discard,
 }
 
+/// What INSERT does when a row's primary key already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Conflict {
+    /// No ON CONFLICT clause: `index 'primary': unique key constraint violation`.
+    Primary,
+    /// ON CONFLICT DO ERROR / DO RESOLVE: `unique key constraint violation`.
+    Error,
+    /// ON CONFLICT DO NOTHING: keep the existing row.
+    Nothing,
+    /// ON CONFLICT DO UPDATE: run the update body.
+    Update,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     // ---- expressions (both sections)
@@ -166,6 +179,21 @@ pub enum Op {
     InsertRows {
         table: u16,
     },
+    /// Insert the rows sent with the request, resolving primary-key conflicts by `mode`.
+    /// For `Conflict::Update` the body `pc+1 .. end` runs with the current row being the
+    /// existing row followed by the excluded (new) row; it stages the new image with
+    /// `StageUpdate` (or nothing, when its WHERE is false). Inserted/updated rows are kept for
+    /// a following `ReturnRows`.
+    Upsert {
+        table: u16,
+        mode: Conflict,
+        end: u32,
+    },
+    /// For each row affected by the previous `ApplyStaged`/`Upsert` (new image; the old one
+    /// for deletes) run the body `pc+1 .. end` (RETURNING projection + `Emit`).
+    ReturnRows {
+        end: u32,
+    },
     /// End of a node entry point.
     Ret,
 
@@ -217,6 +245,76 @@ pub enum Op {
     NoResult,
     /// End of the coordinator program.
     End,
+
+    // ---- query-side ops (subqueries, IN / ANY / ALL, coordinator loops)
+    /// `dst = a IN (regs start .. start+n)` with SQL null semantics (both sections).
+    InList {
+        dst: Reg,
+        a: Reg,
+        start: Reg,
+        n: u16,
+    },
+    /// `dst = a op ANY|ALL (b)`, `b` a JSON array (both sections).
+    AnyAll {
+        op: BinOp,
+        all: bool,
+        dst: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    /// Coordinator: `dst = a op ANY|ALL (first column of the rows of stmt)`.
+    SetAnyAll {
+        stmt: u16,
+        op: BinOp,
+        all: bool,
+        dst: Reg,
+        a: Reg,
+    },
+    /// Coordinator: the scalar value of a subquery (first column of its only row, or null).
+    SetScalar {
+        stmt: u16,
+        dst: Reg,
+    },
+    /// Coordinator: whether the subquery `stmt` returned any row.
+    SetExists {
+        stmt: u16,
+        dst: Reg,
+    },
+    /// Coordinator: start iterating the rows of `stmt` (`Column` reads the current row); jumps
+    /// to `end` when there are none.
+    SetLoop {
+        stmt: u16,
+        end: u32,
+    },
+    /// Coordinator: advance the innermost loop; jumps back to `body` while rows remain.
+    SetNext {
+        body: u32,
+    },
+    /// Coordinator: groups the rows of `src` (first `keys` columns = group key, then one
+    /// aggregate input per kind) into `dst` rows `key ++ final aggregates`, ordered by key.
+    GroupAgg {
+        src: u16,
+        dst: u16,
+        keys: u16,
+        aggs: Vec<crate::agg::AggKind>,
+    },
+    /// Coordinator: `dst` = column `col` of the current row of the loop `depth` levels out
+    /// from the innermost one (correlated subqueries).
+    OuterColumn {
+        dst: Reg,
+        depth: u16,
+        col: u16,
+    },
+    /// Coordinator: empties the row set and aggregate states of `stmt` (subquery re-run).
+    SetReset {
+        stmt: u16,
+    },
+    /// Coordinator: removes duplicate rows of the set (keeps first occurrences), comparing
+    /// the first `n` columns (0 = all).
+    Distinct {
+        stmt: u16,
+        n: u16,
+    },
 }
 
 fn r(x: impl fmt::Display) -> String {
@@ -299,6 +397,20 @@ impl fmt::Display for Op {
                 String::new(),
             ),
             Op::InsertRows { table } => ("insert", r(table), "-".into(), "-".into(), String::new()),
+            Op::Upsert { table, mode, end } => (
+                "upsert",
+                r(table),
+                r(end),
+                "-".into(),
+                format!("# {mode:?}"),
+            ),
+            Op::ReturnRows { end } => (
+                "return_rows",
+                r(end),
+                "-".into(),
+                "-".into(),
+                String::new(),
+            ),
             Op::Ret => ("ret", "-".into(), "-".into(), "-".into(), String::new()),
             Op::Send {
                 stmt,
@@ -351,6 +463,39 @@ impl fmt::Display for Op {
                 String::new(),
             ),
             Op::End => ("end", "-".into(), "-".into(), "-".into(), String::new()),
+            Op::InList { dst, a, start, n } => ("in", r(dst), r(a), r(start), format!("{n} values")),
+            Op::AnyAll { op, all, dst, a, b } => (
+                if *all { "all" } else { "any" },
+                r(dst),
+                r(a),
+                r(b),
+                op.symbol().into(),
+            ),
+            Op::SetAnyAll {
+                stmt,
+                op,
+                all,
+                dst,
+                a,
+            } => (
+                if *all { "all_set" } else { "any_set" },
+                r(dst),
+                r(a),
+                r(stmt),
+                op.symbol().into(),
+            ),
+            Op::SetScalar { stmt, dst } => ("set_value", r(dst), r(stmt), "-".into(), String::new()),
+            Op::SetExists { stmt, dst } => ("set_exists", r(dst), r(stmt), "-".into(), String::new()),
+            Op::SetLoop { stmt, end } => ("set_loop", r(stmt), r(end), "-".into(), String::new()),
+            Op::SetNext { body } => ("set_next", r(body), "-".into(), "-".into(), String::new()),
+            Op::GroupAgg {
+                src, dst, keys, aggs,
+            } => ("group_agg", r(src), r(dst), r(keys), format!("{} aggregates", aggs.len())),
+            Op::OuterColumn { dst, depth, col } => {
+                ("outer_column", r(dst), r(depth), r(col), String::new())
+            }
+            Op::SetReset { stmt } => ("set_reset", r(stmt), "-".into(), "-".into(), String::new()),
+            Op::Distinct { stmt, n } => ("set_distinct", r(stmt), r(n), "-".into(), String::new()),
         };
         write!(f, "{name:<20}{a:<7}{b:<7}{c:<7}")?;
         if !comment.is_empty() {

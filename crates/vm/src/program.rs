@@ -26,6 +26,10 @@ pub enum Target {
     Key(Vec<Value>),
     /// Rows to insert, routed by their primary key.
     Rows(Vec<Box<[Value]>>),
+    /// INSERT ... SELECT: the rows are the coordinator's current result set (taken when the
+    /// `Send` is dispatched), cast to the table's columns and routed by their primary key.
+    /// Every partition participates.
+    Set,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

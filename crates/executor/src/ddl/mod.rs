@@ -1,0 +1,503 @@
+//! Utility statements that are not plain catalog changes (SHOW, SET) and the catalog/config
+//! views behind `system.*()` functions and `SHOW`.
+
+use amelie_catalog::{Catalog, Column, IndexDef, Schema, Table};
+use amelie_common::{ColumnType, IndexKind, Json, Result, Value};
+use amelie_compiler::SystemFuncs;
+use std::sync::Arc;
+
+/// Server configuration as the executor sees it (filled by the server crate).
+pub trait ConfigSource: Send + Sync {
+    /// The `SHOW ALL` / `system.config()` listing, in order.
+    fn show_all(&self, lsn: u64) -> Vec<(String, Json)>;
+    /// Validates and applies `SET name TO value` for a server-wide variable. `Ok(false)`: the
+    /// executor handles it itself (it was only validated).
+    fn set(&self, name: &str, value: &Value) -> Result<()>;
+}
+
+fn obj(fields: Vec<(&str, Json)>) -> Json {
+    Json::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+fn s(v: &str) -> Json {
+    Json::String(v.to_string())
+}
+
+/// Runtime type code of a column type (bool 1 … vector 8).
+pub fn type_code(ty: ColumnType) -> i64 {
+    match ty {
+        ColumnType::Bool => 1,
+        ColumnType::Int8 | ColumnType::Int16 | ColumnType::Int32 | ColumnType::Int64 => 2,
+        ColumnType::Float | ColumnType::Double => 3,
+        ColumnType::Text => 4,
+        ColumnType::Json => 5,
+        ColumnType::Timestamp => 6,
+        ColumnType::Interval => 7,
+        ColumnType::Vector => 8,
+    }
+}
+
+pub fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::Int(*i),
+        Value::Double(d) => Json::Double(*d),
+        Value::Str(x) => Json::String(x.to_string()),
+        Value::Json(j) => (**j).clone(),
+        Value::Vector(v) => Json::Array(v.iter().map(|f| Json::Double(*f as f64)).collect()),
+        Value::Timestamp(_) | Value::Interval(_) => Json::Null,
+    }
+}
+
+pub fn schema_json(sc: &Schema, extended: bool) -> Json {
+    let mut f = vec![("name", s(&sc.name)), ("system", Json::Bool(sc.system))];
+    if extended {
+        f.push(("create", Json::Bool(sc.create)));
+    }
+    obj(f)
+}
+
+fn column_json(c: &Column) -> Json {
+    obj(vec![
+        ("name", s(&c.name)),
+        ("type", Json::Int(type_code(c.ty))),
+        ("type_size", Json::Int(c.ty.size())),
+        (
+            "constraints",
+            obj(vec![
+                ("not_null", Json::Bool(c.not_null)),
+                ("serial", Json::Bool(c.serial)),
+                ("random", Json::Bool(c.random.is_some())),
+                ("random_modulo", Json::Int(c.random.unwrap_or(i64::MAX))),
+                ("as_stored", s("")),
+                ("as_resolved", s("")),
+                (
+                    "default",
+                    c.default.as_ref().map(value_json).unwrap_or(Json::Null),
+                ),
+            ]),
+        ),
+    ])
+}
+
+pub fn index_json(i: &IndexDef) -> Json {
+    obj(vec![
+        ("name", s(&i.name)),
+        (
+            "type",
+            Json::Int(match i.kind {
+                IndexKind::Hash => 1,
+                IndexKind::Tree => 2,
+            }),
+        ),
+        ("unique", Json::Bool(i.unique)),
+        ("primary", Json::Bool(i.primary)),
+        (
+            "keys",
+            Json::Array(
+                i.keys
+                    .iter()
+                    .map(|k| obj(vec![("column", Json::Int(*k as i64))]))
+                    .collect(),
+            ),
+        ),
+    ])
+}
+
+pub fn table_json(t: &Table, extended: bool) -> Json {
+    let mut f = vec![
+        ("schema", s(&t.schema)),
+        ("name", s(&t.name)),
+        ("shared", Json::Bool(t.shared)),
+        ("unlogged", Json::Bool(t.unlogged)),
+    ];
+    if extended {
+        f.push((
+            "columns",
+            Json::Array(t.columns.iter().map(column_json).collect()),
+        ));
+        f.push((
+            "indexes",
+            Json::Array(t.indexes.iter().map(index_json).collect()),
+        ));
+        f.push((
+            "partitions",
+            Json::Array(
+                t.partitions
+                    .iter()
+                    .map(|p| {
+                        obj(vec![
+                            ("id", Json::Int(p.id as i64)),
+                            ("node", s(&p.node)),
+                            ("min", Json::Int(p.min as i64)),
+                            ("max", Json::Int(p.max as i64)),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ));
+    }
+    obj(f)
+}
+
+/// `[schema.]name` text → (schema, name).
+pub fn split_name(text: &str) -> (String, String) {
+    match text.split_once('.') {
+        Some((a, b)) => (a.to_string(), b.to_string()),
+        None => ("public".to_string(), text.to_string()),
+    }
+}
+
+pub fn wal_json(lsn: u64) -> Json {
+    obj(vec![
+        ("lsn", Json::Int(lsn as i64)),
+        ("lsn_min", Json::Int(1)),
+        ("files", Json::Int(1)),
+        ("slots", Json::Int(0)),
+        ("slots_min", Json::Int(-1)),
+        ("writes", Json::Int(0)),
+        ("writes_bytes", Json::Int(0)),
+        ("ops", Json::Int(0)),
+        ("checkpoint", Json::Int(1)),
+    ])
+}
+
+pub fn repl_json() -> Json {
+    obj(vec![
+        ("active", Json::Bool(false)),
+        ("role", s("primary")),
+        ("primary", Json::Null),
+        ("replicas", Json::Array(Vec::new())),
+    ])
+}
+
+/// A catalog + config snapshot answering `system.*()` calls.
+pub struct SystemSnapshot {
+    pub catalog: Arc<Catalog>,
+    pub config: Option<Arc<dyn ConfigSource>>,
+    pub lsn: u64,
+}
+
+impl std::fmt::Debug for SystemSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SystemSnapshot")
+    }
+}
+
+impl SystemSnapshot {
+    pub fn config_json(&self) -> Json {
+        match &self.config {
+            Some(c) => Json::Object(c.show_all(self.lsn)),
+            None => Json::Object(Vec::new()),
+        }
+    }
+
+    fn status_json(&self) -> Json {
+        let c = &self.catalog;
+        obj(vec![
+            ("uuid", s("")),
+            ("version", s("1.0.0")),
+            ("frontends", Json::Int(1)),
+            ("backends", Json::Int(c.nodes.len() as i64)),
+            (
+                "db",
+                obj(vec![
+                    ("schemas", Json::Int(c.schemas.len() as i64)),
+                    ("tables", Json::Int(c.tables.len() as i64)),
+                    (
+                        "tables_shared",
+                        Json::Int(c.tables.iter().filter(|t| t.shared).count() as i64),
+                    ),
+                    (
+                        "secondary_indexes",
+                        Json::Int(
+                            c.tables
+                                .iter()
+                                .map(|t| t.indexes.len().saturating_sub(1) as i64)
+                                .sum(),
+                        ),
+                    ),
+                ]),
+            ),
+            ("process", obj(vec![])),
+            ("net", obj(vec![])),
+            ("wal", wal_json(self.lsn)),
+            ("repl", repl_json()),
+        ])
+    }
+}
+
+fn arg_str(args: &[Value]) -> Result<Option<&str>> {
+    match args {
+        [Value::Str(x)] => Ok(Some(x)),
+        [Value::Null] => Ok(None),
+        _ => Err(amelie_common::Error::new("string argument expected")),
+    }
+}
+
+impl SystemFuncs for SystemSnapshot {
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value>> {
+        let c = &self.catalog;
+        let json = |j: Json| Some(Ok(Value::Json(Box::new(j))));
+        match name {
+            "config" => json(self.config_json()),
+            "users" | "replicas" => json(Json::Array(Vec::new())),
+            "user" | "replica" | "node" => Some(Ok(Value::Null)),
+            "repl" | "replication" => json(repl_json()),
+            "nodes" => json(Json::Array(
+                c.nodes
+                    .iter()
+                    .map(|n| obj(vec![("id", s(&n.uuid))]))
+                    .collect(),
+            )),
+            "schemas" => json(Json::Array(
+                c.schemas.iter().map(|x| schema_json(x, true)).collect(),
+            )),
+            "tables" => json(Json::Array(
+                c.tables.iter().map(|t| table_json(t, true)).collect(),
+            )),
+            "schema" => Some(arg_str(args).map(|n| {
+                match n.and_then(|n| c.schema(n)) {
+                    Some(x) => Value::Json(Box::new(schema_json(x, true))),
+                    None => Value::Null,
+                }
+            })),
+            "table" => Some(arg_str(args).map(|n| {
+                let t = n.and_then(|n| {
+                    let (sc, name) = split_name(n);
+                    c.table(&sc, &name)
+                });
+                match t {
+                    Some(t) => Value::Json(Box::new(table_json(t, true))),
+                    None => Value::Null,
+                }
+            })),
+            "wal" => json(wal_json(self.lsn)),
+            "status" => json(self.status_json()),
+            _ => None,
+        }
+    }
+}
+
+impl crate::Executor {
+    /// Sets where `SHOW`/`SET`/`system.config()` read and write server variables.
+    pub fn set_config_source(&self, source: Arc<dyn ConfigSource>) {
+        *self.config_source.write() = Some(source);
+    }
+
+    pub(crate) fn system_snapshot(&self) -> Arc<dyn SystemFuncs> {
+        Arc::new(SystemSnapshot {
+            catalog: self.catalog(),
+            config: self.config_source.read().clone(),
+            lsn: self.lsn(),
+        })
+    }
+}
+
+impl crate::Executor {
+    /// Runs SHOW and SET; `None` for any other statement.
+    pub(crate) fn show_or_set(
+        &self,
+        stmt: &amelie_parser::Stmt,
+        session: &crate::SessionCtx,
+    ) -> Option<Result<Option<String>>> {
+        use amelie_parser::Stmt;
+        match stmt {
+            Stmt::Show {
+                what,
+                arg,
+                extended,
+                format,
+            } => Some(self.show(what, arg.as_deref(), *extended, format.as_deref(), session)),
+            Stmt::Set { name, value } => Some(self.set(name, value).map(|_| None)),
+            _ => None,
+        }
+    }
+
+    fn show(
+        &self,
+        what: &str,
+        arg: Option<&str>,
+        extended: bool,
+        format: Option<&str>,
+        session: &crate::SessionCtx,
+    ) -> Result<Option<String>> {
+        let snap = SystemSnapshot {
+            catalog: self.catalog(),
+            config: self.config_source.read().clone(),
+            lsn: self.lsn(),
+        };
+        let c = &snap.catalog;
+        let value = match what {
+            "users" | "replicas" => Json::Array(Vec::new()),
+            "user" | "replica" | "node" => Json::Null,
+            "nodes" | "cluster" => Json::Array(
+                c.nodes
+                    .iter()
+                    .map(|n| obj(vec![("id", s(&n.uuid))]))
+                    .collect(),
+            ),
+            "repl" | "replication" => repl_json(),
+            "wal" => wal_json(snap.lsn),
+            "status" => snap.status_json(),
+            "schemas" => Json::Array(
+                c.schemas
+                    .iter()
+                    .map(|x| schema_json(x, extended))
+                    .collect(),
+            ),
+            "schema" => match arg.and_then(|n| c.schema(n)) {
+                Some(x) => schema_json(x, extended),
+                None => Json::Null,
+            },
+            "tables" => Json::Array(
+                c.tables
+                    .iter()
+                    .filter(|t| arg.is_none_or(|a| t.schema == a))
+                    .map(|t| table_json(t, extended))
+                    .collect(),
+            ),
+            "table" => {
+                let t = arg.and_then(|n| {
+                    let (sc, name) = split_name(n);
+                    c.table(&sc, &name)
+                });
+                match t {
+                    Some(t) => table_json(t, extended),
+                    None => Json::Null,
+                }
+            }
+            "all" | "config" => snap.config_json(),
+            name => {
+                let Json::Object(vars) = snap.config_json() else {
+                    return Err(amelie_common::Error::new("config is not available"));
+                };
+                match vars.into_iter().find(|(n, _)| n == name) {
+                    Some((_, v)) => v,
+                    None => {
+                        return Err(amelie_common::Error::new(format!(
+                            "SHOW name: '{name}' not found"
+                        )))
+                    }
+                }
+            }
+        };
+        let fmt = match format {
+            Some(f) => amelie_common::format::Format::parse(f)?,
+            None => amelie_common::format::Format::parse(&self.format.read())?,
+        };
+        let mut out = String::new();
+        amelie_common::format::encode_single(
+            what,
+            &Value::Json(Box::new(value)),
+            fmt,
+            session.tz_offset,
+            &mut out,
+        );
+        Ok(Some(out))
+    }
+
+    fn set(&self, name: &str, value: &amelie_parser::Expr) -> Result<()> {
+        use amelie_parser::Expr;
+        let v = match value {
+            Expr::Int(i) => Value::Int(*i),
+            Expr::String(x) => Value::Str(x.as_str().into()),
+            Expr::Bool(b) => Value::Bool(*b),
+            _ => return Err(amelie_common::Error::new("SET name TO <value> expected")),
+        };
+        if name == "format" {
+            if let Value::Str(f) = &v {
+                amelie_common::format::Format::parse(f)?;
+            }
+        }
+        if let Some(src) = self.config_source.read().clone() {
+            src.set(name, &v)?;
+        }
+        match (name, &v) {
+            ("format", Value::Str(f)) => *self.format.write() = f.to_string(),
+            ("limit_send", Value::Int(n)) => self.set_limit_send((*n).max(0) as u64),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The node side of catalog changes other than CREATE/DROP TABLE and CREATE NODE.
+    pub(crate) fn apply_ddl_nodes(&self, op: &amelie_catalog::DdlOp, new: &Catalog) -> Result<()> {
+        use amelie_catalog::DdlOp;
+        use amelie_node::NodeMsg;
+        let old = self.catalog();
+        let nodes = self.nodes();
+        let node = |uuid: &str| -> Result<Arc<amelie_node::NodeHandle>> {
+            nodes
+                .iter()
+                .find(|n| n.uuid == uuid)
+                .cloned()
+                .ok_or_else(|| amelie_common::Error::new(format!("node '{uuid}': not exists")))
+        };
+        match op {
+            DdlOp::DropSchema { name, .. } => {
+                for t in old.tables.iter().filter(|t| t.schema == *name) {
+                    for p in &t.partitions {
+                        node(&p.node)?.call(|done| NodeMsg::DropPartition { id: p.id, done })?;
+                    }
+                }
+            }
+            DdlOp::TruncateTable { schema, name } => {
+                if let Some(t) = old.table(schema, name) {
+                    for p in &t.partitions {
+                        let n = node(&p.node)?;
+                        n.call(|done| NodeMsg::DropPartition { id: p.id, done })?;
+                        n.call(|done| NodeMsg::CreatePartition {
+                            id: p.id,
+                            table_id: t.id,
+                            kind: t.primary().kind,
+                            keys: t.primary().keys.clone(),
+                            done,
+                        })?;
+                    }
+                }
+            }
+            DdlOp::AddColumn {
+                schema,
+                table,
+                column,
+            } => {
+                if let Some(t) = new.table(schema, table) {
+                    // existing rows get NULL; the default applies to new rows only
+                    let add = Value::Null;
+                    let _ = column;
+                    for p in &t.partitions {
+                        node(&p.node)?.call(|done| NodeMsg::RewriteRows {
+                            id: p.id,
+                            add: Some(add.clone()),
+                            drop: None,
+                            key_cols: t.primary().keys.clone(),
+                            done,
+                        })?;
+                    }
+                }
+            }
+            DdlOp::DropColumn {
+                schema,
+                table,
+                name,
+            } => {
+                let i = old.table(schema, table).and_then(|t| t.column(name));
+                if let (Some(t), Some(i)) = (new.table(schema, table), i) {
+                    for p in &t.partitions {
+                        node(&p.node)?.call(|done| NodeMsg::RewriteRows {
+                            id: p.id,
+                            add: None,
+                            drop: Some(i),
+                            key_cols: t.primary().keys.clone(),
+                            done,
+                        })?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! JSON functions: append/push_back, push, pop, pop_back, put, remove, set, unset, has.
+
+use super::{def, int_arg, str_arg, to_json, Ctx, Def, VARIADIC};
+use amelie_common::{Error, Json, Result, Value};
+
+pub const DEFS: &[Def] = &[
+    def("append", 0, VARIADIC, false, append),
+    def("push_back", 0, VARIADIC, false, push_back),
+    def("push", 0, VARIADIC, false, push),
+    def("pop", 1, 1, true, pop),
+    def("pop_back", 1, 1, true, pop_back),
+    def("put", 3, 3, true, put),
+    def("remove", 2, 2, true, remove),
+    def("set", 3, 3, true, set),
+    def("unset", 2, 2, true, unset),
+    def("has", 2, 2, true, has),
+    // internal: operators compiled into calls (names not writable in SQL)
+    def("$index", 2, 2, false, op_index),
+    def("$field", 2, 2, false, op_field),
+    def("$array", 0, VARIADIC, false, op_array),
+    def("$object", 0, VARIADIC, false, op_object),
+];
+
+fn unsupported_idx(a: &Value, b: &Value) -> Error {
+    Error::new(format!(
+        "unsupported operation: <{}> [] <{}>",
+        a.type_of().name(),
+        b.type_of().name()
+    ))
+}
+
+/// `a[b]`: json[int], json[string], vector[int].
+fn op_index(_: &Ctx, a: &[Value]) -> Result<Value> {
+    let (x, i) = (&a[0], &a[1]);
+    match (x, i) {
+        (Value::Null, _) | (_, Value::Null) => Ok(Value::Null),
+        (Value::Json(j), Value::Int(n)) => match &**j {
+            Json::Array(items) => Ok(usize::try_from(*n)
+                .ok()
+                .and_then(|n| items.get(n))
+                .map(|v| Value::Json(Box::new(v.clone())))
+                .unwrap_or(Value::Null)),
+            Json::Null => Ok(Value::Null),
+            _ => Err(Error::new("[]: array expected")),
+        },
+        (Value::Json(j), Value::Str(k)) => field_of(j, k),
+        (Value::Vector(v), Value::Int(n)) => usize::try_from(*n)
+            .ok()
+            .and_then(|n| v.get(n))
+            .map(|f| Value::Double(*f as f64))
+            .ok_or_else(|| Error::new("[]: vector index is out of bounds")),
+        _ => Err(unsupported_idx(x, i)),
+    }
+}
+
+fn field_of(j: &Json, k: &str) -> Result<Value> {
+    match j {
+        Json::Object(m) => Ok(m
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| Value::Json(Box::new(v.clone())))
+            .unwrap_or(Value::Null)),
+        Json::Null => Ok(Value::Null),
+        _ => Err(Error::new("[]: object expected")),
+    }
+}
+
+/// `a.name` (the name passed as a string).
+fn op_field(_: &Ctx, a: &[Value]) -> Result<Value> {
+    match (&a[0], &a[1]) {
+        (Value::Null, _) => Ok(Value::Null),
+        (Value::Json(j), Value::Str(k)) => field_of(j, k),
+        _ => Err(Error::new("[]: object expected")),
+    }
+}
+
+fn op_array(c: &Ctx, a: &[Value]) -> Result<Value> {
+    Ok(arr(a.iter().map(|v| to_json(v, c.tz_offset)).collect()))
+}
+
+fn op_object(c: &Ctx, a: &[Value]) -> Result<Value> {
+    let mut m = Vec::with_capacity(a.len() / 2);
+    for kv in a.chunks(2) {
+        let k = match &kv[0] {
+            Value::Str(s) => s.to_string(),
+            _ => return Err(Error::new("{}: {name <:>} expected")),
+        };
+        let v = kv.get(1).map(|v| to_json(v, c.tz_offset)).unwrap_or(Json::Null);
+        m.push((k, v));
+    }
+    Ok(Value::Json(Box::new(Json::Object(m))))
+}
+
+fn array(f: &str, v: &Value) -> Result<Vec<Json>> {
+    match v {
+        Value::Json(j) => match &**j {
+            Json::Array(a) => Ok(a.clone()),
+            _ => Err(Error::new(format!("{f}(): json array expected"))),
+        },
+        _ => Err(Error::new(format!("{f}(): json array expected"))),
+    }
+}
+
+fn object(f: &str, v: &Value) -> Result<Json> {
+    match v {
+        Value::Json(j) if matches!(**j, Json::Object(_)) => Ok((**j).clone()),
+        _ => Err(Error::new(format!("{f}(): json object expected"))),
+    }
+}
+
+fn arr(v: Vec<Json>) -> Value {
+    Value::Json(Box::new(Json::Array(v)))
+}
+
+fn append_impl(f: &str, c: &Ctx, a: &[Value]) -> Result<Value> {
+    if a.len() < 2 {
+        return Err(Error::new(format!("{f}(): expected two or more arguments")));
+    }
+    if a[0].is_null() {
+        return Ok(Value::Null);
+    }
+    let mut v = array(f, &a[0])?;
+    v.extend(a[1..].iter().map(|x| to_json(x, c.tz_offset)));
+    Ok(arr(v))
+}
+
+fn append(c: &Ctx, a: &[Value]) -> Result<Value> {
+    append_impl("append", c, a)
+}
+
+fn push_back(c: &Ctx, a: &[Value]) -> Result<Value> {
+    append_impl("push_back", c, a)
+}
+
+fn push(c: &Ctx, a: &[Value]) -> Result<Value> {
+    if a.len() < 2 {
+        return Err(Error::new("push(): expected two or more arguments"));
+    }
+    if a[0].is_null() {
+        return Ok(Value::Null);
+    }
+    let old = array("push", &a[0])?;
+    let mut v: Vec<Json> = a[1..].iter().map(|x| to_json(x, c.tz_offset)).collect();
+    v.extend(old);
+    Ok(arr(v))
+}
+
+fn pop(_: &Ctx, a: &[Value]) -> Result<Value> {
+    let mut v = array("pop", &a[0])?;
+    if !v.is_empty() {
+        v.remove(0);
+    }
+    Ok(arr(v))
+}
+
+fn pop_back(_: &Ctx, a: &[Value]) -> Result<Value> {
+    let mut v = array("pop_back", &a[0])?;
+    v.pop();
+    Ok(arr(v))
+}
+
+fn index(f: &str, a: &[Value], len: usize) -> Result<usize> {
+    let i = int_arg(f, a, 1)?;
+    if i < 0 || i as u64 >= len as u64 {
+        return Err(Error::new(format!("{f}: array index {i} is out of bounds")));
+    }
+    Ok(i as usize)
+}
+
+fn put(c: &Ctx, a: &[Value]) -> Result<Value> {
+    let mut v = array("put", &a[0])?;
+    let i = index("put", a, v.len())?;
+    v[i] = to_json(&a[2], c.tz_offset);
+    Ok(arr(v))
+}
+
+fn remove(_: &Ctx, a: &[Value]) -> Result<Value> {
+    let mut v = array("remove", &a[0])?;
+    let i = index("remove", a, v.len())?;
+    v.remove(i);
+    Ok(arr(v))
+}
+
+fn path<'a>(f: &str, a: &'a [Value]) -> Result<Vec<&'a str>> {
+    let p = str_arg(f, a, 1)?;
+    let parts: Vec<&str> = p.split('.').collect();
+    if parts.iter().any(|s| s.trim().is_empty()) {
+        return Err(Error::new("set: incorrect path"));
+    }
+    Ok(parts)
+}
+
+fn set_path(j: &mut Json, path: &[&str], v: Json) {
+    let Json::Object(members) = j else {
+        *j = Json::Object(vec![]);
+        return set_path(j, path, v);
+    };
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    let pos = members.iter().position(|(k, _)| k == first);
+    if rest.is_empty() {
+        match pos {
+            Some(p) => members[p].1 = v,
+            None => members.push((first.to_string(), v)),
+        }
+        return;
+    }
+    let p = match pos {
+        Some(p) => p,
+        None => {
+            members.push((first.to_string(), Json::Object(vec![])));
+            members.len() - 1
+        }
+    };
+    set_path(&mut members[p].1, rest, v);
+}
+
+fn set(c: &Ctx, a: &[Value]) -> Result<Value> {
+    let mut o = object("set", &a[0])?;
+    let p = path("set", a)?;
+    set_path(&mut o, &p, to_json(&a[2], c.tz_offset));
+    Ok(Value::Json(Box::new(o)))
+}
+
+fn unset_path(j: &mut Json, path: &[&str]) {
+    let Json::Object(members) = j else {
+        return;
+    };
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    let Some(p) = members.iter().position(|(k, _)| k == first) else {
+        return;
+    };
+    if rest.is_empty() {
+        members.remove(p);
+    } else {
+        unset_path(&mut members[p].1, rest);
+    }
+}
+
+fn unset(_: &Ctx, a: &[Value]) -> Result<Value> {
+    let mut o = object("unset", &a[0])?;
+    let p = path("unset", a)?;
+    unset_path(&mut o, &p);
+    Ok(Value::Json(Box::new(o)))
+}
+
+fn has(_: &Ctx, a: &[Value]) -> Result<Value> {
+    let o = object("has", &a[0])?;
+    let p = path("has", a)?;
+    let mut cur = &o;
+    for k in p {
+        match cur {
+            Json::Object(m) => match m.iter().find(|(n, _)| n == k) {
+                Some((_, v)) => cur = v,
+                None => return Ok(Value::Bool(false)),
+            },
+            _ => return Ok(Value::Bool(false)),
+        }
+    }
+    Ok(Value::Bool(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_nested() {
+        let c = Ctx { now: 0, tz_offset: 0 };
+        let o = Value::Json(Box::new(Json::Object(vec![])));
+        let r = set(&c, &[o, Value::str("a.b"), Value::Int(1)]).unwrap();
+        let Value::Json(j) = r else { panic!() };
+        assert_eq!(j.to_compact_string(), "{\"a\": {\"b\": 1}}");
+    }
+}

@@ -1,0 +1,235 @@
+//! Time functions: now, at_timezone, date_bin, date_trunc, interval_trunc, extract.
+
+use super::{arg_err, def, Ctx, Def};
+use amelie_common::time::{
+    DateTime, IntervalUnit, Zone, US_PER_DAY, US_PER_HOUR, US_PER_MIN, US_PER_MS, US_PER_SEC,
+};
+use amelie_common::{Error, Interval, Result, Value};
+
+pub const DEFS: &[Def] = &[
+    def("now", 0, 0, false, now),
+    def("at_timezone", 2, 2, true, at_timezone),
+    def("date_bin", 2, 3, true, date_bin),
+    def("date_trunc", 2, 3, true, date_trunc),
+    def("interval_trunc", 2, 2, true, interval_trunc),
+    def("extract", 2, 3, true, extract),
+];
+
+fn now(c: &Ctx, _: &[Value]) -> Result<Value> {
+    Ok(Value::Timestamp(c.now))
+}
+
+/// The zone of argument `idx` (a timezone name).
+fn zone_arg(f: &str, a: &[Value], idx: usize) -> Result<Zone> {
+    match &a[idx] {
+        Value::Str(s) => {
+            Zone::find(s).ok_or_else(|| Error::new(format!("{f}(): failed to find timezone '{s}'")))
+        }
+        v => Err(arg_err(f, idx, "string", v)),
+    }
+}
+
+fn at_timezone(_: &Ctx, a: &[Value]) -> Result<Value> {
+    let ts = match &a[0] {
+        Value::Timestamp(t) => *t,
+        v => return Err(arg_err("at_timezone", 0, "timestamp", v)),
+    };
+    let z = zone_arg("at_timezone", a, 1)?;
+    let mut out = String::new();
+    amelie_common::format_timestamp(ts, z.offset_at(ts), &mut out);
+    Ok(Value::Str(out.into()))
+}
+
+fn date_bin(c: &Ctx, a: &[Value]) -> Result<Value> {
+    let (iv, ts) = match (&a[0], &a[1]) {
+        (Value::Interval(i), Value::Timestamp(t)) | (Value::Timestamp(t), Value::Interval(i)) => {
+            (*i, *t)
+        }
+        (_, Value::Null) => return Ok(Value::Null),
+        (Value::Interval(_) | Value::Timestamp(_), v) => {
+            return Err(arg_err("date_bin", 1, "interval or timestamp", v))
+        }
+        (v, _) => return Err(arg_err("date_bin", 0, "interval or timestamp", v)),
+    };
+    let origin = match a.get(2) {
+        None => 978_307_200 * US_PER_SEC,
+        Some(Value::Timestamp(t)) => *t,
+        Some(Value::Null) => return Ok(Value::Null),
+        Some(v) => return Err(arg_err("date_bin", 2, "timestamp", v)),
+    };
+    let _ = c;
+    if iv.months != 0 {
+        return Err(Error::new(
+            "date_bin(): month and year intervals are not supported",
+        ));
+    }
+    let stride = iv.days as i64 * US_PER_DAY + iv.us;
+    if stride <= 0 {
+        return Err(Error::new("date_bin(): invalid argument"));
+    }
+    if origin > ts {
+        return Err(Error::new("date_bin(): origin is in the future"));
+    }
+    let delta = ts - origin;
+    Ok(Value::Timestamp(origin + delta - delta % stride))
+}
+
+fn field(f: &str, a: &[Value], idx: usize) -> Result<IntervalUnit> {
+    match &a[idx] {
+        Value::Str(s) => Ok(IntervalUnit::parse(s).unwrap_or(IntervalUnit::Week)),
+        v => Err(arg_err(f, idx, "string", v)),
+    }
+}
+
+/// Splits arguments given in either order into (field index, value index).
+fn order(a: &[Value]) -> (usize, usize) {
+    if matches!(a[0], Value::Str(_)) {
+        (0, 1)
+    } else {
+        (1, 0)
+    }
+}
+
+fn date_trunc(c: &Ctx, a: &[Value]) -> Result<Value> {
+    let (fi, vi) = order(a);
+    if a[vi].is_null() {
+        return Ok(Value::Null);
+    }
+    let ts = match &a[vi] {
+        Value::Timestamp(t) => *t,
+        v => return Err(arg_err("date_trunc", vi, "timestamp", v)),
+    };
+    let unit = field("date_trunc", a, fi)?;
+    let zone = match a.get(2) {
+        Some(_) => zone_arg("date_trunc", a, 2)?,
+        None => Zone::fixed(c.tz_offset),
+    };
+    // Amelie splits in the session zone and recombines in the requested one
+    let mut dt = DateTime::from_timestamp(ts, c.tz_offset);
+    use IntervalUnit as U;
+    match unit {
+        U::Year => {
+            dt.month = 1;
+            dt.day = 1;
+            dt.hour = 0;
+            dt.minute = 0;
+            dt.second = 0;
+            dt.us = 0;
+        }
+        U::Month => {
+            dt.day = 1;
+            dt.hour = 0;
+            dt.minute = 0;
+            dt.second = 0;
+            dt.us = 0;
+        }
+        U::Day => {
+            dt.hour = 0;
+            dt.minute = 0;
+            dt.second = 0;
+            dt.us = 0;
+        }
+        U::Hour => {
+            dt.minute = 0;
+            dt.second = 0;
+            dt.us = 0;
+        }
+        U::Minute => {
+            dt.second = 0;
+            dt.us = 0;
+        }
+        U::Second => dt.us = 0,
+        U::Millisecond => dt.us -= dt.us % 1000,
+        U::Microsecond => {}
+        U::Week => return Err(Error::new("unknown timestamp truncate field")),
+    }
+    let local = dt.to_timestamp(0);
+    Ok(Value::Timestamp(dt.to_timestamp(zone.offset_for_local(local))))
+}
+
+fn interval_trunc(_: &Ctx, a: &[Value]) -> Result<Value> {
+    let (fi, vi) = order(a);
+    if a[vi].is_null() {
+        return Ok(Value::Null);
+    }
+    let iv = match &a[vi] {
+        Value::Interval(i) => *i,
+        v => return Err(arg_err("interval_trunc", vi, "interval", v)),
+    };
+    let unit = field("interval_trunc", a, fi)?;
+    use IntervalUnit as U;
+    let keep_us = |q: i64| iv.us - iv.us % q;
+    let r = match unit {
+        U::Year => Interval {
+            months: iv.months - iv.months % 12,
+            days: 0,
+            us: 0,
+        },
+        U::Month => Interval {
+            months: iv.months,
+            days: 0,
+            us: 0,
+        },
+        U::Day => Interval { us: 0, ..iv },
+        U::Hour => Interval {
+            us: keep_us(US_PER_HOUR),
+            ..iv
+        },
+        U::Minute => Interval {
+            us: keep_us(US_PER_MIN),
+            ..iv
+        },
+        U::Second => Interval {
+            us: keep_us(US_PER_SEC),
+            ..iv
+        },
+        U::Millisecond => Interval {
+            us: keep_us(US_PER_MS),
+            ..iv
+        },
+        U::Microsecond => iv,
+        U::Week => return Err(Error::new("unknown interval truncate field")),
+    };
+    Ok(Value::Interval(r))
+}
+
+fn extract(c: &Ctx, a: &[Value]) -> Result<Value> {
+    let (fi, vi) = order(a);
+    if a[vi].is_null() || a[fi].is_null() {
+        return Ok(Value::Null);
+    }
+    let unit = field("extract", a, fi)?;
+    use IntervalUnit as U;
+    match &a[vi] {
+        Value::Timestamp(ts) => {
+            let zone = match a.get(2) {
+                Some(_) => zone_arg("extract", a, 2)?,
+                None => Zone::fixed(c.tz_offset),
+            };
+            let dt = DateTime::from_timestamp(*ts, zone.offset_at(*ts));
+            Ok(Value::Int(match unit {
+                U::Year => dt.year,
+                U::Month => dt.month as i64,
+                U::Day => dt.day as i64,
+                U::Hour => dt.hour as i64,
+                U::Minute => dt.minute as i64,
+                U::Second => dt.second as i64,
+                U::Millisecond => (dt.us / 1000) as i64,
+                U::Microsecond => dt.us as i64,
+                U::Week => return Err(Error::new("unknown timestamp field")),
+            }))
+        }
+        Value::Interval(iv) => Ok(Value::Int(match unit {
+            U::Year => iv.months as i64 / 12,
+            U::Month => iv.months as i64 % 12,
+            U::Day => iv.days as i64,
+            U::Hour => iv.us / US_PER_HOUR,
+            U::Minute => iv.us % US_PER_HOUR / US_PER_MIN,
+            U::Second => iv.us % US_PER_MIN / US_PER_SEC,
+            U::Millisecond => iv.us % US_PER_SEC / US_PER_MS,
+            U::Microsecond => iv.us % US_PER_MS,
+            U::Week => return Err(Error::new("unknown interval field")),
+        })),
+        v => Err(arg_err("extract", vi, "timestamp or interval", v)),
+    }
+}
