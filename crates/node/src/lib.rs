@@ -171,7 +171,7 @@ impl Node {
 
     fn run(mut self) {
         loop {
-            self.commit(self.committed.load(Ordering::Acquire));
+            self.apply_committed();
             let msg = match self.backlog.pop_front() {
                 Some(m) => m,
                 None => match self.rx.recv() {
@@ -242,6 +242,26 @@ impl Node {
                 NodeMsg::Shutdown => return,
             }
         }
+    }
+
+    /// Drops undo logs of transactions the executor has made durable. The executor sends any
+    /// `Abort` before it advances `committed` past the aborted ids, so after loading the
+    /// counter every such `Abort` is already queued: apply those first (moving other messages
+    /// to the backlog in order), or an aborted transaction's undo log could be dropped before
+    /// its rollback.
+    fn apply_committed(&mut self) {
+        let upto = self.committed.load(Ordering::Acquire);
+        if self.pending.front().is_none_or(|(id, _)| *id > upto) {
+            return;
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                NodeMsg::Abort { from, to } => self.abort(from, to),
+                NodeMsg::Commit { upto } => self.commit(upto),
+                other => self.backlog.push_back(other),
+            }
+        }
+        self.commit(upto);
     }
 
     fn commit(&mut self, upto: u64) {
