@@ -23,9 +23,26 @@ pub fn conflict() -> Error {
     Error::new("transaction conflict, abort")
 }
 
+/// The WAL record of a finished transaction, encoded by its own frontend task (off the
+/// group-commit leader's critical path). `count == 0`: it changed nothing.
+#[derive(Default)]
+pub struct Record {
+    pub body: Vec<u8>,
+    pub count: u32,
+}
+
+impl Record {
+    pub fn encode(changes: &[Change]) -> Record {
+        if changes.is_empty() {
+            return Record::default();
+        }
+        Record { body: WalBody::encode_dml(changes), count: changes.len() as u32 }
+    }
+}
+
 #[derive(Default)]
 struct Slot {
-    outcome: Option<Result<Vec<Change>>>,
+    outcome: Option<Result<Record>>,
     waiter: Option<oneshot::Sender<Result<u64>>>,
 }
 
@@ -78,8 +95,6 @@ pub struct GroupCommit {
     /// Id of the newest committed transaction, read by the nodes (see
     /// `NodeHandle::start_with`).
     pub committed: Arc<AtomicU64>,
-    /// Reused WAL body buffers of one batch.
-    scratch: Mutex<Vec<Vec<u8>>>,
 }
 
 impl GroupCommit {
@@ -93,7 +108,6 @@ impl GroupCommit {
             wal,
             lsn,
             committed: Arc::new(AtomicU64::new(0)),
-            scratch: Mutex::new(Vec::new()),
         }
     }
 
@@ -125,7 +139,7 @@ impl GroupCommit {
         &self,
         nodes: &[Arc<NodeHandle>],
         tx: &Arc<Tx>,
-        outcome: Result<Vec<Change>>,
+        outcome: Result<Record>,
     ) -> oneshot::Receiver<Result<u64>> {
         let (s, r) = oneshot::channel();
         let mut st = self.state.lock();
@@ -224,28 +238,20 @@ impl GroupCommit {
     /// Writes one WAL record per transaction that changed something, in one write.
     /// Returns each transaction's LSN (the current LSN for read-only ones).
     fn write(&self, batch: &[Arc<Tx>]) -> Result<Vec<u64>> {
-        let mut bodies = self.scratch.lock();
-        bodies.clear();
-        let mut counts = Vec::new();
         let mut lsns = Vec::with_capacity(batch.len());
         let mut lsn = self.lsn.load(Ordering::Acquire);
-        for tx in batch {
-            let slot = tx.slot.lock();
-            if let Some(Ok(changes)) = &slot.outcome {
-                if !changes.is_empty() {
+        let slots: Vec<_> = batch.iter().map(|tx| tx.slot.lock()).collect();
+        let mut records: Vec<(u64, u32, &[u8])> = Vec::with_capacity(batch.len());
+        for slot in &slots {
+            if let Some(Ok(r)) = &slot.outcome {
+                if r.count > 0 {
                     lsn += 1;
-                    bodies.push(WalBody::encode_dml(changes));
-                    counts.push((lsn, changes.len() as u32));
+                    records.push((lsn, r.count, r.body.as_slice()));
                 }
             }
             lsns.push(lsn);
         }
-        if !counts.is_empty() {
-            let records: Vec<(u64, u32, &[u8])> = counts
-                .iter()
-                .zip(bodies.iter())
-                .map(|((l, c), b)| (*l, *c, b.as_slice()))
-                .collect();
+        if !records.is_empty() {
             self.wal.lock().write_batch(&records).map_err(Error::from)?;
             self.lsn.store(lsn, Ordering::Release);
         }
