@@ -185,7 +185,10 @@ impl Conn {
         content_type: Option<&str>,
         body: &[u8],
     ) -> io::Result<()> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", self.port);
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n",
+            self.port
+        );
         if let Some(ct) = content_type {
             head.push_str(&format!("Content-Type: {ct}\r\n"));
         }
@@ -459,7 +462,10 @@ impl Server {
         if let Some(c) = self.child.as_mut() {
             if let Some(status) = c.try_wait().expect("try_wait") {
                 self.child = None;
-                panic!("amelie-server exited unexpectedly with {status}\nstderr:\n{}", self.stderr());
+                panic!(
+                    "amelie-server exited unexpectedly with {status}\nstderr:\n{}",
+                    self.stderr()
+                );
             }
         } else {
             panic!("amelie-server is not running");
@@ -468,7 +474,8 @@ impl Server {
 
     /// A new keep-alive connection.
     pub fn conn(&self) -> Conn {
-        Conn::connect(self.port).unwrap_or_else(|e| panic!("connect to 127.0.0.1:{}: {e}", self.port))
+        Conn::connect(self.port)
+            .unwrap_or_else(|e| panic!("connect to 127.0.0.1:{}: {e}", self.port))
     }
 
     /// Execute `sql` on a new connection (`POST /`, `text/plain`); returns (status, body).
@@ -651,7 +658,10 @@ pub fn int_list(body: &str) -> Vec<i64> {
     match json(body) {
         serde_json::Value::Array(a) => a
             .iter()
-            .map(|v| v.as_i64().unwrap_or_else(|| panic!("not an int {v} in {body}")))
+            .map(|v| {
+                v.as_i64()
+                    .unwrap_or_else(|| panic!("not an int {v} in {body}"))
+            })
             .collect(),
         other => panic!("expected a JSON array, got {other}"),
     }
@@ -672,13 +682,20 @@ pub fn assert_error_shape(body: &str) -> String {
     let obj = v
         .as_object()
         .unwrap_or_else(|| panic!("error body is not a JSON object: {body}"));
-    assert_eq!(obj.len(), 1, "error body must have only the key msg: {body}");
+    assert_eq!(
+        obj.len(),
+        1,
+        "error body must have only the key msg: {body}"
+    );
     let msg = obj
         .get("msg")
         .and_then(|m| m.as_str())
         .unwrap_or_else(|| panic!("error body has no string msg: {body}"));
     assert!(!msg.is_empty(), "empty error message: {body}");
-    assert!(body.starts_with("{\"msg\": \""), "error body must be compact `{{\"msg\": ...}}`: {body}");
+    assert!(
+        body.starts_with("{\"msg\": \""),
+        "error body must be compact `{{\"msg\": ...}}`: {body}"
+    );
     msg.to_string()
 }
 
@@ -717,7 +734,10 @@ pub fn wal_files(repo: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     // Names are LSNs (zero-padded in Amelie); sort numerically when the stem is a number.
     v.sort_by_key(|p| {
-        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         (stem.parse::<u64>().unwrap_or(u64::MAX), stem)
     });
     v

@@ -90,21 +90,79 @@ pub struct Node {
 pub enum DdlOp {
     CreateNode(Node),
     CreateTable(Table),
-    DropTable { schema: String, name: String },
+    DropTable {
+        schema: String,
+        name: String,
+    },
     CreateSchema(Schema),
-    DropSchema { name: String, cascade: bool },
-    RenameSchema { name: String, new_name: String },
-    RenameTable { schema: String, name: String, new_schema: String, new_name: String },
-    SetLogged { schema: String, name: String, logged: bool },
-    RenameColumn { schema: String, table: String, from: String, to: String },
-    SetDefault { schema: String, table: String, column: String, default: Option<Value> },
-    AddColumn { schema: String, table: String, column: Column },
-    DropColumn { schema: String, table: String, name: String },
-    CreateIndex { schema: String, table: String, index: IndexDef },
-    DropIndex { schema: String, table: String, name: String },
-    RenameIndex { schema: String, table: String, name: String, new_name: String },
+    DropSchema {
+        name: String,
+        cascade: bool,
+    },
+    RenameSchema {
+        name: String,
+        new_name: String,
+    },
+    RenameTable {
+        schema: String,
+        name: String,
+        new_schema: String,
+        new_name: String,
+    },
+    SetLogged {
+        schema: String,
+        name: String,
+        logged: bool,
+    },
+    RenameColumn {
+        schema: String,
+        table: String,
+        from: String,
+        to: String,
+    },
+    SetDefault {
+        schema: String,
+        table: String,
+        column: String,
+        default: Option<Value>,
+    },
+    AddColumn {
+        schema: String,
+        table: String,
+        column: Column,
+    },
+    DropColumn {
+        schema: String,
+        table: String,
+        name: String,
+    },
+    CreateIndex {
+        schema: String,
+        table: String,
+        index: IndexDef,
+    },
+    DropIndex {
+        schema: String,
+        table: String,
+        name: String,
+    },
+    RenameIndex {
+        schema: String,
+        table: String,
+        name: String,
+        new_name: String,
+    },
     /// Removes every row; the partitions keep their ids.
-    TruncateTable { schema: String, name: String },
+    TruncateTable {
+        schema: String,
+        name: String,
+    },
+    /// `ALTER TABLE SET SERIAL TO value`: the counter itself is runtime state.
+    SetSerial {
+        schema: String,
+        name: String,
+        value: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -425,7 +483,7 @@ impl Catalog {
                     }
                 }
             }
-            DdlOp::TruncateTable { schema, name } => {
+            DdlOp::TruncateTable { schema, name } | DdlOp::SetSerial { schema, name, .. } => {
                 self.table_mut(schema, name)?;
             }
         }
@@ -489,5 +547,124 @@ mod tests {
         })
         .unwrap();
         assert!(c.table("public", "t").is_none());
+    }
+
+    fn table(schema: &str, name: &str, c: &Catalog) -> Table {
+        Table {
+            id: c.next_table_id,
+            schema: schema.into(),
+            name: name.into(),
+            columns: ["id", "a", "b"]
+                .iter()
+                .map(|n| Column {
+                    name: n.to_string(),
+                    ty: ColumnType::Int32,
+                    not_null: false,
+                    default: None,
+                    serial: false,
+                    random: None,
+                })
+                .collect(),
+            indexes: vec![IndexDef {
+                name: "primary".into(),
+                kind: IndexKind::Tree,
+                keys: vec![0],
+                unique: true,
+                primary: true,
+            }],
+            shared: false,
+            unlogged: false,
+            partitions: c.plan_partitions(false).unwrap(),
+        }
+    }
+
+    #[test]
+    fn schema_create_rename_drop_cascade() {
+        let mut c = catalog_with_nodes(1);
+        c.apply(&DdlOp::CreateSchema(Schema {
+            name: "s".into(),
+            system: false,
+            create: true,
+        }))
+        .unwrap();
+        let t = table("s", "t", &c);
+        c.apply(&DdlOp::CreateTable(t)).unwrap();
+        let drop = DdlOp::DropSchema {
+            name: "s".into(),
+            cascade: false,
+        };
+        assert_eq!(
+            c.apply(&drop).unwrap_err().msg(),
+            "table 't' depends on schema 's"
+        );
+        c.apply(&DdlOp::RenameSchema {
+            name: "s".into(),
+            new_name: "s2".into(),
+        })
+        .unwrap();
+        assert!(c.table("s2", "t").is_some());
+        assert!(c
+            .apply(&DdlOp::DropSchema {
+                name: "public".into(),
+                cascade: true
+            })
+            .is_err());
+        c.apply(&DdlOp::DropSchema {
+            name: "s2".into(),
+            cascade: true,
+        })
+        .unwrap();
+        assert!(c.tables.is_empty() && c.schema("s2").is_none());
+    }
+
+    #[test]
+    fn columns_and_indexes() {
+        let mut c = catalog_with_nodes(1);
+        let t = table("public", "t", &c);
+        c.apply(&DdlOp::CreateTable(t)).unwrap();
+        let (schema, tn) = (String::from("public"), String::from("t"));
+        c.apply(&DdlOp::CreateIndex {
+            schema: schema.clone(),
+            table: tn.clone(),
+            index: IndexDef {
+                name: "i".into(),
+                kind: IndexKind::Tree,
+                keys: vec![2, 0],
+                unique: false,
+                primary: false,
+            },
+        })
+        .unwrap();
+        let drop_key = DdlOp::DropColumn {
+            schema: schema.clone(),
+            table: tn.clone(),
+            name: "b".into(),
+        };
+        assert_eq!(
+            c.apply(&drop_key).unwrap_err().msg(),
+            "table 't': column 'b' is a key"
+        );
+        c.apply(&DdlOp::DropColumn {
+            schema: schema.clone(),
+            table: tn.clone(),
+            name: "a".into(),
+        })
+        .unwrap();
+        let t = c.table("public", "t").unwrap();
+        assert_eq!(t.indexes[1].keys, vec![1, 0]);
+        c.apply(&DdlOp::RenameIndex {
+            schema: schema.clone(),
+            table: tn.clone(),
+            name: "i".into(),
+            new_name: "j".into(),
+        })
+        .unwrap();
+        c.apply(&DdlOp::DropIndex {
+            schema,
+            table: tn,
+            name: "j".into(),
+        })
+        .unwrap();
+        assert_eq!(c.table("public", "t").unwrap().indexes.len(), 1);
     }
 }

@@ -24,10 +24,21 @@ impl Json {
     /// integers (wrapping into int64 like the SQL lexer), others doubles. Leading and
     /// trailing whitespace is allowed, anything else after the value is an error.
     pub fn parse(text: &str) -> crate::Result<Json> {
+        Json::parse_with(text, false)
+    }
+
+    /// Like [`Json::parse`] but string escapes are kept verbatim (`"a\\nb"` holds a
+    /// backslash and an `n`), as Amelie's runtime `json_import()` does.
+    pub fn parse_raw(text: &str) -> crate::Result<Json> {
+        Json::parse_with(text, true)
+    }
+
+    fn parse_with(text: &str, raw: bool) -> crate::Result<Json> {
         let mut p = Parser {
             s: text.as_bytes(),
             text,
             pos: 0,
+            raw,
         };
         p.skip_ws();
         let v = p.value(0)?;
@@ -214,6 +225,8 @@ struct Parser<'a> {
     s: &'a [u8],
     text: &'a str,
     pos: usize,
+    /// Keep string escapes verbatim.
+    raw: bool,
 }
 
 fn perr(msg: impl std::fmt::Display) -> crate::Error {
@@ -383,6 +396,14 @@ impl Parser<'_> {
                 self.pos += 1;
                 continue;
             }
+            if self.raw {
+                // keep `\x` as is; the escaped byte is never a closing quote
+                self.pos += 2;
+                if self.pos > self.s.len() {
+                    return Err(perr("unterminated string"));
+                }
+                continue;
+            }
             // escapes are ASCII, so these slice positions are char boundaries
             out.push_str(&self.text[start..self.pos]);
             self.pos += 1;
@@ -492,6 +513,16 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_strings_keep_escapes() {
+        let j = Json::parse_raw(r#"{"a": "x\\ny\"z"}"#).unwrap();
+        assert_eq!(
+            j,
+            Json::Object(vec![("a".into(), Json::String(r#"x\\ny\"z"#.into()))])
+        );
+        assert!(Json::parse_raw(r#""abc\"#).is_err());
+    }
 
     fn compact(text: &str) -> String {
         Json::parse(text).unwrap().to_compact_string()

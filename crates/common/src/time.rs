@@ -78,6 +78,7 @@ pub struct DateTime {
 impl DateTime {
     /// Splits a timestamp into wall-clock fields in the zone `offset_secs` east of UTC.
     pub fn from_timestamp(us: i64, offset_secs: i32) -> DateTime {
+        let offset_secs = resolve_offset(offset_secs, us);
         let local = us.saturating_add(offset_secs as i64 * US_PER_SEC);
         let days = local.div_euclid(US_PER_DAY);
         let rem = local.rem_euclid(US_PER_DAY);
@@ -97,12 +98,13 @@ impl DateTime {
     /// Out-of-range day/hour/minute/second values spill over into the next unit.
     pub fn to_timestamp(&self, offset_secs: i32) -> i64 {
         let days = days_from_civil(self.year, self.month, 1) + self.day as i64 - 1;
-        days * US_PER_DAY
+        let local = days * US_PER_DAY
             + self.hour as i64 * US_PER_HOUR
             + self.minute as i64 * US_PER_MIN
             + self.second as i64 * US_PER_SEC
-            + self.us as i64
-            - offset_secs as i64 * US_PER_SEC
+            + self.us as i64;
+        let offset_secs = resolve_local_offset(offset_secs, local);
+        local - offset_secs as i64 * US_PER_SEC
     }
 }
 
@@ -244,6 +246,7 @@ fn push_2(out: &mut String, v: u32) {
 /// `YYYY-MM-DD HH:MM:SS[.fff|.ffffff]±HH[:MM]` (fraction omitted when zero, 3 digits for
 /// whole milliseconds, else 6; offset minutes only when non-zero).
 pub fn format_timestamp(us: i64, offset_secs: i32, out: &mut String) {
+    let offset_secs = resolve_offset(offset_secs, us);
     let dt = DateTime::from_timestamp(us, offset_secs);
     if (0..10_000).contains(&dt.year) {
         let y = dt.year as u32;
@@ -460,6 +463,69 @@ pub fn format_interval(iv: &Interval, out: &mut String) {
     part(us % US_PER_MS, "us", false);
 }
 
+/// Zone handles: an `offset_secs` argument at or above this value names a registered zone
+/// (see [`zone_handle`]) whose offset depends on the instant (DST) instead of a fixed offset.
+pub const ZONE_HANDLE_BASE: i32 = 1 << 24;
+
+fn zones() -> &'static std::sync::RwLock<Vec<(String, Zone)>> {
+    static ZONES: std::sync::OnceLock<std::sync::RwLock<Vec<(String, Zone)>>> =
+        std::sync::OnceLock::new();
+    ZONES.get_or_init(|| std::sync::RwLock::new(Vec::new()))
+}
+
+/// A value usable wherever an `offset_secs` is taken (timestamp parsing, formatting,
+/// splitting) that stands for the named zone with its DST rules: fixed-offset zones (UTC)
+/// give their plain offset. None if the zone is unknown.
+pub fn zone_handle(name: &str) -> Option<i32> {
+    let key = name.to_ascii_lowercase();
+    if let Ok(list) = zones().read() {
+        if let Some(i) = list.iter().position(|(n, _)| *n == key) {
+            return Some(ZONE_HANDLE_BASE + i as i32);
+        }
+    }
+    let zone = Zone::find(name)?;
+    if zone.times.is_empty() {
+        return Some(zone.initial);
+    }
+    let mut list = zones().write().ok()?;
+    if let Some(i) = list.iter().position(|(n, _)| *n == key) {
+        return Some(ZONE_HANDLE_BASE + i as i32);
+    }
+    list.push((key, zone));
+    Some(ZONE_HANDLE_BASE + list.len() as i32 - 1)
+}
+
+fn with_zone<T>(handle: i32, f: impl FnOnce(&Zone) -> T) -> Option<T> {
+    if handle < ZONE_HANDLE_BASE {
+        return None;
+    }
+    let list = zones().read().ok()?;
+    list.get((handle - ZONE_HANDLE_BASE) as usize)
+        .map(|(_, z)| f(z))
+}
+
+/// The offset in effect at the instant `us` for an offset or zone handle.
+pub fn resolve_offset(offset_or_handle: i32, us: i64) -> i32 {
+    with_zone(offset_or_handle, |z| z.offset_at(us)).unwrap_or(
+        if offset_or_handle >= ZONE_HANDLE_BASE {
+            0
+        } else {
+            offset_or_handle
+        },
+    )
+}
+
+/// The offset for a wall-clock time (`local_us` = local time as if UTC).
+pub fn resolve_local_offset(offset_or_handle: i32, local_us: i64) -> i32 {
+    with_zone(offset_or_handle, |z| z.offset_for_local(local_us)).unwrap_or(
+        if offset_or_handle >= ZONE_HANDLE_BASE {
+            0
+        } else {
+            offset_or_handle
+        },
+    )
+}
+
 /// A timezone loaded from the system tz database (TZif files under `/usr/share/zoneinfo`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Zone {
@@ -477,6 +543,17 @@ fn be_u32(b: &[u8], pos: usize) -> Option<u32> {
 }
 
 impl Zone {
+    /// Like [`Zone::find`] but served from the process-wide zone cache after the first load.
+    pub fn lookup(name: &str) -> Option<Zone> {
+        zone_handle(name).map(Zone::from_offset)
+    }
+
+    /// The zone behind an offset or zone handle (see [`zone_handle`]).
+    pub fn from_offset(offset_or_handle: i32) -> Zone {
+        with_zone(offset_or_handle, |z| z.clone())
+            .unwrap_or_else(|| Zone::fixed(resolve_offset(offset_or_handle, 0)))
+    }
+
     /// A fixed-offset zone.
     pub fn fixed(offset_secs: i32) -> Zone {
         Zone {
@@ -952,5 +1029,24 @@ mod tests {
                 bad
             );
         }
+    }
+
+    #[test]
+    fn zone_handles_follow_dst() {
+        let Some(h) = zone_handle("asia/famagusta") else {
+            return; // no tz database on this machine
+        };
+        assert!(h >= ZONE_HANDLE_BASE);
+        let summer = parse_timestamp("2024-07-29 18:40:19", h).unwrap();
+        assert_eq!(summer, parse_timestamp("2024-07-29 15:40:19Z", 0).unwrap());
+        let mut out = String::new();
+        format_timestamp(summer, h, &mut out);
+        assert_eq!(out, "2024-07-29 18:40:19+03");
+        let winter = parse_timestamp("2024-01-29 18:40:19", h).unwrap();
+        out.clear();
+        format_timestamp(winter, h, &mut out);
+        assert_eq!(out, "2024-01-29 18:40:19+02");
+        assert_eq!(zone_handle("UTC"), Some(0));
+        assert_eq!(zone_handle("no/such_zone"), None);
     }
 }

@@ -32,6 +32,9 @@ pub struct Builder {
     pub p: Program,
     /// Compiled subqueries: (the `Select`, statement holding its rows).
     pub subq: Vec<(amelie_parser::Select, u16)>,
+    /// CTEs of the request: name, statement holding its rows (None while being compiled)
+    /// and column names.
+    pub ctes: Vec<(String, Option<u16>, Vec<String>)>,
     /// See [`CompileCtx::system`].
     pub system: Option<std::sync::Arc<dyn SystemFuncs>>,
 }
@@ -46,6 +49,7 @@ impl Builder {
         Builder {
             p,
             subq: Vec::new(),
+            ctes: Vec::new(),
             system: ctx.system.clone(),
         }
     }

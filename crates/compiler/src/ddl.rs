@@ -248,12 +248,9 @@ fn alter_table(t: &Table, op: &AlterTableOp, catalog: &Catalog) -> Result<Compil
             to: to.clone(),
         },
         AlterTableOp::SetDefault { column, value } => {
-            let ty = t
-                .column(column)
-                .map(|i| t.columns[i].ty)
-                .ok_or_else(|| {
-                    Error::new(format!("table '{table}': column '{column}' not exists"))
-                })?;
+            let ty = t.column(column).map(|i| t.columns[i].ty).ok_or_else(|| {
+                Error::new(format!("table '{table}': column '{column}' not exists"))
+            })?;
             DdlOp::SetDefault {
                 default: Some(column_default(column, ty, value)?),
                 schema,
@@ -301,9 +298,11 @@ fn alter_table(t: &Table, op: &AlterTableOp, catalog: &Catalog) -> Result<Compil
                 name: name.clone(),
             }
         }
-        AlterTableOp::SetSerial(_) => {
-            return Err(Error::new("ALTER TABLE SET SERIAL is not supported yet"))
-        }
+        AlterTableOp::SetSerial(value) => DdlOp::SetSerial {
+            schema,
+            name: table,
+            value: *value,
+        },
         AlterTableOp::SetGenerated { .. } => {
             return Err(Error::new("generated columns are not supported"))
         }

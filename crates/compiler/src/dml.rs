@@ -3,8 +3,8 @@
 use crate::builder::{Builder, Sec};
 use crate::expr::{const_value, expr, Scope};
 use amelie_catalog::{Catalog, Table};
-use amelie_common::{Error, Result, Value};
 use amelie_common::format::Format;
+use amelie_common::{Error, Result, Value};
 use amelie_parser::{
     Assignment, Delete, Expr, Insert, InsertSource, OnConflict, Returning, SelectItem, Update,
 };
@@ -12,7 +12,58 @@ use amelie_vm::op::{Conflict, Merge};
 use amelie_vm::program::Target;
 use amelie_vm::{Op, Reg, StmtInfo};
 
+use crate::plan::{key_range, point_lookup};
 use crate::select::{close_scan, open_scan, resolve_table};
+
+/// Opens the scan of an UPDATE/DELETE: a point lookup when the filter pins the key, else a
+/// primary-key range scan when it bounds a key prefix, else a full scan. Close it with
+/// [`close_dml_scan`].
+fn open_dml_scan(
+    b: &mut Builder,
+    t: &Table,
+    scope: &Scope,
+    filter: Option<&Expr>,
+) -> Result<(usize, u16)> {
+    if point_lookup(b, t, scope, filter)?.is_some() {
+        return open_scan(b, t, scope, filter);
+    }
+    let Some((from, to)) = key_range(b, t, scope, filter)? else {
+        return open_scan(b, t, scope, filter);
+    };
+    let table = b.table(t);
+    let target = b.target(Target::All);
+    let scan = b.emit(
+        Sec::Node,
+        Op::ScanRange {
+            table,
+            from,
+            to,
+            end: 0,
+        },
+    );
+    if let Some(f) = filter {
+        let cond = expr(b, Sec::Node, f, scope)?;
+        b.emit(Sec::Node, Op::JumpIfNot { cond, to: u32::MAX });
+    }
+    Ok((scan, target))
+}
+
+fn close_dml_scan(b: &mut Builder, at: usize) {
+    let end = b.pc(Sec::Node) as u32;
+    if let Some(Op::ScanRange { end: e, .. }) = b.p.node.get_mut(at) {
+        *e = end;
+    }
+    close_scan(b, at);
+}
+
+/// The unique secondary indexes of `t`: name and key columns (checked by the node).
+fn unique_indexes(t: &Table) -> Vec<(String, Vec<u16>)> {
+    t.indexes
+        .iter()
+        .filter(|i| i.unique && !i.primary)
+        .map(|i| (i.name.clone(), i.keys.iter().map(|&k| k as u16).collect()))
+        .collect()
+}
 
 fn column_default(t: &Table, col: usize) -> Value {
     t.columns[col].default.clone().unwrap_or(Value::Null)
@@ -40,6 +91,11 @@ pub fn serial_next(table_id: u64) -> i64 {
         *v = v.saturating_add(1);
         out
     })
+}
+
+/// The next serial value of table `table_id`, without taking it (`serial(schema, table)`).
+pub fn serial_peek(table_id: u64) -> i64 {
+    with_serials(|m| m.get(&table_id).copied().unwrap_or(0))
 }
 
 /// Recovery: a row of table `table_id` holds serial value `v`.
@@ -293,7 +349,10 @@ fn emit_set(
     for a in set {
         let c = t
             .column(&a.column)
-            .ok_or_else(|| Error::new(format!("<{}> column not found", a.column)))?;
+            .ok_or_else(|| Error::new(format!("<{}.{}> column not found", t.name, a.column)))?;
+        if matches!(a.value, Some(Expr::Null)) && a.path.is_empty() && t.columns[c].not_null {
+            return Err(Error::new(format!("column <{}> cannot be NULL", a.column)));
+        }
         if t.indexes.iter().any(|i| i.keys.contains(&c)) {
             return Err(Error::new(format!(
                 "<{}.{}> column used as a part of a key",
@@ -318,7 +377,9 @@ fn emit_set(
                 ],
             }),
             (None, false) => {
-                return Err(Error::new("UPDATE: DEFAULT cannot be used with a JSON path"))
+                return Err(Error::new(
+                    "UPDATE: DEFAULT cannot be used with a JSON path",
+                ))
             }
             (v, true) => v.clone(),
         };
@@ -378,6 +439,15 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         InsertSource::Select(sel) => {
             // the SELECT runs first in the coordinator; its result set becomes the rows
             crate::select::select(b, catalog, sel)?;
+            let width = match b.p.coordinator.last() {
+                Some(Op::Result { stmt }) => b.p.stmts.get(*stmt as usize).map(|s| s.columns.len()),
+                _ => None,
+            };
+            if width.is_some_and(|w| w != t.columns.len()) {
+                return Err(Error::new(
+                    "INSERT SELECT columns do not match the table columns",
+                ));
+            }
             Vec::new()
         }
     };
@@ -385,7 +455,19 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     let mut rows = Vec::with_capacity(rows_src.len());
     for src in rows_src {
         if !generate && src.len() != cols.len() {
-            return Err(Error::new("row has incorrect number of columns"));
+            // like Amelie, which reads the values column by column: a row that ends early
+            // (any row without a column list, an empty one with it) wants the next column
+            let next = cols
+                .get(src.len())
+                .filter(|_| ins.columns.is_none() || src.is_empty());
+            return Err(match next {
+                Some(&c) => Error::new(format!(
+                    "column <{}> value expected to be '{}'",
+                    t.columns[c].name,
+                    t.columns[c].ty.runtime().name()
+                )),
+                None => Error::new("row has incorrect number of columns"),
+            });
         }
         let mut row: Vec<Value> = (0..t.columns.len()).map(|c| column_default(t, c)).collect();
         let mut given = vec![false; t.columns.len()];
@@ -396,6 +478,22 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         for (e, &c) in src.iter().zip(cols.iter()) {
             row[c] = match e {
                 Expr::Default => column_default(t, c),
+                // `VECTOR [..]` into a vector column: the array literal, cast below
+                Expr::Function {
+                    schema: None,
+                    name,
+                    args,
+                } if name.eq_ignore_ascii_case("vector")
+                    && args.len() == 1
+                    && t.columns[c].ty.runtime() == amelie_common::Type::Vector =>
+                {
+                    const_value(&args[0], b)?.ok_or_else(|| {
+                        Error::new(format!(
+                            "column <{}> value expected to be 'vector'",
+                            t.columns[c].name
+                        ))
+                    })?
+                }
                 e => const_value(e, b)?.ok_or_else(|| {
                     Error::new(format!(
                         "column <{}> value expected to be '{}'",
@@ -416,6 +514,8 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     let table = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
     let mode = match &ins.on_conflict {
+        // (RETURNING without ON CONFLICT reports the conflict without the index name)
+        None if ins.returning.is_some() => Conflict::Error,
         None => Conflict::Primary,
         Some(OnConflict::Error) | Some(OnConflict::Resolve) => Conflict::Error,
         Some(OnConflict::Nothing) => Conflict::Nothing,
@@ -427,6 +527,7 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
             table,
             mode,
             end: 0,
+            unique: unique_indexes(t),
         },
     );
     if let Some(OnConflict::Update { set, filter }) = &ins.on_conflict {
@@ -460,9 +561,7 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
     let target = match ins.source {
-        InsertSource::Select(_) => {
-            b.target(Target::Set)
-        }
+        InsertSource::Select(_) => b.target(Target::Set),
         _ => b.target(Target::Rows(rows)),
     };
     emit_dispatch(b, stmt, table, entry, target, !ret.is_empty());
@@ -479,9 +578,9 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
     let (stmt, ret) = dml_stmt(b, t, u.alias.as_deref(), u.returning.as_ref())?;
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
-    let (scan, target) = open_scan(b, t, &scope, u.filter.as_ref())?;
+    let (scan, target) = open_dml_scan(b, t, &scope, u.filter.as_ref())?;
     emit_set(b, t, tref, &u.set, &scope, false)?;
-    close_scan(b, scan);
+    close_dml_scan(b, scan);
     b.emit(Sec::Node, Op::ApplyStaged { table: tref });
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
@@ -499,12 +598,140 @@ pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
     let (stmt, ret) = dml_stmt(b, t, d.alias.as_deref(), d.returning.as_ref())?;
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
-    let (scan, target) = open_scan(b, t, &scope, d.filter.as_ref())?;
+    let (scan, target) = open_dml_scan(b, t, &scope, d.filter.as_ref())?;
     b.emit(Sec::Node, Op::StageDelete);
-    close_scan(b, scan);
+    close_dml_scan(b, scan);
     b.emit(Sec::Node, Op::ApplyStaged { table: tref });
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
     emit_dispatch(b, stmt, tref, entry, target, !ret.is_empty());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{compile, CompileCtx, Compiled};
+    use amelie_catalog::{DdlOp, Node};
+
+    fn catalog(sql: &str, serial: &[&str]) -> Catalog {
+        let mut c = Catalog::default();
+        c.apply(&DdlOp::CreateNode(Node {
+            uuid: "node-0".into(),
+        }))
+        .unwrap();
+        let req = amelie_parser::parse(sql).unwrap();
+        let Compiled::Ddl(DdlOp::CreateTable(mut t)) =
+            compile(&req, &c, &CompileCtx::default()).unwrap()
+        else {
+            panic!("create table expected");
+        };
+        for col in &mut t.columns {
+            col.serial = serial.contains(&col.name.as_str());
+        }
+        c.apply(&DdlOp::CreateTable(t)).unwrap();
+        c
+    }
+
+    fn rows(c: &Catalog, sql: &str) -> Result<Vec<Box<[Value]>>> {
+        let req = amelie_parser::parse(sql)?;
+        let Compiled::Program(p) = compile(&req, c, &CompileCtx::default())? else {
+            return Err(Error::new("program expected"));
+        };
+        Ok(p.targets
+            .into_iter()
+            .find_map(|t| match t {
+                Target::Rows(r) => Some(r),
+                _ => None,
+            })
+            .unwrap_or_default())
+    }
+
+    #[test]
+    fn serial_is_consumed_once_per_row() {
+        let c = catalog(
+            "create table s (id int primary key, data int)",
+            &["id", "data"],
+        );
+        let id = c.table("public", "s").unwrap().id;
+        serial_set(id, 0);
+        let r = rows(&c, "insert into s () values (), ()").unwrap();
+        assert_eq!(&*r[0], &[Value::Int(0), Value::Int(0)]);
+        assert_eq!(&*r[1], &[Value::Int(1), Value::Int(1)]);
+        let r = rows(&c, "insert into s (data) values (7)").unwrap();
+        assert_eq!(&*r[0], &[Value::Int(2), Value::Int(7)]);
+        serial_observe(id, 10);
+        let r = rows(&c, "insert into s (id) values (3)").unwrap();
+        assert_eq!(&*r[0], &[Value::Int(3), Value::Int(11)]);
+        let e = rows(&c, "insert into s (id, data) values (null, 1)").unwrap_err();
+        assert_eq!(e.to_string(), "column <id> value cannot be NULL");
+    }
+
+    #[test]
+    fn update_errors() {
+        let c = catalog("create table u (id int primary key, data json)", &[]);
+        let e = rows(&c, "update u set data = 1, data = 2").unwrap_err();
+        assert_eq!(e.to_string(), "<u.data> column is redefined in UPDATE");
+        let e = rows(&c, "update u set id = 1").unwrap_err();
+        assert_eq!(e.to_string(), "<u.id> column used as a part of a key");
+        assert!(rows(&c, "update u set data.a.b = 1 returning *").is_ok());
+        assert!(rows(&c, "insert into u values (1, null) on conflict do update set data = excluded.data where excluded.id > 0 returning id").is_ok());
+    }
+
+    #[test]
+    fn key_range_bounds_cover_exactly_the_matching_keys() {
+        use crate::builder::Builder;
+        use std::ops::Bound;
+        let c = catalog("create table r (a int, b int, primary key (a, b))", &[]);
+        let t = c.table("public", "r").unwrap();
+        let scope = Scope {
+            table: Some(t),
+            alias: None,
+            aggs: None,
+        };
+        type Pred = fn(i64, i64) -> bool;
+        let cases: &[(&str, Pred)] = &[
+            ("a > 2", |a, _| a > 2),
+            ("a >= 2", |a, _| a >= 2),
+            ("a < 2", |a, _| a < 2),
+            ("2 >= a", |a, _| a <= 2),
+            ("a between 1 and 3", |a, _| (1..=3).contains(&a)),
+            ("a = 2", |a, _| a == 2),
+            ("a = 2 and b > 1", |a, b| a == 2 && b > 1),
+            ("a = 2 and b <= 1", |a, b| a == 2 && b <= 1),
+            ("a = -1 and b < 3 and b >= 0", |a, b| {
+                a == -1 && (0..3).contains(&b)
+            }),
+        ];
+        for (filter, pred) in cases {
+            let req = amelie_parser::parse(&format!("select * from r where {filter}")).unwrap();
+            let amelie_parser::Stmt::Select(sel) = &req.stmts[0] else {
+                panic!("select expected");
+            };
+            let b = Builder::new(&CompileCtx::default());
+            let (from, to) = key_range(&b, t, &scope, sel.filter.as_ref())
+                .unwrap()
+                .expect(filter);
+            let inside = |k: &[u8]| {
+                let lo = match &from {
+                    Some((f, true)) => Bound::Included(&f[..]),
+                    Some((f, false)) => Bound::Excluded(&f[..]),
+                    None => Bound::Unbounded,
+                };
+                let hi = match &to {
+                    Some((f, true)) => Bound::Included(&f[..]),
+                    Some((f, false)) => Bound::Excluded(&f[..]),
+                    None => Bound::Unbounded,
+                };
+                std::ops::RangeBounds::contains(&(lo, hi), k)
+            };
+            for a in -3..6 {
+                for bb in -3..6 {
+                    let mut k = Vec::new();
+                    amelie_vm::node_exec::encode_key(&[Value::Int(a), Value::Int(bb)], &mut k);
+                    assert_eq!(inside(&k), pred(a, bb), "{filter}: ({a}, {bb})");
+                }
+            }
+        }
+    }
 }

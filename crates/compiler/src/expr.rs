@@ -27,7 +27,10 @@ impl Scope<'_> {
                 if let Some(col) = t.column(c) {
                     return Ok((col, rest));
                 }
-                return Err(Error::new(format!("<{}> column not found", parts.join("."))));
+                return Err(Error::new(format!(
+                    "<{}> column not found",
+                    parts.join(".")
+                )));
             }
             if let Some(col) = t.column(q) {
                 return Ok((col, &parts[1..]));
@@ -67,11 +70,7 @@ pub fn agg_kind(func: AggFunc, star: bool) -> AggKind {
 /// Collects aggregate expressions (in order of appearance, without duplicates).
 pub fn collect_aggs<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match e {
-        Expr::Aggregate { .. } => {
-            if !out.contains(&e) {
-                out.push(e)
-            }
-        }
+        Expr::Aggregate { .. } if !out.contains(&e) => out.push(e),
         Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } => collect_aggs(expr, out),
         Expr::Binary { left, right, .. } => {
             collect_aggs(left, out);
@@ -125,6 +124,16 @@ pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
         }
         Expr::Interval(s) => Value::Interval(amelie_common::time::parse_interval(s)?),
         Expr::CurrentTimestamp => Value::Timestamp(b.p.now),
+        Expr::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                match const_value(i, b)? {
+                    Some(v) => out.push(amelie_vm::func::to_json(&v, b.p.tz_offset)),
+                    None => return Ok(None),
+                }
+            }
+            Value::Json(Box::new(Json::Array(out)))
+        }
         Expr::Function { schema, name, args }
             if schema.as_deref() == Some("system") && b.system.is_some() =>
         {
@@ -202,6 +211,14 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
                     "<{full}> column must appear in the GROUP BY clause or be used in an aggregate function"
                 )));
             }
+            if parts.len() >= 2
+                && parts[0].eq_ignore_ascii_case("excluded")
+                && scope.column_path(parts).is_err()
+            {
+                // outside of ON CONFLICT DO UPDATE: an error once a row is evaluated
+                let msg = b.load_const(sec, Value::str("unexpected EXCLUDED usage"));
+                return call_internal(b, sec, "error", &[msg]);
+            }
             let (col, path) = scope.column_path(parts).map_err(|e| {
                 if parts.len() == 1 && parts[0].eq_ignore_ascii_case("self") {
                     Error::new("unexpected <SELF> usage without lambda context")
@@ -242,6 +259,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             dst
         }
         Expr::Binary { op, left, right } => {
+            static_check(*op, left, right, scope)?;
             let l = expr(b, sec, left, scope)?;
             let r = expr(b, sec, right, scope)?;
             bin(b, sec, binop(*op), l, r)
@@ -318,6 +336,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
                 };
                 Error::new(format!("{full}(): function not found"))
             })?;
+            f.check_arity(args.len())?;
             let regs: Vec<Reg> = args
                 .iter()
                 .map(|a| expr(b, sec, a, scope))
@@ -541,7 +560,15 @@ fn in_list(b: &mut Builder, sec: Sec, inner: &Expr, list: &[Expr], scope: &Scope
         );
     }
     let dst = b.regs(sec, 1);
-    b.emit(sec, Op::InList { dst, a: t, start, n });
+    b.emit(
+        sec,
+        Op::InList {
+            dst,
+            a: t,
+            start,
+            n,
+        },
+    );
     Ok(dst)
 }
 
@@ -601,4 +628,94 @@ fn case_types(whens: &[(Expr, Expr)], else_: Option<&Expr>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A representative value of the type an expression is known to have at compile time
+/// (literals and plain column references), None when unknown or null.
+fn static_value(e: &Expr, scope: &Scope) -> Option<Value> {
+    use amelie_common::Type;
+    Some(match e {
+        Expr::Int(_) => Value::Int(1),
+        Expr::Double(_) => Value::Double(1.0),
+        Expr::String(_) => Value::str("a"),
+        Expr::Bool(_) => Value::Bool(true),
+        Expr::Timestamp(_) | Expr::CurrentTimestamp => Value::Timestamp(1),
+        Expr::Interval(_) => Value::Interval(amelie_common::Interval {
+            months: 0,
+            days: 1,
+            us: 0,
+        }),
+        Expr::JsonLiteral(_) | Expr::Object(_) => Value::Json(Box::new(Json::Null)),
+        Expr::Name(parts)
+            if scope.aggs.is_none()
+                && !parts.iter().any(|p| p.eq_ignore_ascii_case("self"))
+                && !parts.first().is_some_and(|p| p.eq_ignore_ascii_case("excluded")) =>
+        {
+            let t = scope.table?;
+            if t.id == crate::select::PSEUDO_TABLE_ID {
+                // rows of a subquery / CTE / function: column types are not known
+                return None;
+            }
+            let (col, path) = scope.column_path(parts).ok()?;
+            if !path.is_empty() {
+                return None;
+            }
+            match t.columns.get(col)?.ty.runtime() {
+                Type::Int => Value::Int(1),
+                Type::Double => Value::Double(1.0),
+                Type::String => Value::str("a"),
+                Type::Bool => Value::Bool(true),
+                Type::Json => Value::Json(Box::new(Json::Null)),
+                Type::Timestamp => Value::Timestamp(1),
+                Type::Interval => Value::Interval(amelie_common::Interval {
+                    months: 0,
+                    days: 1,
+                    us: 0,
+                }),
+                Type::Vector => Value::Vector(vec![1.0].into()),
+                Type::Null => return None,
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// Operand types known at compile time must be supported by the operator (Amelie types
+/// expressions while compiling: `id > 'x'` fails even over an empty table).
+fn static_check(op: BinaryOp, left: &Expr, right: &Expr, scope: &Scope) -> Result<()> {
+    if matches!(op, BinaryOp::And | BinaryOp::Or) {
+        return Ok(());
+    }
+    let (Some(a), Some(c)) = (static_value(left, scope), static_value(right, scope)) else {
+        return Ok(());
+    };
+    match amelie_vm::exec::binary(binop(op), &a, &c) {
+        Err(e) if e.msg().starts_with("unsupported operation") => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod static_tests {
+    use super::*;
+
+    #[test]
+    fn literal_operands_are_type_checked() {
+        let s = Scope::default();
+        let e = static_check(
+            BinaryOp::Gt,
+            &Expr::Int(1),
+            &Expr::String("x".into()),
+            &s,
+        )
+        .unwrap_err();
+        assert_eq!(e.msg(), "unsupported operation: <int> > <string>");
+        assert!(static_check(BinaryOp::Add, &Expr::Int(1), &Expr::Double(2.0), &s).is_ok());
+        assert!(static_check(BinaryOp::Div, &Expr::Int(1), &Expr::Int(0), &s).is_ok());
+        assert!(case_types(
+            &[(Expr::Int(1), Expr::Int(1))],
+            Some(&Expr::String("else".into()))
+        )
+        .is_err());
+    }
 }

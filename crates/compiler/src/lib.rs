@@ -9,7 +9,7 @@ mod plan;
 mod select;
 
 pub use builder::{CompileCtx, SystemFuncs};
-pub use dml::{serial_observe, serial_set};
+pub use dml::{serial_observe, serial_peek, serial_set};
 
 use amelie_catalog::{Catalog, DdlOp};
 use amelie_common::Result;
@@ -41,6 +41,7 @@ pub fn compile(req: &Request, catalog: &Catalog, ctx: &CompileCtx) -> Result<Com
             Stmt::Insert(i) => dml::insert(&mut b, catalog, i)?,
             Stmt::Update(u) => dml::update(&mut b, catalog, u)?,
             Stmt::Delete(d) => dml::delete(&mut b, catalog, d)?,
+            Stmt::With { ctes, main } => select::with(&mut b, catalog, ctes, main.as_deref())?,
             _ => {
                 return Err(amelie_common::Error::new(
                     "CTE and multi-statement utility commands are not supported",

@@ -74,3 +74,132 @@ pub fn point_lookup(
     }
     Ok(values.into_iter().collect())
 }
+
+/// An encoded primary-key bound (`bool`: inclusive).
+pub type KeyBound = Option<(Box<[u8]>, bool)>;
+
+/// Keys never continue with this byte after a complete column encoding (column tags are
+/// `0..=3`), so `prefix ++ [0xFF]` is above every key that starts with `prefix`.
+const AFTER: u8 = 0xFF;
+
+/// The constant of `v` when it can be compared with key column `col` in key encoding.
+fn key_const(b: &Builder, table: &Table, col: usize, v: &Expr) -> Result<Option<Value>> {
+    let Some(v) = const_value(v, b)? else {
+        return Ok(None);
+    };
+    let ok = matches!(
+        (table.columns[col].ty.runtime(), &v),
+        (amelie_common::Type::Int, Value::Int(_))
+            | (amelie_common::Type::String, Value::Str(_))
+            | (amelie_common::Type::Timestamp, Value::Timestamp(_))
+    );
+    Ok(ok.then_some(v))
+}
+
+/// A key range for `filter` when it does not pin the whole key (see [`point_lookup`]) but
+/// fixes a key prefix with `=` and/or bounds the next key column with `<, <=, >, >=` or
+/// `BETWEEN`. The range only narrows the scan: the scan body still evaluates the filter.
+pub fn key_range(
+    b: &Builder,
+    table: &Table,
+    scope: &Scope,
+    filter: Option<&Expr>,
+) -> Result<Option<(KeyBound, KeyBound)>> {
+    let Some(filter) = filter else {
+        return Ok(None);
+    };
+    let mut cs = Vec::new();
+    conjuncts(filter, &mut cs);
+    let column_of = |e: &Expr| -> Option<usize> {
+        let Expr::Name(parts) = e else { return None };
+        scope.column(parts).ok()
+    };
+    let mut prefix = Vec::new();
+    let mut lower: Option<(Value, bool)> = None;
+    let mut upper: Option<(Value, bool)> = None;
+    let mut fixed = 0;
+    for &key in &table.primary().keys {
+        let mut eq = None;
+        for c in &cs {
+            let (op, col, val) = match c {
+                Expr::Binary { op, left, right } => match (column_of(left), column_of(right)) {
+                    (Some(col), _) => (*op, col, &**right),
+                    (None, Some(col)) => {
+                        let flipped = match op {
+                            BinaryOp::Lt => BinaryOp::Gt,
+                            BinaryOp::LtEq => BinaryOp::GtEq,
+                            BinaryOp::Gt => BinaryOp::Lt,
+                            BinaryOp::GtEq => BinaryOp::LtEq,
+                            other => *other,
+                        };
+                        (flipped, col, &**left)
+                    }
+                    _ => continue,
+                },
+                Expr::Between {
+                    expr,
+                    low,
+                    high,
+                    negated: false,
+                } if column_of(expr) == Some(key) => {
+                    if lower.is_none() {
+                        lower = key_const(b, table, key, low)?.map(|v| (v, true));
+                    }
+                    if upper.is_none() {
+                        upper = key_const(b, table, key, high)?.map(|v| (v, true));
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            if col != key {
+                continue;
+            }
+            let Some(v) = key_const(b, table, key, val)? else {
+                continue;
+            };
+            match op {
+                BinaryOp::Eq => eq = Some(v),
+                BinaryOp::Gt if lower.is_none() => lower = Some((v, false)),
+                BinaryOp::GtEq if lower.is_none() => lower = Some((v, true)),
+                BinaryOp::Lt if upper.is_none() => upper = Some((v, false)),
+                BinaryOp::LtEq if upper.is_none() => upper = Some((v, true)),
+                _ => {}
+            }
+        }
+        match eq {
+            Some(v) => {
+                amelie_vm::node_exec::encode_key(std::slice::from_ref(&v), &mut prefix);
+                fixed += 1;
+                lower = None;
+                upper = None;
+            }
+            None => break,
+        }
+    }
+    if fixed == 0 && lower.is_none() && upper.is_none() {
+        return Ok(None);
+    }
+    let bound = |v: Option<(Value, bool)>, low: bool| -> (Box<[u8]>, bool) {
+        let mut k = prefix.clone();
+        match v {
+            Some((v, inclusive)) => {
+                amelie_vm::node_exec::encode_key(std::slice::from_ref(&v), &mut k);
+                // `> v` and `<= v` must step over every key that continues after `v`
+                if inclusive != low {
+                    k.push(AFTER);
+                }
+                (k.into_boxed_slice(), low || inclusive)
+            }
+            None => {
+                if !low {
+                    k.push(AFTER);
+                }
+                (k.into_boxed_slice(), true)
+            }
+        }
+    };
+    let from = (fixed > 0 || lower.is_some()).then(|| bound(lower, true));
+    let to = (fixed > 0 || upper.is_some()).then(|| bound(upper, false));
+    Ok(Some((from, to)))
+}

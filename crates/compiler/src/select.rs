@@ -74,6 +74,9 @@ pub(crate) fn open_scan(
     scope: &Scope,
     filter: Option<&Expr>,
 ) -> Result<(usize, u16)> {
+    if let Some(f) = filter {
+        check_key_types(b, t, scope, f)?;
+    }
     let table = b.table(t);
     let (key, key_len, target) = match point_lookup(b, t, scope, filter)? {
         Some(values) => {
@@ -485,10 +488,21 @@ fn select_stmt(
 ) -> Result<u16> {
     check_format(&s.format)?;
     let exprs = row_exprs(s);
+    if let [f] = s.from.as_slice() {
+        if let Some((src, columns)) = cte_source(b, f)? {
+            let t = set_table(&f.table.name, &columns);
+            let alias = f.alias.as_deref();
+            if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
+                return group_select(b, catalog, s, &t, alias, Some(src));
+            }
+            return loop_select(b, catalog, s, &t, alias, Some(src), None);
+        }
+    }
     if let [FromItem {
         subquery: Some(sub),
         alias,
         table,
+        ..
     }] = s.from.as_slice()
     {
         if alias.is_none() {
@@ -497,16 +511,33 @@ fn select_stmt(
         let src = select_stmt(b, catalog, sub, None)?;
         let columns = b.p.stmts[src as usize].columns.clone();
         let t = set_table(&table.name, &columns);
-        if !s.group_by.is_empty() || s.having.is_some() {
-            return Err(Error::new("GROUP BY over a subquery is not supported yet"));
+        if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
+            return group_select(b, catalog, s, &t, alias.as_deref(), Some(src));
         }
         return loop_select(b, catalog, s, &t, alias.as_deref(), Some(src), None);
     }
     if s.from.len() > 1 {
         return join_select(b, catalog, s);
     }
+    if let [FromItem {
+        function: Some(call),
+        alias,
+        table,
+        ..
+    }] = s.from.as_slice()
+    {
+        return function_select(b, catalog, s, call, alias.as_deref().unwrap_or(&table.name));
+    }
     let Some((table, alias)) = from_table(catalog, &s.from)? else {
         return const_select(b, catalog, s, outer);
+    };
+    let indexed;
+    let s = match s.from.first().and_then(|f| f.use_index.as_deref()) {
+        Some(ix) => {
+            indexed = index_order(s, table, ix)?;
+            &indexed
+        }
+        None => s,
     };
     if let Some((rewritten, combined)) = outer.and_then(|o| correlate(s, table, alias, o)) {
         let exprs = row_exprs(&rewritten);
@@ -514,7 +545,9 @@ fn select_stmt(
             return lambda_select(b, catalog, &rewritten, table, alias, Some(&combined));
         }
         if !s.group_by.is_empty() || s.having.is_some() {
-            return Err(Error::new("correlated GROUP BY subqueries are not supported yet"));
+            return Err(Error::new(
+                "correlated GROUP BY subqueries are not supported yet",
+            ));
         }
         return loop_select(b, catalog, &rewritten, table, alias, None, Some(&combined));
     }
@@ -525,25 +558,40 @@ fn select_stmt(
             ));
         }
         if !s.group_by.is_empty() || s.having.is_some() {
-            return Err(Error::new("GROUP BY with lambda is not supported yet"));
+            return group_lambda_select(b, s, table, alias);
         }
         return lambda_select(b, catalog, s, table, alias, None);
     }
-    if !s.group_by.is_empty() || s.having.is_some() {
-        return group_select(b, catalog, s, table, alias);
+    let sub = has_subquery(&exprs);
+    if !s.group_by.is_empty() || s.having.is_some() || (sub && has_aggs(s)) {
+        let set = if sub {
+            let scope = Scope {
+                table: Some(table),
+                alias,
+                aggs: None,
+            };
+            let all: Vec<Expr> = table
+                .columns
+                .iter()
+                .map(|c| Expr::Name(vec![c.name.clone()]))
+                .collect();
+            Some(fetch(b, table, &scope, None, &all)?)
+        } else {
+            None
+        };
+        return group_select(b, catalog, s, table, alias, set);
     }
-    if has_subquery(&exprs) {
+    if sub {
         return loop_select(b, catalog, s, table, alias, None, None);
     }
     node_select(b, catalog, s)
 }
 
 /// ORDER BY keys: (column, asc) over the output row, plus hidden expressions appended to it.
-fn order_keys(
-    s: &Select,
-    items: &[(Expr, String)],
-    table: Option<&Table>,
-) -> Result<(Vec<(u16, bool)>, Vec<Expr>)> {
+type OrderKeys = (Vec<(u16, bool)>, Vec<Expr>);
+
+/// Computes the [`OrderKeys`] of `s`.
+fn order_keys(s: &Select, items: &[(Expr, String)], table: Option<&Table>) -> Result<OrderKeys> {
     let n = items.len() as u16;
     let mut order_cols = Vec::new();
     let mut extra = Vec::new();
@@ -698,6 +746,18 @@ fn fetch(
     filter: Option<&Expr>,
     exprs: &[Expr],
 ) -> Result<u16> {
+    fetch_with(b, table, scope, filter, exprs, None)
+}
+
+/// [`fetch`], with `post` run on the node after the scan (e.g. partial grouping).
+fn fetch_with(
+    b: &mut Builder,
+    table: &Table,
+    scope: &Scope,
+    filter: Option<&Expr>,
+    exprs: &[Expr],
+    post: Option<Op>,
+) -> Result<u16> {
     let src = b.stmt(StmtInfo::default());
     b.emit(Sec::Coordinator, Op::SetReset { stmt: src });
     let entry = b.pc(Sec::Node) as u32;
@@ -719,6 +779,9 @@ fn fetch(
     }
     b.emit(Sec::Node, Op::Emit { start, n });
     close_scan(b, scan);
+    if let Some(op) = post {
+        b.emit(Sec::Node, op);
+    }
     b.emit(Sec::Node, Op::Ret);
     let tref = b.table(table);
     b.emit(
@@ -807,13 +870,7 @@ fn loop_select(
     let from = b.pc(Sec::Coordinator);
     if let Some(f) = &s.filter {
         let cond = expr(b, Sec::Coordinator, f, &cscope)?;
-        b.emit(
-            Sec::Coordinator,
-            Op::JumpIfNot {
-                cond,
-                to: u32::MAX,
-            },
-        );
+        b.emit(Sec::Coordinator, Op::JumpIfNot { cond, to: u32::MAX });
     }
     let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
     add_row(b, stmt, &exprs, &cscope)?;
@@ -834,36 +891,15 @@ fn group_select(
     s: &Select,
     table: &Table,
     alias: Option<&str>,
+    set: Option<u16>,
 ) -> Result<u16> {
-    let _ = catalog;
     let scope = Scope {
         table: Some(table),
         alias,
         aggs: None,
     };
     let items = expand_items(s, Some(table), alias)?;
-    let mut keys = Vec::new();
-    for g in &s.group_by {
-        let e = match g {
-            Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => {
-                items[(*i - 1) as usize].0.clone()
-            }
-            Expr::Int(_) => return Err(Error::new("GROUP BY: column position is out of range")),
-            Expr::Name(p)
-                if p.len() == 1
-                    && table.column(&p[0]).is_none()
-                    && items.iter().any(|(_, n)| *n == p[0]) =>
-            {
-                items
-                    .iter()
-                    .find(|(_, n)| *n == p[0])
-                    .map(|(e, _)| e.clone())
-                    .unwrap_or(Expr::Null)
-            }
-            e => e.clone(),
-        };
-        keys.push(e);
-    }
+    let keys = group_keys(s, &items, table)?;
     let (order_cols, extra) = order_keys(s, &items, Some(table))?;
     let mut aggs = Vec::new();
     for e in items.iter().map(|(e, _)| e).chain(extra.iter()) {
@@ -882,7 +918,34 @@ fn group_select(
         kinds.push(agg_kind(*func, arg.is_none()));
         inputs.push(arg.as_deref().cloned().unwrap_or(Expr::Null));
     }
-    let src = fetch(b, table, &scope, s.filter.as_ref(), &inputs)?;
+    let partial = set.is_none();
+    let src = match set {
+        // nodes group their rows into partial states, the coordinator merges them by key
+        None => {
+            let post = Op::GroupPartial {
+                keys: keys.len() as u16,
+                aggs: kinds.clone(),
+            };
+            fetch_with(b, table, &scope, s.filter.as_ref(), &inputs, Some(post))?
+        }
+        // rows already in the coordinator: compute the group inputs in a loop
+        Some(set) => {
+            let inp = b.stmt(StmtInfo::default());
+            b.emit(Sec::Coordinator, Op::SetReset { stmt: inp });
+            let (at, body) = open_loop(b, set);
+            let mut used: Vec<&Expr> = inputs.iter().collect();
+            used.extend(s.filter.iter());
+            prepare(b, catalog, &used, &scope)?;
+            if let Some(f) = &s.filter {
+                let cond = expr(b, Sec::Coordinator, f, &scope)?;
+                b.emit(Sec::Coordinator, Op::JumpIfNot { cond, to: u32::MAX });
+            }
+            let refs: Vec<&Expr> = inputs.iter().collect();
+            add_row(b, inp, &refs, &scope)?;
+            close_loop(b, at, body);
+            inp
+        }
+    };
     let grp = b.stmt(StmtInfo::default());
     b.emit(
         Sec::Coordinator,
@@ -891,6 +954,7 @@ fn group_select(
             dst: grp,
             keys: keys.len() as u16,
             aggs: kinds,
+            partial,
         },
     );
     let stmt = new_stmt(b, s, &items);
@@ -915,13 +979,7 @@ fn group_select(
     };
     if let Some(h) = &s.having {
         let cond = expr(b, Sec::Coordinator, h, &cscope)?;
-        b.emit(
-            Sec::Coordinator,
-            Op::JumpIfNot {
-                cond,
-                to: u32::MAX,
-            },
-        );
+        b.emit(Sec::Coordinator, Op::JumpIfNot { cond, to: u32::MAX });
     }
     let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
     add_row(b, stmt, &exprs, &cscope)?;
@@ -931,10 +989,13 @@ fn group_select(
     Ok(stmt)
 }
 
+/// The id of the pseudo tables describing statement sets (their column types are unknown).
+pub(crate) const PSEUDO_TABLE_ID: u64 = u64::MAX;
+
 /// A pseudo table describing the rows of a statement set (FROM subquery / CTE).
 fn set_table(name: &str, columns: &[String]) -> Table {
     Table {
-        id: u64::MAX,
+        id: PSEUDO_TABLE_ID,
         schema: String::new(),
         name: name.to_string(),
         columns: columns
@@ -1028,7 +1089,11 @@ fn lambda_select(
         .iter()
         .map(|c| Expr::Name(vec![c.name.clone()]))
         .collect();
-    let pushed = if corr.is_some() { None } else { s.filter.as_ref() };
+    let pushed = if corr.is_some() {
+        None
+    } else {
+        s.filter.as_ref()
+    };
     let src = fetch(b, table, &scope, pushed, &all)?;
     // `self` resolves as an extra column, then its reads are redirected to the state register
     let mut with_self = corr.unwrap_or(table).clone();
@@ -1050,13 +1115,7 @@ fn lambda_select(
     let body_from = b.pc(Sec::Coordinator);
     if let (Some(f), Some(_)) = (&s.filter, corr) {
         let cond = expr(b, Sec::Coordinator, f, &lscope)?;
-        b.emit(
-            Sec::Coordinator,
-            Op::JumpIfNot {
-                cond,
-                to: u32::MAX,
-            },
-        );
+        b.emit(Sec::Coordinator, Op::JumpIfNot { cond, to: u32::MAX });
     }
     for (i, l) in lambdas.iter().enumerate() {
         let Expr::Lambda { expr: step, .. } = l else {
@@ -1234,6 +1293,11 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
                 let columns = b.p.stmts[src as usize].columns.clone();
                 sources.push((set_table(alias, &columns), alias.clone(), src));
             }
+            None if f.function.is_none() && cte_source(b, f)?.is_some() => {
+                let (src, columns) = cte_source(b, f)?.unwrap_or_default();
+                let q = f.alias.clone().unwrap_or_else(|| f.table.name.clone());
+                sources.push((set_table(&q, &columns), q, src));
+            }
             None => {
                 let t = resolve_table(catalog, &f.table)?;
                 let q = f.alias.clone().unwrap_or_else(|| t.name.clone());
@@ -1324,7 +1388,10 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
         walk_mut(f, &mut fix);
     }
     let mut order = s.clone();
-    order.order_by.iter_mut().for_each(|o| walk_mut(&mut o.expr, &mut fix));
+    order
+        .order_by
+        .iter_mut()
+        .for_each(|o| walk_mut(&mut o.expr, &mut fix));
     let (order_cols, extra) = order_keys(&order, &items, None)?;
     let stmt = new_stmt(b, s, &items);
     let mut loops = Vec::new();
@@ -1339,13 +1406,7 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
     let from = b.pc(Sec::Coordinator);
     if let Some(f) = &filter {
         let cond = expr(b, Sec::Coordinator, f, &scope)?;
-        b.emit(
-            Sec::Coordinator,
-            Op::JumpIfNot {
-                cond,
-                to: u32::MAX,
-            },
-        );
+        b.emit(Sec::Coordinator, Op::JumpIfNot { cond, to: u32::MAX });
     }
     let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
     add_row(b, stmt, &exprs, &scope)?;
@@ -1372,4 +1433,637 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
     let width = exprs.len() as u16;
     finish_set(b, s, stmt, items.len() as u16, order_cols, width)?;
     Ok(stmt)
+}
+
+/// `USE INDEX (name)`: the query with the index order appended to its ORDER BY (tree indexes
+/// are ordered by their keys, then the primary key; hash indexes have no order).
+fn index_order(s: &Select, table: &Table, name: &str) -> Result<Select> {
+    let ix = table
+        .indexes
+        .iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| Error::new(format!("index '{name}': not exists")))?;
+    let mut r = s.clone();
+    if ix.kind == amelie_common::IndexKind::Tree {
+        for k in ix.keys.iter().chain(table.primary().keys.iter()) {
+            if let Some(c) = table.columns.get(*k) {
+                r.order_by.push(amelie_parser::OrderBy {
+                    expr: Expr::Name(vec![c.name.clone()]),
+                    asc: true,
+                });
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// Comparisons of a primary-key column with a constant of an incomparable type are rejected
+/// when planning (as Amelie does), even if the table is empty.
+fn check_key_types(b: &Builder, t: &Table, scope: &Scope, filter: &Expr) -> Result<()> {
+    use amelie_common::Type;
+    use amelie_parser::BinaryOp as B;
+    let group = |ty: Type| match ty {
+        Type::Int | Type::Double | Type::Bool | Type::Timestamp => Some(0),
+        Type::String => Some(1),
+        _ => None,
+    };
+    let mut stack = vec![filter];
+    while let Some(e) = stack.pop() {
+        let Expr::Binary { op, left, right } = e else {
+            continue;
+        };
+        let symbol = match op {
+            B::And => {
+                stack.push(left);
+                stack.push(right);
+                continue;
+            }
+            B::Eq | B::NotEq => "=",
+            B::Lt => "<",
+            B::LtEq => "<=",
+            B::Gt => ">",
+            B::GtEq => ">=",
+            _ => continue,
+        };
+        let side = |x: &Expr| -> Result<Option<Type>> {
+            if let Expr::Name(parts) = x {
+                if let Ok(col) = scope.column(parts) {
+                    if t.is_key(col) {
+                        return Ok(Some(t.columns[col].ty.runtime()));
+                    }
+                }
+                return Ok(None);
+            }
+            Ok(crate::expr::const_value(x, b)?.map(|v| v.type_of()))
+        };
+        let key_left = matches!(&**left, Expr::Name(_));
+        let key_right = matches!(&**right, Expr::Name(_));
+        if key_left == key_right {
+            continue;
+        }
+        let (Some(l), Some(r)) = (side(left)?, side(right)?) else {
+            continue;
+        };
+        if let (Some(x), Some(y)) = (group(l), group(r)) {
+            if x != y {
+                return Err(Error::new(format!(
+                    "unsupported operation: <{}> {symbol} <{}>",
+                    l.name(),
+                    r.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `FROM f(args) [alias]`: the elements of the JSON array returned by `f` are the rows, of one
+/// column named by the target; other names are paths into the element.
+fn function_select(
+    b: &mut Builder,
+    catalog: &Catalog,
+    s: &Select,
+    call: &Expr,
+    target: &str,
+) -> Result<u16> {
+    let v = expr(b, Sec::Coordinator, call, &Scope::default())?;
+    let src = b.stmt(StmtInfo::default());
+    b.emit(Sec::Coordinator, Op::SetReset { stmt: src });
+    b.emit(Sec::Coordinator, Op::SetUnnest { stmt: src, src: v });
+    let col = format!("{OUTER}{target}");
+    let mut r = s.clone();
+    let mut fix = |e: &mut Expr| {
+        if let Expr::Name(parts) = e {
+            let rest = if parts.first().map(String::as_str) == Some(target) {
+                &parts[1..]
+            } else {
+                &parts[..]
+            };
+            let mut p = vec![col.clone()];
+            p.extend(rest.iter().cloned());
+            *parts = p;
+        }
+    };
+    for item in &mut r.items {
+        match item {
+            SelectItem::Expr { expr, .. } => walk_mut(expr, &mut fix),
+            SelectItem::QualifiedWildcard(q) if q == target => *item = SelectItem::Wildcard,
+            _ => {}
+        }
+    }
+    if let Some(f) = &mut r.filter {
+        walk_mut(f, &mut fix);
+    }
+    for o in &mut r.order_by {
+        walk_mut(&mut o.expr, &mut fix);
+    }
+    for g in &mut r.group_by {
+        walk_mut(g, &mut fix);
+    }
+    if let Some(h) = &mut r.having {
+        walk_mut(h, &mut fix);
+    }
+    let mut t = set_table(target, std::slice::from_ref(&col));
+    t.name = target.to_string();
+    let mut out = if !r.group_by.is_empty() || r.having.is_some() || has_aggs(&r) {
+        group_select(b, catalog, &r, &t, None, Some(src))
+    } else {
+        loop_select(b, catalog, &r, &t, None, Some(src), None)
+    };
+    if let Ok(stmt) = out {
+        // `*` names the column after the target
+        if let Some(info) = b.p.stmts.get_mut(stmt as usize) {
+            for c in &mut info.columns {
+                if *c == col {
+                    *c = target.to_string();
+                }
+            }
+        }
+        out = Ok(stmt);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{compile, CompileCtx, Compiled};
+    use amelie_catalog::{Catalog, DdlOp, Node};
+    use amelie_common::Result;
+    use amelie_vm::{Op, Program};
+
+    fn catalog(sql: &str) -> Catalog {
+        let mut c = Catalog::default();
+        c.apply(&DdlOp::CreateNode(Node {
+            uuid: "node-0".into(),
+        }))
+        .unwrap();
+        let req = amelie_parser::parse(sql).unwrap();
+        let Compiled::Ddl(op) = compile(&req, &c, &CompileCtx::default()).unwrap() else {
+            panic!("ddl expected");
+        };
+        c.apply(&op).unwrap();
+        c
+    }
+
+    fn program(c: &Catalog, sql: &str) -> Result<Program> {
+        let req = amelie_parser::parse(sql)?;
+        match compile(&req, c, &CompileCtx::default())? {
+            Compiled::Program(p) => Ok(p),
+            _ => Err(amelie_common::Error::new("program expected")),
+        }
+    }
+
+    fn err(c: &Catalog, sql: &str) -> String {
+        program(c, sql).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn subqueries_and_any_all_compile_to_set_ops() {
+        let c = catalog("create table t (id int primary key, data int)");
+        let p = program(&c, "select 1 = any(select id from t)").unwrap();
+        assert!(p
+            .coordinator
+            .iter()
+            .any(|op| matches!(op, Op::SetAnyAll { .. })));
+        let p = program(&c, "select 1 >= all([1, 2])").unwrap();
+        assert!(p
+            .coordinator
+            .iter()
+            .any(|op| matches!(op, Op::AnyAll { .. })));
+        let p = program(&c, "select (select id from t where t.id = o.id) from t o").unwrap();
+        assert!(p
+            .coordinator
+            .iter()
+            .any(|op| matches!(op, Op::OuterColumn { .. })));
+        assert!(program(&c, "select * from (select id from t) x, t").is_ok());
+        assert!(program(
+            &c,
+            "select id, count(*) from t group by 1 having count(*) > 1"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn query_errors() {
+        let c = catalog("create table t (id int primary key, data int)");
+        assert_eq!(
+            err(&c, "select self"),
+            "unexpected <SELF> usage without lambda context"
+        );
+        assert_eq!(
+            err(&c, "select * from (select 1)"),
+            "FROM (SELECT) subquery must have an alias"
+        );
+        assert_eq!(
+            err(&c, "select 1 in (select * from t)"),
+            "IN: subquery must return one column"
+        );
+        assert_eq!(
+            err(&c, "select 0 -> self + 1 from t"),
+            "distributed operation with lambda is not supported"
+        );
+        assert_eq!(
+            err(&c, "select * from t where id > 'x'"),
+            "unsupported operation: <int> > <string>"
+        );
+        assert_eq!(
+            err(&c, "select 1 -> 1"),
+            "no targets to use with GROUP BY or aggregates"
+        );
+    }
+}
+
+/// GROUP BY expressions, with output ordinals and aliases resolved to their items.
+fn group_keys(s: &Select, items: &[(Expr, String)], table: &Table) -> Result<Vec<Expr>> {
+    let mut keys = Vec::new();
+    for g in &s.group_by {
+        let e = match g {
+            Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => {
+                items[(*i - 1) as usize].0.clone()
+            }
+            Expr::Int(_) => return Err(Error::new("GROUP BY: column position is out of range")),
+            Expr::Name(p)
+                if p.len() == 1
+                    && table.column(&p[0]).is_none()
+                    && items.iter().any(|(_, n)| *n == p[0]) =>
+            {
+                items
+                    .iter()
+                    .find(|(_, n)| *n == p[0])
+                    .map(|(e, _)| e.clone())
+                    .unwrap_or(Expr::Null)
+            }
+            e => e.clone(),
+        };
+        keys.push(e);
+    }
+    Ok(keys)
+}
+
+/// Patches the `JumpIfNot` / `Jump` at `at` to jump to the current coordinator position.
+fn patch_here(b: &mut Builder, at: usize) {
+    let here = b.pc(Sec::Coordinator) as u32;
+    match &mut b.code(Sec::Coordinator)[at] {
+        Op::JumpIfNot { to, .. } | Op::Jump { to } => *to = here,
+        _ => {}
+    }
+}
+
+fn not(b: &mut Builder, a: Reg) -> Reg {
+    let dst = b.regs(Sec::Coordinator, 1);
+    b.emit(
+        Sec::Coordinator,
+        Op::Unary {
+            op: amelie_vm::UnOp::Not,
+            dst,
+            a,
+        },
+    );
+    dst
+}
+
+fn binary(b: &mut Builder, op: amelie_vm::BinOp, a: Reg, c: Reg) -> Reg {
+    let dst = b.regs(Sec::Coordinator, 1);
+    b.emit(Sec::Coordinator, Op::Binary { op, dst, a, b: c });
+    dst
+}
+
+/// Adds the output row of the current group (HAVING checked) to `stmt`.
+fn flush_group(
+    b: &mut Builder,
+    s: &Select,
+    stmt: u16,
+    exprs: &[&Expr],
+    scope: &Scope,
+) -> Result<()> {
+    let skip = match &s.having {
+        Some(h) => {
+            let cond = expr(b, Sec::Coordinator, h, scope)?;
+            Some(b.emit(Sec::Coordinator, Op::JumpIfNot { cond, to: 0 }))
+        }
+        None => None,
+    };
+    add_row(b, stmt, exprs, scope)?;
+    if let Some(j) = skip {
+        patch_here(b, j);
+    }
+    Ok(())
+}
+
+/// GROUP BY with lambda aggregates (shared tables): rows sorted by the group key are folded
+/// in order, one state per lambda, reset at every key change.
+fn group_lambda_select(
+    b: &mut Builder,
+    s: &Select,
+    table: &Table,
+    alias: Option<&str>,
+) -> Result<u16> {
+    use amelie_vm::BinOp;
+    let scope = Scope {
+        table: Some(table),
+        alias,
+        aggs: None,
+    };
+    let items = expand_items(s, Some(table), alias)?;
+    check_no_aggs(&items)?;
+    let keys = group_keys(s, &items, table)?;
+    let (order_cols, extra) = order_keys(s, &items, Some(table))?;
+    let mut all: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
+    all.extend(s.having.iter());
+    let lambdas = lambdas(&all);
+    let nk = keys.len() as u16;
+    let mut inputs = keys.clone();
+    inputs.extend(
+        table
+            .columns
+            .iter()
+            .map(|c| Expr::Name(vec![c.name.clone()])),
+    );
+    let src = fetch(b, table, &scope, s.filter.as_ref(), &inputs)?;
+    b.emit(
+        Sec::Coordinator,
+        Op::Sort {
+            stmt: src,
+            keys: (0..nk).map(|i| (i, true)).collect(),
+        },
+    );
+    let k = lambdas.len() as u16;
+    let blk = b.regs(Sec::Coordinator, nk + k.max(1));
+    let first = b.load_const(Sec::Coordinator, amelie_common::Value::Bool(true));
+    let stmt = new_stmt(b, s, &items);
+    let mut mapped = keys.clone();
+    mapped.extend(lambdas.iter().cloned());
+    let cscope = Scope {
+        table: None,
+        alias: None,
+        aggs: Some((&mapped, blk)),
+    };
+    let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
+    let (at, body) = open_loop(b, src);
+    // key change?
+    let mut same = b.load_const(Sec::Coordinator, amelie_common::Value::Bool(true));
+    let kregs = b.regs(Sec::Coordinator, nk.max(1));
+    for i in 0..nk {
+        b.emit(
+            Sec::Coordinator,
+            Op::Column {
+                dst: kregs + i,
+                col: i,
+            },
+        );
+        let eq = binary(b, BinOp::Eq, kregs + i, blk + i);
+        let n1 = b.regs(Sec::Coordinator, 1);
+        b.emit(
+            Sec::Coordinator,
+            Op::IsNull {
+                dst: n1,
+                a: kregs + i,
+                negated: false,
+            },
+        );
+        let n2 = b.regs(Sec::Coordinator, 1);
+        b.emit(
+            Sec::Coordinator,
+            Op::IsNull {
+                dst: n2,
+                a: blk + i,
+                negated: false,
+            },
+        );
+        let both = binary(b, BinOp::And, n1, n2);
+        let si = binary(b, BinOp::Or, eq, both);
+        same = binary(b, BinOp::And, same, si);
+    }
+    let changed = not(b, same);
+    let new_group = binary(b, BinOp::Or, first, changed);
+    let to_step = b.emit(
+        Sec::Coordinator,
+        Op::JumpIfNot {
+            cond: new_group,
+            to: 0,
+        },
+    );
+    let not_first = not(b, first);
+    let no_flush = b.emit(
+        Sec::Coordinator,
+        Op::JumpIfNot {
+            cond: not_first,
+            to: 0,
+        },
+    );
+    flush_group(b, s, stmt, &exprs, &cscope)?;
+    patch_here(b, no_flush);
+    for i in 0..nk {
+        b.emit(
+            Sec::Coordinator,
+            Op::Move {
+                dst: blk + i,
+                src: kregs + i,
+            },
+        );
+    }
+    for (j, l) in lambdas.iter().enumerate() {
+        let Expr::Lambda { seed, .. } = l else {
+            continue;
+        };
+        let v = expr(b, Sec::Coordinator, seed, &Scope::default())?;
+        b.emit(
+            Sec::Coordinator,
+            Op::Move {
+                dst: blk + nk + j as Reg,
+                src: v,
+            },
+        );
+    }
+    let f = b.load_const(Sec::Coordinator, amelie_common::Value::Bool(false));
+    b.emit(Sec::Coordinator, Op::Move { dst: first, src: f });
+    patch_here(b, to_step);
+    // fold: rows are key values ++ table columns; `self` is an extra pseudo column
+    let mut t = table.clone();
+    let mut cols: Vec<amelie_catalog::Column> = (0..nk)
+        .map(|i| amelie_catalog::Column {
+            name: format!("{OUTER}key{i}"),
+            ty: amelie_common::ColumnType::Json,
+            not_null: false,
+            default: None,
+            serial: false,
+            random: None,
+        })
+        .collect();
+    cols.append(&mut t.columns);
+    let self_col = cols.len() as u16;
+    cols.push(amelie_catalog::Column {
+        name: "self".into(),
+        ty: amelie_common::ColumnType::Json,
+        not_null: false,
+        default: None,
+        serial: false,
+        random: None,
+    });
+    t.columns = cols;
+    let lscope = Scope {
+        table: Some(&t),
+        alias,
+        aggs: None,
+    };
+    for (j, l) in lambdas.iter().enumerate() {
+        let Expr::Lambda { expr: step, .. } = l else {
+            continue;
+        };
+        let from = b.pc(Sec::Coordinator);
+        let v = expr(b, Sec::Coordinator, step, &lscope)?;
+        let st = blk + nk + j as Reg;
+        for op in &mut b.code(Sec::Coordinator)[from..] {
+            if let Op::Column { dst, col } = *op {
+                if col == self_col {
+                    *op = Op::Move { dst, src: st };
+                }
+            }
+        }
+        b.emit(Sec::Coordinator, Op::Move { dst: st, src: v });
+    }
+    close_loop(b, at, body);
+    // the last group
+    let not_first = not(b, first);
+    let done = b.emit(
+        Sec::Coordinator,
+        Op::JumpIfNot {
+            cond: not_first,
+            to: 0,
+        },
+    );
+    flush_group(b, s, stmt, &exprs, &cscope)?;
+    patch_here(b, done);
+    let n = items.len() as u16;
+    finish_set(b, s, stmt, n, order_cols, exprs.len() as u16)?;
+    Ok(stmt)
+}
+
+/// Whether the select list or ORDER BY of `s` has aggregate functions.
+fn has_aggs(s: &Select) -> bool {
+    let mut aggs = Vec::new();
+    for item in &s.items {
+        if let SelectItem::Expr { expr, .. } = item {
+            collect_aggs(expr, &mut aggs);
+        }
+    }
+    for o in &s.order_by {
+        collect_aggs(&o.expr, &mut aggs);
+    }
+    !aggs.is_empty()
+}
+
+/// A FROM target naming a CTE of the request: its statement and column names.
+fn cte_source(b: &Builder, f: &FromItem) -> Result<Option<(u16, Vec<String>)>> {
+    if f.subquery.is_some() || f.function.is_some() || f.table.schema.is_some() {
+        return Ok(None);
+    }
+    match b.ctes.iter().find(|(n, _, _)| *n == f.table.name) {
+        Some((n, None, _)) => Err(Error::new(format!("<{n}> recursive CTE are not supported"))),
+        Some((_, Some(stmt), cols)) => Ok(Some((*stmt, cols.clone()))),
+        None => Ok(None),
+    }
+}
+
+/// `WITH name [(cols)] AS (stmt), ... [main]`: every CTE runs as an earlier statement of the
+/// program whose rows later statements read by name.
+pub fn with(
+    b: &mut Builder,
+    catalog: &Catalog,
+    ctes: &[amelie_parser::Cte],
+    main: Option<&amelie_parser::Stmt>,
+) -> Result<()> {
+    use amelie_parser::Stmt;
+    let mut last = None;
+    for cte in ctes {
+        if b.ctes.iter().any(|(n, _, _)| *n == cte.name) {
+            return Err(Error::new(format!("CTE <{}> redefined", cte.name)));
+        }
+        b.ctes.push((cte.name.clone(), None, Vec::new()));
+        let before = b.p.stmts.len();
+        let stmt = match &*cte.stmt {
+            Stmt::Select(s) => Some(select_stmt(b, catalog, s, None)?),
+            Stmt::Insert(i) => {
+                crate::dml::insert(b, catalog, i)?;
+                None
+            }
+            Stmt::Update(u) => {
+                crate::dml::update(b, catalog, u)?;
+                None
+            }
+            Stmt::Delete(d) => {
+                crate::dml::delete(b, catalog, d)?;
+                None
+            }
+            _ => return Err(Error::new("CTE: SELECT, INSERT, UPDATE or DELETE expected")),
+        };
+        // DML: its RETURNING rows are in the statement it created
+        let stmt = stmt
+            .or_else(|| (b.p.stmts.len() > before).then(|| (b.p.stmts.len() - 1) as u16))
+            .ok_or_else(|| Error::new(format!("CTE <{}> returns no rows", cte.name)))?;
+        let mut columns = b.p.stmts[stmt as usize].columns.clone();
+        if !cte.columns.is_empty() {
+            if cte.columns.len() != columns.len() {
+                return Err(Error::new(format!(
+                    "CTE <{}> arguments number mismatch",
+                    cte.name
+                )));
+            }
+            columns = cte.columns.clone();
+            b.p.stmts[stmt as usize].columns = columns.clone();
+        }
+        if let Some(entry) = b.ctes.iter_mut().find(|(n, _, _)| *n == cte.name) {
+            *entry = (cte.name.clone(), Some(stmt), columns);
+        }
+        last = Some(stmt);
+    }
+    match main {
+        Some(Stmt::Select(s)) => select(b, catalog, s),
+        Some(Stmt::Insert(i)) => crate::dml::insert(b, catalog, i),
+        Some(Stmt::Update(u)) => crate::dml::update(b, catalog, u),
+        Some(Stmt::Delete(d)) => crate::dml::delete(b, catalog, d),
+        Some(_) => Err(Error::new("CTE: unsupported main statement")),
+        None => {
+            if let Some(stmt) = last {
+                b.emit(Sec::Coordinator, Op::Result { stmt });
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod cte_tests {
+    use crate::{compile, CompileCtx, Compiled};
+    use amelie_catalog::Catalog;
+
+    fn err(sql: &str) -> String {
+        let req = amelie_parser::parse(sql).unwrap();
+        match compile(&req, &Catalog::default(), &CompileCtx::default()) {
+            Err(e) => e.to_string(),
+            Ok(_) => String::new(),
+        }
+    }
+
+    #[test]
+    fn cte_rules() {
+        let req = amelie_parser::parse("with a (x) as (select 1) select x from a").unwrap();
+        let Ok(Compiled::Program(_)) = compile(&req, &Catalog::default(), &CompileCtx::default())
+        else {
+            panic!("program expected");
+        };
+        assert_eq!(
+            err("with a as (select 1), a as (select 2) select 1"),
+            "CTE <a> redefined"
+        );
+        assert_eq!(
+            err("with a as (select * from a) select 1"),
+            "<a> recursive CTE are not supported"
+        );
+        assert_eq!(
+            err("with a (x) as (select 1, 2) select 1"),
+            "CTE <a> arguments number mismatch"
+        );
+        assert_eq!(err("with a as (select 1)"), "");
+    }
 }

@@ -4,7 +4,9 @@
 
 pub mod commit;
 pub mod ddl;
+mod import;
 mod route;
+pub mod user;
 pub mod wal_body;
 
 use amelie_catalog::{Catalog, DdlOp, Node};
@@ -34,6 +36,8 @@ pub struct ExecutorConfig {
 pub struct SessionCtx {
     /// Timezone offset in seconds for timestamp text.
     pub tz_offset: i32,
+    /// `SET timezone` name of this session; None = the server default.
+    pub timezone: Option<String>,
 }
 
 /// What recovery did, for the start-up log.
@@ -54,6 +58,8 @@ pub struct Executor {
     lsn: Arc<AtomicU64>,
     format: RwLock<String>,
     limit_send: AtomicU64,
+    /// `limit_write`: maximum WAL bytes of one transaction (0 = no limit).
+    limit_write: AtomicU64,
     config_source: RwLock<Option<Arc<dyn ddl::ConfigSource>>>,
 }
 
@@ -101,6 +107,7 @@ impl Executor {
             lsn,
             format: RwLock::new(config.format.clone()),
             limit_send: AtomicU64::new(config.limit_send),
+            limit_write: AtomicU64::new(0),
             config_source: RwLock::new(None),
         };
         Format::parse(&config.format)?;
@@ -263,13 +270,24 @@ impl Executor {
     /// Executes one request body as one transaction. `Ok(None)` means no content (204).
     pub async fn execute(&self, sql: &str, session: &SessionCtx) -> Result<Option<String>> {
         let req = amelie_parser::parse(sql)?;
+        self.execute_request(req, sql.contains("system."), session)
+            .await
+    }
+
+    /// Executes a parsed request as one transaction (`system`: it may read `system.*`).
+    pub(crate) async fn execute_request(
+        &self,
+        req: amelie_parser::Request,
+        system: bool,
+        session: &SessionCtx,
+    ) -> Result<Option<String>> {
         if req.stmts.is_empty() {
             return Ok(None);
         }
         let ctx = CompileCtx {
             now: now_us(),
             tz_offset: session.tz_offset,
-            system: sql.contains("system.").then(|| self.system_snapshot()),
+            system: system.then(|| self.system_snapshot()),
         };
         if req.stmts.len() == 1 && req.stmts[0].is_utility() {
             if req.explain {
@@ -278,6 +296,9 @@ impl Executor {
                 ));
             }
             if let Some(r) = self.show_or_set(&req.stmts[0], session) {
+                return r;
+            }
+            if let Some(r) = self.user_stmt(&req.stmts[0], session).await {
                 return r;
             }
             let compiled = compile(&req, &self.catalog(), &ctx)?;
@@ -328,7 +349,10 @@ impl Executor {
                 .await;
             tx.end();
             guard.done = true;
-            let wait = self.commit.complete(&nodes, &tx, run.map(|_| changes));
+            let run = run.and_then(|_| self.check_limit_write(&changes));
+            let wait = self
+                .commit
+                .complete(&nodes, &tx, run.map(|_| commit::Record::encode(&changes)));
             wait.await
                 .map_err(|_| Error::new("commit was interrupted"))??;
             coord.take_result()
@@ -406,7 +430,14 @@ impl Executor {
             let logged = !program.tables[d.table].unlogged;
             if let Some(amelie_vm::program::Target::Set) = program.targets.get(d.target) {
                 let rows = coord.take_result().map(|(_, rows)| rows).unwrap_or_default();
-                route::fill_set_rows(program, d.table, &self.catalog(), rows, &mut routes[d.target])?;
+                let filled =
+                    route::fill_set_rows(program, d.table, &self.catalog(), rows, &mut routes[d.target]);
+                if let Err(e) = filled {
+                    // report an earlier statement's error first
+                    let mut discard = Vec::new();
+                    collect(std::mem::take(&mut deferred), changes, &mut discard).await?;
+                    return Err(e);
+                }
             }
             let mut waits = Vec::with_capacity(routes[d.target].len());
             for r in routes[d.target].iter_mut() {

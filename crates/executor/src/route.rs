@@ -116,20 +116,20 @@ pub fn fill_set_rows(
         .ok_or_else(|| Error::new(format!("table '{}': not exists", tref.name)))?;
     let keys = &t.primary().keys;
     for row in rows {
+        let mismatch = || Error::new("INSERT SELECT columns do not match the table columns");
         if row.len() != t.columns.len() {
-            return Err(Error::new(format!(
-                "INSERT: expected {} columns, SELECT returned {}",
-                t.columns.len(),
-                row.len()
-            )));
+            return Err(mismatch());
         }
         let mut out = Vec::with_capacity(row.len());
         for (c, v) in row.into_vec().into_iter().enumerate() {
             let col = &t.columns[c];
             let not_null = col.not_null || t.is_key(c);
-            out.push(amelie_vm::exec::coerce_to_column(
-                v, col.ty, &col.name, not_null,
-            )?);
+            // a NULL in a NOT NULL column keeps its own message; other casts are a mismatch
+            let null = v.is_null();
+            out.push(
+                amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)
+                    .map_err(|e| if null { e } else { mismatch() })?,
+            );
         }
         let p = if t.partitions.len() == 1 {
             0

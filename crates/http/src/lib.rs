@@ -86,6 +86,14 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (session, schema, table, content_type, query, body);
         std::future::ready(Err(Error::new(MSG_UNSUPPORTED)))
     }
+
+    /// Validates the token of an `Authorization: Bearer <token>` header. A request whose
+    /// header is present but fails (or does not start with `Bearer `) gets 403 and the
+    /// connection is closed. The default accepts every token.
+    fn authenticate(&self, token: &str) -> bool {
+        let _ = token;
+        true
+    }
 }
 
 /// Network counters (for `SHOW STATUS` / `SHOW connections` etc.).
@@ -167,6 +175,9 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Largest accepted request head (request line + headers); larger → 431 and close.
     pub max_header_size: usize,
+    /// Per listener, in `listen` order: requests must carry a valid token (`"auth": true`).
+    /// Missing entries mean false.
+    pub auth: Vec<bool>,
 }
 
 impl ServerConfig {
@@ -180,6 +191,7 @@ impl ServerConfig {
             header_read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(5),
             max_header_size: 16 * 1024,
+            auth: Vec::new(),
         }
     }
 }

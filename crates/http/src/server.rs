@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Uri};
@@ -99,12 +99,14 @@ impl Listeners {
                 _ = &mut shutdown => break,
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 res = poll_fn(|cx| poll_accept(&listeners, &mut next, cx)) => match res {
-                    Ok(stream) => {
+                    Ok((stream, idx)) => {
+                        let auth = config.auth.get(idx).copied().unwrap_or(false);
                         conns.spawn(run_connection(
                             stream,
                             Arc::clone(&shared),
                             Arc::clone(&backend),
                             stop_rx.clone(),
+                            auth,
                         ));
                     }
                     Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
@@ -124,18 +126,19 @@ impl Listeners {
     }
 }
 
-/// Accept from whichever listener is ready, starting the scan at a rotating index.
+/// Accept from whichever listener is ready, starting the scan at a rotating index. Also
+/// returns the index of the listener.
 fn poll_accept(
     listeners: &[TcpListener],
     next: &mut usize,
     cx: &mut Context<'_>,
-) -> Poll<io::Result<TcpStream>> {
+) -> Poll<io::Result<(TcpStream, usize)>> {
     let n = listeners.len();
     for i in 0..n {
         let idx = (*next + i) % n;
         if let Poll::Ready(res) = listeners[idx].poll_accept(cx) {
             *next = (idx + 1) % n;
-            return Poll::Ready(res.map(|(stream, _peer)| stream));
+            return Poll::Ready(res.map(|(stream, _peer)| (stream, idx)));
         }
     }
     Poll::Pending
@@ -178,6 +181,8 @@ struct ConnCtx<B> {
     shared: Arc<Shared>,
     state: Arc<ConnState>,
     session: Mutex<Session>,
+    /// The listener requires a token.
+    auth: bool,
 }
 
 /// Decrements the open-connection counter when the connection task ends (or is aborted).
@@ -208,6 +213,7 @@ async fn run_connection<B: Backend>(
     shared: Arc<Shared>,
     backend: Arc<B>,
     mut stop: watch::Receiver<bool>,
+    auth: bool,
 ) {
     let _ = stream.set_nodelay(true);
     let stats = Arc::clone(&shared.stats);
@@ -221,6 +227,7 @@ async fn run_connection<B: Backend>(
         shared: Arc::clone(&shared),
         state: Arc::clone(&state),
         session: Mutex::new(Session::new(id)),
+        auth,
     });
     let svc = service_fn(move |req: Request<Incoming>| {
         // Called as soon as the request head is parsed: stop the header timer now, before
@@ -353,6 +360,18 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
     shared.stats.add_request();
 
     if req.method() != Method::POST {
+        ctx.state.set_linger();
+        return Ok(reply::forbidden());
+    }
+    let authorized = match req.headers().get(AUTHORIZATION) {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|token| ctx.backend.authenticate(token)),
+        None => !ctx.auth,
+    };
+    if !authorized {
         ctx.state.set_linger();
         return Ok(reply::forbidden());
     }

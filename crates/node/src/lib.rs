@@ -75,6 +75,18 @@ pub enum NodeMsg {
         key_cols: Vec<usize>,
         done: Sender<()>,
     },
+    /// CREATE INDEX: build a secondary index on `cols` (appended after the existing ones).
+    CreateSecondary {
+        id: u64,
+        cols: Vec<usize>,
+        done: Sender<()>,
+    },
+    /// DROP INDEX: drop the `index`-th secondary index.
+    DropSecondary {
+        id: u64,
+        index: usize,
+        done: Sender<()>,
+    },
     /// Answer when every earlier message is processed.
     Sync {
         done: Sender<()>,
@@ -214,6 +226,21 @@ impl Node {
                             }
                             *row = v.into_boxed_slice();
                         });
+                        if let Some(i) = drop {
+                            p.shift_secondary(i);
+                        }
+                    }
+                    let _ = done.send(());
+                }
+                NodeMsg::CreateSecondary { id, cols, done } => {
+                    if let Some(p) = self.partitions.get_mut(&id) {
+                        p.create_secondary(&cols);
+                    }
+                    let _ = done.send(());
+                }
+                NodeMsg::DropSecondary { id, index, done } => {
+                    if let Some(p) = self.partitions.get_mut(&id) {
+                        p.drop_secondary(index);
                     }
                     let _ = done.send(());
                 }

@@ -64,14 +64,67 @@ pub enum Stmt {
         name: ObjectName,
         op: AlterTableOp,
     },
+    /// `CREATE USER [IF NOT EXISTS] name [SECRET 'value']`
+    CreateUser {
+        if_not_exists: bool,
+        name: String,
+        secret: Option<String>,
+    },
+    /// `ALTER USER name SECRET 'value'` ('' clears the secret)
+    AlterUser {
+        name: String,
+        secret: String,
+    },
+    /// `DROP USER [IF EXISTS] name`
+    DropUser {
+        if_exists: bool,
+        name: String,
+    },
+    /// `CREATE TOKEN name [EXPIRE 'interval']`
+    CreateToken {
+        name: String,
+        expire: Option<String>,
+    },
+    /// `WATCH expr`: the expression as a coordinator-only `SELECT expr`.
+    Watch(Box<Select>),
+    /// `WITH name [(cols)] AS (stmt), ... [main]` (main absent: a standalone WITH block).
+    With {
+        ctes: Vec<Cte>,
+        main: Option<Box<Stmt>>,
+    },
+}
+
+/// One common table expression of a WITH block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cte {
+    pub name: String,
+    /// Optional column names (must match the number of returned columns).
+    pub columns: Vec<String>,
+    pub stmt: Box<Stmt>,
 }
 
 impl Stmt {
     /// Utility statements must be the only statement of a request.
     pub fn is_utility(&self) -> bool {
-        !matches!(
+        matches!(
             self,
-            Stmt::Insert(_) | Stmt::Select(_) | Stmt::Update(_) | Stmt::Delete(_)
+            Stmt::CreateTable(_)
+                | Stmt::DropTable { .. }
+                | Stmt::CreateSchema { .. }
+                | Stmt::DropSchema { .. }
+                | Stmt::AlterSchema { .. }
+                | Stmt::Truncate { .. }
+                | Stmt::Show { .. }
+                | Stmt::Set { .. }
+                | Stmt::CreateIndex(_)
+                | Stmt::DropIndex { .. }
+                | Stmt::AlterIndex { .. }
+                | Stmt::AlterTable { .. }
+                | Stmt::CreateUser { .. }
+                | Stmt::AlterUser { .. }
+                | Stmt::DropUser { .. }
+                | Stmt::CreateToken { .. }
+                | Stmt::Watch(_)
         )
     }
 }
@@ -225,6 +278,11 @@ pub struct FromItem {
     pub alias: Option<String>,
     /// `FROM (SELECT ...) alias`: `table` then holds the alias (or an empty name).
     pub subquery: Option<Box<Select>>,
+    /// `USE INDEX (name)`: scan in the order of that index.
+    pub use_index: Option<String>,
+    /// `FROM f(args) [alias]`: a table function; its JSON array elements are the rows and
+    /// `table.name` is the function name.
+    pub function: Option<Expr>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

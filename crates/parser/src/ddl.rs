@@ -265,8 +265,9 @@ impl Parser {
                         }
                     }
                     _ => {
-                        return self
-                            .fail("ALTER TABLE UNSET COLUMN name <DEFAULT | STORED | RESOLVED> expected")
+                        return self.fail(
+                            "ALTER TABLE UNSET COLUMN name <DEFAULT | STORED | RESOLVED> expected",
+                        )
                     }
                 }
             }
@@ -307,10 +308,8 @@ impl Parser {
                 }
                 _ => return self.fail(format!("SHOW {what} <name> expected")),
             },
-            "tables" => {
-                if self.accept_kw(Kw::In) || self.accept_kw(Kw::From) {
-                    arg = Some(self.name("SHOW TABLES IN <name> expected")?);
-                }
+            "tables" if self.accept_kw(Kw::In) || self.accept_kw(Kw::From) => {
+                arg = Some(self.name("SHOW TABLES IN <name> expected")?);
             }
             _ => {}
         }
@@ -353,5 +352,106 @@ impl Parser {
             _ => return self.fail("SET name TO <value> expected"),
         };
         Ok(Stmt::Set { name, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ast::*;
+    use crate::parse;
+
+    fn one(sql: &str) -> Stmt {
+        parse(sql).unwrap().stmts.remove(0)
+    }
+
+    fn err(sql: &str) -> String {
+        parse(sql).unwrap_err().msg().to_string()
+    }
+
+    #[test]
+    fn schema_statements() {
+        assert_eq!(
+            one("create schema if not exists s"),
+            Stmt::CreateSchema {
+                if_not_exists: true,
+                name: "s".into()
+            }
+        );
+        assert!(matches!(
+            one("drop schema s cascade"),
+            Stmt::DropSchema { cascade: true, .. }
+        ));
+        assert_eq!(
+            err("alter schema test rename to"),
+            "ALTER SCHEMA RENAME <name> expected"
+        );
+        assert_eq!(
+            err("create schema test abc"),
+            "unexpected token at the end of statement"
+        );
+    }
+
+    #[test]
+    fn index_statements() {
+        let Stmt::CreateIndex(ci) = one("create unique index i on s.t (a, b)") else {
+            panic!("create index expected");
+        };
+        assert!(ci.unique);
+        assert_eq!(ci.keys, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(ci.table.schema.as_deref(), Some("s"));
+        assert_eq!(err("create index i on test"), "KEY <(> expected");
+        assert_eq!(err("drop index i"), "DROP INDEX name <ON> expected");
+        assert_eq!(
+            err("alter index i on test rename"),
+            "ALTER INDEX name ON name RENAME <TO> expected"
+        );
+    }
+
+    #[test]
+    fn alter_table_statements() {
+        assert!(matches!(
+            one("alter table t rename column a to b"),
+            Stmt::AlterTable {
+                op: AlterTableOp::RenameColumn { .. },
+                ..
+            }
+        ));
+        assert!(matches!(
+            one("alter table t set serial to 5"),
+            Stmt::AlterTable {
+                op: AlterTableOp::SetSerial(5),
+                ..
+            }
+        ));
+        assert_eq!(
+            err("alter table test add column data int not null"),
+            "ALTER TABLE ADD NOT NULL currently not supported"
+        );
+        assert_eq!(
+            err("alter table test"),
+            "ALTER TABLE <RENAME | ADD | DROP | SET | UNSET> expected"
+        );
+    }
+
+    #[test]
+    fn show_set_truncate() {
+        assert_eq!(
+            one("show tables in s extended format 'json'"),
+            Stmt::Show {
+                what: "tables".into(),
+                arg: Some("s".into()),
+                extended: true,
+                format: Some("json".into())
+            }
+        );
+        assert_eq!(err("show \"x\""), "SHOW <name> expected");
+        assert_eq!(
+            one("set limit_send to 10"),
+            Stmt::Set {
+                name: "limit_send".into(),
+                value: Expr::Int(10)
+            }
+        );
+        assert_eq!(err("truncate if not exists"), "IF <EXISTS> expected");
     }
 }

@@ -10,13 +10,16 @@
 pub mod ast;
 mod ddl;
 mod expr;
+pub mod import;
 mod lexer;
 mod parser;
+mod user;
 
 #[cfg(test)]
 mod tests;
 
 pub use ast::*;
+pub use import::{parse_import, ImportColumn, ImportFormat, ImportRow, ImportSpec};
 pub use lexer::AmelieDialect;
 
 /// Parses one request body (a whole transaction) into statements.

@@ -61,6 +61,20 @@ pub(crate) fn parse_request(sql: &str) -> Result<Request> {
 
 // Token access helpers.
 impl Parser {
+    /// A parser over `src`'s tokens (used by `import.rs`, which drives it itself).
+    pub(crate) fn new(src: &str) -> Parser {
+        let lexed = lex(src);
+        Parser {
+            toks: lexed.toks,
+            pos: 0,
+            depth: 0,
+            h: 0,
+            max_h: 0,
+            stack_base: stack_pointer(),
+            lex_error: lexed.error,
+        }
+    }
+
     #[inline]
     pub(crate) fn peek(&self) -> &Tok {
         &self.toks[self.pos]
@@ -213,9 +227,59 @@ impl Parser {
         }
     }
 
+    /// `WITH name [(col, ...)] AS (stmt) [, ...] [main statement]`.
+    #[inline(never)]
+    fn with(&mut self) -> Result<Stmt> {
+        self.advance();
+        let mut ctes = Vec::new();
+        loop {
+            let Some(name) = self.take_ident() else {
+                return self.fail("WITH <name> expected");
+            };
+            let mut columns = Vec::new();
+            if self.accept_p(P::LParen) {
+                loop {
+                    match self.take_ident() {
+                        Some(c) => columns.push(c),
+                        None => return self.fail("WITH name (<name> expected"),
+                    }
+                    if self.accept_p(P::Comma) {
+                        continue;
+                    }
+                    self.expect_p(P::RParen, "expected ')'")?;
+                    break;
+                }
+            }
+            if !self.accept_kw(Kw::As) {
+                return self.fail("WITH name <AS> expected");
+            }
+            if !self.accept_p(P::LParen) {
+                return self.fail("WITH name AS <(> expected");
+            }
+            let stmt = match self.peek_kw() {
+                Some(Kw::Select | Kw::Insert | Kw::Update | Kw::Delete) => self.stmt()?,
+                _ => return self.fail("WITH name AS (<SELECT|INSERT|UPDATE|DELETE> expected"),
+            };
+            self.expect_p(P::RParen, "expected ')'")?;
+            ctes.push(Cte {
+                name,
+                columns,
+                stmt: Box::new(stmt),
+            });
+            if !self.accept_p(P::Comma) {
+                break;
+            }
+        }
+        let main = match self.peek_kw() {
+            Some(Kw::Select | Kw::Insert | Kw::Update | Kw::Delete) => Some(Box::new(self.stmt()?)),
+            _ => None,
+        };
+        Ok(Stmt::With { ctes, main })
+    }
+
     /// One FROM target: `[schema.]table [alias]` or `(SELECT ...) alias`.
     #[inline(never)]
-    fn from_item(&mut self) -> Result<FromItem> {
+    fn select_target(&mut self) -> Result<FromItem> {
         if self.is_p(P::LParen) && matches!(self.peek_at(1), Tok::Word(_, Some(Kw::Select))) {
             self.advance();
             let sub = self.select()?;
@@ -229,14 +293,49 @@ impl Parser {
                 table,
                 alias,
                 subquery: Some(Box::new(sub)),
+                use_index: None,
+                function: None,
+            });
+        }
+        if matches!(self.peek(), Tok::Word(_, None) | Tok::Name(_))
+            && matches!(self.peek_at(1), Tok::P(P::LParen))
+        {
+            let call = self.expr()?;
+            let name = match &call {
+                Expr::Function { name, .. } => name.clone(),
+                _ => String::new(),
+            };
+            let alias = self.alias()?;
+            return Ok(FromItem {
+                table: ObjectName { schema: None, name },
+                alias,
+                subquery: None,
+                use_index: None,
+                function: Some(call),
             });
         }
         let table = self.object_name("FROM target name expected")?;
         let alias = self.alias()?;
+        let mut use_index = None;
+        if self.accept_kw(Kw::Use) {
+            if !self.accept_kw(Kw::Index) {
+                return self.fail("USE <INDEX> expected");
+            }
+            if !self.accept_p(P::LParen) {
+                return self.fail("USE INDEX <(> expected");
+            }
+            match self.take_ident() {
+                Some(name) => use_index = Some(name),
+                None => return self.fail("USE INDEX (<name> expected"),
+            }
+            self.expect_p(P::RParen, "expected ')'")?;
+        }
         Ok(FromItem {
             table,
             alias,
             subquery: None,
+            use_index,
+            function: None,
         })
     }
 
@@ -307,9 +406,16 @@ impl Parser {
     fn stmt(&mut self) -> Result<Stmt> {
         match self.peek_kw() {
             Some(Kw::Select) => Ok(Stmt::Select(Box::new(self.select()?))),
+            Some(Kw::With) => self.with(),
             Some(Kw::Insert) => Ok(Stmt::Insert(self.insert()?)),
             Some(Kw::Update) => Ok(Stmt::Update(self.update()?)),
             Some(Kw::Delete) => Ok(Stmt::Delete(self.delete()?)),
+            Some(Kw::Create | Kw::Drop | Kw::Alter)
+                if self.is_kw_at(1, Kw::User) || self.is_kw_at(1, Kw::Token) =>
+            {
+                self.user_stmt()
+            }
+            Some(Kw::Watch) => self.watch(),
             Some(Kw::Create) => self.create(),
             Some(Kw::Drop) => self.drop(),
             Some(Kw::Alter) => self.alter(),
@@ -332,7 +438,7 @@ impl Parser {
         let mut from = Vec::new();
         if self.accept_kw(Kw::From) {
             loop {
-                from.push(self.from_item()?);
+                from.push(self.select_target()?);
                 if !self.accept_p(P::Comma) {
                     break;
                 }

@@ -733,17 +733,23 @@ fn select_full() {
             FromItem {
                 table: name(Some("public"), "t"),
                 alias: Some(s("t1")),
-                subquery: None
+                subquery: None,
+                use_index: None,
+                function: None
             },
             FromItem {
                 table: name(None, "u"),
                 alias: Some(s("u1")),
-                subquery: None
+                subquery: None,
+                use_index: None,
+                function: None
             },
             FromItem {
                 table: name(None, "v"),
                 alias: None,
-                subquery: None
+                subquery: None,
+                use_index: None,
+                function: None
             },
         ]
     );
@@ -1831,4 +1837,20 @@ fn any_all_lambda_and_from_subquery() {
     assert_eq!(sel.from.len(), 1);
     assert!(sel.from[0].subquery.is_some());
     assert_eq!(sel.from[0].alias.as_deref(), Some("t"));
+}
+
+#[test]
+fn with_blocks() {
+    let Stmt::With { ctes, main } = one("with a (x, y) as (select 1, 2), b as (select 3) select 1")
+    else {
+        panic!("WITH expected");
+    };
+    assert_eq!(ctes.len(), 2);
+    assert_eq!(ctes[0].columns, vec![s("x"), s("y")]);
+    assert!(main.is_some());
+    let Stmt::With { main, .. } = one("with a as (select 1)") else {
+        panic!("WITH expected");
+    };
+    assert!(main.is_none());
+    assert_eq!(err("with a select 1"), "WITH name <AS> expected");
 }

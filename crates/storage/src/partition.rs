@@ -14,11 +14,44 @@ enum Index {
     Hash(HashMap<Box<[u8]>, Row, FastHasher>),
 }
 
+/// A secondary index: secondary key (of `cols`) → primary key.
+struct Secondary {
+    cols: Box<[usize]>,
+    map: BTreeMap<Box<[u8]>, Box<[u8]>>,
+}
+
+impl Secondary {
+    fn key(&self, row: &[Value]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_key(
+            self.cols
+                .iter()
+                .map(|&c| row.get(c).unwrap_or(&Value::Null)),
+            &mut out,
+        );
+        out
+    }
+
+    fn insert(&mut self, row: &[Value], pk: &[u8]) {
+        let k = self.key(row);
+        self.map.insert(k.into(), pk.into());
+    }
+
+    fn remove(&mut self, row: &[Value], pk: &[u8]) {
+        let k = self.key(row);
+        if self.map.get(k.as_slice()).is_some_and(|v| **v == *pk) {
+            self.map.remove(k.as_slice());
+        }
+    }
+}
+
 pub struct Partition {
     pub id: u64,
     pub table_id: u64,
     key_cols: Box<[usize]>,
     index: Index,
+    /// Secondary indexes, in catalog order (the primary index excluded).
+    secondary: Vec<Secondary>,
 }
 
 impl Partition {
@@ -32,6 +65,55 @@ impl Partition {
             table_id,
             key_cols: key_cols.into(),
             index,
+            secondary: Vec::new(),
+        }
+    }
+
+    /// Adds a secondary index on `cols` (appended after the existing ones) and builds it from
+    /// the rows present.
+    pub fn create_secondary(&mut self, cols: &[usize]) {
+        let mut sec = Secondary {
+            cols: cols.into(),
+            map: BTreeMap::new(),
+        };
+        self.scan(|k, r| {
+            sec.insert(r, k);
+            true
+        });
+        self.secondary.push(sec);
+    }
+
+    /// Drops the `i`-th secondary index.
+    pub fn drop_secondary(&mut self, i: usize) {
+        if i < self.secondary.len() {
+            self.secondary.remove(i);
+        }
+    }
+
+    /// Number of entries of each secondary index (tests, consistency checks).
+    pub fn secondary_lens(&self) -> Vec<usize> {
+        self.secondary.iter().map(|s| s.map.len()).collect()
+    }
+
+    /// Primary keys in the order of secondary index `i`.
+    pub fn secondary_scan(&self, i: usize, mut f: impl FnMut(&[u8]) -> bool) {
+        if let Some(s) = self.secondary.get(i) {
+            for pk in s.map.values() {
+                if !f(pk) {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn secondary_update(&mut self, key: &[u8], old: Option<&Row>, new: Option<&Row>) {
+        for s in self.secondary.iter_mut() {
+            if let Some(o) = old {
+                s.remove(o, key);
+            }
+            if let Some(n) = new {
+                s.insert(n, key);
+            }
         }
     }
 
@@ -47,6 +129,17 @@ impl Partition {
             Index::Hash(m) => m.values_mut().for_each(&mut f),
         }
         self.key_cols = key_cols.into();
+    }
+
+    /// After column `dropped` was removed from every row: shifts secondary key ordinals.
+    pub fn shift_secondary(&mut self, dropped: usize) {
+        for sec in self.secondary.iter_mut() {
+            for c in sec.cols.iter_mut() {
+                if *c > dropped {
+                    *c -= 1;
+                }
+            }
+        }
     }
 
     /// Encodes the primary key of `row` into `out` (cleared first).
@@ -75,6 +168,10 @@ impl Partition {
 
     /// Puts `row` under `key`, returning the previous row. Records undo when `undo` is given.
     pub fn put(&mut self, key: &[u8], row: Row, undo: Option<&mut UndoLog>) -> Option<Row> {
+        if !self.secondary.is_empty() {
+            let prev = self.get(key).cloned();
+            self.secondary_update(key, prev.as_ref(), Some(&row));
+        }
         let old = match &mut self.index {
             Index::Tree(m) => m.insert(key.into(), row),
             Index::Hash(m) => m.insert(key.into(), row),
@@ -95,6 +192,9 @@ impl Partition {
             Index::Tree(m) => m.remove(key),
             Index::Hash(m) => m.remove(key),
         };
+        if !self.secondary.is_empty() {
+            self.secondary_update(key, old.as_ref(), None);
+        }
         if let (Some(undo), Some(row)) = (undo, &old) {
             undo.push(UndoOp {
                 partition: self.id,
@@ -178,6 +278,9 @@ impl Partition {
             Index::Tree(m) => m.clear(),
             Index::Hash(m) => m.clear(),
         }
+        for sec in self.secondary.iter_mut() {
+            sec.map.clear();
+        }
     }
 }
 
@@ -226,5 +329,78 @@ mod tests {
             assert_eq!(p.len(), 1);
             assert_eq!(p.get(&key).unwrap()[1], Value::Int(1));
         }
+    }
+}
+
+#[cfg(test)]
+mod rewrite_tests {
+    use super::*;
+
+    #[test]
+    fn rewrite_rows_keeps_keys() {
+        let mut p = Partition::new(1, 1, IndexKind::Tree, &[1]);
+        let mut key = Vec::new();
+        for i in 0..3 {
+            let row: Row = vec![Value::Int(100 + i), Value::Int(i)].into_boxed_slice();
+            key.clear();
+            p.row_key(&row, &mut key);
+            p.put(&key, row, None);
+        }
+        p.rewrite_rows(&[0], |row| {
+            let mut v = std::mem::take(row).into_vec();
+            v.remove(0);
+            *row = v.into_boxed_slice();
+        });
+        assert_eq!(p.key_cols(), &[0]);
+        let mut n = 0;
+        p.scan(|_, row| {
+            assert_eq!(row.len(), 1);
+            n += 1;
+            true
+        });
+        assert_eq!(n, 3);
+    }
+}
+
+#[cfg(test)]
+mod secondary_tests {
+    use super::*;
+    use crate::undo::UndoLog;
+
+    fn row(id: i64, v: i64) -> Row {
+        vec![Value::Int(id), Value::Int(v)].into_boxed_slice()
+    }
+
+    #[test]
+    fn secondary_follows_put_remove_and_undo() {
+        let mut p = Partition::new(1, 1, IndexKind::Hash, &[0]);
+        let mut key = Vec::new();
+        for id in 0..3 {
+            let r = row(id, 10 - id);
+            p.row_key(&r, &mut key);
+            p.put(&key, r, None);
+        }
+        p.create_secondary(&[1, 0]);
+        assert_eq!(p.secondary_lens(), vec![3]);
+        // secondary order is by v: ids 2, 1, 0
+        let mut pks = Vec::new();
+        p.secondary_scan(0, |pk| {
+            pks.push(pk.to_vec());
+            true
+        });
+        let mut k2 = Vec::new();
+        p.row_key(&row(2, 0), &mut k2);
+        assert_eq!(pks[0], k2);
+        let mut undo = UndoLog::default();
+        let r = row(5, 1);
+        p.row_key(&r, &mut key);
+        p.put(&key, r, Some(&mut undo));
+        p.row_key(&row(0, 0), &mut key);
+        p.remove(&key, Some(&mut undo));
+        assert_eq!(p.secondary_lens(), vec![3]);
+        undo.rollback(|_, k, old| p.restore(k, old));
+        assert_eq!(p.secondary_lens(), vec![3]);
+        p.drop_secondary(0);
+        assert!(p.secondary_lens().is_empty());
     }
 }

@@ -114,6 +114,9 @@ pub struct ListenAddr {
     /// Host as configured; `"*"` means every interface (see [`ListenAddr::bind_host`]).
     pub host: String,
     pub port: u16,
+    /// `"auth": true`: every request must carry a valid `Authorization: Bearer <JWT>`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auth: bool,
 }
 
 impl ListenAddr {
@@ -211,6 +214,7 @@ impl Default for Config {
             listen: vec![ListenAddr {
                 host: "127.0.0.1".into(),
                 port: DEFAULT_PORT,
+                auth: false,
             }],
             limit_send: 3_145_728,
             limit_recv: 1_048_576,
@@ -339,6 +343,7 @@ pub fn parse_listen(value: &Value) -> Result<Vec<ListenAddr>> {
         };
         let mut host = None;
         let mut port = DEFAULT_PORT;
+        let mut auth = false;
         for (key, v) in map {
             match key.as_str() {
                 "host" => match v {
@@ -351,11 +356,16 @@ pub fn parse_listen(value: &Value) -> Result<Vec<ListenAddr>> {
                         .and_then(|p| u16::try_from(p).ok())
                         .ok_or_else(|| listen_error("<port> must be an integer (0..65535)"))?;
                 }
+                "auth" => {
+                    auth = v
+                        .as_bool()
+                        .ok_or_else(|| listen_error("<auth> must be a bool"))?;
+                }
                 other => return Err(listen_error(&format!("unknown option '{other}'"))),
             }
         }
         let host = host.ok_or_else(|| listen_error("<host> is not defined"))?;
-        out.push(ListenAddr { host, port });
+        out.push(ListenAddr { host, port, auth });
     }
     Ok(out)
 }
@@ -591,7 +601,8 @@ mod tests {
             c.listen,
             vec![ListenAddr {
                 host: "127.0.0.1".into(),
-                port: 3485
+                port: 3485,
+                auth: false,
             }]
         );
         assert!(c.frontends >= 1);
@@ -709,6 +720,14 @@ mod tests {
         assert!(c.listen.is_empty());
         let c = apply(&[r#"--listen=[{"host": "localhost"}]"#]).unwrap();
         assert_eq!(c.listen[0].port, DEFAULT_PORT);
+        assert!(!c.listen[0].auth);
+        let c = apply(&[r#"--listen=[{"host": "a", "port": 1, "auth": true}]"#]).unwrap();
+        assert!(c.listen[0].auth);
+        assert!(c.to_json_pretty().contains("\"auth\": true"));
+        assert_eq!(
+            err(&[r#"--listen=[{"host": "a", "auth": 1}]"#]),
+            "server: listen[] <auth> must be a bool"
+        );
         assert_eq!(
             err(&[r#"--listen=[{"host": "a", "port": 1, "tls": true}]"#]),
             "server: listen[] unknown option 'tls'"

@@ -25,7 +25,7 @@ fn to_json(v: &serde_json::Value) -> amelie_common::Json {
 }
 
 impl amelie_executor::ddl::ConfigSource for ConfigState {
-    fn show_all(&self, lsn: u64) -> Vec<(String, amelie_common::Json)> {
+    fn show_all(&self, lsn: u64, psn: u64) -> Vec<(String, amelie_common::Json)> {
         let config = self.config.lock();
         let rt = crate::config::RuntimeVars {
             directory: self.directory.clone(),
@@ -33,7 +33,7 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
             checkpoint: 1,
             read_only: false,
             lsn,
-            psn: 0,
+            psn,
         };
         config
             .show_all_with(&rt)
@@ -73,6 +73,25 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
         *config = next;
         Ok(())
     }
+
+    fn users(&self) -> Vec<amelie_executor::user::User> {
+        amelie_executor::user::users_from_json(&to_json(&self.config.lock().users))
+    }
+
+    fn update_users(
+        &self,
+        f: &mut dyn FnMut(&mut Vec<amelie_executor::user::User>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut config = self.config.lock();
+        let mut users = amelie_executor::user::users_from_json(&to_json(&config.users));
+        f(&mut users)?;
+        let text = amelie_executor::user::users_to_json(&users).to_compact_string();
+        let mut next = config.clone();
+        next.users = serde_json::from_str(&text).map_err(|e| Error::new(format!("users: {e}")))?;
+        self.repo.save_config(&next)?;
+        *config = next;
+        Ok(())
+    }
 }
 
 /// The HTTP backend: every request goes to the executor.
@@ -81,8 +100,54 @@ pub struct Server {
 }
 
 impl Backend for Server {
-    async fn execute(&self, _session: &mut Session, sql: String) -> Result<Option<String>, Error> {
-        self.exec.execute(&sql, &SessionCtx::default()).await
+    fn authenticate(&self, token: &str) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        amelie_executor::user::validate_token(token, &self.exec.users(), now).is_some()
+    }
+
+    async fn execute(&self, session: &mut Session, sql: String) -> Result<Option<String>, Error> {
+        let mut ctx = SessionCtx::default();
+        if let Some(tz) = &session.timezone {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(0);
+            ctx.tz_offset = amelie_common::time::Zone::find(tz)
+                .map(|z| z.offset_at(now))
+                .unwrap_or(0);
+            ctx.timezone = Some(tz.clone());
+        }
+        let result = self.exec.execute_session(&sql, &mut ctx).await;
+        session.timezone = ctx.timezone;
+        result
+    }
+
+    async fn import(
+        &self,
+        session: &mut Session,
+        schema: &str,
+        table: &str,
+        content_type: &str,
+        query: Option<&str>,
+        body: String,
+    ) -> Result<(), Error> {
+        let mut ctx = SessionCtx::default();
+        if let Some(tz) = &session.timezone {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as i64)
+                .unwrap_or(0);
+            ctx.tz_offset = amelie_common::time::Zone::find(tz)
+                .map(|z| z.offset_at(now))
+                .unwrap_or(0);
+            ctx.timezone = Some(tz.clone());
+        }
+        self.exec
+            .import(schema, table, content_type, query, &body, &ctx)
+            .await
     }
 }
 
@@ -151,6 +216,8 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
     }
     let mut http = ServerConfig::new(listen_addrs(&config)?);
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
+    http.auth = config.listen.iter().map(|l| l.auth).collect();
+    exec.set_limit_write(config.limit_write);
     exec.set_config_source(Arc::new(ConfigState {
         config: parking_lot::Mutex::new(config.clone()),
         directory: repo.dir.display().to_string(),

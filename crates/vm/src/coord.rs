@@ -3,12 +3,12 @@
 //! partition order).
 
 use crate::agg::{AggKind, AggState};
+use crate::exec::binary;
 use crate::exec::{step, Flow};
 use crate::node_exec::NodeOutput;
-use crate::exec::binary;
 use crate::op::{BinOp, Merge, Op};
-use amelie_common::Json;
 use crate::program::Program;
+use amelie_common::Json;
 use amelie_common::{Error, Result, Value};
 use amelie_storage::Row;
 
@@ -144,9 +144,10 @@ impl<'p> Coordinator<'p> {
                     dst,
                     keys,
                     aggs,
+                    partial,
                 } => {
                     let rows = std::mem::take(&mut self.sets[*src as usize]);
-                    let grouped = group_rows(rows, *keys as usize, aggs)?;
+                    let grouped = group_rows(rows, *keys as usize, aggs, *partial)?;
                     self.sets[*dst as usize] = grouped;
                 }
                 Op::OuterColumn { dst, depth, col } => {
@@ -158,6 +159,20 @@ impl<'p> Coordinator<'p> {
                         .cloned()
                         .unwrap_or(Value::Null);
                     self.regs[*dst as usize] = v;
+                }
+                Op::SetUnnest { stmt, src } => {
+                    let rows: Vec<Row> = match &self.regs[*src as usize] {
+                        Value::Json(j) => match &**j {
+                            Json::Array(items) => items
+                                .iter()
+                                .map(|e| vec![json_value(e)].into_boxed_slice())
+                                .collect(),
+                            _ => return Err(Error::new("FROM: function must return a json array")),
+                        },
+                        Value::Null => Vec::new(),
+                        _ => return Err(Error::new("FROM: function must return a json array")),
+                    };
+                    self.sets[*stmt as usize].extend(rows);
                 }
                 Op::SetReset { stmt } => {
                     let s = *stmt as usize;
@@ -290,8 +305,14 @@ impl<'p> Coordinator<'p> {
     /// for their errors before the transaction completes.
     pub fn discards_next(&self) -> bool {
         match self.program.coordinator.get(self.pc) {
-            Some(Op::Recv { merge: Merge::Discard, .. }) => true,
-            Some(Op::Recv { stmt, merge: Merge::Union }) => !self.set_is_used(*stmt, self.pc + 1),
+            Some(Op::Recv {
+                merge: Merge::Discard,
+                ..
+            }) => true,
+            Some(Op::Recv {
+                stmt,
+                merge: Merge::Union,
+            }) => !self.set_is_used(*stmt, self.pc + 1),
             _ => false,
         }
     }
@@ -340,32 +361,20 @@ impl<'p> Coordinator<'p> {
     }
 }
 
-/// Groups rows `key ++ inputs` by key and returns `key ++ finals` rows ordered by key.
-pub fn group_rows(rows: Vec<Row>, nkeys: usize, kinds: &[AggKind]) -> Result<Vec<Row>> {
-    let mut groups: std::collections::HashMap<Vec<Value>, Vec<AggState>> =
-        std::collections::HashMap::new();
-    for row in rows {
-        let key: Vec<Value> = row.iter().take(nkeys).cloned().collect();
-        let states = groups
-            .entry(key)
-            .or_insert_with(|| vec![AggState::default(); kinds.len()]);
-        for (i, kind) in kinds.iter().enumerate() {
-            let v = row.get(nkeys + i);
-            let v = if *kind == AggKind::CountStar { None } else { v };
-            states[i].step(*kind, v)?;
-        }
+/// Groups rows `key ++ inputs` (or partial states, see [`crate::agg::group_states`]) by key
+/// and returns `key ++ finals` rows ordered by key. Without keys there is always one row.
+pub fn group_rows(
+    rows: Vec<Row>,
+    nkeys: usize,
+    kinds: &[AggKind],
+    partial: bool,
+) -> Result<Vec<Row>> {
+    let mut groups = crate::agg::group_states(rows, nkeys, kinds, partial)?;
+    if nkeys == 0 && groups.is_empty() {
+        groups.push((Vec::new(), vec![AggState::default(); kinds.len()]));
     }
-    let mut out: Vec<(Vec<Value>, Vec<AggState>)> = groups.into_iter().collect();
-    out.sort_by(|a, b| {
-        for (x, y) in a.0.iter().zip(b.0.iter()) {
-            let o = x.total_cmp(y);
-            if o.is_ne() {
-                return o;
-            }
-        }
-        std::cmp::Ordering::Equal
-    });
-    out.into_iter()
+    groups
+        .into_iter()
         .map(|(mut key, states)| {
             for (st, kind) in states.iter().zip(kinds) {
                 key.push(st.finish(*kind)?);
@@ -403,7 +412,11 @@ pub fn any_all(
             return Ok(Value::Bool(!all));
         }
     }
-    Ok(if saw_null { Value::Null } else { Value::Bool(all) })
+    Ok(if saw_null {
+        Value::Null
+    } else {
+        Value::Bool(all)
+    })
 }
 
 /// `a op ANY|ALL (b)` where `b` is a JSON array.
@@ -435,8 +448,7 @@ pub fn query_expr(op: &Op, regs: &mut [Value]) -> Result<bool> {
             regs[*dst as usize] = any_all(BinOp::Eq, false, &regs[*a as usize], items)?;
         }
         Op::AnyAll { op, all, dst, a, b } => {
-            regs[*dst as usize] =
-                any_all_array(*op, *all, &regs[*a as usize], &regs[*b as usize])?;
+            regs[*dst as usize] = any_all_array(*op, *all, &regs[*a as usize], &regs[*b as usize])?;
         }
         _ => return Ok(false),
     }
@@ -489,7 +501,7 @@ mod tests {
             vec![Value::Int(1), Value::Null, Value::Int(5)].into_boxed_slice(),
             vec![Value::Int(2), Value::Null, Value::Null].into_boxed_slice(),
         ];
-        let out = group_rows(rows, 1, &[AggKind::CountStar, AggKind::Sum]).unwrap();
+        let out = group_rows(rows, 1, &[AggKind::CountStar, AggKind::Sum], false).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(&*out[0], &[Value::Int(1), Value::Int(1), Value::Int(5)]);
         assert_eq!(&*out[1], &[Value::Int(2), Value::Int(2), Value::Int(10)]);

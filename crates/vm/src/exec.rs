@@ -325,65 +325,6 @@ pub fn step(program: &Program, op: &Op, regs: &mut [Value], row: Option<&[Value]
     Ok(Flow::Next)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arithmetic_and_nulls() {
-        assert_eq!(
-            binary(BinOp::Add, &Value::Int(1), &Value::Int(2)).unwrap(),
-            Value::Int(3)
-        );
-        assert_eq!(
-            binary(BinOp::Div, &Value::Int(7), &Value::Int(2)).unwrap(),
-            Value::Int(3)
-        );
-        assert_eq!(
-            binary(BinOp::Add, &Value::Int(1), &Value::Null).unwrap(),
-            Value::Null
-        );
-        assert_eq!(
-            binary(BinOp::Div, &Value::Int(1), &Value::Int(0))
-                .unwrap_err()
-                .msg(),
-            "zero division"
-        );
-        assert_eq!(
-            binary(BinOp::Add, &Value::Int(1), &Value::str("a"))
-                .unwrap_err()
-                .msg(),
-            "unsupported operation: <int> + <string>"
-        );
-    }
-
-    #[test]
-    fn logic_truthiness() {
-        assert_eq!(
-            binary(BinOp::Or, &Value::Bool(false), &Value::Null).unwrap(),
-            Value::Bool(false)
-        );
-        assert_eq!(
-            binary(BinOp::And, &Value::Bool(true), &Value::Null).unwrap(),
-            Value::Null
-        );
-        assert_eq!(
-            binary(BinOp::And, &Value::Int(-1), &Value::Int(1)).unwrap(),
-            Value::Bool(false)
-        );
-    }
-
-    #[test]
-    fn like_patterns() {
-        assert!(like(b"hello", b"h%o"));
-        assert!(like(b"hello", b"_ello"));
-        assert!(!like(b"hello", b"h%x"));
-        assert!(like(b"a%b", b"a\\%b"));
-        assert!(like(b"", b"%_"));
-        assert!(!like(b"abcd", b"abc%de"));
-    }
-}
-
 /// Coerces `v` for storing into a column of type `ty` named `name` (`table.column` form is
 /// not used: Amelie prints the bare column name). Ints wrap to the column width, an int into a
 /// double column becomes a double and a double into an int column is truncated.
@@ -452,4 +393,97 @@ pub fn coerce_to_column(
         },
         (ty, _) => return Err(bad(ty)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_and_nulls() {
+        assert_eq!(
+            binary(BinOp::Add, &Value::Int(1), &Value::Int(2)).unwrap(),
+            Value::Int(3)
+        );
+        assert_eq!(
+            binary(BinOp::Div, &Value::Int(7), &Value::Int(2)).unwrap(),
+            Value::Int(3)
+        );
+        assert_eq!(
+            binary(BinOp::Add, &Value::Int(1), &Value::Null).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            binary(BinOp::Div, &Value::Int(1), &Value::Int(0))
+                .unwrap_err()
+                .msg(),
+            "zero division"
+        );
+        assert_eq!(
+            binary(BinOp::Add, &Value::Int(1), &Value::str("a"))
+                .unwrap_err()
+                .msg(),
+            "unsupported operation: <int> + <string>"
+        );
+    }
+
+    #[test]
+    fn time_and_vector_ops() {
+        use amelie_common::time::parse_timestamp;
+        use amelie_common::Interval;
+        let t = parse_timestamp("2024-01-31 10:00:00", 0).unwrap();
+        let month = Value::Interval(Interval {
+            months: 1,
+            days: 0,
+            us: 0,
+        });
+        let r = binary(BinOp::Add, &Value::Timestamp(t), &month).unwrap();
+        let want = parse_timestamp("2024-02-29 10:00:00", 0).unwrap();
+        assert_eq!(r, Value::Timestamp(want));
+        let e = binary(BinOp::Sub, &Value::Timestamp(0), &month).unwrap_err();
+        assert_eq!(e.msg(), "timestamp overflow");
+        assert!(binary(BinOp::Sub, &month, &Value::Timestamp(t)).is_err());
+        let v = |x: &[f32]| Value::Vector(x.to_vec().into());
+        assert_eq!(
+            binary(BinOp::Mul, &v(&[1.0, 2.0]), &v(&[3.0, 4.0])).unwrap(),
+            v(&[3.0, 8.0])
+        );
+        assert_eq!(
+            binary(BinOp::Add, &v(&[1.0]), &v(&[1.0, 2.0]))
+                .unwrap_err()
+                .msg(),
+            "vector sizes mismatch"
+        );
+        assert!(binary(BinOp::Eq, &Value::Bool(true), &Value::Double(1.0)).is_err());
+        assert_eq!(
+            binary(BinOp::Eq, &Value::Double(1.0), &Value::Bool(true)).unwrap(),
+            Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn logic_truthiness() {
+        assert_eq!(
+            binary(BinOp::Or, &Value::Bool(false), &Value::Null).unwrap(),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            binary(BinOp::And, &Value::Bool(true), &Value::Null).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            binary(BinOp::And, &Value::Int(-1), &Value::Int(1)).unwrap(),
+            Value::Bool(false)
+        );
+    }
+
+    #[test]
+    fn like_patterns() {
+        assert!(like(b"hello", b"h%o"));
+        assert!(like(b"hello", b"_ello"));
+        assert!(!like(b"hello", b"h%x"));
+        assert!(like(b"a%b", b"a\\%b"));
+        assert!(like(b"", b"%_"));
+        assert!(!like(b"abcd", b"abc%de"));
+    }
 }

@@ -103,6 +103,81 @@ fn run_body(
     Ok(())
 }
 
+/// The keys of the unique secondary indexes of one partition, for INSERT checks (built once
+/// per statement; rows with a NULL in the index key never conflict).
+struct UniqueKeys<'u> {
+    indexes: &'u [(String, Vec<u16>)],
+    keys: Vec<std::collections::HashSet<Vec<u8>>>,
+}
+
+impl<'u> UniqueKeys<'u> {
+    fn new(part: &Partition, indexes: &'u [(String, Vec<u16>)]) -> Self {
+        let mut keys = vec![std::collections::HashSet::new(); indexes.len()];
+        if !indexes.is_empty() {
+            part.scan(|_, row| {
+                for (i, (_, cols)) in indexes.iter().enumerate() {
+                    if let Some(k) = Self::key(cols, row) {
+                        keys[i].insert(k);
+                    }
+                }
+                true
+            });
+        }
+        UniqueKeys { indexes, keys }
+    }
+
+    fn key(cols: &[u16], row: &[Value]) -> Option<Vec<u8>> {
+        let mut vals = Vec::with_capacity(cols.len());
+        for &c in cols {
+            match row.get(c as usize) {
+                None | Some(Value::Null) => return None,
+                Some(v) => vals.push(v.clone()),
+            }
+        }
+        let mut k = Vec::new();
+        amelie_storage::encode_key(&vals, &mut k);
+        Some(k)
+    }
+
+    /// Replaces `old` (the row with the same primary key, if any) by `new`.
+    fn replace(&mut self, old: Option<&Row>, new: &[Value]) -> Result<()> {
+        for (i, (name, cols)) in self.indexes.iter().enumerate() {
+            let old_key = old.and_then(|o| Self::key(cols, o));
+            let new_key = Self::key(cols, new);
+            if new_key == old_key {
+                continue;
+            }
+            if let Some(k) = &new_key {
+                if self.keys[i].contains(k) {
+                    return Err(Error::new(format!(
+                        "index '{name}': unique key constraint violation"
+                    )));
+                }
+            }
+            if let Some(k) = old_key {
+                self.keys[i].remove(&k);
+            }
+            if let Some(k) = new_key {
+                self.keys[i].insert(k);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The memcomparable primary-key encoding of `values` (for planned key ranges).
+pub fn encode_key(values: &[Value], out: &mut Vec<u8>) {
+    amelie_storage::encode_key(values, out);
+}
+
+fn bound(b: &Option<(Box<[u8]>, bool)>) -> Bound<&[u8]> {
+    match b {
+        Some((k, true)) => Bound::Included(&k[..]),
+        Some((k, false)) => Bound::Excluded(&k[..]),
+        None => Bound::Unbounded,
+    }
+}
+
 fn key_of(regs: &[Value], start: Reg, n: u16) -> Vec<u8> {
     let mut key = Vec::with_capacity(16);
     let s = start as usize;
@@ -178,6 +253,30 @@ pub fn run_node(
                 }
                 pc = *end as usize;
             }
+            Op::ScanRange { from, to, end, .. } => {
+                let body = (pc + 1, *end as usize);
+                let mut err = None;
+                // an empty range (`between 2 and 1`): BTreeMap::range would panic on it
+                let empty = match (from, to) {
+                    (Some((a, ai)), Some((b, bi))) => a > b || (a == b && !(*ai && *bi)),
+                    _ => false,
+                };
+                if !empty {
+                    ctx.partition.scan_range(bound(from), bound(to), |k, row| {
+                        match run_body(program, stmt, body, &mut regs, row, k, &mut st) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                err = Some(e);
+                                false
+                            }
+                        }
+                    });
+                }
+                if let Some(e) = err {
+                    return Err(e);
+                }
+                pc = *end as usize;
+            }
             Op::AggEmit { .. } => {
                 let mut row = Vec::with_capacity(st.aggs.len() * 2);
                 for a in &st.aggs {
@@ -187,8 +286,11 @@ pub fn run_node(
                 pc += 1;
             }
             Op::ApplyStaged { .. } => {
+                // (UPDATE cannot change indexed columns, so unique indexes need no check here)
                 let part = &mut *ctx.partition;
                 st.applied.clear();
+                // affected rows are kept only for a RETURNING that follows
+                let keep = matches!(code.get(pc + 1), Some(Op::ReturnRows { .. }));
                 for (key, image) in std::mem::take(&mut st.staged) {
                     match image {
                         Some(row) => {
@@ -203,14 +305,16 @@ pub fn run_node(
                                     row: row.clone(),
                                 });
                             }
-                            st.applied.push(row.clone());
+                            if keep {
+                                st.applied.push(row.clone());
+                            }
                             part.put(&key, row, Some(ctx.undo));
                         }
                         None => {
-                            if let Some(old) = part.get(&key) {
-                                st.applied.push(old.clone());
+                            let old = part.remove(&key, Some(ctx.undo));
+                            if let (true, Some(old)) = (keep, old) {
+                                st.applied.push(old);
                             }
-                            part.remove(&key, Some(ctx.undo));
                             if ctx.logged {
                                 ctx.changes.push(Change::Remove {
                                     partition: part.id,
@@ -242,9 +346,13 @@ pub fn run_node(
                 }
                 pc += 1;
             }
-            Op::Upsert { mode, end, .. } => {
+            Op::Upsert {
+                mode, end, unique, ..
+            } => {
                 let body = (pc + 1, *end as usize);
                 st.applied.clear();
+                let keep = matches!(code.get(*end as usize), Some(Op::ReturnRows { .. }));
+                let mut uniq = UniqueKeys::new(ctx.partition, unique);
                 let mut key = Vec::with_capacity(16);
                 for row in input.take().unwrap_or_default() {
                     ctx.partition.row_key(&row, &mut key);
@@ -260,7 +368,9 @@ pub fn run_node(
                                 return Err(Error::new("unique key constraint violation"))
                             }
                             Conflict::Nothing => {
-                                st.applied.push(existing.clone());
+                                if keep {
+                                    st.applied.push(existing.clone());
+                                }
                                 continue;
                             }
                             Conflict::Update => {
@@ -292,13 +402,16 @@ pub fn run_node(
                             }
                         },
                     };
+                    uniq.replace(ctx.partition.get(&key), &image)?;
                     if ctx.logged {
                         ctx.changes.push(Change::Put {
                             partition: ctx.partition.id,
                             row: image.clone(),
                         });
                     }
-                    st.applied.push(image.clone());
+                    if keep {
+                        st.applied.push(image.clone());
+                    }
                     ctx.partition.put(&key, image, Some(ctx.undo));
                 }
                 pc = *end as usize;
@@ -309,6 +422,11 @@ pub fn run_node(
                     run_body(program, stmt, body, &mut regs, &row, &[], &mut st)?;
                 }
                 pc = *end as usize;
+            }
+            Op::GroupPartial { keys, aggs } => {
+                let rows = std::mem::take(&mut st.rows);
+                st.rows = crate::agg::group_partial(rows, *keys as usize, aggs)?;
+                pc += 1;
             }
             Op::Ret => break,
             other => {
@@ -331,6 +449,159 @@ pub fn replay_change(part: &mut Partition, change: Change) {
         }
         Change::Remove { key, .. } => {
             part.remove(&key, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::BinOp;
+    use amelie_common::IndexKind;
+
+    fn row(a: i64, b: i64) -> Row {
+        vec![Value::Int(a), Value::Int(b)].into_boxed_slice()
+    }
+
+    fn run(p: &Program, part: &mut Partition, input: Vec<Row>) -> Result<Vec<Row>> {
+        let mut undo = UndoLog::default();
+        let mut changes = Vec::new();
+        let ctx = NodeCtx {
+            partition: part,
+            undo: &mut undo,
+            changes: &mut changes,
+            logged: true,
+        };
+        Ok(run_node(p, 0, 0, input, ctx)?.rows)
+    }
+
+    /// `insert .. on conflict do update set v = v + excluded.v returning *`
+    fn upsert(mode: Conflict, unique: Vec<(String, Vec<u16>)>) -> Program {
+        Program {
+            node: vec![
+                Op::Upsert {
+                    table: 0,
+                    mode,
+                    end: 7,
+                    unique,
+                },
+                Op::Column { dst: 0, col: 1 },
+                Op::Column { dst: 1, col: 3 },
+                Op::Binary {
+                    op: BinOp::Add,
+                    dst: 4,
+                    a: 0,
+                    b: 1,
+                },
+                Op::Column { dst: 3, col: 0 },
+                Op::Move { dst: 4, src: 4 },
+                Op::StageUpdate { start: 3 },
+                Op::ReturnRows { end: 9 },
+                Op::Emit { start: 3, n: 0 },
+                Op::Ret,
+            ],
+            node_regs: 8,
+            ..Program::default()
+        }
+    }
+
+    #[test]
+    fn upsert_modes_and_returning() {
+        let mut part = Partition::new(1, 1, IndexKind::Tree, &[0]);
+        let p = upsert(Conflict::Update, Vec::new());
+        run(&p, &mut part, vec![row(1, 10), row(2, 5), row(1, 1)]).unwrap();
+        assert_eq!(
+            part.get(&{
+                let mut k = Vec::new();
+                encode_key(&[Value::Int(1)], &mut k);
+                k
+            }),
+            Some(&row(1, 11))
+        );
+        let out = run(&p, &mut part, vec![row(2, 1)]).unwrap();
+        assert_eq!(out.len(), 1);
+        let e = run(
+            &upsert(Conflict::Primary, Vec::new()),
+            &mut part,
+            vec![row(2, 0)],
+        );
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "index 'primary': unique key constraint violation"
+        );
+        let e = run(
+            &upsert(Conflict::Error, Vec::new()),
+            &mut part,
+            vec![row(2, 0)],
+        );
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "unique key constraint violation"
+        );
+        let out = run(
+            &upsert(Conflict::Nothing, Vec::new()),
+            &mut part,
+            vec![row(2, 0)],
+        );
+        assert_eq!(out.unwrap().len(), 1);
+        let uniq = vec![("i".to_string(), vec![1u16])];
+        let e = run(
+            &upsert(Conflict::Primary, uniq.clone()),
+            &mut part,
+            vec![row(3, 6)],
+        );
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "index 'i': unique key constraint violation"
+        );
+        assert!(run(&upsert(Conflict::Primary, uniq), &mut part, vec![row(3, 7)]).is_ok());
+    }
+
+    #[test]
+    fn range_scan_visits_only_the_range() {
+        let mut part = Partition::new(1, 1, IndexKind::Tree, &[0]);
+        for i in 0..10 {
+            let mut k = Vec::new();
+            encode_key(&[Value::Int(i)], &mut k);
+            part.put(&k, row(i, i), None);
+        }
+        let key = |i: i64| {
+            let mut k = Vec::new();
+            encode_key(&[Value::Int(i)], &mut k);
+            k.into_boxed_slice()
+        };
+        let p = Program {
+            node: vec![
+                Op::ScanRange {
+                    table: 0,
+                    from: Some((key(3), false)),
+                    to: Some((key(6), true)),
+                    end: 3,
+                },
+                Op::Column { dst: 0, col: 0 },
+                Op::Emit { start: 0, n: 1 },
+                Op::Ret,
+            ],
+            node_regs: 2,
+            ..Program::default()
+        };
+        let out = run(&p, &mut part, Vec::new()).unwrap();
+        let ids: Vec<Value> = out.iter().map(|r| r[0].clone()).collect();
+        assert_eq!(ids, vec![Value::Int(4), Value::Int(5), Value::Int(6)]);
+        // inverted and empty ranges visit nothing (and must not panic)
+        for (from, to) in [
+            ((6, true), (3, true)),
+            ((3, false), (3, true)),
+            ((3, false), (3, false)),
+        ] {
+            let mut p = p.clone();
+            p.node[0] = Op::ScanRange {
+                table: 0,
+                from: Some((key(from.0), from.1)),
+                to: Some((key(to.0), to.1)),
+                end: 3,
+            };
+            assert!(run(&p, &mut part, Vec::new()).unwrap().is_empty());
         }
     }
 }

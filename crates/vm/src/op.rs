@@ -151,6 +151,15 @@ pub enum Op {
         key_len: u16,
         end: u32,
     },
+    /// Like `Scan` without a key, but only over the primary-key range `from .. to` (encoded
+    /// key bounds; `bool`: inclusive). Planned for `<, <=, >, >=, BETWEEN` and `=` on a
+    /// primary-key prefix; the body still evaluates the whole filter.
+    ScanRange {
+        table: u16,
+        from: Option<(Box<[u8]>, bool)>,
+        to: Option<(Box<[u8]>, bool)>,
+        end: u32,
+    },
     /// Body: emit registers `start .. start+n` as a result row.
     Emit {
         start: Reg,
@@ -188,6 +197,9 @@ pub enum Op {
         table: u16,
         mode: Conflict,
         end: u32,
+        /// Unique secondary indexes (only on shared tables, so one partition): name and key
+        /// columns. A duplicate is `index '<name>': unique key constraint violation`.
+        unique: Vec<(String, Vec<u16>)>,
     },
     /// For each row affected by the previous `ApplyStaged`/`Upsert` (new image; the old one
     /// for deletes) run the body `pc+1 .. end` (RETURNING projection + `Emit`).
@@ -297,6 +309,14 @@ pub enum Op {
         dst: u16,
         keys: u16,
         aggs: Vec<crate::agg::AggKind>,
+        /// Inputs are per-node partial states (`count, acc` per aggregate) to merge.
+        partial: bool,
+    },
+    /// Node, after a scan: groups the emitted rows (`keys` key columns, then one input per
+    /// aggregate) into one row per key with partial states (`count, acc` per aggregate).
+    GroupPartial {
+        keys: u16,
+        aggs: Vec<crate::agg::AggKind>,
     },
     /// Coordinator: `dst` = column `col` of the current row of the loop `depth` levels out
     /// from the innermost one (correlated subqueries).
@@ -304,6 +324,12 @@ pub enum Op {
         dst: Reg,
         depth: u16,
         col: u16,
+    },
+    /// Coordinator: adds one single-column row to `stmt` per element of the JSON array in
+    /// `src` (table functions in FROM).
+    SetUnnest {
+        stmt: u16,
+        src: Reg,
     },
     /// Coordinator: empties the row set and aggregate states of `stmt` (subquery re-run).
     SetReset {
@@ -350,6 +376,30 @@ impl fmt::Display for Op {
             Op::CastColumn { reg, table, col } => {
                 ("cast_column", r(reg), r(table), r(col), String::new())
             }
+            Op::ScanRange {
+                table,
+                from,
+                to,
+                end,
+            } => (
+                "scan",
+                r(table),
+                "-".into(),
+                r(end),
+                format!(
+                    "range scan {}{}",
+                    match from {
+                        Some((_, true)) => ">= ",
+                        Some((_, false)) => "> ",
+                        None => "",
+                    },
+                    match to {
+                        Some((_, true)) => "<=",
+                        Some((_, false)) => "<",
+                        None => "",
+                    }
+                ),
+            ),
             Op::Scan {
                 table,
                 key,
@@ -397,7 +447,9 @@ impl fmt::Display for Op {
                 String::new(),
             ),
             Op::InsertRows { table } => ("insert", r(table), "-".into(), "-".into(), String::new()),
-            Op::Upsert { table, mode, end } => (
+            Op::Upsert {
+                table, mode, end, ..
+            } => (
                 "upsert",
                 r(table),
                 r(end),
@@ -463,7 +515,9 @@ impl fmt::Display for Op {
                 String::new(),
             ),
             Op::End => ("end", "-".into(), "-".into(), "-".into(), String::new()),
-            Op::InList { dst, a, start, n } => ("in", r(dst), r(a), r(start), format!("{n} values")),
+            Op::InList { dst, a, start, n } => {
+                ("in", r(dst), r(a), r(start), format!("{n} values"))
+            }
             Op::AnyAll { op, all, dst, a, b } => (
                 if *all { "all" } else { "any" },
                 r(dst),
@@ -484,15 +538,39 @@ impl fmt::Display for Op {
                 r(stmt),
                 op.symbol().into(),
             ),
-            Op::SetScalar { stmt, dst } => ("set_value", r(dst), r(stmt), "-".into(), String::new()),
-            Op::SetExists { stmt, dst } => ("set_exists", r(dst), r(stmt), "-".into(), String::new()),
+            Op::SetScalar { stmt, dst } => {
+                ("set_value", r(dst), r(stmt), "-".into(), String::new())
+            }
+            Op::SetExists { stmt, dst } => {
+                ("set_exists", r(dst), r(stmt), "-".into(), String::new())
+            }
             Op::SetLoop { stmt, end } => ("set_loop", r(stmt), r(end), "-".into(), String::new()),
             Op::SetNext { body } => ("set_next", r(body), "-".into(), "-".into(), String::new()),
+            Op::GroupPartial { keys, aggs } => (
+                "group_partial",
+                r(keys),
+                r(aggs.len()),
+                "-".into(),
+                String::new(),
+            ),
             Op::GroupAgg {
-                src, dst, keys, aggs,
-            } => ("group_agg", r(src), r(dst), r(keys), format!("{} aggregates", aggs.len())),
+                src,
+                dst,
+                keys,
+                aggs,
+                ..
+            } => (
+                "group_agg",
+                r(src),
+                r(dst),
+                r(keys),
+                format!("{} aggregates", aggs.len()),
+            ),
             Op::OuterColumn { dst, depth, col } => {
                 ("outer_column", r(dst), r(depth), r(col), String::new())
+            }
+            Op::SetUnnest { stmt, src } => {
+                ("set_unnest", r(stmt), r(src), "-".into(), String::new())
             }
             Op::SetReset { stmt } => ("set_reset", r(stmt), "-".into(), "-".into(), String::new()),
             Op::Distinct { stmt, n } => ("set_distinct", r(stmt), r(n), "-".into(), String::new()),

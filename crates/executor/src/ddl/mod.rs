@@ -9,14 +9,33 @@ use std::sync::Arc;
 /// Server configuration as the executor sees it (filled by the server crate).
 pub trait ConfigSource: Send + Sync {
     /// The `SHOW ALL` / `system.config()` listing, in order.
-    fn show_all(&self, lsn: u64) -> Vec<(String, Json)>;
+    /// `psn` is the last partition id handed out.
+    fn show_all(&self, lsn: u64, psn: u64) -> Vec<(String, Json)>;
     /// Validates and applies `SET name TO value` for a server-wide variable. `Ok(false)`: the
     /// executor handles it itself (it was only validated).
     fn set(&self, name: &str, value: &Value) -> Result<()>;
+    /// The persisted users (hidden `users` variable), in creation order.
+    fn users(&self) -> Vec<crate::user::User> {
+        Vec::new()
+    }
+    /// Changes the users atomically and persists them (`config.json`); `f` failing changes
+    /// nothing.
+    fn update_users(
+        &self,
+        f: &mut dyn FnMut(&mut Vec<crate::user::User>) -> Result<()>,
+    ) -> Result<()> {
+        let _ = f;
+        Err(amelie_common::Error::new("users are not available"))
+    }
 }
 
 fn obj(fields: Vec<(&str, Json)>) -> Json {
-    Json::Object(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Json::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 fn s(v: &str) -> Json {
@@ -188,7 +207,9 @@ impl std::fmt::Debug for SystemSnapshot {
 impl SystemSnapshot {
     pub fn config_json(&self) -> Json {
         match &self.config {
-            Some(c) => Json::Object(c.show_all(self.lsn)),
+            Some(c) => {
+                Json::Object(c.show_all(self.lsn, self.catalog.next_partition_id.saturating_sub(1)))
+            }
             None => Json::Object(Vec::new()),
         }
     }
@@ -242,8 +263,15 @@ impl SystemFuncs for SystemSnapshot {
         let json = |j: Json| Some(Ok(Value::Json(Box::new(j))));
         match name {
             "config" => json(self.config_json()),
-            "users" | "replicas" => json(Json::Array(Vec::new())),
-            "user" | "replica" | "node" => Some(Ok(Value::Null)),
+            "users" => json(crate::user::users_json(self.config.as_deref())),
+            "user" => Some(arg_str(args).map(|n| {
+                match n.and_then(|n| crate::user::user_json(self.config.as_deref(), n)) {
+                    Some(u) => Value::Json(Box::new(u)),
+                    None => Value::Null,
+                }
+            })),
+            "replicas" => json(Json::Array(Vec::new())),
+            "replica" | "node" => Some(Ok(Value::Null)),
             "repl" | "replication" => json(repl_json()),
             "nodes" => json(Json::Array(
                 c.nodes
@@ -257,11 +285,9 @@ impl SystemFuncs for SystemSnapshot {
             "tables" => json(Json::Array(
                 c.tables.iter().map(|t| table_json(t, true)).collect(),
             )),
-            "schema" => Some(arg_str(args).map(|n| {
-                match n.and_then(|n| c.schema(n)) {
-                    Some(x) => Value::Json(Box::new(schema_json(x, true))),
-                    None => Value::Null,
-                }
+            "schema" => Some(arg_str(args).map(|n| match n.and_then(|n| c.schema(n)) {
+                Some(x) => Value::Json(Box::new(schema_json(x, true))),
+                None => Value::Null,
             })),
             "table" => Some(arg_str(args).map(|n| {
                 let t = n.and_then(|n| {
@@ -284,6 +310,24 @@ impl crate::Executor {
     /// Sets where `SHOW`/`SET`/`system.config()` read and write server variables.
     pub fn set_config_source(&self, source: Arc<dyn ConfigSource>) {
         *self.config_source.write() = Some(source);
+    }
+
+    /// Sets `limit_write` (0 = no limit).
+    pub fn set_limit_write(&self, v: u64) {
+        self.limit_write
+            .store(v, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Fails a transaction whose WAL record would exceed `limit_write`.
+    pub(crate) fn check_limit_write(&self, changes: &[amelie_vm::Change]) -> Result<()> {
+        let limit = self.limit_write.load(std::sync::atomic::Ordering::Relaxed);
+        if limit > 0
+            && !changes.is_empty()
+            && crate::wal_body::WalBody::encode_dml(changes).len() as u64 > limit
+        {
+            return Err(amelie_common::Error::new("transaction log limit reached"));
+        }
+        Ok(())
     }
 
     pub(crate) fn system_snapshot(&self) -> Arc<dyn SystemFuncs> {
@@ -315,6 +359,34 @@ impl crate::Executor {
         }
     }
 
+    /// Like [`crate::Executor::execute`], but `SET timezone` changes `session`.
+    pub async fn execute_session(
+        &self,
+        sql: &str,
+        session: &mut crate::SessionCtx,
+    ) -> Result<Option<String>> {
+        let head = sql.trim_start();
+        if head.get(..3).is_some_and(|h| h.eq_ignore_ascii_case("set")) {
+            let req = amelie_parser::parse(sql)?;
+            if let [amelie_parser::Stmt::Set { name, value }] = req.stmts.as_slice() {
+                if name == "timezone" {
+                    let amelie_parser::Expr::String(tz) = value else {
+                        return Err(amelie_common::Error::new("string value expected"));
+                    };
+                    let zone = amelie_common::time::Zone::find(tz).ok_or_else(|| {
+                        amelie_common::Error::new(format!(
+                            "set 'timezone': unable to find timezone '{tz}'"
+                        ))
+                    })?;
+                    session.tz_offset = zone.offset_at(crate::now_us());
+                    session.timezone = Some(tz.clone());
+                    return Ok(None);
+                }
+            }
+        }
+        self.execute(sql, session).await
+    }
+
     fn show(
         &self,
         what: &str,
@@ -330,8 +402,12 @@ impl crate::Executor {
         };
         let c = &snap.catalog;
         let value = match what {
-            "users" | "replicas" => Json::Array(Vec::new()),
-            "user" | "replica" | "node" => Json::Null,
+            "users" => crate::user::users_json(snap.config.as_deref()),
+            "user" => arg
+                .and_then(|n| crate::user::user_json(snap.config.as_deref(), n))
+                .unwrap_or(Json::Null),
+            "replicas" => Json::Array(Vec::new()),
+            "replica" | "node" => Json::Null,
             "nodes" | "cluster" => Json::Array(
                 c.nodes
                     .iter()
@@ -341,12 +417,7 @@ impl crate::Executor {
             "repl" | "replication" => repl_json(),
             "wal" => wal_json(snap.lsn),
             "status" => snap.status_json(),
-            "schemas" => Json::Array(
-                c.schemas
-                    .iter()
-                    .map(|x| schema_json(x, extended))
-                    .collect(),
-            ),
+            "schemas" => Json::Array(c.schemas.iter().map(|x| schema_json(x, extended)).collect()),
             "schema" => match arg.and_then(|n| c.schema(n)) {
                 Some(x) => schema_json(x, extended),
                 None => Json::Null,
@@ -367,6 +438,9 @@ impl crate::Executor {
                     Some(t) => table_json(t, extended),
                     None => Json::Null,
                 }
+            }
+            "timezone" if session.timezone.is_some() => {
+                s(session.timezone.as_deref().unwrap_or_default())
             }
             "all" | "config" => snap.config_json(),
             name => {
@@ -417,6 +491,7 @@ impl crate::Executor {
         match (name, &v) {
             ("format", Value::Str(f)) => *self.format.write() = f.to_string(),
             ("limit_send", Value::Int(n)) => self.set_limit_send((*n).max(0) as u64),
+            ("limit_write", Value::Int(n)) => self.set_limit_write((*n).max(0) as u64),
             _ => {}
         }
         Ok(())
@@ -453,6 +528,46 @@ impl crate::Executor {
                             table_id: t.id,
                             kind: t.primary().kind,
                             keys: t.primary().keys.clone(),
+                            done,
+                        })?;
+                        for x in t.indexes.iter().skip(1) {
+                            n.call(|done| NodeMsg::CreateSecondary {
+                                id: p.id,
+                                cols: x.keys.clone(),
+                                done,
+                            })?;
+                        }
+                    }
+                }
+            }
+            DdlOp::CreateIndex {
+                schema,
+                table,
+                index,
+            } => {
+                if let Some(t) = new.table(schema, table) {
+                    for p in &t.partitions {
+                        node(&p.node)?.call(|done| NodeMsg::CreateSecondary {
+                            id: p.id,
+                            cols: index.keys.clone(),
+                            done,
+                        })?;
+                    }
+                }
+            }
+            DdlOp::DropIndex {
+                schema,
+                table,
+                name,
+            } => {
+                let pos = old
+                    .table(schema, table)
+                    .and_then(|t| t.indexes.iter().position(|x| x.name == *name));
+                if let (Some(t), Some(pos)) = (old.table(schema, table), pos) {
+                    for p in &t.partitions {
+                        node(&p.node)?.call(|done| NodeMsg::DropSecondary {
+                            id: p.id,
+                            index: pos.saturating_sub(1),
                             done,
                         })?;
                     }
@@ -496,8 +611,95 @@ impl crate::Executor {
                     }
                 }
             }
+            DdlOp::SetSerial {
+                schema,
+                name,
+                value,
+            } => {
+                if let Some(t) = new.table(schema, name) {
+                    amelie_compiler::serial_set(t.id, *value);
+                }
+            }
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amelie_catalog::{DdlOp, Node, PartitionInfo};
+
+    fn catalog() -> Arc<Catalog> {
+        let mut c = Catalog::default();
+        c.apply(&DdlOp::CreateNode(Node { uuid: "n1".into() }))
+            .unwrap();
+        c.apply(&DdlOp::CreateTable(Table {
+            id: 1,
+            schema: "public".into(),
+            name: "t".into(),
+            columns: vec![Column {
+                name: "id".into(),
+                ty: ColumnType::Int32,
+                not_null: true,
+                default: None,
+                serial: false,
+                random: None,
+            }],
+            indexes: vec![IndexDef {
+                name: "primary".into(),
+                kind: IndexKind::Hash,
+                keys: vec![0],
+                unique: true,
+                primary: true,
+            }],
+            shared: false,
+            unlogged: false,
+            partitions: vec![PartitionInfo {
+                id: 1,
+                node: "n1".into(),
+                min: 0,
+                max: 8096,
+            }],
+        }))
+        .unwrap();
+        Arc::new(c)
+    }
+
+    #[test]
+    fn system_functions() {
+        let snap = SystemSnapshot {
+            catalog: catalog(),
+            config: None,
+            lsn: 2,
+        };
+        let Some(Ok(Value::Json(t))) = snap.call("table", &[Value::str("public.t")]) else {
+            panic!("table json expected");
+        };
+        let text = t.to_compact_string();
+        assert!(
+            text.starts_with(r#"{"schema": "public", "name": "t""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""type": 1, "unique": true"#), "{text}");
+        assert!(matches!(
+            snap.call("table", &[Value::str("nope")]),
+            Some(Ok(Value::Null))
+        ));
+        assert!(snap.call("schema", &[Value::Int(1)]).unwrap().is_err());
+        assert!(snap.call("unknown", &[]).is_none());
+        let Some(Ok(Value::Json(s))) = snap.call("schemas", &[]) else {
+            panic!("schemas json expected");
+        };
+        assert!(s.to_compact_string().contains(r#""create": false"#));
+    }
+
+    #[test]
+    fn names_and_types() {
+        assert_eq!(split_name("a.b"), ("a".to_string(), "b".to_string()));
+        assert_eq!(split_name("b"), ("public".to_string(), "b".to_string()));
+        assert_eq!(type_code(ColumnType::Vector), 8);
+        assert_eq!(type_code(ColumnType::Int8), 2);
     }
 }

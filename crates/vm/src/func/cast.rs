@@ -113,7 +113,7 @@ fn json(c: &Ctx, a: &[Value]) -> Result<Value> {
 
 fn json_import(_: &Ctx, a: &[Value]) -> Result<Value> {
     match &a[0] {
-        Value::Str(s) => Ok(Value::Json(Box::new(Json::parse(s)?))),
+        Value::Str(s) => Ok(Value::Json(Box::new(Json::parse_raw(s)?))),
         v => Err(not_supported("json_import", v)),
     }
 }
@@ -131,10 +131,11 @@ fn timestamp(c: &Ctx, a: &[Value]) -> Result<Value> {
         Value::Str(s) => {
             let tz = match a.get(1) {
                 None => None,
-                Some(Value::Str(z)) => Some(
-                    amelie_common::time::Zone::find(z)
-                        .ok_or_else(|| Error::new(format!("timestamp(): failed to find timezone '{z}'")))?,
-                ),
+                Some(Value::Str(z)) => {
+                    Some(amelie_common::time::Zone::lookup(z).ok_or_else(|| {
+                        Error::new(format!("timestamp(): failed to find timezone '{z}'"))
+                    })?)
+                }
                 Some(v) => return Err(super::arg_err("timestamp", 1, "string", v)),
             };
             let ts = match tz {

@@ -85,7 +85,10 @@ fn op_object(c: &Ctx, a: &[Value]) -> Result<Value> {
             Value::Str(s) => s.to_string(),
             _ => return Err(Error::new("{}: {name <:>} expected")),
         };
-        let v = kv.get(1).map(|v| to_json(v, c.tz_offset)).unwrap_or(Json::Null);
+        let v = kv
+            .get(1)
+            .map(|v| to_json(v, c.tz_offset))
+            .unwrap_or(Json::Null);
         m.push((k, v));
     }
     Ok(Value::Json(Box::new(Json::Object(m))))
@@ -190,21 +193,31 @@ fn path<'a>(f: &str, a: &'a [Value]) -> Result<Vec<&'a str>> {
     Ok(parts)
 }
 
-fn set_path(j: &mut Json, path: &[&str], v: Json) {
-    let Json::Object(members) = j else {
+/// Sets `path` in `j`. Returns whether the leaf key had to be inserted. Amelie quirk: when a
+/// nested leaf is inserted, each enclosing object also gets `(its key, v)` appended
+/// (`{"n": {}}` set `n.l` = 1 gives `{"n": {"l": 1}, "n": 1}`).
+fn set_path(j: &mut Json, path: &[&str], v: Json) -> bool {
+    if !matches!(j, Json::Object(_)) {
         *j = Json::Object(vec![]);
-        return set_path(j, path, v);
+    }
+    let Json::Object(members) = j else {
+        return false;
     };
     let Some((first, rest)) = path.split_first() else {
-        return;
+        return false;
     };
     let pos = members.iter().position(|(k, _)| k == first);
     if rest.is_empty() {
-        match pos {
-            Some(p) => members[p].1 = v,
-            None => members.push((first.to_string(), v)),
-        }
-        return;
+        return match pos {
+            Some(p) => {
+                members[p].1 = v;
+                false
+            }
+            None => {
+                members.push((first.to_string(), v));
+                true
+            }
+        };
     }
     let p = match pos {
         Some(p) => p,
@@ -213,7 +226,11 @@ fn set_path(j: &mut Json, path: &[&str], v: Json) {
             members.len() - 1
         }
     };
-    set_path(&mut members[p].1, rest, v);
+    let inserted = set_path(&mut members[p].1, rest, v.clone());
+    if inserted {
+        members.push((first.to_string(), v));
+    }
+    inserted
 }
 
 fn set(c: &Ctx, a: &[Value]) -> Result<Value> {
@@ -269,10 +286,17 @@ mod tests {
 
     #[test]
     fn set_nested() {
-        let c = Ctx { now: 0, tz_offset: 0 };
-        let o = Value::Json(Box::new(Json::Object(vec![])));
+        let c = Ctx {
+            now: 0,
+            tz_offset: 0,
+        };
+        let o = Value::Json(Box::new(Json::parse(r#"{"a": {"b": 0}}"#).unwrap()));
         let r = set(&c, &[o, Value::str("a.b"), Value::Int(1)]).unwrap();
         let Value::Json(j) = r else { panic!() };
         assert_eq!(j.to_compact_string(), "{\"a\": {\"b\": 1}}");
+        let o = Value::Json(Box::new(Json::parse(r#"{"n": {}}"#).unwrap()));
+        let r = set(&c, &[o, Value::str("n.l"), Value::Int(1)]).unwrap();
+        let Value::Json(j) = r else { panic!() };
+        assert_eq!(j.to_compact_string(), "{\"n\": {\"l\": 1}, \"n\": 1}");
     }
 }

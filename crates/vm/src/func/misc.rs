@@ -76,7 +76,8 @@ pub fn md5(input: &[u8]) -> [u8; 16] {
     let k: Vec<u32> = (0..64)
         .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
         .collect();
-    let (mut a0, mut b0, mut c0, mut d0) = (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
+    let (mut a0, mut b0, mut c0, mut d0) =
+        (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
     let mut msg = input.to_vec();
     let bits = (input.len() as u64).wrapping_mul(8);
     msg.push(0x80);
@@ -128,11 +129,22 @@ fn pad_be(input: &[u8]) -> Vec<u8> {
 
 /// SHA-1 digest.
 pub fn sha1(input: &[u8]) -> [u8; 20] {
-    let mut h = [0x67452301u32, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    let mut h = [
+        0x67452301u32,
+        0xEFCDAB89,
+        0x98BADCFE,
+        0x10325476,
+        0xC3D2E1F0,
+    ];
     for chunk in pad_be(input).chunks(64) {
         let mut w = [0u32; 80];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([chunk[i * 4], chunk[i * 4 + 1], chunk[i * 4 + 2], chunk[i * 4 + 3]]);
+            w[i] = u32::from_be_bytes([
+                chunk[i * 4],
+                chunk[i * 4 + 1],
+                chunk[i * 4 + 2],
+                chunk[i * 4 + 3],
+            ]);
         }
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
@@ -189,7 +201,12 @@ pub fn sha256(input: &[u8]) -> [u8; 32] {
     for chunk in pad_be(input).chunks(64) {
         let mut w = [0u32; 64];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([chunk[i * 4], chunk[i * 4 + 1], chunk[i * 4 + 2], chunk[i * 4 + 3]]);
+            w[i] = u32::from_be_bytes([
+                chunk[i * 4],
+                chunk[i * 4 + 1],
+                chunk[i * 4 + 2],
+                chunk[i * 4 + 3],
+            ]);
         }
         for i in 16..64 {
             let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
@@ -233,7 +250,7 @@ pub fn sha256(input: &[u8]) -> [u8; 32] {
     out
 }
 
-fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     let mut k = [0u8; 64];
     if key.len() > 64 {
         k[..32].copy_from_slice(&sha256(key));
@@ -252,7 +269,9 @@ fn md5_fn(_: &Ctx, a: &[Value]) -> Result<Value> {
 }
 
 fn sha1_fn(_: &Ctx, a: &[Value]) -> Result<Value> {
-    Ok(Value::Str(hex(&sha1(s_arg("sha1", a, 0)?.as_bytes())).into()))
+    Ok(Value::Str(
+        hex(&sha1(s_arg("sha1", a, 0)?.as_bytes())).into(),
+    ))
 }
 
 const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -344,7 +363,10 @@ mod tests {
 
     #[test]
     fn digests_and_base64() {
-        assert_eq!(hex(&md5(b"hello world")), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(
+            hex(&md5(b"hello world")),
+            "5eb63bbbe01eeed093cb22bb8f5acdc3"
+        );
         assert_eq!(
             hex(&sha1(b"hello world")),
             "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed"
@@ -355,6 +377,9 @@ mod tests {
         );
         assert_eq!(b64_encode(b"hello world", false), "aGVsbG8gd29ybGQ=");
         assert_eq!(b64_encode(b"<<???>>", true), "PDw_Pz8-Pg");
-        assert_eq!(b64_decode("aGVsbG8gd29ybGQ", false).unwrap(), b"hello world");
+        assert_eq!(
+            b64_decode("aGVsbG8gd29ybGQ", false).unwrap(),
+            b"hello world"
+        );
     }
 }

@@ -11,6 +11,9 @@ mod string;
 mod time;
 mod vector;
 
+/// Digests and base64 shared with token authentication (`CREATE TOKEN`, HTTP `Authorization`).
+pub use misc::{b64_decode, b64_encode, hmac_sha256};
+
 use amelie_common::{Error, Json, Result, Value};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -76,7 +79,7 @@ pub struct FuncId(pub u16);
 impl FuncId {
     /// Looks up `[schema.]name` (case-insensitive); the default schema is `public`.
     pub fn lookup(schema: Option<&str>, name: &str) -> Option<FuncId> {
-        if !matches!(schema, None) && !schema.is_some_and(|s| s.eq_ignore_ascii_case("public")) {
+        if schema.is_some() && !schema.is_some_and(|s| s.eq_ignore_ascii_case("public")) {
             return None;
         }
         registry()
@@ -112,24 +115,34 @@ pub fn call(f: FuncId, args: &[Value], now: i64, tz_offset: i32) -> Result<Value
     let Some(d) = f.def() else {
         return Err(Error::new("function not found"));
     };
-    if args.len() < d.min || args.len() > d.max {
-        if d.min == d.max {
-            return Err(Error::new(format!(
-                "{}(): expected {} arguments, but got {}",
-                d.name,
-                d.min,
-                args.len()
-            )));
-        }
-        return Err(Error::new(format!(
-            "{}(): unexpected number of arguments",
-            d.name
-        )));
-    }
+    f.check_arity(args.len())?;
     if d.null_first && args.first().is_some_and(|a| a.is_null()) {
         return Ok(Value::Null);
     }
     (d.f)(&Ctx { now, tz_offset }, args)
+}
+
+impl FuncId {
+    /// Errors unless `n` arguments are accepted (also checked while compiling a call).
+    pub fn check_arity(self, n: usize) -> Result<()> {
+        let Some(d) = self.def() else {
+            return Err(Error::new("function not found"));
+        };
+        let args = n;
+        if args < d.min || args > d.max {
+            if d.min == d.max {
+                return Err(Error::new(format!(
+                    "{}(): expected {} arguments, but got {}",
+                    d.name, d.min, args
+                )));
+            }
+            return Err(Error::new(format!(
+                "{}(): unexpected number of arguments",
+                d.name
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Converts any value to JSON (timestamps/intervals become strings, vectors arrays).

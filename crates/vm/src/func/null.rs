@@ -14,7 +14,9 @@ fn same_types(f: &str, a: &[Value]) -> Result<()> {
         match t {
             None => t = Some(v.type_of()),
             Some(x) if x != v.type_of() => {
-                return Err(Error::new(format!("public.{f}(): arguments types mismatch")))
+                return Err(Error::new(format!(
+                    "public.{f}(): arguments types mismatch"
+                )))
             }
             _ => {}
         }

@@ -164,7 +164,11 @@ impl Parser<'_> {
                             Node::Look(Box::new(inner), neg)
                         }
                         Some(b'<') | Some(b'\'') => {
-                            let end = if self.peek() == Some(b'<') { b'>' } else { b'\'' };
+                            let end = if self.peek() == Some(b'<') {
+                                b'>'
+                            } else {
+                                b'\''
+                            };
                             self.i += 1;
                             let n = self.name(end)?;
                             self.ngroups += 1;
@@ -280,6 +284,9 @@ impl Parser<'_> {
     }
 }
 
+/// A match: start (after `\\K`), end and the capture spans (0 = whole match).
+pub type Match = (usize, usize, Vec<Option<(usize, usize)>>);
+
 /// A compiled regular expression.
 pub struct Regex {
     root: Node,
@@ -290,12 +297,24 @@ struct State {
     caps: Vec<Option<(usize, usize)>>,
     keep: usize,
     steps: usize,
+    depth: usize,
+    depth_limit: usize,
+    /// A limit was hit: the result is an error, not "no match".
+    exhausted: bool,
 }
 
 const STEP_LIMIT: usize = 5_000_000;
+/// Matching recurses once per matched atom; this bounds the stack it may use on the
+/// caller's thread (short inputs) and on a dedicated big-stack thread (long inputs).
+const DEPTH_LIMIT: usize = 1000;
+const BIG_DEPTH_LIMIT: usize = 200_000;
+const BIG_STACK: usize = 256 << 20;
+/// Inputs longer than this are matched on a dedicated thread with a big stack.
+const SHORT_INPUT: usize = 512;
 
 fn is_word(s: &[u8], i: usize) -> bool {
-    s.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    s.get(i)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 impl Regex {
@@ -317,24 +336,46 @@ impl Regex {
     }
 
     /// First match at or after `from`: (keep start, end, captures).
-    pub fn find_at(&self, s: &[u8], from: usize) -> Option<(usize, usize, Vec<Option<(usize, usize)>>)> {
+    pub fn find_at(&self, s: &[u8], from: usize) -> Result<Option<Match>> {
+        if s.len().saturating_sub(from) <= SHORT_INPUT {
+            return self.find_limited(s, from, DEPTH_LIMIT);
+        }
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .stack_size(BIG_STACK)
+                .spawn_scoped(scope, || self.find_limited(s, from, BIG_DEPTH_LIMIT))
+                .map_err(|_| Error::new("regexp: failed to start matching"))?
+                .join()
+                .map_err(|_| Error::new("regexp: matching failed"))?
+        })
+    }
+
+    fn find_limited(&self, s: &[u8], from: usize, depth_limit: usize) -> Result<Option<Match>> {
+        let mut steps = 0;
         for start in from..=s.len() {
             let mut st = State {
                 caps: vec![None; self.ngroups + 1],
                 keep: start,
-                steps: 0,
+                steps,
+                depth: 0,
+                depth_limit,
+                exhausted: false,
             };
             let mut end = None;
-            if m(&self.root, s, start, &mut st, &mut |p, _| {
+            let found = m(&self.root, s, start, &mut st, &mut |p, _| {
                 end = Some(p);
                 true
-            }) {
-                let e = end?;
+            });
+            if st.exhausted {
+                return Err(Error::new("regexp: match limit exceeded"));
+            }
+            steps = st.steps;
+            if let (true, Some(e)) = (found, end) {
                 st.caps[0] = Some((st.keep, e));
-                return Some((st.keep, e, st.caps));
+                return Ok(Some((st.keep, e, st.caps)));
             }
         }
-        None
+        Ok(None)
     }
 }
 
@@ -342,9 +383,17 @@ type K<'a> = &'a mut dyn FnMut(usize, &mut State) -> bool;
 
 fn m(n: &Node, s: &[u8], pos: usize, st: &mut State, k: K) -> bool {
     st.steps += 1;
-    if st.steps > STEP_LIMIT {
+    if st.exhausted || st.steps > STEP_LIMIT || st.depth >= st.depth_limit {
+        st.exhausted = true;
         return false;
     }
+    st.depth += 1;
+    let r = step(n, s, pos, st, k);
+    st.depth -= 1;
+    r
+}
+
+fn step(n: &Node, s: &[u8], pos: usize, st: &mut State, k: K) -> bool {
     match n {
         Node::Char(c) => s.get(pos) == Some(c) && k(pos + 1, st),
         Node::Any => s.get(pos).is_some_and(|c| *c != b'\n') && k(pos + 1, st),
@@ -416,12 +465,25 @@ fn m(n: &Node, s: &[u8], pos: usize, st: &mut State, k: K) -> bool {
 fn seq(items: &[Node], s: &[u8], pos: usize, st: &mut State, k: K) -> bool {
     match items.split_first() {
         None => k(pos, st),
-        Some((first, rest)) => m(first, s, pos, st, &mut |p, st: &mut State| seq(rest, s, p, st, k)),
+        Some((first, rest)) => m(first, s, pos, st, &mut |p, st: &mut State| {
+            seq(rest, s, p, st, k)
+        }),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn rep(n: &Node, min: usize, max: usize, greedy: bool, count: usize, s: &[u8], pos: usize, st: &mut State, k: K) -> bool {
+// the two orders of `||` are the point (greedy vs lazy), not duplicate branches
+#[allow(clippy::too_many_arguments, clippy::if_same_then_else)]
+fn rep(
+    n: &Node,
+    min: usize,
+    max: usize,
+    greedy: bool,
+    count: usize,
+    s: &[u8],
+    pos: usize,
+    st: &mut State,
+    k: K,
+) -> bool {
     let more = |st: &mut State, k: K| {
         count < max
             && m(n, s, pos, st, &mut |p, st: &mut State| {
@@ -442,20 +504,44 @@ fn text(s: &[u8], a: usize, b: usize) -> String {
     String::from_utf8_lossy(&s[a..b]).into_owned()
 }
 
-fn compile(f: &str, a: &[Value]) -> Result<Regex> {
-    Regex::new(str_arg(f, a, 1)?)
+/// Compiles the pattern argument; the last few patterns are cached per thread so that a
+/// per-row call does not recompile.
+fn compile(f: &str, a: &[Value]) -> Result<std::rc::Rc<Regex>> {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    thread_local! {
+        static CACHE: RefCell<Vec<(String, Rc<Regex>)>> = const { RefCell::new(Vec::new()) };
+    }
+    let p = str_arg(f, a, 1)?;
+    if let Some(re) = CACHE.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| k == p)
+            .map(|(_, r)| r.clone())
+    }) {
+        return Ok(re);
+    }
+    let re = Rc::new(Regex::new(p)?);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 16 {
+            c.remove(0);
+        }
+        c.push((p.to_string(), re.clone()));
+    });
+    Ok(re)
 }
 
 fn regexp_like(_: &Ctx, a: &[Value]) -> Result<Value> {
     let s = str_arg("regexp_like", a, 0)?.as_bytes();
     let re = compile("regexp_like", a)?;
-    Ok(Value::Bool(re.find_at(s, 0).is_some()))
+    Ok(Value::Bool(re.find_at(s, 0)?.is_some()))
 }
 
 fn regexp_substr(_: &Ctx, a: &[Value]) -> Result<Value> {
     let s = str_arg("regexp_substr", a, 0)?.as_bytes();
     let re = compile("regexp_substr", a)?;
-    Ok(match re.find_at(s, 0) {
+    Ok(match re.find_at(s, 0)? {
         Some((x, y, _)) => Value::Str(text(s, x, y).into()),
         None => Value::Null,
     })
@@ -464,7 +550,7 @@ fn regexp_substr(_: &Ctx, a: &[Value]) -> Result<Value> {
 fn regexp_match(_: &Ctx, a: &[Value]) -> Result<Value> {
     let s = str_arg("regexp_match", a, 0)?.as_bytes();
     let re = compile("regexp_match", a)?;
-    Ok(match re.find_at(s, 0) {
+    Ok(match re.find_at(s, 0)? {
         Some((_, _, caps)) => Value::Json(Box::new(Json::Array(
             caps.iter()
                 .map(|c| match c {
@@ -484,7 +570,7 @@ fn regexp_replace(_: &Ctx, a: &[Value]) -> Result<Value> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos <= s.len() {
-        match re.find_at(s, pos) {
+        match re.find_at(s, pos)? {
             Some((x, y, _)) => {
                 out.extend_from_slice(&s[pos..x]);
                 out.extend_from_slice(with.as_bytes());
@@ -503,7 +589,9 @@ fn regexp_replace(_: &Ctx, a: &[Value]) -> Result<Value> {
             }
         }
     }
-    Ok(Value::Str(String::from_utf8_lossy(&out).into_owned().into()))
+    Ok(Value::Str(
+        String::from_utf8_lossy(&out).into_owned().into(),
+    ))
 }
 
 #[cfg(test)]
@@ -513,6 +601,7 @@ mod tests {
     fn sub(s: &str, p: &str) -> Option<String> {
         let re = Regex::new(p).unwrap();
         re.find_at(s.as_bytes(), 0)
+            .unwrap()
             .map(|(a, b, _)| s[a..b].to_string())
     }
 
@@ -529,5 +618,22 @@ mod tests {
         )
         .is_some());
         assert!(Regex::new("(").is_err());
+        // long inputs run on a big stack; too deep a match is an error, not an overflow
+        let r = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(|| {
+                let re = Regex::new("a*b").unwrap();
+                let mid = format!("{}b", "a".repeat(5_000));
+                let long = "a".repeat(1_000);
+                (
+                    re.find_at(mid.as_bytes(), 0).unwrap().map(|m| m.1),
+                    re.find_limited(long.as_bytes(), 0, 100).is_err(),
+                    re.find_at(b"aab", 0).unwrap().map(|m| m.1),
+                )
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(r, (Some(5_001), true, Some(3)));
     }
 }

@@ -46,11 +46,15 @@ fn concat(_: &Ctx, a: &[Value]) -> Result<Value> {
 }
 
 fn lower(_: &Ctx, a: &[Value]) -> Result<Value> {
-    Ok(Value::Str(str_arg("lower", a, 0)?.to_ascii_lowercase().into()))
+    Ok(Value::Str(
+        str_arg("lower", a, 0)?.to_ascii_lowercase().into(),
+    ))
 }
 
 fn upper(_: &Ctx, a: &[Value]) -> Result<Value> {
-    Ok(Value::Str(str_arg("upper", a, 0)?.to_ascii_uppercase().into()))
+    Ok(Value::Str(
+        str_arg("upper", a, 0)?.to_ascii_uppercase().into(),
+    ))
 }
 
 fn substr(_: &Ctx, a: &[Value]) -> Result<Value> {
@@ -119,7 +123,9 @@ fn trim_impl(f: &str, a: &[Value], left: bool, right: bool) -> Result<Value> {
             j -= 1;
         }
     }
-    Ok(Value::Str(String::from_utf8_lossy(&b[i..j]).into_owned().into()))
+    Ok(Value::Str(
+        String::from_utf8_lossy(&b[i..j]).into_owned().into(),
+    ))
 }
 
 fn ltrim(_: &Ctx, a: &[Value]) -> Result<Value> {
@@ -145,7 +151,10 @@ mod tests {
     use super::*;
 
     fn c() -> Ctx {
-        Ctx { now: 0, tz_offset: 0 }
+        Ctx {
+            now: 0,
+            tz_offset: 0,
+        }
     }
 
     #[test]

@@ -22,9 +22,8 @@ fn now(c: &Ctx, _: &[Value]) -> Result<Value> {
 /// The zone of argument `idx` (a timezone name).
 fn zone_arg(f: &str, a: &[Value], idx: usize) -> Result<Zone> {
     match &a[idx] {
-        Value::Str(s) => {
-            Zone::find(s).ok_or_else(|| Error::new(format!("{f}(): failed to find timezone '{s}'")))
-        }
+        Value::Str(s) => Zone::lookup(s)
+            .ok_or_else(|| Error::new(format!("{f}(): failed to find timezone '{s}'"))),
         v => Err(arg_err(f, idx, "string", v)),
     }
 }
@@ -102,7 +101,7 @@ fn date_trunc(c: &Ctx, a: &[Value]) -> Result<Value> {
     let unit = field("date_trunc", a, fi)?;
     let zone = match a.get(2) {
         Some(_) => zone_arg("date_trunc", a, 2)?,
-        None => Zone::fixed(c.tz_offset),
+        None => Zone::from_offset(c.tz_offset),
     };
     // Amelie splits in the session zone and recombines in the requested one
     let mut dt = DateTime::from_timestamp(ts, c.tz_offset);
@@ -144,7 +143,9 @@ fn date_trunc(c: &Ctx, a: &[Value]) -> Result<Value> {
         U::Week => return Err(Error::new("unknown timestamp truncate field")),
     }
     let local = dt.to_timestamp(0);
-    Ok(Value::Timestamp(dt.to_timestamp(zone.offset_for_local(local))))
+    Ok(Value::Timestamp(
+        dt.to_timestamp(zone.offset_for_local(local)),
+    ))
 }
 
 fn interval_trunc(_: &Ctx, a: &[Value]) -> Result<Value> {
@@ -204,7 +205,7 @@ fn extract(c: &Ctx, a: &[Value]) -> Result<Value> {
         Value::Timestamp(ts) => {
             let zone = match a.get(2) {
                 Some(_) => zone_arg("extract", a, 2)?,
-                None => Zone::fixed(c.tz_offset),
+                None => Zone::from_offset(c.tz_offset),
             };
             let dt = DateTime::from_timestamp(*ts, zone.offset_at(*ts));
             Ok(Value::Int(match unit {

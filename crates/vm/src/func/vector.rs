@@ -48,5 +48,9 @@ fn cos_distance(_: &Ctx, a: &[Value]) -> Result<Value> {
     }
     let sim = dot / (nx.sqrt() * ny.sqrt());
     let d = 1.0 - sim;
-    Ok(Value::Double(if d.is_nan() { 1.0 } else { d.clamp(0.0, 2.0) }))
+    Ok(Value::Double(if d.is_nan() {
+        1.0
+    } else {
+        d.clamp(0.0, 2.0)
+    }))
 }

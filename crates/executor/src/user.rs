@@ -1,0 +1,403 @@
+//! Users, tokens and WATCH (spec §1.6, §2.10, §2.14).
+//!
+//! Users live in the server configuration (`config.json`, hidden `users` variable), not in the
+//! WAL: the executor reaches them through [`crate::ddl::ConfigSource`]. Tokens are HS256 JWTs
+//! signed with the user's secret; [`validate_token`] checks one for the HTTP front end.
+
+use crate::ddl::ConfigSource;
+use amelie_common::format::{encode_single, Format};
+use amelie_common::{Error, Json, Result, Value};
+use amelie_compiler::{compile, CompileCtx, Compiled};
+use amelie_parser::{Request, Select, Stmt};
+use amelie_vm::func::{b64_decode, b64_encode, hmac_sha256};
+use amelie_vm::{Coordinator, Step};
+
+/// One user: a name and an optional secret (`""` = none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub secret: String,
+}
+
+/// The JWT header `CREATE TOKEN` emits.
+pub const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+/// How long `WATCH` sleeps between two evaluations of its expression.
+pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// The `SHOW USER` / `system.user()` form of a user (the secret is never shown).
+fn user_obj(u: &User) -> Json {
+    Json::Object(vec![("name".to_string(), Json::String(u.name.clone()))])
+}
+
+/// `SHOW USERS` / `system.users()`.
+pub fn users_json(config: Option<&dyn ConfigSource>) -> Json {
+    Json::Array(
+        config
+            .map(|c| c.users())
+            .unwrap_or_default()
+            .iter()
+            .map(user_obj)
+            .collect(),
+    )
+}
+
+/// `SHOW USER name` / `system.user(name)`; `None` if there is no such user.
+pub fn user_json(config: Option<&dyn ConfigSource>, name: &str) -> Option<Json> {
+    config?
+        .users()
+        .iter()
+        .find(|u| u.name == name)
+        .map(user_obj)
+}
+
+/// Reads the `users` config value: `[{"name": "..", "secret": ".."}, ...]`. Malformed
+/// entries are skipped.
+pub fn users_from_json(v: &Json) -> Vec<User> {
+    let Json::Array(items) = v else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let Json::Object(fields) = item else {
+                return None;
+            };
+            let field = |k: &str| {
+                fields
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .and_then(|(_, v)| match v {
+                        Json::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+            };
+            Some(User {
+                name: field("name")?,
+                secret: field("secret").unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The `users` config value of a list of users.
+pub fn users_to_json(users: &[User]) -> Json {
+    Json::Array(
+        users
+            .iter()
+            .map(|u| {
+                Json::Object(vec![
+                    ("name".to_string(), Json::String(u.name.clone())),
+                    ("secret".to_string(), Json::String(u.secret.clone())),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// Builds a signed token for `user`, issued at `iat` and expiring at `exp` (seconds).
+pub fn make_token(user: &str, secret: &str, iat: i64, exp: i64) -> String {
+    let payload = format!(
+        r#"{{"sub": {}, "iat": {iat}, "exp": {exp}}}"#,
+        Json::String(user.to_string()).to_compact_string()
+    );
+    let mut out = b64_encode(JWT_HEADER.as_bytes(), true);
+    out.push('.');
+    out.push_str(&b64_encode(payload.as_bytes(), true));
+    let sig = hmac_sha256(secret.as_bytes(), out.as_bytes());
+    out.push('.');
+    out.push_str(&b64_encode(&sig, true));
+    out
+}
+
+fn field<'a>(obj: &'a Json, key: &str) -> Option<&'a Json> {
+    match obj {
+        Json::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn decode_part(part: &str) -> Option<Json> {
+    let bytes = b64_decode(part, true)?;
+    Json::parse(std::str::from_utf8(&bytes).ok()?).ok()
+}
+
+/// Validates a JWT against `users` at time `now` (seconds): HS256 header, `sub` naming a user
+/// with a secret, non-zero `iat <= exp`, `now < exp`, and a matching signature. Returns the
+/// user name and the expiry on success.
+pub fn validate_token(token: &str, users: &[User], now: i64) -> Option<(String, i64)> {
+    let mut parts = token.split('.');
+    let (h, p, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header = decode_part(h)?;
+    let is = |key: &str, want: &str| matches!(field(&header, key), Some(Json::String(s)) if s.eq_ignore_ascii_case(want));
+    if !is("alg", "HS256") || !is("typ", "JWT") {
+        return None;
+    }
+    let payload = decode_part(p)?;
+    let Some(Json::String(sub)) = field(&payload, "sub") else {
+        return None;
+    };
+    let int = |key: &str| match field(&payload, key) {
+        Some(Json::Int(v)) if *v != 0 => Some(*v),
+        _ => None,
+    };
+    let (iat, exp) = (int("iat")?, int("exp")?);
+    if iat > exp || now >= exp {
+        return None;
+    }
+    let user = users.iter().find(|u| u.name == *sub)?;
+    if user.secret.is_empty() {
+        return None;
+    }
+    let given = b64_decode(sig, true)?;
+    let signed = &token[..h.len() + 1 + p.len()];
+    let expected = hmac_sha256(user.secret.as_bytes(), signed.as_bytes());
+    // compare without an early exit
+    let diff = given.len() ^ expected.len()
+        | given
+            .iter()
+            .zip(expected.iter())
+            .fold(0usize, |acc, (a, b)| acc | (a ^ b) as usize);
+    (diff == 0).then(|| (sub.clone(), exp))
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+fn not_exists(name: &str) -> Error {
+    Error::new(format!("user '{name}': not exists"))
+}
+
+impl crate::Executor {
+    fn users_source(&self) -> Result<std::sync::Arc<dyn ConfigSource>> {
+        self.config_source
+            .read()
+            .clone()
+            .ok_or_else(|| Error::new("users are not available"))
+    }
+
+    /// The current users (empty without a config source).
+    pub fn users(&self) -> Vec<User> {
+        self.config_source
+            .read()
+            .as_ref()
+            .map(|c| c.users())
+            .unwrap_or_default()
+    }
+
+    /// Runs user/token statements and WATCH; `None` for any other statement.
+    pub(crate) async fn user_stmt(
+        &self,
+        stmt: &Stmt,
+        session: &crate::SessionCtx,
+    ) -> Option<Result<Option<String>>> {
+        Some(match stmt {
+            Stmt::CreateUser {
+                if_not_exists,
+                name,
+                secret,
+            } => self.update_users(|users| {
+                if users.iter().any(|u| u.name == *name) {
+                    if *if_not_exists {
+                        return Ok(());
+                    }
+                    return Err(Error::new(format!("user '{name}': already exists")));
+                }
+                users.push(User {
+                    name: name.clone(),
+                    secret: secret.clone().unwrap_or_default(),
+                });
+                Ok(())
+            }),
+            Stmt::AlterUser { name, secret } => self.update_users(|users| {
+                let u = users
+                    .iter_mut()
+                    .find(|u| u.name == *name)
+                    .ok_or_else(|| not_exists(name))?;
+                u.secret = secret.clone();
+                Ok(())
+            }),
+            Stmt::DropUser { if_exists, name } => {
+                self.update_users(|users| match users.iter().position(|u| u.name == *name) {
+                    Some(i) => {
+                        users.remove(i);
+                        Ok(())
+                    }
+                    None if *if_exists => Ok(()),
+                    None => Err(not_exists(name)),
+                })
+            }
+            Stmt::CreateToken { name, expire } => {
+                self.create_token(name, expire.as_deref(), session)
+            }
+            Stmt::Watch(select) => self.watch(select, session).await.map(|_| None),
+            _ => return None,
+        })
+    }
+
+    fn update_users(
+        &self,
+        mut f: impl FnMut(&mut Vec<User>) -> Result<()>,
+    ) -> Result<Option<String>> {
+        self.users_source()?.update_users(&mut f)?;
+        Ok(None)
+    }
+
+    fn create_token(
+        &self,
+        name: &str,
+        expire: Option<&str>,
+        session: &crate::SessionCtx,
+    ) -> Result<Option<String>> {
+        let users = self.users_source()?.users();
+        let user = users
+            .iter()
+            .find(|u| u.name == name)
+            .ok_or_else(|| not_exists(name))?;
+        if user.secret.is_empty() {
+            return Err(Error::new(format!("{name}: user has no secret")));
+        }
+        let iv = amelie_common::time::parse_interval(expire.unwrap_or("1 year"))?;
+        let now = now_us();
+        let exp = amelie_vm::exec::ts_add(now, &iv, false)?;
+        let token = make_token(name, &user.secret, now / 1_000_000, exp / 1_000_000);
+        let fmt = Format::parse(&self.format.read())?;
+        let mut out = String::new();
+        encode_single(
+            "token",
+            &Value::Str(token.into()),
+            fmt,
+            session.tz_offset,
+            &mut out,
+        );
+        Ok(Some(out))
+    }
+
+    /// Evaluates `select` (one expression) in the coordinator; true when it is `true`.
+    fn watch_once(&self, select: &Select, session: &crate::SessionCtx) -> Result<bool> {
+        let req = Request {
+            explain: false,
+            stmts: vec![Stmt::Select(Box::new(select.clone()))],
+        };
+        let ctx = CompileCtx {
+            now: now_us(),
+            tz_offset: session.tz_offset,
+            system: Some(self.system_snapshot()),
+        };
+        let catalog = self.catalog();
+        let Compiled::Program(mut program) = compile(&req, &catalog, &ctx)? else {
+            return Err(Error::new("WATCH: expression expected"));
+        };
+        let routes = crate::route::plan(&mut program, &catalog, &self.nodes())?;
+        if !crate::route::participants(&routes).is_empty() {
+            return Err(Error::new("WATCH: expression cannot read tables"));
+        }
+        let mut coord = Coordinator::new(&program);
+        match coord.resume(None)? {
+            Step::Done => {}
+            Step::Dispatch(_) => return Err(Error::new("WATCH: expression cannot read tables")),
+        }
+        let rows = coord
+            .take_result()
+            .map(|(_, rows)| rows)
+            .unwrap_or_default();
+        Ok(matches!(
+            rows.first().and_then(|r| r.first()),
+            Some(Value::Bool(true))
+        ))
+    }
+
+    /// `WATCH expr`: re-evaluates `expr` every [`WATCH_INTERVAL`] until it is true. The loop
+    /// ends early when the request is dropped (the client went away).
+    async fn watch(&self, select: &Select, session: &crate::SessionCtx) -> Result<()> {
+        while !self.watch_once(select, session)? {
+            tokio::time::sleep(WATCH_INTERVAL).await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users() -> Vec<User> {
+        vec![
+            User {
+                name: "test".into(),
+                secret: "abc".into(),
+            },
+            User {
+                name: "nosecret".into(),
+                secret: String::new(),
+            },
+        ]
+    }
+
+    #[test]
+    fn token_round_trip() {
+        let t = make_token("test", "abc", 100, 200);
+        assert!(
+            t.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."),
+            "{t}"
+        );
+        assert_eq!(
+            validate_token(&t, &users(), 150),
+            Some(("test".to_string(), 200))
+        );
+        // expired, not yet expired boundary, wrong secret, unknown user, no secret
+        assert_eq!(validate_token(&t, &users(), 200), None);
+        assert_eq!(
+            validate_token(&make_token("test", "abd", 100, 200), &users(), 150),
+            None
+        );
+        assert_eq!(
+            validate_token(&make_token("x", "abc", 100, 200), &users(), 150),
+            None
+        );
+        assert_eq!(
+            validate_token(&make_token("nosecret", "", 100, 200), &users(), 150),
+            None
+        );
+        // iat > exp, zero iat
+        assert_eq!(
+            validate_token(&make_token("test", "abc", 300, 200), &users(), 150),
+            None
+        );
+        assert_eq!(
+            validate_token(&make_token("test", "abc", 0, 200), &users(), 150),
+            None
+        );
+        // garbage
+        for bad in ["", "a.b", "a.b.c", "a.b.c.d", "....", "eyJ.eyJ.x"] {
+            assert_eq!(validate_token(bad, &users(), 150), None, "{bad}");
+        }
+        // a tampered signature
+        let mut tampered = t.clone();
+        tampered.pop();
+        tampered.push(if t.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(validate_token(&tampered, &users(), 150), None);
+    }
+
+    #[test]
+    fn users_json_round_trip() {
+        let j = users_to_json(&users());
+        assert_eq!(users_from_json(&j), users());
+        assert!(users_from_json(&Json::Int(1)).is_empty());
+        let partial = Json::parse(r#"[{"name": "a"}, {"secret": "x"}, 1]"#).unwrap();
+        assert_eq!(
+            users_from_json(&partial),
+            vec![User {
+                name: "a".into(),
+                secret: String::new()
+            }]
+        );
+    }
+}
