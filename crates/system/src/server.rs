@@ -97,6 +97,22 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
 /// The HTTP backend: every request goes to the executor.
 pub struct Server {
     exec: Executor,
+    /// Zone handle of `timezone_default` (see `amelie_common::time::zone_handle`).
+    default_zone: i32,
+}
+
+impl Server {
+    /// Execution context of a connection: its `SET timezone` or the server default, as a
+    /// zone handle so timestamps follow the zone's daylight-saving rules.
+    fn session_ctx(&self, session: &Session) -> SessionCtx {
+        let mut ctx = SessionCtx::default();
+        ctx.tz_offset = self.default_zone;
+        if let Some(tz) = &session.timezone {
+            ctx.tz_offset = amelie_common::time::zone_handle(tz).unwrap_or(self.default_zone);
+            ctx.timezone = Some(tz.clone());
+        }
+        ctx
+    }
 }
 
 impl Backend for Server {
@@ -109,17 +125,7 @@ impl Backend for Server {
     }
 
     async fn execute(&self, session: &mut Session, sql: String) -> Result<Option<String>, Error> {
-        let mut ctx = SessionCtx::default();
-        if let Some(tz) = &session.timezone {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_micros() as i64)
-                .unwrap_or(0);
-            ctx.tz_offset = amelie_common::time::Zone::find(tz)
-                .map(|z| z.offset_at(now))
-                .unwrap_or(0);
-            ctx.timezone = Some(tz.clone());
-        }
+        let mut ctx = self.session_ctx(session);
         let result = self.exec.execute_session(&sql, &mut ctx).await;
         session.timezone = ctx.timezone;
         result
@@ -134,17 +140,7 @@ impl Backend for Server {
         query: Option<&str>,
         body: String,
     ) -> Result<(), Error> {
-        let mut ctx = SessionCtx::default();
-        if let Some(tz) = &session.timezone {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_micros() as i64)
-                .unwrap_or(0);
-            ctx.tz_offset = amelie_common::time::Zone::find(tz)
-                .map(|z| z.offset_at(now))
-                .unwrap_or(0);
-            ctx.timezone = Some(tz.clone());
-        }
+        let ctx = self.session_ctx(session);
         self.exec
             .import(schema, table, content_type, query, &body, &ctx)
             .await
@@ -224,7 +220,9 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
         repo,
         limit_recv: http.limit_recv.clone(),
     }));
-    let server = Arc::new(Server { exec });
+    let default_zone = amelie_common::time::zone_handle(&config.timezone_default)
+        .ok_or_else(|| Error::new(format!("unable to find timezone '{}'", config.timezone_default)))?;
+    let server = Arc::new(Server { exec, default_zone });
     let result = rt.block_on(async {
         let listeners = amelie_http::bind(http)
             .await

@@ -373,12 +373,12 @@ impl crate::Executor {
                     let amelie_parser::Expr::String(tz) = value else {
                         return Err(amelie_common::Error::new("string value expected"));
                     };
-                    let zone = amelie_common::time::Zone::find(tz).ok_or_else(|| {
-                        amelie_common::Error::new(format!(
-                            "set 'timezone': unable to find timezone '{tz}'"
-                        ))
-                    })?;
-                    session.tz_offset = zone.offset_at(crate::now_us());
+                    session.tz_offset =
+                        amelie_common::time::zone_handle(tz).ok_or_else(|| {
+                            amelie_common::Error::new(format!(
+                                "set 'timezone': unable to find timezone '{tz}'"
+                            ))
+                        })?;
                     session.timezone = Some(tz.clone());
                     return Ok(None);
                 }
