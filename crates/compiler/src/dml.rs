@@ -471,13 +471,14 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         }
         let mut row: Vec<Value> = (0..t.columns.len()).map(|c| column_default(t, c)).collect();
         let mut given = vec![false; t.columns.len()];
-        for &c in cols.iter().take(src.len()) {
-            given[c] = true;
+        // a DEFAULT slot counts as left out: it gets the SERIAL/RANDOM/DEFAULT value
+        for (e, &c) in src.iter().zip(cols.iter()) {
+            given[c] = !matches!(e, Expr::Default);
         }
         fill_generated(t, &mut row, &given);
         for (e, &c) in src.iter().zip(cols.iter()) {
             row[c] = match e {
-                Expr::Default => column_default(t, c),
+                Expr::Default => std::mem::take(&mut row[c]),
                 // `VECTOR [..]` into a vector column: the array literal, cast below
                 Expr::Function {
                     schema: None,

@@ -332,7 +332,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             let f = FuncId::lookup(schema.as_deref(), name).ok_or_else(|| {
                 let full = match schema {
                     Some(s) => format!("{s}.{name}"),
-                    None => format!("public.{name}"),
+                    None => name.clone(),
                 };
                 Error::new(format!("{full}(): function not found"))
             })?;
