@@ -17,6 +17,19 @@ pub struct Column {
     pub default: Option<Value>,
     pub serial: bool,
     pub random: Option<i64>,
+    /// Generated column expressions (`AS (expr) STORED | RESOLVED`), as source text.
+    #[serde(default)]
+    pub gen: Generated,
+}
+
+/// The generated-column expressions of a column, kept as their SQL source text (re-parsed with
+/// `amelie_parser::parse_expr` when a statement is compiled).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Generated {
+    /// `AS (expr) STORED`: evaluated over the proposed row on every insert.
+    pub stored: Option<String>,
+    /// `AS (expr) RESOLVED`: on a primary-key conflict, evaluated over the existing row.
+    pub resolved: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -125,6 +138,14 @@ pub enum DdlOp {
         table: String,
         column: String,
         default: Option<Value>,
+    },
+    /// `ALTER TABLE SET COLUMN c AS (expr) STORED|RESOLVED` (`value: None` unsets it).
+    SetGenerated {
+        schema: String,
+        table: String,
+        column: String,
+        stored: bool,
+        value: Option<String>,
     },
     AddColumn {
         schema: String,
@@ -378,6 +399,26 @@ impl Catalog {
                 };
                 t.columns[i].name = to.clone();
             }
+            DdlOp::SetGenerated {
+                schema,
+                table,
+                column,
+                stored,
+                value,
+            } => {
+                let t = self.table_mut(schema, table)?;
+                let Some(i) = t.column(column) else {
+                    return Err(Error::new(format!(
+                        "table '{table}': column '{column}' not exists"
+                    )));
+                };
+                let g = &mut t.columns[i].gen;
+                if *stored {
+                    g.stored = value.clone();
+                } else {
+                    g.resolved = value.clone();
+                }
+            }
             DdlOp::SetDefault {
                 schema,
                 table,
@@ -563,6 +604,7 @@ mod tests {
                     default: None,
                     serial: false,
                     random: None,
+                    gen: Generated::default(),
                 })
                 .collect(),
             indexes: vec![IndexDef {

@@ -35,6 +35,8 @@ pub struct Builder {
     /// CTEs of the request: name, statement holding its rows (None while being compiled)
     /// and column names.
     pub ctes: Vec<(String, Option<u16>, Vec<String>)>,
+    /// Nesting of expression subqueries being compiled (they may read shared tables only).
+    pub subquery_depth: u32,
     /// See [`CompileCtx::system`].
     pub system: Option<std::sync::Arc<dyn SystemFuncs>>,
 }
@@ -50,6 +52,7 @@ impl Builder {
             p,
             subq: Vec::new(),
             ctes: Vec::new(),
+            subquery_depth: 0,
             system: ctx.system.clone(),
         }
     }

@@ -285,6 +285,10 @@ fn alter_table(t: &Table, op: &AlterTableOp, catalog: &Catalog) -> Result<Compil
                     default,
                     serial: c.serial,
                     random: c.random.map(|m| m.unwrap_or(i64::MAX)),
+                    gen: amelie_catalog::Generated {
+                        stored: c.stored.clone(),
+                        resolved: c.resolved.clone(),
+                    },
                 },
             }
         }
@@ -303,8 +307,24 @@ fn alter_table(t: &Table, op: &AlterTableOp, catalog: &Catalog) -> Result<Compil
             name: table,
             value: *value,
         },
-        AlterTableOp::SetGenerated { .. } => {
-            return Err(Error::new("generated columns are not supported"))
+        AlterTableOp::SetGenerated {
+            column,
+            stored,
+            value,
+        } => {
+            let i = t.column(column).ok_or_else(|| {
+                Error::new(format!("table '{table}': column '{column}' not exists"))
+            })?;
+            if let Some(text) = value {
+                crate::generated::check(t, i, text, !*stored)?;
+            }
+            DdlOp::SetGenerated {
+                schema,
+                table,
+                column: column.clone(),
+                stored: *stored,
+                value: value.clone(),
+            }
         }
     };
     check(catalog, op)
@@ -364,6 +384,10 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
             serial: c.serial,
             // RANDOM without a modulo: the default modulo (int64 max)
             random: c.random.map(|m| m.unwrap_or(i64::MAX)),
+            gen: amelie_catalog::Generated {
+                stored: c.stored.clone(),
+                resolved: c.resolved.clone(),
+            },
         });
     }
     if ct.primary_key.is_empty() {
@@ -409,5 +433,13 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
         unlogged: ct.unlogged,
         partitions,
     };
+    for (i, c) in table.columns.iter().enumerate() {
+        if let Some(text) = &c.gen.stored {
+            crate::generated::check(&table, i, text, false)?;
+        }
+        if let Some(text) = &c.gen.resolved {
+            crate::generated::check(&table, i, text, true)?;
+        }
+    }
     Ok(Compiled::Ddl(DdlOp::CreateTable(table)))
 }

@@ -414,6 +414,97 @@ fn emit_set(
     Ok(())
 }
 
+/// The DO RESOLVE body of an upsert: the new image is the existing row with each RESOLVED
+/// column set to its expression over the existing row (`excluded.col` reads the new row).
+fn emit_resolve(b: &mut Builder, t: &Table, tref: u16, resolved: &[(usize, Expr)]) -> Result<()> {
+    let x = excluded_table(t);
+    let scope = Scope {
+        table: Some(&x),
+        alias: None,
+        aggs: None,
+    };
+    let mut values: Vec<Option<Reg>> = vec![None; t.columns.len()];
+    for (c, e) in resolved {
+        let mut e = e.clone();
+        rewrite_excluded(&mut e);
+        let r = expr(b, Sec::Node, &e, &scope)?;
+        b.emit(
+            Sec::Node,
+            Op::CastColumn {
+                reg: r,
+                table: tref,
+                col: *c as u16,
+            },
+        );
+        if let Some(v) = values.get_mut(*c) {
+            *v = Some(r);
+        }
+    }
+    let start = b.regs(Sec::Node, t.columns.len() as u16);
+    for (c, v) in values.iter().enumerate() {
+        let dst = start + c as Reg;
+        match v {
+            Some(src) => b.emit(Sec::Node, Op::Move { dst, src: *src }),
+            None => b.emit(Sec::Node, Op::Column { dst, col: c as u16 }),
+        };
+    }
+    b.emit(Sec::Node, Op::StageUpdate { start });
+    Ok(())
+}
+
+/// Node code computing the STORED columns of rows produced at run time (INSERT ... SELECT):
+/// every expression reads the proposed row, the image replaces it before the upsert.
+fn emit_generate_rows(b: &mut Builder, t: &Table, tref: u16) -> Result<()> {
+    if !t.shared
+        && t.columns
+            .iter()
+            .enumerate()
+            .any(|(c, col)| col.gen.stored.is_some() && t.is_key(c))
+    {
+        // (rows are routed by their key before the node could compute it)
+        return Err(Error::new(
+            "INSERT SELECT into a stored key column is not supported",
+        ));
+    }
+    let scope = Scope {
+        table: Some(t),
+        alias: None,
+        aggs: None,
+    };
+    let at = b.emit(Sec::Node, Op::GenerateRows { end: 0 });
+    let mut values: Vec<Option<Reg>> = vec![None; t.columns.len()];
+    for (c, col) in t.columns.iter().enumerate() {
+        let Some(text) = &col.gen.stored else {
+            continue;
+        };
+        let e = crate::generated::parse(text)?;
+        let r = expr(b, Sec::Node, &e, &scope)?;
+        b.emit(
+            Sec::Node,
+            Op::CastColumn {
+                reg: r,
+                table: tref,
+                col: c as u16,
+            },
+        );
+        values[c] = Some(r);
+    }
+    let start = b.regs(Sec::Node, t.columns.len() as u16);
+    for (c, v) in values.iter().enumerate() {
+        let dst = start + c as Reg;
+        match v {
+            Some(src) => b.emit(Sec::Node, Op::Move { dst, src: *src }),
+            None => b.emit(Sec::Node, Op::Column { dst, col: c as u16 }),
+        };
+    }
+    b.emit(Sec::Node, Op::StageUpdate { start });
+    let end = b.pc(Sec::Node) as u32;
+    if let Some(Op::GenerateRows { end: e }) = b.p.node.get_mut(at) {
+        *e = end;
+    }
+    Ok(())
+}
+
 pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     let t = resolve_table(catalog, &ins.table)?;
     // map of provided value position -> column ordinal
@@ -452,6 +543,7 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         }
     };
     let generate = matches!(ins.source, InsertSource::Generate(_));
+    let stored = crate::generated::Stored::new(t, b.p.now, b.p.tz_offset)?;
     let mut rows = Vec::with_capacity(rows_src.len());
     for src in rows_src {
         if !generate && src.len() != cols.len() {
@@ -506,15 +598,32 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         }
         for (c, col) in t.columns.iter().enumerate() {
             let v = std::mem::take(&mut row[c]);
-            let not_null = col.not_null || t.is_key(c);
+            // (a STORED column is checked for NULL once it is generated)
+            let not_null =
+                (col.not_null || t.is_key(c)) && !stored.as_ref().is_some_and(|s| s.is_stored(c));
             row[c] = amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)?;
+        }
+        if let Some(s) = &stored {
+            s.apply(&mut row)?;
+            for (c, col) in t.columns.iter().enumerate() {
+                if s.is_stored(c) {
+                    let v = std::mem::take(&mut row[c]);
+                    let not_null = col.not_null || t.is_key(c);
+                    row[c] = amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)?;
+                }
+            }
         }
         rows.push(row.into_boxed_slice());
     }
     let (stmt, ret) = dml_stmt(b, t, None, ins.returning.as_ref())?;
     let table = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
+    // RESOLVED columns: ON CONFLICT DO RESOLVE, implicit without an ON CONFLICT clause
+    let resolved = crate::generated::resolved(t)?;
+    let resolve =
+        !resolved.is_empty() && matches!(ins.on_conflict, None | Some(OnConflict::Resolve));
     let mode = match &ins.on_conflict {
+        _ if resolve => Conflict::Update,
         // (RETURNING without ON CONFLICT reports the conflict without the index name)
         None if ins.returning.is_some() => Conflict::Error,
         None => Conflict::Primary,
@@ -522,6 +631,9 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         Some(OnConflict::Nothing) => Conflict::Nothing,
         Some(OnConflict::Update { .. }) => Conflict::Update,
     };
+    if matches!(ins.source, InsertSource::Select(_)) && stored.is_some() {
+        emit_generate_rows(b, t, table)?;
+    }
     let at = b.emit(
         Sec::Node,
         Op::Upsert {
@@ -545,6 +657,9 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
             b.emit(Sec::Node, Op::JumpIfNot { cond, to: u32::MAX });
         }
         emit_set(b, t, table, set, &scope, true)?;
+    }
+    if resolve {
+        emit_resolve(b, t, table, &resolved)?;
     }
     let end = b.pc(Sec::Node) as u32;
     for op in &mut b.p.node[at..] {
@@ -666,6 +781,61 @@ mod tests {
         assert_eq!(&*r[0], &[Value::Int(3), Value::Int(11)]);
         let e = rows(&c, "insert into s (id, data) values (null, 1)").unwrap_err();
         assert_eq!(e.to_string(), "column <id> value cannot be NULL");
+    }
+
+    #[test]
+    fn stored_columns_are_computed_over_the_proposed_row() {
+        let c = catalog(
+            "create table g (id int primary key, a int default 3, b int as (a * 2) stored, \
+             d int default 0 as (d + 1) stored)",
+            &[],
+        );
+        let r = rows(&c, "insert into g (id) values (1)").unwrap();
+        assert_eq!(
+            &*r[0],
+            &[Value::Int(1), Value::Int(3), Value::Int(6), Value::Int(1)]
+        );
+        let r = rows(&c, "insert into g values (2, 5, 100, 42)").unwrap();
+        assert_eq!(
+            &*r[0],
+            &[Value::Int(2), Value::Int(5), Value::Int(10), Value::Int(43)]
+        );
+        let req =
+            amelie_parser::parse("create table e (id int primary key, a int as ('x') stored)")
+                .unwrap();
+        let e = compile(&req, &c, &CompileCtx::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "<e.a> column generated expression type 'string' does not match column type 'int'"
+        );
+        let req =
+            amelie_parser::parse("create table e (id int primary key as (1) resolved)").unwrap();
+        let e = compile(&req, &c, &CompileCtx::default()).unwrap_err();
+        assert_eq!(e.to_string(), "<e.id> key column cannot be RESOLVED");
+    }
+
+    #[test]
+    fn resolved_columns_make_an_upsert() {
+        let c = catalog(
+            "create table h (id int primary key, n int default 1 as (n + 1) resolved)",
+            &[],
+        );
+        for sql in [
+            "insert into h (id) values (1)",
+            "insert into h (id) values (1) on conflict do resolve",
+        ] {
+            let req = amelie_parser::parse(sql).unwrap();
+            let Compiled::Program(p) = compile(&req, &c, &CompileCtx::default()).unwrap() else {
+                panic!("program expected");
+            };
+            assert!(p.node.iter().any(|op| matches!(
+                op,
+                Op::Upsert {
+                    mode: Conflict::Update,
+                    ..
+                }
+            )));
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod builder;
 mod ddl;
 mod dml;
 mod expr;
+mod generated;
 mod plan;
 mod select;
 

@@ -464,17 +464,32 @@ fn has_subquery(exprs: &[&Expr]) -> bool {
 /// Compiles the subqueries found in `exprs` (at the current coordinator position) and records
 /// their statements for [`crate::expr::expr`]. `outer` resolves correlated column names.
 fn prepare(b: &mut Builder, catalog: &Catalog, exprs: &[&Expr], outer: &Scope) -> Result<()> {
+    prepare_except(b, catalog, exprs, outer, &[])
+}
+
+/// [`prepare`], except for the subqueries in `done` (already compiled by [`hoist`]).
+fn prepare_except(
+    b: &mut Builder,
+    catalog: &Catalog,
+    exprs: &[&Expr],
+    outer: &Scope,
+    done: &[Select],
+) -> Result<()> {
     let mut subs: Vec<&Select> = Vec::new();
     for e in exprs {
         walk(e, &mut |x| {
             if let Expr::Subquery(sel) | Expr::Exists(sel) = x {
-                subs.push(sel)
+                if !done.contains(sel) {
+                    subs.push(sel)
+                }
             }
         });
     }
     for sel in subs {
-        let stmt = select_stmt(b, catalog, sel, Some(outer))?;
-        b.subq.push((sel.clone(), stmt));
+        b.subquery_depth += 1;
+        let stmt = select_stmt(b, catalog, sel, Some(outer));
+        b.subquery_depth -= 1;
+        b.subq.push((sel.clone(), stmt?));
     }
     Ok(())
 }
@@ -493,7 +508,7 @@ fn select_stmt(
             let t = set_table(&f.table.name, &columns);
             let alias = f.alias.as_deref();
             if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
-                return group_select(b, catalog, s, &t, alias, Some(src));
+                return group_select(b, catalog, s, &t, alias, Some(src), None);
             }
             return loop_select(b, catalog, s, &t, alias, Some(src), None);
         }
@@ -512,7 +527,7 @@ fn select_stmt(
         let columns = b.p.stmts[src as usize].columns.clone();
         let t = set_table(&table.name, &columns);
         if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
-            return group_select(b, catalog, s, &t, alias.as_deref(), Some(src));
+            return group_select(b, catalog, s, &t, alias.as_deref(), Some(src), None);
         }
         return loop_select(b, catalog, s, &t, alias.as_deref(), Some(src), None);
     }
@@ -531,6 +546,12 @@ fn select_stmt(
     let Some((table, alias)) = from_table(catalog, &s.from)? else {
         return const_select(b, catalog, s, outer);
     };
+    if b.subquery_depth > 0 && !table.shared {
+        return Err(Error::new(format!(
+            "distributed table '{}.{}' cannot be used in subquery",
+            table.schema, table.name
+        )));
+    }
     let indexed;
     let s = match s.from.first().and_then(|f| f.use_index.as_deref()) {
         Some(ix) => {
@@ -544,10 +565,27 @@ fn select_stmt(
         if !lambdas(&exprs).is_empty() {
             return lambda_select(b, catalog, &rewritten, table, alias, Some(&combined));
         }
-        if !s.group_by.is_empty() || s.having.is_some() {
-            return Err(Error::new(
-                "correlated GROUP BY subqueries are not supported yet",
-            ));
+        if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
+            let scope = Scope {
+                table: Some(table),
+                alias,
+                aggs: None,
+            };
+            let all: Vec<Expr> = table
+                .columns
+                .iter()
+                .map(|c| Expr::Name(vec![c.name.clone()]))
+                .collect();
+            let src = fetch(b, table, &scope, None, &all)?;
+            return group_select(
+                b,
+                catalog,
+                &rewritten,
+                table,
+                alias,
+                Some(src),
+                Some(&combined),
+            );
         }
         return loop_select(b, catalog, &rewritten, table, alias, None, Some(&combined));
     }
@@ -579,7 +617,7 @@ fn select_stmt(
         } else {
             None
         };
-        return group_select(b, catalog, s, table, alias, set);
+        return group_select(b, catalog, s, table, alias, set, None);
     }
     if sub {
         return loop_select(b, catalog, s, table, alias, None, None);
@@ -865,8 +903,9 @@ fn loop_select(
     };
     let stmt = new_stmt(b, s, &items);
     let (order_cols, extra) = order_keys(s, &items, Some(table))?;
+    let hoisted = hoist(b, catalog, &row_exprs(s), &scope)?;
     let (at, body) = open_loop(b, src);
-    prepare(b, catalog, &row_exprs(s), &scope)?;
+    prepare_except(b, catalog, &row_exprs(s), &scope, &hoisted)?;
     let from = b.pc(Sec::Coordinator);
     if let Some(f) = &s.filter {
         let cond = expr(b, Sec::Coordinator, f, &cscope)?;
@@ -892,9 +931,16 @@ fn group_select(
     table: &Table,
     alias: Option<&str>,
     set: Option<u16>,
+    corr: Option<&Table>,
 ) -> Result<u16> {
     let scope = Scope {
         table: Some(table),
+        alias,
+        aggs: None,
+    };
+    // a correlated subquery also sees the outer row's pseudo columns
+    let rscope = Scope {
+        table: Some(corr.unwrap_or(table)),
         alias,
         aggs: None,
     };
@@ -932,16 +978,21 @@ fn group_select(
         Some(set) => {
             let inp = b.stmt(StmtInfo::default());
             b.emit(Sec::Coordinator, Op::SetReset { stmt: inp });
-            let (at, body) = open_loop(b, set);
             let mut used: Vec<&Expr> = inputs.iter().collect();
             used.extend(s.filter.iter());
-            prepare(b, catalog, &used, &scope)?;
+            let hoisted = hoist(b, catalog, &used, &scope)?;
+            let (at, body) = open_loop(b, set);
+            prepare_except(b, catalog, &used, &scope, &hoisted)?;
+            let from = b.pc(Sec::Coordinator);
             if let Some(f) = &s.filter {
-                let cond = expr(b, Sec::Coordinator, f, &scope)?;
+                let cond = expr(b, Sec::Coordinator, f, &rscope)?;
                 b.emit(Sec::Coordinator, Op::JumpIfNot { cond, to: u32::MAX });
             }
             let refs: Vec<&Expr> = inputs.iter().collect();
-            add_row(b, inp, &refs, &scope)?;
+            add_row(b, inp, &refs, &rscope)?;
+            if corr.is_some() {
+                patch_outer(b, from, table.columns.len() as u16);
+            }
             close_loop(b, at, body);
             inp
         }
@@ -998,17 +1049,7 @@ fn set_table(name: &str, columns: &[String]) -> Table {
         id: PSEUDO_TABLE_ID,
         schema: String::new(),
         name: name.to_string(),
-        columns: columns
-            .iter()
-            .map(|c| amelie_catalog::Column {
-                name: c.clone(),
-                ty: amelie_common::ColumnType::Json,
-                not_null: false,
-                default: None,
-                serial: false,
-                random: None,
-            })
-            .collect(),
+        columns: columns.iter().map(|c| pseudo_column(c.clone())).collect(),
         indexes: Vec::new(),
         shared: true,
         unlogged: true,
@@ -1097,14 +1138,7 @@ fn lambda_select(
     let src = fetch(b, table, &scope, pushed, &all)?;
     // `self` resolves as an extra column, then its reads are redirected to the state register
     let mut with_self = corr.unwrap_or(table).clone();
-    with_self.columns.push(amelie_catalog::Column {
-        name: "self".into(),
-        ty: amelie_common::ColumnType::Json,
-        not_null: false,
-        default: None,
-        serial: false,
-        random: None,
-    });
+    with_self.columns.push(pseudo_column("self"));
     let self_col = with_self.columns.len() as u16 - 1;
     let lscope = Scope {
         table: Some(&with_self),
@@ -1283,6 +1317,7 @@ fn patch_outer(b: &mut Builder, from: usize, n: u16) {
 fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
     // sources: (pseudo table, qualifier, row set)
     let mut sources: Vec<(Table, String, u16)> = Vec::new();
+    let mut distributed = false;
     for f in &s.from {
         match &f.subquery {
             Some(sub) => {
@@ -1300,6 +1335,12 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
             }
             None => {
                 let t = resolve_table(catalog, &f.table)?;
+                if !t.shared && distributed {
+                    return Err(Error::new(
+                        "FROM: only one distributed table can be part of JOIN",
+                    ));
+                }
+                distributed |= !t.shared;
                 let q = f.alias.clone().unwrap_or_else(|| t.name.clone());
                 let scope = Scope {
                     table: Some(t),
@@ -1336,17 +1377,26 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
                 return Some(p);
             }
         }
-        let i = sources
-            .iter()
-            .position(|(t, _, _)| t.column(&parts[0]).is_some())?;
-        let mut p = vec![pseudo(i, &parts[0])];
-        p.extend(parts[1..].iter().cloned());
-        Some(p)
+        None
     };
+    // column references in joins must name their target
+    let unqualified = |parts: &[String]| -> Option<String> {
+        let first = parts.first()?;
+        if first.starts_with(OUTER) || sources.iter().any(|(_, q, _)| q == first) {
+            return None;
+        }
+        sources
+            .iter()
+            .any(|(t, _, _)| t.column(first).is_some())
+            .then(|| first.clone())
+    };
+    let mut bad: Option<String> = None;
     let mut fix = |e: &mut Expr| {
         if let Expr::Name(parts) = e {
             if let Some(p) = resolve(parts) {
                 *parts = p;
+            } else if let Some(c) = unqualified(parts) {
+                bad.get_or_insert(c);
             }
         }
     };
@@ -1392,6 +1442,11 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
         .order_by
         .iter_mut()
         .for_each(|o| walk_mut(&mut o.expr, &mut fix));
+    if let Some(c) = bad {
+        return Err(Error::new(format!(
+            "<{c}> column requires explicit target name"
+        )));
+    }
     let (order_cols, extra) = order_keys(&order, &items, None)?;
     let stmt = new_stmt(b, s, &items);
     let mut loops = Vec::new();
@@ -1566,7 +1621,7 @@ fn function_select(
     let mut t = set_table(target, std::slice::from_ref(&col));
     t.name = target.to_string();
     let mut out = if !r.group_by.is_empty() || r.having.is_some() || has_aggs(&r) {
-        group_select(b, catalog, &r, &t, None, Some(src))
+        group_select(b, catalog, &r, &t, None, Some(src), None)
     } else {
         loop_select(b, catalog, &r, &t, None, Some(src), None)
     };
@@ -1619,7 +1674,7 @@ mod tests {
 
     #[test]
     fn subqueries_and_any_all_compile_to_set_ops() {
-        let c = catalog("create table t (id int primary key, data int)");
+        let c = catalog("create shared table t (id int primary key, data int)");
         let p = program(&c, "select 1 = any(select id from t)").unwrap();
         assert!(p
             .coordinator
@@ -1655,7 +1710,7 @@ mod tests {
             "FROM (SELECT) subquery must have an alias"
         );
         assert_eq!(
-            err(&c, "select 1 in (select * from t)"),
+            err(&c, "select 1 in (select 1, 2)"),
             "IN: subquery must return one column"
         );
         assert_eq!(
@@ -1669,6 +1724,18 @@ mod tests {
         assert_eq!(
             err(&c, "select 1 -> 1"),
             "no targets to use with GROUP BY or aggregates"
+        );
+        assert_eq!(
+            err(&c, "select (select id from t)"),
+            "distributed table 'public.t' cannot be used in subquery"
+        );
+        assert_eq!(
+            err(&c, "select * from t a join t b on a.id = b.id"),
+            "FROM: only one distributed table can be part of JOIN"
+        );
+        assert_eq!(
+            err(&c, "select * from t a left join t b on a.id = b.id"),
+            "outer joins currently are not supported"
         );
     }
 }
@@ -1881,25 +1948,11 @@ fn group_lambda_select(
     // fold: rows are key values ++ table columns; `self` is an extra pseudo column
     let mut t = table.clone();
     let mut cols: Vec<amelie_catalog::Column> = (0..nk)
-        .map(|i| amelie_catalog::Column {
-            name: format!("{OUTER}key{i}"),
-            ty: amelie_common::ColumnType::Json,
-            not_null: false,
-            default: None,
-            serial: false,
-            random: None,
-        })
+        .map(|i| pseudo_column(format!("{OUTER}key{i}")))
         .collect();
     cols.append(&mut t.columns);
     let self_col = cols.len() as u16;
-    cols.push(amelie_catalog::Column {
-        name: "self".into(),
-        ty: amelie_common::ColumnType::Json,
-        not_null: false,
-        default: None,
-        serial: false,
-        random: None,
-    });
+    cols.push(pseudo_column("self"));
     t.columns = cols;
     let lscope = Scope {
         table: Some(&t),
@@ -2065,5 +2118,100 @@ mod cte_tests {
             "CTE <a> arguments number mismatch"
         );
         assert_eq!(err("with a as (select 1)"), "");
+    }
+}
+
+/// Whether `sel` names the target of `outer` (a correlated subquery).
+fn mentions_outer(sel: &Select, outer: &Scope) -> bool {
+    let Some(ot) = outer.table else {
+        return false;
+    };
+    let outer_name = outer.alias.unwrap_or(&ot.name);
+    let own: Vec<&str> = sel
+        .from
+        .iter()
+        .map(|f| f.alias.as_deref().unwrap_or(&f.table.name))
+        .collect();
+    let mut found = false;
+    for e in row_exprs(sel) {
+        walk(e, &mut |x| {
+            if let Expr::Name(parts) = x {
+                if parts.len() >= 2
+                    && !own.contains(&parts[0].as_str())
+                    && (parts[0] == outer_name || parts[0] == ot.name)
+                {
+                    found = true;
+                }
+            }
+        });
+    }
+    found
+}
+
+/// Compiles the uncorrelated subqueries of `exprs` once, before a loop over the rows of
+/// `outer` starts (instead of once per row); returns them. A subquery that names the outer
+/// target or does not compile on its own is left for [`prepare_except`] inside the loop.
+fn hoist(
+    b: &mut Builder,
+    catalog: &Catalog,
+    exprs: &[&Expr],
+    outer: &Scope,
+) -> Result<Vec<Select>> {
+    let mut subs: Vec<&Select> = Vec::new();
+    for e in exprs {
+        walk(e, &mut |x| {
+            if let Expr::Subquery(sel) | Expr::Exists(sel) = x {
+                subs.push(sel)
+            }
+        });
+    }
+    let mut done = Vec::new();
+    for sel in subs {
+        if mentions_outer(sel, outer) {
+            continue;
+        }
+        let saved = (
+            b.p.coordinator.len(),
+            b.p.node.len(),
+            b.p.stmts.len(),
+            b.p.consts.len(),
+            b.p.targets.len(),
+            b.p.tables.len(),
+            b.subq.len(),
+        );
+        b.subquery_depth += 1;
+        let compiled = select_stmt(b, catalog, sel, None);
+        b.subquery_depth -= 1;
+        match compiled {
+            Err(e) if e.msg().contains("cannot be used in subquery") => return Err(e),
+            Ok(stmt) => {
+                b.subq.push((sel.clone(), stmt));
+                done.push(sel.clone());
+            }
+            Err(_) => {
+                // correlated after all (e.g. an unqualified outer column): undo
+                b.p.coordinator.truncate(saved.0);
+                b.p.node.truncate(saved.1);
+                b.p.stmts.truncate(saved.2);
+                b.p.consts.truncate(saved.3);
+                b.p.targets.truncate(saved.4);
+                b.p.tables.truncate(saved.5);
+                b.subq.truncate(saved.6);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// A column of a pseudo table (statement set rows): untyped, no constraints.
+fn pseudo_column(name: impl Into<String>) -> amelie_catalog::Column {
+    amelie_catalog::Column {
+        name: name.into(),
+        ty: amelie_common::ColumnType::Json,
+        not_null: false,
+        default: None,
+        serial: false,
+        random: None,
+        gen: Default::default(),
     }
 }

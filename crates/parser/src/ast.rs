@@ -151,7 +151,8 @@ pub enum AlterTableOp {
     SetDefault { column: String, value: Expr },
     UnsetDefault { column: String },
     /// `SET COLUMN c AS (expr) STORED|RESOLVED` / `UNSET COLUMN c STORED|RESOLVED`
-    SetGenerated { column: String, stored: bool, value: Option<Expr> },
+    /// `value`: the expression's source text (None: UNSET).
+    SetGenerated { column: String, stored: bool, value: Option<String> },
 }
 
 /// `[schema.]name`; schema defaults to `public` at resolution time.
@@ -183,6 +184,10 @@ pub struct ColumnDef {
     pub serial: bool,
     pub random: Option<Option<i64>>,
     pub primary_key: bool,
+    /// `[GENERATED ALWAYS] AS (expr) STORED`: the expression's source text.
+    pub stored: Option<String>,
+    /// `[GENERATED ALWAYS] AS (expr) RESOLVED`: the expression's source text.
+    pub resolved: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

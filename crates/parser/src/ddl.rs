@@ -222,9 +222,7 @@ impl Parser {
                             let value = self.expr()?;
                             AlterTableOp::SetDefault { column, value }
                         } else if self.accept_kw(Kw::As) {
-                            self.expect_p(P::LParen, "AS <(> expected")?;
-                            let value = self.expr()?;
-                            self.expect_p(P::RParen, "AS (expr <)> expected")?;
+                            let value = self.generated_expr()?;
                             let stored = if self.accept_kw(Kw::Stored) {
                                 true
                             } else if self.accept_kw(Kw::Resolved) {

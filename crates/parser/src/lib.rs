@@ -31,3 +31,8 @@ pub use lexer::AmelieDialect;
 pub fn parse(sql: &str) -> amelie_common::Result<Request> {
     parser::parse_request(sql)
 }
+
+/// Parses one standalone expression (e.g. the stored text of a generated column).
+pub fn parse_expr(text: &str) -> amelie_common::Result<Expr> {
+    parser::parse_expr(text)
+}

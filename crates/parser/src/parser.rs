@@ -227,6 +227,91 @@ impl Parser {
         }
     }
 
+    /// FROM and WHERE: the targets and the filter (join conditions AND the WHERE condition).
+    #[inline(never)]
+    fn select_sources(&mut self) -> Result<(Vec<FromItem>, Option<Expr>)> {
+        let (from, on) = self.select_from()?;
+        let filter = match (on, self.where_clause()?) {
+            (Some(on), Some(w)) => Some(Expr::Binary {
+                op: BinaryOp::And,
+                left: Box::new(on),
+                right: Box::new(w),
+            }),
+            (on, w) => on.or(w),
+        };
+        Ok((from, filter))
+    }
+
+    /// `[FROM target {, target | [INNER] JOIN target {ON expr | USING (col)}} ...]`: the
+    /// targets and the AND of the join conditions.
+    #[inline(never)]
+    fn select_from(&mut self) -> Result<(Vec<FromItem>, Option<Expr>)> {
+        let mut from: Vec<FromItem> = Vec::new();
+        let mut on: Option<Expr> = None;
+        if !self.accept_kw(Kw::From) {
+            return Ok((from, on));
+        }
+        from.push(self.select_target()?);
+        loop {
+            if self.accept_p(P::Comma) {
+                from.push(self.select_target()?);
+                continue;
+            }
+            let outer = matches!(self.peek_kw(), Some(Kw::Left | Kw::Right));
+            if outer {
+                self.advance();
+                self.accept_kw(Kw::Outer);
+            } else if self.accept_kw(Kw::Inner) {
+                if !self.is_kw(Kw::Join) {
+                    return self.fail("INNER <JOIN> expected");
+                }
+            } else if !self.is_kw(Kw::Join) {
+                break;
+            }
+            if !self.accept_kw(Kw::Join) {
+                return self.fail("<JOIN> expected");
+            }
+            if outer {
+                return self.fail("outer joins currently are not supported");
+            }
+            let prev = from
+                .last()
+                .map(|f| f.alias.clone().unwrap_or_else(|| f.table.name.clone()))
+                .unwrap_or_default();
+            let target = self.select_target()?;
+            let this = target
+                .alias
+                .clone()
+                .unwrap_or_else(|| target.table.name.clone());
+            from.push(target);
+            let cond = if self.accept_kw(Kw::On) {
+                self.expr()?
+            } else if self.accept_kw(Kw::Using) {
+                self.expect_p(P::LParen, "USING <(> expected")?;
+                let Some(col) = self.take_ident() else {
+                    return self.fail("USING (<name> expected");
+                };
+                self.expect_p(P::RParen, "expected ')'")?;
+                Expr::Binary {
+                    op: BinaryOp::Eq,
+                    left: Box::new(Expr::Name(vec![prev, col.clone()])),
+                    right: Box::new(Expr::Name(vec![this, col])),
+                }
+            } else {
+                return self.fail("JOIN <ON> or <USING> expected");
+            };
+            on = Some(match on {
+                Some(prev) => Expr::Binary {
+                    op: BinaryOp::And,
+                    left: Box::new(prev),
+                    right: Box::new(cond),
+                },
+                None => cond,
+            });
+        }
+        Ok((from, on))
+    }
+
     /// `WITH name [(col, ...)] AS (stmt) [, ...] [main statement]`.
     #[inline(never)]
     fn with(&mut self) -> Result<Stmt> {
@@ -435,16 +520,7 @@ impl Parser {
         let distinct = self.accept_kw(Kw::Distinct);
         let items = self.select_items()?;
         let format = self.format()?;
-        let mut from = Vec::new();
-        if self.accept_kw(Kw::From) {
-            loop {
-                from.push(self.select_target()?);
-                if !self.accept_p(P::Comma) {
-                    break;
-                }
-            }
-        }
-        let filter = self.where_clause()?;
+        let (from, filter) = self.select_sources()?;
         let mut group_by = Vec::new();
         if self.accept_kw(Kw::Group) {
             if !self.accept_kw(Kw::By) {
@@ -921,6 +997,8 @@ impl Parser {
             serial: false,
             random: None,
             primary_key: false,
+            stored: None,
+            resolved: None,
         };
         loop {
             match self.peek_kw() {
@@ -988,12 +1066,61 @@ impl Parser {
                     c.primary_key = true;
                 }
                 Some(Kw::Generated | Kw::As) => {
-                    return self
-                        .fail("generated columns (AS ... STORED | RESOLVED) are not supported")
+                    if self.accept_kw(Kw::Generated) {
+                        let always = matches!(self.peek(), Tok::Word(w, _) if w.eq_ignore_ascii_case("always"));
+                        if !always {
+                            return self.fail("GENERATED <ALWAYS> expected");
+                        }
+                        self.advance();
+                    }
+                    if !self.accept_kw(Kw::As) {
+                        return self.fail("GENERATED ALWAYS <AS> expected");
+                    }
+                    let text = self.generated_expr()?;
+                    if self.accept_kw(Kw::Stored) {
+                        c.stored = Some(text);
+                    } else if self.accept_kw(Kw::Resolved) {
+                        c.resolved = Some(text);
+                    } else {
+                        return self.fail("AS (expr) <STORED | RESOLVED> expected");
+                    }
                 }
                 _ => return Ok(c),
             }
         }
+    }
+
+    /// `(expr)` of a generated column: parses the expression and returns its source text,
+    /// rendered from its tokens (re-parsed by [`crate::parse_expr`] when compiling).
+    pub(crate) fn generated_expr(&mut self) -> Result<String> {
+        self.expect_p(P::LParen, "AS <(> expected")?;
+        let start = self.pos;
+        // (the expression parser moves tokens out, so copy its span first: up to the
+        // matching parenthesis)
+        let mut depth = 0usize;
+        let mut end = start;
+        while let Some(t) = self.toks.get(end) {
+            match t {
+                Tok::P(P::LParen | P::LBracket | P::LBrace) => depth += 1,
+                Tok::P(P::RParen | P::RBracket | P::RBrace) => {
+                    if depth == 0 {
+                        break;
+                    }
+                    depth -= 1;
+                }
+                Tok::Eof => break,
+                _ => {}
+            }
+            end += 1;
+        }
+        let span: Vec<Tok> = self
+            .toks
+            .get(start..end)
+            .map(<[Tok]>::to_vec)
+            .unwrap_or_default();
+        self.expr()?;
+        self.expect_p(P::RParen, "AS (expr <)> expected")?;
+        Ok(toks_text(&span))
     }
 
     /// `[WITH (type = 'tree' | 'hash')]`
@@ -1027,6 +1154,99 @@ impl Parser {
             return Ok(index_type);
         }
     }
+}
+
+/// SQL text of a token run: tokens separated by single spaces, except around parentheses,
+/// brackets, commas, dots and `::` (`f(a, b)`, `x.y`, `1::string`).
+pub(crate) fn toks_text(toks: &[Tok]) -> String {
+    let mut out = String::new();
+    let mut glue = true;
+    for (i, t) in toks.iter().enumerate() {
+        let text = match t {
+            Tok::Eof | Tok::Other | Tok::Error => continue,
+            Tok::Word(w, _) => w.clone(),
+            Tok::Name(parts) => parts.join("."),
+            Tok::NameStar(parts) => format!("{}.*", parts.join(".")),
+            Tok::Int(n) => n.to_string(),
+            Tok::Double(d) => format!("{d:?}"),
+            Tok::Str(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+            Tok::P(p) => p_text(*p).to_string(),
+        };
+        let tight_before = matches!(
+            t,
+            Tok::P(P::RParen | P::RBracket | P::RBrace | P::Comma | P::Dot | P::DoubleColon)
+        ) || (matches!(t, Tok::P(P::LParen | P::LBracket))
+            && matches!(
+                toks.get(i.wrapping_sub(1)),
+                Some(Tok::Word(..) | Tok::Name(_))
+            ));
+        if !glue && !tight_before {
+            out.push(' ');
+        }
+        out.push_str(&text);
+        // (a unary minus sticks to its operand: `-1`, `(-a)`)
+        let unary = matches!(t, Tok::P(P::Minus))
+            && match i.checked_sub(1).and_then(|j| toks.get(j)) {
+                None => true,
+                Some(Tok::P(p)) => !matches!(p, P::RParen | P::RBracket | P::RBrace),
+                Some(Tok::Word(_, Some(_))) => true,
+                Some(_) => false,
+            };
+        glue = unary
+            || matches!(
+                t,
+                Tok::P(P::LParen | P::LBracket | P::LBrace | P::Dot | P::DoubleColon)
+            );
+    }
+    out
+}
+
+fn p_text(p: P) -> &'static str {
+    match p {
+        P::LParen => "(",
+        P::RParen => ")",
+        P::LBracket => "[",
+        P::RBracket => "]",
+        P::LBrace => "{",
+        P::RBrace => "}",
+        P::Comma => ",",
+        P::Semicolon => ";",
+        P::Dot => ".",
+        P::Colon => ":",
+        P::DoubleColon => "::",
+        P::Eq => "=",
+        P::NotEq => "<>",
+        P::Lt => "<",
+        P::LtEq => "<=",
+        P::Gt => ">",
+        P::GtEq => ">=",
+        P::Shl => "<<",
+        P::Shr => ">>",
+        P::Plus => "+",
+        P::Minus => "-",
+        P::Star => "*",
+        P::Slash => "/",
+        P::Percent => "%",
+        P::Concat => "||",
+        P::Pipe => "|",
+        P::Caret => "^",
+        P::Amp => "&",
+        P::Tilde => "~",
+        P::Arrow => "->",
+    }
+}
+
+/// Parses one standalone expression (the stored text of a generated column).
+pub(crate) fn parse_expr(text: &str) -> Result<Expr> {
+    let mut p = Parser::new(text);
+    let e = p.expr()?;
+    if !matches!(p.peek(), Tok::Eof) {
+        return p.fail("unexpected token after the expression");
+    }
+    if let Some((_, msg)) = p.lex_error {
+        return Err(Error::new(msg));
+    }
+    Ok(e)
 }
 
 fn kw_upper(kw: Kw) -> &'static str {

@@ -1201,7 +1201,9 @@ fn create_table() {
             default: None,
             serial: true,
             random: None,
-            primary_key: true
+            primary_key: true,
+            stored: None,
+            resolved: None,
         }
     );
     assert_eq!(c[1].ty, ColumnType::Text);
@@ -1853,4 +1855,67 @@ fn with_blocks() {
     };
     assert!(main.is_none());
     assert_eq!(err("with a select 1"), "WITH name <AS> expected");
+}
+
+#[test]
+fn generated_columns() {
+    let req = crate::parse(
+        "create table t (id int primary key, a int generated always as (id*2) stored, \
+         b int default 1 as (f(b, 'x') + t.a) resolved)",
+    )
+    .unwrap();
+    let Stmt::CreateTable(ct) = &req.stmts[0] else {
+        panic!("create table expected");
+    };
+    assert_eq!(ct.columns[1].stored.as_deref(), Some("id * 2"));
+    assert_eq!(ct.columns[2].resolved.as_deref(), Some("f(b, 'x') + t.a"));
+    assert!(crate::parse("create table t (id int primary key, a int as (1))").is_err());
+    assert!(
+        crate::parse("create table t (id int primary key, a int generated as (1) stored)").is_err()
+    );
+    // the text parses back to the same expression
+    let e = crate::parse_expr("[1, 2.5][0] :: string || 'a\\'b'").unwrap();
+    let req =
+        crate::parse("alter table t set column a as ([1, 2.5][0] :: string || 'a\\'b') stored")
+            .unwrap();
+    let Stmt::AlterTable { op, .. } = &req.stmts[0] else {
+        panic!("alter table expected");
+    };
+    let AlterTableOp::SetGenerated {
+        value: Some(text), ..
+    } = op
+    else {
+        panic!("set generated expected");
+    };
+    assert_eq!(crate::parse_expr(text).unwrap(), e);
+    let req =
+        crate::parse("create table t (id int primary key, a int as (-1 - -a * f(-2)) stored)")
+            .unwrap();
+    let Stmt::CreateTable(ct) = &req.stmts[0] else {
+        panic!("create table expected");
+    };
+    assert_eq!(ct.columns[1].stored.as_deref(), Some("-1 - -a * f(-2)"));
+    assert!(crate::parse_expr("1 +").is_err());
+    assert!(crate::parse_expr("1 2").is_err());
+}
+
+#[test]
+fn join_syntax() {
+    let sel = select("select * from a join b on a.id = b.id inner join c using (id) where a.x");
+    assert_eq!(sel.from.len(), 3);
+    assert!(matches!(
+        sel.filter,
+        Some(Expr::Binary {
+            op: BinaryOp::And,
+            ..
+        })
+    ));
+    assert_eq!(
+        err("select * from a left outer join b on true"),
+        "outer joins currently are not supported"
+    );
+    assert_eq!(
+        err("select * from a join b"),
+        "JOIN <ON> or <USING> expected"
+    );
 }

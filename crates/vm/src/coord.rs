@@ -41,6 +41,32 @@ pub struct Coordinator<'p> {
     row: Option<amelie_storage::Row>,
     /// Active loops: (statement set, row index).
     loops: Vec<(usize, usize)>,
+    /// Hash sets of subquery rows for `x IN (SELECT ...)`, by statement (dropped whenever
+    /// the set changes).
+    in_cache: std::collections::HashMap<usize, InCache>,
+}
+
+/// The first-column values of a set, when they all have one hashable type.
+struct InCache {
+    values: std::collections::HashSet<Value>,
+    has_null: bool,
+    ty: Option<amelie_common::Type>,
+}
+
+/// Statements whose row set `op` changes.
+fn modified_sets(op: &Op) -> Vec<usize> {
+    match op {
+        Op::Recv { stmt, .. }
+        | Op::SetAdd { stmt, .. }
+        | Op::Sort { stmt, .. }
+        | Op::Limit { stmt, .. }
+        | Op::Trim { stmt, .. }
+        | Op::Distinct { stmt, .. }
+        | Op::SetUnnest { stmt, .. }
+        | Op::SetReset { stmt } => vec![*stmt as usize],
+        Op::GroupAgg { src, dst, .. } => vec![*src as usize, *dst as usize],
+        _ => Vec::new(),
+    }
 }
 
 impl<'p> Coordinator<'p> {
@@ -60,6 +86,7 @@ impl<'p> Coordinator<'p> {
             result: None,
             row: None,
             loops: Vec::new(),
+            in_cache: std::collections::HashMap::new(),
         }
     }
 
@@ -88,7 +115,25 @@ impl<'p> Coordinator<'p> {
                 continue;
             }
             self.pc += 1;
+            for m in modified_sets(op) {
+                self.in_cache.remove(&m);
+            }
             match op {
+                Op::SetAnyAll {
+                    stmt,
+                    op: BinOp::Eq,
+                    all: false,
+                    dst,
+                    a,
+                } if self.in_fast(*stmt as usize, *a) => {
+                    let a = &self.regs[*a as usize];
+                    let v = match self.in_cache.get(&(*stmt as usize)) {
+                        Some(c) if c.values.contains(a) => Value::Bool(true),
+                        Some(c) if c.has_null => Value::Null,
+                        _ => Value::Bool(false),
+                    };
+                    self.regs[*dst as usize] = v;
+                }
                 Op::SetAnyAll {
                     stmt,
                     op,
@@ -167,10 +212,9 @@ impl<'p> Coordinator<'p> {
                                 .iter()
                                 .map(|e| vec![json_value(e)].into_boxed_slice())
                                 .collect(),
-                            _ => return Err(Error::new("FROM: function must return a json array")),
+                            _ => return Err(Error::new("FROM: json array expected")),
                         },
-                        Value::Null => Vec::new(),
-                        _ => return Err(Error::new("FROM: function must return a json array")),
+                        _ => return Err(Error::new("function must return result set or JSON")),
                     };
                     self.sets[*stmt as usize].extend(rows);
                 }
@@ -298,6 +342,43 @@ impl<'p> Coordinator<'p> {
                 }
             }
         }
+    }
+
+    /// Whether `a IN (rows of stmt)` can be answered by hashing (building the hash set on
+    /// first use): `a` and every non-null value have the same int/string/timestamp type.
+    fn in_fast(&mut self, stmt: usize, a: u16) -> bool {
+        use amelie_common::Type;
+        let ty = self.regs[a as usize].type_of();
+        let sets = &self.sets;
+        if !matches!(ty, Type::Int | Type::String | Type::Timestamp) {
+            return false;
+        }
+        let cache = self.in_cache.entry(stmt).or_insert_with(|| {
+            let mut c = InCache {
+                values: std::collections::HashSet::new(),
+                has_null: false,
+                ty: None,
+            };
+            let mut mixed = false;
+            for row in sets.get(stmt).into_iter().flatten() {
+                match row.first() {
+                    None | Some(Value::Null) => c.has_null = true,
+                    Some(v) => {
+                        let t = v.type_of();
+                        if c.ty.is_some_and(|x| x != t) {
+                            mixed = true;
+                        }
+                        c.ty = Some(t);
+                        c.values.insert(v.clone());
+                    }
+                }
+            }
+            if mixed {
+                c.ty = None;
+            }
+            c
+        });
+        cache.ty == Some(ty) || (cache.ty.is_none() && cache.values.is_empty())
     }
 
     /// Whether the outputs of the dispatch just yielded are discarded by the coordinator

@@ -416,6 +416,22 @@ pub fn run_node(
                 }
                 pc = *end as usize;
             }
+            Op::GenerateRows { end } => {
+                let body = (pc + 1, *end as usize);
+                let rows = input.take().unwrap_or_default();
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    st.staged.clear();
+                    run_body(program, stmt, body, &mut regs, &row, &[], &mut st)?;
+                    match st.staged.pop() {
+                        Some((_, Some(image))) => out.push(image),
+                        _ => out.push(row),
+                    }
+                }
+                st.staged.clear();
+                input = Some(out);
+                pc = *end as usize;
+            }
             Op::ReturnRows { end } => {
                 let body = (pc + 1, *end as usize);
                 for row in std::mem::take(&mut st.applied) {
@@ -555,6 +571,39 @@ mod tests {
             "index 'i': unique key constraint violation"
         );
         assert!(run(&upsert(Conflict::Primary, uniq), &mut part, vec![row(3, 7)]).is_ok());
+    }
+
+    #[test]
+    fn generate_rows_replaces_each_input_row() {
+        // b = a + a, then insert
+        let p = Program {
+            node: vec![
+                Op::GenerateRows { end: 5 },
+                Op::Column { dst: 0, col: 0 },
+                Op::Binary {
+                    op: BinOp::Add,
+                    dst: 3,
+                    a: 0,
+                    b: 0,
+                },
+                Op::Column { dst: 2, col: 0 },
+                Op::StageUpdate { start: 2 },
+                Op::Upsert {
+                    table: 0,
+                    mode: Conflict::Primary,
+                    end: 6,
+                    unique: Vec::new(),
+                },
+                Op::Ret,
+            ],
+            node_regs: 4,
+            ..Program::default()
+        };
+        let mut part = Partition::new(1, 1, IndexKind::Tree, &[0]);
+        run(&p, &mut part, vec![row(1, 0), row(2, 0)]).unwrap();
+        let mut k = Vec::new();
+        encode_key(&[Value::Int(2)], &mut k);
+        assert_eq!(part.get(&k), Some(&row(2, 4)));
     }
 
     #[test]

@@ -201,6 +201,12 @@ pub enum Op {
         /// columns. A duplicate is `index '<name>': unique key constraint violation`.
         unique: Vec<(String, Vec<u16>)>,
     },
+    /// STORED generated columns of rows produced at run time (INSERT ... SELECT): for each
+    /// input row run the body `pc+1 .. end` with the row as the current row; the image it
+    /// stages with `StageUpdate` replaces the input row.
+    GenerateRows {
+        end: u32,
+    },
     /// For each row affected by the previous `ApplyStaged`/`Upsert` (new image; the old one
     /// for deletes) run the body `pc+1 .. end` (RETURNING projection + `Emit`).
     ReturnRows {
@@ -455,6 +461,13 @@ impl fmt::Display for Op {
                 r(end),
                 "-".into(),
                 format!("# {mode:?}"),
+            ),
+            Op::GenerateRows { end } => (
+                "generate_rows",
+                r(end),
+                "-".into(),
+                "-".into(),
+                String::new(),
             ),
             Op::ReturnRows { end } => (
                 "return_rows",

@@ -89,8 +89,8 @@ fn column_json(c: &Column) -> Json {
                 ("serial", Json::Bool(c.serial)),
                 ("random", Json::Bool(c.random.is_some())),
                 ("random_modulo", Json::Int(c.random.unwrap_or(i64::MAX))),
-                ("as_stored", s("")),
-                ("as_resolved", s("")),
+                ("as_stored", s(c.gen.stored.as_deref().unwrap_or(""))),
+                ("as_resolved", s(c.gen.resolved.as_deref().unwrap_or(""))),
                 (
                     "default",
                     c.default.as_ref().map(value_json).unwrap_or(Json::Null),
@@ -646,6 +646,7 @@ mod tests {
                 default: None,
                 serial: false,
                 random: None,
+                gen: Default::default(),
             }],
             indexes: vec![IndexDef {
                 name: "primary".into(),

@@ -1,0 +1,236 @@
+//! Generated columns: `AS (expr) STORED` (computed over the proposed row on every insert) and
+//! `AS (expr) RESOLVED` (on a primary-key conflict, computed over the existing row).
+//!
+//! The catalog keeps each expression as SQL text; it is re-parsed here when a statement is
+//! compiled.
+
+use crate::builder::{Builder, CompileCtx, Sec};
+use crate::expr::{expr, Scope};
+use amelie_catalog::Table;
+use amelie_common::{Error, Result, Type, Value};
+use amelie_parser::Expr;
+use amelie_vm::exec::{step, Flow};
+use amelie_vm::{Program, Reg};
+
+/// Whether `e` contains a subquery (not allowed in a generated column expression).
+pub fn has_subquery(e: &Expr) -> bool {
+    match e {
+        Expr::Subquery(_) | Expr::Exists(_) => true,
+        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Field { expr, .. } => {
+            has_subquery(expr)
+        }
+        Expr::Lambda { seed, expr } => has_subquery(seed) || has_subquery(expr),
+        Expr::Binary { left, right, .. } | Expr::AnyAll { left, right, .. } => {
+            has_subquery(left) || has_subquery(right)
+        }
+        Expr::Index { expr, index } => has_subquery(expr) || has_subquery(index),
+        Expr::Between {
+            expr, low, high, ..
+        } => has_subquery(expr) || has_subquery(low) || has_subquery(high),
+        Expr::In { expr, list, .. } => has_subquery(expr) || list.iter().any(has_subquery),
+        Expr::Function { args, .. } | Expr::Array(args) => args.iter().any(has_subquery),
+        Expr::Object(pairs) => pairs
+            .iter()
+            .any(|(k, v)| has_subquery(k) || has_subquery(v)),
+        Expr::Aggregate { arg: Some(a), .. } => has_subquery(a),
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => {
+            operand.as_deref().is_some_and(has_subquery)
+                || whens
+                    .iter()
+                    .any(|(w, t)| has_subquery(w) || has_subquery(t))
+                || else_.as_deref().is_some_and(has_subquery)
+        }
+        _ => false,
+    }
+}
+
+/// Parses the stored text of a generated expression.
+pub fn parse(text: &str) -> Result<Expr> {
+    let e = amelie_parser::parse_expr(text)?;
+    if has_subquery(&e) {
+        return Err(Error::new("unexpected subquery"));
+    }
+    Ok(e)
+}
+
+/// A sample value of a column type, for the DDL-time type check.
+fn sample(ty: Type) -> Value {
+    match ty {
+        Type::Bool => Value::Bool(true),
+        Type::Int => Value::Int(1),
+        Type::Double => Value::Double(1.0),
+        Type::String => Value::str("a"),
+        Type::Timestamp => Value::Timestamp(0),
+        Type::Interval => Value::Interval(Default::default()),
+        _ => Value::Null,
+    }
+}
+
+/// Checks a generated expression for column `col` of `t` (CREATE TABLE, ALTER TABLE SET
+/// COLUMN): it parses, has no subquery, resolves its names and, evaluated over a sample row,
+/// yields the column's type. A RESOLVED expression may not be on a key column.
+pub fn check(t: &Table, col: usize, text: &str, resolved: bool) -> Result<()> {
+    if resolved && t.is_key(col) {
+        let name = t.columns.get(col).map(|c| c.name.as_str()).unwrap_or("");
+        return Err(Error::new(format!(
+            "<{}.{name}> key column cannot be RESOLVED",
+            t.name
+        )));
+    }
+    let e = parse(text)?;
+    let mut ev = Evaluator::new(&CompileCtx::default());
+    let reg = ev.add(t, &e)?;
+    let row: Vec<Value> = t.columns.iter().map(|c| sample(c.ty.runtime())).collect();
+    // (an evaluation error over made-up values says nothing about the expression)
+    let Ok(v) = ev.eval(&row, reg) else {
+        return Ok(());
+    };
+    let Some(c) = t.columns.get(col) else {
+        return Ok(());
+    };
+    let want = c.ty.runtime();
+    let got = v.type_of();
+    if got != Type::Null && got != want && want != Type::Json {
+        return Err(Error::new(format!(
+            "<{}.{}> column generated expression type '{}' does not match column type '{}'",
+            t.name,
+            c.name,
+            got.name(),
+            want.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Expressions compiled into a private program and evaluated at compile time over a row
+/// (the `Column` ops read the row).
+pub struct Evaluator {
+    b: Builder,
+    /// For each expression: the code range and its result register.
+    exprs: Vec<(usize, usize, Reg)>,
+}
+
+impl Evaluator {
+    pub fn new(ctx: &CompileCtx) -> Evaluator {
+        Evaluator {
+            b: Builder::new(ctx),
+            exprs: Vec::new(),
+        }
+    }
+
+    /// Compiles `e` over the columns of `t`; returns its index.
+    pub fn add(&mut self, t: &Table, e: &Expr) -> Result<Reg> {
+        let scope = Scope {
+            table: Some(t),
+            alias: None,
+            aggs: None,
+        };
+        let start = self.b.pc(Sec::Node);
+        let r = expr(&mut self.b, Sec::Node, e, &scope)?;
+        if !self.b.p.stmts.is_empty() {
+            return Err(Error::new("unexpected subquery"));
+        }
+        let end = self.b.pc(Sec::Node);
+        self.exprs.push((start, end, r));
+        Ok((self.exprs.len() - 1) as Reg)
+    }
+
+    /// Evaluates expression `i` over `row`.
+    pub fn eval(&self, row: &[Value], i: Reg) -> Result<Value> {
+        let Some(&(start, end, r)) = self.exprs.get(i as usize) else {
+            return Ok(Value::Null);
+        };
+        let p: &Program = &self.b.p;
+        let mut regs = vec![Value::Null; p.node_regs as usize];
+        let mut pc = start;
+        while pc < end {
+            let Some(op) = p.node.get(pc) else { break };
+            match step(p, op, &mut regs, Some(row))? {
+                Flow::Next => pc += 1,
+                Flow::Jump(to) => pc = to,
+                Flow::NotExpr => return Err(Error::new("unexpected subquery")),
+            }
+        }
+        Ok(regs.get(r as usize).cloned().unwrap_or_default())
+    }
+}
+
+/// The STORED columns of `t` compiled for compile-time evaluation (None: there are none).
+pub struct Stored {
+    ev: Evaluator,
+    /// Column ordinal and expression index.
+    cols: Vec<(usize, Reg)>,
+}
+
+impl Stored {
+    pub fn new(t: &Table, now: i64, tz_offset: i32) -> Result<Option<Stored>> {
+        if t.columns.iter().all(|c| c.gen.stored.is_none()) {
+            return Ok(None);
+        }
+        let ctx = CompileCtx {
+            now,
+            tz_offset,
+            system: None,
+        };
+        let mut ev = Evaluator::new(&ctx);
+        let mut cols = Vec::new();
+        for (i, c) in t.columns.iter().enumerate() {
+            if let Some(text) = &c.gen.stored {
+                let e = parse(text)?;
+                cols.push((i, ev.add(t, &e)?));
+            }
+        }
+        Ok(Some(Stored { ev, cols }))
+    }
+
+    pub fn is_stored(&self, col: usize) -> bool {
+        self.cols.iter().any(|(c, _)| *c == col)
+    }
+
+    /// Computes every stored column over the proposed `row` (all expressions see the
+    /// pre-generation values), then stores the results.
+    pub fn apply(&self, row: &mut [Value]) -> Result<()> {
+        let mut out = Vec::with_capacity(self.cols.len());
+        for (c, i) in &self.cols {
+            out.push((*c, self.ev.eval(row, *i)?));
+        }
+        for (c, v) in out {
+            if let Some(slot) = row.get_mut(c) {
+                *slot = v;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The RESOLVED columns of `t`: (column ordinal, parsed expression).
+pub fn resolved(t: &Table) -> Result<Vec<(usize, Expr)>> {
+    let mut out = Vec::new();
+    for (i, c) in t.columns.iter().enumerate() {
+        if let Some(text) = &c.gen.resolved {
+            out.push((i, parse(text)?));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subqueries_are_found() {
+        let e = amelie_parser::parse_expr("1 + (select 1)").unwrap();
+        assert!(has_subquery(&e));
+        let e = amelie_parser::parse_expr("a + f(b, [1, 2])").unwrap();
+        assert!(!has_subquery(&e));
+        assert_eq!(
+            parse("1 + (select 1)").unwrap_err().to_string(),
+            "unexpected subquery"
+        );
+    }
+}
