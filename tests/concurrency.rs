@@ -79,7 +79,7 @@ fn worker(port: u16, t: usize, deadline: Instant, barrier: Arc<Barrier>) -> Outc
     while Instant::now() < deadline {
         k += 1;
         let id = t as i64 * ID_SPACE + k;
-        let is_insert = rng.next_u64() % 2 == 0;
+        let is_insert = rng.next_u64().is_multiple_of(2);
         let (sql, tx) = if is_insert {
             (format!("insert into ins values ({id}, {t})"), None)
         } else {
@@ -97,7 +97,16 @@ fn worker(port: u16, t: usize, deadline: Instant, barrier: Arc<Barrier>) -> Outc
                  insert into history values ({id}, {aid}, {tid}, {bid}, {delta}); \
                  commit"
             );
-            (sql, Some(Tx { hid: id, aid, tid, bid, delta }))
+            (
+                sql,
+                Some(Tx {
+                    hid: id,
+                    aid,
+                    tid,
+                    bid,
+                    delta,
+                }),
+            )
         };
         match conn.sql(&sql) {
             Ok((204, body)) if body.is_empty() => match tx {
@@ -106,14 +115,16 @@ fn worker(port: u16, t: usize, deadline: Instant, barrier: Arc<Barrier>) -> Outc
             },
             Ok((400, body)) if body == error_body(CONFLICT) => out.conflicts += 1,
             Ok((status, body)) => {
-                out.errors.push(format!("thread {t}: {sql}\n  -> {status} {body}"));
+                out.errors
+                    .push(format!("thread {t}: {sql}\n  -> {status} {body}"));
                 if out.errors.len() > 5 {
                     break;
                 }
             }
             Err(e) => {
                 // The outcome of this request is unknown; the test fails anyway.
-                out.errors.push(format!("thread {t}: {sql}\n  -> i/o error {e}"));
+                out.errors
+                    .push(format!("thread {t}: {sql}\n  -> i/o error {e}"));
                 break;
             }
         }
@@ -136,22 +147,40 @@ fn verify(s: &Server, outcomes: &[Outcome]) {
 
     // Inserts: exactly the acknowledged ids, per thread.
     let total_inserts: usize = outcomes.iter().map(|o| o.inserts.len()).sum();
-    s.expect("select count(*) from ins", 200, &format!("[{total_inserts}]"));
+    s.expect(
+        "select count(*) from ins",
+        200,
+        &format!("[{total_inserts}]"),
+    );
     for (t, o) in outcomes.iter().enumerate() {
         let lo = t as i64 * ID_SPACE;
         let got = int_list(&s.query(&format!(
             "select id from ins where id >= {lo} and id < {} order by id",
             lo + ID_SPACE
         )));
-        assert_eq!(got, o.inserts, "thread {t}: acknowledged inserts vs table ins");
+        assert_eq!(
+            got, o.inserts,
+            "thread {t}: acknowledged inserts vs table ins"
+        );
     }
 
     // TPC-B: history holds exactly the acknowledged transactions.
-    let txs: Vec<Tx> = outcomes.iter().flat_map(|o| o.txs.iter().copied()).collect();
+    let txs: Vec<Tx> = outcomes
+        .iter()
+        .flat_map(|o| o.txs.iter().copied())
+        .collect();
     let total_delta: i64 = txs.iter().map(|t| t.delta).sum();
-    s.expect("select count(*) from history", 200, &format!("[{}]", txs.len()));
+    s.expect(
+        "select count(*) from history",
+        200,
+        &format!("[{}]", txs.len()),
+    );
     if !txs.is_empty() {
-        s.expect("select sum(delta) from history", 200, &format!("[{total_delta}]"));
+        s.expect(
+            "select sum(delta) from history",
+            200,
+            &format!("[{total_delta}]"),
+        );
     }
     for (t, o) in outcomes.iter().enumerate() {
         let lo = t as i64 * ID_SPACE;
@@ -160,11 +189,18 @@ fn verify(s: &Server, outcomes: &[Outcome]) {
             lo + ID_SPACE
         )));
         let want: Vec<i64> = o.txs.iter().map(|t| t.hid).collect();
-        assert_eq!(got, want, "thread {t}: acknowledged transactions vs history");
+        assert_eq!(
+            got, want,
+            "thread {t}: acknowledged transactions vs history"
+        );
     }
 
     // Balances: totals and per row.
-    for (table, col) in [("accounts", "abalance"), ("tellers", "tbalance"), ("branches", "bbalance")] {
+    for (table, col) in [
+        ("accounts", "abalance"),
+        ("tellers", "tbalance"),
+        ("branches", "bbalance"),
+    ] {
         s.expect(
             &format!("select sum({col}) from {table}"),
             200,
@@ -230,7 +266,12 @@ fn concurrent_inserts_and_tpcb() {
         errors.is_empty(),
         "{} unexpected errors, first ones:\n{}",
         errors.len(),
-        errors.iter().take(10).map(|e| e.as_str()).collect::<Vec<_>>().join("\n")
+        errors
+            .iter()
+            .take(10)
+            .map(|e| e.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(inserts > 0, "no insert was acknowledged");
     assert!(txs > 0, "no TPC-B transaction was acknowledged");

@@ -74,7 +74,10 @@ fn restart_keeps_everything() {
     s.exec("update h set v = v + 1000 where id > 40");
     s.exec("delete from ck where a = 1 and b = 'b'");
     // An aborted request must not reappear after replay.
-    s.expect_error("insert into t values (500, 'x', 0.0, true, null, null); select error('no')", "no");
+    s.expect_error(
+        "insert into t values (500, 'x', 0.0, true, null, null); select error('no')",
+        "no",
+    );
 
     let before = snapshot(&s);
     s.stop();
@@ -90,10 +93,17 @@ fn restart_keeps_everything() {
         "insert into t values (1, 'dup', 0.0, true, null, null)",
         "index 'primary': unique key constraint violation",
     );
-    s.expect_error("insert into ck values (2, 'a', 1)", "index 'primary': unique key constraint violation");
+    s.expect_error(
+        "insert into ck values (2, 'a', 1)",
+        "index 'primary': unique key constraint violation",
+    );
     s.expect("select v from h where id = 45", 200, "[3025]");
     s.expect("select v from h where id = 7", 200, "[]");
-    s.expect("select doc format 'json' from t where id = 13", 200, "[{\"i\": 13, \"tags\": [\"x\", 3]}]");
+    s.expect(
+        "select doc format 'json' from t where id = 13",
+        200,
+        "[{\"i\": 13, \"tags\": [\"x\", 3]}]",
+    );
 
     // New writes after recovery; restart #2 via SIGINT keeps old and new.
     s.exec("insert into t values (1000, 'new', 1.5, false, null, '2024-01-01 00:00:00')");
@@ -134,13 +144,23 @@ fn kill9_right_after_acknowledged_writes_keeps_them() {
         let mut c = s.conn();
         for i in 2..=40 {
             assert_eq!(
-                c.sql(&format!("insert into t values ({i}, 'v{i}')")).unwrap(),
+                c.sql(&format!("insert into t values ({i}, 'v{i}')"))
+                    .unwrap(),
                 (204, String::new())
             );
         }
-        assert_eq!(c.sql("insert into s values (1, 10), (2, 20)").unwrap(), (204, String::new()));
-        assert_eq!(c.sql("update t set v = 'upd' where id = 1").unwrap(), (204, String::new()));
-        assert_eq!(c.sql("delete from t where id = 2").unwrap(), (204, String::new()));
+        assert_eq!(
+            c.sql("insert into s values (1, 10), (2, 20)").unwrap(),
+            (204, String::new())
+        );
+        assert_eq!(
+            c.sql("update t set v = 'upd' where id = 1").unwrap(),
+            (204, String::new())
+        );
+        assert_eq!(
+            c.sql("delete from t where id = 2").unwrap(),
+            (204, String::new())
+        );
     }
     s.kill9();
 
@@ -169,7 +189,8 @@ fn insert_one_by_one(s: &Server, from: i64, to: i64) {
     let mut c = s.conn();
     for i in from..=to {
         assert_eq!(
-            c.sql(&format!("insert into t values ({i}, 'row {i}')")).unwrap(),
+            c.sql(&format!("insert into t values ({i}, 'row {i}')"))
+                .unwrap(),
             (204, String::new()),
             "insert {i}"
         );
@@ -187,7 +208,12 @@ fn newest_wal(repo: &Path) -> PathBuf {
 fn truncate_tail(file: &Path, n: u64) {
     let len = fs::metadata(file).unwrap().len();
     assert!(len > n, "{} has only {len} bytes", file.display());
-    OpenOptions::new().write(true).open(file).unwrap().set_len(len - n).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_len(len - n)
+        .unwrap();
 }
 
 /// Ids present in `t`, sorted.
@@ -201,7 +227,10 @@ fn ids(s: &Server) -> Vec<i64> {
 #[track_caller]
 fn assert_ids(got: &[i64], must: impl Iterator<Item = i64>, may: &[i64]) {
     for id in must {
-        assert!(got.contains(&id), "complete record lost: id {id} missing from {got:?}");
+        assert!(
+            got.contains(&id),
+            "complete record lost: id {id} missing from {got:?}"
+        );
     }
     for id in got {
         assert!(may.contains(id), "unexpected id {id} in {got:?}");
@@ -291,17 +320,25 @@ fn wal_rotation_and_multi_file_replay() {
                 })
                 .collect();
             assert_eq!(
-                c.sql(&format!("insert into t values {}", rows.join(", "))).unwrap(),
+                c.sql(&format!("insert into t values {}", rows.join(", ")))
+                    .unwrap(),
                 (204, String::new())
             );
         }
     }
     s.stop();
     let files = wal_files(&repo);
-    assert!(files.len() >= 2, "expected WAL rotation at 4096 bytes, files: {files:?}");
+    assert!(
+        files.len() >= 2,
+        "expected WAL rotation at 4096 bytes, files: {files:?}"
+    );
 
     let mut s = Server::start(&repo, &args);
-    s.expect("select count(*), sum(id), min(id), max(id) from t", 200, "[[200, 19900, 0, 199]]");
+    s.expect(
+        "select count(*), sum(id), min(id), max(id) from t",
+        200,
+        "[[200, 19900, 0, 199]]",
+    );
     s.expect(
         "select v from t where id = 123",
         200,
@@ -327,7 +364,9 @@ fn stop_command_and_single_instance_per_directory() {
     let mut second = Command::new(BIN)
         .arg("start")
         .arg(&repo)
-        .arg(format!("--listen=[{{\"host\": \"127.0.0.1\", \"port\": {port}}}]"))
+        .arg(format!(
+            "--listen=[{{\"host\": \"127.0.0.1\", \"port\": {port}}}]"
+        ))
         .arg("--log_to_stdout=false")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -349,14 +388,27 @@ fn stop_command_and_single_instance_per_directory() {
         let _ = second.wait();
     }
     let status = status.expect("second server on a locked directory kept running");
-    assert!(!status.success(), "second server on a locked directory exited with {status}");
+    assert!(
+        !status.success(),
+        "second server on a locked directory exited with {status}"
+    );
     s.expect("select id from t", 200, "[1]");
 
     // `amelie-server stop <dir>` stops the running server cleanly.
-    let st = Command::new(BIN).arg("stop").arg(&repo).status().expect("run stop");
+    let st = Command::new(BIN)
+        .arg("stop")
+        .arg(&repo)
+        .status()
+        .expect("run stop");
     assert!(st.success(), "amelie-server stop exited with {st}");
-    let exit = s.wait_for_exit(Duration::from_secs(20)).expect("server did not stop");
-    assert!(exit.success(), "server exit after `stop`: {exit}\nstderr:\n{}", s.stderr());
+    let exit = s
+        .wait_for_exit(Duration::from_secs(20))
+        .expect("server did not stop");
+    assert!(
+        exit.success(),
+        "server exit after `stop`: {exit}\nstderr:\n{}",
+        s.stderr()
+    );
 
     let mut s = Server::start(&repo, &["--backends=3"]);
     s.expect("select id from t", 200, "[1]");

@@ -39,9 +39,10 @@ fn failing_transactions_leave_no_trace_under_concurrency() {
                 let start = Instant::now();
                 while start.elapsed() < deadline {
                     let from = (rng.next_u64() % ACCOUNTS as u64) as i64;
-                    let to = (from + 1 + (rng.next_u64() % (ACCOUNTS as u64 - 1)) as i64) % ACCOUNTS;
+                    let to =
+                        (from + 1 + (rng.next_u64() % (ACCOUNTS as u64 - 1)) as i64) % ACCOUNTS;
                     let amount = (rng.next_u64() % 100) as i64 + 1;
-                    let fail = rng.next_u64() % 4 == 0;
+                    let fail = rng.next_u64().is_multiple_of(4);
                     let mut sql = format!(
                         "update acc set balance = balance - {amount} where id = {from}; \
                          update acc set balance = balance + {amount} where id = {to}"
@@ -77,9 +78,15 @@ fn failing_transactions_leave_no_trace_under_concurrency() {
         ok += o;
         failed += f;
     }
-    assert!(ok > 0 && failed > 0, "both outcomes must occur (ok {ok}, failed {failed})");
+    assert!(
+        ok > 0 && failed > 0,
+        "both outcomes must occur (ok {ok}, failed {failed})"
+    );
     let body = server.query("select balance from acc order by id");
     let got: Vec<i64> = serde_json::from_str(&body).expect("balances");
-    assert_eq!(got, expected, "balances differ from the acknowledged transfers");
+    assert_eq!(
+        got, expected,
+        "balances differ from the acknowledged transfers"
+    );
     assert_eq!(got.iter().sum::<i64>(), INITIAL * ACCOUNTS);
 }

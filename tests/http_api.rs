@@ -26,7 +26,9 @@ fn post_large(port: u16, content_type: &str, body: Vec<u8>) -> Response {
         let _ = writer.write_all(&body);
         let _ = writer.flush();
     });
-    let r = conn.read_response().expect("response to an oversized request");
+    let r = conn
+        .read_response()
+        .expect("response to an oversized request");
     drop(conn);
     let _ = t.join();
     r
@@ -38,7 +40,11 @@ fn select_1_returns_200_with_json_body() {
     let mut s = Server::start(&dir.repo(), &[]);
     let r = s.post_with(Some("text/plain"), "/", b"select 1");
     assert_eq!(r.status, 200);
-    assert!(r.status_line.starts_with("HTTP/1.1 200 "), "{}", r.status_line);
+    assert!(
+        r.status_line.starts_with("HTTP/1.1 200 "),
+        "{}",
+        r.status_line
+    );
     assert_eq!(r.header("Content-Type"), Some("application/json"));
     assert_eq!(r.header("Content-Length"), Some("3"));
     assert_eq!(r.text(), "[1]");
@@ -53,9 +59,17 @@ fn select_1_returns_200_with_json_body() {
 fn ddl_and_dml_return_204_without_body() {
     let dir = TestDir::new("http-204");
     let mut s = Server::start(&dir.repo(), &[]);
-    let r = s.post_with(Some("text/plain"), "/", b"create table t (id int primary key)");
+    let r = s.post_with(
+        Some("text/plain"),
+        "/",
+        b"create table t (id int primary key)",
+    );
     assert_eq!(r.status, 204, "body: {}", r.text());
-    assert!(r.status_line.starts_with("HTTP/1.1 204 "), "{}", r.status_line);
+    assert!(
+        r.status_line.starts_with("HTTP/1.1 204 "),
+        "{}",
+        r.status_line
+    );
     assert!(r.body.is_empty());
 
     let r = s.post_with(Some("text/plain"), "/", b"insert into t values (1), (2)");
@@ -81,13 +95,20 @@ fn errors_return_400_with_only_msg() {
     ] {
         let r = s.post_with(Some("text/plain"), "/", sql.as_bytes());
         assert_eq!(r.status, 400, "{sql}: {}", r.text());
-        assert!(r.status_line.starts_with("HTTP/1.1 400 "), "{}", r.status_line);
+        assert!(
+            r.status_line.starts_with("HTTP/1.1 400 "),
+            "{}",
+            r.status_line
+        );
         assert_eq!(r.header("Content-Type"), Some("application/json"), "{sql}");
         assert_error_shape(&r.text());
     }
     // Exact texts from the spec.
     s.expect_error("select nope", "<nope> column not found");
-    s.expect_error("select * from missing_table", "<public.missing_table> relation not found");
+    s.expect_error(
+        "select * from missing_table",
+        "<public.missing_table> relation not found",
+    );
     s.expect_error("select error('boom')", "boom");
     // `2-1` lexes as `2` `-1`: two adjacent operands (spec §2.1).
     s.expect_error("select 2-1", "unexpected token at the end of statement");
@@ -105,8 +126,16 @@ fn non_post_methods_get_403_and_connection_closed() {
             .request(method, "/", Some("text/plain"), b"select 1")
             .unwrap_or_else(|e| panic!("{method}: no response: {e}"));
         assert_eq!(r.status, 403, "{method}: {}", r.text());
-        assert!(r.status_line.starts_with("HTTP/1.1 403 "), "{}", r.status_line);
-        assert!(r.body.is_empty(), "{method}: 403 must have no body: {:?}", r.text());
+        assert!(
+            r.status_line.starts_with("HTTP/1.1 403 "),
+            "{}",
+            r.status_line
+        );
+        assert!(
+            r.body.is_empty(),
+            "{method}: 403 must have no body: {:?}",
+            r.text()
+        );
         assert!(
             c.is_closed_by_peer(Duration::from_secs(5)),
             "{method}: connection must be closed after 403"
@@ -129,11 +158,19 @@ fn content_type_routing() {
     let mut s = Server::start(&dir.repo(), &[]);
 
     let r = s.post_with(None, "/", b"select 1");
-    assert_eq!((r.status, r.text()), (400, error_body("Content-Type is missing")));
+    assert_eq!(
+        (r.status, r.text()),
+        (400, error_body("Content-Type is missing"))
+    );
     assert_eq!(r.header("Content-Type"), Some("application/json"));
 
     // Exact, case-sensitive, no parameters.
-    for ct in ["text/plain; charset=utf-8", "Text/Plain", "application/xml", "text/html"] {
+    for ct in [
+        "text/plain; charset=utf-8",
+        "Text/Plain",
+        "application/xml",
+        "text/html",
+    ] {
         let r = s.post_with(Some(ct), "/", b"select 1");
         assert_eq!(
             (r.status, r.text()),
@@ -170,13 +207,19 @@ fn limit_recv_is_enforced() {
     let mut big = b"select 1".to_vec();
     big.resize(2000, b' ');
     let r = post_large(s.port, "text/plain", big);
-    assert_eq!((r.status, r.text()), (400, error_body("http request limit reached")));
+    assert_eq!(
+        (r.status, r.text()),
+        (400, error_body("http request limit reached"))
+    );
 
     // `Content-Length >= limit_recv` is already too much (spec §1.1 / §1.7).
     let mut edge = b"select 1".to_vec();
     edge.resize(1000, b' ');
     let r = post_large(s.port, "text/plain", edge);
-    assert_eq!((r.status, r.text()), (400, error_body("http request limit reached")));
+    assert_eq!(
+        (r.status, r.text()),
+        (400, error_body("http request limit reached"))
+    );
 
     s.expect("select 1", 200, "[1]");
     s.assert_running();
@@ -191,7 +234,10 @@ fn huge_body_with_default_limit() {
     let mut big = b"select 1".to_vec();
     big.resize(3 << 20, b' ');
     let r = post_large(s.port, "text/plain", big);
-    assert_eq!((r.status, r.text()), (400, error_body("http request limit reached")));
+    assert_eq!(
+        (r.status, r.text()),
+        (400, error_body("http request limit reached"))
+    );
     s.expect("select 1", 200, "[1]");
     s.stop();
 }
@@ -224,13 +270,13 @@ fn malformed_http_does_not_kill_the_server() {
     let mut s = Server::start(&dir.repo(), &[]);
     let long_header = {
         let mut v = b"POST / HTTP/1.1\r\nX-Long: ".to_vec();
-        v.extend(std::iter::repeat(b'a').take(16 * 1024));
+        v.extend(std::iter::repeat_n(b'a', 16 * 1024));
         v.extend_from_slice(b"\r\n\r\n");
         v
     };
     let no_end = {
         let mut v = b"POST / HTTP/1.1\r\nContent-Type: text/plain\r\n".to_vec();
-        v.extend(std::iter::repeat(b'x').take(4096));
+        v.extend(std::iter::repeat_n(b'x', 4096));
         v
     };
     let cases: Vec<(&str, Vec<u8>, bool)> = vec![
@@ -278,17 +324,26 @@ fn keep_alive_serves_many_requests_on_one_connection() {
         c.sql("create table t (id int primary key)").unwrap(),
         (204, String::new())
     );
-    assert_eq!(c.sql("insert into t values (1)").unwrap(), (204, String::new()));
+    assert_eq!(
+        c.sql("insert into t values (1)").unwrap(),
+        (204, String::new())
+    );
     // An error does not close the connection.
     let (st, body) = c.sql("select nope").unwrap();
     assert_eq!(st, 400);
     assert_error_shape(&body);
-    assert_eq!(c.sql("select count(*) from t").unwrap(), (200, "[1]".to_string()));
+    assert_eq!(
+        c.sql("select count(*) from t").unwrap(),
+        (200, "[1]".to_string())
+    );
     // A wrong Content-Type is answered on the same connection, too.
     let r = c.request("POST", "/", Some("text/csv-nope"), b"x").unwrap();
     assert_eq!(r.status, 400);
     for i in 0..20 {
-        assert_eq!(c.sql(&format!("select {i}")).unwrap(), (200, format!("[{i}]")));
+        assert_eq!(
+            c.sql(&format!("select {i}")).unwrap(),
+            (200, format!("[{i}]"))
+        );
     }
     drop(c);
     s.stop();

@@ -44,13 +44,33 @@ fn distributed_table_crud() {
     s.expect("select count(*) from t", 200, "[10]");
 
     // ORDER BY / LIMIT / OFFSET.
-    s.expect("select id from t order by id", 200, "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]");
-    s.expect("select id from t order by id desc limit 3", 200, "[10, 9, 8]");
-    s.expect("select id from t order by id limit 3 offset 2", 200, "[3, 4, 5]");
-    s.expect("select name from t order by name limit 2", 200, "[\"eight\", \"five\"]");
+    s.expect(
+        "select id from t order by id",
+        200,
+        "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
+    );
+    s.expect(
+        "select id from t order by id desc limit 3",
+        200,
+        "[10, 9, 8]",
+    );
+    s.expect(
+        "select id from t order by id limit 3 offset 2",
+        200,
+        "[3, 4, 5]",
+    );
+    s.expect(
+        "select name from t order by name limit 2",
+        200,
+        "[\"eight\", \"five\"]",
+    );
 
     // WHERE.
-    s.expect("select id from t where score > 3.0 order by id", 200, "[7, 8, 9, 10]");
+    s.expect(
+        "select id from t where score > 3.0 order by id",
+        200,
+        "[7, 8, 9, 10]",
+    );
     s.expect(
         "select id, name from t where ok = true and id < 5 order by id",
         200,
@@ -74,7 +94,11 @@ fn distributed_table_crud() {
         "[[2, \"two\", 1, true, {\n  \"a\": 2\n}, \"2024-01-02 12:00:00+00\"]]",
     );
     s.expect("select doc from t where id = 1", 200, "[{\n  \"a\": 1\n}]");
-    s.expect("select ts from t where id = 3", 200, "[\"2024-01-03 12:00:00+00\"]");
+    s.expect(
+        "select ts from t where id = 3",
+        200,
+        "[\"2024-01-03 12:00:00+00\"]",
+    );
     s.expect("select ok from t where id = 3", 200, "[false]");
 
     // FORMAT 'json-obj' (right after the select list).
@@ -111,8 +135,16 @@ fn distributed_table_crud() {
         "[[1, \"updated\", 1.5], [2, \"updated\", 2], [3, \"updated\", 2.5], [4, \"four\", 2]]",
     );
     s.exec("update t set doc = {\"b\": [1, 2]} where id = 5");
-    s.expect("select doc format 'json' from t where id = 5", 200, "[{\"b\": [1, 2]}]");
-    s.expect("select doc format 'json' from t where id = 6", 200, "[{\"a\": 6}]");
+    s.expect(
+        "select doc format 'json' from t where id = 5",
+        200,
+        "[{\"b\": [1, 2]}]",
+    );
+    s.expect(
+        "select doc format 'json' from t where id = 6",
+        200,
+        "[{\"a\": 6}]",
+    );
 
     // Duplicate key against an existing row.
     s.expect_error(
@@ -151,8 +183,16 @@ fn shared_table_crud() {
         "[[3, \"c\", 30], [2, \"b\", 20], [1, \"a\", 10]]",
     );
     s.expect("select v from s where id = 2", 200, "[\"b\"]");
-    s.expect("select count(*), sum(n), avg(n), min(n), max(n) from s", 200, "[[3, 60, 20, 10, 30]]");
-    s.expect("select id from s where n >= 20 order by id limit 1 offset 1", 200, "[3]");
+    s.expect(
+        "select count(*), sum(n), avg(n), min(n), max(n) from s",
+        200,
+        "[[3, 60, 20, 10, 30]]",
+    );
+    s.expect(
+        "select id from s where n >= 20 order by id limit 1 offset 1",
+        200,
+        "[3]",
+    );
     s.exec("update s set n = n + 1 where id = 2");
     s.expect("select n from s where id = 2", 200, "[21]");
     s.exec("update s set v = 'z'");
@@ -175,7 +215,11 @@ fn compound_primary_key() {
     s.exec("insert into ck values (1, 'x', 10), (1, 'y', 11), (2, 'x', 12), (2, 'a', 13)");
     s.exec("insert into ck values (3, 'z', 9000000000)");
     s.expect("select c from ck where a = 1 and b = 'y'", 200, "[11]");
-    s.expect("select c from ck where a = 3 and b = 'z'", 200, "[9000000000]");
+    s.expect(
+        "select c from ck where a = 3 and b = 'z'",
+        200,
+        "[9000000000]",
+    );
     s.expect("select c from ck where a = 1 and b = 'nope'", 200, "[]");
     s.expect(
         "select a, b, c from ck where a < 3 order by a, b",
@@ -192,7 +236,11 @@ fn compound_primary_key() {
     s.exec("update ck set c = c + 100 where a = 2");
     s.expect("select c from ck where a = 2 order by b", 200, "[113, 112]");
     s.exec("delete from ck where a = 1 and b = 'x'");
-    s.expect("select b from ck where a = 1 order by b", 200, "[\"y\", \"z\"]");
+    s.expect(
+        "select b from ck where a = 1 order by b",
+        200,
+        "[\"y\", \"z\"]",
+    );
     s.expect("select sum(c) from ck", 200, "[9000000335]");
     s.stop();
 }
@@ -207,9 +255,21 @@ fn hash_primary_index() {
     s.expect("select count(*) from h", 200, "[20]");
     s.expect("select v from h where id = 7", 200, "[70]");
     s.expect("select v from h where id = 70", 200, "[]");
-    s.expect("select id from h order by id limit 5", 200, "[1, 2, 3, 4, 5]");
-    s.expect("select id from h where v > 150 order by id desc", 200, "[20, 19, 18, 17, 16]");
-    s.expect("select sum(v), min(v), max(v) from h", 200, "[[2100, 10, 200]]");
+    s.expect(
+        "select id from h order by id limit 5",
+        200,
+        "[1, 2, 3, 4, 5]",
+    );
+    s.expect(
+        "select id from h where v > 150 order by id desc",
+        200,
+        "[20, 19, 18, 17, 16]",
+    );
+    s.expect(
+        "select sum(v), min(v), max(v) from h",
+        200,
+        "[[2100, 10, 200]]",
+    );
     s.exec("update h set v = v + 1 where id = 7");
     s.expect("select v from h where id = 7", 200, "[71]");
     s.expect_error(
@@ -229,7 +289,10 @@ fn drop_table_and_ddl_errors() {
     let dir = TestDir::new("sql-drop");
     let mut s = Server::start(&dir.repo(), &["--backends=3"]);
     s.exec("create table t (id int primary key)");
-    s.expect_error("create table t (id int primary key)", "table 't': already exists");
+    s.expect_error(
+        "create table t (id int primary key)",
+        "table 't': already exists",
+    );
     s.exec("insert into t values (1), (2)");
     s.exec("drop table t");
     s.expect_error("select * from t", "<public.t> relation not found");
@@ -255,9 +318,13 @@ fn explain_shows_coordinator_and_node_sections() {
     let bytecode = |sql: &str| -> serde_json::Map<String, serde_json::Value> {
         let body = s.query(sql);
         let v = json(&body);
-        let arr = v.as_array().unwrap_or_else(|| panic!("{sql}: expected [{{...}}]: {body}"));
+        let arr = v
+            .as_array()
+            .unwrap_or_else(|| panic!("{sql}: expected [{{...}}]: {body}"));
         assert_eq!(arr.len(), 1, "{sql}: {body}");
-        let obj = arr[0].as_object().unwrap_or_else(|| panic!("{sql}: {body}"));
+        let obj = arr[0]
+            .as_object()
+            .unwrap_or_else(|| panic!("{sql}: {body}"));
         obj.get("bytecode")
             .and_then(|b| b.as_object())
             .unwrap_or_else(|| panic!("{sql}: no bytecode object: {body}"))
@@ -265,13 +332,22 @@ fn explain_shows_coordinator_and_node_sections() {
     };
 
     let b = bytecode("explain select id from t where id = 5");
-    let coord = b.get("coordinator").and_then(|c| c.as_object()).expect("coordinator");
+    let coord = b
+        .get("coordinator")
+        .and_then(|c| c.as_object())
+        .expect("coordinator");
     assert!(!coord.is_empty());
-    let node = b.get("node").and_then(|c| c.as_object()).expect("node section for a table query");
+    let node = b
+        .get("node")
+        .and_then(|c| c.as_object())
+        .expect("node section for a table query");
     assert!(!node.is_empty());
     // Keys are 2-digit op positions, values are strings.
     for (k, v) in coord.iter().chain(node.iter()) {
-        assert!(k.len() >= 2 && k.chars().all(|c| c.is_ascii_digit()), "key {k}");
+        assert!(
+            k.len() >= 2 && k.chars().all(|c| c.is_ascii_digit()),
+            "key {k}"
+        );
         assert!(v.is_string(), "op {v}");
     }
 
@@ -293,12 +369,28 @@ fn value_encoding() {
     s.expect("select 123", 200, "[123]");
     s.expect("select 1, 2", 200, "[[1, 2]]");
     s.expect("select 123 format 'json-obj'", 200, "[{\"col1\": 123}]");
-    s.expect("select 1.5, 3.0, 100000000.0, true, null", 200, "[[1.5, 3, 1e+08, true, null]]");
+    s.expect(
+        "select 1.5, 3.0, 100000000.0, true, null",
+        200,
+        "[[1.5, 3, 1e+08, true, null]]",
+    );
     s.expect("select 'a\"b'", 200, "[\"a\\\"b\"]");
     s.expect("select [1, 2, 3]", 200, "[[1, 2, 3]]");
-    s.expect("select {\"a\": 1, \"b\": [1, 2]}", 200, "[{\n  \"a\": 1,\n  \"b\": [1, 2]\n}]");
-    s.expect("select {\"a\": {\"b\": 1}}", 200, "[{\n  \"a\": {\n    \"b\": 1\n  }\n}]");
-    s.expect("select {\"a\": {\"b\": 1}} format 'json'", 200, "[{\"a\": {\"b\": 1}}]");
+    s.expect(
+        "select {\"a\": 1, \"b\": [1, 2]}",
+        200,
+        "[{\n  \"a\": 1,\n  \"b\": [1, 2]\n}]",
+    );
+    s.expect(
+        "select {\"a\": {\"b\": 1}}",
+        200,
+        "[{\n  \"a\": {\n    \"b\": 1\n  }\n}]",
+    );
+    s.expect(
+        "select {\"a\": {\"b\": 1}} format 'json'",
+        200,
+        "[{\"a\": {\"b\": 1}}]",
+    );
     s.expect("select {}", 200, "[{}]");
     s.stop();
 }

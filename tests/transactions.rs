@@ -22,7 +22,10 @@ fn duplicate_key_in_multi_row_insert_leaves_nothing() {
         // Many rows spread over all nodes, duplicate at the very end.
         let mut rows: Vec<String> = (1..=200).map(|i| format!("({i})")).collect();
         rows.push("(137)".into());
-        s.expect_error(&format!("insert into {table} values {}", rows.join(", ")), DUP);
+        s.expect_error(
+            &format!("insert into {table} values {}", rows.join(", ")),
+            DUP,
+        );
         s.expect(&format!("select count(*) from {table}"), 200, "[0]");
 
         // Duplicate of an existing row: the new rows of the request are rolled back.
@@ -39,7 +42,11 @@ fn duplicate_key_in_multi_row_insert_leaves_nothing() {
 
         // A later, valid request is unaffected.
         s.exec(&format!("insert into {table} values (11), (12)"));
-        s.expect(&format!("select id from {table} order by id"), 200, "[10, 11, 12]");
+        s.expect(
+            &format!("select id from {table} order by id"),
+            200,
+            "[10, 11, 12]",
+        );
     }
     s.stop();
 }
@@ -51,9 +58,15 @@ fn error_in_last_statement_aborts_the_request() {
     s.exec("create table t (id int primary key, v int)");
     s.exec("create shared table s (id int primary key, v int)");
 
-    s.expect_error("insert into t values (5, 0); select error(\"abort\")", "abort");
+    s.expect_error(
+        "insert into t values (5, 0); select error(\"abort\")",
+        "abort",
+    );
     s.expect("select count(*) from t", 200, "[0]");
-    s.expect_error("insert into s values (5, 0); select error('abort')", "abort");
+    s.expect_error(
+        "insert into s values (5, 0); select error('abort')",
+        "abort",
+    );
     s.expect("select count(*) from s", 200, "[0]");
 
     let rows: Vec<String> = (1..=30).map(|i| format!("({i}, {i})")).collect();
@@ -62,13 +75,24 @@ fn error_in_last_statement_aborts_the_request() {
 
     for table in ["t", "s"] {
         // delete / update / insert followed by an error: nothing changes.
-        s.expect_error(&format!("delete from {table}; select error('abort')"), "abort");
-        s.expect(&format!("select count(*), sum(v) from {table}"), 200, "[[30, 465]]");
+        s.expect_error(
+            &format!("delete from {table}; select error('abort')"),
+            "abort",
+        );
+        s.expect(
+            &format!("select count(*), sum(v) from {table}"),
+            200,
+            "[[30, 465]]",
+        );
         s.expect_error(
             &format!("update {table} set v = v + 1; select error('abort')"),
             "abort",
         );
-        s.expect(&format!("select count(*), sum(v) from {table}"), 200, "[[30, 465]]");
+        s.expect(
+            &format!("select count(*), sum(v) from {table}"),
+            200,
+            "[[30, 465]]",
+        );
         s.expect_error(
             &format!(
                 "insert into {table} values (100, 1); update {table} set v = v + 1 where id = 3; \
@@ -76,14 +100,22 @@ fn error_in_last_statement_aborts_the_request() {
             ),
             "abort",
         );
-        s.expect(&format!("select count(*), sum(v) from {table}"), 200, "[[30, 465]]");
+        s.expect(
+            &format!("select count(*), sum(v) from {table}"),
+            200,
+            "[[30, 465]]",
+        );
         s.expect(&format!("select v from {table} where id = 3"), 200, "[3]");
         // Update of every row then a duplicate key error.
         s.expect_error(
             &format!("update {table} set v = v + 1; insert into {table} values (1, 0)"),
             DUP,
         );
-        s.expect(&format!("select count(*), sum(v) from {table}"), 200, "[[30, 465]]");
+        s.expect(
+            &format!("select count(*), sum(v) from {table}"),
+            200,
+            "[[30, 465]]",
+        );
     }
 
     // Statements over two tables: both are rolled back.
@@ -111,13 +143,22 @@ fn begin_commit_framing() {
     s.exec("begin commit");
 
     // An error inside the block aborts it.
-    s.expect_error("begin; insert into t values (5); select error(\"abort\"); commit", "abort");
+    s.expect_error(
+        "begin; insert into t values (5); select error(\"abort\"); commit",
+        "abort",
+    );
     s.expect("select count(*) from t", 200, "[4]");
 
     // Framing errors (spec §2.2).
     s.expect_error("commit", "unexpected COMMIT operation");
-    s.expect_error("begin; insert into t values (6)", "COMMIT expected at the end of transaction");
-    s.expect_error("insert into t values (7); begin", "unexpected BEGIN operation");
+    s.expect_error(
+        "begin; insert into t values (6)",
+        "COMMIT expected at the end of transaction",
+    );
+    s.expect_error(
+        "insert into t values (7); begin",
+        "unexpected BEGIN operation",
+    );
     s.expect_error(
         "begin; insert into t values (8); commit; select 1",
         "unexpected statement after COMMIT",
@@ -138,7 +179,11 @@ fn only_the_last_statement_returns_a_result() {
     // DML last: 204 even though an earlier SELECT produced rows.
     s.exec("select 1; insert into t values (7)");
     // A later statement sees the earlier writes of the same transaction.
-    s.expect("insert into t values (8), (9); select count(*) from t", 200, "[3]");
+    s.expect(
+        "insert into t values (8), (9); select count(*) from t",
+        200,
+        "[3]",
+    );
     s.expect(
         "delete from t where id = 7; select id from t order by id",
         200,

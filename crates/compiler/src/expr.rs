@@ -649,7 +649,9 @@ fn static_value(e: &Expr, scope: &Scope) -> Option<Value> {
         Expr::Name(parts)
             if scope.aggs.is_none()
                 && !parts.iter().any(|p| p.eq_ignore_ascii_case("self"))
-                && !parts.first().is_some_and(|p| p.eq_ignore_ascii_case("excluded")) =>
+                && !parts
+                    .first()
+                    .is_some_and(|p| p.eq_ignore_ascii_case("excluded")) =>
         {
             let t = scope.table?;
             if t.id == crate::select::PSEUDO_TABLE_ID {
@@ -702,13 +704,8 @@ mod static_tests {
     #[test]
     fn literal_operands_are_type_checked() {
         let s = Scope::default();
-        let e = static_check(
-            BinaryOp::Gt,
-            &Expr::Int(1),
-            &Expr::String("x".into()),
-            &s,
-        )
-        .unwrap_err();
+        let e =
+            static_check(BinaryOp::Gt, &Expr::Int(1), &Expr::String("x".into()), &s).unwrap_err();
         assert_eq!(e.msg(), "unsupported operation: <int> > <string>");
         assert!(static_check(BinaryOp::Add, &Expr::Int(1), &Expr::Double(2.0), &s).is_ok());
         assert!(static_check(BinaryOp::Div, &Expr::Int(1), &Expr::Int(0), &s).is_ok());

@@ -36,7 +36,10 @@ impl Record {
         if changes.is_empty() {
             return Record::default();
         }
-        Record { body: WalBody::encode_dml(changes), count: changes.len() as u32 }
+        Record {
+            body: WalBody::encode_dml(changes),
+            count: changes.len() as u32,
+        }
     }
 }
 

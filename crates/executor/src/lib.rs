@@ -198,8 +198,10 @@ impl Executor {
         catalog.apply(op)?;
         match op {
             DdlOp::CreateNode(node) => {
-                let handle =
-                    Arc::new(NodeHandle::start_with(node.uuid.clone(), self.commit.committed.clone()));
+                let handle = Arc::new(NodeHandle::start_with(
+                    node.uuid.clone(),
+                    self.commit.committed.clone(),
+                ));
                 let mut nodes = (*self.nodes()).clone();
                 nodes.push(handle);
                 *self.nodes.write() = Arc::new(nodes);
@@ -350,9 +352,9 @@ impl Executor {
             tx.end();
             guard.done = true;
             let run = run.and_then(|_| self.check_limit_write(&changes));
-            let wait = self
-                .commit
-                .complete(&nodes, &tx, run.map(|_| commit::Record::encode(&changes)));
+            let wait =
+                self.commit
+                    .complete(&nodes, &tx, run.map(|_| commit::Record::encode(&changes)));
             wait.await
                 .map_err(|_| Error::new("commit was interrupted"))??;
             coord.take_result()
@@ -429,9 +431,17 @@ impl Executor {
             }
             let logged = !program.tables[d.table].unlogged;
             if let Some(amelie_vm::program::Target::Set) = program.targets.get(d.target) {
-                let rows = coord.take_result().map(|(_, rows)| rows).unwrap_or_default();
-                let filled =
-                    route::fill_set_rows(program, d.table, &self.catalog(), rows, &mut routes[d.target]);
+                let rows = coord
+                    .take_result()
+                    .map(|(_, rows)| rows)
+                    .unwrap_or_default();
+                let filled = route::fill_set_rows(
+                    program,
+                    d.table,
+                    &self.catalog(),
+                    rows,
+                    &mut routes[d.target],
+                );
                 if let Err(e) = filled {
                     // report an earlier statement's error first
                     let mut discard = Vec::new();

@@ -127,8 +127,13 @@ pub fn fill_set_rows(
             // a NULL in a NOT NULL column keeps its own message; other casts are a mismatch
             let null = v.is_null();
             out.push(
-                amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)
-                    .map_err(|e| if null { e } else { mismatch() })?,
+                amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null).map_err(|e| {
+                    if null {
+                        e
+                    } else {
+                        mismatch()
+                    }
+                })?,
             );
         }
         let p = if t.partitions.len() == 1 {

@@ -12,7 +12,10 @@ pub struct Request {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     CreateTable(CreateTable),
-    DropTable { if_exists: bool, name: ObjectName },
+    DropTable {
+        if_exists: bool,
+        name: ObjectName,
+    },
     Insert(Insert),
     Select(Box<Select>),
     Update(Update),
@@ -145,14 +148,32 @@ pub enum AlterTableOp {
     Rename(ObjectName),
     SetSerial(i64),
     SetLogged(bool),
-    RenameColumn { from: String, to: String },
-    AddColumn { if_not_exists: bool, column: ColumnDef },
-    DropColumn { if_exists: bool, name: String },
-    SetDefault { column: String, value: Expr },
-    UnsetDefault { column: String },
+    RenameColumn {
+        from: String,
+        to: String,
+    },
+    AddColumn {
+        if_not_exists: bool,
+        column: ColumnDef,
+    },
+    DropColumn {
+        if_exists: bool,
+        name: String,
+    },
+    SetDefault {
+        column: String,
+        value: Expr,
+    },
+    UnsetDefault {
+        column: String,
+    },
     /// `SET COLUMN c AS (expr) STORED|RESOLVED` / `UNSET COLUMN c STORED|RESOLVED`
     /// `value`: the expression's source text (None: UNSET).
-    SetGenerated { column: String, stored: bool, value: Option<String> },
+    SetGenerated {
+        column: String,
+        stored: bool,
+        value: Option<String>,
+    },
 }
 
 /// `[schema.]name`; schema defaults to `public` at resolution time.

@@ -98,16 +98,16 @@ mod tests {
     #[test]
     fn hash_spreads_sequential_int_keys_over_low_bits() {
         use std::collections::HashSet;
-        use std::hash::{BuildHasher, Hash};
+        use std::hash::BuildHasher;
         let b = FastHasher::default();
         let buckets: HashSet<u64> = (0..4096i64)
-            .map(|i| {
-                let mut h = b.build_hasher();
-                key(&[Value::Int(i)]).hash(&mut h);
-                h.finish() & 0xfff
-            })
+            .map(|i| b.hash_one(key(&[Value::Int(i)])) & 0xfff)
             .collect();
-        assert!(buckets.len() > 2000, "only {} distinct low-bit buckets", buckets.len());
+        assert!(
+            buckets.len() > 2000,
+            "only {} distinct low-bit buckets",
+            buckets.len()
+        );
     }
 
     #[test]

@@ -105,8 +105,10 @@ impl Server {
     /// Execution context of a connection: its `SET timezone` or the server default, as a
     /// zone handle so timestamps follow the zone's daylight-saving rules.
     fn session_ctx(&self, session: &Session) -> SessionCtx {
-        let mut ctx = SessionCtx::default();
-        ctx.tz_offset = self.default_zone;
+        let mut ctx = SessionCtx {
+            tz_offset: self.default_zone,
+            ..Default::default()
+        };
         if let Some(tz) = &session.timezone {
             ctx.tz_offset = amelie_common::time::zone_handle(tz).unwrap_or(self.default_zone);
             ctx.timezone = Some(tz.clone());
@@ -161,7 +163,10 @@ fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, Error> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         // without signal handlers the server runs until killed
         std::future::pending::<()>().await;
         return;
@@ -208,7 +213,10 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
             let uuid = generate_uuid()?;
             rt.block_on(exec.create_node(uuid))?;
         }
-        log(&format!("bootstrap: created {} compute nodes", config.backends));
+        log(&format!(
+            "bootstrap: created {} compute nodes",
+            config.backends
+        ));
     }
     let mut http = ServerConfig::new(listen_addrs(&config)?);
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
@@ -220,8 +228,13 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
         repo,
         limit_recv: http.limit_recv.clone(),
     }));
-    let default_zone = amelie_common::time::zone_handle(&config.timezone_default)
-        .ok_or_else(|| Error::new(format!("unable to find timezone '{}'", config.timezone_default)))?;
+    let default_zone =
+        amelie_common::time::zone_handle(&config.timezone_default).ok_or_else(|| {
+            Error::new(format!(
+                "unable to find timezone '{}'",
+                config.timezone_default
+            ))
+        })?;
     let server = Arc::new(Server { exec, default_zone });
     let result = rt.block_on(async {
         let listeners = amelie_http::bind(http)

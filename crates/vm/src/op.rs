@@ -469,13 +469,9 @@ impl fmt::Display for Op {
                 "-".into(),
                 String::new(),
             ),
-            Op::ReturnRows { end } => (
-                "return_rows",
-                r(end),
-                "-".into(),
-                "-".into(),
-                String::new(),
-            ),
+            Op::ReturnRows { end } => {
+                ("return_rows", r(end), "-".into(), "-".into(), String::new())
+            }
             Op::Ret => ("ret", "-".into(), "-".into(), "-".into(), String::new()),
             Op::Send {
                 stmt,

@@ -373,12 +373,11 @@ impl crate::Executor {
                     let amelie_parser::Expr::String(tz) = value else {
                         return Err(amelie_common::Error::new("string value expected"));
                     };
-                    session.tz_offset =
-                        amelie_common::time::zone_handle(tz).ok_or_else(|| {
-                            amelie_common::Error::new(format!(
-                                "set 'timezone': unable to find timezone '{tz}'"
-                            ))
-                        })?;
+                    session.tz_offset = amelie_common::time::zone_handle(tz).ok_or_else(|| {
+                        amelie_common::Error::new(format!(
+                            "set 'timezone': unable to find timezone '{tz}'"
+                        ))
+                    })?;
                     session.timezone = Some(tz.clone());
                     return Ok(None);
                 }
