@@ -545,13 +545,11 @@ impl crate::Executor {
                 index,
             } => {
                 if let Some(t) = new.table(schema, table) {
-                    for p in &t.partitions {
-                        node(&p.node)?.call(|done| NodeMsg::CreateSecondary {
-                            id: p.id,
-                            cols: index.keys.clone(),
-                            done,
-                        })?;
-                    }
+                    on_all_partitions(t, &node, |id, done| NodeMsg::CreateSecondary {
+                        id,
+                        cols: index.keys.clone(),
+                        done,
+                    })?;
                 }
             }
             DdlOp::DropIndex {
@@ -581,15 +579,13 @@ impl crate::Executor {
                     // existing rows get NULL; the default applies to new rows only
                     let add = Value::Null;
                     let _ = column;
-                    for p in &t.partitions {
-                        node(&p.node)?.call(|done| NodeMsg::RewriteRows {
-                            id: p.id,
-                            add: Some(add.clone()),
-                            drop: None,
-                            key_cols: t.primary().keys.clone(),
-                            done,
-                        })?;
-                    }
+                    on_all_partitions(t, &node, |id, done| NodeMsg::RewriteRows {
+                        id,
+                        add: Some(add.clone()),
+                        drop: None,
+                        key_cols: t.primary().keys.clone(),
+                        done,
+                    })?;
                 }
             }
             DdlOp::DropColumn {
@@ -599,15 +595,13 @@ impl crate::Executor {
             } => {
                 let i = old.table(schema, table).and_then(|t| t.column(name));
                 if let (Some(t), Some(i)) = (new.table(schema, table), i) {
-                    for p in &t.partitions {
-                        node(&p.node)?.call(|done| NodeMsg::RewriteRows {
-                            id: p.id,
-                            add: None,
-                            drop: Some(i),
-                            key_cols: t.primary().keys.clone(),
-                            done,
-                        })?;
-                    }
+                    on_all_partitions(t, &node, |id, done| NodeMsg::RewriteRows {
+                        id,
+                        add: None,
+                        drop: Some(i),
+                        key_cols: t.primary().keys.clone(),
+                        done,
+                    })?;
                 }
             }
             DdlOp::SetSerial {
@@ -623,6 +617,26 @@ impl crate::Executor {
         }
         Ok(())
     }
+}
+
+/// Sends one message per partition of `t` to the node owning it, all before waiting for any
+/// answer, so every node rebuilds its partition (CREATE INDEX, ADD/DROP COLUMN) in parallel.
+fn on_all_partitions(
+    t: &amelie_catalog::Table,
+    node: &dyn Fn(&str) -> Result<Arc<amelie_node::NodeHandle>>,
+    make: impl Fn(u64, crossbeam_channel::Sender<()>) -> amelie_node::NodeMsg,
+) -> Result<()> {
+    let mut waits = Vec::with_capacity(t.partitions.len());
+    for p in &t.partitions {
+        let (done, wait) = crossbeam_channel::bounded(1);
+        node(&p.node)?.send(make(p.id, done))?;
+        waits.push(wait);
+    }
+    for w in waits {
+        w.recv()
+            .map_err(|_| amelie_common::Error::new("compute node is not running"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
