@@ -184,6 +184,11 @@ pub enum DdlOp {
         name: String,
         value: i64,
     },
+    /// `DROP NODE`: only while no partition lives on it (appended last: the variant index is
+    /// part of the WAL encoding).
+    DropNode {
+        uuid: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -287,6 +292,19 @@ impl Catalog {
                     return Err(Error::new(format!("node '{}': already exists", node.uuid)));
                 }
                 self.nodes.push(node.clone());
+            }
+            DdlOp::DropNode { uuid } => {
+                let Some(pos) = self.nodes.iter().position(|n| n.uuid == *uuid) else {
+                    return Err(Error::new(format!("node '{uuid}': not exists")));
+                };
+                let used = self
+                    .tables
+                    .iter()
+                    .any(|t| t.partitions.iter().any(|p| p.node == *uuid));
+                if used {
+                    return Err(Error::new(format!("node '{uuid}': has dependencies")));
+                }
+                self.nodes.remove(pos);
             }
             DdlOp::CreateTable(table) => {
                 if self.schema(&table.schema).is_none() {
@@ -556,6 +574,34 @@ mod tests {
         assert_eq!((p[1].min, p[1].max), (2698, 5396));
         assert_eq!((p[2].min, p[2].max), (5396, 8096));
         assert_eq!(c.plan_partitions(true).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn drop_node_checks_dependencies() {
+        let mut c = catalog_with_nodes(2);
+        let drop = |uuid: &str| DdlOp::DropNode { uuid: uuid.into() };
+        assert_eq!(
+            c.clone().apply(&drop("x")).unwrap_err().msg(),
+            "node 'x': not exists"
+        );
+        let t = Table {
+            id: 1,
+            schema: "public".into(),
+            name: "t".into(),
+            columns: vec![],
+            indexes: vec![],
+            shared: true,
+            unlogged: false,
+            partitions: c.plan_partitions(true).unwrap(),
+        };
+        c.apply(&DdlOp::CreateTable(t)).unwrap();
+        assert_eq!(
+            c.clone().apply(&drop("node-0")).unwrap_err().msg(),
+            "node 'node-0': has dependencies"
+        );
+        c.apply(&drop("node-1")).unwrap();
+        assert_eq!(c.nodes.len(), 1);
+        assert_eq!(c.plan_partitions(false).unwrap().len(), 1);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! order, dispatches node work, merges results in the coordinator, and decides commit or
 //! abort through group commit. DDL runs alone under the exclusive control lock.
 
+pub mod checkpoint;
 pub mod commit;
 pub mod ddl;
 mod import;
+pub mod node_ddl;
 mod route;
 pub mod user;
 pub mod wal_body;
@@ -29,6 +31,8 @@ pub struct ExecutorConfig {
     pub wal: WalConfig,
     pub format: String,
     pub limit_send: u64,
+    /// The repository directory (checkpoints live in `<dir>/<lsn>/`); None: no checkpoints.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// Per-connection state that matters to execution.
@@ -47,6 +51,8 @@ pub struct RecoveryReport {
     pub changes: u64,
     pub truncated: Option<String>,
     pub last_lsn: u64,
+    /// The checkpoint loaded before the WAL replay (lsn 0: none).
+    pub checkpoint: checkpoint::CheckpointLoad,
 }
 
 pub struct Executor {
@@ -61,6 +67,9 @@ pub struct Executor {
     /// `limit_write`: maximum WAL bytes of one transaction (0 = no limit).
     limit_write: AtomicU64,
     config_source: RwLock<Option<Arc<dyn ddl::ConfigSource>>>,
+    /// Repository directory (checkpoints) and the newest checkpoint's LSN.
+    dir: Option<std::path::PathBuf>,
+    checkpoint: AtomicU64,
 }
 
 fn now_us() -> i64 {
@@ -109,6 +118,8 @@ impl Executor {
             limit_send: AtomicU64::new(config.limit_send),
             limit_write: AtomicU64::new(0),
             config_source: RwLock::new(None),
+            dir: config.dir.clone(),
+            checkpoint: AtomicU64::new(0),
         };
         Format::parse(&config.format)?;
         let mut report = RecoveryReport {
@@ -116,7 +127,16 @@ impl Executor {
             last_lsn: recovery.last_lsn,
             ..Default::default()
         };
+        let loaded = exec.load_checkpoint()?;
+        report.checkpoint = loaded.clone();
+        if loaded.lsn > exec.lsn() {
+            exec.lsn.store(loaded.lsn, Ordering::Release);
+            report.last_lsn = loaded.lsn;
+        }
         for record in &recovery.records {
+            if record.lsn <= loaded.lsn {
+                continue;
+            }
             report.records += 1;
             match WalBody::decode(&record.body)? {
                 WalBody::Ddl(op) => exec.apply_ddl(&op)?,
@@ -206,6 +226,7 @@ impl Executor {
                 nodes.push(handle);
                 *self.nodes.write() = Arc::new(nodes);
             }
+            DdlOp::DropNode { uuid } => self.stop_node(uuid),
             DdlOp::CreateTable(t) => {
                 let nodes = self.nodes();
                 for p in &t.partitions {
@@ -302,6 +323,12 @@ impl Executor {
             }
             if let Some(r) = self.user_stmt(&req.stmts[0], session).await {
                 return r;
+            }
+            if let Some(r) = self.node_stmt(&req.stmts[0]).await {
+                return r;
+            }
+            if let amelie_parser::Stmt::Checkpoint { workers } = &req.stmts[0] {
+                return self.checkpoint(*workers).await.map(|_| None);
             }
             let compiled = compile(&req, &self.catalog(), &ctx)?;
             if let Compiled::Ddl(op) = compiled {

@@ -5,6 +5,8 @@
 //! `End` before starting the next, applying changes in place with an undo log. Undo logs are
 //! kept until the executor commits (`Commit`) or group-aborts (`Abort`) the transaction.
 
+pub mod snapshot;
+
 use amelie_common::{Error, IndexKind, Result};
 use amelie_storage::{Partition, Row, UndoLog};
 use amelie_vm::node_exec::replay_change;
@@ -95,6 +97,19 @@ pub enum NodeMsg {
     Count {
         id: u64,
         done: Sender<usize>,
+    },
+    /// CHECKPOINT: write a snapshot of each of `partitions` into `dir`
+    /// (`<%010id>.part`). Answers with the number of rows written.
+    Snapshot {
+        partitions: Vec<u64>,
+        dir: std::path::PathBuf,
+        done: Sender<Result<u64>>,
+    },
+    /// Start-up: load the snapshot file `path` into partition `id` (created before).
+    LoadSnapshot {
+        id: u64,
+        path: std::path::PathBuf,
+        done: Sender<Result<u64>>,
     },
     Shutdown,
 }
@@ -265,6 +280,34 @@ impl Node {
                 }
                 NodeMsg::Count { id, done } => {
                     let _ = done.send(self.partitions.get(&id).map(|p| p.len()).unwrap_or(0));
+                }
+                NodeMsg::Snapshot {
+                    partitions,
+                    dir,
+                    done,
+                } => {
+                    let mut rows = 0;
+                    let mut res = Ok(());
+                    for id in partitions {
+                        let Some(p) = self.partitions.get(&id) else {
+                            continue;
+                        };
+                        match snapshot::write_partition(p, &snapshot::part_path(&dir, id)) {
+                            Ok(n) => rows += n,
+                            Err(e) => {
+                                res = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    let _ = done.send(res.map(|_| rows));
+                }
+                NodeMsg::LoadSnapshot { id, path, done } => {
+                    let res = match self.partitions.get_mut(&id) {
+                        Some(p) => snapshot::load_partition(p, &path),
+                        None => Err(Error::new(format!("snapshot: partition {id} not found"))),
+                    };
+                    let _ = done.send(res);
                 }
                 NodeMsg::Shutdown => return,
             }

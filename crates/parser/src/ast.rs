@@ -11,6 +11,10 @@ pub struct Request {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
+    /// `CHECKPOINT [WORKERS n]`
+    Checkpoint {
+        workers: Option<i64>,
+    },
     CreateTable(CreateTable),
     DropTable {
         if_exists: bool,
@@ -88,6 +92,16 @@ pub enum Stmt {
         name: String,
         expire: Option<String>,
     },
+    /// `CREATE [COMPUTE] NODE [IF NOT EXISTS] ['uuid']` (no id: one is generated)
+    CreateNode {
+        if_not_exists: bool,
+        id: Option<String>,
+    },
+    /// `DROP [COMPUTE] NODE [IF EXISTS] 'uuid'`
+    DropNode {
+        if_exists: bool,
+        id: String,
+    },
     /// `WATCH expr`: the expression as a coordinator-only `SELECT expr`.
     Watch(Box<Select>),
     /// `WITH name [(cols)] AS (stmt), ... [main]` (main absent: a standalone WITH block).
@@ -112,6 +126,7 @@ impl Stmt {
         matches!(
             self,
             Stmt::CreateTable(_)
+                | Stmt::Checkpoint { .. }
                 | Stmt::DropTable { .. }
                 | Stmt::CreateSchema { .. }
                 | Stmt::DropSchema { .. }
@@ -127,6 +142,8 @@ impl Stmt {
                 | Stmt::AlterUser { .. }
                 | Stmt::DropUser { .. }
                 | Stmt::CreateToken { .. }
+                | Stmt::CreateNode { .. }
+                | Stmt::DropNode { .. }
                 | Stmt::Watch(_)
         )
     }

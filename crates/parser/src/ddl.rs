@@ -278,6 +278,22 @@ impl Parser {
         })
     }
 
+    /// `CHECKPOINT [WORKERS n]` (n > 0)
+    pub(crate) fn checkpoint(&mut self) -> Result<Stmt> {
+        self.advance();
+        if !self.accept_kw(Kw::Workers) {
+            return Ok(Stmt::Checkpoint { workers: None });
+        }
+        match self.peek() {
+            Tok::Int(n) if *n > 0 => {
+                let n = *n;
+                self.advance();
+                Ok(Stmt::Checkpoint { workers: Some(n) })
+            }
+            _ => self.fail("CHECKPOINT WORKERS <integer> expected"),
+        }
+    }
+
     /// `TRUNCATE [IF EXISTS] name`
     pub(crate) fn truncate(&mut self) -> Result<Stmt> {
         self.advance();

@@ -12,6 +12,7 @@ mod ddl;
 mod expr;
 pub mod import;
 mod lexer;
+mod node;
 mod parser;
 mod user;
 

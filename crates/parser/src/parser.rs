@@ -500,11 +500,13 @@ impl Parser {
             {
                 self.user_stmt()
             }
+            Some(Kw::Create | Kw::Drop) if self.at_node_stmt() => self.node_stmt(),
             Some(Kw::Watch) => self.watch(),
             Some(Kw::Create) => self.create(),
             Some(Kw::Drop) => self.drop(),
             Some(Kw::Alter) => self.alter(),
             Some(Kw::Truncate) => self.truncate(),
+            Some(Kw::Checkpoint) => self.checkpoint(),
             Some(Kw::Show) => self.show(),
             Some(Kw::Set) => self.set(),
             _ => self.fail("unexpected statement"),

@@ -1919,3 +1919,15 @@ fn join_syntax() {
         "JOIN <ON> or <USING> expected"
     );
 }
+
+#[test]
+fn checkpoint_stmt() {
+    use crate::ast::Stmt;
+    let r = crate::parse("checkpoint").unwrap();
+    assert!(matches!(r.stmts[0], Stmt::Checkpoint { workers: None }));
+    let r = crate::parse("CHECKPOINT WORKERS 4").unwrap();
+    assert!(matches!(r.stmts[0], Stmt::Checkpoint { workers: Some(4) }));
+    assert!(crate::parse("checkpoint workers 0").is_err());
+    assert!(crate::parse("checkpoint workers").is_err());
+    assert!(crate::parse("checkpoint foo").is_err());
+}

@@ -196,8 +196,15 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
         },
         format: config.format.clone(),
         limit_send: config.limit_send,
+        dir: Some(repo.dir.clone()),
     };
     let (exec, report) = Executor::open(exec_config)?;
+    if report.checkpoint.lsn > 0 {
+        log(&format!(
+            "checkpoint: loaded lsn {}, {} partitions, {} rows",
+            report.checkpoint.lsn, report.checkpoint.partitions, report.checkpoint.rows
+        ));
+    }
     if let Some(t) = &report.truncated {
         log(&format!("wal: cut a torn tail: {t}"));
     }
@@ -217,6 +224,8 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
             "bootstrap: created {} compute nodes",
             config.backends
         ));
+        // the first checkpoint makes the node definitions durable on their own
+        rt.block_on(exec.checkpoint(None))?;
     }
     let mut http = ServerConfig::new(listen_addrs(&config)?);
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
@@ -236,6 +245,19 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
             ))
         })?;
     let server = Arc::new(Server { exec, default_zone });
+    if let Some(every) = amelie_executor::checkpoint::interval_duration(&config.checkpoint_interval)
+    {
+        // periodic checkpoints (`checkpoint_interval`); a no-op when nothing changed
+        let s = server.clone();
+        rt.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = s.exec.checkpoint(None).await {
+                    log(&format!("checkpoint: {}", e));
+                }
+            }
+        });
+    }
     let result = rt.block_on(async {
         let listeners = amelie_http::bind(http)
             .await

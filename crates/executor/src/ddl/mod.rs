@@ -219,7 +219,13 @@ impl SystemSnapshot {
         obj(vec![
             ("uuid", s("")),
             ("version", s("1.0.0")),
-            ("frontends", Json::Int(1)),
+            (
+                "frontends",
+                Json::Int(match &self.config {
+                    Some(cfg) => crate::node_ddl::frontends_of(&cfg.show_all(0, 0)),
+                    None => 1,
+                }),
+            ),
             ("backends", Json::Int(c.nodes.len() as i64)),
             (
                 "db",
@@ -271,7 +277,14 @@ impl SystemFuncs for SystemSnapshot {
                 }
             })),
             "replicas" => json(Json::Array(Vec::new())),
-            "replica" | "node" => Some(Ok(Value::Null)),
+            "replica" => Some(Ok(Value::Null)),
+            "node" => Some(arg_str(args).map(|n| match n {
+                Some(n) => match crate::node_ddl::node_json(c, n) {
+                    Json::Null => Value::Null,
+                    j => Value::Json(Box::new(j)),
+                },
+                None => Value::Null,
+            })),
             "repl" | "replication" => json(repl_json()),
             "nodes" => json(Json::Array(
                 c.nodes
@@ -406,13 +419,11 @@ impl crate::Executor {
                 .and_then(|n| crate::user::user_json(snap.config.as_deref(), n))
                 .unwrap_or(Json::Null),
             "replicas" => Json::Array(Vec::new()),
-            "replica" | "node" => Json::Null,
-            "nodes" | "cluster" => Json::Array(
-                c.nodes
-                    .iter()
-                    .map(|n| obj(vec![("id", s(&n.uuid))]))
-                    .collect(),
-            ),
+            "replica" => Json::Null,
+            "node" => arg
+                .map(|n| crate::node_ddl::node_json(c, n))
+                .unwrap_or(Json::Null),
+            "nodes" | "cluster" => crate::node_ddl::nodes_json(c),
             "repl" | "replication" => repl_json(),
             "wal" => wal_json(snap.lsn),
             "status" => snap.status_json(),
@@ -442,6 +453,7 @@ impl crate::Executor {
                 s(session.timezone.as_deref().unwrap_or_default())
             }
             "all" | "config" => snap.config_json(),
+            "checkpoint" => Json::Int(self.checkpoint_lsn() as i64),
             name => {
                 let Json::Object(vars) = snap.config_json() else {
                     return Err(amelie_common::Error::new("config is not available"));
