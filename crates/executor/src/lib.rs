@@ -104,6 +104,7 @@ impl Executor {
     /// Opens the WAL, starts the nodes it names and replays it. Returns the executor and what
     /// recovery did.
     pub fn open(config: ExecutorConfig) -> Result<(Executor, RecoveryReport)> {
+        ddl::mark_started();
         let (wal, recovery) = Wal::open(config.wal.clone()).map_err(Error::from)?;
         let lsn = Arc::new(AtomicU64::new(recovery.last_lsn));
         let wal = Arc::new(Mutex::new(wal));

@@ -18,6 +18,7 @@ struct ConfigState {
     repo: Repo,
     directory: String,
     limit_recv: Arc<AtomicU64>,
+    http: Arc<amelie_http::HttpStats>,
 }
 
 fn to_json(v: &serde_json::Value) -> amelie_common::Json {
@@ -25,6 +26,14 @@ fn to_json(v: &serde_json::Value) -> amelie_common::Json {
 }
 
 impl amelie_executor::ddl::ConfigSource for ConfigState {
+    fn net(&self) -> (u64, u64, u64) {
+        (
+            self.http.connections(),
+            self.http.sent_bytes(),
+            self.http.recv_bytes(),
+        )
+    }
+
     fn show_all(&self, lsn: u64, psn: u64) -> Vec<(String, amelie_common::Json)> {
         let config = self.config.lock();
         let rt = crate::config::RuntimeVars {
@@ -236,6 +245,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
         directory: repo.dir.display().to_string(),
         repo,
         limit_recv: http.limit_recv.clone(),
+        http: http.stats.clone(),
     }));
     let default_zone =
         amelie_common::time::zone_handle(&config.timezone_default).ok_or_else(|| {

@@ -27,6 +27,44 @@ pub trait ConfigSource: Send + Sync {
         let _ = f;
         Err(amelie_common::Error::new("users are not available"))
     }
+    /// Network counters for `SHOW STATUS`: (open connections, bytes sent, bytes received).
+    fn net(&self) -> (u64, u64, u64) {
+        (0, 0, 0)
+    }
+}
+
+/// When this process started (for `uptime`).
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Records the process start time; called when the executor opens.
+pub fn mark_started() {
+    STARTED.get_or_init(std::time::Instant::now);
+}
+
+/// `process` object of `SHOW STATUS`: uptime in seconds, memory in bytes (from
+/// /proc/self/statm), CPU count. Per-thread CPU load is not sampled (0 / empty).
+fn process_json() -> Json {
+    let uptime = STARTED.get().map(|t| t.elapsed().as_secs()).unwrap_or(0);
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: Vec<i64> = statm
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let page = 4096i64;
+    let at = |i: usize| Json::Int(pages.get(i).copied().unwrap_or(0) * page);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    obj(vec![
+        ("uptime", Json::Int(uptime as i64)),
+        ("mem_virt", at(0)),
+        ("mem_resident", at(1)),
+        ("mem_shared", at(2)),
+        ("cpu_count", Json::Int(cpus as i64)),
+        ("cpu", Json::Int(0)),
+        ("cpu_frontends", Json::Array(Vec::new())),
+        ("cpu_backends", Json::Array(Vec::new())),
+    ])
 }
 
 fn obj(fields: Vec<(&str, Json)>) -> Json {
@@ -217,7 +255,18 @@ impl SystemSnapshot {
     fn status_json(&self) -> Json {
         let c = &self.catalog;
         obj(vec![
-            ("uuid", s("")),
+            (
+                "uuid",
+                self.config
+                    .as_ref()
+                    .and_then(|c| {
+                        c.show_all(0, 0)
+                            .into_iter()
+                            .find(|(k, _)| k == "uuid")
+                            .map(|(_, v)| v)
+                    })
+                    .unwrap_or_else(|| s("")),
+            ),
             ("version", s("1.0.0")),
             (
                 "frontends",
@@ -247,8 +296,16 @@ impl SystemSnapshot {
                     ),
                 ]),
             ),
-            ("process", obj(vec![])),
-            ("net", obj(vec![])),
+            ("process", process_json()),
+            ("net", {
+                let (connections, sent, recv) =
+                    self.config.as_ref().map(|c| c.net()).unwrap_or((0, 0, 0));
+                obj(vec![
+                    ("connections", Json::Int(connections as i64)),
+                    ("sent_bytes", Json::Int(sent as i64)),
+                    ("recv_bytes", Json::Int(recv as i64)),
+                ])
+            }),
             ("wal", wal_json(self.lsn)),
             ("repl", repl_json()),
         ])
