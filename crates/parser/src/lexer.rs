@@ -176,7 +176,8 @@ pub(crate) fn lex(sql: &str) -> Lexed {
     let result = Tokenizer::new(&dialect, sql)
         .with_unescape(false)
         .tokenize_with_location_into_buf(&mut raw);
-    let mut toks = Vec::with_capacity(raw.len() / 2 + 2);
+    // upper bound (every raw token kept): growing a large token vector means page faults
+    let mut toks = Vec::with_capacity(raw.len() + 2);
     let mut post = Post {
         sql,
         line_starts: None,
