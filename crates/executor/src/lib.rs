@@ -70,6 +70,8 @@ pub struct Executor {
     /// Repository directory (checkpoints) and the newest checkpoint's LSN.
     dir: Option<std::path::PathBuf>,
     checkpoint: AtomicU64,
+    /// WAL counters (writes, bytes, records) at the end of start-up: `SHOW WAL` counts from here.
+    wal_base: Mutex<(u64, u64, u64)>,
 }
 
 fn now_us() -> i64 {
@@ -121,6 +123,7 @@ impl Executor {
             config_source: RwLock::new(None),
             dir: config.dir.clone(),
             checkpoint: AtomicU64::new(0),
+            wal_base: Mutex::new((0, 0, 0)),
         };
         Format::parse(&config.format)?;
         let mut report = RecoveryReport {
@@ -159,6 +162,37 @@ impl Executor {
 
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.read().clone()
+    }
+
+    /// `SHOW WAL` numbers: LSNs, files, and group writes/bytes/records since start-up.
+    pub fn wal_status(&self) -> ddl::WalStatus {
+        let wal = self.wal.lock();
+        let files = wal.files();
+        let stats = wal.stats();
+        drop(wal);
+        let base = *self.wal_base.lock();
+        let lsn = self.lsn();
+        ddl::WalStatus {
+            lsn,
+            lsn_min: files
+                .iter()
+                .map(|f| f.0)
+                .min()
+                .unwrap_or(lsn)
+                .min(lsn.max(1)),
+            files: files.len() as u64,
+            writes: stats.writes.saturating_sub(base.0),
+            writes_bytes: stats.bytes.saturating_sub(base.1),
+            ops: stats.records.saturating_sub(base.2),
+            checkpoint: self.checkpoint_lsn(),
+        }
+    }
+
+    /// Starts the `SHOW WAL` counters from the current state (called once start-up, including
+    /// bootstrap, is done).
+    pub fn reset_wal_counters(&self) {
+        let stats = self.wal.lock().stats();
+        *self.wal_base.lock() = (stats.writes, stats.bytes, stats.records);
     }
 
     pub fn lsn(&self) -> u64 {

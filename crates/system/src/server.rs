@@ -236,6 +236,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
         // the first checkpoint makes the node definitions durable on their own
         rt.block_on(exec.checkpoint(None))?;
     }
+    exec.reset_wal_counters();
     let mut http = ServerConfig::new(listen_addrs(&config)?);
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
     http.auth = config.listen.iter().map(|l| l.auth).collect();

@@ -206,17 +206,30 @@ pub fn split_name(text: &str) -> (String, String) {
     }
 }
 
-pub fn wal_json(lsn: u64) -> Json {
+/// Numbers behind `SHOW WAL` / `system.wal()`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WalStatus {
+    pub lsn: u64,
+    pub lsn_min: u64,
+    pub files: u64,
+    /// Group writes, bytes and records since start-up (after bootstrap).
+    pub writes: u64,
+    pub writes_bytes: u64,
+    pub ops: u64,
+    pub checkpoint: u64,
+}
+
+pub fn wal_json(w: &WalStatus) -> Json {
     obj(vec![
-        ("lsn", Json::Int(lsn as i64)),
-        ("lsn_min", Json::Int(1)),
-        ("files", Json::Int(1)),
+        ("lsn", Json::Int(w.lsn as i64)),
+        ("lsn_min", Json::Int(w.lsn_min as i64)),
+        ("files", Json::Int(w.files as i64)),
         ("slots", Json::Int(0)),
         ("slots_min", Json::Int(-1)),
-        ("writes", Json::Int(0)),
-        ("writes_bytes", Json::Int(0)),
-        ("ops", Json::Int(0)),
-        ("checkpoint", Json::Int(1)),
+        ("writes", Json::Int(w.writes as i64)),
+        ("writes_bytes", Json::Int(w.writes_bytes as i64)),
+        ("ops", Json::Int(w.ops as i64)),
+        ("checkpoint", Json::Int(w.checkpoint as i64)),
     ])
 }
 
@@ -234,6 +247,7 @@ pub struct SystemSnapshot {
     pub catalog: Arc<Catalog>,
     pub config: Option<Arc<dyn ConfigSource>>,
     pub lsn: u64,
+    pub wal: WalStatus,
 }
 
 impl std::fmt::Debug for SystemSnapshot {
@@ -306,7 +320,7 @@ impl SystemSnapshot {
                     ("recv_bytes", Json::Int(recv as i64)),
                 ])
             }),
-            ("wal", wal_json(self.lsn)),
+            ("wal", wal_json(&self.wal)),
             ("repl", repl_json()),
         ])
     }
@@ -369,7 +383,7 @@ impl SystemFuncs for SystemSnapshot {
                     None => Value::Null,
                 }
             })),
-            "wal" => json(wal_json(self.lsn)),
+            "wal" => json(wal_json(&self.wal)),
             "status" => json(self.status_json()),
             _ => None,
         }
@@ -405,6 +419,7 @@ impl crate::Executor {
             catalog: self.catalog(),
             config: self.config_source.read().clone(),
             lsn: self.lsn(),
+            wal: self.wal_status(),
         })
     }
 }
@@ -468,6 +483,7 @@ impl crate::Executor {
             catalog: self.catalog(),
             config: self.config_source.read().clone(),
             lsn: self.lsn(),
+            wal: self.wal_status(),
         };
         let c = &snap.catalog;
         let value = match what {
@@ -482,7 +498,7 @@ impl crate::Executor {
                 .unwrap_or(Json::Null),
             "nodes" | "cluster" => crate::node_ddl::nodes_json(c),
             "repl" | "replication" => repl_json(),
-            "wal" => wal_json(snap.lsn),
+            "wal" => wal_json(&snap.wal),
             "status" => snap.status_json(),
             "schemas" => Json::Array(c.schemas.iter().map(|x| schema_json(x, extended)).collect()),
             "schema" => match arg.and_then(|n| c.schema(n)) {
@@ -756,6 +772,7 @@ mod tests {
             catalog: catalog(),
             config: None,
             lsn: 2,
+            wal: WalStatus::default(),
         };
         let Some(Ok(Value::Json(t))) = snap.call("table", &[Value::str("public.t")]) else {
             panic!("table json expected");
