@@ -7,6 +7,7 @@ usage: cargo xtask <command> [args]
 
 commands:
   ci                       fmt check, clippy (-D warnings), cargo test --workspace
+  crash [N]                kill -9 crash test with N iterations (default 20)
   conformance [groups...]  build the release server and run ../shared/conformance/run
                            on it (groups: expr functions ddl dml query, or test files;
                            `-- -v` etc. are passed to the runner)
@@ -117,6 +118,8 @@ pub enum Command {
     Help,
     Ci,
     Conformance(Vec<String>),
+    /// The long crash test: `cargo test --test crash` with N kill -9 iterations (default 20).
+    Crash(usize),
     /// `bench` without a subcommand: micro-benchmarks, then a hint about `bench load`.
     Bench,
     BenchMicro(Vec<String>),
@@ -135,6 +138,13 @@ pub fn parse_command(args: &[String]) -> Result<Command, String> {
             Some(a) => Err(format!("ci: unexpected argument '{a}'")),
         },
         "conformance" => Ok(Command::Conformance(rest.to_vec())),
+        "crash" => match rest.first() {
+            None => Ok(Command::Crash(20)),
+            Some(n) => n
+                .parse()
+                .map(Command::Crash)
+                .map_err(|_| format!("crash: iteration count expected, got '{n}'")),
+        },
         "bench" => match rest.first().map(String::as_str) {
             None => Ok(Command::Bench),
             Some("micro") => Ok(Command::BenchMicro(rest[1..].to_vec())),

@@ -121,6 +121,11 @@ fn main() -> ExitCode {
         }
         Command::Ci => ci(),
         Command::Conformance(groups) => conformance(&groups),
+        Command::Crash(n) => {
+            // read by the test process spawned below
+            std::env::set_var("AMELIE_CRASH_ITERATIONS", n.to_string());
+            cargo(&["test", "--release", "--test", "crash", "--", "--nocapture"])
+        }
         Command::Bench => bench_micro(&[]).map(|()| {
             eprintln!(
                 "\nxtask: these were the criterion micro-benchmarks; for end-to-end HTTP throughput run\n  \
