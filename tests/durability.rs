@@ -414,3 +414,58 @@ fn stop_command_and_single_instance_per_directory() {
     s.expect("select id from t", 200, "[1]");
     s.stop();
 }
+
+/// A flipped byte in the middle of the WAL (with complete records after it) is not a torn
+/// tail: start-up must stop with an error naming the file instead of silently dropping the
+/// committed records that follow it.
+#[test]
+fn corrupt_wal_record_in_the_middle_is_a_startup_error() {
+    let dir = TestDir::new("wal_corrupt_middle");
+    let repo = dir.repo();
+    let mut s = Server::start(&repo, &[]);
+    s.exec("create table t (id int primary key, data text)");
+    for i in 0..20 {
+        s.exec(&format!(
+            "insert into t values ({i}, 'row number {i} with some padding')"
+        ));
+    }
+    s.stop();
+    let wal = wal_files(&repo).pop().expect("a wal file");
+    let mut bytes = std::fs::read(&wal).expect("read wal");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&wal, &bytes).expect("write wal");
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_amelie-server"))
+        .args([
+            "start",
+            repo.to_str().expect("utf-8 path"),
+            &format!(
+                "--listen=[{{\"host\": \"127.0.0.1\", \"port\": {}}}]",
+                free_port()
+            ),
+            "--log_to_stdout=false",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn server");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server started on a corrupt WAL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert!(!out.status.success(), "start-up must fail");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let name = wal.file_name().and_then(|n| n.to_str()).expect("file name");
+    assert!(text.contains(name), "the error names the file: {text}");
+    assert!(text.contains("corrupt"), "{text}");
+}
