@@ -113,7 +113,9 @@ impl Executor {
             std::fs::remove_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
         }
         std::fs::create_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
-        let workers = workers.map(|w| usize::try_from(w).unwrap_or(usize::MAX));
+        let workers = workers
+            .map(|w| usize::try_from(w).unwrap_or(usize::MAX))
+            .or_else(|| self.default_checkpoint_workers());
         let result = self.write_checkpoint(&tmp, lsn, workers);
         if let Err(e) = result {
             let _ = std::fs::remove_dir_all(&tmp);

@@ -70,6 +70,8 @@ pub struct Executor {
     /// Repository directory (checkpoints) and the newest checkpoint's LSN.
     dir: Option<std::path::PathBuf>,
     checkpoint: AtomicU64,
+    /// Default `WORKERS` of a checkpoint (`checkpoint_workers`); 0: every node at once.
+    checkpoint_workers: AtomicU64,
     /// WAL counters (writes, bytes, records) at the end of start-up: `SHOW WAL` counts from here.
     wal_base: Mutex<(u64, u64, u64)>,
 }
@@ -123,6 +125,7 @@ impl Executor {
             config_source: RwLock::new(None),
             dir: config.dir.clone(),
             checkpoint: AtomicU64::new(0),
+            checkpoint_workers: AtomicU64::new(0),
             wal_base: Mutex::new((0, 0, 0)),
         };
         Format::parse(&config.format)?;
@@ -185,6 +188,18 @@ impl Executor {
             writes_bytes: stats.bytes.saturating_sub(base.1),
             ops: stats.records.saturating_sub(base.2),
             checkpoint: self.checkpoint_lsn(),
+        }
+    }
+
+    /// Sets how many nodes write their snapshots at once when CHECKPOINT names no WORKERS.
+    pub fn set_checkpoint_workers(&self, n: u64) {
+        self.checkpoint_workers.store(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn default_checkpoint_workers(&self) -> Option<usize> {
+        match self.checkpoint_workers.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
         }
     }
 

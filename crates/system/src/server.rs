@@ -218,7 +218,8 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
         log(&format!("wal: cut a torn tail: {t}"));
     }
     log(&format!(
-        "recovery: {} wal records, {} row changes, lsn {}, {:.3} s",
+        "recovery: {} wal files, {} wal records, {} row changes, lsn {}, {:.3} s",
+        exec.wal_status().files,
         report.records,
         report.changes,
         report.last_lsn,
@@ -241,6 +242,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
     http.auth = config.listen.iter().map(|l| l.auth).collect();
     exec.set_limit_write(config.limit_write);
+    exec.set_checkpoint_workers(config.checkpoint_workers);
     exec.set_config_source(Arc::new(ConfigState {
         config: parking_lot::Mutex::new(config.clone()),
         directory: repo.dir.display().to_string(),
