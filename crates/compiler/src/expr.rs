@@ -149,6 +149,26 @@ pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
                 None => return Ok(None),
             }
         }
+        // serial(schema, table): the table's next SERIAL value (answered by the same catalog
+        // snapshot as the system.* functions)
+        Expr::Function { schema, name, args }
+            if matches!(schema.as_deref(), None | Some("public"))
+                && name == "serial"
+                && args.len() == 2
+                && b.system.is_some() =>
+        {
+            let mut vals = Vec::with_capacity(2);
+            for a in args {
+                match const_value(a, b)? {
+                    Some(v) => vals.push(v),
+                    None => return Ok(None),
+                }
+            }
+            match b.system.as_ref().and_then(|s| s.call("$serial", &vals)) {
+                Some(v) => v?,
+                None => return Ok(None),
+            }
+        }
         Expr::Unary {
             op: UnaryOp::Neg,
             expr,

@@ -343,8 +343,12 @@ impl Executor {
     /// Executes one request body as one transaction. `Ok(None)` means no content (204).
     pub async fn execute(&self, sql: &str, session: &SessionCtx) -> Result<Option<String>> {
         let req = amelie_parser::parse(sql)?;
-        self.execute_request(req, sql.contains("system."), session)
-            .await
+        self.execute_request(
+            req,
+            sql.contains("system.") || sql.contains("serial"),
+            session,
+        )
+        .await
     }
 
     /// Executes a parsed request as one transaction (`system`: it may read `system.*`).

@@ -340,6 +340,17 @@ impl SystemFuncs for SystemSnapshot {
         let json = |j: Json| Some(Ok(Value::Json(Box::new(j))));
         match name {
             "config" => json(self.config_json()),
+            "$serial" => Some(match args {
+                [Value::Str(schema), Value::Str(table)] => match c.table(schema, table) {
+                    Some(t) => Ok(Value::Int(amelie_compiler::serial_peek(t.id))),
+                    None => Err(amelie_common::Error::new(format!(
+                        "table '{table}': not exists"
+                    ))),
+                },
+                _ => Err(amelie_common::Error::new(
+                    "serial(): expected string for argument 0",
+                )),
+            }),
             "users" => json(crate::user::users_json(self.config.as_deref())),
             "user" => Some(arg_str(args).map(|n| {
                 match n.and_then(|n| crate::user::user_json(self.config.as_deref(), n)) {
