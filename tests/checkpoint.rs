@@ -285,3 +285,26 @@ fn periodic_checkpoint() {
     let s = Server::start(&repo, &[]);
     assert_eq!(state(&s), want);
 }
+
+#[test]
+fn set_checkpoint_interval_applies_at_run_time() {
+    let dir = TestDir::new("ckpt-set-interval");
+    let repo = dir.repo();
+    let mut s = Server::start(&repo, &["--checkpoint_interval=1 hour"]);
+    setup(&s);
+    assert!(show_int(&s, "checkpoint") < show_int(&s, "lsn"));
+    s.expect_error(
+        "set checkpoint_interval to 'soon'",
+        "checkpoint_interval: invalid interval 'soon'",
+    );
+    s.exec("set checkpoint_interval to '1 sec'");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while show_int(&s, "checkpoint") < show_int(&s, "lsn") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no periodic checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.stop();
+}

@@ -89,7 +89,7 @@ pub const VARS: &[VarDef] = &[
     var("repl", VarType::Bool),
     var("repl_primary", VarType::String),
     rvar("repl_reconnect_ms", VarType::Int),
-    var("checkpoint_interval", VarType::String),
+    rvar("checkpoint_interval", VarType::String),
     var("checkpoint_workers", VarType::Int),
     VarDef {
         option: false,

@@ -19,6 +19,21 @@ struct ConfigState {
     directory: String,
     limit_recv: Arc<AtomicU64>,
     http: Arc<amelie_http::HttpStats>,
+    /// `checkpoint_interval` in milliseconds (0: no periodic checkpoints), read by the
+    /// checkpoint task so `SET checkpoint_interval` applies at once.
+    checkpoint_every_ms: Arc<AtomicU64>,
+}
+
+/// `checkpoint_interval` text as milliseconds (0: off); an unparsable interval is an error.
+fn checkpoint_ms(text: &str) -> Result<u64, Error> {
+    if text.trim().is_empty() {
+        return Ok(0);
+    }
+    amelie_common::time::parse_interval(text)
+        .map_err(|_| Error::new(format!("checkpoint_interval: invalid interval '{text}'")))?;
+    Ok(amelie_executor::checkpoint::interval_duration(text)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0))
 }
 
 fn to_json(v: &serde_json::Value) -> amelie_common::Json {
@@ -74,6 +89,11 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
                 None => Error::new(msg),
             }
         })?;
+        if name == "checkpoint_interval" {
+            let ms = checkpoint_ms(&next.checkpoint_interval)?;
+            self.checkpoint_every_ms
+                .store(ms, std::sync::atomic::Ordering::Relaxed);
+        }
         if name == "limit_recv" {
             self.limit_recv
                 .store(next.limit_recv, std::sync::atomic::Ordering::Relaxed);
@@ -242,6 +262,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
     http.auth = config.listen.iter().map(|l| l.auth).collect();
     exec.set_limit_write(config.limit_write);
+    let checkpoint_every_ms = Arc::new(AtomicU64::new(checkpoint_ms(&config.checkpoint_interval)?));
     exec.set_checkpoint_workers(config.checkpoint_workers);
     exec.set_config_source(Arc::new(ConfigState {
         config: parking_lot::Mutex::new(config.clone()),
@@ -249,6 +270,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
         repo,
         limit_recv: http.limit_recv.clone(),
         http: http.stats.clone(),
+        checkpoint_every_ms: checkpoint_every_ms.clone(),
     }));
     let default_zone =
         amelie_common::time::zone_handle(&config.timezone_default).ok_or_else(|| {
@@ -258,13 +280,20 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
             ))
         })?;
     let server = Arc::new(Server { exec, default_zone });
-    if let Some(every) = amelie_executor::checkpoint::interval_duration(&config.checkpoint_interval)
     {
-        // periodic checkpoints (`checkpoint_interval`); a no-op when nothing changed
+        // periodic checkpoints every `checkpoint_interval` (re-read each second, so SET applies);
+        // a no-op when nothing changed since the last one
         let s = server.clone();
+        let every = checkpoint_every_ms.clone();
         rt.spawn(async move {
+            let mut last = std::time::Instant::now();
             loop {
-                tokio::time::sleep(every).await;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let ms = every.load(std::sync::atomic::Ordering::Relaxed);
+                if ms == 0 || (last.elapsed().as_millis() as u64) < ms {
+                    continue;
+                }
+                last = std::time::Instant::now();
                 if let Err(e) = s.exec.checkpoint(None).await {
                     log(&format!("checkpoint: {}", e));
                 }
