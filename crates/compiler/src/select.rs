@@ -502,6 +502,9 @@ fn select_stmt(
     outer: Option<&Scope>,
 ) -> Result<u16> {
     check_format(&s.format)?;
+    if s.distinct && !s.order_by.is_empty() {
+        return Err(Error::new("ORDER BY and DISTINCT cannot be combined"));
+    }
     let exprs = row_exprs(s);
     if let [f] = s.from.as_slice() {
         if let Some((src, columns)) = cte_source(b, f)? {
