@@ -378,6 +378,25 @@ pub fn select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<()> {
     Ok(())
 }
 
+/// Whether a select item or HAVING uses `agg(DISTINCT x)`.
+fn has_distinct_aggregate(s: &Select) -> bool {
+    let mut found = false;
+    let mut check = |e: &Expr| {
+        if matches!(e, Expr::Aggregate { distinct: true, .. }) {
+            found = true;
+        }
+    };
+    for item in &s.items {
+        if let SelectItem::Expr { expr, .. } = item {
+            walk(expr, &mut check);
+        }
+    }
+    if let Some(h) = &s.having {
+        walk(h, &mut check);
+    }
+    found
+}
+
 /// Visits `e` and its sub-expressions (not descending into subqueries).
 fn walk<'e>(e: &'e Expr, f: &mut dyn FnMut(&'e Expr)) {
     f(e);
@@ -504,6 +523,10 @@ fn select_stmt(
     check_format(&s.format)?;
     if s.distinct && !s.order_by.is_empty() {
         return Err(Error::new("ORDER BY and DISTINCT cannot be combined"));
+    }
+    if has_distinct_aggregate(s) {
+        // refuse rather than silently aggregating duplicates
+        return Err(Error::new("DISTINCT inside aggregates is not supported"));
     }
     let exprs = row_exprs(s);
     if let [f] = s.from.as_slice() {
