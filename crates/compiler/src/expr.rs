@@ -226,7 +226,10 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
     Ok(match e {
         Expr::Name(parts) => {
             if scope.aggs.is_some() {
-                let full = parts.join(".");
+                let full = match (parts.len(), scope.alias) {
+                    (1, Some(target)) => format!("{target}.{}", parts[0]),
+                    _ => parts.join("."),
+                };
                 return Err(Error::new(format!(
                     "<{full}> column must appear in the GROUP BY clause or be used in an aggregate function"
                 )));

@@ -1049,9 +1049,10 @@ fn group_select(
             },
         );
     }
+    // the alias only names the target in error messages (`<t.c> column must appear ...`)
     let cscope = Scope {
         table: None,
-        alias: None,
+        alias: Some(alias.unwrap_or(&table.name)),
         aggs: Some((&mapped, start)),
     };
     if let Some(h) = &s.having {
