@@ -16,7 +16,7 @@ commands:
   bench load [options]     HTTP load test against a server
 
 bench load options:
-  --workload W     tpcb | insert | upsert | select               (default tpcb)
+  --workload W     tpcb | insert | upsert | select | scan | aggregate (default tpcb)
   --clients N      client threads, one keep-alive connection each (default 8)
   --seconds S      measured duration, may be fractional          (default 10)
   --uri URI        use a running server, e.g. http://127.0.0.1:3485; without it a
@@ -42,7 +42,15 @@ pub enum Workload {
     Insert,
     Upsert,
     Select,
+    /// `select count(*), sum(v) ... where v > 500` over 1M rows × scale (pushdown of filters
+    /// and partial aggregates).
+    Scan,
+    /// `select g, count(*), sum(v) ... group by g` over 1M rows × scale (partial GROUP BY).
+    Aggregate,
 }
+
+/// Rows per scale unit of the scan/aggregate table.
+pub const AGG_ROWS: usize = 1_000_000;
 
 impl Workload {
     fn parse(s: &str) -> Result<Workload, String> {
@@ -51,8 +59,10 @@ impl Workload {
             "insert" => Ok(Workload::Insert),
             "upsert" => Ok(Workload::Upsert),
             "select" => Ok(Workload::Select),
+            "scan" => Ok(Workload::Scan),
+            "aggregate" => Ok(Workload::Aggregate),
             _ => Err(format!(
-                "unknown workload '{s}' (expected tpcb, insert, upsert or select)"
+                "unknown workload '{s}' (expected tpcb, insert, upsert, select, scan or aggregate)"
             )),
         }
     }
@@ -62,6 +72,7 @@ impl Workload {
         match self {
             Workload::Insert | Workload::Upsert => batch,
             Workload::Tpcb | Workload::Select => 1,
+            Workload::Scan | Workload::Aggregate => AGG_ROWS,
         }
     }
 }
@@ -73,6 +84,8 @@ impl fmt::Display for Workload {
             Workload::Insert => "insert",
             Workload::Upsert => "upsert",
             Workload::Select => "select",
+            Workload::Scan => "scan",
+            Workload::Aggregate => "aggregate",
         })
     }
 }

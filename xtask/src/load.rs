@@ -114,6 +114,12 @@ impl Generator {
                 buf.extend_from_slice(b"select * from __bench_accounts where aid = ");
                 push_int(buf, aid);
             }
+            Workload::Scan => {
+                buf.extend_from_slice(b"select count(*), sum(v) from __bench_agg where v > 500");
+            }
+            Workload::Aggregate => {
+                buf.extend_from_slice(b"select g, count(*), sum(v) from __bench_agg group by g");
+            }
             Workload::Insert => {
                 buf.extend_from_slice(b"insert into __bench_insert values ");
                 for i in 0..self.batch {
@@ -281,6 +287,18 @@ fn setup_tpcb(c: &mut Client, scale: i64) -> Result<(), String> {
 fn setup(c: &mut Client, args: &LoadArgs) -> Result<(), String> {
     match args.workload {
         Workload::Tpcb | Workload::Select => setup_tpcb(c, args.scale as i64),
+        Workload::Scan | Workload::Aggregate => {
+            exec(c, "drop table if exists __bench_agg")?;
+            exec(
+                c,
+                "create table __bench_agg (id int primary key serial, g int random (100), v int random (1000))",
+            )?;
+            let chunk = 50_000;
+            for _ in 0..(crate::args::AGG_ROWS * args.scale).div_ceil(chunk) {
+                exec(c, &format!("insert into __bench_agg generate {chunk}"))?;
+            }
+            Ok(())
+        }
         Workload::Insert => {
             exec(c, "drop table if exists __bench_insert")?;
             exec(
@@ -520,12 +538,16 @@ pub fn run(args: &LoadArgs, addr: &str) -> Result<(), String> {
         args.clients,
         elapsed,
         match args.workload {
-            Workload::Tpcb | Workload::Select => format!(" | scale {}", args.scale),
+            Workload::Tpcb | Workload::Select | Workload::Scan | Workload::Aggregate =>
+                format!(" | scale {}", args.scale),
             Workload::Insert | Workload::Upsert => format!(" | batch {}", args.batch),
         }
     );
     println!("  committed   {} tx, {tps:.1} tx/s", stats.ok);
-    if matches!(args.workload, Workload::Insert | Workload::Upsert) {
+    if matches!(
+        args.workload,
+        Workload::Insert | Workload::Upsert | Workload::Scan | Workload::Aggregate
+    ) {
         println!("  rows        {rows_per_s:.0} rows/s");
     }
     println!("  latency us  p50 {p50}  p99 {p99}  max {max}");

@@ -129,7 +129,7 @@ fn main() -> ExitCode {
         Command::Bench => bench_micro(&[]).map(|()| {
             eprintln!(
                 "\nxtask: these were the criterion micro-benchmarks; for end-to-end HTTP throughput run\n  \
-                 cargo xtask bench load --workload tpcb|insert|upsert|select --clients 8 --seconds 10\n\
+                 cargo xtask bench load --workload tpcb|insert|upsert|select|scan|aggregate --clients 8 --seconds 10\n\
                  (`cargo xtask help` lists the options)"
             )
         }),
