@@ -41,10 +41,7 @@ fn open_dml_scan(
             end: 0,
         },
     );
-    if let Some(f) = filter {
-        let cond = expr(b, Sec::Node, f, scope)?;
-        b.emit(Sec::Node, Op::JumpIfNot { cond, to: u32::MAX });
-    }
+    crate::select::emit_scan_filter(b, scope, filter)?;
     Ok((scan, target))
 }
 
@@ -402,15 +399,7 @@ fn emit_set(
         );
         values[c] = Some(r);
     }
-    let start = b.regs(Sec::Node, t.columns.len() as u16);
-    for (c, v) in values.iter().enumerate() {
-        let dst = start + c as Reg;
-        match v {
-            Some(src) => b.emit(Sec::Node, Op::Move { dst, src: *src }),
-            None => b.emit(Sec::Node, Op::Column { dst, col: c as u16 }),
-        };
-    }
-    b.emit(Sec::Node, Op::StageUpdate { start });
+    stage_row_image(b, &values);
     Ok(())
 }
 
@@ -440,15 +429,7 @@ fn emit_resolve(b: &mut Builder, t: &Table, tref: u16, resolved: &[(usize, Expr)
             *v = Some(r);
         }
     }
-    let start = b.regs(Sec::Node, t.columns.len() as u16);
-    for (c, v) in values.iter().enumerate() {
-        let dst = start + c as Reg;
-        match v {
-            Some(src) => b.emit(Sec::Node, Op::Move { dst, src: *src }),
-            None => b.emit(Sec::Node, Op::Column { dst, col: c as u16 }),
-        };
-    }
-    b.emit(Sec::Node, Op::StageUpdate { start });
+    stage_row_image(b, &values);
     Ok(())
 }
 
@@ -489,15 +470,7 @@ fn emit_generate_rows(b: &mut Builder, t: &Table, tref: u16) -> Result<()> {
         );
         values[c] = Some(r);
     }
-    let start = b.regs(Sec::Node, t.columns.len() as u16);
-    for (c, v) in values.iter().enumerate() {
-        let dst = start + c as Reg;
-        match v {
-            Some(src) => b.emit(Sec::Node, Op::Move { dst, src: *src }),
-            None => b.emit(Sec::Node, Op::Column { dst, col: c as u16 }),
-        };
-    }
-    b.emit(Sec::Node, Op::StageUpdate { start });
+    stage_row_image(b, &values);
     let end = b.pc(Sec::Node) as u32;
     if let Some(Op::GenerateRows { end: e }) = b.p.node.get_mut(at) {
         *e = end;
@@ -722,6 +695,20 @@ pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
     b.emit(Sec::Node, Op::Ret);
     emit_dispatch(b, stmt, tref, entry, target, !ret.is_empty());
     Ok(())
+}
+
+/// Stages the new image of the current row: the computed register for each column that has
+/// one, the current value otherwise.
+fn stage_row_image(b: &mut Builder, values: &[Option<Reg>]) {
+    let start = b.regs(Sec::Node, values.len() as u16);
+    for (c, v) in values.iter().enumerate() {
+        let dst = start + c as Reg;
+        match v {
+            Some(src) => b.emit(Sec::Node, Op::Move { dst, src: *src }),
+            None => b.emit(Sec::Node, Op::Column { dst, col: c as u16 }),
+        };
+    }
+    b.emit(Sec::Node, Op::StageUpdate { start });
 }
 
 #[cfg(test)]

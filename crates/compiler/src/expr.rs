@@ -364,27 +364,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
                 .iter()
                 .map(|a| expr(b, sec, a, scope))
                 .collect::<Result<_>>()?;
-            let start = b.regs(sec, regs.len().max(1) as u16);
-            for (i, r) in regs.iter().enumerate() {
-                b.emit(
-                    sec,
-                    Op::Move {
-                        dst: start + i as Reg,
-                        src: *r,
-                    },
-                );
-            }
-            let dst = b.regs(sec, 1);
-            b.emit(
-                sec,
-                Op::Call {
-                    func: f,
-                    dst,
-                    args: start,
-                    n: regs.len() as u16,
-                },
-            );
-            dst
+            call_func(b, sec, f, &regs)
         }
         Expr::Case {
             operand,

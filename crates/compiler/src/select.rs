@@ -105,12 +105,22 @@ pub(crate) fn open_scan(
             end: 0,
         },
     );
+    emit_scan_filter(b, scope, filter)?;
+    Ok((scan, target))
+}
+
+/// Emits the WHERE filter at the top of a scan body: rows that fail it skip to the end of
+/// the body (the jump target is patched by [`close_scan`]).
+pub(crate) fn emit_scan_filter(
+    b: &mut Builder,
+    scope: &Scope,
+    filter: Option<&Expr>,
+) -> Result<()> {
     if let Some(f) = filter {
         let cond = expr(b, Sec::Node, f, scope)?;
-        // the jump target (end of body) is patched by close_scan
         b.emit(Sec::Node, Op::JumpIfNot { cond, to: u32::MAX });
     }
-    Ok((scan, target))
+    Ok(())
 }
 
 pub(crate) fn close_scan(b: &mut Builder, scan: usize) {

@@ -317,10 +317,7 @@ impl Executor {
             t.id = catalog.next_table_id;
             t.partitions = catalog.plan_partitions(t.shared)?;
         }
-        let body = WalBody::Ddl(op).encode();
-        let WalBody::Ddl(op) = WalBody::decode(&body)? else {
-            unreachable!("just encoded")
-        };
+        let body = WalBody::encode_ddl(&op);
         let catalog_check = {
             let mut c = (*self.catalog()).clone();
             c.apply(&op)
@@ -432,10 +429,10 @@ impl Executor {
                 .await;
             tx.end();
             guard.done = true;
-            let run = run.and_then(|_| self.check_limit_write(&changes));
-            let wait =
-                self.commit
-                    .complete(&nodes, &tx, run.map(|_| commit::Record::encode(&changes)));
+            let record = run
+                .map(|_| commit::Record::encode(&changes))
+                .and_then(|r| self.check_limit_write(&r).map(|_| r));
+            let wait = self.commit.complete(&nodes, &tx, record);
             wait.await
                 .map_err(|_| Error::new("commit was interrupted"))??;
             coord.take_result()

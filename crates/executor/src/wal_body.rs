@@ -13,15 +13,22 @@ pub enum WalBody {
     Dml(Vec<Change>),
 }
 
+/// `WalBody` over borrowed contents: encodes identically without moving or cloning them.
+#[derive(Serialize)]
+enum Borrowed<'a> {
+    Ddl(&'a DdlOp),
+    Dml(&'a [Change]),
+}
+
 impl WalBody {
+    /// Encodes a DML body from borrowed changes (same bytes as `WalBody::Dml(..).encode()`).
     pub fn encode_dml(changes: &[Change]) -> Vec<u8> {
-        #[derive(Serialize)]
-        enum Borrowed<'a> {
-            #[allow(dead_code)]
-            Ddl(&'a DdlOp),
-            Dml(&'a [Change]),
-        }
         postcard::to_allocvec(&Borrowed::Dml(changes)).unwrap_or_default()
+    }
+
+    /// Encodes a DDL body from a borrowed op (same bytes as `WalBody::Ddl(..).encode()`).
+    pub fn encode_ddl(op: &DdlOp) -> Vec<u8> {
+        postcard::to_allocvec(&Borrowed::Ddl(op)).unwrap_or_default()
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -48,5 +55,10 @@ mod tests {
         let b = WalBody::Dml(changes).encode();
         assert_eq!(a, b);
         assert!(matches!(WalBody::decode(&a).unwrap(), WalBody::Dml(c) if c.len() == 1));
+        let op = DdlOp::DropTable {
+            schema: "public".into(),
+            name: "t".into(),
+        };
+        assert_eq!(WalBody::encode_ddl(&op), WalBody::Ddl(op).encode());
     }
 }

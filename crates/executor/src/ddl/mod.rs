@@ -414,12 +414,9 @@ impl crate::Executor {
     }
 
     /// Fails a transaction whose WAL record would exceed `limit_write`.
-    pub(crate) fn check_limit_write(&self, changes: &[amelie_vm::Change]) -> Result<()> {
+    pub(crate) fn check_limit_write(&self, record: &crate::commit::Record) -> Result<()> {
         let limit = self.limit_write.load(std::sync::atomic::Ordering::Relaxed);
-        if limit > 0
-            && !changes.is_empty()
-            && crate::wal_body::WalBody::encode_dml(changes).len() as u64 > limit
-        {
+        if limit > 0 && record.count > 0 && record.body.len() as u64 > limit {
             return Err(amelie_common::Error::new("transaction log limit reached"));
         }
         Ok(())
