@@ -39,7 +39,16 @@ pub struct Builder {
     pub subquery_depth: u32,
     /// See [`CompileCtx::system`].
     pub system: Option<std::sync::Arc<dyn SystemFuncs>>,
+    /// Statements whose rows node code being compiled may read (they are complete before
+    /// the `Send` that ships them: hoisted uncorrelated subqueries, join sources).
+    pub node_sets: Vec<u16>,
+    /// The statements node code read since the last `Send` (shipped with the next one).
+    pub node_used: Vec<u16>,
 }
+
+/// See [`Builder::mark`].
+#[derive(Clone, Copy, Debug)]
+pub struct Mark([usize; 8]);
 
 impl Builder {
     pub fn new(ctx: &CompileCtx) -> Builder {
@@ -54,6 +63,8 @@ impl Builder {
             ctes: Vec::new(),
             subquery_depth: 0,
             system: ctx.system.clone(),
+            node_sets: Vec::new(),
+            node_used: Vec::new(),
         }
     }
 
@@ -113,6 +124,55 @@ impl Builder {
             unlogged: t.unlogged,
         });
         (self.p.tables.len() - 1) as u16
+    }
+
+    /// The sizes of everything a compile step appends to, for [`Builder::rollback`].
+    pub fn mark(&self) -> Mark {
+        Mark([
+            self.p.coordinator.len(),
+            self.p.node.len(),
+            self.p.stmts.len(),
+            self.p.consts.len(),
+            self.p.targets.len(),
+            self.p.tables.len(),
+            self.subq.len(),
+            self.node_used.len(),
+        ])
+    }
+
+    /// Undoes whatever was compiled since `m` (registers are not reclaimed).
+    pub fn rollback(&mut self, m: Mark) {
+        let [c, n, s, k, t, tb, q, u] = m.0;
+        self.p.coordinator.truncate(c);
+        self.p.node.truncate(n);
+        self.p.stmts.truncate(s);
+        self.p.consts.truncate(k);
+        self.p.targets.truncate(t);
+        self.p.tables.truncate(tb);
+        self.subq.truncate(q);
+        self.node_used.truncate(u);
+    }
+
+    /// Records that node code reads the rows of `stmt`.
+    pub fn use_set(&mut self, stmt: u16) {
+        if !self.node_used.contains(&stmt) {
+            self.node_used.push(stmt);
+        }
+    }
+
+    /// Emits a `Send` of node code at `entry`, shipping the sets that node code reads.
+    pub fn send(&mut self, stmt: u16, table: u16, entry: u32, target: u16) -> usize {
+        let sets = std::mem::take(&mut self.node_used);
+        self.emit(
+            Sec::Coordinator,
+            Op::Send {
+                stmt,
+                table,
+                entry,
+                target,
+                sets,
+            },
+        )
     }
 
     pub fn target(&mut self, t: Target) -> u16 {

@@ -234,15 +234,7 @@ fn emit_dispatch(b: &mut Builder, stmt: u16, table: u16, entry: u32, target: u16
     if ret || matches!(b.p.targets.get(target as usize), Some(Target::Set)) {
         b.emit(Sec::Coordinator, Op::SetReset { stmt });
     }
-    b.emit(
-        Sec::Coordinator,
-        Op::Send {
-            stmt,
-            table,
-            entry,
-            target,
-        },
-    );
+    b.send(stmt, table, entry, target);
     b.emit(
         Sec::Coordinator,
         Op::Recv {

@@ -493,9 +493,15 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
 }
 
 /// The statement holding the rows of an already compiled subquery (see `select::prepare`).
-fn subquery_stmt(b: &Builder, sec: Sec, sel: &amelie_parser::Select) -> Result<u16> {
-    match b.subq.iter().rev().find(|(k, _)| k == sel) {
-        Some((_, stmt)) if sec == Sec::Coordinator => Ok(*stmt),
+/// In node code only the statements of [`Builder::node_sets`] are readable (they are shipped
+/// with the `Send`).
+fn subquery_stmt(b: &mut Builder, sec: Sec, sel: &amelie_parser::Select) -> Result<u16> {
+    match b.subq.iter().rev().find(|(k, _)| k == sel).map(|(_, s)| *s) {
+        Some(stmt) if sec == Sec::Coordinator => Ok(stmt),
+        Some(stmt) if b.node_sets.contains(&stmt) => {
+            b.use_set(stmt);
+            Ok(stmt)
+        }
         _ => Err(Error::new("subqueries are not supported here")),
     }
 }

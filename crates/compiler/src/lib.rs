@@ -6,6 +6,7 @@ mod ddl;
 mod dml;
 mod expr;
 mod generated;
+mod pipeline;
 mod plan;
 mod select;
 

@@ -243,15 +243,7 @@ fn node_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
         close_scan(b, scan);
         b.emit(Sec::Node, Op::AggEmit { stmt });
         b.emit(Sec::Node, Op::Ret);
-        b.emit(
-            Sec::Coordinator,
-            Op::Send {
-                stmt,
-                table: tref,
-                entry,
-                target,
-            },
-        );
+        b.send(stmt, tref, entry, target);
         b.emit(
             Sec::Coordinator,
             Op::Recv {
@@ -334,16 +326,9 @@ fn node_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
         }
         b.emit(Sec::Node, Op::Emit { start, n: width });
         close_scan(b, scan);
+        node_finish(b, s, n, &order_cols)?;
         b.emit(Sec::Node, Op::Ret);
-        b.emit(
-            Sec::Coordinator,
-            Op::Send {
-                stmt,
-                table: tref,
-                entry,
-                target,
-            },
-        );
+        b.send(stmt, tref, entry, target);
         b.emit(
             Sec::Coordinator,
             Op::Recv {
@@ -379,6 +364,50 @@ fn node_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
         );
     }
     Ok(stmt)
+}
+
+/// The per-partition part of DISTINCT, ORDER BY and LIMIT over the rows a scan emitted
+/// (before `Ret`): each node removes its duplicates, sorts its rows and keeps only the first
+/// `limit + offset` of them (when both are integer constants); the coordinator then merges
+/// the partitions' runs and applies the whole operation again.
+fn node_finish(b: &mut Builder, s: &Select, n: u16, order_cols: &[(u16, bool)]) -> Result<()> {
+    if s.distinct {
+        b.emit(Sec::Node, Op::NodeDistinct { n });
+    }
+    if !order_cols.is_empty() {
+        b.emit(
+            Sec::Node,
+            Op::NodeSort {
+                keys: order_cols.to_vec(),
+            },
+        );
+    }
+    let int = |e: Option<&Expr>, b: &Builder| -> Result<Option<i64>> {
+        Ok(match e {
+            Some(e) => match crate::expr::const_value(e, b)? {
+                Some(amelie_common::Value::Int(i)) => Some(i),
+                _ => None,
+            },
+            None => Some(0),
+        })
+    };
+    if s.limit.is_some() {
+        if let (Some(limit), Some(offset)) = (int(s.limit.as_ref(), b)?, int(s.offset.as_ref(), b)?)
+        {
+            let limit = b.load_const(
+                Sec::Node,
+                amelie_common::Value::Int(limit.max(0).saturating_add(offset.max(0))),
+            );
+            b.emit(
+                Sec::Node,
+                Op::NodeTop {
+                    limit,
+                    offset: None,
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Compiles a SELECT statement whose rows are the request's result.
@@ -637,6 +666,11 @@ fn select_stmt(
         return lambda_select(b, catalog, s, table, alias, None);
     }
     let sub = has_subquery(&exprs);
+    if sub {
+        if let Some(stmt) = pushdown_subqueries(b, catalog, s, table, alias)? {
+            return Ok(stmt);
+        }
+    }
     if !s.group_by.is_empty() || s.having.is_some() || (sub && has_aggs(s)) {
         let set = if sub {
             let scope = Scope {
@@ -659,6 +693,52 @@ fn select_stmt(
         return loop_select(b, catalog, s, table, alias, None, None);
     }
     node_select(b, catalog, s)
+}
+
+/// A query over one table whose subqueries are all uncorrelated: they run first, and their
+/// rows travel with the scan (`Send` sets), so the filter, projection and partial
+/// aggregation still run on the nodes. None (with nothing emitted) when some subquery is
+/// correlated: the query then runs as a coordinator loop.
+fn pushdown_subqueries(
+    b: &mut Builder,
+    catalog: &Catalog,
+    s: &Select,
+    table: &Table,
+    alias: Option<&str>,
+) -> Result<Option<u16>> {
+    let exprs = row_exprs(s);
+    let mut total = 0;
+    for e in &exprs {
+        walk(e, &mut |x| {
+            if matches!(x, Expr::Subquery(_) | Expr::Exists(_)) {
+                total += 1;
+            }
+        });
+    }
+    let scope = Scope {
+        table: Some(table),
+        alias,
+        aggs: None,
+    };
+    let saved = b.mark();
+    let hoisted = hoist(b, catalog, &exprs, &scope)?;
+    if hoisted.len() != total {
+        b.rollback(saved);
+        return Ok(None);
+    }
+    let stmts: Vec<u16> = b.subq[b.subq.len() - hoisted.len()..]
+        .iter()
+        .map(|(_, stmt)| *stmt)
+        .collect();
+    let before = b.node_sets.len();
+    b.node_sets.extend(stmts);
+    let r = if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
+        group_select(b, catalog, s, table, alias, None, None)
+    } else {
+        node_select(b, catalog, s)
+    };
+    b.node_sets.truncate(before);
+    r.map(Some)
 }
 
 /// ORDER BY keys: (column, asc) over the output row, plus hidden expressions appended to it.
@@ -858,15 +938,7 @@ fn fetch_with(
     }
     b.emit(Sec::Node, Op::Ret);
     let tref = b.table(table);
-    b.emit(
-        Sec::Coordinator,
-        Op::Send {
-            stmt: src,
-            table: tref,
-            entry,
-            target,
-        },
-    );
+    b.send(src, tref, entry, target);
     b.emit(
         Sec::Coordinator,
         Op::Recv {
@@ -1352,10 +1424,26 @@ fn patch_outer(b: &mut Builder, from: usize, n: u16) {
 /// `FROM a, b, ...` (inner/cross join): every source is materialized in the coordinator and
 /// joined with nested loops; names are resolved against the sources in order.
 fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
+    // With one distributed table (and no subqueries) the join runs on its nodes: the other
+    // sources are computed first and travel with the request.
+    let mut on_nodes = b.subquery_depth == 0 && !has_subquery(&row_exprs(s));
+    let mut dist: Option<usize> = None;
+    for (i, f) in s.from.iter().enumerate() {
+        if f.subquery.is_some() || f.function.is_some() || cte_source(b, f)?.is_some() {
+            continue;
+        }
+        if !resolve_table(catalog, &f.table)?.shared {
+            if dist.is_some() {
+                on_nodes = false;
+            }
+            dist.get_or_insert(i);
+        }
+    }
+    let dist = dist.filter(|_| on_nodes);
     // sources: (pseudo table, qualifier, row set)
     let mut sources: Vec<(Table, String, u16)> = Vec::new();
     let mut distributed = false;
-    for f in &s.from {
+    for (i, f) in s.from.iter().enumerate() {
         match &f.subquery {
             Some(sub) => {
                 let Some(alias) = &f.alias else {
@@ -1384,6 +1472,10 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
                     alias: f.alias.as_deref(),
                     aggs: None,
                 };
+                if dist == Some(i) {
+                    sources.push(((**t).clone(), q, u16::MAX));
+                    continue;
+                }
                 let all: Vec<Expr> = t
                     .columns
                     .iter()
@@ -1486,6 +1578,23 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
     }
     let (order_cols, extra) = order_keys(&order, &items, None)?;
     let stmt = new_stmt(b, s, &items);
+    if let Some(d) = dist {
+        let scope = Scope {
+            table: Some(&combined),
+            alias: None,
+            aggs: None,
+        };
+        let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
+        let join = NodeJoin {
+            sources: &sources,
+            dist: d,
+            origin: &origin,
+        };
+        join.emit(b, s, stmt, &scope, filter.as_ref(), &exprs, &order_cols)?;
+        let width = exprs.len() as u16;
+        finish_set(b, s, stmt, items.len() as u16, order_cols, width)?;
+        return Ok(stmt);
+    }
     let mut loops = Vec::new();
     for (_, _, src) in &sources {
         loops.push(open_loop(b, *src));
@@ -1525,6 +1634,137 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
     let width = exprs.len() as u16;
     finish_set(b, s, stmt, items.len() as u16, order_cols, width)?;
     Ok(stmt)
+}
+
+/// A join with one distributed table, run on every node of that table: nested loops in FROM
+/// order, where the distributed source is a scan of the node's own partition and every other
+/// source is a loop over rows shipped with the request. Partition results are concatenated
+/// in partition order.
+struct NodeJoin<'j> {
+    /// (table, qualifier, row set) per FROM item; the set of `dist` is unused.
+    sources: &'j [(Table, String, u16)],
+    dist: usize,
+    /// (source, column) of each column of the combined pseudo table.
+    origin: &'j [(usize, u16)],
+}
+
+impl NodeJoin<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        b: &mut Builder,
+        s: &Select,
+        stmt: u16,
+        scope: &Scope,
+        filter: Option<&Expr>,
+        exprs: &[&Expr],
+        order_cols: &[(u16, bool)],
+    ) -> Result<()> {
+        let entry = b.pc(Sec::Node) as u32;
+        let table = b.table(&self.sources[self.dist].0);
+        // (op index, loop body; None for the scan)
+        let mut levels: Vec<(usize, Option<u32>)> = Vec::new();
+        for (i, (_, _, src)) in self.sources.iter().enumerate() {
+            if i == self.dist {
+                let at = b.emit(
+                    Sec::Node,
+                    Op::Scan {
+                        table,
+                        key: None,
+                        key_len: 0,
+                        end: 0,
+                    },
+                );
+                levels.push((at, None));
+            } else {
+                b.use_set(*src);
+                let at = b.emit(
+                    Sec::Node,
+                    Op::SetLoop {
+                        stmt: *src,
+                        end: u32::MAX,
+                    },
+                );
+                levels.push((at, Some(b.pc(Sec::Node) as u32)));
+            }
+        }
+        let from = b.pc(Sec::Node);
+        if let Some(f) = filter {
+            let cond = expr(b, Sec::Node, f, scope)?;
+            b.emit(Sec::Node, Op::JumpIfNot { cond, to: u32::MAX });
+        }
+        let regs: Vec<Reg> = exprs
+            .iter()
+            .map(|e| expr(b, Sec::Node, e, scope))
+            .collect::<Result<_>>()?;
+        let width = regs.len() as u16;
+        let start = b.regs(Sec::Node, width.max(1));
+        for (i, r) in regs.iter().enumerate() {
+            b.emit(
+                Sec::Node,
+                Op::Move {
+                    dst: start + i as Reg,
+                    src: *r,
+                },
+            );
+        }
+        b.emit(Sec::Node, Op::Emit { start, n: width });
+        // columns of the combined table: the scanned row, or a row of an enclosing set loop
+        let loop_pos: Vec<Option<u16>> = {
+            let mut k = 0;
+            (0..self.sources.len())
+                .map(|i| {
+                    (i != self.dist).then(|| {
+                        k += 1;
+                        k - 1
+                    })
+                })
+                .collect()
+        };
+        let nloops = (self.sources.len() - 1) as u16;
+        for op in &mut b.p.node[from..] {
+            if let Op::Column { dst, col } = *op {
+                if let Some(&(i, local)) = self.origin.get(col as usize) {
+                    *op = match loop_pos[i] {
+                        None => Op::Column { dst, col: local },
+                        Some(p) => Op::OuterColumn {
+                            dst,
+                            depth: nloops - 1 - p,
+                            col: local,
+                        },
+                    };
+                }
+            }
+        }
+        for (at, body) in levels.into_iter().rev() {
+            let next = b.pc(Sec::Node) as u32;
+            if let Some(body) = body {
+                b.emit(Sec::Node, Op::SetNext { body });
+            }
+            let end = b.pc(Sec::Node) as u32;
+            let skip = if body.is_some() { next } else { end };
+            for (k, op) in b.p.node[at..].iter_mut().enumerate() {
+                match op {
+                    Op::Scan { end: e, .. } if k == 0 => *e = end,
+                    Op::SetLoop { end: e, .. } if k == 0 => *e = end,
+                    Op::JumpIfNot { to, .. } if *to == u32::MAX => *to = skip,
+                    _ => {}
+                }
+            }
+        }
+        node_finish(b, s, exprs.len().min(u16::MAX as usize) as u16, order_cols)?;
+        b.emit(Sec::Node, Op::Ret);
+        let target = b.target(Target::All);
+        b.send(stmt, table, entry, target);
+        b.emit(
+            Sec::Coordinator,
+            Op::Recv {
+                stmt,
+                merge: Merge::Union,
+            },
+        );
+        Ok(())
+    }
 }
 
 /// `USE INDEX (name)`: the query with the index order appended to its ORDER BY (tree indexes
@@ -1707,6 +1947,158 @@ mod tests {
 
     fn err(c: &Catalog, sql: &str) -> String {
         program(c, sql).unwrap_err().to_string()
+    }
+
+    /// A catalog with a distributed table `t` and shared tables `s` and `u`.
+    fn catalog2() -> Catalog {
+        let mut c = catalog("create table t (id int primary key, g int)");
+        for sql in [
+            "create shared table s (g int primary key, name text)",
+            "create shared table u (g int primary key)",
+        ] {
+            let req = amelie_parser::parse(sql).unwrap();
+            let Compiled::Ddl(op) = compile(&req, &c, &CompileCtx::default()).unwrap() else {
+                panic!("ddl expected");
+            };
+            c.apply(&op).unwrap();
+        }
+        c
+    }
+
+    fn sends(p: &Program) -> Vec<(u16, Vec<u16>)> {
+        p.coordinator
+            .iter()
+            .filter_map(|op| match op {
+                Op::Send { stmt, sets, .. } => Some((*stmt, sets.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn joins_with_one_distributed_table_run_on_its_nodes() {
+        let c = catalog2();
+        for sql in [
+            "select t.id, s.name from t join s on t.g = s.g",
+            "select s.name, t.id from s, u, t where t.g = s.g and u.g = s.g",
+            "with c as (select g from s) select t.id from t join c on t.g = c.g",
+            "select t.id from t join (select g from s) x on t.g = x.g",
+        ] {
+            let p = program(&c, sql).unwrap();
+            // the shared/CTE sources are fetched or computed in the coordinator; the last
+            // send runs the join over the distributed table and ships them
+            let sends = sends(&p);
+            let (_, sets) = sends.last().unwrap();
+            assert!(!sets.is_empty(), "{sql}: {sends:?}");
+            let loops = p
+                .node
+                .iter()
+                .filter(|op| matches!(op, Op::SetLoop { .. }))
+                .count();
+            assert_eq!(loops, sets.len(), "{sql}");
+            assert!(
+                !p.coordinator
+                    .iter()
+                    .any(|op| matches!(op, Op::SetLoop { .. })),
+                "{sql}: no coordinator loop"
+            );
+        }
+        // shared tables only: the coordinator joins
+        let p = program(&c, "select s.name from s join u on s.g = u.g").unwrap();
+        assert!(p
+            .coordinator
+            .iter()
+            .any(|op| matches!(op, Op::SetLoop { .. })));
+    }
+
+    #[test]
+    fn uncorrelated_subqueries_travel_with_the_scan() {
+        let c = catalog2();
+        let p = program(&c, "select id from t where g in (select g from s)").unwrap();
+        assert_eq!(sends(&p), vec![(0, vec![]), (1, vec![0])]);
+        assert!(p.node.iter().any(|op| matches!(op, Op::SetAnyAll { .. })));
+        let p = program(
+            &c,
+            "select g, count(*) from t where exists (select 1 from s) group by g",
+        )
+        .unwrap();
+        assert!(p.node.iter().any(|op| matches!(op, Op::SetExists { .. })));
+        assert!(p
+            .node
+            .iter()
+            .any(|op| matches!(op, Op::GroupPartial { .. })));
+        // correlated: the distributed rows are fetched and looped over in the coordinator
+        let p = program(&c, "select (select name from s where s.g = t.g) from t").unwrap();
+        assert!(!p.node.iter().any(|op| matches!(op, Op::SetScalar { .. })));
+        assert!(p
+            .coordinator
+            .iter()
+            .any(|op| matches!(op, Op::SetScalar { .. })));
+    }
+
+    #[test]
+    fn order_limit_and_distinct_start_on_the_nodes() {
+        let c = catalog2();
+        let p = program(&c, "select id from t order by g desc limit 3 offset 2").unwrap();
+        assert!(p
+            .node
+            .iter()
+            .any(|op| matches!(op, Op::NodeSort { keys } if keys == &[(1, false)])));
+        let top = p.node.iter().find_map(|op| match op {
+            Op::NodeTop { limit, .. } => Some(*limit),
+            _ => None,
+        });
+        assert!(top.is_some());
+        assert!(p
+            .coordinator
+            .iter()
+            .any(|op| matches!(op, Op::Limit { .. })));
+        let p = program(&c, "select distinct g from t").unwrap();
+        assert!(p
+            .node
+            .iter()
+            .any(|op| matches!(op, Op::NodeDistinct { .. })));
+        // a LIMIT that is not a constant stays in the coordinator
+        let p = program(&c, "select id from t limit 1 + 1").unwrap();
+        assert!(!p.node.iter().any(|op| matches!(op, Op::NodeTop { .. })));
+    }
+
+    #[test]
+    fn independent_ctes_are_sent_together() {
+        let c = catalog2();
+        let p = program(
+            &c,
+            "with a as (select count(*) from t), b as (select id from t order by id limit 2) \
+             select * from b",
+        )
+        .unwrap();
+        let kinds: Vec<&str> = p
+            .coordinator
+            .iter()
+            .filter_map(|op| match op {
+                Op::Send { .. } => Some("send"),
+                Op::Recv { .. } => Some("recv"),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds, ["send", "send", "recv", "recv"]);
+        // a CTE that reads an earlier one waits for it
+        let p = program(
+            &c,
+            "with a as (select g from s), b as (select t.id from t join a on t.g = a.g) \
+             select * from b",
+        )
+        .unwrap();
+        let kinds: Vec<&str> = p
+            .coordinator
+            .iter()
+            .filter_map(|op| match op {
+                Op::Send { .. } => Some("send"),
+                Op::Recv { .. } => Some("recv"),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds, ["send", "recv", "send", "recv"]);
     }
 
     #[test]
@@ -2065,12 +2457,14 @@ pub fn with(
 ) -> Result<()> {
     use amelie_parser::Stmt;
     let mut last = None;
+    let mut chunks = Vec::new();
     for cte in ctes {
         if b.ctes.iter().any(|(n, _, _)| *n == cte.name) {
             return Err(Error::new(format!("CTE <{}> redefined", cte.name)));
         }
         b.ctes.push((cte.name.clone(), None, Vec::new()));
         let before = b.p.stmts.len();
+        let start = b.pc(Sec::Coordinator);
         let stmt = match &*cte.stmt {
             Stmt::Select(s) => Some(select_stmt(b, catalog, s, None)?),
             Stmt::Insert(i) => {
@@ -2106,7 +2500,13 @@ pub fn with(
             *entry = (cte.name.clone(), Some(stmt), columns);
         }
         last = Some(stmt);
+        chunks.push(crate::pipeline::Chunk {
+            start,
+            end: b.pc(Sec::Coordinator),
+            first_stmt: before as u16,
+        });
     }
+    crate::pipeline::pipeline(&mut b.p, &chunks);
     match main {
         Some(Stmt::Select(s)) => select(b, catalog, s),
         Some(Stmt::Insert(i)) => crate::dml::insert(b, catalog, i),
@@ -2207,15 +2607,7 @@ fn hoist(
         if mentions_outer(sel, outer) {
             continue;
         }
-        let saved = (
-            b.p.coordinator.len(),
-            b.p.node.len(),
-            b.p.stmts.len(),
-            b.p.consts.len(),
-            b.p.targets.len(),
-            b.p.tables.len(),
-            b.subq.len(),
-        );
+        let saved = b.mark();
         b.subquery_depth += 1;
         let compiled = select_stmt(b, catalog, sel, None);
         b.subquery_depth -= 1;
@@ -2227,13 +2619,7 @@ fn hoist(
             }
             Err(_) => {
                 // correlated after all (e.g. an unqualified outer column): undo
-                b.p.coordinator.truncate(saved.0);
-                b.p.node.truncate(saved.1);
-                b.p.stmts.truncate(saved.2);
-                b.p.consts.truncate(saved.3);
-                b.p.targets.truncate(saved.4);
-                b.p.tables.truncate(saved.5);
-                b.subq.truncate(saved.6);
+                b.rollback(saved);
             }
         }
     }

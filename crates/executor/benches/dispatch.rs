@@ -99,6 +99,7 @@ fn bench_dispatch(c: &mut Criterion) {
             partition,
             logged,
             rows: Vec::new(),
+            sets: Vec::new(),
             reply: Box::new(move |res| {
                 let _ = reply.send(res);
             }),

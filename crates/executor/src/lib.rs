@@ -21,6 +21,7 @@ use amelie_wal::{Wal, WalConfig};
 use commit::{GroupCommit, Tx};
 use parking_lot::{Mutex, RwLock};
 use route::Route;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use wal_body::WalBody;
@@ -412,7 +413,9 @@ impl Executor {
             let mut coord = Coordinator::new(&program);
             match coord.resume(None)? {
                 Step::Done => coord.take_result(),
-                Step::Dispatch(_) => return Err(Error::new("dispatch without participants")),
+                Step::Dispatch(_) | Step::Await(_) => {
+                    return Err(Error::new("dispatch without participants"))
+                }
             }
         } else {
             let tx = self.commit.begin(&nodes, &participants)?;
@@ -462,11 +465,19 @@ impl Executor {
         changes: &mut Vec<Change>,
     ) -> Result<()> {
         type Wait = tokio::sync::oneshot::Receiver<Result<(NodeOutput, Vec<Change>)>>;
-        // Replies of dispatches whose output is discarded (DML without RETURNING) are not
-        // waited for before the next statement is sent: the node runs the transaction's
-        // requests in order anyway. They are collected, in order, before any result is needed
-        // and before the transaction completes, so the first error wins.
-        let mut deferred: Vec<Wait> = Vec::new();
+        // Nothing waits at a dispatch: the requests are sent and the coordinator runs on, so
+        // independent statements (CTEs, DML without RETURNING) are in flight on the nodes
+        // together. A node runs the transaction's requests in the order they were sent. The
+        // replies are collected in dispatch order when the coordinator asks for one
+        // (`Step::Await`) and before the transaction completes, so the first error wins.
+        struct InFlight {
+            stmt: usize,
+            wanted: bool,
+            waits: Vec<Wait>,
+        }
+        let mut inflight: VecDeque<InFlight> = VecDeque::new();
+        // replies collected ahead of their `Recv` (another statement was awaited first)
+        let mut parked: VecDeque<(usize, Vec<NodeOutput>)> = VecDeque::new();
         async fn collect(
             waits: Vec<Wait>,
             changes: &mut Vec<Change>,
@@ -492,19 +503,56 @@ impl Executor {
                 None => Ok(()),
             }
         }
+        async fn drain(inflight: &mut VecDeque<InFlight>, changes: &mut Vec<Change>) -> Result<()> {
+            let mut first_err = None;
+            for f in inflight.drain(..) {
+                let mut discard = Vec::new();
+                if let Err(e) = collect(f.waits, changes, &mut discard).await {
+                    first_err.get_or_insert(e);
+                }
+            }
+            match first_err {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
         let mut outputs: Option<Vec<NodeOutput>> = None;
         loop {
             let d = match coord.resume(outputs.take()) {
                 Ok(Step::Done) => break,
                 Ok(Step::Dispatch(d)) => d,
+                Ok(Step::Await(stmt)) => {
+                    if let Some(i) = parked.iter().position(|(s, _)| *s == stmt) {
+                        outputs = parked.remove(i).map(|(_, o)| o);
+                        continue;
+                    }
+                    while let Some(f) = inflight.pop_front() {
+                        let mut outs = Vec::with_capacity(f.waits.len());
+                        if let Err(e) = collect(f.waits, changes, &mut outs).await {
+                            drain(&mut inflight, changes).await.ok();
+                            return Err(e);
+                        }
+                        if f.stmt == stmt && f.wanted {
+                            outputs = Some(outs);
+                            break;
+                        }
+                        if f.wanted {
+                            parked.push_back((f.stmt, outs));
+                        }
+                    }
+                    if outputs.is_none() {
+                        return Err(Error::new("internal: no reply to wait for"));
+                    }
+                    continue;
+                }
                 Err(e) => {
                     // report an earlier statement's error first
-                    let mut discard = Vec::new();
-                    collect(std::mem::take(&mut deferred), changes, &mut discard).await?;
+                    drain(&mut inflight, changes).await?;
                     return Err(e);
                 }
             };
             if tx.is_aborted() {
+                drain(&mut inflight, changes).await.ok();
                 return Err(commit::conflict());
             }
             let logged = !program.tables[d.table].unlogged;
@@ -522,11 +570,11 @@ impl Executor {
                 );
                 if let Err(e) = filled {
                     // report an earlier statement's error first
-                    let mut discard = Vec::new();
-                    collect(std::mem::take(&mut deferred), changes, &mut discard).await?;
+                    drain(&mut inflight, changes).await?;
                     return Err(e);
                 }
             }
+            let sets = coord.shipped();
             let mut waits = Vec::with_capacity(routes[d.target].len());
             for r in routes[d.target].iter_mut() {
                 let (s, w) = tokio::sync::oneshot::channel();
@@ -539,6 +587,7 @@ impl Executor {
                         partition: r.partition,
                         logged,
                         rows: std::mem::take(&mut r.rows),
+                        sets: sets.clone(),
                         reply: Box::new(move |res| {
                             let _ = s.send(res);
                         }),
@@ -546,18 +595,12 @@ impl Executor {
                 )?;
                 waits.push(w);
             }
-            if coord.discards_next() {
-                deferred.extend(waits);
-                outputs = Some(Vec::new());
-                continue;
-            }
-            let mut discard = Vec::new();
-            collect(std::mem::take(&mut deferred), changes, &mut discard).await?;
-            let mut outs = Vec::with_capacity(waits.len());
-            collect(waits, changes, &mut outs).await?;
-            outputs = Some(outs);
+            inflight.push_back(InFlight {
+                stmt: d.stmt,
+                wanted: d.wanted,
+                waits,
+            });
         }
-        let mut discard = Vec::new();
-        collect(deferred, changes, &mut discard).await
+        drain(&mut inflight, changes).await
     }
 }

@@ -302,7 +302,9 @@ impl crate::Executor {
         let mut coord = Coordinator::new(&program);
         match coord.resume(None)? {
             Step::Done => {}
-            Step::Dispatch(_) => return Err(Error::new("WATCH: expression cannot read tables")),
+            Step::Dispatch(_) | Step::Await(_) => {
+                return Err(Error::new("WATCH: expression cannot read tables"))
+            }
         }
         let rows = coord
             .take_result()

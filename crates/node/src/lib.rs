@@ -29,6 +29,8 @@ pub struct NodeRequest {
     pub logged: bool,
     /// Rows of an INSERT routed to this partition.
     pub rows: Vec<Row>,
+    /// Coordinator row sets the node code reads (shared by every node of the dispatch).
+    pub sets: amelie_vm::Shipped,
     pub reply: Reply,
 }
 
@@ -382,6 +384,7 @@ impl Node {
             undo,
             changes: &mut changes,
             logged: req.logged,
+            sets: &req.sets,
         };
         let out = run_node(&req.program, req.stmt, req.entry, req.rows, ctx);
         (req.reply)(out.map(|o| (o, changes)));

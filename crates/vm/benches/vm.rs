@@ -88,6 +88,7 @@ fn bench_node(c: &mut Criterion) {
                 undo: &mut undo,
                 changes: &mut changes,
                 logged: true,
+                sets: &[],
             };
             run_node(black_box(&program), stmt, entry, vec![], ctx).expect("run_node")
         };

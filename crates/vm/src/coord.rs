@@ -8,9 +8,12 @@ use crate::exec::{step, Flow};
 use crate::node_exec::NodeOutput;
 use crate::op::{BinOp, Merge, Op};
 use crate::program::Program;
+use crate::sets::{set_expr, InCaches};
 use amelie_common::Json;
 use amelie_common::{Error, Result, Value};
 use amelie_storage::Row;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Node work requested by the coordinator: run node code at `entry` for statement `stmt`
 /// over table `table` (index into `Program::tables`) on the partitions of `target`
@@ -21,13 +24,22 @@ pub struct Dispatch {
     pub table: usize,
     pub entry: usize,
     pub target: usize,
+    /// Whether the coordinator will read the outputs (false: DML without RETURNING, or a
+    /// row set no later op reads). Unwanted outputs are only checked for errors.
+    pub wanted: bool,
 }
 
 #[derive(Debug)]
 pub enum Step {
+    /// Send node work; resume at once (the reply is awaited only when asked for).
     Dispatch(Dispatch),
+    /// Resume with the outputs of the earliest outstanding dispatch of this statement.
+    Await(usize),
     Done,
 }
+
+/// Coordinator row sets travelling with a node request, by statement.
+pub type Shipped = Vec<(u16, Arc<Vec<Row>>)>;
 
 pub struct Coordinator<'p> {
     program: &'p Program,
@@ -43,14 +55,11 @@ pub struct Coordinator<'p> {
     loops: Vec<(usize, usize)>,
     /// Hash sets of subquery rows for `x IN (SELECT ...)`, by statement (dropped whenever
     /// the set changes).
-    in_cache: std::collections::HashMap<usize, InCache>,
-}
-
-/// The first-column values of a set, when they all have one hashable type.
-struct InCache {
-    values: std::collections::HashSet<Value>,
-    has_null: bool,
-    ty: Option<amelie_common::Type>,
+    in_cache: InCaches,
+    /// Shared copies of sets already shipped to nodes (dropped whenever the set changes).
+    ship_cache: HashMap<usize, Arc<Vec<Row>>>,
+    /// The sets of the last `Send`.
+    last_sets: &'p [u16],
 }
 
 /// Statements whose row set `op` changes.
@@ -86,7 +95,47 @@ impl<'p> Coordinator<'p> {
             result: None,
             row: None,
             loops: Vec::new(),
-            in_cache: std::collections::HashMap::new(),
+            in_cache: InCaches::default(),
+            ship_cache: HashMap::new(),
+            last_sets: &[],
+        }
+    }
+
+    /// The row sets the last dispatch's node code reads (shared, copied once per change).
+    pub fn shipped(&mut self) -> Shipped {
+        self.last_sets
+            .iter()
+            .map(|&s| {
+                let rows = self
+                    .ship_cache
+                    .entry(s as usize)
+                    .or_insert_with(|| Arc::new(self.sets[s as usize].clone()))
+                    .clone();
+                (s, rows)
+            })
+            .collect()
+    }
+
+    /// Whether the outputs of the first `Recv` of `stmt` at or after `from` are read.
+    fn wanted(&self, stmt: u16, from: usize) -> bool {
+        let code = &self.program.coordinator;
+        let Some(at) = code[from.min(code.len())..]
+            .iter()
+            .position(|op| matches!(op, Op::Recv { stmt: s, .. } if *s == stmt))
+            .map(|i| i + from)
+        else {
+            return false;
+        };
+        match code[at] {
+            Op::Recv {
+                merge: Merge::Discard,
+                ..
+            } => false,
+            Op::Recv {
+                merge: Merge::Union,
+                ..
+            } => self.set_is_used(stmt, at + 1),
+            _ => true,
         }
     }
 
@@ -116,46 +165,13 @@ impl<'p> Coordinator<'p> {
             }
             self.pc += 1;
             for m in modified_sets(op) {
-                self.in_cache.remove(&m);
+                self.in_cache.invalidate(m);
+                self.ship_cache.remove(&m);
+            }
+            if set_expr(op, &mut self.regs, &self.sets, &mut self.in_cache)? {
+                continue;
             }
             match op {
-                Op::SetAnyAll {
-                    stmt,
-                    op: BinOp::Eq,
-                    all: false,
-                    dst,
-                    a,
-                } if self.in_fast(*stmt as usize, *a) => {
-                    let a = &self.regs[*a as usize];
-                    let v = match self.in_cache.get(&(*stmt as usize)) {
-                        Some(c) if c.values.contains(a) => Value::Bool(true),
-                        Some(c) if c.has_null => Value::Null,
-                        _ => Value::Bool(false),
-                    };
-                    self.regs[*dst as usize] = v;
-                }
-                Op::SetAnyAll {
-                    stmt,
-                    op,
-                    all,
-                    dst,
-                    a,
-                } => {
-                    let items = self.sets[*stmt as usize]
-                        .iter()
-                        .map(|r| r.first().cloned().unwrap_or(Value::Null));
-                    self.regs[*dst as usize] = any_all(*op, *all, &self.regs[*a as usize], items)?;
-                }
-                Op::SetScalar { stmt, dst } => {
-                    let set = &self.sets[*stmt as usize];
-                    self.regs[*dst as usize] = set
-                        .first()
-                        .and_then(|r| r.first().cloned())
-                        .unwrap_or(Value::Null);
-                }
-                Op::SetExists { stmt, dst } => {
-                    self.regs[*dst as usize] = Value::Bool(!self.sets[*stmt as usize].is_empty());
-                }
                 Op::SetLoop { stmt, end } => {
                     let s = *stmt as usize;
                     match self.sets[s].first() {
@@ -226,33 +242,33 @@ impl<'p> Coordinator<'p> {
                     }
                 }
                 Op::Distinct { stmt, n } => {
-                    let set = &mut self.sets[*stmt as usize];
-                    let n = *n as usize;
-                    let mut seen = std::collections::HashSet::new();
-                    set.retain(|row| {
-                        let key: Vec<Value> = if n == 0 {
-                            row.to_vec()
-                        } else {
-                            row[..n.min(row.len())].to_vec()
-                        };
-                        seen.insert(key)
-                    });
+                    distinct_rows(&mut self.sets[*stmt as usize], *n as usize)
                 }
                 Op::Send {
                     stmt,
                     table,
                     entry,
                     target,
+                    sets,
                 } => {
+                    self.last_sets = sets;
                     return Ok(Step::Dispatch(Dispatch {
                         stmt: *stmt as usize,
                         table: *table as usize,
                         entry: *entry as usize,
                         target: *target as usize,
-                    }))
+                        wanted: self.wanted(*stmt, self.pc),
+                    }));
                 }
                 Op::Recv { stmt, merge } => {
-                    let outputs = self.pending.take().unwrap_or_default();
+                    if !self.wanted(*stmt, self.pc - 1) {
+                        continue;
+                    }
+                    let Some(outputs) = self.pending.take() else {
+                        // the reply is still outstanding: ask for it and run this op again
+                        self.pc -= 1;
+                        return Ok(Step::Await(*stmt as usize));
+                    };
                     let s = *stmt as usize;
                     match merge {
                         Merge::Union => {
@@ -291,18 +307,7 @@ impl<'p> Coordinator<'p> {
                     let row = self.regs[st..st + *n as usize].to_vec().into_boxed_slice();
                     self.sets[*stmt as usize].push(row);
                 }
-                Op::Sort { stmt, keys } => {
-                    self.sets[*stmt as usize].sort_by(|a, b| {
-                        for (col, asc) in keys {
-                            let o = a[*col as usize].total_cmp(&b[*col as usize]);
-                            let o = if *asc { o } else { o.reverse() };
-                            if o.is_ne() {
-                                return o;
-                            }
-                        }
-                        std::cmp::Ordering::Equal
-                    });
-                }
+                Op::Sort { stmt, keys } => sort_rows(&mut self.sets[*stmt as usize], keys),
                 Op::Limit {
                     stmt,
                     limit,
@@ -344,60 +349,6 @@ impl<'p> Coordinator<'p> {
         }
     }
 
-    /// Whether `a IN (rows of stmt)` can be answered by hashing (building the hash set on
-    /// first use): `a` and every non-null value have the same int/string/timestamp type.
-    fn in_fast(&mut self, stmt: usize, a: u16) -> bool {
-        use amelie_common::Type;
-        let ty = self.regs[a as usize].type_of();
-        let sets = &self.sets;
-        if !matches!(ty, Type::Int | Type::String | Type::Timestamp) {
-            return false;
-        }
-        let cache = self.in_cache.entry(stmt).or_insert_with(|| {
-            let mut c = InCache {
-                values: std::collections::HashSet::new(),
-                has_null: false,
-                ty: None,
-            };
-            let mut mixed = false;
-            for row in sets.get(stmt).into_iter().flatten() {
-                match row.first() {
-                    None | Some(Value::Null) => c.has_null = true,
-                    Some(v) => {
-                        let t = v.type_of();
-                        if c.ty.is_some_and(|x| x != t) {
-                            mixed = true;
-                        }
-                        c.ty = Some(t);
-                        c.values.insert(v.clone());
-                    }
-                }
-            }
-            if mixed {
-                c.ty = None;
-            }
-            c
-        });
-        cache.ty == Some(ty) || (cache.ty.is_none() && cache.values.is_empty())
-    }
-
-    /// Whether the outputs of the dispatch just yielded are discarded by the coordinator
-    /// (DML without RETURNING): then the caller need not wait for them before resuming, only
-    /// for their errors before the transaction completes.
-    pub fn discards_next(&self) -> bool {
-        match self.program.coordinator.get(self.pc) {
-            Some(Op::Recv {
-                merge: Merge::Discard,
-                ..
-            }) => true,
-            Some(Op::Recv {
-                stmt,
-                merge: Merge::Union,
-            }) => !self.set_is_used(*stmt, self.pc + 1),
-            _ => false,
-        }
-    }
-
     /// Whether the row set of `stmt` can matter after `from`: it is the final result, or an
     /// op other than the plain set operations (sort/limit/trim/result) may read it.
     /// Conservative: any op this function does not know counts as a use.
@@ -417,9 +368,9 @@ impl<'p> Coordinator<'p> {
             | Op::Trim { .. }
             | Op::Result { .. }
             | Op::NoResult
-            | Op::Send { .. }
             | Op::Recv { .. }
             | Op::End => false,
+            Op::Send { sets, .. } => sets.contains(&stmt),
             Op::SetAdd { stmt: s, .. } | Op::AggFinal { stmt: s, .. } => *s == stmt,
             Op::Const { .. }
             | Op::Column { .. }
@@ -440,6 +391,36 @@ impl<'p> Coordinator<'p> {
         let s = self.result?;
         Some((s, std::mem::take(&mut self.sets[s])))
     }
+}
+
+/// Stable sort of `rows` by `keys` (column, ascending). The set of one dispatch is the
+/// concatenation of per-partition runs, each already sorted by the node when the plan sorts
+/// there (`NodeSort`); the stable merge sort finds those runs and merges them, with ties
+/// kept in partition order.
+pub fn sort_rows(rows: &mut [Row], keys: &[(u16, bool)]) {
+    rows.sort_by(|a, b| {
+        for (col, asc) in keys {
+            let o = a[*col as usize].total_cmp(&b[*col as usize]);
+            let o = if *asc { o } else { o.reverse() };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+}
+
+/// Removes duplicate rows (first occurrences stay), comparing the first `n` columns (0: all).
+pub fn distinct_rows(rows: &mut Vec<Row>, n: usize) {
+    let mut seen = std::collections::HashSet::new();
+    rows.retain(|row| {
+        let key: &[Value] = if n == 0 {
+            row
+        } else {
+            &row[..n.min(row.len())]
+        };
+        seen.insert(key.to_vec())
+    });
 }
 
 /// Groups rows `key ++ inputs` (or partial states, see [`crate::agg::group_states`]) by key

@@ -13,9 +13,10 @@ pub mod func;
 pub mod node_exec;
 pub mod op;
 pub mod program;
+pub mod sets;
 
 pub use agg::{AggKind, AggState};
-pub use coord::{Coordinator, Dispatch, Step};
+pub use coord::{Coordinator, Dispatch, Shipped, Step};
 pub use node_exec::{run_node, Change, NodeCtx, NodeOutput};
 pub use op::{BinOp, Op, Reg, UnOp};
 pub use program::{Program, StmtInfo, TableRef};

@@ -4,10 +4,12 @@ use crate::agg::AggState;
 use crate::exec::{step, Flow};
 use crate::op::{Conflict, Op, Reg};
 use crate::program::Program;
+use crate::sets::{set_expr, InCaches, SetSource};
 use amelie_common::{Error, Result, Value};
 use amelie_storage::{Partition, Row, UndoLog};
 use serde::{Deserialize, Serialize};
 use std::ops::Bound;
+use std::sync::Arc;
 
 /// A row change, as written to the WAL and replayed at recovery.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -24,6 +26,17 @@ pub struct NodeCtx<'a> {
     pub changes: &'a mut Vec<Change>,
     /// False for unlogged tables: changes are not collected for the WAL.
     pub logged: bool,
+    /// Coordinator row sets shipped with the request (see `Op::Send::sets`).
+    pub sets: &'a [(u16, Arc<Vec<Row>>)],
+}
+
+impl SetSource for [(u16, Arc<Vec<Row>>)] {
+    fn rows(&self, stmt: usize) -> &[Row] {
+        self.iter()
+            .find(|(s, _)| *s as usize == stmt)
+            .map(|(_, rows)| rows.as_slice())
+            .unwrap_or(&[])
+    }
 }
 
 /// Rows produced by a node request (result rows or one partial aggregate row).
@@ -32,7 +45,11 @@ pub struct NodeOutput {
     pub rows: Vec<Row>,
 }
 
-struct BodyState {
+struct BodyState<'s> {
+    /// Shipped sets, active set loops (statement, row index) and `IN` hash sets.
+    sets: &'s [(u16, Arc<Vec<Row>>)],
+    loops: Vec<(usize, usize)>,
+    in_cache: InCaches,
     rows: Vec<Row>,
     aggs: Vec<AggState>,
     staged: Vec<(Box<[u8]>, Option<Row>)>,
@@ -41,6 +58,48 @@ struct BodyState {
     /// Width of a `StageUpdate` image when it differs from the current row's width (the
     /// upsert body sees the existing row followed by the excluded row).
     width: Option<usize>,
+}
+
+/// The ops over shipped sets: set expressions, and set loops for the inner sources of a join
+/// (on a node `SetLoop` does not change the current row, which stays the scanned one; loop
+/// rows are read with `OuterColumn`). Returns the next pc when `op` is one of them.
+fn set_op(op: &Op, pc: usize, regs: &mut [Value], st: &mut BodyState) -> Result<Option<usize>> {
+    if set_expr(op, regs, st.sets, &mut st.in_cache)? {
+        return Ok(Some(pc + 1));
+    }
+    Ok(Some(match op {
+        Op::SetLoop { stmt, end } => {
+            if st.sets.rows(*stmt as usize).is_empty() {
+                *end as usize
+            } else {
+                st.loops.push((*stmt as usize, 0));
+                pc + 1
+            }
+        }
+        Op::SetNext { body } => match st.loops.last_mut() {
+            Some((s, i)) => {
+                *i += 1;
+                if *i < st.sets.rows(*s).len() {
+                    *body as usize
+                } else {
+                    st.loops.pop();
+                    pc + 1
+                }
+            }
+            None => pc + 1,
+        },
+        Op::OuterColumn { dst, depth, col } => {
+            let n = st.loops.len();
+            regs[*dst as usize] = (n > *depth as usize)
+                .then(|| st.loops[n - 1 - *depth as usize])
+                .and_then(|(s, i)| st.sets.rows(s).get(i))
+                .and_then(|row| row.get(*col as usize))
+                .cloned()
+                .unwrap_or(Value::Null);
+            pc + 1
+        }
+        _ => return Ok(None),
+    }))
 }
 
 fn body_op(
@@ -94,10 +153,13 @@ fn run_body(
             Flow::Next => pc += 1,
             Flow::Jump(to) => pc = to,
             Flow::NotExpr if crate::coord::query_expr(op, regs)? => pc += 1,
-            Flow::NotExpr => {
-                body_op(program, stmt, op, regs, row, key, st)?;
-                pc += 1;
-            }
+            Flow::NotExpr => match set_op(op, pc, regs, st)? {
+                Some(next) => pc = next,
+                None => {
+                    body_op(program, stmt, op, regs, row, key, st)?;
+                    pc += 1;
+                }
+            },
         }
     }
     Ok(())
@@ -198,6 +260,9 @@ pub fn run_node(
     let mut regs = vec![Value::Null; program.node_regs as usize];
     let naggs = program.stmts.get(stmt).map(|s| s.aggs.len()).unwrap_or(0);
     let mut st = BodyState {
+        sets: ctx.sets,
+        loops: Vec::new(),
+        in_cache: InCaches::default(),
         rows: Vec::new(),
         aggs: vec![AggState::default(); naggs],
         staged: Vec::new(),
@@ -218,6 +283,14 @@ pub fn run_node(
                 continue;
             }
             Flow::NotExpr => {}
+        }
+        if crate::coord::query_expr(op, &mut regs)? {
+            pc += 1;
+            continue;
+        }
+        if let Some(next) = set_op(op, pc, &mut regs, &mut st)? {
+            pc = next;
+            continue;
         }
         match op {
             Op::Scan {
@@ -439,6 +512,28 @@ pub fn run_node(
                 }
                 pc = *end as usize;
             }
+            Op::NodeSort { keys } => {
+                crate::coord::sort_rows(&mut st.rows, keys);
+                pc += 1;
+            }
+            Op::NodeTop { limit, offset } => {
+                let int = |r: Reg| match regs[r as usize] {
+                    Value::Int(i) => Some(i.max(0) as usize),
+                    _ => None,
+                };
+                let off = match offset {
+                    Some(o) => int(*o),
+                    None => Some(0),
+                };
+                if let (Some(lim), Some(off)) = (int(*limit), off) {
+                    st.rows.truncate(lim.saturating_add(off));
+                }
+                pc += 1;
+            }
+            Op::NodeDistinct { n } => {
+                crate::coord::distinct_rows(&mut st.rows, *n as usize);
+                pc += 1;
+            }
             Op::GroupPartial { keys, aggs } => {
                 let rows = std::mem::take(&mut st.rows);
                 st.rows = crate::agg::group_partial(rows, *keys as usize, aggs)?;
@@ -487,6 +582,7 @@ mod tests {
             undo: &mut undo,
             changes: &mut changes,
             logged: true,
+            sets: &[],
         };
         Ok(run_node(p, 0, 0, input, ctx)?.rows)
     }

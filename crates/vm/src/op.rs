@@ -222,6 +222,9 @@ pub enum Op {
         table: u16,
         entry: u32,
         target: u16,
+        /// Statements whose row sets travel with the request (the node code reads them:
+        /// uncorrelated subqueries, CTEs and shared-table rows of a join).
+        sets: Vec<u16>,
     },
     /// Merge the outputs of the last `Send` into the statement's row set.
     Recv {
@@ -345,6 +348,24 @@ pub enum Op {
     /// the first `n` columns (0 = all).
     Distinct {
         stmt: u16,
+        n: u16,
+    },
+
+    // ---- node post-processing of the rows a scan emitted (before `Ret`)
+    /// Node: stable sort of the emitted rows by `keys` (column, ascending); the coordinator
+    /// merges the sorted runs of all partitions.
+    NodeSort {
+        keys: Vec<(u16, bool)>,
+    },
+    /// Node: keep only the first `limit + offset` emitted rows (registers; a non-integer or
+    /// null keeps everything, the coordinator's `Limit` reports the error).
+    NodeTop {
+        limit: Reg,
+        offset: Option<Reg>,
+    },
+    /// Node: remove duplicate emitted rows (first occurrences stay), comparing the first `n`
+    /// columns (0 = all).
+    NodeDistinct {
         n: u16,
     },
 }
@@ -478,12 +499,18 @@ impl fmt::Display for Op {
                 table,
                 entry,
                 target,
+                sets,
             } => (
                 "send",
                 r(stmt),
                 r(table),
                 r(entry),
-                format!("target {target}"),
+                if sets.is_empty() {
+                    format!("target {target}")
+                } else {
+                    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+                    format!("target {target} sets {}", sets.join(","))
+                },
             ),
             Op::Recv { stmt, merge } => (
                 "recv",
@@ -583,6 +610,24 @@ impl fmt::Display for Op {
             }
             Op::SetReset { stmt } => ("set_reset", r(stmt), "-".into(), "-".into(), String::new()),
             Op::Distinct { stmt, n } => ("set_distinct", r(stmt), r(n), "-".into(), String::new()),
+            Op::NodeSort { keys } => (
+                "sort",
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                keys.iter()
+                    .map(|(c, asc)| format!("{c} {}", if *asc { "asc" } else { "desc" }))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Op::NodeTop { limit, offset } => (
+                "top",
+                r(limit),
+                offset.map(r).unwrap_or_else(|| "-".into()),
+                "-".into(),
+                String::new(),
+            ),
+            Op::NodeDistinct { n } => ("distinct", r(n), "-".into(), "-".into(), String::new()),
         };
         write!(f, "{name:<20}{a:<7}{b:<7}{c:<7}")?;
         if !comment.is_empty() {
