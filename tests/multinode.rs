@@ -18,6 +18,23 @@ const QUERIES: &[&str] = &[
     "select t.id, s.name from t, s where t.g = s.g and t.v < 100",
     "select id from t where g in (select g from s where name = 'g3')",
     "select count(*) from t where v between 100 and 200",
+    // joins on the nodes: distributed table first or inner, CTE and subquery sources
+    "select s.name, t.id from s join t on t.g = s.g where t.v > 900",
+    "with c as (select g from s where g < 3) select t.id, c.g from t join c on t.g = c.g",
+    "select t.id, x.name from t join (select g, name from s) x on t.g = x.g where t.id < 40",
+    "select t.id, s.name from t join s on t.g = s.g order by t.v, t.id limit 7 offset 3",
+    "select distinct s.name from t join s on t.g = s.g where t.v < 50",
+    "select s.name, count(*), sum(t.v) from t join s on t.g = s.g group by s.name",
+    "select count(*), max(t.v) from s, t where t.g = s.g and s.g > 2",
+    // uncorrelated subqueries shipped to the nodes
+    "select id, (select count(*) from s) from t where v < 30",
+    "select g, count(*) from t where exists (select 1 from s where g = 2) group by g",
+    "select count(*) from t where g not in (select g from s where g > 4)",
+    // per-node sort/limit/distinct
+    "select distinct g from t where v < 500",
+    "select id, v from t order by v desc, id limit 5",
+    // independent CTEs in flight together
+    "with a as (select count(*) from t), b as (select max(v) from t) select * from a, b",
 ];
 
 fn load(s: &Server) {
@@ -64,4 +81,5 @@ fn one_two_and_three_nodes_return_the_same_rows() {
         assert_eq!(results[0][i], results[2][i], "{q}: 1 vs 3 nodes");
     }
     assert_eq!(results[0][6].len(), 10, "LIMIT 10 OFFSET 5");
+    assert_eq!(results[0][14].len(), 7, "join LIMIT 7 OFFSET 3");
 }

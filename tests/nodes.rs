@@ -187,7 +187,7 @@ fn zero_backends() {
 
 #[test]
 fn nodes_change_under_insert_load() {
-    const CLIENTS: i64 = 8;
+    const CLIENTS: i64 = 32;
     let dir = TestDir::new("nodes-load");
     let s = Server::start(&dir.repo(), &["--backends=2"]);
     s.exec("create table t (id int primary key, c int)");
@@ -225,12 +225,25 @@ fn nodes_change_under_insert_load() {
             s.exec(&format!("insert into t{i} values (1), (2), (3)"));
         }
     }
-    // a node no table uses can be dropped under load
-    std::thread::sleep(Duration::from_millis(100));
-    let spare = "00000000-0000-0000-0000-0000000001ff";
-    s.exec(&format!("create node '{spare}'"));
-    std::thread::sleep(Duration::from_millis(100));
-    s.exec(&format!("drop node '{spare}'"));
+    // nodes no table uses can be dropped under load, also once a table that used them is
+    // gone; a node in use cannot
+    for j in 0..3 {
+        std::thread::sleep(Duration::from_millis(50));
+        let spare = format!("00000000-0000-0000-0000-0000000002{j:02}");
+        s.exec(&format!("create node '{spare}'"));
+        if j == 1 {
+            s.exec("create table tmp (id int primary key)");
+            s.exec("insert into tmp values (1), (2), (3), (4)");
+            s.expect(
+                &format!("drop node '{spare}'"),
+                400,
+                &format!("{{\"msg\": \"node '{spare}': has dependencies\"}}"),
+            );
+            s.exec("drop table tmp");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        s.exec(&format!("drop node '{spare}'"));
+    }
     std::thread::sleep(Duration::from_millis(100));
     stop.store(true, Ordering::Relaxed);
     let mut acked = Vec::new();

@@ -573,7 +573,7 @@ fn select_stmt(
             let t = set_table(&f.table.name, &columns);
             let alias = f.alias.as_deref();
             if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
-                return group_select(b, catalog, s, &t, alias, Some(src), None);
+                return group_select(b, catalog, s, &t, alias, GroupInput::Set(src), None);
             }
             return loop_select(b, catalog, s, &t, alias, Some(src), None);
         }
@@ -592,7 +592,15 @@ fn select_stmt(
         let columns = b.p.stmts[src as usize].columns.clone();
         let t = set_table(&table.name, &columns);
         if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
-            return group_select(b, catalog, s, &t, alias.as_deref(), Some(src), None);
+            return group_select(
+                b,
+                catalog,
+                s,
+                &t,
+                alias.as_deref(),
+                GroupInput::Set(src),
+                None,
+            );
         }
         return loop_select(b, catalog, s, &t, alias.as_deref(), Some(src), None);
     }
@@ -648,7 +656,7 @@ fn select_stmt(
                 &rewritten,
                 table,
                 alias,
-                Some(src),
+                GroupInput::Set(src),
                 Some(&combined),
             );
         }
@@ -687,7 +695,15 @@ fn select_stmt(
         } else {
             None
         };
-        return group_select(b, catalog, s, table, alias, set, None);
+        return group_select(
+            b,
+            catalog,
+            s,
+            table,
+            alias,
+            set.map_or(GroupInput::Nodes, GroupInput::Set),
+            None,
+        );
     }
     if sub {
         return loop_select(b, catalog, s, table, alias, None, None);
@@ -733,7 +749,7 @@ fn pushdown_subqueries(
     let before = b.node_sets.len();
     b.node_sets.extend(stmts);
     let r = if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
-        group_select(b, catalog, s, table, alias, None, None)
+        group_select(b, catalog, s, table, alias, GroupInput::Nodes, None)
     } else {
         node_select(b, catalog, s)
     };
@@ -1030,6 +1046,17 @@ fn loop_select(
     Ok(stmt)
 }
 
+/// Where the rows of a grouped query come from.
+#[derive(Clone, Copy)]
+enum GroupInput<'a> {
+    /// A scan of the table on its nodes, grouped partially there.
+    Nodes,
+    /// Rows already in the coordinator (a statement set).
+    Set(u16),
+    /// A join run on the nodes of its distributed table, grouped partially there.
+    Join(&'a NodeJoin<'a>),
+}
+
 /// GROUP BY [HAVING]: nodes emit group keys and aggregate inputs per row, the coordinator
 /// groups them and evaluates the items per group.
 fn group_select(
@@ -1038,7 +1065,7 @@ fn group_select(
     s: &Select,
     table: &Table,
     alias: Option<&str>,
-    set: Option<u16>,
+    input: GroupInput,
     corr: Option<&Table>,
 ) -> Result<u16> {
     let scope = Scope {
@@ -1072,18 +1099,26 @@ fn group_select(
         kinds.push(agg_kind(*func, arg.is_none()));
         inputs.push(arg.as_deref().cloned().unwrap_or(Expr::Null));
     }
-    let partial = set.is_none();
-    let src = match set {
+    let partial = !matches!(input, GroupInput::Set(_));
+    let post = Op::GroupPartial {
+        keys: keys.len() as u16,
+        aggs: kinds.clone(),
+    };
+    let src = match input {
         // nodes group their rows into partial states, the coordinator merges them by key
-        None => {
-            let post = Op::GroupPartial {
-                keys: keys.len() as u16,
-                aggs: kinds.clone(),
-            };
-            fetch_with(b, table, &scope, s.filter.as_ref(), &inputs, Some(post))?
+        GroupInput::Nodes => fetch_with(b, table, &scope, s.filter.as_ref(), &inputs, Some(post))?,
+        GroupInput::Join(join) => {
+            let src = b.stmt(StmtInfo::default());
+            b.emit(Sec::Coordinator, Op::SetReset { stmt: src });
+            let refs: Vec<&Expr> = inputs.iter().collect();
+            join.emit(b, src, &scope, s.filter.as_ref(), &refs, |b| {
+                b.emit(Sec::Node, post);
+                Ok(())
+            })?;
+            src
         }
         // rows already in the coordinator: compute the group inputs in a loop
-        Some(set) => {
+        GroupInput::Set(set) => {
             let inp = b.stmt(StmtInfo::default());
             b.emit(Sec::Coordinator, Op::SetReset { stmt: inp });
             let mut used: Vec<&Expr> = inputs.iter().collect();
@@ -1558,10 +1593,6 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
             }
         }
     }
-    check_no_aggs(&items)?;
-    if !s.group_by.is_empty() || s.having.is_some() {
-        return Err(Error::new("GROUP BY with joins is not supported yet"));
-    }
     let mut filter = s.filter.clone();
     if let Some(f) = &mut filter {
         walk_mut(f, &mut fix);
@@ -1571,10 +1602,49 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
         .order_by
         .iter_mut()
         .for_each(|o| walk_mut(&mut o.expr, &mut fix));
+    order
+        .group_by
+        .iter_mut()
+        .for_each(|e| walk_mut(e, &mut fix));
+    if let Some(h) = &mut order.having {
+        walk_mut(h, &mut fix);
+    }
     if let Some(c) = bad {
         return Err(Error::new(format!(
             "<{c}> column requires explicit target name"
         )));
+    }
+    let grouped = !s.group_by.is_empty() || s.having.is_some() || has_aggs(s);
+    if let (true, Some(d)) = (grouped, dist) {
+        // aggregates and GROUP BY over the join: partial groups per node, merged here
+        let join = NodeJoin {
+            sources: &sources,
+            dist: d,
+            origin: &origin,
+        };
+        let mut r = order;
+        r.items = items
+            .iter()
+            .map(|(e, name)| SelectItem::Expr {
+                expr: e.clone(),
+                alias: Some(name.clone()),
+            })
+            .collect();
+        r.filter = filter;
+        r.from.clear();
+        return group_select(
+            b,
+            catalog,
+            &r,
+            &combined,
+            None,
+            GroupInput::Join(&join),
+            None,
+        );
+    }
+    check_no_aggs(&items)?;
+    if grouped {
+        return Err(Error::new("GROUP BY with joins is not supported yet"));
     }
     let (order_cols, extra) = order_keys(&order, &items, None)?;
     let stmt = new_stmt(b, s, &items);
@@ -1590,7 +1660,10 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
             dist: d,
             origin: &origin,
         };
-        join.emit(b, s, stmt, &scope, filter.as_ref(), &exprs, &order_cols)?;
+        let n = items.len() as u16;
+        join.emit(b, stmt, &scope, filter.as_ref(), &exprs, |b| {
+            node_finish(b, s, n, &order_cols)
+        })?;
         let width = exprs.len() as u16;
         finish_set(b, s, stmt, items.len() as u16, order_cols, width)?;
         return Ok(stmt);
@@ -1649,16 +1722,16 @@ struct NodeJoin<'j> {
 }
 
 impl NodeJoin<'_> {
-    #[allow(clippy::too_many_arguments)]
+    /// Emits the node code (rows `exprs` per joined tuple passing `filter`, then `post`
+    /// over the partition's rows) and its `Send`/`Recv` into `stmt`.
     fn emit(
         &self,
         b: &mut Builder,
-        s: &Select,
         stmt: u16,
         scope: &Scope,
         filter: Option<&Expr>,
         exprs: &[&Expr],
-        order_cols: &[(u16, bool)],
+        post: impl FnOnce(&mut Builder) -> Result<()>,
     ) -> Result<()> {
         let entry = b.pc(Sec::Node) as u32;
         let table = b.table(&self.sources[self.dist].0);
@@ -1752,7 +1825,7 @@ impl NodeJoin<'_> {
                 }
             }
         }
-        node_finish(b, s, exprs.len().min(u16::MAX as usize) as u16, order_cols)?;
+        post(b)?;
         b.emit(Sec::Node, Op::Ret);
         let target = b.target(Target::All);
         b.send(stmt, table, entry, target);
@@ -1898,7 +1971,7 @@ fn function_select(
     let mut t = set_table(target, std::slice::from_ref(&col));
     t.name = target.to_string();
     let mut out = if !r.group_by.is_empty() || r.having.is_some() || has_aggs(&r) {
-        group_select(b, catalog, &r, &t, None, Some(src), None)
+        group_select(b, catalog, &r, &t, None, GroupInput::Set(src), None)
     } else {
         loop_select(b, catalog, &r, &t, None, Some(src), None)
     };
