@@ -12,46 +12,7 @@ use amelie_vm::op::{Conflict, Merge};
 use amelie_vm::program::Target;
 use amelie_vm::{Op, Reg, StmtInfo};
 
-use crate::plan::{key_range, point_lookup};
 use crate::select::{close_scan, open_scan, resolve_table};
-
-/// Opens the scan of an UPDATE/DELETE: a point lookup when the filter pins the key, else a
-/// primary-key range scan when it bounds a key prefix, else a full scan. Close it with
-/// [`close_dml_scan`].
-fn open_dml_scan(
-    b: &mut Builder,
-    t: &Table,
-    scope: &Scope,
-    filter: Option<&Expr>,
-) -> Result<(usize, u16)> {
-    if point_lookup(b, t, scope, filter)?.is_some() {
-        return open_scan(b, t, scope, filter);
-    }
-    let Some((from, to)) = key_range(b, t, scope, filter)? else {
-        return open_scan(b, t, scope, filter);
-    };
-    let table = b.table(t);
-    let target = b.target(Target::All);
-    let scan = b.emit(
-        Sec::Node,
-        Op::ScanRange {
-            table,
-            from,
-            to,
-            end: 0,
-        },
-    );
-    crate::select::emit_scan_filter(b, scope, filter)?;
-    Ok((scan, target))
-}
-
-fn close_dml_scan(b: &mut Builder, at: usize) {
-    let end = b.pc(Sec::Node) as u32;
-    if let Some(Op::ScanRange { end: e, .. }) = b.p.node.get_mut(at) {
-        *e = end;
-    }
-    close_scan(b, at);
-}
 
 /// The unique secondary indexes of `t`: name and key columns (checked by the node).
 fn unique_indexes(t: &Table) -> Vec<(String, Vec<u16>)> {
@@ -659,9 +620,9 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
     let (stmt, ret) = dml_stmt(b, t, u.alias.as_deref(), u.returning.as_ref())?;
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
-    let (scan, target) = open_dml_scan(b, t, &scope, u.filter.as_ref())?;
+    let (scan, target) = open_scan(b, t, &scope, u.filter.as_ref())?;
     emit_set(b, t, tref, &u.set, &scope, false)?;
-    close_dml_scan(b, scan);
+    close_scan(b, scan);
     b.emit(Sec::Node, Op::ApplyStaged { table: tref });
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
@@ -679,9 +640,9 @@ pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
     let (stmt, ret) = dml_stmt(b, t, d.alias.as_deref(), d.returning.as_ref())?;
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
-    let (scan, target) = open_dml_scan(b, t, &scope, d.filter.as_ref())?;
+    let (scan, target) = open_scan(b, t, &scope, d.filter.as_ref())?;
     b.emit(Sec::Node, Op::StageDelete);
-    close_dml_scan(b, scan);
+    close_scan(b, scan);
     b.emit(Sec::Node, Op::ApplyStaged { table: tref });
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
@@ -859,7 +820,7 @@ mod tests {
                 panic!("select expected");
             };
             let b = Builder::new(&CompileCtx::default());
-            let (from, to) = key_range(&b, t, &scope, sel.filter.as_ref())
+            let (from, to) = crate::plan::key_range(&b, t, &scope, sel.filter.as_ref())
                 .unwrap()
                 .expect(filter);
             let inside = |k: &[u8]| {

@@ -66,7 +66,8 @@ fn expand_items(
     Ok(out)
 }
 
-/// Emits a Scan over `table` (point lookup when possible) and returns the index of the Scan op
+/// Emits a Scan over `table` (a point lookup when the filter pins the primary key, a key range
+/// scan when it bounds a key prefix) and returns the index of the Scan op
 /// (its `end` is patched by [`close_scan`]) plus the send target.
 pub(crate) fn open_scan(
     b: &mut Builder,
@@ -94,7 +95,24 @@ pub(crate) fn open_scan(
             let n = values.len() as u16;
             (Some(start), n, b.target(Target::Key(values)))
         }
-        None => (None, 0, b.target(Target::All)),
+        None => {
+            // a bounded primary-key prefix: scan only that key range (rows still in key order)
+            if let Some((from, to)) = crate::plan::key_range(b, t, scope, filter)? {
+                let target = b.target(Target::All);
+                let scan = b.emit(
+                    Sec::Node,
+                    Op::ScanRange {
+                        table,
+                        from,
+                        to,
+                        end: 0,
+                    },
+                );
+                emit_scan_filter(b, scope, filter)?;
+                return Ok((scan, target));
+            }
+            (None, 0, b.target(Target::All))
+        }
     };
     let scan = b.emit(
         Sec::Node,
@@ -125,6 +143,9 @@ pub(crate) fn emit_scan_filter(
 
 pub(crate) fn close_scan(b: &mut Builder, scan: usize) {
     let end = b.pc(Sec::Node) as u32;
+    if let Some(Op::ScanRange { end: e, .. }) = b.p.node.get_mut(scan) {
+        *e = end;
+    }
     for op in &mut b.p.node[scan..] {
         match op {
             Op::Scan { end: e, .. } if *e == 0 => *e = end,
@@ -2134,6 +2155,23 @@ mod tests {
         // a LIMIT that is not a constant stays in the coordinator
         let p = program(&c, "select id from t limit 1 + 1").unwrap();
         assert!(!p.node.iter().any(|op| matches!(op, Op::NodeTop { .. })));
+    }
+
+    #[test]
+    fn select_scans_only_a_bounded_key_range() {
+        let c = catalog2();
+        let p = program(&c, "select id from t where id > 5 and g = 1").unwrap();
+        assert!(p.node.iter().any(|op| matches!(op, Op::ScanRange { .. })));
+        let p = program(&c, "select count(*) from t where id between 1 and 9").unwrap();
+        assert!(p.node.iter().any(|op| matches!(op, Op::ScanRange { .. })));
+        // no bound on the key: a full scan; the whole key: a point lookup
+        let p = program(&c, "select id from t where g > 5").unwrap();
+        assert!(!p.node.iter().any(|op| matches!(op, Op::ScanRange { .. })));
+        let p = program(&c, "select id from t where id = 5").unwrap();
+        assert!(p
+            .node
+            .iter()
+            .any(|op| matches!(op, Op::Scan { key: Some(_), .. })));
     }
 
     #[test]
