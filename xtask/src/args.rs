@@ -16,7 +16,7 @@ commands:
   bench load [options]     HTTP load test against a server
 
 bench load options:
-  --workload W     tpcb | insert | upsert | select | scan | aggregate (default tpcb)
+  --workload W     tpcb | insert | upsert | select | scan | aggregate | join (default tpcb)
   --clients N      client threads, one keep-alive connection each (default 8)
   --seconds S      measured duration, may be fractional          (default 10)
   --uri URI        use a running server, e.g. http://127.0.0.1:3485; without it a
@@ -47,6 +47,8 @@ pub enum Workload {
     Scan,
     /// `select g, count(*), sum(v) ... group by g` over 1M rows × scale (partial GROUP BY).
     Aggregate,
+    /// GROUP BY over the 1M-row table joined with a 100-row shared table.
+    Join,
 }
 
 /// Rows per scale unit of the scan/aggregate table.
@@ -61,8 +63,9 @@ impl Workload {
             "select" => Ok(Workload::Select),
             "scan" => Ok(Workload::Scan),
             "aggregate" => Ok(Workload::Aggregate),
+            "join" => Ok(Workload::Join),
             _ => Err(format!(
-                "unknown workload '{s}' (expected tpcb, insert, upsert, select, scan or aggregate)"
+                "unknown workload '{s}' (expected tpcb, insert, upsert, select, scan, aggregate or join)"
             )),
         }
     }
@@ -72,7 +75,7 @@ impl Workload {
         match self {
             Workload::Insert | Workload::Upsert => batch,
             Workload::Tpcb | Workload::Select => 1,
-            Workload::Scan | Workload::Aggregate => AGG_ROWS,
+            Workload::Scan | Workload::Aggregate | Workload::Join => AGG_ROWS,
         }
     }
 }
@@ -86,6 +89,7 @@ impl fmt::Display for Workload {
             Workload::Select => "select",
             Workload::Scan => "scan",
             Workload::Aggregate => "aggregate",
+            Workload::Join => "join",
         })
     }
 }

@@ -120,6 +120,12 @@ impl Generator {
             Workload::Aggregate => {
                 buf.extend_from_slice(b"select g, count(*), sum(v) from __bench_agg group by g");
             }
+            Workload::Join => {
+                buf.extend_from_slice(
+                    b"select s.name, count(*), sum(a.v) from __bench_agg a \
+                      join __bench_groups s on a.g = s.g group by s.name",
+                );
+            }
             Workload::Insert => {
                 buf.extend_from_slice(b"insert into __bench_insert values ");
                 for i in 0..self.batch {
@@ -287,7 +293,17 @@ fn setup_tpcb(c: &mut Client, scale: i64) -> Result<(), String> {
 fn setup(c: &mut Client, args: &LoadArgs) -> Result<(), String> {
     match args.workload {
         Workload::Tpcb | Workload::Select => setup_tpcb(c, args.scale as i64),
-        Workload::Scan | Workload::Aggregate => {
+        Workload::Scan | Workload::Aggregate | Workload::Join => {
+            exec(c, "drop table if exists __bench_groups")?;
+            exec(
+                c,
+                "create shared table __bench_groups (g int primary key, name text)",
+            )?;
+            let groups: Vec<String> = (0..100).map(|g| format!("({g}, 'group {g}')")).collect();
+            exec(
+                c,
+                &format!("insert into __bench_groups values {}", groups.join(", ")),
+            )?;
             exec(c, "drop table if exists __bench_agg")?;
             exec(
                 c,
@@ -538,15 +554,18 @@ pub fn run(args: &LoadArgs, addr: &str) -> Result<(), String> {
         args.clients,
         elapsed,
         match args.workload {
-            Workload::Tpcb | Workload::Select | Workload::Scan | Workload::Aggregate =>
-                format!(" | scale {}", args.scale),
+            Workload::Tpcb
+            | Workload::Select
+            | Workload::Scan
+            | Workload::Aggregate
+            | Workload::Join => format!(" | scale {}", args.scale),
             Workload::Insert | Workload::Upsert => format!(" | batch {}", args.batch),
         }
     );
     println!("  committed   {} tx, {tps:.1} tx/s", stats.ok);
     if matches!(
         args.workload,
-        Workload::Insert | Workload::Upsert | Workload::Scan | Workload::Aggregate
+        Workload::Insert | Workload::Upsert | Workload::Scan | Workload::Aggregate | Workload::Join
     ) {
         println!("  rows        {rows_per_s:.0} rows/s");
     }

@@ -7,7 +7,7 @@ use amelie_catalog::Table;
 use amelie_common::{Result, Value};
 use amelie_parser::{BinaryOp, Expr};
 
-fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+pub(crate) fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match e {
         Expr::Binary {
             op: BinaryOp::And,

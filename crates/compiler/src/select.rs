@@ -1743,6 +1743,43 @@ struct NodeJoin<'j> {
 }
 
 impl NodeJoin<'_> {
+    /// The position of set source `i` among the set loops (the scan is not one).
+    fn loop_pos(&self, i: usize) -> u16 {
+        (i - usize::from(i > self.dist)) as u16
+    }
+
+    /// An AND-ed `a = b` of the filter where `a` is a column of set source `i` and `b` a
+    /// column of a source before it: (column of `i`, source of `b`, column of `b`).
+    fn probe(&self, scope: &Scope, filter: Option<&Expr>, i: usize) -> Option<(u16, usize, u16)> {
+        let table = scope.table?;
+        let mut cs = Vec::new();
+        crate::plan::conjuncts(filter?, &mut cs);
+        let col = |e: &Expr| match e {
+            Expr::Name(p) if p.len() == 1 => table
+                .column(&p[0])
+                .and_then(|c| self.origin.get(c).copied()),
+            _ => None,
+        };
+        for c in cs {
+            let Expr::Binary {
+                op: amelie_parser::BinaryOp::Eq,
+                left,
+                right,
+            } = c
+            else {
+                continue;
+            };
+            for (a, b) in [(left, right), (right, left)] {
+                if let (Some((sa, ca)), Some((sb, cb))) = (col(a), col(b)) {
+                    if sa == i && sb < i {
+                        return Some((ca, sb, cb));
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// Emits the node code (rows `exprs` per joined tuple passing `filter`, then `post`
     /// over the partition's rows) and its `Send`/`Recv` into `stmt`.
     fn emit(
@@ -1758,7 +1795,41 @@ impl NodeJoin<'_> {
         let table = b.table(&self.sources[self.dist].0);
         // (op index, loop body; None for the scan)
         let mut levels: Vec<(usize, Option<u32>)> = Vec::new();
+        let mut open = 0u16;
         for (i, (_, _, src)) in self.sources.iter().enumerate() {
+            if let Some((col, j, jcol)) = (i != self.dist)
+                .then(|| self.probe(scope, filter, i))
+                .flatten()
+            {
+                // `set.col = <column of an enclosing source>`: visit only the matching rows
+                b.use_set(*src);
+                let key = b.regs(Sec::Node, 1);
+                let read = if j == self.dist {
+                    Op::Column {
+                        dst: key,
+                        col: jcol,
+                    }
+                } else {
+                    Op::OuterColumn {
+                        dst: key,
+                        depth: open - 1 - self.loop_pos(j),
+                        col: jcol,
+                    }
+                };
+                b.emit(Sec::Node, read);
+                let at = b.emit(
+                    Sec::Node,
+                    Op::SetProbe {
+                        stmt: *src,
+                        col,
+                        key,
+                        end: u32::MAX,
+                    },
+                );
+                levels.push((at, Some(b.pc(Sec::Node) as u32)));
+                open += 1;
+                continue;
+            }
             if i == self.dist {
                 let at = b.emit(
                     Sec::Node,
@@ -1780,6 +1851,7 @@ impl NodeJoin<'_> {
                     },
                 );
                 levels.push((at, Some(b.pc(Sec::Node) as u32)));
+                open += 1;
             }
         }
         let from = b.pc(Sec::Node);
@@ -1804,28 +1876,18 @@ impl NodeJoin<'_> {
         }
         b.emit(Sec::Node, Op::Emit { start, n: width });
         // columns of the combined table: the scanned row, or a row of an enclosing set loop
-        let loop_pos: Vec<Option<u16>> = {
-            let mut k = 0;
-            (0..self.sources.len())
-                .map(|i| {
-                    (i != self.dist).then(|| {
-                        k += 1;
-                        k - 1
-                    })
-                })
-                .collect()
-        };
         let nloops = (self.sources.len() - 1) as u16;
         for op in &mut b.p.node[from..] {
             if let Op::Column { dst, col } = *op {
                 if let Some(&(i, local)) = self.origin.get(col as usize) {
-                    *op = match loop_pos[i] {
-                        None => Op::Column { dst, col: local },
-                        Some(p) => Op::OuterColumn {
+                    *op = if i == self.dist {
+                        Op::Column { dst, col: local }
+                    } else {
+                        Op::OuterColumn {
                             dst,
-                            depth: nloops - 1 - p,
+                            depth: nloops - 1 - self.loop_pos(i),
                             col: local,
-                        },
+                        }
                     };
                 }
             }
@@ -1840,7 +1902,7 @@ impl NodeJoin<'_> {
             for (k, op) in b.p.node[at..].iter_mut().enumerate() {
                 match op {
                     Op::Scan { end: e, .. } if k == 0 => *e = end,
-                    Op::SetLoop { end: e, .. } if k == 0 => *e = end,
+                    Op::SetLoop { end: e, .. } | Op::SetProbe { end: e, .. } if k == 0 => *e = end,
                     Op::JumpIfNot { to, .. } if *to == u32::MAX => *to = skip,
                     _ => {}
                 }
@@ -2087,9 +2149,14 @@ mod tests {
             let loops = p
                 .node
                 .iter()
-                .filter(|op| matches!(op, Op::SetLoop { .. }))
+                .filter(|op| matches!(op, Op::SetLoop { .. } | Op::SetProbe { .. }))
                 .count();
             assert_eq!(loops, sets.len(), "{sql}");
+            // each of these has an equality with an enclosing source: a hash probe
+            assert!(
+                p.node.iter().any(|op| matches!(op, Op::SetProbe { .. })),
+                "{sql}"
+            );
             assert!(
                 !p.coordinator
                     .iter()

@@ -8,7 +8,9 @@ use crate::sets::{set_expr, InCaches, SetSource};
 use amelie_common::{Error, Result, Value};
 use amelie_storage::{Partition, Row, UndoLog};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::ops::Bound;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// A row change, as written to the WAL and replayed at recovery.
@@ -45,11 +47,68 @@ pub struct NodeOutput {
     pub rows: Vec<Row>,
 }
 
+/// An active loop over a shipped set: all its rows, or the candidates of a probe.
+struct SetLoopState {
+    stmt: usize,
+    pos: usize,
+    rows: Option<Rc<[u32]>>,
+}
+
+impl SetLoopState {
+    fn row(&self) -> usize {
+        match &self.rows {
+            Some(r) => r[self.pos] as usize,
+            None => self.pos,
+        }
+    }
+
+    fn len(&self, sets: &[(u16, Arc<Vec<Row>>)]) -> usize {
+        match &self.rows {
+            Some(r) => r.len(),
+            None => sets.rows(self.stmt).len(),
+        }
+    }
+}
+
+/// Row positions of a shipped set by the value of one column (for `SetProbe`), when every
+/// non-null value of the column has one hashable type.
+struct ProbeIndex {
+    ty: Option<amelie_common::Type>,
+    by_value: HashMap<Value, Rc<[u32]>>,
+}
+
+impl ProbeIndex {
+    fn build(rows: &[Row], col: usize) -> Option<ProbeIndex> {
+        use amelie_common::Type;
+        let mut ty = None;
+        let mut lists: HashMap<Value, Vec<u32>> = HashMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            let v = row.get(col).unwrap_or(&Value::Null);
+            if v.is_null() {
+                continue;
+            }
+            let t = v.type_of();
+            if !matches!(t, Type::Int | Type::String | Type::Timestamp)
+                || ty.is_some_and(|x| x != t)
+            {
+                return None;
+            }
+            ty = Some(t);
+            lists.entry(v.clone()).or_default().push(i as u32);
+        }
+        Some(ProbeIndex {
+            ty,
+            by_value: lists.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        })
+    }
+}
+
 struct BodyState<'s> {
-    /// Shipped sets, active set loops (statement, row index) and `IN` hash sets.
+    /// Shipped sets, active set loops and hash sets for `IN` and `SetProbe`.
     sets: &'s [(u16, Arc<Vec<Row>>)],
-    loops: Vec<(usize, usize)>,
+    loops: Vec<SetLoopState>,
     in_cache: InCaches,
+    probes: HashMap<(usize, u16), Option<ProbeIndex>>,
     rows: Vec<Row>,
     aggs: Vec<AggState>,
     staged: Vec<(Box<[u8]>, Option<Row>)>,
@@ -72,14 +131,54 @@ fn set_op(op: &Op, pc: usize, regs: &mut [Value], st: &mut BodyState) -> Result<
             if st.sets.rows(*stmt as usize).is_empty() {
                 *end as usize
             } else {
-                st.loops.push((*stmt as usize, 0));
+                st.loops.push(SetLoopState {
+                    stmt: *stmt as usize,
+                    pos: 0,
+                    rows: None,
+                });
+                pc + 1
+            }
+        }
+        Op::SetProbe {
+            stmt,
+            col,
+            key,
+            end,
+        } => {
+            let s = *stmt as usize;
+            let sets = st.sets;
+            let index = st
+                .probes
+                .entry((s, *col))
+                .or_insert_with(|| ProbeIndex::build(sets.rows(s), *col as usize));
+            let k = &regs[*key as usize];
+            let rows: Option<Rc<[u32]>> = match index {
+                _ if k.is_null() => Some(Rc::from(Vec::new())),
+                Some(ix) if ix.ty.is_none() => Some(Rc::from(Vec::new())),
+                Some(ix) if ix.ty == Some(k.type_of()) => Some(
+                    ix.by_value
+                        .get(k)
+                        .cloned()
+                        .unwrap_or_else(|| Rc::from(Vec::new())),
+                ),
+                _ => None,
+            };
+            let l = SetLoopState {
+                stmt: s,
+                pos: 0,
+                rows,
+            };
+            if l.len(sets) == 0 {
+                *end as usize
+            } else {
+                st.loops.push(l);
                 pc + 1
             }
         }
         Op::SetNext { body } => match st.loops.last_mut() {
-            Some((s, i)) => {
-                *i += 1;
-                if *i < st.sets.rows(*s).len() {
+            Some(l) => {
+                l.pos += 1;
+                if l.pos < l.len(st.sets) {
                     *body as usize
                 } else {
                     st.loops.pop();
@@ -91,8 +190,8 @@ fn set_op(op: &Op, pc: usize, regs: &mut [Value], st: &mut BodyState) -> Result<
         Op::OuterColumn { dst, depth, col } => {
             let n = st.loops.len();
             regs[*dst as usize] = (n > *depth as usize)
-                .then(|| st.loops[n - 1 - *depth as usize])
-                .and_then(|(s, i)| st.sets.rows(s).get(i))
+                .then(|| &st.loops[n - 1 - *depth as usize])
+                .and_then(|l| st.sets.rows(l.stmt).get(l.row()))
                 .and_then(|row| row.get(*col as usize))
                 .cloned()
                 .unwrap_or(Value::Null);
@@ -263,6 +362,7 @@ pub fn run_node(
         sets: ctx.sets,
         loops: Vec::new(),
         in_cache: InCaches::default(),
+        probes: HashMap::new(),
         rows: Vec::new(),
         aggs: vec![AggState::default(); naggs],
         staged: Vec::new(),

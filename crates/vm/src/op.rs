@@ -311,6 +311,16 @@ pub enum Op {
     SetNext {
         body: u32,
     },
+    /// Node: like `SetLoop`, over only the rows of `stmt` whose column `col` can equal the
+    /// value in register `key` (the join condition `set.col = key` is AND-ed into the
+    /// filter, which still runs): a hash lookup when the key and every non-null value of the
+    /// column have one int/string/timestamp type, no row for a NULL key, every row otherwise.
+    SetProbe {
+        stmt: u16,
+        col: u16,
+        key: Reg,
+        end: u32,
+    },
     /// Coordinator: groups the rows of `src` (first `keys` columns = group key, then one
     /// aggregate input per kind) into `dst` rows `key ++ final aggregates`, ordered by key.
     GroupAgg {
@@ -628,6 +638,18 @@ impl fmt::Display for Op {
                 String::new(),
             ),
             Op::NodeDistinct { n } => ("distinct", r(n), "-".into(), "-".into(), String::new()),
+            Op::SetProbe {
+                stmt,
+                col,
+                key,
+                end,
+            } => (
+                "set_probe",
+                r(stmt),
+                r(key),
+                r(end),
+                format!("column {col}"),
+            ),
         };
         write!(f, "{name:<20}{a:<7}{b:<7}{c:<7}")?;
         if !comment.is_empty() {
