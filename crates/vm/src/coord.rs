@@ -49,8 +49,6 @@ pub struct Coordinator<'p> {
     aggs: Vec<Vec<AggState>>,
     pending: Option<Vec<NodeOutput>>,
     result: Option<usize>,
-    /// The current row of the innermost `SetLoop` (read by `Column`).
-    row: Option<amelie_storage::Row>,
     /// Active loops: (statement set, row index).
     loops: Vec<(usize, usize)>,
     /// Hash sets of subquery rows for `x IN (SELECT ...)`, by statement (dropped whenever
@@ -93,7 +91,6 @@ impl<'p> Coordinator<'p> {
                 .collect(),
             pending: None,
             result: None,
-            row: None,
             loops: Vec::new(),
             in_cache: InCaches::default(),
             ship_cache: HashMap::new(),
@@ -148,7 +145,13 @@ impl<'p> Coordinator<'p> {
         let code = &program.coordinator;
         loop {
             let op = &code[self.pc];
-            match step(program, op, &mut self.regs, self.row.as_deref())? {
+            // the current row of the innermost loop, read in place
+            let row = self
+                .loops
+                .last()
+                .and_then(|&(s, i)| self.sets.get(s).and_then(|set| set.get(i)))
+                .map(|r| &**r);
+            match step(program, op, &mut self.regs, row)? {
                 Flow::Next => {
                     self.pc += 1;
                     continue;
@@ -174,29 +177,19 @@ impl<'p> Coordinator<'p> {
             match op {
                 Op::SetLoop { stmt, end } => {
                     let s = *stmt as usize;
-                    match self.sets[s].first() {
-                        Some(row) => {
-                            self.row = Some(row.clone());
-                            self.loops.push((s, 0));
-                        }
-                        None => self.pc = *end as usize,
+                    if self.sets[s].is_empty() {
+                        self.pc = *end as usize;
+                    } else {
+                        self.loops.push((s, 0));
                     }
                 }
                 Op::SetNext { body } => {
                     if let Some((s, i)) = self.loops.last_mut() {
                         *i += 1;
-                        match self.sets[*s].get(*i) {
-                            Some(row) => {
-                                self.row = Some(row.clone());
-                                self.pc = *body as usize;
-                            }
-                            None => {
-                                self.loops.pop();
-                                self.row = self
-                                    .loops
-                                    .last()
-                                    .and_then(|(s, i)| self.sets[*s].get(*i).cloned());
-                            }
+                        if *i < self.sets[*s].len() {
+                            self.pc = *body as usize;
+                        } else {
+                            self.loops.pop();
                         }
                     }
                 }
