@@ -1481,9 +1481,11 @@ fn patch_outer(b: &mut Builder, from: usize, n: u16) {
 /// joined with nested loops; names are resolved against the sources in order.
 fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
     // With one distributed table (and no subqueries) the join runs on its nodes: the other
-    // sources are computed first and travel with the request.
+    // sources are computed first and travel with the request. Without one, the first shared
+    // table is scanned the same way on its node.
     let mut on_nodes = b.subquery_depth == 0 && !has_subquery(&row_exprs(s));
     let mut dist: Option<usize> = None;
+    let mut first_shared: Option<usize> = None;
     for (i, f) in s.from.iter().enumerate() {
         if f.subquery.is_some() || f.function.is_some() || cte_source(b, f)?.is_some() {
             continue;
@@ -1493,9 +1495,11 @@ fn join_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
                 on_nodes = false;
             }
             dist.get_or_insert(i);
+        } else {
+            first_shared.get_or_insert(i);
         }
     }
-    let dist = dist.filter(|_| on_nodes);
+    let dist = dist.or(first_shared).filter(|_| on_nodes);
     // sources: (pseudo table, qualifier, row set)
     let mut sources: Vec<(Table, String, u16)> = Vec::new();
     let mut distributed = false;
@@ -2164,8 +2168,19 @@ mod tests {
                 "{sql}: no coordinator loop"
             );
         }
-        // shared tables only: the coordinator joins
+        // shared tables only: the first one is scanned on its node
         let p = program(&c, "select s.name from s join u on s.g = u.g").unwrap();
+        assert!(p.node.iter().any(|op| matches!(op, Op::SetProbe { .. })));
+        assert!(!p
+            .coordinator
+            .iter()
+            .any(|op| matches!(op, Op::SetLoop { .. })));
+        // no table at all: the coordinator joins
+        let p = program(
+            &c,
+            "with a as (select 1 as x), b as (select 1 as x) select a.x from a join b on a.x = b.x",
+        )
+        .unwrap();
         assert!(p
             .coordinator
             .iter()
