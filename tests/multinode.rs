@@ -30,6 +30,10 @@ const QUERIES: &[&str] = &[
     "select id, (select count(*) from s) from t where v < 30",
     "select g, count(*) from t where exists (select 1 from s where g = 2) group by g",
     "select count(*) from t where g not in (select g from s where g > 4)",
+    // correlated subqueries evaluated on the nodes
+    "select id, (select name from s where s.g = t.g) from t where v < 200",
+    "select count(*) from t where exists (select 1 from s where s.g = t.g and s.name <> 'g2')",
+    "select g, count(*) from t where not exists (select 1 from s where s.g = t.g + 3) group by g",
     // per-node sort/limit/distinct
     "select distinct g from t where v < 500",
     "select id, v from t order by v desc, id limit 5",

@@ -44,6 +44,10 @@ pub struct Builder {
     pub node_sets: Vec<u16>,
     /// The statements node code read since the last `Send` (shipped with the next one).
     pub node_used: Vec<u16>,
+    /// Correlated subqueries that node code being compiled evaluates in place.
+    pub node_inline: Vec<crate::select::InlineSub>,
+    /// Aggregate state slots used by inline subqueries so far.
+    pub sub_agg_slots: u16,
 }
 
 /// See [`Builder::mark`].
@@ -65,6 +69,8 @@ impl Builder {
             system: ctx.system.clone(),
             node_sets: Vec::new(),
             node_used: Vec::new(),
+            node_inline: Vec::new(),
+            sub_agg_slots: 0,
         }
     }
 

@@ -437,6 +437,11 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             call_internal(b, sec, "$field", &[a, k])?
         }
         Expr::Default => return Err(Error::new("DEFAULT is not allowed here")),
+        Expr::Subquery(sel) | Expr::Exists(sel)
+            if sec == Sec::Node && b.node_inline.iter().any(|i| i.sel == **sel) =>
+        {
+            crate::select::inline_subquery(b, sel, matches!(e, Expr::Exists(_)))?
+        }
         Expr::Subquery(sel) => {
             let stmt = subquery_stmt(b, sec, sel)?;
             if b.p.stmts[stmt as usize].columns.len() > 1 {

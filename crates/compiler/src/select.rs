@@ -757,25 +757,365 @@ fn pushdown_subqueries(
         alias,
         aggs: None,
     };
+    let grouped = !s.group_by.is_empty() || s.having.is_some() || has_aggs(s);
     let saved = b.mark();
     let hoisted = hoist(b, catalog, &exprs, &scope)?;
-    if hoisted.len() != total {
-        b.rollback(saved);
-        return Ok(None);
-    }
     let stmts: Vec<u16> = b.subq[b.subq.len() - hoisted.len()..]
         .iter()
         .map(|(_, stmt)| *stmt)
         .collect();
-    let before = b.node_sets.len();
+    // the correlated rest is evaluated in place on the nodes, when every one of them can be
+    let mut inline = Vec::new();
+    if hoisted.len() != total {
+        let in_sets = set_context_subqueries(&exprs);
+        let mut subs: Vec<&Select> = Vec::new();
+        for e in &exprs {
+            walk(e, &mut |x| {
+                if let Expr::Subquery(sel) | Expr::Exists(sel) = x {
+                    if !hoisted.contains(sel) {
+                        subs.push(sel)
+                    }
+                }
+            });
+        }
+        // a grouped query evaluates only its WHERE on the nodes
+        let mut in_filter: Vec<&Select> = Vec::new();
+        if let Some(f) = &s.filter {
+            walk(f, &mut |x| {
+                if let Expr::Subquery(sel) | Expr::Exists(sel) = x {
+                    in_filter.push(sel)
+                }
+            });
+        }
+        for sel in subs {
+            let candidate = if (grouped && !in_filter.contains(&sel)) || in_sets.contains(&sel) {
+                None
+            } else {
+                inline_candidate(b, catalog, sel, table, alias)?
+            };
+            match candidate {
+                Some(i) => inline.push(i),
+                None => {
+                    b.rollback(saved);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    let before = (b.node_sets.len(), b.node_inline.len());
     b.node_sets.extend(stmts);
-    let r = if !s.group_by.is_empty() || s.having.is_some() || has_aggs(s) {
+    b.node_inline.extend(inline);
+    let r = if grouped {
         group_select(b, catalog, s, table, alias, GroupInput::Nodes, None)
     } else {
         node_select(b, catalog, s)
     };
-    b.node_sets.truncate(before);
+    b.node_sets.truncate(before.0);
+    b.node_inline.truncate(before.1);
     r.map(Some)
+}
+
+/// The subqueries of `exprs` whose rows are a set (`x IN (SELECT ...)`, `x op ANY|ALL
+/// (SELECT ...)`), as opposed to a scalar or EXISTS.
+fn set_context_subqueries<'e>(exprs: &[&'e Expr]) -> Vec<&'e Select> {
+    let mut out = Vec::new();
+    for e in exprs {
+        walk(e, &mut |x| match x {
+            Expr::In { list, .. } => out.extend(list.iter().filter_map(|i| match i {
+                Expr::Subquery(sel) => Some(&**sel),
+                _ => None,
+            })),
+            Expr::AnyAll { right, .. } => {
+                if let Expr::Subquery(sel) = &**right {
+                    out.push(&**sel)
+                }
+            }
+            _ => {}
+        });
+    }
+    out
+}
+
+/// A correlated scalar or EXISTS subquery evaluated in place by node code: a loop over the
+/// rows of its source (a shared table fetched first, or a CTE) shipped with the request.
+#[derive(Clone, Debug)]
+pub(crate) struct InlineSub {
+    /// The subquery as written (what expressions refer to).
+    pub sel: Select,
+    /// The subquery with the outer references as pseudo columns (see [`correlate`]).
+    rewritten: Select,
+    /// The source's columns followed by the outer table's pseudo columns.
+    combined: Table,
+    alias: Option<String>,
+    /// The statement holding the source's rows.
+    set: u16,
+    /// Columns of the source.
+    inner: u16,
+}
+
+/// An [`InlineSub`] for `sel` inside a query over `outer`, when its shape allows one: one
+/// shared table or CTE, one item, no GROUP BY/HAVING/ORDER BY/LIMIT/DISTINCT, no nested
+/// subqueries or lambdas, and qualified references to the outer table.
+fn inline_candidate(
+    b: &mut Builder,
+    catalog: &Catalog,
+    sel: &Select,
+    outer: &Table,
+    outer_alias: Option<&str>,
+) -> Result<Option<InlineSub>> {
+    let [f] = sel.from.as_slice() else {
+        return Ok(None);
+    };
+    if f.subquery.is_some()
+        || f.function.is_some()
+        || f.use_index.is_some()
+        || !sel.group_by.is_empty()
+        || sel.having.is_some()
+        || !sel.order_by.is_empty()
+        || sel.limit.is_some()
+        || sel.offset.is_some()
+        || sel.distinct
+        || sel.items.len() != 1
+        || matches!(sel.items[0], SelectItem::QualifiedWildcard(_))
+        || has_distinct_aggregate(sel)
+    {
+        return Ok(None);
+    }
+    let exprs = row_exprs(sel);
+    if has_subquery(&exprs) || !lambdas(&exprs).is_empty() {
+        return Ok(None);
+    }
+    let (table, set) = match cte_source(b, f)? {
+        Some((stmt, columns)) => (set_table(&f.table.name, &columns), Some(stmt)),
+        None => {
+            let t = resolve_table(catalog, &f.table)?;
+            if !t.shared {
+                return Ok(None);
+            }
+            ((**t).clone(), None)
+        }
+    };
+    let alias = f.alias.clone();
+    let oscope = Scope {
+        table: Some(outer),
+        alias: outer_alias,
+        aggs: None,
+    };
+    let Some((rewritten, combined)) = correlate(sel, &table, alias.as_deref(), &oscope) else {
+        return Ok(None);
+    };
+    let set = match set {
+        Some(set) => set,
+        None => {
+            let scope = Scope {
+                table: Some(&table),
+                alias: alias.as_deref(),
+                aggs: None,
+            };
+            let all: Vec<Expr> = table
+                .columns
+                .iter()
+                .map(|c| Expr::Name(vec![c.name.clone()]))
+                .collect();
+            fetch(b, &table, &scope, None, &all)?
+        }
+    };
+    Ok(Some(InlineSub {
+        sel: sel.clone(),
+        rewritten,
+        combined,
+        alias,
+        set,
+        inner: table.columns.len() as u16,
+    }))
+}
+
+/// Emits node code evaluating the inline subquery `sel` for the current row (see
+/// [`InlineSub`]) and returns the register with its value: EXISTS is true at the first row
+/// passing the filter; a scalar subquery is its item for the first such row (NULL when there
+/// is none) or, with aggregates, the item over all of them. An AND-ed `source.col =
+/// outer.col` makes the loop a hash probe.
+pub(crate) fn inline_subquery(b: &mut Builder, sel: &Select, exists: bool) -> Result<Reg> {
+    let info = b
+        .node_inline
+        .iter()
+        .find(|i| i.sel == *sel)
+        .cloned()
+        .ok_or_else(|| Error::new("subqueries are not supported here"))?;
+    b.use_set(info.set);
+    let r = &info.rewritten;
+    let scope = Scope {
+        table: Some(&info.combined),
+        alias: info.alias.as_deref(),
+        aggs: None,
+    };
+    let item = match &r.items[0] {
+        SelectItem::Expr { expr, .. } => Some(expr.clone()),
+        _ if exists => None,
+        _ if info.inner == 1 => Some(Expr::Name(vec![info.combined.columns[0].name.clone()])),
+        _ => return Err(Error::new("subquery must return only one column")),
+    };
+    let mut aggs = Vec::new();
+    if let (false, Some(e)) = (exists, &item) {
+        collect_aggs(e, &mut aggs);
+    }
+    let agg_exprs: Vec<Expr> = aggs.iter().map(|e| (*e).clone()).collect();
+    let kinds: Vec<amelie_vm::AggKind> = agg_exprs
+        .iter()
+        .filter_map(|e| match e {
+            Expr::Aggregate { func, arg, .. } => Some(agg_kind(*func, arg.is_none())),
+            _ => None,
+        })
+        .collect();
+    let dst = b.regs(Sec::Node, 1);
+    let from = b.pc(Sec::Node);
+    let slot = b.sub_agg_slots;
+    if kinds.is_empty() {
+        let initial = if exists {
+            amelie_common::Value::Bool(false)
+        } else {
+            amelie_common::Value::Null
+        };
+        let idx = b.constant(initial);
+        b.emit(Sec::Node, Op::Const { dst, idx });
+    } else {
+        b.sub_agg_slots += kinds.len() as u16;
+        b.emit(
+            Sec::Node,
+            Op::SubAggReset {
+                slot,
+                n: kinds.len() as u16,
+            },
+        );
+    }
+    // a join-style probe on `source.col = outer.col`
+    let mut probe = None;
+    if let Some(f) = &r.filter {
+        let mut cs = Vec::new();
+        crate::plan::conjuncts(f, &mut cs);
+        let col = |e: &Expr| match e {
+            Expr::Name(p) if p.len() <= 2 => scope
+                .column_path(p)
+                .ok()
+                .filter(|(_, path)| path.is_empty())
+                .map(|(c, _)| c as u16),
+            _ => None,
+        };
+        for c in cs {
+            if let Expr::Binary {
+                op: amelie_parser::BinaryOp::Eq,
+                left,
+                right,
+            } = c
+            {
+                for (a, o) in [(left, right), (right, left)] {
+                    if let (Some(a), Some(o)) = (col(a), col(o)) {
+                        if a < info.inner && o >= info.inner && probe.is_none() {
+                            probe = Some((a, o));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let at = match probe {
+        Some((col, o)) => {
+            let key = b.regs(Sec::Node, 1);
+            b.emit(Sec::Node, Op::Column { dst: key, col: o });
+            b.emit(
+                Sec::Node,
+                Op::SetProbe {
+                    stmt: info.set,
+                    col,
+                    key,
+                    end: u32::MAX,
+                },
+            )
+        }
+        None => b.emit(
+            Sec::Node,
+            Op::SetLoop {
+                stmt: info.set,
+                end: u32::MAX,
+            },
+        ),
+    };
+    let body = b.pc(Sec::Node) as u32;
+    if let Some(f) = &r.filter {
+        let cond = expr(b, Sec::Node, f, &scope)?;
+        b.emit(Sec::Node, Op::JumpIfNot { cond, to: u32::MAX });
+    }
+    if exists || kinds.is_empty() {
+        let v = match (&item, exists) {
+            (Some(e), false) => expr(b, Sec::Node, e, &scope)?,
+            _ => b.load_const(Sec::Node, amelie_common::Value::Bool(true)),
+        };
+        b.emit(Sec::Node, Op::Move { dst, src: v });
+        b.emit(Sec::Node, Op::SetBreak { to: u32::MAX });
+    } else {
+        for (i, (a, kind)) in agg_exprs.iter().zip(&kinds).enumerate() {
+            let Expr::Aggregate { arg, .. } = a else {
+                continue;
+            };
+            let arg = arg
+                .as_ref()
+                .map(|e| expr(b, Sec::Node, e, &scope))
+                .transpose()?;
+            b.emit(
+                Sec::Node,
+                Op::SubAggStep {
+                    slot: slot + i as u16,
+                    kind: *kind,
+                    arg,
+                },
+            );
+        }
+    }
+    let next = b.pc(Sec::Node) as u32;
+    b.emit(Sec::Node, Op::SetNext { body });
+    let end = b.pc(Sec::Node) as u32;
+    for (k, op) in b.p.node[at..].iter_mut().enumerate() {
+        match op {
+            Op::SetLoop { end: e, .. } | Op::SetProbe { end: e, .. } if k == 0 => *e = end,
+            Op::JumpIfNot { to, .. } if *to == u32::MAX => *to = next,
+            Op::SetBreak { to } if *to == u32::MAX => *to = end,
+            _ => {}
+        }
+    }
+    if !kinds.is_empty() {
+        let start = b.regs(Sec::Node, kinds.len() as u16);
+        for (i, kind) in kinds.iter().enumerate() {
+            b.emit(
+                Sec::Node,
+                Op::SubAggFinal {
+                    slot: slot + i as u16,
+                    kind: *kind,
+                    dst: start + i as u16,
+                },
+            );
+        }
+        let ascope = Scope {
+            aggs: Some((&agg_exprs, start)),
+            ..scope
+        };
+        let e = item.as_ref().unwrap_or(&Expr::Null);
+        let v = expr(b, Sec::Node, e, &ascope)?;
+        b.emit(Sec::Node, Op::Move { dst, src: v });
+    }
+    // source columns come from the loop's row, outer columns from the scanned row
+    for op in &mut b.p.node[from..] {
+        if let Op::Column { dst, col } = *op {
+            *op = if col < info.inner {
+                Op::OuterColumn { dst, depth: 0, col }
+            } else {
+                Op::Column {
+                    dst,
+                    col: col - info.inner,
+                }
+            };
+        }
+    }
+    Ok(dst)
 }
 
 /// ORDER BY keys: (column, asc) over the output row, plus hidden expressions appended to it.
@@ -2203,13 +2543,40 @@ mod tests {
             .node
             .iter()
             .any(|op| matches!(op, Op::GroupPartial { .. })));
-        // correlated: the distributed rows are fetched and looped over in the coordinator
-        let p = program(&c, "select (select name from s where s.g = t.g) from t").unwrap();
-        assert!(!p.node.iter().any(|op| matches!(op, Op::SetScalar { .. })));
-        assert!(p
-            .coordinator
-            .iter()
-            .any(|op| matches!(op, Op::SetScalar { .. })));
+        // correlated scalar and EXISTS subqueries are evaluated in place on the nodes, over
+        // the shared table's rows shipped with the scan (a probe on the equality)
+        for sql in [
+            "select (select name from s where s.g = t.g) from t",
+            "select id from t where exists (select 1 from s where s.g = t.g and s.name > 'a')",
+            "select id, (select count(*) from s where t.g = s.g) from t",
+        ] {
+            let p = program(&c, sql).unwrap();
+            assert!(
+                p.node.iter().any(|op| matches!(op, Op::SetProbe { .. })),
+                "{sql}"
+            );
+            assert_eq!(sends(&p).last().map(|(_, s)| s.len()), Some(1), "{sql}");
+        }
+        // correlated IN, or a correlated subquery in a grouped query: the distributed rows
+        // are fetched and looped over in the coordinator
+        let p = program(
+            &c,
+            "select g, count(*) from t where exists (select 1 from s where s.g = t.g) group by g",
+        )
+        .unwrap();
+        assert!(p.node.iter().any(|op| matches!(op, Op::SetProbe { .. })));
+        for sql in [
+            "select id from t where g in (select g from s where s.name = t.id::string)",
+            "select id, (select name from s where s.g > t.g limit 1) from t",
+        ] {
+            let p = program(&c, sql).unwrap();
+            assert!(
+                p.coordinator
+                    .iter()
+                    .any(|op| matches!(op, Op::SetLoop { .. })),
+                "{sql}"
+            );
+        }
     }
 
     #[test]
@@ -2307,7 +2674,15 @@ mod tests {
             .coordinator
             .iter()
             .any(|op| matches!(op, Op::AnyAll { .. })));
+        // correlated over a shared table: evaluated in place on the node
         let p = program(&c, "select (select id from t where t.id = o.id) from t o").unwrap();
+        assert!(p.node.iter().any(|op| matches!(op, Op::SetProbe { .. })));
+        // with ORDER BY it runs once per outer row from the coordinator
+        let p = program(
+            &c,
+            "select (select id from t where t.id > o.id order by id desc) from t o",
+        )
+        .unwrap();
         assert!(p
             .coordinator
             .iter()

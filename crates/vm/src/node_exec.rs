@@ -109,6 +109,8 @@ struct BodyState<'s> {
     loops: Vec<SetLoopState>,
     in_cache: InCaches,
     probes: HashMap<(usize, u16), Option<ProbeIndex>>,
+    /// Aggregate states of inline correlated subqueries.
+    sub_aggs: Vec<AggState>,
     rows: Vec<Row>,
     aggs: Vec<AggState>,
     staged: Vec<(Box<[u8]>, Option<Row>)>,
@@ -174,6 +176,34 @@ fn set_op(op: &Op, pc: usize, regs: &mut [Value], st: &mut BodyState) -> Result<
                 st.loops.push(l);
                 pc + 1
             }
+        }
+        Op::SetBreak { to } => {
+            st.loops.pop();
+            *to as usize
+        }
+        Op::SubAggReset { slot, n } => {
+            let (s, n) = (*slot as usize, *n as usize);
+            if st.sub_aggs.len() < s + n {
+                st.sub_aggs.resize(s + n, AggState::default());
+            }
+            st.sub_aggs[s..s + n].fill(AggState::default());
+            pc + 1
+        }
+        Op::SubAggStep { slot, kind, arg } => {
+            let a = st
+                .sub_aggs
+                .get_mut(*slot as usize)
+                .ok_or_else(|| Error::new("aggregate state out of range"))?;
+            a.step(*kind, arg.map(|r| &regs[r as usize]))?;
+            pc + 1
+        }
+        Op::SubAggFinal { slot, kind, dst } => {
+            let a = st
+                .sub_aggs
+                .get(*slot as usize)
+                .ok_or_else(|| Error::new("aggregate state out of range"))?;
+            regs[*dst as usize] = a.finish(*kind)?;
+            pc + 1
         }
         Op::SetNext { body } => match st.loops.last_mut() {
             Some(l) => {
@@ -363,6 +393,7 @@ pub fn run_node(
         loops: Vec::new(),
         in_cache: InCaches::default(),
         probes: HashMap::new(),
+        sub_aggs: Vec::new(),
         rows: Vec::new(),
         aggs: vec![AggState::default(); naggs],
         staged: Vec::new(),

@@ -361,6 +361,29 @@ pub enum Op {
         n: u16,
     },
 
+    /// Node: leave the innermost set loop and jump to `to` (a correlated subquery found its
+    /// answer).
+    SetBreak {
+        to: u32,
+    },
+    /// Node: reset the aggregate states `slot .. slot+n` of an inline correlated subquery.
+    SubAggReset {
+        slot: u16,
+        n: u16,
+    },
+    /// Node: feed `arg` (None: count(*)) into the aggregate state `slot`.
+    SubAggStep {
+        slot: u16,
+        kind: crate::agg::AggKind,
+        arg: Option<Reg>,
+    },
+    /// Node: `dst` = the final value of the aggregate state `slot`.
+    SubAggFinal {
+        slot: u16,
+        kind: crate::agg::AggKind,
+        dst: Reg,
+    },
+
     // ---- node post-processing of the rows a scan emitted (before `Ret`)
     /// Node: stable sort of the emitted rows by `keys` (column, ascending); the coordinator
     /// merges the sorted runs of all partitions.
@@ -638,6 +661,22 @@ impl fmt::Display for Op {
                 String::new(),
             ),
             Op::NodeDistinct { n } => ("distinct", r(n), "-".into(), "-".into(), String::new()),
+            Op::SetBreak { to } => ("set_break", r(to), "-".into(), "-".into(), String::new()),
+            Op::SubAggReset { slot, n } => ("agg_reset", r(slot), r(n), "-".into(), String::new()),
+            Op::SubAggStep { slot, kind, arg } => (
+                "agg_step_sub",
+                r(slot),
+                arg.map(r).unwrap_or_else(|| "-".into()),
+                "-".into(),
+                format!("{kind:?}").to_lowercase(),
+            ),
+            Op::SubAggFinal { slot, kind, dst } => (
+                "agg_final_sub",
+                r(dst),
+                r(slot),
+                "-".into(),
+                format!("{kind:?}").to_lowercase(),
+            ),
             Op::SetProbe {
                 stmt,
                 col,
