@@ -617,6 +617,9 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
         alias: u.alias.as_deref(),
         aggs: None,
     };
+    let mut exprs: Vec<&Expr> = u.filter.iter().collect();
+    exprs.extend(u.set.iter().filter_map(|a| a.value.as_ref()));
+    let saved = dml_subqueries(b, catalog, &exprs, t, u.alias.as_deref())?;
     let (stmt, ret) = dml_stmt(b, t, u.alias.as_deref(), u.returning.as_ref())?;
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
@@ -627,7 +630,34 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
     emit_dispatch(b, stmt, tref, entry, target, !ret.is_empty());
+    b.node_sets.truncate(saved.0);
+    b.node_inline.truncate(saved.1);
     Ok(())
+}
+
+/// Subqueries in the WHERE and SET of an UPDATE/DELETE run on the nodes (uncorrelated ones
+/// first, their rows shipped; correlated scalar/EXISTS ones in place); any other shape is
+/// refused.
+fn dml_subqueries(
+    b: &mut Builder,
+    catalog: &Catalog,
+    exprs: &[&Expr],
+    t: &Table,
+    alias: Option<&str>,
+) -> Result<(usize, usize)> {
+    let mut any = false;
+    for e in exprs {
+        any |= crate::select::has_subquery(&[*e]);
+    }
+    if !any {
+        return Ok((b.node_sets.len(), b.node_inline.len()));
+    }
+    crate::select::node_subqueries(b, catalog, exprs, t, alias, false, None)?.ok_or_else(|| {
+        Error::new(
+            "correlated subquery is not supported in UPDATE/DELETE (only scalar or EXISTS \
+                 over one shared table or CTE, without GROUP BY, ORDER BY, LIMIT or DISTINCT)",
+        )
+    })
 }
 
 pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
@@ -637,6 +667,8 @@ pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
         alias: d.alias.as_deref(),
         aggs: None,
     };
+    let exprs: Vec<&Expr> = d.filter.iter().collect();
+    let saved = dml_subqueries(b, catalog, &exprs, t, d.alias.as_deref())?;
     let (stmt, ret) = dml_stmt(b, t, d.alias.as_deref(), d.returning.as_ref())?;
     let tref = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
@@ -647,6 +679,8 @@ pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
     emit_dispatch(b, stmt, tref, entry, target, !ret.is_empty());
+    b.node_sets.truncate(saved.0);
+    b.node_inline.truncate(saved.1);
     Ok(())
 }
 

@@ -528,7 +528,7 @@ fn row_exprs(s: &Select) -> Vec<&Expr> {
     out
 }
 
-fn has_subquery(exprs: &[&Expr]) -> bool {
+pub(crate) fn has_subquery(exprs: &[&Expr]) -> bool {
     let mut found = false;
     for e in exprs {
         walk(e, &mut |x| {
@@ -743,9 +743,47 @@ fn pushdown_subqueries(
     table: &Table,
     alias: Option<&str>,
 ) -> Result<Option<u16>> {
-    let exprs = row_exprs(s);
+    let grouped = !s.group_by.is_empty() || s.having.is_some() || has_aggs(s);
+    // a grouped query evaluates only its WHERE on the nodes
+    let inline_scope = if grouped { s.filter.as_ref() } else { None };
+    let Some(saved) = node_subqueries(
+        b,
+        catalog,
+        &row_exprs(s),
+        table,
+        alias,
+        grouped,
+        inline_scope,
+    )?
+    else {
+        return Ok(None);
+    };
+    let r = if grouped {
+        group_select(b, catalog, s, table, alias, GroupInput::Nodes, None)
+    } else {
+        node_select(b, catalog, s)
+    };
+    b.node_sets.truncate(saved.0);
+    b.node_inline.truncate(saved.1);
+    r.map(Some)
+}
+
+/// Makes the subqueries of `exprs` readable by node code over `table`: uncorrelated ones are
+/// compiled first (their rows are shipped), correlated ones become [`InlineSub`]s. When
+/// `only_in` is set (`restricted`), correlated ones must appear in it. Returns the previous
+/// lengths of `node_sets` and `node_inline` (truncate back to them afterwards), or None, with
+/// nothing emitted, when some subquery cannot run on the nodes.
+pub(crate) fn node_subqueries(
+    b: &mut Builder,
+    catalog: &Catalog,
+    exprs: &[&Expr],
+    table: &Table,
+    alias: Option<&str>,
+    restricted: bool,
+    only_in: Option<&Expr>,
+) -> Result<Option<(usize, usize)>> {
     let mut total = 0;
-    for e in &exprs {
+    for e in exprs {
         walk(e, &mut |x| {
             if matches!(x, Expr::Subquery(_) | Expr::Exists(_)) {
                 total += 1;
@@ -757,9 +795,8 @@ fn pushdown_subqueries(
         alias,
         aggs: None,
     };
-    let grouped = !s.group_by.is_empty() || s.having.is_some() || has_aggs(s);
     let saved = b.mark();
-    let hoisted = hoist(b, catalog, &exprs, &scope)?;
+    let hoisted = hoist(b, catalog, exprs, &scope)?;
     let stmts: Vec<u16> = b.subq[b.subq.len() - hoisted.len()..]
         .iter()
         .map(|(_, stmt)| *stmt)
@@ -767,9 +804,9 @@ fn pushdown_subqueries(
     // the correlated rest is evaluated in place on the nodes, when every one of them can be
     let mut inline = Vec::new();
     if hoisted.len() != total {
-        let in_sets = set_context_subqueries(&exprs);
+        let in_sets = set_context_subqueries(exprs);
         let mut subs: Vec<&Select> = Vec::new();
-        for e in &exprs {
+        for e in exprs {
             walk(e, &mut |x| {
                 if let Expr::Subquery(sel) | Expr::Exists(sel) = x {
                     if !hoisted.contains(sel) {
@@ -778,17 +815,16 @@ fn pushdown_subqueries(
                 }
             });
         }
-        // a grouped query evaluates only its WHERE on the nodes
-        let mut in_filter: Vec<&Select> = Vec::new();
-        if let Some(f) = &s.filter {
+        let mut allowed: Vec<&Select> = Vec::new();
+        if let Some(f) = only_in {
             walk(f, &mut |x| {
                 if let Expr::Subquery(sel) | Expr::Exists(sel) = x {
-                    in_filter.push(sel)
+                    allowed.push(sel)
                 }
             });
         }
         for sel in subs {
-            let candidate = if (grouped && !in_filter.contains(&sel)) || in_sets.contains(&sel) {
+            let candidate = if (restricted && !allowed.contains(&sel)) || in_sets.contains(&sel) {
                 None
             } else {
                 inline_candidate(b, catalog, sel, table, alias)?
@@ -805,14 +841,7 @@ fn pushdown_subqueries(
     let before = (b.node_sets.len(), b.node_inline.len());
     b.node_sets.extend(stmts);
     b.node_inline.extend(inline);
-    let r = if grouped {
-        group_select(b, catalog, s, table, alias, GroupInput::Nodes, None)
-    } else {
-        node_select(b, catalog, s)
-    };
-    b.node_sets.truncate(before.0);
-    b.node_inline.truncate(before.1);
-    r.map(Some)
+    Ok(Some(before))
 }
 
 /// The subqueries of `exprs` whose rows are a set (`x IN (SELECT ...)`, `x op ANY|ALL
