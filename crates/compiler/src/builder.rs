@@ -146,6 +146,13 @@ impl Builder {
         ])
     }
 
+    /// Forgets the subqueries [`crate::select::node_subqueries`] made readable by node code,
+    /// once the statement that reads them is compiled.
+    pub fn end_node_subqueries(&mut self, before: (usize, usize)) {
+        self.node_sets.truncate(before.0);
+        self.node_inline.truncate(before.1);
+    }
+
     /// Undoes whatever was compiled since `m` (registers are not reclaimed).
     pub fn rollback(&mut self, m: Mark) {
         let [c, n, s, k, t, tb, q, u] = m.0;

@@ -630,8 +630,7 @@ pub fn update(b: &mut Builder, catalog: &Catalog, u: &Update) -> Result<()> {
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
     emit_dispatch(b, stmt, tref, entry, target, !ret.is_empty());
-    b.node_sets.truncate(saved.0);
-    b.node_inline.truncate(saved.1);
+    b.end_node_subqueries(saved);
     Ok(())
 }
 
@@ -645,13 +644,6 @@ fn dml_subqueries(
     t: &Table,
     alias: Option<&str>,
 ) -> Result<(usize, usize)> {
-    let mut any = false;
-    for e in exprs {
-        any |= crate::select::has_subquery(&[*e]);
-    }
-    if !any {
-        return Ok((b.node_sets.len(), b.node_inline.len()));
-    }
     crate::select::node_subqueries(b, catalog, exprs, t, alias, false, None)?.ok_or_else(|| {
         Error::new(
             "correlated subquery is not supported in UPDATE/DELETE (only scalar or EXISTS \
@@ -679,8 +671,7 @@ pub fn delete(b: &mut Builder, catalog: &Catalog, d: &Delete) -> Result<()> {
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
     emit_dispatch(b, stmt, tref, entry, target, !ret.is_empty());
-    b.node_sets.truncate(saved.0);
-    b.node_inline.truncate(saved.1);
+    b.end_node_subqueries(saved);
     Ok(())
 }
 

@@ -528,7 +528,7 @@ fn row_exprs(s: &Select) -> Vec<&Expr> {
     out
 }
 
-pub(crate) fn has_subquery(exprs: &[&Expr]) -> bool {
+fn has_subquery(exprs: &[&Expr]) -> bool {
     let mut found = false;
     for e in exprs {
         walk(e, &mut |x| {
@@ -763,15 +763,14 @@ fn pushdown_subqueries(
     } else {
         node_select(b, catalog, s)
     };
-    b.node_sets.truncate(saved.0);
-    b.node_inline.truncate(saved.1);
+    b.end_node_subqueries(saved);
     r.map(Some)
 }
 
 /// Makes the subqueries of `exprs` readable by node code over `table`: uncorrelated ones are
 /// compiled first (their rows are shipped), correlated ones become [`InlineSub`]s. When
 /// `only_in` is set (`restricted`), correlated ones must appear in it. Returns the previous
-/// lengths of `node_sets` and `node_inline` (truncate back to them afterwards), or None, with
+/// lengths of `node_sets` and `node_inline` (for [`Builder::end_node_subqueries`]), or None, with
 /// nothing emitted, when some subquery cannot run on the nodes.
 pub(crate) fn node_subqueries(
     b: &mut Builder,
