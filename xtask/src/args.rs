@@ -13,34 +13,68 @@ commands:
                            `-- -v` etc. are passed to the runner)
   bench                    cargo bench --workspace (criterion micro-benchmarks)
   bench micro [filter...]  cargo bench --workspace -- [filter...]
-  bench load [options]     HTTP load test against a server
+  bench load [options]     HTTP load test against a server, the workloads of
+                           `amelie bench` (../shared/spec/BENCH.md)
 
 bench load options:
-  --workload W     tpcb | insert | upsert | select | scan | aggregate | join (default tpcb)
-  --clients N      client threads, one keep-alive connection each (default 8)
-  --seconds S      measured duration, may be fractional          (default 10)
+  --workload W     (or --type) one of                             (default tpcb)
+                     tpcb      BENCH.md TPC-B: five statements per request
+                     insert    insert into __bench.test generate <batch>
+                     upsert    ... generate <batch> on conflict do update set data = data + 1
+                     import    POST /__bench/test?columns= with <batch> empty JSON rows
+                     resolved  generate <batch> into a table with a RESOLVED column
+                     select    point select on the tpcb accounts
+                     scan | aggregate | join   analytic queries over 1M rows x scale
+                     memory    RSS growth per row for --rows generated rows (no clients)
+  --threads N      client threads, each one event loop over its connections (default 1)
+  --clients N      keep-alive connections in all, spread over the threads (default 8)
+  --seconds S      (or --time) length of the run, may be fractional (default 10)
+  --warmup S       seconds before the measured window starts      (default 1)
+  --batch N        rows per request for insert/upsert/import/resolved (default 500)
+  --scale N        tpcb/select scale: N branches, 10N tellers, 100000N accounts;
+                   scan/aggregate/join: 1M rows x N                (default 1)
+  --rows N         memory: rows to generate, 100000 per request    (default 2000000)
   --uri URI        use a running server, e.g. http://127.0.0.1:3485; without it a
                    release server is built and started on a free port in a tmpdir
-  --batch N        rows per request for insert/upsert            (default 500)
-  --scale N        tpcb/select scale: N branches, 10N tellers, 100000N accounts (default 1)
-  --backends N     backends of the started server                (default 1)
-  --frontends N    frontends of the started server               (default 1)
+  --pid P          with --uri: the server's pid, for the CPU, thread-switch and
+                   memory measures (without it they are skipped; memory needs it)
+  --backends N     backends of the started server                  (default 1)
+  --frontends N    frontends of the started server                 (default 1)
   --server-arg A   extra argument for the started server (repeatable), e.g.
                    --server-arg=--wal_sync_on_write=false
   --server-bin P   start this server binary instead of building amelie-server
                    (e.g. a reference Amelie build, for comparison)
   --keep           keep the started server's directory (and its log)
 
+Measured window: from --warmup seconds after the start to the end of the run; tx, tps and
+the latencies cover it. Server CPU (utime+stime from /proc/<pid>/stat) and thread switches
+(voluntary + nonvoluntary over /proc/<pid>/task/*/status) are divided by the operations of
+the window, counted on the server where BENCH.md says so: history rows (tpcb: `per tx` is
+per history row), rows added to __bench.test (insert, import); upsert and resolved count
+committed requests x batch (they add fewer rows than they write). `per 1,000 rows` is given
+for the batch workloads.
+
 The last line printed by `bench load` is machine-readable:
-  bench: workload=.. clients=.. seconds=.. tx=.. tps=.. rows_per_s=.. p50_us=.. p99_us=..
-         max_us=.. errors=.. conflicts=.. [check=ok|fail|skipped]
+  bench: workload=.. clients=.. threads=.. seconds=.. tx=.. tps=.. rows_per_s=.. p50_us=..
+         p99_us=.. max_us=.. ops=.. cpu_us_per_tx=.. cpu_us_per_1k_rows=.. switches_per_tx=..
+         switches_per_1k_rows=.. errors=.. conflicts=.. [check=ok|fail|skipped]
+  (a measure that was not taken is `na`); for memory:
+  bench: workload=memory rows=.. rss_before_kb=.. rss_after_kb=.. bytes_per_row=.. seconds=..
 ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Workload {
+    /// BENCH.md's TPC-B request: five statements, one history row per transaction.
     Tpcb,
+    /// `insert into __bench.test generate <batch>` into a serial key.
     Insert,
+    /// `... generate <batch> on conflict do update set data = data + 1` over 100000 random keys.
     Upsert,
+    /// `POST /__bench/test?columns=` with `<batch>` empty JSON rows.
+    Import,
+    /// `generate <batch>` into a table with a stored and a RESOLVED generated column.
+    Resolved,
+    /// Point select on the tpcb accounts.
     Select,
     /// `select count(*), sum(v) ... where v > 500` over 1M rows × scale (pushdown of filters
     /// and partial aggregates).
@@ -49,62 +83,90 @@ pub enum Workload {
     Aggregate,
     /// GROUP BY over the 1M-row table joined with a 100-row shared table.
     Join,
+    /// Bytes of RSS per generated row (no clients, no window).
+    Memory,
 }
 
 /// Rows per scale unit of the scan/aggregate table.
 pub const AGG_ROWS: usize = 1_000_000;
 
+pub const WORKLOADS: [Workload; 10] = [
+    Workload::Tpcb,
+    Workload::Insert,
+    Workload::Upsert,
+    Workload::Import,
+    Workload::Resolved,
+    Workload::Select,
+    Workload::Scan,
+    Workload::Aggregate,
+    Workload::Join,
+    Workload::Memory,
+];
+
 impl Workload {
-    fn parse(s: &str) -> Result<Workload, String> {
-        match s {
-            "tpcb" => Ok(Workload::Tpcb),
-            "insert" => Ok(Workload::Insert),
-            "upsert" => Ok(Workload::Upsert),
-            "select" => Ok(Workload::Select),
-            "scan" => Ok(Workload::Scan),
-            "aggregate" => Ok(Workload::Aggregate),
-            "join" => Ok(Workload::Join),
-            _ => Err(format!(
-                "unknown workload '{s}' (expected tpcb, insert, upsert, select, scan, aggregate or join)"
-            )),
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Tpcb => "tpcb",
+            Workload::Insert => "insert",
+            Workload::Upsert => "upsert",
+            Workload::Import => "import",
+            Workload::Resolved => "resolved",
+            Workload::Select => "select",
+            Workload::Scan => "scan",
+            Workload::Aggregate => "aggregate",
+            Workload::Join => "join",
+            Workload::Memory => "memory",
         }
     }
 
+    fn parse(s: &str) -> Result<Workload, String> {
+        WORKLOADS
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name()).collect();
+                format!("unknown workload '{s}' (expected {})", names.join(", "))
+            })
+    }
+
+    /// The workloads whose requests write `--batch` rows each.
+    pub fn is_batch(self) -> bool {
+        matches!(
+            self,
+            Workload::Insert | Workload::Upsert | Workload::Import | Workload::Resolved
+        )
+    }
+
     /// Rows written or read by one transaction, for the rows/s figure.
-    pub fn rows_per_tx(self, batch: usize) -> usize {
+    pub fn rows_per_tx(self, batch: usize, scale: usize) -> usize {
         match self {
-            Workload::Insert | Workload::Upsert => batch,
-            Workload::Tpcb | Workload::Select => 1,
-            Workload::Scan | Workload::Aggregate | Workload::Join => AGG_ROWS,
+            Workload::Insert | Workload::Upsert | Workload::Import | Workload::Resolved => batch,
+            Workload::Tpcb | Workload::Select | Workload::Memory => 1,
+            Workload::Scan | Workload::Aggregate | Workload::Join => AGG_ROWS * scale,
         }
     }
 }
 
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Workload::Tpcb => "tpcb",
-            Workload::Insert => "insert",
-            Workload::Upsert => "upsert",
-            Workload::Select => "select",
-            Workload::Scan => "scan",
-            Workload::Aggregate => "aggregate",
-            Workload::Join => "join",
-        })
+        f.write_str(self.name())
     }
 }
-
-/// Key space of the upsert workload: keys are drawn from `0..UPSERT_KEYS`.
-pub const UPSERT_KEYS: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadArgs {
     pub workload: Workload,
+    pub threads: usize,
+    /// Connections in all, spread over the threads.
     pub clients: usize,
+    /// Length of the run, warm-up included.
     pub seconds: f64,
+    pub warmup: f64,
     pub uri: Option<String>,
+    pub pid: Option<u32>,
     pub batch: usize,
     pub scale: usize,
+    pub rows: usize,
     pub backends: usize,
     pub frontends: usize,
     pub keep: bool,
@@ -116,11 +178,15 @@ impl Default for LoadArgs {
     fn default() -> Self {
         LoadArgs {
             workload: Workload::Tpcb,
+            threads: 1,
             clients: 8,
             seconds: 10.0,
+            warmup: 1.0,
             uri: None,
+            pid: None,
             batch: 500,
             scale: 1,
+            rows: 2_000_000,
             backends: 1,
             frontends: 1,
             keep: false,
@@ -183,6 +249,16 @@ fn parse_count(name: &str, value: &str, min: usize) -> Result<usize, String> {
     }
 }
 
+fn parse_seconds(name: &str, value: &str, zero_ok: bool) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && (s > 0.0 || (zero_ok && s == 0.0)) => Ok(s),
+        _ => Err(format!(
+            "--{name}: expected a {} number, got '{value}'",
+            if zero_ok { "non-negative" } else { "positive" }
+        )),
+    }
+}
+
 pub fn parse_load_args(args: &[String]) -> Result<LoadArgs, String> {
     let mut out = LoadArgs::default();
     let mut i = 0;
@@ -214,21 +290,24 @@ pub fn parse_load_args(args: &[String]) -> Result<LoadArgs, String> {
             }
         };
         match name {
-            "workload" => out.workload = Workload::parse(&value)?,
+            "workload" | "type" => out.workload = Workload::parse(&value)?,
+            "threads" => out.threads = parse_count(name, &value, 1)?,
             "clients" => out.clients = parse_count(name, &value, 1)?,
-            "seconds" => {
-                out.seconds = match value.parse::<f64>() {
-                    Ok(s) if s.is_finite() && s > 0.0 => s,
-                    _ => {
-                        return Err(format!(
-                            "--seconds: expected a positive number, got '{value}'"
-                        ))
-                    }
-                }
-            }
+            "seconds" | "time" => out.seconds = parse_seconds(name, &value, false)?,
+            "warmup" => out.warmup = parse_seconds(name, &value, true)?,
             "uri" => out.uri = Some(value),
+            "pid" => {
+                out.pid = Some(
+                    value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("--pid: expected a process id, got '{value}'"))?,
+                )
+            }
             "batch" => out.batch = parse_count(name, &value, 1)?,
             "scale" => out.scale = parse_count(name, &value, 1)?,
+            "rows" => out.rows = parse_count(name, &value, 1)?,
             "backends" => out.backends = parse_count(name, &value, 0)?,
             "frontends" => out.frontends = parse_count(name, &value, 1)?,
             "server-arg" => out.server_args.push(value),
@@ -236,9 +315,16 @@ pub fn parse_load_args(args: &[String]) -> Result<LoadArgs, String> {
             _ => return Err(format!("bench load: unknown option '--{name}'")),
         }
     }
-    if out.workload == Workload::Upsert && out.batch > UPSERT_KEYS {
+    if out.clients < out.threads {
         return Err(format!(
-            "--batch: upsert keys are distinct within a request, so at most {UPSERT_KEYS}"
+            "--clients ({}) must be at least --threads ({}): every thread drives one or more connections",
+            out.clients, out.threads
+        ));
+    }
+    if out.workload != Workload::Memory && out.warmup >= out.seconds {
+        return Err(format!(
+            "--warmup ({}) must be shorter than --seconds ({}): the measured window is what remains",
+            out.warmup, out.seconds
         ));
     }
     if out.uri.is_some() {
@@ -254,6 +340,13 @@ pub fn parse_load_args(args: &[String]) -> Result<LoadArgs, String> {
                 "{name} applies to the server started by bench load; it cannot be used with --uri"
             ));
         }
+        if out.workload == Workload::Memory && out.pid.is_none() {
+            return Err("--workload memory with --uri needs --pid (the server's RSS)".to_string());
+        }
+    } else if out.pid.is_some() {
+        return Err(
+            "--pid names the server given by --uri; a started server's pid is known".to_string(),
+        );
     }
     Ok(out)
 }
@@ -275,36 +368,68 @@ mod tests {
         let a = load("").unwrap();
         assert_eq!(a, LoadArgs::default());
         assert_eq!(a.workload, Workload::Tpcb);
+        assert_eq!(
+            (a.threads, a.clients, a.seconds, a.warmup),
+            (1, 8, 10.0, 1.0)
+        );
         assert_eq!((a.backends, a.frontends, a.batch, a.scale), (1, 1, 500, 1));
+        assert_eq!(a.rows, 2_000_000);
+        assert_eq!((a.uri.as_deref(), a.pid), (None, None));
     }
 
     #[test]
     fn all_options_both_spellings() {
         let a = load(
-            "--workload upsert --clients=16 --seconds 2.5 --batch=100 --scale 3 \
+            "--workload upsert --clients=16 --seconds 2.5 --batch=100 --scale 3 --threads 2 \
+             --warmup=0.5 --rows 5000000 \
              --backends=4 --frontends 2 --keep --server-arg=--wal_sync_on_write=false",
         )
         .unwrap();
         assert_eq!(a.workload, Workload::Upsert);
         assert_eq!(a.clients, 16);
+        assert_eq!(a.threads, 2);
         assert_eq!(a.seconds, 2.5);
+        assert_eq!(a.warmup, 0.5);
         assert_eq!(a.batch, 100);
         assert_eq!(a.scale, 3);
+        assert_eq!(a.rows, 5_000_000);
         assert_eq!(a.backends, 4);
         assert_eq!(a.frontends, 2);
         assert!(a.keep);
         assert_eq!(a.server_args, vec!["--wal_sync_on_write=false".to_string()]);
         assert_eq!(a.uri, None);
+        // amelie bench's spellings
+        let b = load("--type resolved --time 3 --warmup 0").unwrap();
+        assert_eq!(
+            (b.workload, b.seconds, b.warmup),
+            (Workload::Resolved, 3.0, 0.0)
+        );
     }
 
     #[test]
-    fn uri() {
-        let a = load("--uri http://127.0.0.1:3485 --workload select").unwrap();
+    fn every_workload_by_name() {
+        for w in WORKLOADS {
+            assert_eq!(load(&format!("--type {w}")).unwrap().workload, w);
+        }
+        assert!(load("--type Tpcb").is_err());
+    }
+
+    #[test]
+    fn uri_and_pid() {
+        let a = load("--uri http://127.0.0.1:3485 --workload select --pid 42").unwrap();
         assert_eq!(a.uri.as_deref(), Some("http://127.0.0.1:3485"));
+        assert_eq!(a.pid, Some(42));
         assert_eq!(a.workload, Workload::Select);
         assert!(load("--uri=http://h:1 --backends 2").is_err());
         assert!(load("--uri=http://h:1 --keep").is_err());
         assert!(load("--uri=http://h:1 --server-bin=/bin/x").is_err());
+        assert!(load("--pid 42").unwrap_err().contains("--uri"));
+        assert!(load("--uri=http://h:1 --pid 0").is_err());
+        assert!(load("--uri=http://h:1 --pid x").is_err());
+        assert!(load("--uri=http://h:1 --workload memory")
+            .unwrap_err()
+            .contains("--pid"));
+        assert!(load("--uri=http://h:1 --workload memory --pid 7").is_ok());
         assert_eq!(
             load("--server-bin /opt/amelie")
                 .unwrap()
@@ -319,16 +444,36 @@ mod tests {
         assert!(load("--workload tpcc").is_err());
         assert!(load("--clients 0").is_err());
         assert!(load("--clients -1").is_err());
+        assert!(load("--threads 0").is_err());
+        assert!(load("--threads 4 --clients 2")
+            .unwrap_err()
+            .contains("--threads"));
+        assert!(load("--threads 2 --clients 2").is_ok());
         assert!(load("--clients").unwrap_err().contains("missing value"));
         assert!(load("--seconds 0").is_err());
         assert!(load("--seconds nan").is_err());
+        assert!(load("--warmup -1").is_err());
+        assert!(load("--seconds 1 --warmup 1")
+            .unwrap_err()
+            .contains("--warmup"));
+        assert!(load("--seconds 1 --warmup 0.5").is_ok());
+        assert!(load("--workload memory --seconds 1 --warmup 2").is_ok());
+        assert!(load("--rows 0").is_err());
         assert!(load("--frobnicate 1")
             .unwrap_err()
             .contains("unknown option"));
         assert!(load("tpcb").is_err());
         assert!(load("--keep=yes").is_err());
-        assert!(load("--workload upsert --batch 100001").is_err());
-        assert!(load("--workload insert --batch 100001").is_ok());
+        assert!(load("--workload upsert --batch 200000").is_ok());
+    }
+
+    #[test]
+    fn rows_per_tx() {
+        assert_eq!(Workload::Insert.rows_per_tx(500, 3), 500);
+        assert_eq!(Workload::Import.rows_per_tx(7, 1), 7);
+        assert_eq!(Workload::Tpcb.rows_per_tx(500, 3), 1);
+        assert_eq!(Workload::Scan.rows_per_tx(500, 3), 3 * AGG_ROWS);
+        assert!(Workload::Resolved.is_batch() && !Workload::Tpcb.is_batch());
     }
 
     #[test]

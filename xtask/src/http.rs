@@ -73,6 +73,116 @@ fn read_line<R: BufRead>(r: &mut R, line: &mut Vec<u8>, head: &mut usize) -> io:
     Ok(())
 }
 
+/// `Content-Length`, `Transfer-Encoding` and `Connection` of a response head, line by line.
+#[derive(Default)]
+struct HeadFields {
+    content_length: Option<usize>,
+    close: bool,
+}
+
+impl HeadFields {
+    /// One header line, without its line end.
+    fn line(&mut self, line: &[u8]) -> io::Result<()> {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return Err(invalid(format!(
+                "malformed header line '{}'",
+                String::from_utf8_lossy(line)
+            )));
+        };
+        let name = line[..colon].trim_ascii();
+        let value = line[colon + 1..].trim_ascii();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "bad Content-Length '{}'",
+                        String::from_utf8_lossy(value)
+                    ))
+                })?;
+            self.content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding")
+            && !value.eq_ignore_ascii_case(b"identity")
+        {
+            return Err(invalid(format!(
+                "unsupported Transfer-Encoding '{}'",
+                String::from_utf8_lossy(value)
+            )));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            self.close = value.eq_ignore_ascii_case(b"close");
+        }
+        Ok(())
+    }
+}
+
+/// Statuses whose responses never carry a body, whatever their headers say.
+fn has_no_body(status: u16) -> bool {
+    status == 204 || status == 304 || (100..200).contains(&status)
+}
+
+/// The status line and headers of a response, as found by [`parse_head`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub status: u16,
+    /// Bytes of the status line and headers, the blank line included.
+    pub len: usize,
+    /// Bytes of body after the head: `Content-Length`, 0 without one and for 204/304/1xx.
+    pub body_len: usize,
+    /// The server announced `Connection: close`.
+    pub close: bool,
+}
+
+impl Head {
+    /// Bytes of the whole response.
+    pub fn total(&self) -> usize {
+        self.len + self.body_len
+    }
+}
+
+/// Parses the response head at the start of `buf`, which may hold only part of it (a
+/// non-blocking read): `Ok(None)` until the blank line that ends the head has arrived.
+/// The body is complete once `buf.len() >= head.total()`.
+pub fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
+    let mut fields = HeadFields::default();
+    let mut status = None;
+    let mut start = 0;
+    loop {
+        let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') else {
+            if buf.len() > MAX_HEAD {
+                return Err(invalid("response header too large".to_string()));
+            }
+            return Ok(None);
+        };
+        let end = start + nl + 1;
+        if end > MAX_HEAD {
+            return Err(invalid("response header too large".to_string()));
+        }
+        let mut line = &buf[start..start + nl];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        start = end;
+        match status {
+            None => status = Some(parse_status_line(line)?),
+            Some(status) if line.is_empty() => {
+                let body_len = if has_no_body(status) {
+                    0
+                } else {
+                    fields.content_length.unwrap_or(0)
+                };
+                return Ok(Some(Head {
+                    status,
+                    len: end,
+                    body_len,
+                    close: fields.close,
+                }));
+            }
+            Some(_) => fields.line(line)?,
+        }
+    }
+}
+
 /// Parses one response: status line, headers, then a `Content-Length` body
 /// (or, without one, an empty body — or everything up to EOF on `Connection: close`).
 pub fn read_response<R: BufRead>(r: &mut R) -> io::Result<Response> {
@@ -81,36 +191,19 @@ pub fn read_response<R: BufRead>(r: &mut R) -> io::Result<Response> {
     read_line(r, &mut line, &mut head)?;
     let status = parse_status_line(&line)?;
 
-    let mut content_length: Option<usize> = None;
-    let mut close = false;
+    let mut fields = HeadFields::default();
     loop {
         read_line(r, &mut line, &mut head)?;
         if line.is_empty() {
             break;
         }
-        let text = String::from_utf8_lossy(&line);
-        let Some((name, value)) = text.split_once(':') else {
-            return Err(invalid(format!("malformed header line '{text}'")));
-        };
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("content-length") {
-            let n = value
-                .parse::<usize>()
-                .map_err(|_| invalid(format!("bad Content-Length '{value}'")))?;
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding")
-            && !value.eq_ignore_ascii_case("identity")
-        {
-            return Err(invalid(format!("unsupported Transfer-Encoding '{value}'")));
-        } else if name.eq_ignore_ascii_case("connection") {
-            close = value.eq_ignore_ascii_case("close");
-        }
+        fields.line(&line)?;
     }
+    let close = fields.close;
 
-    let no_body = status == 204 || status == 304 || (100..200).contains(&status);
     let mut body = Vec::new();
-    match content_length {
-        _ if no_body => {}
+    match fields.content_length {
+        _ if has_no_body(status) => {}
         Some(n) => {
             body.resize(n, 0);
             r.read_exact(&mut body).map_err(|e| {
@@ -444,6 +537,82 @@ HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n[1]";
         raw.extend_from_slice(b"\r\n");
         let err = read_response(&mut Cursor::new(raw)).unwrap_err();
         assert!(err.to_string().contains("too large"));
+    }
+
+    #[test]
+    fn head_arrives_in_pieces() {
+        let raw: &[u8] =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 7\r\n\r\n[1, 2]\n";
+        let head_len = raw.len() - 7;
+        // every prefix shorter than the head is "not yet"; from there the head is known
+        for cut in 0..=raw.len() {
+            match parse_head(&raw[..cut]).unwrap() {
+                None => assert!(cut < head_len, "head not found at {cut}"),
+                Some(h) => {
+                    assert!(cut >= head_len, "head found too early at {cut}");
+                    assert_eq!(
+                        h,
+                        Head {
+                            status: 200,
+                            len: head_len,
+                            body_len: 7,
+                            close: false
+                        }
+                    );
+                    assert_eq!(h.total(), raw.len());
+                    // the body is complete only once all of it is there
+                    assert_eq!(cut >= h.total(), cut == raw.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn head_204_and_lengths() {
+        let h = parse_head(b"HTTP/1.1 204 No Content\r\ndate: Sun\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.status, h.body_len, h.total()), (204, 0, 38));
+        // 204 has no body even if a length is given; 200 without a length has none either
+        let h = parse_head(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.body_len, 0);
+        let h = parse_head(b"HTTP/1.1 200 OK\n\n").unwrap().unwrap();
+        assert_eq!((h.len, h.body_len), (17, 0));
+        let h = parse_head(b"HTTP/1.1 400 Bad Request\r\nContent-Length:  14 \r\nConnection: close\r\n\r\n{\"msg\": \"bad\"}")
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.status, h.body_len, h.close), (400, 14, true));
+        // two responses back to back: the first head ends where it ends
+        let two = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n[1]HTTP/1.1 204 No Content\r\n\r\n";
+        let h = parse_head(two).unwrap().unwrap();
+        assert_eq!(&two[h.len..h.total()], b"[1]");
+        let h2 = parse_head(&two[h.total()..]).unwrap().unwrap();
+        assert_eq!((h2.status, h2.total()), (204, two.len() - h.total()));
+    }
+
+    #[test]
+    fn head_errors() {
+        for raw in [
+            &b"SPDY/3 200 OK\r\n\r\n"[..],
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        ] {
+            assert!(
+                parse_head(raw).is_err(),
+                "accepted {:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        // a bad status line is an error as soon as its line is complete
+        assert!(parse_head(b"HTTP/1.1 2000 OK\r\n").is_err());
+        assert_eq!(parse_head(b"HTTP/1.1 200").unwrap(), None);
+        let mut huge = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        huge.resize(MAX_HEAD + 10, b'a');
+        assert!(parse_head(&huge).is_err());
     }
 
     #[test]

@@ -1,204 +1,17 @@
-//! `bench load`: drives the HTTP SQL endpoint with N keep-alive clients for S seconds.
+//! `bench load`: the workloads of `amelie bench` (../shared/spec/BENCH.md) against a server,
+//! with the cost measures BENCH.md defines (server CPU and thread switches per operation over a
+//! measured window, bytes per row).
 
-use crate::args::{LoadArgs, Workload, UPSERT_KEYS};
+use crate::args::{LoadArgs, Workload, AGG_ROWS};
+use crate::driver::{Shared, ThreadStats, Worker, MEASURE, STOP};
 use crate::http::Client;
-use std::collections::HashMap;
-use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use crate::procfs;
+use crate::requests::{self, Generator, ACCOUNTS_PER_BRANCH, TELLERS_PER_BRANCH};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::Ordering;
+use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
-
-const CONFLICT: &str = "transaction conflict, abort";
-/// Rows per INSERT statement while loading the tpcb tables.
-const LOAD_CHUNK: i64 = 500;
-const ACCOUNTS_PER_BRANCH: i64 = 100_000;
-const TELLERS_PER_BRANCH: i64 = 10;
-/// History ids are `client * HID_STRIDE + counter`, insert ids `client * ID_STRIDE + counter`.
-const HID_STRIDE: u64 = 1_000_000_000;
-const ID_STRIDE: u64 = 1_000_000_000_000;
-const TPCB_TABLES: [&str; 4] = [
-    "__bench_history",
-    "__bench_accounts",
-    "__bench_tellers",
-    "__bench_branches",
-];
-
-/// xorshift64* — small, fast, good enough to pick keys.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        // splitmix64 scrambles small seeds into a non-zero state
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-}
-
-fn push_int(buf: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        buf.push(b'-');
-    }
-    let mut n = v.unsigned_abs();
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&tmp[i..]);
-}
-
-/// Builds the request bodies of one client.
-struct Generator {
-    workload: Workload,
-    rng: Rng,
-    client: u64,
-    counter: u64,
-    scale: i64,
-    batch: usize,
-    /// upsert: `stamps[k] == stamp` marks key k as used in the current statement
-    stamps: Vec<u32>,
-    stamp: u32,
-}
-
-impl Generator {
-    fn new(args: &LoadArgs, client: u64, seed: u64) -> Generator {
-        Generator {
-            workload: args.workload,
-            rng: Rng::new(seed),
-            client,
-            counter: 0,
-            scale: args.scale as i64,
-            batch: args.batch,
-            stamps: if args.workload == Workload::Upsert {
-                vec![0; UPSERT_KEYS]
-            } else {
-                Vec::new()
-            },
-            stamp: 0,
-        }
-    }
-
-    fn build(&mut self, buf: &mut Vec<u8>) {
-        buf.clear();
-        match self.workload {
-            Workload::Tpcb => self.tpcb(buf),
-            Workload::Select => {
-                let aid = self.rng.range(1, ACCOUNTS_PER_BRANCH * self.scale);
-                buf.extend_from_slice(b"select * from __bench_accounts where aid = ");
-                push_int(buf, aid);
-            }
-            Workload::Scan => {
-                buf.extend_from_slice(b"select count(*), sum(v) from __bench_agg where v > 500");
-            }
-            Workload::Aggregate => {
-                buf.extend_from_slice(b"select g, count(*), sum(v) from __bench_agg group by g");
-            }
-            Workload::Join => {
-                buf.extend_from_slice(
-                    b"select s.name, count(*), sum(a.v) from __bench_agg a \
-                      join __bench_groups s on a.g = s.g group by s.name",
-                );
-            }
-            Workload::Insert => {
-                buf.extend_from_slice(b"insert into __bench_insert values ");
-                for i in 0..self.batch {
-                    if i > 0 {
-                        buf.push(b',');
-                    }
-                    buf.push(b'(');
-                    push_int(buf, (self.client * ID_STRIDE + self.counter) as i64);
-                    buf.extend_from_slice(b", ");
-                    push_int(buf, self.rng.below(1_000_000) as i64);
-                    buf.push(b')');
-                    self.counter += 1;
-                }
-            }
-            Workload::Upsert => {
-                self.stamp = self.stamp.wrapping_add(1);
-                if self.stamp == 0 {
-                    self.stamps.fill(0);
-                    self.stamp = 1;
-                }
-                buf.extend_from_slice(b"insert into __bench_upsert values ");
-                for i in 0..self.batch {
-                    let key = loop {
-                        let k = self.rng.below(UPSERT_KEYS as u64) as usize;
-                        if self.stamps[k] != self.stamp {
-                            self.stamps[k] = self.stamp;
-                            break k;
-                        }
-                    };
-                    if i > 0 {
-                        buf.push(b',');
-                    }
-                    buf.push(b'(');
-                    push_int(buf, key as i64);
-                    buf.extend_from_slice(b", 1)");
-                }
-                buf.extend_from_slice(b" on conflict do update set hits = hits + 1");
-            }
-        }
-    }
-
-    fn tpcb(&mut self, buf: &mut Vec<u8>) {
-        let aid = self.rng.range(1, ACCOUNTS_PER_BRANCH * self.scale);
-        let tid = self.rng.range(1, TELLERS_PER_BRANCH * self.scale);
-        let bid = self.rng.range(1, self.scale);
-        let delta = self.rng.range(-5000, 5000);
-        let hid = (self.client * HID_STRIDE + self.counter) as i64;
-        self.counter += 1;
-        // `x + -5` is `x`, `+`, literal `-5`: the space after `+` keeps it from lexing as `x+-5`.
-        buf.extend_from_slice(b"update __bench_accounts set abalance = abalance + ");
-        push_int(buf, delta);
-        buf.extend_from_slice(b" where aid = ");
-        push_int(buf, aid);
-        buf.extend_from_slice(b"; select abalance from __bench_accounts where aid = ");
-        push_int(buf, aid);
-        buf.extend_from_slice(b"; update __bench_tellers set tbalance = tbalance + ");
-        push_int(buf, delta);
-        buf.extend_from_slice(b" where tid = ");
-        push_int(buf, tid);
-        buf.extend_from_slice(b"; update __bench_branches set bbalance = bbalance + ");
-        push_int(buf, delta);
-        buf.extend_from_slice(b" where bid = ");
-        push_int(buf, bid);
-        buf.extend_from_slice(b"; insert into __bench_history values (");
-        for (i, v) in [hid, tid, bid, aid, delta].into_iter().enumerate() {
-            if i > 0 {
-                buf.extend_from_slice(b", ");
-            }
-            push_int(buf, v);
-        }
-        buf.extend_from_slice(b", '2024-01-01 00:00:00', '')");
-    }
-}
 
 fn exec(c: &mut Client, sql: &str) -> Result<(), String> {
     c.execute(sql).map(drop).map_err(|e| {
@@ -207,220 +20,6 @@ fn exec(c: &mut Client, sql: &str) -> Result<(), String> {
             sql.chars().take(120).collect::<String>()
         )
     })
-}
-
-/// Inserts rows `1..=count` of `table`, LOAD_CHUNK rows per statement.
-fn load_rows(
-    c: &mut Client,
-    table: &str,
-    count: i64,
-    row: impl Fn(&mut Vec<u8>, i64),
-) -> Result<(), String> {
-    let mut sql = Vec::with_capacity(64 * LOAD_CHUNK as usize);
-    let mut first = 1;
-    while first <= count {
-        let last = (first + LOAD_CHUNK - 1).min(count);
-        sql.clear();
-        write!(sql, "insert into {table} values ").unwrap();
-        for id in first..=last {
-            if id > first {
-                sql.push(b',');
-            }
-            sql.push(b'(');
-            row(&mut sql, id);
-            sql.push(b')');
-        }
-        exec(c, std::str::from_utf8(&sql).unwrap())?;
-        first = last + 1;
-    }
-    Ok(())
-}
-
-fn setup_tpcb(c: &mut Client, scale: i64) -> Result<(), String> {
-    let started = Instant::now();
-    for t in TPCB_TABLES {
-        exec(c, &format!("drop table if exists {t}"))?;
-    }
-    exec(
-        c,
-        "create table __bench_branches (bid int primary key, bbalance int, filler text)",
-    )?;
-    exec(
-        c,
-        "create table __bench_tellers (tid int primary key, bid int, tbalance int, filler text)",
-    )?;
-    exec(
-        c,
-        "create table __bench_accounts (aid int primary key, bid int, abalance int, filler text)",
-    )?;
-    // Amelie would use `hid int primary key serial`; clients generate unique ids instead.
-    exec(
-        c,
-        "create table __bench_history (hid int primary key, tid int, bid int, aid int, \
-         delta int, time timestamp, filler text)",
-    )?;
-    load_rows(c, "__bench_branches", scale, |b, id| {
-        push_int(b, id);
-        b.extend_from_slice(b", 0, ''");
-    })?;
-    load_rows(c, "__bench_tellers", TELLERS_PER_BRANCH * scale, |b, id| {
-        push_int(b, id);
-        b.extend_from_slice(b", ");
-        push_int(b, (id - 1) / TELLERS_PER_BRANCH + 1);
-        b.extend_from_slice(b", 0, ''");
-    })?;
-    load_rows(
-        c,
-        "__bench_accounts",
-        ACCOUNTS_PER_BRANCH * scale,
-        |b, id| {
-            push_int(b, id);
-            b.extend_from_slice(b", ");
-            push_int(b, (id - 1) / ACCOUNTS_PER_BRANCH + 1);
-            b.extend_from_slice(b", 0, ''");
-        },
-    )?;
-    eprintln!(
-        "xtask: loaded tpcb scale {scale} ({} branches, {} tellers, {} accounts) in {:.2}s",
-        scale,
-        TELLERS_PER_BRANCH * scale,
-        ACCOUNTS_PER_BRANCH * scale,
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-fn setup(c: &mut Client, args: &LoadArgs) -> Result<(), String> {
-    match args.workload {
-        Workload::Tpcb | Workload::Select => setup_tpcb(c, args.scale as i64),
-        Workload::Scan | Workload::Aggregate | Workload::Join => {
-            exec(c, "drop table if exists __bench_groups")?;
-            exec(
-                c,
-                "create shared table __bench_groups (g int primary key, name text)",
-            )?;
-            let groups: Vec<String> = (0..100).map(|g| format!("({g}, 'group {g}')")).collect();
-            exec(
-                c,
-                &format!("insert into __bench_groups values {}", groups.join(", ")),
-            )?;
-            exec(c, "drop table if exists __bench_agg")?;
-            exec(
-                c,
-                "create table __bench_agg (id int primary key serial, g int random (100), v int random (1000))",
-            )?;
-            let chunk = 50_000;
-            for _ in 0..(crate::args::AGG_ROWS * args.scale).div_ceil(chunk) {
-                exec(c, &format!("insert into __bench_agg generate {chunk}"))?;
-            }
-            Ok(())
-        }
-        Workload::Insert => {
-            exec(c, "drop table if exists __bench_insert")?;
-            exec(
-                c,
-                "create table __bench_insert (id int primary key, data int)",
-            )
-        }
-        Workload::Upsert => {
-            exec(c, "drop table if exists __bench_upsert")?;
-            exec(
-                c,
-                "create table __bench_upsert (id int primary key, hits int) with (type = 'hash')",
-            )
-        }
-    }
-}
-
-#[derive(Default)]
-struct Stats {
-    ok: u64,
-    conflicts: u64,
-    /// successful transactions only
-    latencies_us: Vec<u32>,
-    errors: HashMap<String, u64>,
-    /// an I/O error happened, so a request's outcome is unknown
-    io_errors: bool,
-    /// from the common start to this client's last reply (the max over clients after merge)
-    elapsed: Duration,
-}
-
-impl Stats {
-    fn merge(&mut self, other: Stats) {
-        self.ok += other.ok;
-        self.conflicts += other.conflicts;
-        self.latencies_us.extend(other.latencies_us);
-        for (msg, n) in other.errors {
-            *self.errors.entry(msg).or_default() += n;
-        }
-        self.io_errors |= other.io_errors;
-        self.elapsed = self.elapsed.max(other.elapsed);
-    }
-}
-
-/// Counters the progress reporter reads while the clients run.
-#[derive(Default)]
-struct Progress {
-    ok: AtomicU64,
-    failed: AtomicU64,
-}
-
-fn client_loop(
-    mut client: Client,
-    mut generator: Generator,
-    duration: Duration,
-    barrier: &Barrier,
-    progress: &Progress,
-) -> Stats {
-    let mut stats = Stats::default();
-    let mut body = Vec::with_capacity(64 * 1024);
-    barrier.wait();
-    let started = Instant::now();
-    let deadline = started + duration;
-    while Instant::now() < deadline {
-        generator.build(&mut body);
-        let t0 = Instant::now();
-        match client.post(&body) {
-            Ok(r) if r.is_success() => {
-                let us = t0.elapsed().as_micros().min(u32::MAX as u128) as u32;
-                stats.latencies_us.push(us);
-                stats.ok += 1;
-                progress.ok.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(r) => {
-                let msg = r.error_message();
-                if msg == CONFLICT {
-                    stats.conflicts += 1;
-                } else {
-                    *stats.errors.entry(msg).or_default() += 1;
-                }
-                progress.failed.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                stats.io_errors = true;
-                *stats.errors.entry(format!("io: {e}")).or_default() += 1;
-                progress.failed.fetch_add(1, Ordering::Relaxed);
-                if let Err(e) = client.reconnect() {
-                    *stats
-                        .errors
-                        .entry(format!("io: reconnect failed, client stopped: {e}"))
-                        .or_default() += 1;
-                    break;
-                }
-            }
-        }
-    }
-    stats.elapsed = started.elapsed();
-    stats
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[u32], p: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// A single integer from a one-row, one-column result such as `[42]` or `[\n  42\n]`.
@@ -436,30 +35,261 @@ fn parse_scalar(body: &[u8]) -> Option<i64> {
     inner.parse().ok()
 }
 
+fn query_scalar(c: &mut Client, sql: &str) -> Result<i64, String> {
+    let r = c.execute(sql).map_err(|e| format!("`{sql}`: {e}"))?;
+    parse_scalar(&r.body).ok_or_else(|| format!("`{sql}`: unexpected result {}", r.body_text()))
+}
+
+/// Creates the schema and drops the workload's tables, so a server can be reused.
+fn reset(c: &mut Client, workload: Workload) -> Result<(), String> {
+    exec(c, requests::CREATE_SCHEMA)?;
+    for t in requests::tables(workload) {
+        exec(c, &format!("drop table if exists {t}"))?;
+    }
+    Ok(())
+}
+
+/// BENCH.md's tpcb set-up: the four tables, then one `INSERT ... VALUES` request per row.
+fn setup_tpcb(c: &mut Client, scale: i64) -> Result<(), String> {
+    let started = Instant::now();
+    for ddl in requests::TPCB_TABLES {
+        exec(c, ddl)?;
+    }
+    let mut sql = Vec::with_capacity(256);
+    for (table, count) in [
+        ("branches", scale),
+        ("tellers", TELLERS_PER_BRANCH * scale),
+        ("accounts", ACCOUNTS_PER_BRANCH * scale),
+    ] {
+        for id in 0..count {
+            requests::tpcb_row(&mut sql, table, id);
+            let r = c
+                .post(&sql)
+                .map_err(|e| format!("setup: {table} row {id}: {e}"))?;
+            if !r.is_success() {
+                return Err(format!(
+                    "setup: `{}`: {}",
+                    String::from_utf8_lossy(&sql),
+                    r.error_message()
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "xtask: loaded tpcb scale {scale} ({scale} branches, {} tellers, {} accounts), one request \
+         per row, in {:.2}s",
+        TELLERS_PER_BRANCH * scale,
+        ACCOUNTS_PER_BRANCH * scale,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn setup(c: &mut Client, args: &LoadArgs) -> Result<(), String> {
+    reset(c, args.workload)?;
+    match args.workload {
+        Workload::Tpcb | Workload::Select => setup_tpcb(c, args.scale as i64),
+        Workload::Scan | Workload::Aggregate | Workload::Join => {
+            exec(
+                c,
+                "create shared table __bench.groups (g int primary key, name text)",
+            )?;
+            let groups: Vec<String> = (0..100).map(|g| format!("({g}, 'group {g}')")).collect();
+            exec(
+                c,
+                &format!("insert into __bench.groups values {}", groups.join(", ")),
+            )?;
+            exec(
+                c,
+                "create table __bench.agg (id int primary key serial, g int random (100), v int random (1000))",
+            )?;
+            let chunk = 50_000;
+            for _ in 0..(AGG_ROWS * args.scale).div_ceil(chunk) {
+                exec(c, &format!("insert into __bench.agg generate {chunk}"))?;
+            }
+            Ok(())
+        }
+        Workload::Insert | Workload::Upsert | Workload::Import | Workload::Resolved => exec(
+            c,
+            requests::create_test_table(args.workload).expect("a batch workload"),
+        ),
+        Workload::Memory => exec(c, requests::CREATE_MEM),
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// How the operations of the window are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpCount {
+    /// `count(*)` of this table on the server, at both ends of the window.
+    ServerRows(&'static str),
+    /// Committed requests × this many rows.
+    Client(usize),
+}
+
+fn op_count(args: &LoadArgs) -> OpCount {
+    match args.workload {
+        Workload::Tpcb => OpCount::ServerRows("__bench.history"),
+        Workload::Insert | Workload::Import => OpCount::ServerRows("__bench.test"),
+        // upsert adds no rows once its 100000 keys exist, resolved merges repeated keys: count
+        // the rows written, as amelie bench does
+        Workload::Upsert | Workload::Resolved => OpCount::Client(args.batch),
+        Workload::Select | Workload::Scan | Workload::Aggregate | Workload::Join => {
+            OpCount::Client(1)
+        }
+        Workload::Memory => unreachable!("the memory workload has no window"),
+    }
+}
+
+/// One end of the measured window.
+struct Mark {
+    at: Instant,
+    /// Committed requests so far (client side).
+    ok: u64,
+    proc: Option<procfs::Sample>,
+    /// CPU ticks of this process (the client), to show what the client costs.
+    client_ticks: Option<u64>,
+    /// `count(*)` of the counted table.
+    rows: Option<i64>,
+}
+
+/// Takes the server's numbers (CPU and switches, then the row count) and the client count.
+fn mark(
+    shared: &Shared,
+    pid: Option<u32>,
+    counter: &mut Option<(Client, &'static str)>,
+    notes: &mut Vec<String>,
+) -> Mark {
+    let proc = pid.and_then(|pid| {
+        procfs::sample(pid)
+            .map_err(|e| notes.push(format!("cannot read /proc: {e}")))
+            .ok()
+    });
+    let rows = counter.as_mut().and_then(|(c, table)| {
+        query_scalar(c, &format!("select count(*) from {table}"))
+            .map_err(|e| notes.push(format!("cannot count rows: {e}")))
+            .ok()
+    });
+    let client_ticks = procfs::sample(std::process::id()).ok().map(|s| s.cpu_ticks);
+    Mark {
+        at: Instant::now(),
+        ok: shared.ok.load(Ordering::Relaxed),
+        proc,
+        client_ticks,
+        rows,
+    }
+}
+
+/// The figures of one run, as printed.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Figures {
+    window_s: f64,
+    tx: u64,
+    tps: f64,
+    rows_per_s: f64,
+    /// Operations of the window (history rows, table rows, or client-side counts).
+    ops: Option<u64>,
+    cpu_us_per_tx: Option<f64>,
+    cpu_us_per_1k_rows: Option<f64>,
+    switches_per_tx: Option<f64>,
+    switches_per_1k_rows: Option<f64>,
+    /// CPU of the client process per committed request.
+    client_cpu_us_per_tx: Option<f64>,
+}
+
+/// Turns the two marks into figures. `clk_tck` converts CPU ticks to seconds.
+fn figures(args: &LoadArgs, start: &Mark, end: &Mark, clk_tck: u64) -> Figures {
+    let window_s = end.at.duration_since(start.at).as_secs_f64().max(1e-9);
+    let tx = end.ok - start.ok;
+    let tps = tx as f64 / window_s;
+    let rows_per_s = tps * args.workload.rows_per_tx(args.batch, args.scale) as f64;
+    let ops = match op_count(args) {
+        OpCount::ServerRows(_) => match (start.rows, end.rows) {
+            (Some(a), Some(b)) => Some((b - a).max(0) as u64),
+            _ => None,
+        },
+        OpCount::Client(rows) => Some(tx * rows as u64),
+    };
+    let (cpu_us, switches) = match (start.proc, end.proc) {
+        (Some(a), Some(b)) => (
+            Some((b.cpu_ticks - a.cpu_ticks) as f64 * 1e6 / clk_tck as f64),
+            Some((b.switches - a.switches) as f64),
+        ),
+        _ => (None, None),
+    };
+    let per = |total: Option<f64>, n: Option<u64>, unit: f64| match (total, n) {
+        (Some(t), Some(n)) if n > 0 => Some(t / n as f64 * unit),
+        _ => None,
+    };
+    // "per transaction": per history row for tpcb (counted on the server), per committed
+    // request otherwise; "per 1,000 rows" for the workloads that write batches
+    let tx_count = if args.workload == Workload::Tpcb {
+        ops
+    } else {
+        Some(tx)
+    };
+    let batch = args.workload.is_batch();
+    Figures {
+        window_s,
+        tx,
+        tps,
+        rows_per_s,
+        ops,
+        cpu_us_per_tx: per(cpu_us, tx_count, 1.0),
+        cpu_us_per_1k_rows: if batch {
+            per(cpu_us, ops, 1000.0)
+        } else {
+            None
+        },
+        switches_per_tx: per(switches, tx_count, 1.0),
+        switches_per_1k_rows: if batch {
+            per(switches, ops, 1000.0)
+        } else {
+            None
+        },
+        client_cpu_us_per_tx: match (start.client_ticks, end.client_ticks) {
+            (Some(a), Some(b)) => per(Some((b - a) as f64 * 1e6 / clk_tck as f64), Some(tx), 1.0),
+            _ => None,
+        },
+    }
+}
+
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    match v {
+        Some(v) => format!("{v:.decimals$}"),
+        None => "na".to_string(),
+    }
+}
+
 /// TPC-B invariant: every committed transaction added the same delta to one account, teller and
 /// branch and wrote one history row, so the four sums agree and history has `tx` rows.
 fn check_tpcb(addr: &str, tx: u64, exact_count: bool) -> Result<bool, String> {
     let mut c = Client::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
-    let mut query = |sql: &str| -> Result<i64, String> {
-        let r = c.execute(sql).map_err(|e| format!("`{sql}`: {e}"))?;
-        parse_scalar(&r.body).ok_or_else(|| format!("`{sql}`: unexpected result {}", r.body_text()))
-    };
+    let mut query = |sql: &str| query_scalar(&mut c, sql);
     let sums = [
         (
             "accounts",
-            query("select sum(abalance) from __bench_accounts")?,
+            query("select sum(abalance) from __bench.accounts")?,
         ),
         (
             "tellers",
-            query("select sum(tbalance) from __bench_tellers")?,
+            query("select sum(tbalance) from __bench.tellers")?,
         ),
         (
             "branches",
-            query("select sum(bbalance) from __bench_branches")?,
+            query("select sum(bbalance) from __bench.branches")?,
         ),
-        ("history", query("select sum(delta) from __bench_history")?),
+        ("history", query("select sum(delta) from __bench.history")?),
     ];
-    let rows = query("select count(*) from __bench_history")?;
+    let rows = query("select count(*) from __bench.history")?;
     let sums_ok = sums.iter().all(|(_, s)| *s == sums[0].1);
     let rows_ok = !exact_count || rows as u64 == tx;
     let listed: Vec<String> = sums.iter().map(|(t, s)| format!("{t} {s}")).collect();
@@ -476,106 +306,193 @@ fn check_tpcb(addr: &str, tx: u64, exact_count: bool) -> Result<bool, String> {
     Ok(sums_ok && rows_ok)
 }
 
-pub fn run(args: &LoadArgs, addr: &str) -> Result<(), String> {
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))
+}
+
+/// Runs the workload of `args` against `addr`; `pid` is the server's process, if known.
+pub fn run(args: &LoadArgs, addr: &str, pid: Option<u32>) -> Result<(), String> {
+    if args.workload == Workload::Memory {
+        return memory(args, addr, pid);
+    }
+    let socket = resolve(addr)?;
     let mut setup_client = Client::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
     setup(&mut setup_client, args)?;
     drop(setup_client);
+
+    let clk_tck = procfs::clk_tck();
+    let mut notes = Vec::new();
+    if pid.is_none() {
+        notes.push(
+            "server CPU and thread switches not measured: the server's pid is unknown (give --pid)"
+                .to_string(),
+        );
+    }
+    let mut counter = match op_count(args) {
+        OpCount::ServerRows(table) => Some((
+            Client::connect(addr).map_err(|e| format!("{addr}: {e}"))?,
+            table,
+        )),
+        OpCount::Client(_) => None,
+    };
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut clients = Vec::with_capacity(args.clients);
-    for id in 0..args.clients {
-        let c = Client::connect(addr).map_err(|e| format!("client {id}: {addr}: {e}"))?;
-        clients.push(c);
+    let shared = Shared::default();
+    let mut workers = Vec::with_capacity(args.threads);
+    for t in 0..args.threads {
+        let connections =
+            args.clients / args.threads + usize::from(t < args.clients % args.threads);
+        let generator = Generator::new(args, seed ^ ((t as u64 + 1) << 48));
+        workers.push(
+            Worker::connect(socket, addr, connections, generator, &shared)
+                .map_err(|e| format!("client thread {t}: {e}"))?,
+        );
     }
-    let duration = Duration::from_secs_f64(args.seconds);
-    let barrier = Arc::new(Barrier::new(args.clients + 1));
-    let progress = Arc::new(Progress::default());
-    let handles: Vec<_> = clients
-        .into_iter()
-        .enumerate()
-        .map(|(id, client)| {
-            let generator = Generator::new(args, id as u64, seed ^ ((id as u64) << 48));
-            let (barrier, progress) = (barrier.clone(), progress.clone());
-            thread::Builder::new()
-                .name(format!("bench-client-{id}"))
-                .spawn(move || client_loop(client, generator, duration, &barrier, &progress))
-                .expect("spawn client thread")
-        })
-        .collect();
-
+    let barrier = Barrier::new(args.threads + 1);
     eprintln!(
-        "xtask: running {} with {} clients for {}s",
-        args.workload, args.clients, args.seconds
+        "xtask: running {} with {} connections on {} client thread(s) for {}s \
+         (window from {}s)",
+        args.workload, args.clients, args.threads, args.seconds, args.warmup
     );
-    barrier.wait();
-    let started = Instant::now();
-    let (mut last_ok, mut last_failed) = (0, 0);
-    let mut tick = 1;
-    while !handles.iter().all(|h| h.is_finished()) {
-        let next = started + Duration::from_secs(tick);
-        let now = Instant::now();
-        if now < next {
-            thread::sleep((next - now).min(Duration::from_millis(50)));
-            continue;
-        }
-        let ok = progress.ok.load(Ordering::Relaxed);
-        let failed = progress.failed.load(Ordering::Relaxed);
-        eprintln!(
-            "  [{tick:>4}s] {:>9} tx/s  {:>6} failed/s",
-            ok - last_ok,
-            failed - last_failed
-        );
-        (last_ok, last_failed) = (ok, failed);
-        tick += 1;
-    }
-    let mut stats = Stats::default();
-    for h in handles {
-        stats.merge(
-            h.join()
-                .map_err(|_| "a client thread panicked".to_string())?,
-        );
-    }
-    let elapsed = stats.elapsed.as_secs_f64();
 
+    let (stats, start, end, run_s) = thread::scope(|s| {
+        let handles: Vec<_> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(t, w)| {
+                let barrier = &barrier;
+                thread::Builder::new()
+                    .name(format!("bench-client-{t}"))
+                    .spawn_scoped(s, move || w.run(barrier))
+                    .expect("spawn a client thread")
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        let warmup_at = started + Duration::from_secs_f64(args.warmup);
+        let end_at = started + Duration::from_secs_f64(args.seconds);
+        let rows_per_tx = args.workload.rows_per_tx(args.batch, args.scale) as f64;
+        let mut start = None;
+        let mut tick = 1;
+        let (mut last_ok, mut last_failed) = (0, 0);
+        let end = loop {
+            let now = Instant::now();
+            if start.is_none() && now >= warmup_at {
+                let m = mark(&shared, pid, &mut counter, &mut notes);
+                shared.phase.store(MEASURE, Ordering::Relaxed);
+                start = Some(Mark {
+                    at: Instant::now(),
+                    ok: shared.ok.load(Ordering::Relaxed),
+                    ..m
+                });
+                continue;
+            }
+            if now >= end_at && start.is_some() {
+                let m = mark(&shared, pid, &mut counter, &mut notes);
+                shared.phase.store(STOP, Ordering::Relaxed);
+                break m;
+            }
+            if now >= started + Duration::from_secs(tick) {
+                let ok = shared.ok.load(Ordering::Relaxed);
+                let failed = shared.failed.load(Ordering::Relaxed);
+                eprintln!(
+                    "  [{tick:>4}s] {:>9} tx/s  {:>12.0} rows/s  {:>6} failed/s",
+                    ok - last_ok,
+                    (ok - last_ok) as f64 * rows_per_tx,
+                    failed - last_failed
+                );
+                (last_ok, last_failed) = (ok, failed);
+                tick += 1;
+                continue;
+            }
+            let next = [warmup_at, end_at, started + Duration::from_secs(tick)]
+                .into_iter()
+                .filter(|t| *t > now)
+                .min()
+                .unwrap_or(now);
+            thread::sleep((next - now).min(Duration::from_millis(100)));
+        };
+        let mut stats = ThreadStats::default();
+        for h in handles {
+            match h.join() {
+                Ok(s) => stats.merge(s),
+                Err(_) => {
+                    *stats
+                        .errors
+                        .entry("a client thread panicked".to_string())
+                        .or_default() += 1
+                }
+            }
+        }
+        let run_s = started.elapsed().as_secs_f64();
+        (stats, start.expect("the window started"), end, run_s)
+    });
+    drop(counter);
+
+    let f = figures(args, &start, &end, clk_tck);
+    let mut stats = stats;
     stats.latencies_us.sort_unstable();
     let lat = &stats.latencies_us;
     let (p50, p99) = (percentile(lat, 50.0), percentile(lat, 99.0));
     let max = lat.last().copied().unwrap_or(0);
-    let tps = stats.ok as f64 / elapsed;
-    let rows_per_s = tps * args.workload.rows_per_tx(args.batch) as f64;
     let errors: u64 = stats.errors.values().sum();
 
     println!(
-        "workload {} | clients {} | {:.2}s{}",
+        "workload {} | threads {} | clients {} | run {run_s:.2}s, window {:.2}s after {}s warm-up | {}",
         args.workload,
+        args.threads,
         args.clients,
-        elapsed,
-        match args.workload {
-            Workload::Tpcb
-            | Workload::Select
-            | Workload::Scan
-            | Workload::Aggregate
-            | Workload::Join => format!(" | scale {}", args.scale),
-            Workload::Insert | Workload::Upsert => format!(" | batch {}", args.batch),
+        f.window_s,
+        args.warmup,
+        if args.workload.is_batch() {
+            format!("batch {}", args.batch)
+        } else {
+            format!("scale {}", args.scale)
         }
     );
-    println!("  committed   {} tx, {tps:.1} tx/s", stats.ok);
-    if matches!(
-        args.workload,
-        Workload::Insert | Workload::Upsert | Workload::Scan | Workload::Aggregate | Workload::Join
-    ) {
-        println!("  rows        {rows_per_s:.0} rows/s");
-    }
+    println!(
+        "  committed   {} tx in the window ({} in the run), {:.1} tx/s, {:.0} rows/s",
+        f.tx, stats.ok, f.tps, f.rows_per_s
+    );
     println!("  latency us  p50 {p50}  p99 {p99}  max {max}");
+    let ops_what = match op_count(args) {
+        OpCount::ServerRows(table) => format!("rows added to {table}, counted on the server"),
+        OpCount::Client(1) => "committed requests, counted by the client".to_string(),
+        OpCount::Client(n) => format!("committed requests x {n} rows, counted by the client"),
+    };
+    println!(
+        "  operations  {} ({ops_what})",
+        f.ops.map_or("na".to_string(), |n| n.to_string())
+    );
+    println!(
+        "  server CPU  {} us per tx, {} us per 1,000 rows (CLK_TCK {clk_tck})",
+        opt(f.cpu_us_per_tx, 1),
+        opt(f.cpu_us_per_1k_rows, 1)
+    );
+    println!(
+        "  switches    {} per tx, {} per 1,000 rows",
+        opt(f.switches_per_tx, 3),
+        opt(f.switches_per_1k_rows, 2)
+    );
+    println!(
+        "  client CPU  {} us per tx (this process, all threads)",
+        opt(f.client_cpu_us_per_tx, 1)
+    );
     println!("  conflicts   {}", stats.conflicts);
     println!("  errors      {errors}");
     let mut by_count: Vec<_> = stats.errors.iter().collect();
     by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for (msg, n) in by_count {
         println!("    {n:>9}  {msg}");
+    }
+    for note in &notes {
+        println!("  note        {note}");
     }
 
     let check = if args.workload == Workload::Tpcb {
@@ -592,12 +509,21 @@ pub fn run(args: &LoadArgs, addr: &str) -> Result<(), String> {
     };
 
     println!(
-        "bench: workload={} clients={} seconds={} tx={} tps={tps:.1} rows_per_s={rows_per_s:.1} \
-         p50_us={p50} p99_us={p99} max_us={max} errors={errors} conflicts={}{}",
+        "bench: workload={} clients={} threads={} seconds={} tx={} tps={:.1} rows_per_s={:.1} \
+         p50_us={p50} p99_us={p99} max_us={max} ops={} cpu_us_per_tx={} cpu_us_per_1k_rows={} \
+         switches_per_tx={} switches_per_1k_rows={} errors={errors} conflicts={}{}",
         args.workload,
         args.clients,
+        args.threads,
         args.seconds,
-        stats.ok,
+        f.tx,
+        f.tps,
+        f.rows_per_s,
+        f.ops.map_or("na".to_string(), |n| n.to_string()),
+        opt(f.cpu_us_per_tx, 1),
+        opt(f.cpu_us_per_1k_rows, 1),
+        opt(f.switches_per_tx, 3),
+        opt(f.switches_per_1k_rows, 2),
         stats.conflicts,
         check.map(|c| format!(" check={c}")).unwrap_or_default()
     );
@@ -610,87 +536,58 @@ pub fn run(args: &LoadArgs, addr: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Bytes per row: RSS growth of the server while `rows` generated rows go into `__bench.mem`,
+/// 100000 per request.
+fn memory(args: &LoadArgs, addr: &str, pid: Option<u32>) -> Result<(), String> {
+    let pid = pid.ok_or("the memory workload needs the server's pid")?;
+    let mut c = Client::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
+    setup(&mut c, args)?;
+    // let the set-up settle before the first reading
+    thread::sleep(Duration::from_millis(500));
+    let before = procfs::rss_kb(pid)?;
+    let started = Instant::now();
+    let mut left = args.rows;
+    let mut sql = String::new();
+    while left > 0 {
+        let n = left.min(requests::MEMORY_CHUNK);
+        sql.clear();
+        sql.push_str("insert into __bench.mem generate ");
+        sql.push_str(&n.to_string());
+        exec(&mut c, &sql)?;
+        left -= n;
+    }
+    let load_s = started.elapsed().as_secs_f64();
+    thread::sleep(Duration::from_millis(500));
+    let after = procfs::rss_kb(pid)?;
+    let count = query_scalar(&mut c, "select count(*) from __bench.mem")?;
+    let bytes_per_row = (after as f64 - before as f64) * 1024.0 / args.rows as f64;
+    println!(
+        "workload memory | {} rows in requests of {} | loaded in {load_s:.2}s ({:.0} rows/s)",
+        args.rows,
+        requests::MEMORY_CHUNK,
+        args.rows as f64 / load_s
+    );
+    println!("  VmRSS       {before} kB before, {after} kB after (server pid {pid})");
+    println!("  rows        {count} in __bench.mem");
+    println!("  memory      {bytes_per_row:.1} bytes per row");
+    println!(
+        "bench: workload=memory rows={} rss_before_kb={before} rss_after_kb={after} \
+         bytes_per_row={bytes_per_row:.1} seconds={load_s:.2}",
+        args.rows
+    );
+    if count != args.rows as i64 {
+        return Err(format!(
+            "__bench.mem has {count} rows, expected {} (a fresh server, or a table of its own, \
+             is needed)",
+            args.rows
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn text(g: &mut Generator) -> String {
-        let mut buf = Vec::new();
-        g.build(&mut buf);
-        String::from_utf8(buf).unwrap()
-    }
-
-    fn args(workload: Workload, batch: usize) -> LoadArgs {
-        LoadArgs {
-            workload,
-            batch,
-            ..LoadArgs::default()
-        }
-    }
-
-    #[test]
-    fn ints() {
-        for v in [0, 7, -1, -5000, 123456789, i64::MAX, i64::MIN] {
-            let mut b = Vec::new();
-            push_int(&mut b, v);
-            assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
-        }
-    }
-
-    #[test]
-    fn rng_ranges() {
-        let mut r = Rng::new(0);
-        let mut seen = [false; 11];
-        for _ in 0..10_000 {
-            let v = r.range(-5, 5);
-            assert!((-5..=5).contains(&v));
-            seen[(v + 5) as usize] = true;
-        }
-        assert!(seen.iter().all(|s| *s));
-    }
-
-    #[test]
-    fn tpcb_text() {
-        let mut g = Generator::new(&args(Workload::Tpcb, 1), 3, 1);
-        let sql = text(&mut g);
-        assert!(sql.starts_with("update __bench_accounts set abalance = abalance + "));
-        assert!(sql.contains("insert into __bench_history values (3000000000, "));
-        assert!(sql.ends_with(", '2024-01-01 00:00:00', '')"));
-        assert_eq!(sql.matches("; ").count(), 4);
-        assert!(!sql.contains("+-") && !sql.contains("--"));
-        assert!(text(&mut g).contains("values (3000000001, "));
-    }
-
-    #[test]
-    fn insert_text() {
-        let mut g = Generator::new(&args(Workload::Insert, 3), 2, 1);
-        let sql = text(&mut g);
-        assert!(sql.starts_with("insert into __bench_insert values (2000000000000, "));
-        assert_eq!(sql.matches('(').count(), 3);
-        assert!(text(&mut g).contains("(2000000000003, "));
-    }
-
-    #[test]
-    fn upsert_keys_distinct() {
-        let mut g = Generator::new(&args(Workload::Upsert, 2000), 0, 9);
-        for _ in 0..3 {
-            let sql = text(&mut g);
-            let body = sql
-                .strip_prefix("insert into __bench_upsert values ")
-                .unwrap()
-                .strip_suffix(" on conflict do update set hits = hits + 1")
-                .unwrap();
-            let keys: std::collections::HashSet<u64> = body
-                .split("),(")
-                .map(|row| {
-                    let row = row.trim_matches(|c| c == '(' || c == ')');
-                    row.split_once(", ").unwrap().0.parse().unwrap()
-                })
-                .collect();
-            assert_eq!(keys.len(), 2000);
-            assert!(keys.iter().all(|k| *k < UPSERT_KEYS as u64));
-        }
-    }
 
     #[test]
     fn percentiles() {
@@ -698,6 +595,12 @@ mod tests {
         assert_eq!(percentile(&v, 50.0), 50);
         assert_eq!(percentile(&v, 99.0), 99);
         assert_eq!(percentile(&v, 100.0), 100);
+        assert_eq!(percentile(&v, 0.0), 1);
+        let v: Vec<u32> = (1..=1000).collect();
+        assert_eq!(percentile(&v, 99.0), 990);
+        assert_eq!(percentile(&v, 50.0), 500);
+        assert_eq!(percentile(&[3, 9], 50.0), 3);
+        assert_eq!(percentile(&[3, 9], 51.0), 9);
         assert_eq!(percentile(&[7], 99.0), 7);
         assert_eq!(percentile(&[], 50.0), 0);
     }
@@ -709,5 +612,115 @@ mod tests {
         assert_eq!(parse_scalar(b"[null]"), Some(0));
         assert_eq!(parse_scalar(b"[1, 2]"), None);
         assert_eq!(parse_scalar(b"{\"sum\": 1}"), None);
+    }
+
+    fn marks(
+        secs: f64,
+        ok: (u64, u64),
+        ticks: (u64, u64),
+        switches: (u64, u64),
+        rows: Option<(i64, i64)>,
+    ) -> (Mark, Mark) {
+        let t0 = Instant::now();
+        let m = |at, ok, ticks, switches, rows| Mark {
+            at,
+            ok,
+            proc: Some(procfs::Sample {
+                cpu_ticks: ticks,
+                switches,
+            }),
+            client_ticks: Some(ticks / 2),
+            rows,
+        };
+        (
+            m(t0, ok.0, ticks.0, switches.0, rows.map(|r| r.0)),
+            m(
+                t0 + Duration::from_secs_f64(secs),
+                ok.1,
+                ticks.1,
+                switches.1,
+                rows.map(|r| r.1),
+            ),
+        )
+    }
+
+    #[test]
+    fn tpcb_figures_are_per_history_row() {
+        let args = LoadArgs::default();
+        // 2 s, 20,000 committed, 19,000 history rows counted, 150 ticks = 1.5 s CPU
+        let (a, b) = marks(
+            2.0,
+            (1000, 21_000),
+            (500, 650),
+            (10, 38_010),
+            Some((1000, 20_000)),
+        );
+        let f = figures(&args, &a, &b, 100);
+        assert_eq!(f.tx, 20_000);
+        assert!((f.tps - 10_000.0).abs() < 1e-6);
+        assert_eq!(f.ops, Some(19_000));
+        assert!((f.cpu_us_per_tx.unwrap() - 1.5e6 / 19_000.0).abs() < 1e-6);
+        assert!((f.switches_per_tx.unwrap() - 2.0).abs() < 1e-9);
+        assert_eq!(f.cpu_us_per_1k_rows, None);
+        assert_eq!(f.switches_per_1k_rows, None);
+        // the client's 75 ticks over 20,000 requests
+        assert!((f.client_cpu_us_per_tx.unwrap() - 0.75e6 / 20_000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn insert_figures_are_per_server_row() {
+        let args = LoadArgs {
+            workload: Workload::Insert,
+            ..LoadArgs::default()
+        };
+        // 4 s, 1,000 requests, 499,500 rows on the server, 400 ticks at CLK_TCK 1000 = 0.4 s
+        let (a, b) = marks(4.0, (0, 1000), (0, 400), (0, 999), Some((500, 500_000)));
+        let f = figures(&args, &a, &b, 1000);
+        assert_eq!(f.ops, Some(499_500));
+        assert!((f.rows_per_s - 125_000.0).abs() < 1e-6);
+        assert!((f.cpu_us_per_tx.unwrap() - 400.0).abs() < 1e-9);
+        assert!((f.cpu_us_per_1k_rows.unwrap() - 0.4e6 / 499.5).abs() < 1e-6);
+        assert!((f.switches_per_1k_rows.unwrap() - 2.0).abs() < 1e-9);
+        // no row count from the server: no per-row figures
+        let (a, b) = marks(4.0, (0, 1000), (0, 400), (0, 999), None);
+        let f = figures(&args, &a, &b, 1000);
+        assert_eq!((f.ops, f.cpu_us_per_1k_rows), (None, None));
+        assert!(f.cpu_us_per_tx.is_some());
+    }
+
+    #[test]
+    fn upsert_counts_client_rows_and_no_pid_means_na() {
+        let args = LoadArgs {
+            workload: Workload::Upsert,
+            batch: 100,
+            ..LoadArgs::default()
+        };
+        assert_eq!(op_count(&args), OpCount::Client(100));
+        let (mut a, mut b) = marks(1.0, (10, 60), (0, 50), (0, 0), None);
+        let f = figures(&args, &a, &b, 100);
+        assert_eq!(f.ops, Some(5000));
+        assert!((f.cpu_us_per_1k_rows.unwrap() - 100_000.0).abs() < 1e-6);
+        assert_eq!(f.switches_per_1k_rows, Some(0.0));
+        a.proc = None;
+        b.proc = None;
+        let f = figures(&args, &a, &b, 100);
+        assert_eq!((f.cpu_us_per_tx, f.switches_per_tx), (None, None));
+        assert_eq!(opt(f.cpu_us_per_1k_rows, 1), "na");
+        assert_eq!(opt(Some(2.25), 1), "2.2");
+    }
+
+    #[test]
+    fn counted_tables() {
+        let w = |workload| {
+            op_count(&LoadArgs {
+                workload,
+                ..LoadArgs::default()
+            })
+        };
+        assert_eq!(w(Workload::Tpcb), OpCount::ServerRows("__bench.history"));
+        assert_eq!(w(Workload::Insert), OpCount::ServerRows("__bench.test"));
+        assert_eq!(w(Workload::Import), OpCount::ServerRows("__bench.test"));
+        assert_eq!(w(Workload::Resolved), OpCount::Client(500));
+        assert_eq!(w(Workload::Select), OpCount::Client(1));
     }
 }

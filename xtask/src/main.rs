@@ -1,8 +1,11 @@
 //! Project tasks: `cargo xtask ci | conformance | bench`. See `cargo xtask help`.
 
 mod args;
+mod driver;
 mod http;
 mod load;
+mod procfs;
+mod requests;
 mod server;
 
 use args::{Command, LoadArgs, USAGE};
@@ -91,14 +94,14 @@ fn bench_micro(filter: &[String]) -> Result<(), String> {
 
 fn bench_load(args: &LoadArgs) -> Result<(), String> {
     match &args.uri {
-        Some(uri) => load::run(args, &http::parse_uri(uri)?),
+        Some(uri) => load::run(args, &http::parse_uri(uri)?, args.pid),
         None => {
             let bin = match &args.server_bin {
                 Some(bin) => PathBuf::from(bin),
                 None => build_server()?,
             };
             let mut server = server::Server::start(&bin, args)?;
-            let result = load::run(args, &server.addr);
+            let result = load::run(args, &server.addr, Some(server.pid()));
             server.stop();
             result
         }
@@ -129,7 +132,7 @@ fn main() -> ExitCode {
         Command::Bench => bench_micro(&[]).map(|()| {
             eprintln!(
                 "\nxtask: these were the criterion micro-benchmarks; for end-to-end HTTP throughput run\n  \
-                 cargo xtask bench load --workload tpcb|insert|upsert|select|scan|aggregate --clients 8 --seconds 10\n\
+                 cargo xtask bench load --workload tpcb|insert|upsert|import|resolved|memory --clients 8 --seconds 10\n\
                  (`cargo xtask help` lists the options)"
             )
         }),

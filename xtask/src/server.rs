@@ -107,6 +107,11 @@ impl Server {
         Ok(server)
     }
 
+    /// The server's process id (for /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn wait_ready(&mut self) -> Result<(), String> {
         let log_path = self.dir.join("server.log");
         let deadline = Instant::now() + START_TIMEOUT;
