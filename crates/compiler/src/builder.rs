@@ -2,8 +2,9 @@
 
 use amelie_catalog::Table;
 use amelie_common::Value;
-use amelie_vm::program::Target;
+use amelie_vm::program::{Bind, Target};
 use amelie_vm::{Op, Program, Reg, StmtInfo, TableRef};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Request-wide inputs to compilation.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +31,16 @@ pub enum Sec {
 
 pub struct Builder {
     pub p: Program,
+    /// Request start time, for values folded at compile time (which makes the program
+    /// volatile; run-time reads of the time are the `Bind::Now` parameter).
+    pub now: i64,
+    /// Set when the program depends on something besides the catalog, the session's time
+    /// zone and its baked literals (a `system.*` snapshot or the request time folded into a
+    /// constant, ...): it must not be reused for another request.
+    pub volatile: AtomicBool,
+    /// Rows of INSERT VALUES/GENERATE statements, built for each execution
+    /// (`Target::Insert`).
+    pub inserts: Vec<crate::insert::InsertTemplate>,
     /// Compiled subqueries: (the `Select`, statement holding its rows).
     pub subq: Vec<(amelie_parser::Select, u16)>,
     /// CTEs of the request: name, statement holding its rows (None while being compiled)
@@ -57,12 +68,14 @@ pub struct Mark([usize; 8]);
 impl Builder {
     pub fn new(ctx: &CompileCtx) -> Builder {
         let p = Program {
-            now: ctx.now,
             tz_offset: ctx.tz_offset,
             ..Program::default()
         };
         Builder {
             p,
+            now: ctx.now,
+            volatile: AtomicBool::new(false),
+            inserts: Vec::new(),
             subq: Vec::new(),
             ctes: Vec::new(),
             subquery_depth: 0,
@@ -112,6 +125,33 @@ impl Builder {
         let dst = self.regs(sec, 1);
         self.emit(sec, Op::Const { dst, idx });
         dst
+    }
+
+    /// The parameter slot bound by `bind` (one slot per distinct bind).
+    pub fn param(&mut self, bind: Bind) -> u16 {
+        if let Some(i) = self.p.binds.iter().position(|b| *b == bind) {
+            return i as u16;
+        }
+        self.p.binds.push(bind);
+        (self.p.binds.len() - 1) as u16
+    }
+
+    /// Loads parameter `bind` into a new register.
+    pub fn load_param(&mut self, sec: Sec, bind: Bind) -> Reg {
+        let idx = self.param(bind);
+        let dst = self.regs(sec, 1);
+        self.emit(sec, Op::Param { dst, idx });
+        dst
+    }
+
+    /// Marks the program as depending on this request alone (see [`Builder::volatile`]).
+    pub fn set_volatile(&self) {
+        self.volatile.store(true, Ordering::Relaxed);
+    }
+
+    /// See [`Builder::volatile`].
+    pub fn is_volatile(&self) -> bool {
+        self.volatile.load(Ordering::Relaxed)
     }
 
     pub fn table(&mut self, t: &Table) -> u16 {

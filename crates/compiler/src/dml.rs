@@ -1,7 +1,8 @@
 //! INSERT, UPDATE and DELETE.
 
 use crate::builder::{Builder, Sec};
-use crate::expr::{const_value, expr, Scope};
+use crate::expr::{expr, Scope};
+use crate::insert::InsertTemplate;
 use amelie_catalog::{Catalog, Table};
 use amelie_common::format::Format;
 use amelie_common::{Error, Result, Value};
@@ -23,7 +24,7 @@ fn unique_indexes(t: &Table) -> Vec<(String, Vec<u16>)> {
         .collect()
 }
 
-fn column_default(t: &Table, col: usize) -> Value {
+pub(crate) fn column_default(t: &Table, col: usize) -> Value {
     t.columns[col].default.clone().unwrap_or(Value::Null)
 }
 
@@ -88,7 +89,7 @@ fn random_i64() -> i64 {
 }
 
 /// Fills SERIAL and RANDOM columns the row does not give (`given`).
-fn fill_generated(t: &Table, row: &mut [Value], given: &[bool]) {
+pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool]) {
     if t.columns.iter().any(|c| c.serial) {
         let v = serial_next(t.id);
         for (c, col) in t.columns.iter().enumerate() {
@@ -450,9 +451,15 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
             out
         }
     };
-    let rows_src: Vec<Vec<Expr>> = match &ins.source {
-        InsertSource::Values(rows) => rows.clone(),
-        InsertSource::Generate(n) => (0..*n).map(|_| Vec::new()).collect(),
+    let template = match &ins.source {
+        InsertSource::Values(rows) => Some(InsertTemplate::values(
+            t,
+            cols,
+            ins.columns.is_some(),
+            rows,
+            b.p.tz_offset,
+        )?),
+        InsertSource::Generate(n) => Some(InsertTemplate::generate(t, *n, b.p.tz_offset)?),
         InsertSource::Select(sel) => {
             // the SELECT runs first in the coordinator; its result set becomes the rows
             crate::select::select(b, catalog, sel)?;
@@ -465,82 +472,10 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
                     "INSERT SELECT columns do not match the table columns",
                 ));
             }
-            Vec::new()
+            None
         }
     };
-    let generate = matches!(ins.source, InsertSource::Generate(_));
-    let stored = crate::generated::Stored::new(t, b.p.now, b.p.tz_offset)?;
-    let mut rows = Vec::with_capacity(rows_src.len());
-    for src in rows_src {
-        if !generate && src.len() != cols.len() {
-            // like Amelie, which reads the values column by column: a row that ends early
-            // (any row without a column list, an empty one with it) wants the next column
-            let next = cols
-                .get(src.len())
-                .filter(|_| ins.columns.is_none() || src.is_empty());
-            return Err(match next {
-                Some(&c) => Error::new(format!(
-                    "column <{}> value expected to be '{}'",
-                    t.columns[c].name,
-                    t.columns[c].ty.runtime().name()
-                )),
-                None => Error::new("row has incorrect number of columns"),
-            });
-        }
-        let mut row: Vec<Value> = (0..t.columns.len()).map(|c| column_default(t, c)).collect();
-        let mut given = vec![false; t.columns.len()];
-        // a DEFAULT slot counts as left out: it gets the SERIAL/RANDOM/DEFAULT value
-        for (e, &c) in src.iter().zip(cols.iter()) {
-            given[c] = !matches!(e, Expr::Default);
-        }
-        fill_generated(t, &mut row, &given);
-        for (e, &c) in src.iter().zip(cols.iter()) {
-            row[c] = match e {
-                Expr::Default => std::mem::take(&mut row[c]),
-                // `VECTOR [..]` into a vector column: the array literal, cast below
-                Expr::Function {
-                    schema: None,
-                    name,
-                    args,
-                } if name.eq_ignore_ascii_case("vector")
-                    && args.len() == 1
-                    && t.columns[c].ty.runtime() == amelie_common::Type::Vector =>
-                {
-                    const_value(&args[0], b)?.ok_or_else(|| {
-                        Error::new(format!(
-                            "column <{}> value expected to be 'vector'",
-                            t.columns[c].name
-                        ))
-                    })?
-                }
-                e => const_value(e, b)?.ok_or_else(|| {
-                    Error::new(format!(
-                        "column <{}> value expected to be '{}'",
-                        t.columns[c].name,
-                        t.columns[c].ty.runtime().name()
-                    ))
-                })?,
-            };
-        }
-        for (c, col) in t.columns.iter().enumerate() {
-            let v = std::mem::take(&mut row[c]);
-            // (a STORED column is checked for NULL once it is generated)
-            let not_null =
-                (col.not_null || t.is_key(c)) && !stored.as_ref().is_some_and(|s| s.is_stored(c));
-            row[c] = amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)?;
-        }
-        if let Some(s) = &stored {
-            s.apply(&mut row)?;
-            for (c, col) in t.columns.iter().enumerate() {
-                if s.is_stored(c) {
-                    let v = std::mem::take(&mut row[c]);
-                    let not_null = col.not_null || t.is_key(c);
-                    row[c] = amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)?;
-                }
-            }
-        }
-        rows.push(row.into_boxed_slice());
-    }
+    let stored = t.columns.iter().any(|c| c.gen.stored.is_some());
     let (stmt, ret) = dml_stmt(b, t, None, ins.returning.as_ref())?;
     let table = b.table(t);
     let entry = b.pc(Sec::Node) as u32;
@@ -557,7 +492,7 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         Some(OnConflict::Nothing) => Conflict::Nothing,
         Some(OnConflict::Update { .. }) => Conflict::Update,
     };
-    if matches!(ins.source, InsertSource::Select(_)) && stored.is_some() {
+    if matches!(ins.source, InsertSource::Select(_)) && stored {
         emit_generate_rows(b, t, table)?;
     }
     let at = b.emit(
@@ -602,9 +537,13 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     };
     emit_returning(b, &ret, &scope)?;
     b.emit(Sec::Node, Op::Ret);
-    let target = match ins.source {
-        InsertSource::Select(_) => b.target(Target::Set),
-        _ => b.target(Target::Rows(rows)),
+    let target = match template {
+        None => b.target(Target::Set),
+        Some(template) => {
+            b.inserts.push(template);
+            let index = (b.inserts.len() - 1) as u16;
+            b.target(Target::Insert(index))
+        }
     };
     emit_dispatch(b, stmt, table, entry, target, !ret.is_empty());
     Ok(())
@@ -714,18 +653,31 @@ mod tests {
         c
     }
 
+    /// The rows of the request's first INSERT, built for one execution (from a plain parse;
+    /// a params parse binding the same literals must build the same rows).
     fn rows(c: &Catalog, sql: &str) -> Result<Vec<Box<[Value]>>> {
         let req = amelie_parser::parse(sql)?;
         let Compiled::Program(p) = compile(&req, c, &CompileCtx::default())? else {
             return Err(Error::new("program expected"));
         };
-        Ok(p.targets
-            .into_iter()
-            .find_map(|t| match t {
-                Target::Rows(r) => Some(r),
-                _ => None,
-            })
-            .unwrap_or_default())
+        let Some(t) = p.inserts.first() else {
+            return Ok(Vec::new());
+        };
+        let table = p.program.tables[0].id;
+        let serial = serial_peek(table);
+        let preq = amelie_parser::parse_params(sql)?;
+        let Compiled::Program(q) = compile(&preq, c, &CompileCtx::default())? else {
+            return Err(Error::new("program expected"));
+        };
+        let again = q.inserts[0].rows(&preq.params, 0);
+        serial_set(table, serial);
+        let rows = t.rows(&[], 0);
+        match (&rows, &again) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{sql}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{sql}"),
+            _ => panic!("{sql}: {rows:?} vs {again:?}"),
+        }
+        rows
     }
 
     #[test]
@@ -793,7 +745,7 @@ mod tests {
             let Compiled::Program(p) = compile(&req, &c, &CompileCtx::default()).unwrap() else {
                 panic!("program expected");
             };
-            assert!(p.node.iter().any(|op| matches!(
+            assert!(p.program.node.iter().any(|op| matches!(
                 op,
                 Op::Upsert {
                     mode: Conflict::Update,

@@ -5,6 +5,7 @@ use amelie_catalog::Table;
 use amelie_common::{Error, Json, Result, Value};
 use amelie_parser::{AggFunc, BinaryOp, Expr, UnaryOp};
 use amelie_vm::func::FuncId;
+use amelie_vm::program::Bind;
 use amelie_vm::{AggKind, BinOp, Op, Reg, UnOp};
 
 /// What names resolve against.
@@ -110,30 +111,62 @@ pub fn collect_aggs<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
-/// Evaluates a constant literal expression at compile time (None: not a constant).
-pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
+/// The value of a literal expression: literals, typed literals, `CURRENT_TIMESTAMP`
+/// (`now`), arrays of literals (a JSON array) and a negated number (None: not a literal).
+/// `param` gives the value of an [`Expr::Param`]. Shared by compile-time folding and by the
+/// rows of INSERT VALUES, which are built for each execution.
+pub(crate) fn literal_value(
+    e: &Expr,
+    tz_offset: i32,
+    now: &dyn Fn() -> i64,
+    param: &dyn Fn(&amelie_parser::ParamRef) -> Value,
+) -> Result<Option<Value>> {
     Ok(Some(match e {
+        Expr::Param(p) => param(p),
         Expr::Null => Value::Null,
         Expr::Bool(v) => Value::Bool(*v),
         Expr::Int(v) => Value::Int(*v),
         Expr::Double(v) => Value::Double(*v),
         Expr::String(s) => Value::Str(s.as_str().into()),
         Expr::JsonLiteral(j) => Value::Json(Box::new(j.clone())),
-        Expr::Timestamp(s) => {
-            Value::Timestamp(amelie_common::time::parse_timestamp(s, b.p.tz_offset)?)
-        }
+        Expr::Timestamp(s) => Value::Timestamp(amelie_common::time::parse_timestamp(s, tz_offset)?),
         Expr::Interval(s) => Value::Interval(amelie_common::time::parse_interval(s)?),
-        Expr::CurrentTimestamp => Value::Timestamp(b.p.now),
+        Expr::CurrentTimestamp => Value::Timestamp(now()),
         Expr::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for i in items {
-                match const_value(i, b)? {
-                    Some(v) => out.push(amelie_vm::func::to_json(&v, b.p.tz_offset)),
+                match literal_value(i, tz_offset, now, param)? {
+                    Some(v) => out.push(amelie_vm::func::to_json(&v, tz_offset)),
                     None => return Ok(None),
                 }
             }
             Value::Json(Box::new(Json::Array(out)))
         }
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => match literal_value(expr, tz_offset, now, param)? {
+            Some(Value::Int(i)) => Value::Int(i.wrapping_neg()),
+            Some(Value::Double(d)) => Value::Double(-d),
+            _ => return Ok(None),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// Evaluates a constant expression at compile time (None: not a constant). Literal values
+/// read here are baked into the program (see [`amelie_parser::ParamRef`]); the request time
+/// and `system.*` values make it volatile.
+pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
+    let now = || {
+        b.set_volatile();
+        b.now
+    };
+    let param = |p: &amelie_parser::ParamRef| p.value().clone();
+    if let Some(v) = literal_value(e, b.p.tz_offset, &now, &param)? {
+        return Ok(Some(v));
+    }
+    Ok(Some(match e {
         Expr::Function { schema, name, args }
             if schema.as_deref() == Some("system") && b.system.is_some() =>
         {
@@ -144,6 +177,7 @@ pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
                     None => return Ok(None),
                 }
             }
+            b.set_volatile();
             match b.system.as_ref().and_then(|s| s.call(name, &vals)) {
                 Some(v) => v?,
                 None => return Ok(None),
@@ -164,21 +198,34 @@ pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
                     None => return Ok(None),
                 }
             }
+            b.set_volatile();
             match b.system.as_ref().and_then(|s| s.call("$serial", &vals)) {
                 Some(v) => v?,
                 None => return Ok(None),
             }
         }
-        Expr::Unary {
-            op: UnaryOp::Neg,
-            expr,
-        } => match const_value(expr, b)? {
-            Some(Value::Int(i)) => Value::Int(i.wrapping_neg()),
-            Some(Value::Double(d)) => Value::Double(-d),
-            _ => return Ok(None),
-        },
         _ => return Ok(None),
     }))
+}
+
+/// The type of a constant expression, without baking a literal's value into the program
+/// (the cache key holds every literal's type).
+pub(crate) fn const_type(e: &Expr, b: &Builder) -> Result<Option<amelie_common::Type>> {
+    if let Expr::Param(p) = e {
+        return Ok(Some(p.ty()));
+    }
+    Ok(const_value(e, b)?.map(|v| v.type_of()))
+}
+
+/// An integer literal as `Expr::Int` (its value baked): ORDER BY / GROUP BY positions.
+pub(crate) fn position_literal(e: &Expr) -> std::borrow::Cow<'_, Expr> {
+    match e {
+        Expr::Param(p) if p.ty() == amelie_common::Type::Int => match p.value() {
+            Value::Int(i) => std::borrow::Cow::Owned(Expr::Int(*i)),
+            _ => std::borrow::Cow::Borrowed(e),
+        },
+        _ => std::borrow::Cow::Borrowed(e),
+    }
 }
 
 fn binop(op: BinaryOp) -> BinOp {
@@ -219,6 +266,12 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
         if let Some(i) = aggs.iter().position(|a| a == e) {
             return Ok(start + i as Reg);
         }
+    }
+    match e {
+        // literals and the request time are bound for each execution
+        Expr::Param(p) => return Ok(b.load_param(sec, Bind::Lit(p.ord()))),
+        Expr::CurrentTimestamp => return Ok(b.load_param(sec, Bind::Now)),
+        _ => {}
     }
     if let Some(v) = const_value(e, b)? {
         return Ok(b.load_const(sec, v));
@@ -622,6 +675,11 @@ fn call_internal(b: &mut Builder, sec: Sec, name: &str, regs: &[Reg]) -> Result<
 fn case_types(whens: &[(Expr, Expr)], else_: Option<&Expr>) -> Result<()> {
     let lit = |e: &Expr| -> Option<u8> {
         Some(match e {
+            Expr::Param(p) => match p.ty() {
+                amelie_common::Type::Int => 2,
+                amelie_common::Type::Double => 3,
+                _ => 4,
+            },
             Expr::Bool(_) => 1,
             Expr::Int(_) => 2,
             Expr::Double(_) => 3,
@@ -649,6 +707,11 @@ fn case_types(whens: &[(Expr, Expr)], else_: Option<&Expr>) -> Result<()> {
 fn static_value(e: &Expr, scope: &Scope) -> Option<Value> {
     use amelie_common::Type;
     Some(match e {
+        Expr::Param(p) => match p.ty() {
+            Type::Int => Value::Int(1),
+            Type::Double => Value::Double(1.0),
+            _ => Value::str("a"),
+        },
         Expr::Int(_) => Value::Int(1),
         Expr::Double(_) => Value::Double(1.0),
         Expr::String(_) => Value::str("a"),

@@ -10,7 +10,7 @@ use amelie_catalog::Table;
 use amelie_common::{Error, Result, Type, Value};
 use amelie_parser::Expr;
 use amelie_vm::exec::{step, Flow};
-use amelie_vm::{Program, Reg};
+use amelie_vm::{Env, Program, Reg};
 
 /// Whether `e` contains a subquery (not allowed in a generated column expression).
 pub fn has_subquery(e: &Expr) -> bool {
@@ -85,8 +85,16 @@ pub fn check(t: &Table, col: usize, text: &str, resolved: bool) -> Result<()> {
     let mut ev = Evaluator::new(&CompileCtx::default());
     let reg = ev.add(t, &e)?;
     let row: Vec<Value> = t.columns.iter().map(|c| sample(c.ty.runtime())).collect();
+    let params = ev.params(0);
     // (an evaluation error over made-up values says nothing about the expression)
-    let Ok(v) = ev.eval(&row, reg) else {
+    let Ok(v) = ev.eval(
+        &row,
+        reg,
+        Env {
+            params: &params,
+            now: 0,
+        },
+    ) else {
         return Ok(());
     };
     let Some(c) = t.columns.get(col) else {
@@ -139,8 +147,14 @@ impl Evaluator {
         Ok((self.exprs.len() - 1) as Reg)
     }
 
+    /// The parameter values of an evaluation at time `now` (the expressions come from the
+    /// catalog, so their only parameter is the time).
+    pub fn params(&self, now: i64) -> Vec<Value> {
+        self.b.p.bind(&[], now)
+    }
+
     /// Evaluates expression `i` over `row`.
-    pub fn eval(&self, row: &[Value], i: Reg) -> Result<Value> {
+    pub fn eval(&self, row: &[Value], i: Reg, env: Env<'_>) -> Result<Value> {
         let Some(&(start, end, r)) = self.exprs.get(i as usize) else {
             return Ok(Value::Null);
         };
@@ -149,7 +163,7 @@ impl Evaluator {
         let mut pc = start;
         while pc < end {
             let Some(op) = p.node.get(pc) else { break };
-            match step(p, op, &mut regs, Some(row))? {
+            match step(p, env, op, &mut regs, Some(row))? {
                 Flow::Next => pc += 1,
                 Flow::Jump(to) => pc = to,
                 Flow::NotExpr => return Err(Error::new("unexpected subquery")),
@@ -167,12 +181,12 @@ pub struct Stored {
 }
 
 impl Stored {
-    pub fn new(t: &Table, now: i64, tz_offset: i32) -> Result<Option<Stored>> {
+    pub fn new(t: &Table, tz_offset: i32) -> Result<Option<Stored>> {
         if t.columns.iter().all(|c| c.gen.stored.is_none()) {
             return Ok(None);
         }
         let ctx = CompileCtx {
-            now,
+            now: 0,
             tz_offset,
             system: None,
         };
@@ -191,12 +205,19 @@ impl Stored {
         self.cols.iter().any(|(c, _)| *c == col)
     }
 
+    /// The parameters of evaluations at time `now` (see [`Stored::apply`]).
+    pub fn params(&self, now: i64) -> Vec<Value> {
+        self.ev.params(now)
+    }
+
     /// Computes every stored column over the proposed `row` (all expressions see the
-    /// pre-generation values), then stores the results.
-    pub fn apply(&self, row: &mut [Value]) -> Result<()> {
+    /// pre-generation values), then stores the results. `params` are [`Stored::params`] of
+    /// the same `now`.
+    pub fn apply(&self, row: &mut [Value], params: &[Value], now: i64) -> Result<()> {
+        let env = Env { params, now };
         let mut out = Vec::with_capacity(self.cols.len());
         for (c, i) in &self.cols {
-            out.push((*c, self.ev.eval(row, *i)?));
+            out.push((*c, self.ev.eval(row, *i, env)?));
         }
         for (c, v) in out {
             if let Some(slot) = row.get_mut(c) {

@@ -21,20 +21,29 @@ pub(crate) fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
+/// One primary-key value of a point lookup.
+#[derive(Clone, Debug)]
+pub enum KeyValue {
+    /// A constant (already in the key column's form).
+    Const(Value),
+    /// A literal of the request, bound for each execution (`int32`: the column is int32).
+    Lit { ord: u32, int32: bool },
+}
+
 /// Returns the primary-key values (in key order) when `filter` pins the whole key.
 pub fn point_lookup(
     b: &Builder,
     table: &Table,
     scope: &Scope,
     filter: Option<&Expr>,
-) -> Result<Option<Vec<Value>>> {
+) -> Result<Option<Vec<KeyValue>>> {
     let Some(filter) = filter else {
         return Ok(None);
     };
     let mut cs = Vec::new();
     conjuncts(filter, &mut cs);
     let keys = &table.primary().keys;
-    let mut values: Vec<Option<Value>> = vec![None; keys.len()];
+    let mut values: Vec<Option<KeyValue>> = vec![None; keys.len()];
     for c in cs {
         let Expr::Binary {
             op: BinaryOp::Eq,
@@ -52,6 +61,21 @@ pub fn point_lookup(
             let Some(pos) = keys.iter().position(|k| *k == col) else {
                 continue;
             };
+            let ty = table.columns[col].ty;
+            if let Expr::Param(p) = &**val {
+                // the value is bound when the program runs; only its type decides here
+                if matches!(
+                    (ty.runtime(), p.ty()),
+                    (amelie_common::Type::Int, amelie_common::Type::Int)
+                        | (amelie_common::Type::String, amelie_common::Type::String)
+                ) {
+                    values[pos] = Some(KeyValue::Lit {
+                        ord: p.ord(),
+                        int32: ty == amelie_common::ColumnType::Int32,
+                    });
+                }
+                continue;
+            }
             let Some(v) = const_value(val, b)? else {
                 continue;
             };
@@ -68,7 +92,7 @@ pub fn point_lookup(
                     }
                     (_, v) => v,
                 };
-                values[pos] = Some(v);
+                values[pos] = Some(KeyValue::Const(v));
             }
         }
     }

@@ -8,7 +8,7 @@ use amelie_common::format::Format;
 use amelie_common::{Error, Result};
 use amelie_parser::{Expr, FromItem, ObjectName, Select, SelectItem};
 use amelie_vm::op::Merge;
-use amelie_vm::program::Target;
+use amelie_vm::program::{Bind, Operand, Target};
 use amelie_vm::{Op, Reg, StmtInfo};
 use std::sync::Arc;
 
@@ -82,18 +82,29 @@ pub(crate) fn open_scan(
     let (key, key_len, target) = match point_lookup(b, t, scope, filter)? {
         Some(values) => {
             let start = b.regs(Sec::Node, values.len() as u16);
-            for (i, v) in values.iter().enumerate() {
-                let idx = b.constant(v.clone());
-                b.emit(
-                    Sec::Node,
-                    Op::Const {
-                        dst: start + i as Reg,
-                        idx,
-                    },
-                );
+            let mut operands = Vec::with_capacity(values.len());
+            for (i, v) in values.into_iter().enumerate() {
+                let dst = start + i as Reg;
+                match v {
+                    crate::plan::KeyValue::Const(v) => {
+                        let idx = b.constant(v.clone());
+                        b.emit(Sec::Node, Op::Const { dst, idx });
+                        operands.push(Operand::Const(v));
+                    }
+                    crate::plan::KeyValue::Lit { ord, int32 } => {
+                        let bind = if int32 {
+                            Bind::LitInt32(ord)
+                        } else {
+                            Bind::Lit(ord)
+                        };
+                        let idx = b.param(bind);
+                        b.emit(Sec::Node, Op::Param { dst, idx });
+                        operands.push(Operand::Param(idx));
+                    }
+                }
             }
-            let n = values.len() as u16;
-            (Some(start), n, b.target(Target::Key(values)))
+            let n = operands.len() as u16;
+            (Some(start), n, b.target(Target::Key(operands)))
         }
         None => {
             // a bounded primary-key prefix: scan only that key range (rows still in key order)
@@ -306,7 +317,8 @@ fn node_select(b: &mut Builder, catalog: &Catalog, s: &Select) -> Result<u16> {
         let mut order_cols = Vec::new();
         let mut extra = Vec::new();
         for o in &s.order_by {
-            let col = match &o.expr {
+            let oe = crate::expr::position_literal(&o.expr);
+            let col = match &*oe {
                 Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => (*i - 1) as u16,
                 Expr::Int(_) => {
                     return Err(Error::new("ORDER BY: column position is out of range"))
@@ -1155,7 +1167,8 @@ fn order_keys(s: &Select, items: &[(Expr, String)], table: Option<&Table>) -> Re
     let mut order_cols = Vec::new();
     let mut extra = Vec::new();
     for o in &s.order_by {
-        let col = match &o.expr {
+        let oe = crate::expr::position_literal(&o.expr);
+        let col = match &*oe {
             Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => (*i - 1) as u16,
             Expr::Int(_) => return Err(Error::new("ORDER BY: column position is out of range")),
             Expr::Name(p)
@@ -2354,7 +2367,7 @@ fn check_key_types(b: &Builder, t: &Table, scope: &Scope, filter: &Expr) -> Resu
                 }
                 return Ok(None);
             }
-            Ok(crate::expr::const_value(x, b)?.map(|v| v.type_of()))
+            crate::expr::const_type(x, b)
         };
         let key_left = matches!(&**left, Expr::Name(_));
         let key_right = matches!(&**right, Expr::Name(_));
@@ -2468,7 +2481,7 @@ mod tests {
     fn program(c: &Catalog, sql: &str) -> Result<Program> {
         let req = amelie_parser::parse(sql)?;
         match compile(&req, c, &CompileCtx::default())? {
-            Compiled::Program(p) => Ok(p),
+            Compiled::Program(p) => Ok(p.program),
             _ => Err(amelie_common::Error::new("program expected")),
         }
     }
@@ -2769,7 +2782,8 @@ mod tests {
 fn group_keys(s: &Select, items: &[(Expr, String)], table: &Table) -> Result<Vec<Expr>> {
     let mut keys = Vec::new();
     for g in &s.group_by {
-        let e = match g {
+        let g = crate::expr::position_literal(g);
+        let e = match &*g {
             Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => {
                 items[(*i - 1) as usize].0.clone()
             }

@@ -1,16 +1,17 @@
-//! One dispatch round trip frontend -> compute node -> frontend, without tokio: a node thread
-//! is started directly, a transaction is opened with `Begin`, one `TxMsg::Run` of a compiled
-//! point lookup is sent followed by `End`, and the reply closure hands the result back over a
-//! `std::sync::mpsc` channel. Also a bare `NodeMsg::Sync` round trip.
+//! One fused node round trip frontend -> compute node -> frontend, without tokio: a node
+//! thread is started directly and each transaction is ONE `TxWork` message (first and last,
+//! carrying the compiled point lookup); the reply closure hands the batch result back over a
+//! `std::sync::mpsc` channel. Also the same with five requests in one message (the shape of
+//! a TPC-B transaction on one node) and a bare `NodeMsg::Sync` round trip.
 
 use std::hint::black_box;
 use std::sync::{mpsc, Arc};
 
 use amelie_catalog::{Catalog, DdlOp, Node};
-use amelie_common::{Result, Value};
+use amelie_common::Value;
 use amelie_compiler::{compile, CompileCtx, Compiled};
-use amelie_node::{NodeHandle, NodeMsg, NodeRequest, TxMsg};
-use amelie_vm::{Change, NodeOutput, Op, Program};
+use amelie_node::{BatchError, BatchReply, NodeHandle, NodeMsg, NodeRequest, TxWork};
+use amelie_vm::{Op, Program};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const UUID: &str = "00000000-0000-0000-0000-000000000001";
@@ -35,7 +36,7 @@ fn catalog() -> Catalog {
 fn point_lookup(catalog: &Catalog) -> (Arc<Program>, usize, usize) {
     let req = amelie_parser::parse("select id from t where id = 1").expect("parse");
     let program = match compile(&req, catalog, &CompileCtx::default()).expect("compile") {
-        Compiled::Program(p) => p,
+        Compiled::Program(p) => p.program,
         other => panic!("expected a program, got {other:?}"),
     };
     let (stmt, entry) = program
@@ -49,7 +50,7 @@ fn point_lookup(catalog: &Catalog) -> (Arc<Program>, usize, usize) {
     (Arc::new(program), stmt, entry)
 }
 
-type Reply = Result<(NodeOutput, Vec<Change>)>;
+type Reply = std::result::Result<BatchReply, BatchError>;
 
 fn bench_dispatch(c: &mut Criterion) {
     let catalog = catalog();
@@ -83,30 +84,37 @@ fn bench_dispatch(c: &mut Criterion) {
     );
 
     let (program, stmt, entry) = point_lookup(&catalog);
+    let params: Arc<[Value]> = program.bind(&[], 0).into();
     let (reply_tx, reply_rx) = mpsc::channel::<Reply>();
     let mut next_id = 0u64;
     let mut since_commit = 0u64;
-    let mut round_trip = || {
+    let mut round_trip = |requests: usize| {
         next_id += 1;
-        let (tx, rx) = crossbeam_channel::unbounded();
-        node.send(NodeMsg::Begin { id: next_id, rx })
-            .expect("begin");
         let reply = reply_tx.clone();
-        tx.send(TxMsg::Run(NodeRequest {
-            program: program.clone(),
-            stmt,
-            entry,
-            partition,
-            logged,
-            rows: Vec::new(),
-            sets: Vec::new(),
-            reply: Box::new(move |res| {
+        let reqs = (0..requests)
+            .map(|_| NodeRequest {
+                program: program.clone(),
+                stmt,
+                entry,
+                partition,
+                logged,
+                rows: Vec::new(),
+                sets: Vec::new(),
+                params: params.clone(),
+                now: 0,
+            })
+            .collect();
+        node.send(NodeMsg::Tx(TxWork {
+            id: next_id,
+            first: true,
+            last: true,
+            reqs,
+            reply: Some(Box::new(move |res| {
                 let _ = reply.send(res);
-            }),
+            })),
         }))
-        .expect("run");
-        tx.send(TxMsg::End).expect("end");
-        let (out, _changes) = reply_rx.recv().expect("reply").expect("node result");
+        .expect("send");
+        let out = reply_rx.recv().expect("reply").expect("node result");
         since_commit += 1;
         if since_commit == COMMIT_EVERY {
             since_commit = 0;
@@ -115,12 +123,16 @@ fn bench_dispatch(c: &mut Criterion) {
         }
         out
     };
-    let out = round_trip();
-    assert_eq!(out.rows.len(), 1);
+    let out = round_trip(1);
+    assert_eq!(out.outputs.len(), 1);
+    assert_eq!(out.outputs[0].rows.len(), 1);
 
     let mut group = c.benchmark_group("dispatch");
-    group.bench_function("begin_run_end_point_lookup", |b| {
-        b.iter(|| black_box(round_trip()))
+    group.bench_function("fused_point_lookup", |b| {
+        b.iter(|| black_box(round_trip(1)))
+    });
+    group.bench_function("fused_five_requests", |b| {
+        b.iter(|| black_box(round_trip(5)))
     });
     group.bench_function("sync_round_trip", |b| {
         b.iter(|| node.call(|done| NodeMsg::Sync { done }).expect("sync"))

@@ -9,10 +9,9 @@
 
 use crate::wal_body::WalBody;
 use amelie_common::{Error, Result};
-use amelie_node::{NodeHandle, NodeMsg, TxMsg};
+use amelie_node::{NodeHandle, NodeMsg, NodeRequest, Reply, TxWork};
 use amelie_vm::Change;
 use amelie_wal::Wal;
-use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,35 +48,84 @@ struct Slot {
     waiter: Option<oneshot::Sender<Result<u64>>>,
 }
 
+/// Node work of one transaction for one participant: its requests and where the answer goes
+/// (None when there are no requests).
+pub struct Work {
+    pub reqs: Vec<NodeRequest>,
+    pub reply: Option<Reply>,
+}
+
 /// One transaction in flight.
 pub struct Tx {
     pub id: u64,
-    /// (node index, request channel) for every participating node.
-    senders: Vec<(usize, Sender<TxMsg>)>,
+    /// Node indices of every participating node (sorted).
+    participants: Vec<usize>,
     aborted: AtomicBool,
     ended: AtomicBool,
     slot: Mutex<Slot>,
 }
 
 impl Tx {
-    /// Sends a request to a participating node.
-    pub fn send(&self, node: usize, msg: TxMsg) -> Result<()> {
-        let s = self
-            .senders
-            .iter()
-            .find(|(n, _)| *n == node)
-            .ok_or_else(|| Error::new("node is not a participant of the transaction"))?;
-        s.1.send(msg)
-            .map_err(|_| Error::new("compute node is not running"))
+    pub fn participants(&self) -> &[usize] {
+        &self.participants
+    }
+
+    /// Sends more work to the participants (`works[i]` goes to `participants[i]`; empty work
+    /// is not sent unless `last`). With `last` every participant learns that the transaction
+    /// sends nothing more.
+    pub fn send(&self, nodes: &[Arc<NodeHandle>], works: Vec<Work>, last: bool) -> Result<()> {
+        if self.ended.load(Ordering::Acquire) {
+            return Err(Error::new("internal: transaction has already ended"));
+        }
+        if last {
+            self.ended.store(true, Ordering::Release);
+        }
+        let mut first_err = None;
+        for (&n, w) in self.participants.iter().zip(works) {
+            if w.reqs.is_empty() && !last {
+                continue;
+            }
+            let msg = NodeMsg::Tx(TxWork {
+                id: self.id,
+                first: false,
+                last,
+                reqs: w.reqs,
+                reply: w.reply,
+            });
+            if let Err(e) = nodes[n].send(msg) {
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Tells every participant that this transaction sends nothing more (idempotent).
-    pub fn end(&self) {
-        if !self.ended.swap(true, Ordering::AcqRel) {
-            for (_, s) in &self.senders {
-                let _ = s.send(TxMsg::End);
-            }
+    pub fn end(&self, nodes: &[Arc<NodeHandle>]) {
+        if !self.ended.load(Ordering::Acquire) {
+            let works = self
+                .participants
+                .iter()
+                .map(|_| Work {
+                    reqs: Vec::new(),
+                    reply: None,
+                })
+                .collect();
+            let _ = self.send(nodes, works, true);
         }
+    }
+
+    /// Wakes every participating node (see [`GroupCommit::begin`]).
+    pub fn wake(&self, nodes: &[Arc<NodeHandle>]) {
+        for &n in &self.participants {
+            nodes[n].wake();
+        }
+    }
+
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
     }
 
     pub fn is_aborted(&self) -> bool {
@@ -114,26 +162,49 @@ impl GroupCommit {
         }
     }
 
-    /// Places a transaction in the global order and enqueues it on `participants`.
-    pub fn begin(&self, nodes: &[Arc<NodeHandle>], participants: &[usize]) -> Result<Arc<Tx>> {
+    /// Places a transaction in the global order and enqueues its first work on every
+    /// participant (`works[i]` for `participants[i]`, possibly empty) inside one short
+    /// critical section. The nodes are not woken: the caller does it ([`Tx::wake`]), after
+    /// letting other ready requests enqueue theirs, so one wake-up serves several. With `last` the work is the whole
+    /// transaction. A node that cannot be reached makes the result an error, but the
+    /// transaction is in the order either way: the caller completes it.
+    pub fn begin(
+        &self,
+        nodes: &[Arc<NodeHandle>],
+        participants: Vec<usize>,
+        works: Vec<Work>,
+        last: bool,
+    ) -> (Arc<Tx>, Result<()>) {
+        let mut first_err = None;
         let mut st = self.state.lock();
         let id = st.next_id;
-        let mut senders = Vec::with_capacity(participants.len());
-        for &n in participants {
-            let (s, r) = crossbeam_channel::unbounded();
-            nodes[n].send(NodeMsg::Begin { id, rx: r })?;
-            senders.push((n, s));
-        }
         st.next_id += 1;
+        for (&n, w) in participants.iter().zip(works) {
+            let msg = NodeMsg::Tx(TxWork {
+                id,
+                first: true,
+                last,
+                reqs: w.reqs,
+                reply: w.reply,
+            });
+            if let Err(e) = nodes[n].send_quiet(msg) {
+                first_err.get_or_insert(e);
+            }
+        }
         let tx = Arc::new(Tx {
             id,
-            senders,
+            participants,
             aborted: AtomicBool::new(false),
-            ended: AtomicBool::new(false),
+            ended: AtomicBool::new(last),
             slot: Mutex::new(Slot::default()),
         });
         st.inflight.push_back(tx.clone());
-        Ok(tx)
+        drop(st);
+        let res = match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        };
+        (tx, res)
     }
 
     /// Records the outcome of a finished transaction (its `end()` must have been called) and

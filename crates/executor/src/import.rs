@@ -149,6 +149,7 @@ impl Executor {
         let req = Request {
             explain: false,
             stmts,
+            ..Request::default()
         };
         self.execute_request(req, false, session).await?;
         Ok(())

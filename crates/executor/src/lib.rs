@@ -2,6 +2,7 @@
 //! order, dispatches node work, merges results in the coordinator, and decides commit or
 //! abort through group commit. DDL runs alone under the exclusive control lock.
 
+mod cache;
 pub mod checkpoint;
 pub mod commit;
 pub mod ddl;
@@ -15,9 +16,10 @@ use amelie_catalog::{Catalog, DdlOp, Node};
 use amelie_common::format::{encode_rows, encode_single, Format};
 use amelie_common::{Error, Result, Value};
 use amelie_compiler::{compile, CompileCtx, Compiled};
-use amelie_node::{NodeHandle, NodeMsg, NodeRequest, TxMsg};
-use amelie_vm::{Change, Coordinator, NodeOutput, Program, Step};
+use amelie_node::{BatchReply, NodeHandle, NodeMsg, NodeRequest, Reply};
+use amelie_vm::{Change, Coordinator, Dispatch, Env, NodeOutput, Program, Step};
 use amelie_wal::{Wal, WalConfig};
+pub use cache::CacheStats;
 use commit::{GroupCommit, Tx};
 use parking_lot::{Mutex, RwLock};
 use route::Route;
@@ -75,6 +77,8 @@ pub struct Executor {
     checkpoint_workers: AtomicU64,
     /// WAL counters (writes, bytes, records) at the end of start-up: `SHOW WAL` counts from here.
     wal_base: Mutex<(u64, u64, u64)>,
+    /// Program cache hits and misses.
+    cache: CacheStats,
 }
 
 fn now_us() -> i64 {
@@ -82,27 +86,6 @@ fn now_us() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or(0)
-}
-
-/// Cancels a transaction whose request future was dropped before it finished.
-struct TxGuard<'a> {
-    exec: &'a Executor,
-    nodes: &'a [Arc<NodeHandle>],
-    tx: Arc<Tx>,
-    done: bool,
-}
-
-impl Drop for TxGuard<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.tx.end();
-            drop(self.exec.commit.complete(
-                self.nodes,
-                &self.tx,
-                Err(Error::new("request cancelled")),
-            ));
-        }
-    }
 }
 
 impl Executor {
@@ -128,6 +111,7 @@ impl Executor {
             checkpoint: AtomicU64::new(0),
             checkpoint_workers: AtomicU64::new(0),
             wal_base: Mutex::new((0, 0, 0)),
+            cache: CacheStats::default(),
         };
         Format::parse(&config.format)?;
         let mut report = RecoveryReport {
@@ -339,14 +323,75 @@ impl Executor {
     }
 
     /// Executes one request body as one transaction. `Ok(None)` means no content (204).
+    ///
+    /// A request that matches an earlier one up to its literal values reuses its compiled
+    /// program (see [`cache`]); otherwise it is parsed (literals as parameters) and compiled,
+    /// and the program is cached when it can serve other literal values.
     pub async fn execute(&self, sql: &str, session: &SessionCtx) -> Result<Option<String>> {
-        let req = amelie_parser::parse(sql)?;
-        self.execute_request(
-            req,
-            sql.contains("system.") || sql.contains("serial"),
-            session,
-        )
-        .await
+        let mut key = Vec::new();
+        let mut lits = Vec::new();
+        let cacheable = amelie_parser::fingerprint(sql, &mut key, &mut lits);
+        if cacheable {
+            let shared = self.control.read().await;
+            let catalog = self.catalog();
+            if let Some(prepared) = cache::lookup(&key, &catalog, session.tz_offset, &lits) {
+                self.cache.hit();
+                let r = self
+                    .run_prepared(&prepared, &lits, &catalog, session, now_us())
+                    .await;
+                drop(shared);
+                return r;
+            }
+        }
+        self.cache.miss();
+        let req = match amelie_parser::parse_params(sql) {
+            Ok(req) if !(req.stmts.len() == 1 && req.stmts[0].is_utility()) => req,
+            // utility statements and errors: the plain parse is the reference
+            _ => {
+                let req = amelie_parser::parse(sql)?;
+                let system = sql.contains("system.") || sql.contains("serial");
+                return self.execute_request(req, system, session).await;
+            }
+        };
+        if req.stmts.is_empty() {
+            return Ok(None);
+        }
+        let system = sql.contains("system.") || sql.contains("serial");
+        let _shared = self.control.read().await;
+        let catalog = self.catalog();
+        let now = now_us();
+        let ctx = CompileCtx {
+            now,
+            tz_offset: session.tz_offset,
+            system: system.then(|| self.system_snapshot()),
+        };
+        let Compiled::Program(plan) = compile(&req, &catalog, &ctx)? else {
+            return Ok(None);
+        };
+        let prepared = Arc::new(cache::Prepared {
+            program: Arc::new(plan.program),
+            inserts: plan.inserts,
+        });
+        if req.explain {
+            return self.explain(&prepared, &req.params, session, now);
+        }
+        if cacheable && !plan.volatile && amelie_parser::same_literals(&lits, &req.params) {
+            cache::insert(
+                &key,
+                &catalog,
+                session.tz_offset,
+                &plan.baked,
+                &lits,
+                prepared.clone(),
+            );
+        }
+        self.run_prepared(&prepared, &req.params, &catalog, session, now)
+            .await
+    }
+
+    /// Hits and misses of the program cache.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        self.cache.get()
     }
 
     /// Executes a parsed request as one transaction (`system`: it may read `system.*`).
@@ -359,8 +404,9 @@ impl Executor {
         if req.stmts.is_empty() {
             return Ok(None);
         }
+        let now = now_us();
         let ctx = CompileCtx {
-            now: now_us(),
+            now,
             tz_offset: session.tz_offset,
             system: system.then(|| self.system_snapshot()),
         };
@@ -390,27 +436,73 @@ impl Executor {
         }
         let _shared = self.control.read().await;
         let catalog = self.catalog();
-        let Compiled::Program(mut program) = compile(&req, &catalog, &ctx)? else {
+        let Compiled::Program(plan) = compile(&req, &catalog, &ctx)? else {
             return Ok(None);
         };
-        let format = Format::parse(&self.format.read())?;
+        let prepared = cache::Prepared {
+            program: Arc::new(plan.program),
+            inserts: plan.inserts,
+        };
         if req.explain {
-            let mut out = String::new();
-            encode_single(
-                "explain",
-                &Value::Json(Box::new(program.explain())),
-                format,
-                ctx.tz_offset,
-                &mut out,
-            );
-            return Ok(Some(out));
+            return self.explain(&prepared, &req.params, session, now);
         }
+        self.run_prepared(&prepared, &req.params, &catalog, session, now)
+            .await
+    }
+
+    /// EXPLAIN: the program's code. Like Amelie, which builds INSERT rows while compiling,
+    /// it takes the SERIAL values the rows would take.
+    fn explain(
+        &self,
+        prepared: &cache::Prepared,
+        lits: &[Value],
+        session: &SessionCtx,
+        now: i64,
+    ) -> Result<Option<String>> {
+        for t in &prepared.inserts {
+            t.rows(lits, now)?;
+        }
+        let format = Format::parse(&self.format.read())?;
+        let mut out = String::new();
+        encode_single(
+            "explain",
+            &Value::Json(Box::new(prepared.program.explain())),
+            format,
+            session.tz_offset,
+            &mut out,
+        );
+        Ok(Some(out))
+    }
+
+    /// Runs a compiled request with the request's literals `lits` as one transaction (the
+    /// caller holds the shared side of the control lock, `catalog` is the current snapshot).
+    async fn run_prepared(
+        &self,
+        prepared: &cache::Prepared,
+        lits: &[Value],
+        catalog: &Arc<Catalog>,
+        session: &SessionCtx,
+        now: i64,
+    ) -> Result<Option<String>> {
+        let program = &prepared.program;
+        let params: Arc<[Value]> = program.bind(lits, now).into();
         let nodes = self.nodes();
-        let mut routes = route::plan(&mut program, &catalog, &nodes)?;
-        let program = Arc::new(program);
+        let mut routes = route::plan(
+            program,
+            &prepared.inserts,
+            lits,
+            &params,
+            now,
+            catalog,
+            &nodes,
+        )?;
         let participants = route::participants(&routes);
+        let env = Env {
+            params: &params,
+            now,
+        };
+        let mut coord = Coordinator::new(program, env);
         let result = if participants.is_empty() {
-            let mut coord = Coordinator::new(&program);
             match coord.resume(None)? {
                 Step::Done => coord.take_result(),
                 Step::Dispatch(_) | Step::Await(_) => {
@@ -418,26 +510,32 @@ impl Executor {
                 }
             }
         } else {
-            let tx = self.commit.begin(&nodes, &participants)?;
-            let mut guard = TxGuard {
+            let mut driver = Driver {
                 exec: self,
+                program,
+                params: &params,
+                now,
                 nodes: &nodes,
-                tx: tx.clone(),
+                routes: &mut routes,
+                participants,
+                tx: None,
                 done: false,
             };
-            let mut changes = Vec::new();
-            let mut coord = Coordinator::new(&program);
-            let run = self
-                .run(&program, &mut coord, &tx, &mut routes, &mut changes)
-                .await;
-            tx.end();
-            guard.done = true;
-            let record = run
-                .map(|_| commit::Record::encode(&changes))
-                .and_then(|r| self.check_limit_write(&r).map(|_| r));
-            let wait = self.commit.complete(&nodes, &tx, record);
-            wait.await
-                .map_err(|_| Error::new("commit was interrupted"))??;
+            let run = driver.run(&mut coord).await;
+            let tx = driver.tx.take();
+            driver.done = true;
+            if let Some(tx) = tx {
+                tx.end(&nodes);
+                let record = run
+                    .map(|changes| commit::Record::encode(&changes))
+                    .and_then(|r| self.check_limit_write(&r).map(|_| r));
+                let wait = self.commit.complete(&nodes, &tx, record);
+                wait.await
+                    .map_err(|_| Error::new("commit was interrupted"))??;
+            } else {
+                // no node work was sent: nothing to order or commit
+                run?;
+            }
             coord.take_result()
         };
         let Some((stmt, rows)) = result else {
@@ -446,161 +544,303 @@ impl Executor {
         let info = &program.stmts[stmt];
         let format = match &info.format {
             Some(f) => Format::parse(f)?,
-            None => format,
+            None => Format::parse(&self.format.read())?,
         };
         let mut out = String::new();
-        encode_rows(&info.columns, &rows, format, ctx.tz_offset, &mut out);
+        encode_rows(&info.columns, &rows, format, session.tz_offset, &mut out);
         if out.len() as u64 >= self.limit_send.load(Ordering::Relaxed) {
             return Err(Error::new("reply limit reached"));
         }
         Ok(Some(out))
     }
+}
 
-    async fn run(
-        &self,
-        program: &Arc<Program>,
+/// Replies of one node batch.
+type BatchWait =
+    tokio::sync::oneshot::Receiver<std::result::Result<BatchReply, amelie_node::BatchError>>;
+
+/// Runs one transaction: the coordinator, and its node work in rounds. A round is every
+/// dispatch the coordinator makes before it needs a reply: it travels as one message per
+/// participating node, and each node answers it once. The first round places the
+/// transaction in the global order; the round after which the coordinator can dispatch no
+/// more also ends it on every node. A transaction whose node code needs nothing from the
+/// coordinator (TPC-B, DML batches) is one trip per node.
+struct Driver<'a> {
+    exec: &'a Executor,
+    program: &'a Arc<Program>,
+    /// Parameter values and start time of this execution.
+    params: &'a Arc<[Value]>,
+    now: i64,
+    nodes: &'a [Arc<NodeHandle>],
+    routes: &'a mut [Vec<Route>],
+    /// Node indices of every node any route touches (sorted).
+    participants: Vec<usize>,
+    /// The transaction, once its first round was sent.
+    tx: Option<Arc<Tx>>,
+    /// The transaction was handed to group commit (or needs none).
+    done: bool,
+}
+
+impl Drop for Driver<'_> {
+    /// A request future dropped mid-transaction (client gone): end and fail it so the
+    /// nodes and group commit move on.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(tx) = self.tx.take() {
+            tx.end(self.nodes);
+            // (work queued by `GroupCommit::begin` may still wait for its wake-up)
+            tx.wake(self.nodes);
+            drop(
+                self.exec
+                    .commit
+                    .complete(self.nodes, &tx, Err(Error::new("request cancelled"))),
+            );
+        }
+    }
+}
+
+/// The dispatches of one round and the per-node work they make.
+struct Round {
+    /// Per participant position: the requests and, for each, its dispatch index.
+    works: Vec<(Vec<NodeRequest>, Vec<usize>)>,
+    dispatches: Vec<RoundDispatch>,
+}
+
+/// One dispatch of a round.
+struct RoundDispatch {
+    stmt: usize,
+    /// Whether the coordinator reads its outputs.
+    wanted: bool,
+    /// (participant position, request position) of each route, in partition order.
+    slots: Vec<(usize, usize)>,
+}
+
+impl Round {
+    fn new(n: usize) -> Round {
+        Round {
+            works: (0..n).map(|_| (Vec::new(), Vec::new())).collect(),
+            dispatches: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.dispatches.is_empty()
+    }
+}
+
+impl Driver<'_> {
+    fn position(&self, node: usize) -> Result<usize> {
+        self.participants
+            .iter()
+            .position(|&n| n == node)
+            .ok_or_else(|| Error::new("node is not a participant of the transaction"))
+    }
+
+    /// Adds the node requests of one dispatch to the round.
+    fn dispatch(
+        &mut self,
         coord: &mut Coordinator<'_>,
-        tx: &Arc<Tx>,
-        routes: &mut [Vec<Route>],
-        changes: &mut Vec<Change>,
+        d: Dispatch,
+        round: &mut Round,
     ) -> Result<()> {
-        type Wait = tokio::sync::oneshot::Receiver<Result<(NodeOutput, Vec<Change>)>>;
-        // Nothing waits at a dispatch: the requests are sent and the coordinator runs on, so
-        // independent statements (CTEs, DML without RETURNING) are in flight on the nodes
-        // together. A node runs the transaction's requests in the order they were sent. The
-        // replies are collected in dispatch order when the coordinator asks for one
-        // (`Step::Await`) and before the transaction completes, so the first error wins.
-        struct InFlight {
-            stmt: usize,
-            wanted: bool,
-            waits: Vec<Wait>,
+        let program = self.program;
+        if let Some(amelie_vm::program::Target::Set) = program.targets.get(d.target) {
+            let rows = coord
+                .take_result()
+                .map(|(_, rows)| rows)
+                .unwrap_or_default();
+            route::fill_set_rows(
+                program,
+                d.table,
+                &self.exec.catalog(),
+                rows,
+                &mut self.routes[d.target],
+            )?;
         }
-        let mut inflight: VecDeque<InFlight> = VecDeque::new();
-        // replies collected ahead of their `Recv` (another statement was awaited first)
-        let mut parked: VecDeque<(usize, Vec<NodeOutput>)> = VecDeque::new();
-        async fn collect(
-            waits: Vec<Wait>,
-            changes: &mut Vec<Change>,
-            outs: &mut Vec<NodeOutput>,
-        ) -> Result<()> {
-            let mut first_err = None;
-            for w in waits {
-                match w.await {
-                    Ok(Ok((out, ch))) => {
-                        changes.extend(ch);
-                        outs.push(out);
-                    }
-                    Ok(Err(e)) => {
-                        first_err.get_or_insert(e);
-                    }
-                    Err(_) => {
-                        first_err.get_or_insert(Error::new("compute node is not running"));
-                    }
+        let logged = !program.tables[d.table].unlogged;
+        let sets = coord.shipped();
+        let index = round.dispatches.len();
+        let mut slots = Vec::with_capacity(self.routes[d.target].len());
+        for r in 0..self.routes[d.target].len() {
+            let pos = self.position(self.routes[d.target][r].node)?;
+            let route = &mut self.routes[d.target][r];
+            let work = &mut round.works[pos];
+            slots.push((pos, work.0.len()));
+            work.0.push(NodeRequest {
+                program: program.clone(),
+                stmt: d.stmt,
+                entry: d.entry,
+                partition: route.partition,
+                logged,
+                rows: std::mem::take(&mut route.rows),
+                sets: sets.clone(),
+                params: self.params.clone(),
+                now: self.now,
+            });
+            work.1.push(index);
+        }
+        round.dispatches.push(RoundDispatch {
+            stmt: d.stmt,
+            wanted: d.wanted,
+            slots,
+        });
+        Ok(())
+    }
+
+    /// Sends a round (beginning the transaction with the first one) and waits for its
+    /// replies. Returns the outputs of every dispatch whose outputs are read, by statement,
+    /// and appends the WAL changes. The error of the earliest failed dispatch wins.
+    async fn send(
+        &mut self,
+        round: Round,
+        last: bool,
+        changes: &mut Vec<Change>,
+    ) -> Result<Vec<(usize, Vec<NodeOutput>)>> {
+        let Round { works, dispatches } = round;
+        let mut waits: Vec<Option<BatchWait>> = Vec::with_capacity(works.len());
+        let mut request_dispatch: Vec<Vec<usize>> = Vec::with_capacity(works.len());
+        let mut out: Vec<commit::Work> = Vec::with_capacity(works.len());
+        for (reqs, owners) in works {
+            let reply: Option<Reply> = if reqs.is_empty() {
+                waits.push(None);
+                None
+            } else {
+                let (s, w) = tokio::sync::oneshot::channel();
+                waits.push(Some(w));
+                Some(Box::new(move |res| {
+                    let _ = s.send(res);
+                }))
+            };
+            request_dispatch.push(owners);
+            out.push(commit::Work { reqs, reply });
+        }
+        match &self.tx {
+            None => {
+                let (tx, sent) =
+                    self.exec
+                        .commit
+                        .begin(self.nodes, self.participants.clone(), out, last);
+                self.tx = Some(tx.clone());
+                // let the other requests that are ready enqueue their work first: the node
+                // then drains them all in one wake-up (a cancelled request is ended by `Drop`,
+                // which wakes the nodes too)
+                tokio::task::yield_now().await;
+                tx.wake(self.nodes);
+                sent?;
+            }
+            Some(tx) => {
+                if tx.is_aborted() {
+                    return Err(commit::conflict());
                 }
-            }
-            match first_err {
-                Some(e) => Err(e),
-                None => Ok(()),
+                tx.send(self.nodes, out, last)?;
             }
         }
-        async fn drain(inflight: &mut VecDeque<InFlight>, changes: &mut Vec<Change>) -> Result<()> {
-            let mut first_err = None;
-            for f in inflight.drain(..) {
-                let mut discard = Vec::new();
-                if let Err(e) = collect(f.waits, changes, &mut discard).await {
-                    first_err.get_or_insert(e);
-                }
-            }
-            match first_err {
-                Some(e) => Err(e),
-                None => Ok(()),
-            }
-        }
-        let mut outputs: Option<Vec<NodeOutput>> = None;
-        loop {
-            let d = match coord.resume(outputs.take()) {
-                Ok(Step::Done) => break,
-                Ok(Step::Dispatch(d)) => d,
-                Ok(Step::Await(stmt)) => {
-                    if let Some(i) = parked.iter().position(|(s, _)| *s == stmt) {
-                        outputs = parked.remove(i).map(|(_, o)| o);
-                        continue;
-                    }
-                    while let Some(f) = inflight.pop_front() {
-                        let mut outs = Vec::with_capacity(f.waits.len());
-                        if let Err(e) = collect(f.waits, changes, &mut outs).await {
-                            drain(&mut inflight, changes).await.ok();
-                            return Err(e);
-                        }
-                        if f.stmt == stmt && f.wanted {
-                            outputs = Some(outs);
-                            break;
-                        }
-                        if f.wanted {
-                            parked.push_back((f.stmt, outs));
-                        }
-                    }
-                    if outputs.is_none() {
-                        return Err(Error::new("internal: no reply to wait for"));
-                    }
+        // collect every reply; remember the earliest failed dispatch
+        let mut replies: Vec<Vec<Option<NodeOutput>>> = Vec::with_capacity(waits.len());
+        let mut first_err: Option<(usize, Error)> = None;
+        for (pos, w) in waits.into_iter().enumerate() {
+            let Some(w) = w else {
+                replies.push(Vec::new());
+                continue;
+            };
+            let (failed_at, err) = match w.await {
+                Ok(Ok(reply)) => {
+                    changes.extend(reply.changes);
+                    replies.push(reply.outputs.into_iter().map(Some).collect());
                     continue;
                 }
-                Err(e) => {
-                    // report an earlier statement's error first
-                    drain(&mut inflight, changes).await?;
-                    return Err(e);
+                Ok(Err(e)) => (request_dispatch[pos].get(e.index).copied(), e.error),
+                Err(_) => (None, Error::new("compute node is not running")),
+            };
+            replies.push(Vec::new());
+            let at = failed_at.unwrap_or(usize::MAX);
+            if first_err.as_ref().is_none_or(|(i, _)| at < *i) {
+                first_err = Some((at, err));
+            }
+        }
+        if let Some((_, e)) = first_err {
+            return Err(e);
+        }
+        let mut outputs = Vec::new();
+        for RoundDispatch {
+            stmt,
+            wanted,
+            slots,
+        } in dispatches
+        {
+            if !wanted {
+                continue;
+            }
+            let mut outs = Vec::with_capacity(slots.len());
+            for (pos, i) in slots {
+                let o = replies
+                    .get_mut(pos)
+                    .and_then(|r| r.get_mut(i))
+                    .and_then(Option::take)
+                    .ok_or_else(|| Error::new("internal: node reply is missing an output"))?;
+                outs.push(o);
+            }
+            outputs.push((stmt, outs));
+        }
+        Ok(outputs)
+    }
+
+    /// Runs the coordinator to its end, sending node work in rounds; returns the WAL changes.
+    async fn run(&mut self, coord: &mut Coordinator<'_>) -> Result<Vec<Change>> {
+        let mut changes = Vec::new();
+        // outputs received ahead of the `Recv` that reads them
+        let mut parked: VecDeque<(usize, Vec<NodeOutput>)> = VecDeque::new();
+        let mut outputs: Option<Vec<NodeOutput>> = None;
+        loop {
+            let mut round = Round::new(self.participants.len());
+            let mut failed = None;
+            let awaited = loop {
+                match coord.resume(outputs.take()) {
+                    Ok(Step::Dispatch(d)) => {
+                        if let Err(e) = self.dispatch(coord, d, &mut round) {
+                            failed = Some(e);
+                            break None;
+                        }
+                    }
+                    Ok(Step::Await(stmt)) => {
+                        if let Some(i) = parked.iter().position(|(s, _)| *s == stmt) {
+                            outputs = parked.remove(i).map(|(_, o)| o);
+                            continue;
+                        }
+                        break Some(stmt);
+                    }
+                    Ok(Step::Done) => break None,
+                    Err(e) => {
+                        failed = Some(e);
+                        break None;
+                    }
                 }
             };
-            if tx.is_aborted() {
-                drain(&mut inflight, changes).await.ok();
-                return Err(commit::conflict());
+            let last = awaited.is_none() || !coord.may_dispatch();
+            let ended = self.tx.as_ref().is_some_and(|t| t.has_ended());
+            if !round.is_empty() && ended {
+                return Err(Error::new("internal: dispatch after the transaction ended"));
             }
-            let logged = !program.tables[d.table].unlogged;
-            if let Some(amelie_vm::program::Target::Set) = program.targets.get(d.target) {
-                let rows = coord
-                    .take_result()
-                    .map(|(_, rows)| rows)
-                    .unwrap_or_default();
-                let filled = route::fill_set_rows(
-                    program,
-                    d.table,
-                    &self.catalog(),
-                    rows,
-                    &mut routes[d.target],
-                );
-                if let Err(e) = filled {
-                    // report an earlier statement's error first
-                    drain(&mut inflight, changes).await?;
-                    return Err(e);
-                }
+            let replies = if round.is_empty() && (ended || self.tx.is_none()) {
+                // nothing to send (no node work at all, or the nodes already know the end)
+                Vec::new()
+            } else {
+                // node errors come from earlier statements than a coordinator error
+                self.send(round, last, &mut changes).await?
+            };
+            if let Some(e) = failed {
+                return Err(e);
             }
-            let sets = coord.shipped();
-            let mut waits = Vec::with_capacity(routes[d.target].len());
-            for r in routes[d.target].iter_mut() {
-                let (s, w) = tokio::sync::oneshot::channel();
-                tx.send(
-                    r.node,
-                    TxMsg::Run(NodeRequest {
-                        program: program.clone(),
-                        stmt: d.stmt,
-                        entry: d.entry,
-                        partition: r.partition,
-                        logged,
-                        rows: std::mem::take(&mut r.rows),
-                        sets: sets.clone(),
-                        reply: Box::new(move |res| {
-                            let _ = s.send(res);
-                        }),
-                    }),
-                )?;
-                waits.push(w);
+            let Some(stmt) = awaited else {
+                return Ok(changes);
+            };
+            parked.extend(replies);
+            match parked.iter().position(|(s, _)| *s == stmt) {
+                Some(i) => outputs = parked.remove(i).map(|(_, o)| o),
+                None => return Err(Error::new("internal: no reply to wait for")),
             }
-            inflight.push_back(InFlight {
-                stmt: d.stmt,
-                wanted: d.wanted,
-                waits,
-            });
         }
-        drain(&mut inflight, changes).await
     }
 }

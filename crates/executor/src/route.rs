@@ -4,6 +4,7 @@
 use amelie_catalog::{Catalog, Table};
 use amelie_common::murmur::{murmur3_32, PARTITION_SLOTS};
 use amelie_common::{Error, Result, Value};
+use amelie_compiler::InsertTemplate;
 use amelie_node::NodeHandle;
 use amelie_storage::Row;
 use amelie_vm::program::Target;
@@ -47,9 +48,15 @@ fn route_for(t: &Table, nodes: &[Arc<NodeHandle>], idx: usize) -> Result<Route> 
     })
 }
 
-/// Computes the routes of every target of `program` (moving INSERT rows out of it).
+/// Computes the routes of every target of `program` for one execution: `params` are its
+/// bound parameters, `lits` the request's literals and `now` its time (INSERT rows are built
+/// here from `inserts`).
 pub fn plan(
-    program: &mut Program,
+    program: &Program,
+    inserts: &[InsertTemplate],
+    lits: &[Value],
+    params: &[Value],
+    now: i64,
     catalog: &Catalog,
     nodes: &[Arc<NodeHandle>],
 ) -> Result<Vec<Vec<Route>>> {
@@ -60,7 +67,7 @@ pub fn plan(
         }
     }
     let mut routes = Vec::with_capacity(program.targets.len());
-    for (i, target) in program.targets.iter_mut().enumerate() {
+    for (i, target) in program.targets.iter().enumerate() {
         let Some(tref) = table_of_target[i] else {
             routes.push(Vec::new());
             continue;
@@ -75,12 +82,20 @@ pub fn plan(
                 .map(|p| route_for(t, nodes, p))
                 .collect::<Result<_>>()?,
             Target::Key(values) => {
-                let p = t.partition_for_slot(key_slot(values.iter()));
+                let p = if t.partitions.len() == 1 {
+                    0
+                } else {
+                    t.partition_for_slot(key_slot(values.iter().map(|v| v.value(params))))
+                };
                 vec![route_for(t, nodes, p)?]
             }
-            Target::Rows(rows) => {
+            Target::Insert(index) => {
+                let template = inserts
+                    .get(*index as usize)
+                    .ok_or_else(|| Error::new("internal: INSERT rows not found"))?;
+                let rows = template.rows(lits, now)?;
                 let mut per: Vec<Option<Route>> = (0..t.partitions.len()).map(|_| None).collect();
-                for row in std::mem::take(rows) {
+                for row in rows {
                     let p = if t.partitions.len() == 1 {
                         0
                     } else {

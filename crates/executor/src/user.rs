@@ -285,21 +285,39 @@ impl crate::Executor {
         let req = Request {
             explain: false,
             stmts: vec![Stmt::Select(Box::new(select.clone()))],
+            ..Request::default()
         };
+        let now = now_us();
         let ctx = CompileCtx {
-            now: now_us(),
+            now,
             tz_offset: session.tz_offset,
             system: Some(self.system_snapshot()),
         };
         let catalog = self.catalog();
-        let Compiled::Program(mut program) = compile(&req, &catalog, &ctx)? else {
+        let Compiled::Program(plan) = compile(&req, &catalog, &ctx)? else {
             return Err(Error::new("WATCH: expression expected"));
         };
-        let routes = crate::route::plan(&mut program, &catalog, &self.nodes())?;
+        let program = &plan.program;
+        let params = program.bind(&[], now);
+        let routes = crate::route::plan(
+            program,
+            &plan.inserts,
+            &[],
+            &params,
+            now,
+            &catalog,
+            &self.nodes(),
+        )?;
         if !crate::route::participants(&routes).is_empty() {
             return Err(Error::new("WATCH: expression cannot read tables"));
         }
-        let mut coord = Coordinator::new(&program);
+        let mut coord = Coordinator::new(
+            program,
+            amelie_vm::Env {
+                params: &params,
+                now,
+            },
+        );
         match coord.resume(None)? {
             Step::Done => {}
             Step::Dispatch(_) | Step::Await(_) => {

@@ -1,9 +1,15 @@
 //! A compute node: one OS thread that exclusively owns one partition of every distributed
 //! table (and the shared tables placed on it), fed by a crossbeam channel.
 //!
-//! Transactions arrive as `Begin` messages in the global order; the node runs each one to its
-//! `End` before starting the next, applying changes in place with an undo log. Undo logs are
-//! kept until the executor commits (`Commit`) or group-aborts (`Abort`) the transaction.
+//! Transactions arrive as [`TxWork`] messages. The first message of a transaction
+//! (`first`) places it in this node's order; the node runs it to its `last` message before
+//! starting the next one, applying changes in place with an undo log. A transaction whose
+//! node code needs nothing from the coordinator arrives as ONE message (`first` and `last`,
+//! every request of every statement) and is answered with ONE reply. Undo logs are kept until
+//! the executor commits (the shared `committed` counter) or group-aborts (`Abort`) them.
+//!
+//! Waiting: the thread drains its whole queue each time it wakes and parks (no spinning, no
+//! `sched_yield`) when it is empty; a sender unparks it ([`NodeHandle::send`]).
 
 pub mod snapshot;
 
@@ -11,16 +17,13 @@ use amelie_common::{Error, IndexKind, Result};
 use amelie_storage::{Partition, Row, UndoLog};
 use amelie_vm::node_exec::replay_change;
 use amelie_vm::{run_node, Change, NodeCtx, NodeOutput, Program};
-use crossbeam_channel::{select, unbounded, Receiver, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 
-/// Reply callback of a request: output rows and the WAL changes it made.
-pub type Reply = Box<dyn FnOnce(Result<(NodeOutput, Vec<Change>)>) + Send>;
-
-/// One piece of node work of a transaction.
+/// One piece of node work of a transaction: node code of one statement on one partition.
 pub struct NodeRequest {
     pub program: Arc<Program>,
     pub stmt: usize,
@@ -31,21 +34,49 @@ pub struct NodeRequest {
     pub rows: Vec<Row>,
     /// Coordinator row sets the node code reads (shared by every node of the dispatch).
     pub sets: amelie_vm::Shipped,
-    pub reply: Reply,
+    /// Parameter values of this execution of the program (shared by its requests).
+    pub params: Arc<[amelie_common::Value]>,
+    /// Request start time.
+    pub now: i64,
 }
 
-pub enum TxMsg {
-    Run(NodeRequest),
+/// The answer to one [`TxWork`]: an output per request (in order) and the WAL changes the
+/// requests made.
+#[derive(Debug, Default)]
+pub struct BatchReply {
+    pub outputs: Vec<NodeOutput>,
+    pub changes: Vec<Change>,
+}
+
+/// A failed batch: the position of the request that failed (requests after it did not run)
+/// and its error.
+#[derive(Debug)]
+pub struct BatchError {
+    pub index: usize,
+    pub error: Error,
+}
+
+/// Reply callback of a [`TxWork`].
+pub type Reply = Box<dyn FnOnce(std::result::Result<BatchReply, BatchError>) + Send>;
+
+/// Work of one transaction on this node.
+pub struct TxWork {
+    /// The transaction's place in the global order.
+    pub id: u64,
+    /// The transaction starts here (sent to every participant inside the ordering critical
+    /// section).
+    pub first: bool,
     /// The transaction sends nothing more to this node.
-    End,
+    pub last: bool,
+    /// Requests to run, in order (may be empty).
+    pub reqs: Vec<NodeRequest>,
+    /// Where the outputs go (None: nobody waits, `reqs` is empty).
+    pub reply: Option<Reply>,
 }
 
 pub enum NodeMsg {
-    /// A transaction, in the global order. Its requests arrive on `rx`.
-    Begin {
-        id: u64,
-        rx: Receiver<TxMsg>,
-    },
+    /// Work of a transaction, in the global order.
+    Tx(TxWork),
     /// Transactions up to and including `upto` are durable: drop their undo logs.
     Commit {
         upto: u64,
@@ -119,7 +150,9 @@ pub enum NodeMsg {
 /// The frontend's handle on a node thread.
 pub struct NodeHandle {
     pub uuid: String,
-    pub tx: Sender<NodeMsg>,
+    tx: Sender<NodeMsg>,
+    /// The node thread, to unpark it after a send.
+    waker: Thread,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -142,15 +175,31 @@ impl NodeHandle {
         NodeHandle {
             uuid,
             tx,
+            waker: thread.thread().clone(),
             thread: Some(thread),
         }
     }
 
-    /// Sends a message; a stopped node is a bug in the caller, reported as an error.
+    /// Sends a message and wakes the node if it sleeps.
     pub fn send(&self, msg: NodeMsg) -> Result<()> {
+        self.send_quiet(msg)?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Queues a message without waking the node (call [`NodeHandle::wake`] afterwards; used
+    /// inside the ordering critical section so the wake-up syscall happens outside it).
+    pub fn send_quiet(&self, msg: NodeMsg) -> Result<()> {
         self.tx
             .send(msg)
             .map_err(|_| Error::new("compute node is not running"))
+    }
+
+    /// Wakes the node thread if it is parked (a no-op costing one atomic operation when it
+    /// is running). A message queued before this call is seen by the node: `park` returns at
+    /// once when the unpark came first.
+    pub fn wake(&self) {
+        self.waker.unpark();
     }
 
     /// Sends a message carrying a reply channel and waits for the answer.
@@ -164,7 +213,7 @@ impl NodeHandle {
 
 impl Drop for NodeHandle {
     fn drop(&mut self) {
-        let _ = self.tx.send(NodeMsg::Shutdown);
+        let _ = self.send(NodeMsg::Shutdown);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -175,6 +224,16 @@ fn conflict() -> Error {
     Error::new("transaction conflict, abort")
 }
 
+/// The transaction this node is running (between its first and last message).
+struct Current {
+    id: u64,
+    /// Group-aborted before or while it ran: every request answers with a conflict.
+    aborted: bool,
+    /// A request failed: later requests are not run (the transaction will be aborted).
+    failed: bool,
+    undo: UndoLog,
+}
+
 struct Node {
     rx: Receiver<NodeMsg>,
     committed: Arc<AtomicU64>,
@@ -183,7 +242,9 @@ struct Node {
     pending: VecDeque<(u64, UndoLog)>,
     /// Aborted transaction ranges not yet seen by this node.
     aborted: Vec<(u64, u64)>,
+    /// Messages that arrived while a transaction was running, in arrival order.
     backlog: VecDeque<NodeMsg>,
+    current: Option<Current>,
 }
 
 impl Node {
@@ -195,123 +256,169 @@ impl Node {
             pending: VecDeque::new(),
             aborted: Vec::new(),
             backlog: VecDeque::new(),
+            current: None,
+        }
+    }
+
+    /// The next message: drains the queue, parks only when it is empty. None: every sender
+    /// is gone.
+    fn recv(&self) -> Option<NodeMsg> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(m) => return Some(m),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => std::thread::park(),
+            }
         }
     }
 
     fn run(mut self) {
         loop {
             self.apply_committed();
-            let msg = match self.backlog.pop_front() {
+            // between transactions the backlog comes first; while one runs, only its own
+            // messages (`apply_committed` may have moved them to the backlog)
+            let next = match &self.current {
+                None => self.backlog.pop_front(),
+                Some(c) => {
+                    let id = c.id;
+                    self.backlog
+                        .iter()
+                        .position(|m| matches!(m, NodeMsg::Tx(w) if w.id == id))
+                        .and_then(|i| self.backlog.remove(i))
+                }
+            };
+            let msg = match next {
                 Some(m) => m,
-                None => match self.rx.recv() {
-                    Ok(m) => m,
-                    Err(_) => return,
+                None => match self.recv() {
+                    Some(m) => m,
+                    None => return,
                 },
             };
-            match msg {
-                NodeMsg::Begin { id, rx } => self.run_tx(id, rx),
-                NodeMsg::Commit { upto } => self.commit(upto),
-                NodeMsg::Abort { from, to } => self.abort(from, to),
-                NodeMsg::CreatePartition {
-                    id,
-                    table_id,
-                    kind,
-                    keys,
-                    done,
-                } => {
-                    self.partitions
-                        .insert(id, Partition::new(id, table_id, kind, &keys));
-                    let _ = done.send(());
-                }
-                NodeMsg::RewriteRows {
-                    id,
-                    add,
-                    drop,
-                    key_cols,
-                    done,
-                } => {
-                    if let Some(p) = self.partitions.get_mut(&id) {
-                        p.rewrite_rows(&key_cols, |row| {
-                            let mut v = std::mem::take(row).into_vec();
-                            if let Some(i) = drop {
-                                if i < v.len() {
-                                    v.remove(i);
-                                }
-                            }
-                            if let Some(a) = &add {
-                                v.push(a.clone());
-                            }
-                            *row = v.into_boxed_slice();
-                        });
+            if !self.handle(msg) {
+                return;
+            }
+        }
+    }
+
+    /// Handles one message; false: stop the thread.
+    fn handle(&mut self, msg: NodeMsg) -> bool {
+        match msg {
+            NodeMsg::Tx(w) => match &self.current {
+                Some(c) if c.id != w.id => self.backlog.push_back(NodeMsg::Tx(w)),
+                _ => self.tx_work(w),
+            },
+            NodeMsg::Abort { from, to } => self.abort(from, to),
+            NodeMsg::Commit { upto } => self.commit(upto),
+            NodeMsg::Shutdown => return false,
+            other if self.current.is_some() => self.backlog.push_back(other),
+            other => self.control(other),
+        }
+        true
+    }
+
+    /// Messages handled between transactions (DDL, recovery, checkpoints, tests).
+    fn control(&mut self, msg: NodeMsg) {
+        match msg {
+            NodeMsg::CreatePartition {
+                id,
+                table_id,
+                kind,
+                keys,
+                done,
+            } => {
+                self.partitions
+                    .insert(id, Partition::new(id, table_id, kind, &keys));
+                let _ = done.send(());
+            }
+            NodeMsg::RewriteRows {
+                id,
+                add,
+                drop,
+                key_cols,
+                done,
+            } => {
+                if let Some(p) = self.partitions.get_mut(&id) {
+                    p.rewrite_rows(&key_cols, |row| {
+                        let mut v = std::mem::take(row).into_vec();
                         if let Some(i) = drop {
-                            p.shift_secondary(i);
-                        }
-                    }
-                    let _ = done.send(());
-                }
-                NodeMsg::CreateSecondary { id, cols, done } => {
-                    if let Some(p) = self.partitions.get_mut(&id) {
-                        p.create_secondary(&cols);
-                    }
-                    let _ = done.send(());
-                }
-                NodeMsg::DropSecondary { id, index, done } => {
-                    if let Some(p) = self.partitions.get_mut(&id) {
-                        p.drop_secondary(index);
-                    }
-                    let _ = done.send(());
-                }
-                NodeMsg::DropPartition { id, done } => {
-                    self.partitions.remove(&id);
-                    let _ = done.send(());
-                }
-                NodeMsg::Replay { changes } => {
-                    for c in changes {
-                        let pid = match &c {
-                            Change::Put { partition, .. } | Change::Remove { partition, .. } => {
-                                *partition
-                            }
-                        };
-                        if let Some(p) = self.partitions.get_mut(&pid) {
-                            replay_change(p, c);
-                        }
-                    }
-                }
-                NodeMsg::Sync { done } => {
-                    let _ = done.send(());
-                }
-                NodeMsg::Count { id, done } => {
-                    let _ = done.send(self.partitions.get(&id).map(|p| p.len()).unwrap_or(0));
-                }
-                NodeMsg::Snapshot {
-                    partitions,
-                    dir,
-                    done,
-                } => {
-                    let mut rows = 0;
-                    let mut res = Ok(());
-                    for id in partitions {
-                        let Some(p) = self.partitions.get(&id) else {
-                            continue;
-                        };
-                        match snapshot::write_partition(p, &snapshot::part_path(&dir, id)) {
-                            Ok(n) => rows += n,
-                            Err(e) => {
-                                res = Err(e);
-                                break;
+                            if i < v.len() {
+                                v.remove(i);
                             }
                         }
+                        if let Some(a) = &add {
+                            v.push(a.clone());
+                        }
+                        *row = v.into_boxed_slice();
+                    });
+                    if let Some(i) = drop {
+                        p.shift_secondary(i);
                     }
-                    let _ = done.send(res.map(|_| rows));
                 }
-                NodeMsg::LoadSnapshot { id, path, done } => {
-                    let res = match self.partitions.get_mut(&id) {
-                        Some(p) => snapshot::load_partition(p, &path),
-                        None => Err(Error::new(format!("snapshot: partition {id} not found"))),
+                let _ = done.send(());
+            }
+            NodeMsg::CreateSecondary { id, cols, done } => {
+                if let Some(p) = self.partitions.get_mut(&id) {
+                    p.create_secondary(&cols);
+                }
+                let _ = done.send(());
+            }
+            NodeMsg::DropSecondary { id, index, done } => {
+                if let Some(p) = self.partitions.get_mut(&id) {
+                    p.drop_secondary(index);
+                }
+                let _ = done.send(());
+            }
+            NodeMsg::DropPartition { id, done } => {
+                self.partitions.remove(&id);
+                let _ = done.send(());
+            }
+            NodeMsg::Replay { changes } => {
+                for c in changes {
+                    let pid = match &c {
+                        Change::Put { partition, .. } | Change::Remove { partition, .. } => {
+                            *partition
+                        }
                     };
-                    let _ = done.send(res);
+                    if let Some(p) = self.partitions.get_mut(&pid) {
+                        replay_change(p, c);
+                    }
                 }
-                NodeMsg::Shutdown => return,
+            }
+            NodeMsg::Sync { done } => {
+                let _ = done.send(());
+            }
+            NodeMsg::Count { id, done } => {
+                let _ = done.send(self.partitions.get(&id).map(|p| p.len()).unwrap_or(0));
+            }
+            NodeMsg::Snapshot {
+                partitions,
+                dir,
+                done,
+            } => {
+                let mut rows = 0;
+                let mut res = Ok(());
+                for id in partitions {
+                    let Some(p) = self.partitions.get(&id) else {
+                        continue;
+                    };
+                    match snapshot::write_partition(p, &snapshot::part_path(&dir, id)) {
+                        Ok(n) => rows += n,
+                        Err(e) => {
+                            res = Err(e);
+                            break;
+                        }
+                    }
+                }
+                let _ = done.send(res.map(|_| rows));
+            }
+            NodeMsg::LoadSnapshot { id, path, done } => {
+                let res = match self.partitions.get_mut(&id) {
+                    Some(p) => snapshot::load_partition(p, &path),
+                    None => Err(Error::new(format!("snapshot: partition {id} not found"))),
+                };
+                let _ = done.send(res);
+            }
+            NodeMsg::Tx(_) | NodeMsg::Abort { .. } | NodeMsg::Commit { .. } | NodeMsg::Shutdown => {
             }
         }
     }
@@ -342,25 +449,30 @@ impl Node {
         }
     }
 
-    fn rollback(&mut self, undo: UndoLog) {
-        let parts = &mut self.partitions;
+    fn rollback(partitions: &mut HashMap<u64, Partition>, undo: UndoLog) {
         undo.rollback(|pid, key, old| {
-            if let Some(p) = parts.get_mut(&pid) {
+            if let Some(p) = partitions.get_mut(&pid) {
                 p.restore(key, old);
             }
         });
     }
 
-    /// Rolls back pending transactions `from ..= to` (newest first) and remembers the range
-    /// for transactions this node has not started yet.
+    /// Rolls back pending transactions `from ..= to` (newest first), the running one when it
+    /// is in the range, and remembers the range for transactions this node has not started.
     fn abort(&mut self, from: u64, to: u64) {
+        if let Some(c) = self.current.as_mut() {
+            if !c.aborted && c.id >= from && c.id <= to {
+                c.aborted = true;
+                Self::rollback(&mut self.partitions, std::mem::take(&mut c.undo));
+            }
+        }
         while self
             .pending
             .back()
             .is_some_and(|(id, _)| *id >= from && *id <= to)
         {
             if let Some((_, undo)) = self.pending.pop_back() {
-                self.rollback(undo);
+                Self::rollback(&mut self.partitions, undo);
             }
         }
         self.aborted.push((from, to));
@@ -373,54 +485,93 @@ impl Node {
             .any(|(from, to)| id >= *from && id <= *to)
     }
 
-    fn execute(&mut self, req: NodeRequest, undo: &mut UndoLog) {
-        let Some(partition) = self.partitions.get_mut(&req.partition) else {
-            (req.reply)(Err(Error::new("partition not found")));
+    /// Runs one message of a transaction: starts it (`first`), runs its requests in order
+    /// (stopping at the first error), replies once, and ends it (`last`).
+    fn tx_work(&mut self, w: TxWork) {
+        if self.current.is_none() {
+            if !w.first {
+                // a continuation of a transaction this node has already ended: a bug in the
+                // sender, answered as an error rather than run outside its order
+                if let Some(reply) = w.reply {
+                    reply(Err(BatchError {
+                        index: 0,
+                        error: Error::new("internal: transaction is not running on this node"),
+                    }));
+                }
+                return;
+            }
+            let aborted = self.is_aborted(w.id);
+            self.current = Some(Current {
+                id: w.id,
+                aborted,
+                failed: false,
+                undo: UndoLog::default(),
+            });
+        }
+        let Some(mut cur) = self.current.take() else {
             return;
         };
-        let mut changes = Vec::new();
+        // an aborted transaction, or one whose earlier request failed, runs nothing more
+        let result = if cur.aborted || (cur.failed && !w.reqs.is_empty()) {
+            Err(BatchError {
+                index: 0,
+                error: conflict(),
+            })
+        } else {
+            let mut reply = BatchReply {
+                outputs: Vec::with_capacity(w.reqs.len()),
+                changes: Vec::new(),
+            };
+            let mut failed = None;
+            for (index, req) in w.reqs.into_iter().enumerate() {
+                match self.execute(req, &mut cur.undo, &mut reply.changes) {
+                    Ok(out) => reply.outputs.push(out),
+                    Err(error) => {
+                        failed = Some(BatchError { index, error });
+                        break;
+                    }
+                }
+            }
+            match failed {
+                Some(e) => {
+                    cur.failed = true;
+                    Err(e)
+                }
+                None => Ok(reply),
+            }
+        };
+        if let Some(reply) = w.reply {
+            reply(result);
+        }
+        if w.last {
+            if !cur.aborted {
+                self.pending.push_back((cur.id, cur.undo));
+            }
+        } else {
+            self.current = Some(cur);
+        }
+    }
+
+    fn execute(
+        &mut self,
+        req: NodeRequest,
+        undo: &mut UndoLog,
+        changes: &mut Vec<Change>,
+    ) -> Result<NodeOutput> {
+        let Some(partition) = self.partitions.get_mut(&req.partition) else {
+            return Err(Error::new("partition not found"));
+        };
         let ctx = NodeCtx {
             partition,
             undo,
-            changes: &mut changes,
+            changes,
             logged: req.logged,
             sets: &req.sets,
+            env: amelie_vm::Env {
+                params: &req.params,
+                now: req.now,
+            },
         };
-        let out = run_node(&req.program, req.stmt, req.entry, req.rows, ctx);
-        (req.reply)(out.map(|o| (o, changes)));
-    }
-
-    fn run_tx(&mut self, id: u64, rx: Receiver<TxMsg>) {
-        let mut aborted = self.is_aborted(id);
-        let mut undo = UndoLog::default();
-        loop {
-            select! {
-                recv(rx) -> msg => match msg {
-                    Ok(TxMsg::Run(req)) => {
-                        if aborted {
-                            (req.reply)(Err(conflict()));
-                        } else {
-                            self.execute(req, &mut undo);
-                        }
-                    }
-                    Ok(TxMsg::End) | Err(_) => break,
-                },
-                recv(self.rx) -> msg => match msg {
-                    Ok(NodeMsg::Abort { from, to }) => {
-                        if !aborted && id >= from && id <= to {
-                            aborted = true;
-                            self.rollback(std::mem::take(&mut undo));
-                        }
-                        self.abort(from, to);
-                    }
-                    Ok(NodeMsg::Commit { upto }) => self.commit(upto),
-                    Ok(other) => self.backlog.push_back(other),
-                    Err(_) => break,
-                },
-            }
-        }
-        if !aborted {
-            self.pending.push_back((id, undo));
-        }
+        run_node(&req.program, req.stmt, req.entry, req.rows, ctx)
     }
 }

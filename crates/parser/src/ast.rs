@@ -1,12 +1,102 @@
 //! The statement AST of the Amelie dialect (our own: sqlparser's AST cannot express it).
 
-use amelie_common::{ColumnType, Json};
+use amelie_common::{ColumnType, Json, Value};
+
+/// A literal of a request parsed with [`crate::parse_params`]: its position among the
+/// request's literals and its value.
+///
+/// A program compiled from such a request is reused for requests that differ only in the
+/// values of their literals, so the compiler must not let a literal's VALUE shape the program
+/// unless it records that: reading [`ParamRef::value`], and finding two different literals
+/// equal with `==`, mark the literal(s) as *baked* in the recorder of the current thread (see
+/// [`record_baked`]); a cached program is reused only when its baked literals keep their
+/// values. The position and the type can be used freely (the cache key holds every literal's
+/// type).
+#[derive(Clone, Debug)]
+pub struct ParamRef {
+    ord: u32,
+    value: Value,
+}
+
+impl ParamRef {
+    pub fn new(ord: u32, value: Value) -> ParamRef {
+        ParamRef { ord, value }
+    }
+
+    /// The literal's position among the request's literals.
+    pub fn ord(&self) -> u32 {
+        self.ord
+    }
+
+    /// The literal's type.
+    pub fn ty(&self) -> amelie_common::Type {
+        self.value.type_of()
+    }
+
+    /// The literal's value; marks the literal as baked into what is being built.
+    pub fn value(&self) -> &Value {
+        record(self.ord);
+        &self.value
+    }
+
+    fn same(&self, other: &ParamRef) -> bool {
+        match (&self.value, &other.value) {
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Double(a), Value::Double(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// Equal like the literal expressions they stand for (`Int(1) != Double(1.0)`). Two
+/// different literals found equal are both baked: whatever the compiler shared or matched
+/// because of that equality must not be reused for values that differ.
+impl PartialEq for ParamRef {
+    fn eq(&self, other: &ParamRef) -> bool {
+        let same = self.same(other);
+        if same && self.ord != other.ord {
+            record(self.ord);
+            record(other.ord);
+        }
+        same
+    }
+}
+
+thread_local! {
+    static BAKED: std::cell::RefCell<Option<Vec<u32>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn record(ord: u32) {
+    BAKED.with(|b| {
+        if let Some(list) = b.borrow_mut().as_mut() {
+            list.push(ord);
+        }
+    });
+}
+
+/// Starts recording (on this thread) which literals get baked: see [`ParamRef`]. Returns the
+/// literals baked since then when `f` returns, along with its result.
+pub fn record_baked<R>(f: impl FnOnce() -> R) -> (R, Vec<u32>) {
+    let outer = BAKED.with(|b| b.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let baked = BAKED.with(|b| std::mem::replace(&mut *b.borrow_mut(), outer));
+    (r, baked.unwrap_or_default())
+}
 
 /// One parsed request: optional EXPLAIN, then statements (BEGIN/COMMIT framing removed).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Request {
     pub explain: bool,
     pub stmts: Vec<Stmt>,
+    /// [`crate::parse_params`] only: the value of every number and string literal of the
+    /// request, in source order ([`Expr::Param`] refers to them by position).
+    pub params: Vec<Value>,
+    /// [`crate::parse_params`] only: per literal, whether the parser used its value itself
+    /// (a GENERATE count, a FORMAT name, a folded JSON constant, ...) rather than leaving it
+    /// to an [`Expr::Param`]. A program compiled from such a request is valid only for the
+    /// same value of that literal.
+    pub baked: Vec<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -377,6 +467,9 @@ pub enum AggFunc {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
+    /// A number or string literal of the request (only from [`crate::parse_params`];
+    /// [`crate::parse`] gives `Int`/`Double`/`String`). See [`ParamRef`].
+    Param(ParamRef),
     Null,
     Bool(bool),
     Int(i64),

@@ -415,9 +415,17 @@ impl Parser {
         }
     }
 
-    /// The current number or string token as an expression.
+    /// The current number or string token as an expression (in params mode: a parameter
+    /// referring to the literal).
     fn literal(&mut self) -> Expr {
         self.h = 1;
+        if self.params_mode() {
+            if let Some(o) = self.literal_ord() {
+                self.skip_param();
+                let value = self.params[o as usize].clone();
+                return Expr::Param(ParamRef::new(o, value));
+            }
+        }
         match self.take() {
             Tok::Int(v) => Expr::Int(v),
             Tok::Double(v) => Expr::Double(v),
@@ -649,9 +657,13 @@ impl Parser {
     pub(crate) fn constructor(&mut self) -> Result<Expr> {
         let saved = self.open_node();
         if self.accept_p(P::LBracket) {
-            let elems = self.list_until(P::RBracket, "expected ']'")?;
+            let mut elems = self.list_until(P::RBracket, "expected ']'")?;
             self.close_node(saved, 0)?;
-            if elems.iter().all(is_const) {
+            if elems
+                .iter()
+                .all(|e| is_const(e) || matches!(e, Expr::Param(_)))
+            {
+                self.bake_all(&mut elems);
                 return Ok(Expr::JsonLiteral(Json::Array(
                     elems.into_iter().map(into_json).collect(),
                 )));
@@ -676,10 +688,23 @@ impl Parser {
             }
         }
         self.close_node(saved, 0)?;
+        let is_key = |k: &Expr| match k {
+            Expr::String(_) => true,
+            Expr::Param(x) => x.ty() == amelie_common::Type::String,
+            _ => false,
+        };
         if members
             .iter()
-            .all(|(k, v)| matches!(k, Expr::String(_)) && is_const(v))
+            .all(|(k, v)| is_key(k) && (is_const(v) || matches!(v, Expr::Param(_))))
         {
+            for (k, v) in members.iter_mut() {
+                if let Expr::Param(x) = k {
+                    *k = self.bake(x.ord());
+                }
+                if let Expr::Param(x) = v {
+                    *v = self.bake(x.ord());
+                }
+            }
             let object = members
                 .into_iter()
                 .map(|(k, v)| (json_key(k), into_json(v)))
@@ -687,6 +712,16 @@ impl Parser {
             return Ok(Expr::JsonLiteral(Json::Object(object)));
         }
         Ok(Expr::Object(members))
+    }
+
+    /// Replaces every top-level [`Expr::Param`] of `list` by its literal (the parser folds
+    /// the list into a constant).
+    fn bake_all(&mut self, list: &mut [Expr]) {
+        for e in list.iter_mut() {
+            if let Expr::Param(x) = e {
+                *e = self.bake(x.ord());
+            }
+        }
     }
 
     /// Whether the current token can start an INSERT value.

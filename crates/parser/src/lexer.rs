@@ -381,7 +381,7 @@ impl Post<'_> {
 
 /// A number token: integers wrap around like Amelie's int64 parsing, anything with `.`/`e`
 /// is a double.
-fn number(s: &str, negative: bool) -> Tok {
+pub(crate) fn number(s: &str, negative: bool) -> Tok {
     if s.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
         match s.parse::<f64>() {
             Ok(v) => Tok::Double(if negative { -v } else { v }),
@@ -406,7 +406,7 @@ fn number(s: &str, negative: bool) -> Tok {
 /// character keeps its backslash. sqlparser treats a doubled quote as an escaped quote, but
 /// Amelie has no doubling: `'a''b'` is the two adjacent strings `'a'` and `'b'`, so an
 /// unescaped quote in the raw content splits the token.
-fn decode_string(raw: String, quote: char, out: &mut Vec<Tok>) {
+pub(crate) fn decode_string(raw: String, quote: char, out: &mut Vec<Tok>) {
     if !raw.contains(['\\', quote]) {
         out.push(Tok::Str(raw));
         return;

@@ -10,6 +10,7 @@
 pub mod ast;
 mod ddl;
 mod expr;
+mod fingerprint;
 pub mod import;
 mod lexer;
 mod node;
@@ -20,6 +21,7 @@ mod user;
 mod tests;
 
 pub use ast::*;
+pub use fingerprint::{fingerprint, same_literals, MAX_KEY};
 pub use import::{parse_import, ImportColumn, ImportFormat, ImportRow, ImportSpec};
 pub use lexer::AmelieDialect;
 
@@ -30,7 +32,17 @@ pub use lexer::AmelieDialect;
 /// expression tree is at most 512 levels high, nesting at most 128 levels) and reported as
 /// `expression is too deeply nested`. Run it on a thread with the usual 2 MiB of stack or more.
 pub fn parse(sql: &str) -> amelie_common::Result<Request> {
-    parser::parse_request(sql)
+    parser::parse_request(sql, false)
+}
+
+/// Like [`parse`], but every number and string literal that the parser itself does not need
+/// becomes an [`Expr::Param`] referring to [`Request::params`]; [`Request::baked`] marks the
+/// literals whose value the parse did depend on. A program compiled from this request can be
+/// reused for any request whose text differs only in the values of non-baked literals (the
+/// program cache). Utility statements and failed parses should be parsed again with
+/// [`parse`], which is the reference for their behaviour and error texts.
+pub fn parse_params(sql: &str) -> amelie_common::Result<Request> {
+    parser::parse_request(sql, true)
 }
 
 /// Parses one standalone expression (e.g. the stored text of a generated column).

@@ -2,7 +2,7 @@
 
 use crate::ast::*;
 use crate::lexer::{lex, Kw, Tok, P};
-use amelie_common::{ColumnType, Error, Result, Type};
+use amelie_common::{ColumnType, Error, Result, Type, Value};
 
 /// Maximum nesting of expressions/subqueries; deeper input is rejected instead of risking a
 /// stack overflow.
@@ -36,26 +36,29 @@ pub(crate) struct Parser {
     pub(crate) max_h: u32,
     stack_base: usize,
     lex_error: Option<(usize, &'static str)>,
+    /// Literals become [`Expr::Param`] (see [`crate::parse_params`]).
+    params_mode: bool,
+    /// Per token: its literal position, or [`NOT_LITERAL`] (params mode only).
+    ords: Vec<u32>,
+    /// Literal values and whether the parser used each one itself (params mode only).
+    pub(crate) params: Vec<Value>,
+    pub(crate) baked: Vec<bool>,
 }
 
-/// Parses one request body into statements.
-pub(crate) fn parse_request(sql: &str) -> Result<Request> {
-    let lexed = lex(sql);
-    let mut p = Parser {
-        toks: lexed.toks,
-        pos: 0,
-        depth: 0,
-        h: 0,
-        max_h: 0,
-        stack_base: stack_pointer(),
-        lex_error: lexed.error,
-    };
-    let request = p.request()?;
+const NOT_LITERAL: u32 = u32::MAX;
+
+/// Parses one request body into statements; with `params_mode` number and string literals
+/// in expressions become [`Expr::Param`].
+pub(crate) fn parse_request(sql: &str, params_mode: bool) -> Result<Request> {
+    let mut p = Parser::with_mode(sql, params_mode);
+    let mut request = p.request()?;
     // Unreachable in practice (an error token is never accepted), but never let a tokenizer
     // error slip through.
     if let Some((_, msg)) = p.lex_error {
         return Err(Error::new(msg));
     }
+    request.params = std::mem::take(&mut p.params);
+    request.baked = std::mem::take(&mut p.baked);
     Ok(request)
 }
 
@@ -63,7 +66,30 @@ pub(crate) fn parse_request(sql: &str) -> Result<Request> {
 impl Parser {
     /// A parser over `src`'s tokens (used by `import.rs`, which drives it itself).
     pub(crate) fn new(src: &str) -> Parser {
+        Parser::with_mode(src, false)
+    }
+
+    fn with_mode(src: &str, params_mode: bool) -> Parser {
         let lexed = lex(src);
+        let mut ords = Vec::new();
+        let mut params = Vec::new();
+        if params_mode {
+            ords.reserve(lexed.toks.len());
+            for t in &lexed.toks {
+                let v = match t {
+                    Tok::Int(v) => Value::Int(*v),
+                    Tok::Double(v) => Value::Double(*v),
+                    Tok::Str(s) => Value::Str(s.as_str().into()),
+                    _ => {
+                        ords.push(NOT_LITERAL);
+                        continue;
+                    }
+                };
+                ords.push(params.len() as u32);
+                params.push(v);
+            }
+        }
+        let baked = vec![false; params.len()];
         Parser {
             toks: lexed.toks,
             pos: 0,
@@ -72,6 +98,47 @@ impl Parser {
             max_h: 0,
             stack_base: stack_pointer(),
             lex_error: lexed.error,
+            params_mode,
+            ords,
+            params,
+            baked,
+        }
+    }
+
+    /// The literal position of the current token, when it is a literal (params mode).
+    #[inline]
+    pub(crate) fn literal_ord(&self) -> Option<u32> {
+        self.ords
+            .get(self.pos)
+            .copied()
+            .filter(|&o| o != NOT_LITERAL)
+    }
+
+    /// Whether literals become [`Expr::Param`].
+    #[inline]
+    pub(crate) fn params_mode(&self) -> bool {
+        self.params_mode
+    }
+
+    /// Moves past the current literal token without marking it used by the parser.
+    #[inline]
+    pub(crate) fn skip_param(&mut self) {
+        if self.pos + 1 < self.toks.len() {
+            self.pos += 1;
+        }
+    }
+
+    /// The literal value behind `Expr::Param(i)`, marked as used by the parser itself.
+    pub(crate) fn bake(&mut self, i: u32) -> Expr {
+        let i = i as usize;
+        if let Some(b) = self.baked.get_mut(i) {
+            *b = true;
+        }
+        match self.params.get(i) {
+            Some(Value::Int(v)) => Expr::Int(*v),
+            Some(Value::Double(v)) => Expr::Double(*v),
+            Some(Value::Str(s)) => Expr::String(s.to_string()),
+            _ => Expr::Null,
         }
     }
 
@@ -91,8 +158,13 @@ impl Parser {
         stack_pointer().abs_diff(self.stack_base) > STACK_BUDGET
     }
 
+    /// Moves past the current token. A literal moved past this way (or by [`Parser::take`])
+    /// has been looked at by the parser itself: it is marked as baked into the parse.
     #[inline]
     pub(crate) fn advance(&mut self) {
+        if let Some(o) = self.literal_ord() {
+            self.baked[o as usize] = true;
+        }
         if self.pos + 1 < self.toks.len() {
             self.pos += 1;
         }
@@ -485,7 +557,11 @@ impl Parser {
         if stmts.len() > 1 && stmts.iter().any(Stmt::is_utility) {
             return self.fail("CTE and multi-statement utility commands are not supported");
         }
-        Ok(Request { explain, stmts })
+        Ok(Request {
+            explain,
+            stmts,
+            ..Request::default()
+        })
     }
 
     fn stmt(&mut self) -> Result<Stmt> {

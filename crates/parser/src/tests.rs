@@ -44,6 +44,7 @@ fn expr(e: &str) -> Expr {
 /// Compact s-expression form of an expression, for precedence tests.
 fn sx(e: &Expr) -> String {
     match e {
+        Expr::Param(p) => format!("${}", p.ord()),
         Expr::Null => "null".into(),
         Expr::Bool(b) => b.to_string(),
         Expr::Int(v) => v.to_string(),
@@ -170,14 +171,16 @@ fn request_framing() {
         ok(""),
         Request {
             explain: false,
-            stmts: vec![]
+            stmts: vec![],
+            ..Request::default()
         }
     );
     assert_eq!(
         ok("  ;; ; "),
         Request {
             explain: false,
-            stmts: vec![]
+            stmts: vec![],
+            ..Request::default()
         }
     );
     assert_eq!(ok("begin commit").stmts.len(), 0);
@@ -1930,4 +1933,63 @@ fn checkpoint_stmt() {
     assert!(crate::parse("checkpoint workers 0").is_err());
     assert!(crate::parse("checkpoint workers").is_err());
     assert!(crate::parse("checkpoint foo").is_err());
+}
+
+// Params mode (the program cache)
+
+fn params(sql: &str) -> Request {
+    match crate::parse_params(sql) {
+        Ok(r) => r,
+        Err(e) => panic!("{sql:?} failed: {e}"),
+    }
+}
+
+#[test]
+fn params_replace_expression_literals() {
+    use amelie_common::Value;
+    let r = params("update t set v = v + -5 where id = 7; select 'x', 1.5 from t");
+    assert_eq!(
+        r.params,
+        vec![
+            Value::Int(-5),
+            Value::Int(7),
+            Value::str("x"),
+            Value::Double(1.5)
+        ]
+    );
+    assert_eq!(r.baked, vec![false; 4]);
+    let Stmt::Update(u) = &r.stmts[0] else {
+        panic!("not an update")
+    };
+    assert_eq!(sx(u.filter.as_ref().unwrap()), "(Eq id $1)");
+    // the same request parsed plainly has the literals themselves
+    let plain = ok("update t set v = v + -5 where id = 7");
+    let Stmt::Update(u) = &plain.stmts[0] else {
+        panic!("not an update")
+    };
+    assert_eq!(sx(u.filter.as_ref().unwrap()), "(Eq id 7)");
+    assert!(plain.params.is_empty() && plain.baked.is_empty());
+}
+
+#[test]
+fn params_the_parser_uses_are_baked() {
+    // GENERATE count, FORMAT name, folded JSON constants, typed literals, field names
+    let r = params("insert into t generate 500");
+    assert_eq!(r.baked, vec![true]);
+    let r = params("select 1 format 'json-obj'");
+    assert_eq!(r.baked, vec![false, true]);
+    let r = params("select [1, 'a'], {'k': 2}, [x, 3]");
+    assert_eq!(r.baked, vec![true, true, true, true, false]);
+    let Stmt::Select(s) = &r.stmts[0] else {
+        panic!("not a select")
+    };
+    let SelectItem::Expr { expr, .. } = &s.items[0] else {
+        panic!("not an expression")
+    };
+    assert!(matches!(expr, Expr::JsonLiteral(_)));
+    let r = params("select timestamp '2024-01-01', x.'f' from t limit 3");
+    assert_eq!(r.baked, vec![true, true, false]);
+    // INSERT VALUES items stay parameters
+    let r = params("insert into t values (1, 'a'), (2, \"b\")");
+    assert_eq!(r.baked, vec![false; 4]);
 }

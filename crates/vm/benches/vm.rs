@@ -31,7 +31,7 @@ fn catalog() -> Catalog {
 fn program(catalog: &Catalog, sql: &str) -> Program {
     let req = amelie_parser::parse(sql).expect("parse");
     match compile(&req, catalog, &CompileCtx::default()).expect("compile") {
-        Compiled::Program(p) => p,
+        Compiled::Program(p) => p.program,
         other => panic!("expected a program, got {other:?}"),
     }
 }
@@ -82,6 +82,7 @@ fn bench_node(c: &mut Criterion) {
     for (name, sql, expect_rows) in cases {
         let program = program(&catalog, sql);
         let (stmt, entry) = first_send(&program);
+        let params = program.bind(&[], 0);
         let mut run = || {
             let ctx = NodeCtx {
                 partition: &mut part,
@@ -89,6 +90,10 @@ fn bench_node(c: &mut Criterion) {
                 changes: &mut changes,
                 logged: true,
                 sets: &[],
+                env: amelie_vm::Env {
+                    params: &params,
+                    now: 0,
+                },
             };
             run_node(black_box(&program), stmt, entry, vec![], ctx).expect("run_node")
         };

@@ -7,7 +7,7 @@ use crate::exec::binary;
 use crate::exec::{step, Flow};
 use crate::node_exec::NodeOutput;
 use crate::op::{BinOp, Merge, Op};
-use crate::program::Program;
+use crate::program::{Env, Program};
 use crate::sets::{set_expr, InCaches};
 use amelie_common::Json;
 use amelie_common::{Error, Result, Value};
@@ -43,6 +43,7 @@ pub type Shipped = Vec<(u16, Arc<Vec<Row>>)>;
 
 pub struct Coordinator<'p> {
     program: &'p Program,
+    env: Env<'p>,
     pc: usize,
     regs: Vec<Value>,
     sets: Vec<Vec<Row>>,
@@ -77,10 +78,11 @@ fn modified_sets(op: &Op) -> Vec<usize> {
 }
 
 impl<'p> Coordinator<'p> {
-    pub fn new(program: &'p Program) -> Self {
+    pub fn new(program: &'p Program, env: Env<'p>) -> Self {
         let n = program.stmts.len();
         Coordinator {
             program,
+            env,
             pc: 0,
             regs: vec![Value::Null; program.coordinator_regs as usize],
             sets: vec![Vec::new(); n],
@@ -136,6 +138,20 @@ impl<'p> Coordinator<'p> {
         }
     }
 
+    /// Whether the coordinator may still dispatch node work from where it stopped: a `Send`
+    /// lies ahead, or an op ahead can jump back (a loop). When not, the executor tells the
+    /// nodes that the transaction ends together with the work it sends now.
+    pub fn may_dispatch(&self) -> bool {
+        let code = &self.program.coordinator;
+        let pc = self.pc.min(code.len());
+        code[pc..].iter().any(|op| match op {
+            Op::Send { .. } => true,
+            Op::Jump { to } | Op::JumpIfNot { to, .. } => (*to as usize) < pc,
+            Op::SetNext { body } => (*body as usize) < pc,
+            _ => false,
+        })
+    }
+
     /// Runs until the next dispatch or the end. `outputs` answers the previous dispatch.
     pub fn resume(&mut self, outputs: Option<Vec<NodeOutput>>) -> Result<Step> {
         if outputs.is_some() {
@@ -151,7 +167,7 @@ impl<'p> Coordinator<'p> {
                 .last()
                 .and_then(|&(s, i)| self.sets.get(s).and_then(|set| set.get(i)))
                 .map(|r| &**r);
-            match step(program, op, &mut self.regs, row)? {
+            match step(program, self.env, op, &mut self.regs, row)? {
                 Flow::Next => {
                     self.pc += 1;
                     continue;

@@ -3,7 +3,7 @@
 
 use crate::func;
 use crate::op::{BinOp, Op, UnOp};
-use crate::program::Program;
+use crate::program::{Env, Program};
 use amelie_common::{Error, Result, Value};
 use std::cmp::Ordering;
 
@@ -285,9 +285,18 @@ pub enum Flow {
 
 /// Executes one expression op over `regs`, with the current `row` for `Column`.
 #[inline]
-pub fn step(program: &Program, op: &Op, regs: &mut [Value], row: Option<&[Value]>) -> Result<Flow> {
+pub fn step(
+    program: &Program,
+    env: Env<'_>,
+    op: &Op,
+    regs: &mut [Value],
+    row: Option<&[Value]>,
+) -> Result<Flow> {
     match op {
         Op::Const { dst, idx } => regs[*dst as usize] = program.consts[*idx as usize].clone(),
+        Op::Param { dst, idx } => {
+            regs[*dst as usize] = env.params.get(*idx as usize).cloned().unwrap_or_default()
+        }
         Op::Column { dst, col } => {
             regs[*dst as usize] = row.map(|r| r[*col as usize].clone()).unwrap_or(Value::Null)
         }
@@ -301,12 +310,7 @@ pub fn step(program: &Program, op: &Op, regs: &mut [Value], row: Option<&[Value]
         }
         Op::Call { func, dst, args, n } => {
             let a = *args as usize;
-            let v = func::call(
-                *func,
-                &regs[a..a + *n as usize],
-                program.now,
-                program.tz_offset,
-            )?;
+            let v = func::call(*func, &regs[a..a + *n as usize], env.now, program.tz_offset)?;
             regs[*dst as usize] = v;
         }
         Op::CastColumn { reg, table, col } => {

@@ -19,4 +19,4 @@ pub use agg::{AggKind, AggState};
 pub use coord::{Coordinator, Dispatch, Shipped, Step};
 pub use node_exec::{run_node, Change, NodeCtx, NodeOutput};
 pub use op::{BinOp, Op, Reg, UnOp};
-pub use program::{Program, StmtInfo, TableRef};
+pub use program::{Bind, Env, Operand, Program, StmtInfo, TableRef};

@@ -3,7 +3,7 @@
 use crate::agg::AggState;
 use crate::exec::{step, Flow};
 use crate::op::{Conflict, Op, Reg};
-use crate::program::Program;
+use crate::program::{Env, Program};
 use crate::sets::{set_expr, InCaches, SetSource};
 use amelie_common::{Error, Result, Value};
 use amelie_storage::{Partition, Row, UndoLog};
@@ -30,6 +30,8 @@ pub struct NodeCtx<'a> {
     pub logged: bool,
     /// Coordinator row sets shipped with the request (see `Op::Send::sets`).
     pub sets: &'a [(u16, Arc<Vec<Row>>)],
+    /// Parameters and request time of this execution.
+    pub env: Env<'a>,
 }
 
 impl SetSource for [(u16, Arc<Vec<Row>>)] {
@@ -104,6 +106,7 @@ impl ProbeIndex {
 }
 
 struct BodyState<'s> {
+    env: Env<'s>,
     /// Shipped sets, active set loops and hash sets for `IN` and `SetProbe`.
     sets: &'s [(u16, Arc<Vec<Row>>)],
     loops: Vec<SetLoopState>,
@@ -278,7 +281,7 @@ fn run_body(
     let (mut pc, end) = range;
     while pc < end {
         let op = &code[pc];
-        match step(program, op, regs, Some(row))? {
+        match step(program, st.env, op, regs, Some(row))? {
             Flow::Next => pc += 1,
             Flow::Jump(to) => pc = to,
             Flow::NotExpr if crate::coord::query_expr(op, regs)? => pc += 1,
@@ -389,6 +392,7 @@ pub fn run_node(
     let mut regs = vec![Value::Null; program.node_regs as usize];
     let naggs = program.stmts.get(stmt).map(|s| s.aggs.len()).unwrap_or(0);
     let mut st = BodyState {
+        env: ctx.env,
         sets: ctx.sets,
         loops: Vec::new(),
         in_cache: InCaches::default(),
@@ -404,7 +408,7 @@ pub fn run_node(
     let mut pc = entry;
     loop {
         let op = &code[pc];
-        match step(program, op, &mut regs, None)? {
+        match step(program, ctx.env, op, &mut regs, None)? {
             Flow::Next => {
                 pc += 1;
                 continue;
@@ -714,6 +718,7 @@ mod tests {
             changes: &mut changes,
             logged: true,
             sets: &[],
+            env: Env::EMPTY,
         };
         Ok(run_node(p, 0, 0, input, ctx)?.rows)
     }
@@ -876,6 +881,7 @@ mod tests {
             changes: &mut changes,
             logged: true,
             sets: &sets,
+            env: Env::EMPTY,
         };
         run_node(p, 0, 0, Vec::new(), ctx).unwrap().rows
     }

@@ -98,6 +98,11 @@ pub enum Op {
         dst: Reg,
         idx: u32,
     },
+    /// `dst` = parameter slot `idx` of this execution (see `program::Bind`).
+    Param {
+        dst: Reg,
+        idx: u16,
+    },
     Column {
         dst: Reg,
         col: u16,
@@ -411,6 +416,7 @@ impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (name, a, b, c, comment): (&str, String, String, String, String) = match self {
             Op::Const { dst, idx } => ("const", r(dst), r(idx), "-".into(), String::new()),
+            Op::Param { dst, idx } => ("param", r(dst), r(idx), "-".into(), String::new()),
             Op::Column { dst, col } => ("column", r(dst), r(col), "-".into(), String::new()),
             Op::Move { dst, src } => ("move", r(dst), r(src), "-".into(), String::new()),
             Op::Binary { op, dst, a, b } => (

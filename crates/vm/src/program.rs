@@ -17,15 +17,47 @@ pub struct TableRef {
     pub unlogged: bool,
 }
 
+/// How one execution fills a parameter slot of a program (`Op::Param`, [`Operand::Param`]).
+/// A compiled program is reused for every request whose text differs only in the values of
+/// its literals (the program cache), so values that change from one execution to the next
+/// are parameters bound when the program runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Bind {
+    /// The request's literal at this position.
+    Lit(u32),
+    /// The literal at this position as an int32 key column compares it (wrapped to 32 bits).
+    LitInt32(u32),
+    /// The request's start time (`CURRENT_TIMESTAMP`, `now()`).
+    Now,
+}
+
+/// A value known when the program runs: a constant, or a parameter slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Operand {
+    Const(Value),
+    Param(u16),
+}
+
+impl Operand {
+    /// The value for one execution with bound parameters `params`.
+    pub fn value<'a>(&'a self, params: &'a [Value]) -> &'a Value {
+        match self {
+            Operand::Const(v) => v,
+            Operand::Param(i) => params.get(*i as usize).unwrap_or(&Value::Null),
+        }
+    }
+}
+
 /// Where a `Send` goes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Target {
     /// Every partition of the table, in partition order.
     All,
     /// The one partition owning this primary key (values in key column order).
-    Key(Vec<Value>),
-    /// Rows to insert, routed by their primary key.
-    Rows(Vec<Box<[Value]>>),
+    Key(Vec<Operand>),
+    /// Rows to insert, built for each execution (INSERT VALUES / GENERATE: the compiler's
+    /// insert template of this index) and routed by their primary key.
+    Insert(u16),
     /// INSERT ... SELECT: the rows are the coordinator's current result set (taken when the
     /// `Send` is dispatched), cast to the table's columns and routed by their primary key.
     /// Every partition participates.
@@ -53,10 +85,45 @@ pub struct Program {
     pub node_regs: u16,
     /// Whether any statement writes (needs a WAL record when it changed something).
     pub writes: bool,
-    /// Request start time (µs since epoch): `now()` / `CURRENT_TIMESTAMP`.
-    pub now: i64,
+    /// Parameter slots, bound for each execution (see [`Bind`]).
+    pub binds: Vec<Bind>,
     /// Session timezone offset in seconds, for text conversions.
     pub tz_offset: i32,
+}
+
+/// What one execution of a program binds: its parameter values and the request time.
+#[derive(Clone, Copy, Debug)]
+pub struct Env<'a> {
+    pub params: &'a [Value],
+    /// Request start time (µs since epoch): `now()` / `CURRENT_TIMESTAMP`.
+    pub now: i64,
+}
+
+impl Env<'_> {
+    /// An execution without parameters at time 0 (tests, compile-time evaluation).
+    pub const EMPTY: Env<'static> = Env {
+        params: &[],
+        now: 0,
+    };
+}
+
+impl Program {
+    /// The parameter values of one execution: `lits` are the request's literals, `now` its
+    /// start time.
+    pub fn bind(&self, lits: &[Value], now: i64) -> Vec<Value> {
+        self.binds
+            .iter()
+            .map(|b| match b {
+                Bind::Lit(i) => lits.get(*i as usize).cloned().unwrap_or_default(),
+                Bind::LitInt32(i) => match lits.get(*i as usize) {
+                    Some(Value::Int(v)) => Value::Int(*v as i32 as i64),
+                    Some(v) => v.clone(),
+                    None => Value::Null,
+                },
+                Bind::Now => Value::Timestamp(now),
+            })
+            .collect()
+    }
 }
 
 impl Program {

@@ -43,7 +43,7 @@ pub fn mark_started() {
 
 /// `process` object of `SHOW STATUS`: uptime in seconds, memory in bytes (from
 /// /proc/self/statm), CPU count. Per-thread CPU load is not sampled (0 / empty).
-fn process_json() -> Json {
+fn process_json(cache: (u64, u64)) -> Json {
     let uptime = STARTED.get().map(|t| t.elapsed().as_secs()).unwrap_or(0);
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: Vec<i64> = statm
@@ -64,6 +64,13 @@ fn process_json() -> Json {
         ("cpu", Json::Int(0)),
         ("cpu_frontends", Json::Array(Vec::new())),
         ("cpu_backends", Json::Array(Vec::new())),
+        (
+            "program_cache",
+            obj(vec![
+                ("hits", Json::Int(cache.0 as i64)),
+                ("misses", Json::Int(cache.1 as i64)),
+            ]),
+        ),
     ])
 }
 
@@ -248,6 +255,8 @@ pub struct SystemSnapshot {
     pub config: Option<Arc<dyn ConfigSource>>,
     pub lsn: u64,
     pub wal: WalStatus,
+    /// Program cache (hits, misses).
+    pub cache: (u64, u64),
 }
 
 impl std::fmt::Debug for SystemSnapshot {
@@ -310,7 +319,7 @@ impl SystemSnapshot {
                     ),
                 ]),
             ),
-            ("process", process_json()),
+            ("process", process_json(self.cache)),
             ("net", {
                 let (connections, sent, recv) =
                     self.config.as_ref().map(|c| c.net()).unwrap_or((0, 0, 0));
@@ -428,6 +437,7 @@ impl crate::Executor {
             config: self.config_source.read().clone(),
             lsn: self.lsn(),
             wal: self.wal_status(),
+            cache: self.cache_stats(),
         })
     }
 }
@@ -492,6 +502,7 @@ impl crate::Executor {
             config: self.config_source.read().clone(),
             lsn: self.lsn(),
             wal: self.wal_status(),
+            cache: self.cache_stats(),
         };
         let c = &snap.catalog;
         let value = match what {
@@ -781,6 +792,7 @@ mod tests {
             config: None,
             lsn: 2,
             wal: WalStatus::default(),
+            cache: (0, 0),
         };
         let Some(Ok(Value::Json(t))) = snap.call("table", &[Value::str("public.t")]) else {
             panic!("table json expected");

@@ -1,0 +1,174 @@
+//! The rows of INSERT VALUES and INSERT GENERATE, built for each execution.
+//!
+//! A compiled program is reused for requests that differ only in their literals (the
+//! program cache), and every execution takes new SERIAL and RANDOM values and the request's
+//! time, so the rows are not part of the program: the compiler keeps an [`InsertTemplate`]
+//! (the value expressions, with the request's literals as [`Expr::Param`]s) and the executor
+//! asks it for the rows of each execution ([`InsertTemplate::rows`]). Defaults, SERIAL,
+//! RANDOM, `CURRENT_TIMESTAMP`, STORED columns and the coercion to the column types happen
+//! here, exactly as Amelie does them at compile time.
+
+use crate::dml::{column_default, fill_generated};
+use crate::expr::literal_value;
+use crate::generated::Stored;
+use amelie_catalog::Table;
+use amelie_common::{Error, Result, Value};
+use amelie_parser::Expr;
+use std::sync::Arc;
+
+/// The source of the rows.
+#[derive(Debug)]
+enum Source {
+    /// One expression per listed column per row.
+    Values(Vec<Vec<Expr>>),
+    /// `GENERATE n`: n rows of defaults.
+    Generate(usize),
+}
+
+/// How one INSERT builds its rows (see the module head).
+pub struct InsertTemplate {
+    table: Arc<Table>,
+    /// Column ordinal of each value of a row.
+    cols: Vec<usize>,
+    source: Source,
+    stored: Option<Stored>,
+    tz_offset: i32,
+}
+
+impl std::fmt::Debug for InsertTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InsertTemplate")
+            .field("table", &self.table.name)
+            .field("cols", &self.cols)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl InsertTemplate {
+    /// Checks the shape of the rows (the value counts) and keeps them for execution.
+    /// `explicit`: the statement lists its columns.
+    pub(crate) fn values(
+        table: &Arc<Table>,
+        cols: Vec<usize>,
+        explicit: bool,
+        rows: &[Vec<Expr>],
+        tz_offset: i32,
+    ) -> Result<InsertTemplate> {
+        let t = &**table;
+        for src in rows {
+            if src.len() != cols.len() {
+                // like Amelie, which reads the values column by column: a row that ends early
+                // (any row without a column list, an empty one with it) wants the next column
+                let next = cols.get(src.len()).filter(|_| !explicit || src.is_empty());
+                return Err(match next {
+                    Some(&c) => Error::new(format!(
+                        "column <{}> value expected to be '{}'",
+                        t.columns[c].name,
+                        t.columns[c].ty.runtime().name()
+                    )),
+                    None => Error::new("row has incorrect number of columns"),
+                });
+            }
+        }
+        Ok(InsertTemplate {
+            table: table.clone(),
+            cols,
+            source: Source::Values(rows.to_vec()),
+            stored: Stored::new(t, tz_offset)?,
+            tz_offset,
+        })
+    }
+
+    /// `GENERATE n`.
+    pub(crate) fn generate(table: &Arc<Table>, n: i64, tz_offset: i32) -> Result<InsertTemplate> {
+        Ok(InsertTemplate {
+            table: table.clone(),
+            cols: Vec::new(),
+            source: Source::Generate(usize::try_from(n).unwrap_or(0)),
+            stored: Stored::new(table, tz_offset)?,
+            tz_offset,
+        })
+    }
+
+    /// The rows of one execution: `lits` are the request's literals, `now` its start time.
+    pub fn rows(&self, lits: &[Value], now: i64) -> Result<Vec<Box<[Value]>>> {
+        let t = &*self.table;
+        let width = t.columns.len();
+        let count = match &self.source {
+            Source::Values(rows) => rows.len(),
+            Source::Generate(n) => *n,
+        };
+        let stored_params = self.stored.as_ref().map(|s| s.params(now));
+        let mut out = Vec::with_capacity(count);
+        let mut given = vec![false; width];
+        for r in 0..count {
+            let src: &[Expr] = match &self.source {
+                Source::Values(rows) => &rows[r],
+                Source::Generate(_) => &[],
+            };
+            let mut row: Vec<Value> = (0..width).map(|c| column_default(t, c)).collect();
+            given.fill(false);
+            // a DEFAULT slot counts as left out: it gets the SERIAL/RANDOM/DEFAULT value
+            for (e, &c) in src.iter().zip(self.cols.iter()) {
+                given[c] = !matches!(e, Expr::Default);
+            }
+            fill_generated(t, &mut row, &given);
+            for (e, &c) in src.iter().zip(self.cols.iter()) {
+                row[c] = match e {
+                    Expr::Default => std::mem::take(&mut row[c]),
+                    // `VECTOR [..]` into a vector column: the array literal, cast below
+                    Expr::Function {
+                        schema: None,
+                        name,
+                        args,
+                    } if name.eq_ignore_ascii_case("vector")
+                        && args.len() == 1
+                        && t.columns[c].ty.runtime() == amelie_common::Type::Vector =>
+                    {
+                        self.value(&args[0], lits, now)?.ok_or_else(|| {
+                            Error::new(format!(
+                                "column <{}> value expected to be 'vector'",
+                                t.columns[c].name
+                            ))
+                        })?
+                    }
+                    e => self.value(e, lits, now)?.ok_or_else(|| {
+                        Error::new(format!(
+                            "column <{}> value expected to be '{}'",
+                            t.columns[c].name,
+                            t.columns[c].ty.runtime().name()
+                        ))
+                    })?,
+                };
+            }
+            let stored = self.stored.as_ref();
+            for (c, col) in t.columns.iter().enumerate() {
+                let v = std::mem::take(&mut row[c]);
+                // (a STORED column is checked for NULL once it is generated)
+                let not_null =
+                    (col.not_null || t.is_key(c)) && !stored.is_some_and(|s| s.is_stored(c));
+                row[c] = amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)?;
+            }
+            if let (Some(s), Some(params)) = (stored, &stored_params) {
+                s.apply(&mut row, params, now)?;
+                for (c, col) in t.columns.iter().enumerate() {
+                    if s.is_stored(c) {
+                        let v = std::mem::take(&mut row[c]);
+                        let not_null = col.not_null || t.is_key(c);
+                        row[c] = amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null)?;
+                    }
+                }
+            }
+            out.push(row.into_boxed_slice());
+        }
+        Ok(out)
+    }
+
+    /// The value of one INSERT item (a literal form; None: not one).
+    fn value(&self, e: &Expr, lits: &[Value], now: i64) -> Result<Option<Value>> {
+        literal_value(e, self.tz_offset, &|| now, &|p| {
+            lits.get(p.ord() as usize).cloned().unwrap_or_default()
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! The program cache: a request whose text matches an earlier one up to the values of its
+//! literals reuses that request's compiled program, with the new literal values bound as
+//! parameters. A hit skips the tokenizer, the parser and the compiler.
+//!
+//! The key is [`amelie_parser::fingerprint`]: the text with each literal replaced by a marker
+//! of its kind, computed in one pass over the bytes. An entry is valid for the catalog
+//! snapshot it was compiled against (any DDL makes a new snapshot, so every entry made before
+//! it misses from then on) and the session time zone it was compiled for, and only when the
+//! literals the program depends on ([`amelie_compiler::Plan::baked`]: a GENERATE count, a
+//! LIMIT pushed to the nodes, a folded JSON constant, ...) have the same values. Programs
+//! that depend on anything else ([`amelie_compiler::Plan::volatile`]) are not cached.
+//!
+//! Each frontend thread has its own cache (no lock on the hit path), bounded in entries.
+
+use amelie_catalog::Catalog;
+use amelie_common::Value;
+use amelie_compiler::InsertTemplate;
+use amelie_storage::FastHasher;
+use amelie_vm::Program;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Entries per frontend thread.
+const MAX_ENTRIES: usize = 1024;
+
+/// A compiled request, ready to run with any literal values.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub program: Arc<Program>,
+    /// Rows of INSERT VALUES/GENERATE, built for each execution.
+    pub inserts: Vec<InsertTemplate>,
+}
+
+struct Entry {
+    catalog: Arc<Catalog>,
+    tz_offset: i32,
+    /// Literals (position, value) the program was compiled with and depends on.
+    baked: Vec<(u32, Value)>,
+    prepared: Arc<Prepared>,
+}
+
+#[derive(Default)]
+struct Cache {
+    map: HashMap<Box<[u8]>, Entry, FastHasher>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// Hits and misses of every frontend's cache (`SHOW STATUS`).
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl CacheStats {
+    pub fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (hits, misses) so far.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    amelie_parser::same_literals(std::slice::from_ref(a), std::slice::from_ref(b))
+}
+
+/// The prepared program for `key` on this thread, when it is valid for `catalog`, `tz_offset`
+/// and these literal values.
+pub(crate) fn lookup(
+    key: &[u8],
+    catalog: &Arc<Catalog>,
+    tz_offset: i32,
+    lits: &[Value],
+) -> Option<Arc<Prepared>> {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        let e = c.map.get(key)?;
+        let valid = Arc::ptr_eq(&e.catalog, catalog)
+            && e.tz_offset == tz_offset
+            && e.baked
+                .iter()
+                .all(|(i, v)| lits.get(*i as usize).is_some_and(|l| same(l, v)));
+        valid.then(|| e.prepared.clone())
+    })
+}
+
+/// Caches `prepared` under `key` on this thread (replacing an outdated entry). `baked` are
+/// the positions of the literals of `lits` it depends on.
+pub(crate) fn insert(
+    key: &[u8],
+    catalog: &Arc<Catalog>,
+    tz_offset: i32,
+    baked: &[u32],
+    lits: &[Value],
+    prepared: Arc<Prepared>,
+) {
+    let baked = baked
+        .iter()
+        .filter_map(|&i| lits.get(i as usize).map(|v| (i, v.clone())))
+        .collect();
+    let entry = Entry {
+        catalog: catalog.clone(),
+        tz_offset,
+        baked,
+        prepared,
+    };
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.map.len() >= MAX_ENTRIES && !c.map.contains_key(key) {
+            // evict an arbitrary entry (hash order), or every entry of an old catalog
+            let stale: Vec<Box<[u8]>> = c
+                .map
+                .iter()
+                .filter(|(_, e)| !Arc::ptr_eq(&e.catalog, catalog))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if stale.is_empty() {
+                if let Some(k) = c.map.keys().next().cloned() {
+                    c.map.remove(&k);
+                }
+            } else {
+                for k in stale {
+                    c.map.remove(&k);
+                }
+            }
+        }
+        c.map.insert(key.into(), entry);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared() -> Arc<Prepared> {
+        Arc::new(Prepared {
+            program: Arc::new(Program::default()),
+            inserts: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn entries_check_catalog_zone_and_baked_literals() {
+        let catalog = Arc::new(Catalog::default());
+        let p = prepared();
+        let lits = vec![Value::Int(1), Value::Int(500)];
+        insert(b"k1", &catalog, 0, &[1], &lits, p.clone());
+        let hit = lookup(b"k1", &catalog, 0, &[Value::Int(7), Value::Int(500)]);
+        assert!(hit.is_some_and(|h| Arc::ptr_eq(&h, &p)));
+        // a baked literal with another value, another zone, another catalog: misses
+        assert!(lookup(b"k1", &catalog, 0, &[Value::Int(7), Value::Int(5)]).is_none());
+        assert!(lookup(b"k1", &catalog, 3600, &lits).is_none());
+        let other = Arc::new(Catalog::default());
+        assert!(lookup(b"k1", &other, 0, &lits).is_none());
+        assert!(lookup(b"k2", &catalog, 0, &lits).is_none());
+        // the kind of a baked literal counts too
+        assert!(lookup(b"k1", &catalog, 0, &[Value::Int(7), Value::Double(500.0)]).is_none());
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let catalog = Arc::new(Catalog::default());
+        for i in 0..(MAX_ENTRIES + 10) {
+            insert(
+                format!("key {i}").as_bytes(),
+                &catalog,
+                0,
+                &[],
+                &[],
+                prepared(),
+            );
+        }
+        CACHE.with(|c| assert!(c.borrow().map.len() <= MAX_ENTRIES));
+        // entries of an outdated catalog go first
+        let newer = Arc::new(Catalog::default());
+        insert(b"new", &newer, 0, &[], &[], prepared());
+        CACHE.with(|c| assert_eq!(c.borrow().map.len(), 1));
+    }
+}
