@@ -161,6 +161,19 @@ fn bench_row(c: &mut Criterion) {
         b.iter(|| black_box(&r).get(black_box(3)))
     });
     group.bench_function("to_values", |b| b.iter(|| black_box(&r).to_values()));
+    let mut key = Vec::with_capacity(16);
+    group.bench_function("encode_key_int", |b| {
+        b.iter(|| {
+            key.clear();
+            black_box(&r).encode_key(black_box(&[0]), &mut key);
+            key.len()
+        })
+    });
+    let mut other = Vec::new();
+    amelie_storage::encode_key(&[Value::Int(42_001)], &mut other);
+    group.bench_function("cmp_key_int", |b| {
+        b.iter(|| black_box(&r).cmp_key(black_box(&[0]), black_box(&other)))
+    });
     group.finish();
 }
 

@@ -131,8 +131,17 @@ fn len_at(buf: &[u8], pos: &mut usize) -> usize {
 }
 
 /// Decodes the value at `*pos` of validated bytes, moving past it.
-#[inline]
+#[inline(always)]
 pub(crate) fn value_at<'a>(buf: &'a [u8], pos: &mut usize) -> ValueRef<'a> {
+    if buf.get(*pos) == Some(&T_INT) {
+        *pos += 1;
+        return ValueRef::Int(unzigzag(varint_at(buf, pos)));
+    }
+    value_at_any(buf, pos)
+}
+
+#[inline]
+fn value_at_any<'a>(buf: &'a [u8], pos: &mut usize) -> ValueRef<'a> {
     let Some(&tag) = buf.get(*pos) else {
         return ValueRef::Null;
     };
@@ -179,8 +188,18 @@ pub(crate) fn value_at<'a>(buf: &'a [u8], pos: &mut usize) -> ValueRef<'a> {
 }
 
 /// Moves `*pos` past the value there (validated bytes) without decoding its payload.
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_at(buf: &[u8], pos: &mut usize) {
+    if buf.get(*pos) == Some(&T_INT) {
+        *pos += 1;
+        skip_varint_at(buf, pos);
+        return;
+    }
+    skip_any(buf, pos)
+}
+
+#[inline]
+fn skip_any(buf: &[u8], pos: &mut usize) {
     let Some(&tag) = buf.get(*pos) else {
         return;
     };

@@ -80,9 +80,4 @@ impl HashIndex {
     pub(crate) fn rows_mut(&mut self) -> impl Iterator<Item = &mut Row> {
         self.table.iter_mut()
     }
-
-    /// Bucket count (for memory figures).
-    pub(crate) fn buckets(&self) -> usize {
-        self.table.capacity()
-    }
 }

@@ -10,6 +10,7 @@ pub mod key;
 pub mod partition;
 pub mod row;
 mod secondary;
+mod sep;
 mod tree;
 pub mod undo;
 mod value_ref;

@@ -65,14 +65,6 @@ impl Partition {
         }
     }
 
-    /// A tree partition with `cap` rows per leaf (tests of leaf splits and merges).
-    #[doc(hidden)]
-    pub fn with_leaf_capacity(id: u64, key_cols: &[usize], cap: usize) -> Partition {
-        let mut p = Partition::new(id, 0, IndexKind::Tree, key_cols);
-        p.index = Index::Tree(Tree::with_leaf_cap(cap));
-        p
-    }
-
     pub fn key_cols(&self) -> &[usize] {
         &self.key_cols
     }
@@ -263,25 +255,5 @@ impl Partition {
         self.secondary
             .get(index)
             .is_some_and(|s| s.conflict(new, replacing_pk))
-    }
-
-    /// Heap bytes of the primary index structure, rows excluded (tree: allocated leaf slots;
-    /// hash: buckets and control bytes), for memory figures.
-    pub fn index_bytes(&self) -> usize {
-        let ptr = std::mem::size_of::<Row>();
-        match &self.index {
-            Index::Tree(t) => t.leaf_stats().1 * ptr,
-            Index::Hash(h) => {
-                let b = h.buckets();
-                // capacity() is 7/8 of the buckets for large tables; each bucket is a row
-                // pointer and one control byte
-                let buckets = match b {
-                    0 => 0,
-                    1..=7 => b + 1,
-                    _ => (b * 8 / 7).next_power_of_two(),
-                };
-                buckets * (ptr + 1)
-            }
-        }
     }
 }

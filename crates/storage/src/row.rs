@@ -25,19 +25,24 @@
 //! | 8 | interval | zigzag varints: months, days, microseconds |
 //! | 9 | vector | varint element count, 4 bytes (LE `f32`) per element |
 //!
-//! A single-int row `[Int(1000)]` is 5 bytes (`04 01 03 d0 0f`), so it lives in an 8-byte
-//! allocation; any single-int row fits in 13 bytes. The encoding is canonical: equal values
-//! give equal bytes (doubles compare by bits), so `PartialEq` compares bytes.
+//! A single-int row `[Int(1000)]` is 5 bytes (`04 01 03 d0 0f`); any single-int row fits in
+//! 13. The allocation is the encoding padded with zeros to at least 8 bytes (no allocator has
+//! a smaller size class), so the first 8 bytes are read with one load: an int in column 0
+//! (the usual primary key) is then compared and hashed without a chain of byte loads. The
+//! encoding is canonical: equal values give equal bytes (doubles compare by bits), so
+//! `PartialEq` compares bytes.
 //!
 //! Rows can be laid back to back in one buffer ([`encode_row_into`], [`RowReader`]): each
 //! starts with its own length. Bytes from outside go through [`Row::from_encoded`], which
 //! validates everything (varints, lengths, UTF-8, tags, json structure and depth) and never
 //! panics; reads of a built `Row` then trust its bytes.
 
-use crate::codec::{skip_at, validate_value, value_at, value_size, write_value};
-use crate::key::{key_int, key_null, key_other, key_str, KeyCmp, KeySink};
+use crate::codec::{
+    skip_at, validate_value, value_at, value_size, write_value, T_INT, T_TIMESTAMP,
+};
+use crate::key::{cmp_int_key, key_int, key_null, key_other, key_str, KeyCmp, KeySink};
 use crate::value_ref::ValueRef;
-use crate::varint::{put_varint, varint_at, varint_len, Check, Corrupt, Reader};
+use crate::varint::{put_varint, unzigzag, varint_at, varint_len, Check, Corrupt, Reader};
 use amelie_common::{Error, Result, Value};
 use std::cmp::Ordering;
 use std::fmt;
@@ -97,9 +102,8 @@ impl Row {
     /// Encodes `values` into a new row (one allocation of exactly the encoded size).
     pub fn encode(values: &[Value]) -> Row {
         let body = body_size(values);
-        let mut out = Vec::with_capacity(varint_len(body as u64) + body);
+        let mut out = Vec::with_capacity(alloc_len(varint_len(body as u64) + body));
         encode_row_into(values, &mut out);
-        debug_assert_eq!(out.len(), out.capacity());
         Row::from_vec(out)
     }
 
@@ -107,11 +111,14 @@ impl Row {
     /// Returns the row and the number of bytes it took in `buf`.
     pub fn from_encoded(buf: &[u8]) -> Result<(Row, usize)> {
         let n = check_encoded(buf).map_err(corrupt)?;
-        Ok((Row::from_vec(buf[..n].to_vec()), n))
+        Ok((Row::from_vec(copy(&buf[..n])), n))
     }
 
     /// The caller guarantees `v` is one valid row encoding with nothing after it.
-    fn from_vec(v: Vec<u8>) -> Row {
+    fn from_vec(mut v: Vec<u8>) -> Row {
+        // padded to the allocation size: see `alloc_len`
+        v.resize(alloc_len(v.len()), 0);
+        debug_assert_eq!(v.len(), v.capacity());
         let leaked: &'static mut [u8] = Box::leak(v.into_boxed_slice());
         Row {
             ptr: NonNull::from(leaked).cast::<u8>(),
@@ -158,8 +165,9 @@ impl Row {
     /// The body: column count then the values.
     #[inline]
     fn body(&self) -> &[u8] {
-        let (h, _) = self.lens();
-        &self.as_bytes()[h..]
+        let (h, b) = self.lens();
+        // SAFETY: as in `as_bytes`: bytes `h..h + b` of the allocation are the body.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(h), b) }
     }
 
     /// Number of columns.
@@ -218,22 +226,90 @@ impl Row {
     /// Compares this row's key (of `key_cols`) with an encoded key, without building it.
     #[inline]
     pub fn cmp_key(&self, key_cols: &[usize], key: &[u8]) -> Ordering {
+        if let [c] = key_cols {
+            if let Some(i) = self.int_at(*c) {
+                return cmp_int_key(i, key);
+            }
+        }
         let mut c = KeyCmp::new(key);
         self.key_into(key_cols, &mut c);
         c.finish()
     }
 
+    /// The first 8 bytes of the allocation (padding included), little-endian.
+    #[inline(always)]
+    fn word0(&self) -> u64 {
+        // SAFETY: every row allocation is at least 8 bytes (`alloc_len`), all initialised
+        // (encoding, then zero padding), and lives as long as `self`.
+        u64::from_le(unsafe { std::ptr::read_unaligned(self.ptr.as_ptr() as *const u64) })
+    }
+
+    /// Column 0 when it is an int or a timestamp that sits in the first 8 bytes, read with
+    /// one load instead of a chain of dependent byte loads.
+    #[inline(always)]
+    fn int0(&self) -> Option<i64> {
+        let w = self.word0();
+        // header and column count of one byte each, at least one column, an int tag
+        let [h, n, tag, ..] = w.to_le_bytes();
+        if h >= 0x80 || n >= 0x80 || n == 0 || (tag != T_INT && tag != T_TIMESTAMP) {
+            return None;
+        }
+        let rest = w >> 24; // up to 5 varint bytes
+        let stops = !rest & 0x80_8080_8080;
+        if stops == 0 {
+            return None;
+        }
+        let len = stops.trailing_zeros() / 8 + 1;
+        let x = rest & ((1u64 << (8 * len)) - 1);
+        let mut v = 0u64;
+        for i in 0..5 {
+            v |= (x >> i) & (0x7f << (7 * i));
+        }
+        Some(unzigzag(v))
+    }
+
+    /// Column `col` when it is an int or a timestamp (the common primary key).
+    #[inline(always)]
+    fn int_at(&self, col: usize) -> Option<i64> {
+        if col == 0 {
+            if let Some(i) = self.int0() {
+                return Some(i);
+            }
+        }
+        let body = self.body();
+        let mut pos = 0;
+        if varint_at(body, &mut pos) as usize <= col {
+            return None;
+        }
+        for _ in 0..col {
+            skip_at(body, &mut pos);
+        }
+        match body.get(pos) {
+            Some(&(T_INT | T_TIMESTAMP)) => {
+                pos += 1;
+                Some(unzigzag(varint_at(body, &mut pos)))
+            }
+            _ => None,
+        }
+    }
+
     /// Feeds the key of `key_cols` to `out`, walking the row once when the columns ascend.
     #[inline]
     pub(crate) fn key_into<S: KeySink>(&self, key_cols: &[usize], out: &mut S) {
+        if let [0] = key_cols {
+            if let Some(i) = self.int0() {
+                key_int(i, out);
+                return;
+            }
+        }
         let body = self.body();
         let mut pos = 0;
         let n = varint_at(body, &mut pos) as usize;
         let first = pos;
         let mut at = 0; // column at `pos`
         for &c in key_cols {
-            let v = if c >= n {
-                ValueRef::Null
+            let more = if c >= n {
+                key_null(out)
             } else {
                 if c < at {
                     pos = first;
@@ -244,18 +320,28 @@ impl Row {
                     at += 1;
                 }
                 at += 1;
-                value_at(body, &mut pos)
-            };
-            let more = match v {
-                ValueRef::Null => key_null(out),
-                ValueRef::Int(i) | ValueRef::Timestamp(i) => key_int(i, out),
-                ValueRef::Str(s) => key_str(s, out),
-                other => key_other(&other.to_value(), out),
+                match body.get(pos) {
+                    Some(&(T_INT | T_TIMESTAMP)) => {
+                        pos += 1;
+                        key_int(unzigzag(varint_at(body, &mut pos)), out)
+                    }
+                    _ => key_value(value_at(body, &mut pos), out),
+                }
             };
             if !more {
                 return;
             }
         }
+    }
+}
+
+/// Feeds the key bytes of one column to `out`.
+fn key_value<S: KeySink>(v: ValueRef<'_>, out: &mut S) -> bool {
+    match v {
+        ValueRef::Null => key_null(out),
+        ValueRef::Int(i) | ValueRef::Timestamp(i) => key_int(i, out),
+        ValueRef::Str(s) => key_str(s, out),
+        other => key_other(&other.to_value(), out),
     }
 }
 
@@ -287,19 +373,34 @@ impl ExactSizeIterator for RowIter<'_> {}
 
 impl Drop for Row {
     fn drop(&mut self) {
-        let len = self.as_bytes().len();
+        let len = alloc_len(self.as_bytes().len());
         let slice = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), len);
         // SAFETY: `ptr` and `len` are exactly the pointer and length of the `Box<[u8]>`
-        // leaked in `from_vec` (the header records the length), and `drop` runs once, so
-        // the box is rebuilt and freed exactly once, with the layout it was allocated with.
+        // leaked in `from_vec` (the header records the encoded length, and `from_vec` sized
+        // the box to `alloc_len` of it), and `drop` runs once, so the box is rebuilt and
+        // freed exactly once, with the layout it was allocated with.
         drop(unsafe { Box::from_raw(slice) });
     }
 }
 
 impl Clone for Row {
     fn clone(&self) -> Row {
-        Row::from_vec(self.as_bytes().to_vec())
+        Row::from_vec(copy(self.as_bytes()))
     }
+}
+
+/// Size of a row's allocation for `len` encoded bytes: at least 8, so the first 8 bytes can
+/// be read in one load (allocators have no smaller size class anyway); the padding is zero.
+#[inline]
+fn alloc_len(len: usize) -> usize {
+    len.max(8)
+}
+
+/// `bytes` in a vector with room for the padding.
+fn copy(bytes: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(alloc_len(bytes.len()));
+    v.extend_from_slice(bytes);
+    v
 }
 
 impl Default for Row {

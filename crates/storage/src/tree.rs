@@ -14,8 +14,9 @@
 //! reason. Other splits cut the leaf in half. A leaf that falls below a quarter is merged
 //! into a neighbour when the result stays within three quarters; an empty leaf is removed.
 
-use crate::key::{KeyBuf, KeySink};
+use crate::key::{cmp_bytes, KeyBuf, KeySink};
 use crate::row::Row;
+use crate::sep::{KeyStr, Sep};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -24,7 +25,7 @@ use std::ops::Bound;
 pub(crate) const LEAF_CAP: usize = 128;
 
 pub(crate) struct Tree {
-    leaves: BTreeMap<Box<[u8]>, Leaf>,
+    leaves: BTreeMap<Sep, Leaf>,
     len: usize,
     cap: usize,
 }
@@ -75,9 +76,9 @@ impl Tree {
     #[inline]
     fn route(&self, key: &[u8]) -> Option<(&[u8], &[Row])> {
         self.leaves
-            .range::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .range::<KeyStr, _>((Bound::Unbounded, Bound::Included(KeyStr::new(key))))
             .next_back()
-            .map(|(sep, leaf)| (&sep[..], &leaf.rows[..]))
+            .map(|(sep, leaf)| (sep.as_bytes(), &leaf.rows[..]))
     }
 
     pub(crate) fn get(&self, kc: &[usize], key: &[u8]) -> Option<&Row> {
@@ -92,16 +93,25 @@ impl Tree {
         let cap = self.cap;
         let Some((_, leaf)) = self
             .leaves
-            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .range_mut::<KeyStr, _>((Bound::Unbounded, Bound::Included(KeyStr::new(key))))
             .next_back()
         else {
-            self.leaves.insert(Box::default(), Leaf::new(cap, row));
+            self.leaves.insert(Sep::new(&[]), Leaf::new(cap, row));
             self.len = 1;
             return None;
         };
-        let i = match leaf.rows.binary_search_by(|r| r.cmp_key(kc, key)) {
-            Ok(i) => return Some(std::mem::replace(&mut leaf.rows[i], row)),
-            Err(i) => i,
+        // an ascending run appending to this leaf: one comparison with its last row
+        let append = leaf
+            .rows
+            .last()
+            .is_some_and(|r| addr(r) == leaf.last && r.cmp_key(kc, key).is_lt());
+        let i = if append {
+            leaf.rows.len()
+        } else {
+            match leaf.rows.binary_search_by(|r| r.cmp_key(kc, key)) {
+                Ok(i) => return Some(std::mem::replace(&mut leaf.rows[i], row)),
+                Err(i) => i,
+            }
         };
         self.len += 1;
         let last = std::mem::replace(&mut leaf.last, addr(&row));
@@ -137,7 +147,7 @@ impl Tree {
         };
         let mut sep = Vec::new();
         right.rows[0].encode_key(kc, &mut sep);
-        self.leaves.insert(sep.into(), right);
+        self.leaves.insert(Sep::new(&sep), right);
         None
     }
 
@@ -145,14 +155,14 @@ impl Tree {
     pub(crate) fn remove(&mut self, kc: &[usize], key: &[u8]) -> Option<Row> {
         let (sep, leaf) = self
             .leaves
-            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .range_mut::<KeyStr, _>((Bound::Unbounded, Bound::Included(KeyStr::new(key))))
             .next_back()?;
         let i = leaf.rows.binary_search_by(|r| r.cmp_key(kc, key)).ok()?;
         let row = leaf.rows.remove(i);
         self.len -= 1;
         if leaf.rows.len() < self.cap / 4 {
             let mut s = KeyBuf::new();
-            s.put(sep);
+            s.put(sep.as_bytes());
             self.rebalance(s.as_slice());
         }
         Some(row)
@@ -160,7 +170,7 @@ impl Tree {
 
     /// Removes the leaf under `sep` if empty, or merges it with a neighbour when small.
     fn rebalance(&mut self, sep: &[u8]) {
-        let Some(n) = self.leaves.get(sep).map(|l| l.rows.len()) else {
+        let Some(n) = self.leaves.get(KeyStr::new(sep)).map(|l| l.rows.len()) else {
             return;
         };
         if n == 0 {
@@ -172,13 +182,13 @@ impl Tree {
         // the next leaf into this one
         if let Some((k, next)) = self
             .leaves
-            .range::<[u8], _>((Bound::Excluded(sep), Bound::Unbounded))
+            .range::<KeyStr, _>((Bound::Excluded(KeyStr::new(sep)), Bound::Unbounded))
             .next()
         {
             if n + next.rows.len() <= limit {
-                other.put(k);
-                if let Some(next) = self.leaves.remove(other.as_slice()) {
-                    if let Some(leaf) = self.leaves.get_mut(sep) {
+                other.put(k.as_bytes());
+                if let Some(next) = self.leaves.remove(KeyStr::new(other.as_slice())) {
+                    if let Some(leaf) = self.leaves.get_mut(KeyStr::new(sep)) {
                         leaf.rows.extend(next.rows);
                     }
                 }
@@ -188,13 +198,13 @@ impl Tree {
         // this leaf into the previous one
         if let Some((k, prev)) = self
             .leaves
-            .range::<[u8], _>((Bound::Unbounded, Bound::Excluded(sep)))
+            .range::<KeyStr, _>((Bound::Unbounded, Bound::Excluded(KeyStr::new(sep))))
             .next_back()
         {
             if n + prev.rows.len() <= limit {
-                other.put(k);
-                if let Some(this) = self.leaves.remove(sep) {
-                    if let Some(leaf) = self.leaves.get_mut(other.as_slice()) {
+                other.put(k.as_bytes());
+                if let Some(this) = self.leaves.remove(KeyStr::new(sep)) {
+                    if let Some(leaf) = self.leaves.get_mut(KeyStr::new(other.as_slice())) {
                         leaf.rows.extend(this.rows);
                     }
                 }
@@ -205,10 +215,10 @@ impl Tree {
     /// Removes the (empty) leaf under `sep`; if it was the first, the next becomes first
     /// and takes the empty separator.
     fn remove_leaf(&mut self, sep: &[u8]) {
-        self.leaves.remove(sep);
+        self.leaves.remove(KeyStr::new(sep));
         if sep.is_empty() {
             if let Some((_, leaf)) = self.leaves.pop_first() {
-                self.leaves.insert(Box::default(), leaf);
+                self.leaves.insert(Sep::new(&[]), leaf);
             }
         }
     }
@@ -253,7 +263,7 @@ impl Tree {
         let mut kb = KeyBuf::new();
         let leaves = self
             .leaves
-            .range::<[u8], _>((Bound::Included(start), Bound::Unbounded));
+            .range::<KeyStr, _>((Bound::Included(KeyStr::new(start)), Bound::Unbounded));
         for (i, (_, leaf)) in leaves.enumerate() {
             let rows = if i == 0 {
                 &leaf.rows[skip..]
@@ -266,8 +276,8 @@ impl Tree {
                 let k = kb.as_slice();
                 let inside = match to {
                     Bound::Unbounded => true,
-                    Bound::Included(t) => k <= t,
-                    Bound::Excluded(t) => k < t,
+                    Bound::Included(t) => cmp_bytes(k, t).is_le(),
+                    Bound::Excluded(t) => cmp_bytes(k, t).is_lt(),
                 };
                 if !inside || !f(k, r) {
                     return;
@@ -280,7 +290,8 @@ impl Tree {
         self.leaves.values_mut().flat_map(|l| l.rows.iter_mut())
     }
 
-    /// (leaves, allocated row slots) — for memory figures.
+    /// (leaves, allocated row slots) — for fill checks.
+    #[cfg(test)]
     pub(crate) fn leaf_stats(&self) -> (usize, usize) {
         (
             self.leaves.len(),
@@ -298,12 +309,12 @@ impl Tree {
             assert!(!leaf.is_empty(), "empty leaf");
             assert_eq!(leaf.capacity(), self.cap, "leaf capacity");
             if i == 0 {
-                assert!(sep.is_empty(), "first separator not empty");
+                assert!(sep.as_bytes().is_empty(), "first separator not empty");
             }
             for r in leaf {
                 let mut k = Vec::new();
                 r.encode_key(kc, &mut k);
-                assert!(k.as_slice() >= &sep[..], "key below its separator");
+                assert!(k.as_slice() >= sep.as_bytes(), "key below its separator");
                 if let Some(p) = &prev {
                     assert!(p < &k, "keys out of order");
                 }
@@ -312,10 +323,13 @@ impl Tree {
             }
             if let Some((next, _)) = self
                 .leaves
-                .range::<[u8], _>((Bound::Excluded(&sep[..]), Bound::Unbounded))
+                .range::<KeyStr, _>((
+                    Bound::Excluded(KeyStr::new(sep.as_bytes())),
+                    Bound::Unbounded,
+                ))
                 .next()
             {
-                assert!(prev.as_deref().is_some_and(|p| p < &next[..]));
+                assert!(prev.as_deref().is_some_and(|p| p < next.as_bytes()));
             }
         }
         assert_eq!(n, self.len);

@@ -360,3 +360,55 @@ fn row_keys_equal_value_keys_and_compare_like_bytes() {
         assert_eq!(row.cmp_key(kc, prefix), own.as_slice().cmp(prefix));
     }
 }
+
+#[test]
+fn int_key_fast_path_agrees_with_values() {
+    let ints = [
+        0i64,
+        1,
+        -1,
+        63,
+        -64,
+        64,
+        1 << 20,
+        (1 << 27) - 1,
+        1 << 27,
+        1 << 34,
+        -(1 << 34),
+        (1 << 55) + 3,
+        i64::MIN,
+        i64::MAX,
+    ];
+    let long = "L".repeat(300);
+    let mut rows = Vec::new();
+    for &i in &ints {
+        for values in [
+            vec![Value::Int(i)],
+            vec![Value::Timestamp(i)],
+            vec![Value::Int(i), Value::str(&long)],
+            vec![Value::Int(i), Value::Int(i), Value::Null],
+        ] {
+            rows.push((Row::encode(&values), values));
+        }
+    }
+    for (row, values) in &rows {
+        let mut want = Vec::new();
+        encode_key(&values[..1], &mut want);
+        let mut got = Vec::new();
+        row.encode_key(&[0], &mut got);
+        assert_eq!(got, want, "{values:?}");
+        for (_, other) in &rows {
+            let mut k = Vec::new();
+            encode_key(&other[..1], &mut k);
+            assert_eq!(
+                row.cmp_key(&[0], &k),
+                want.cmp(&k),
+                "{values:?} vs {other:?}"
+            );
+            assert_eq!(
+                row.cmp_key(&[0], &k[..k.len() - 1]),
+                want.as_slice().cmp(&k[..k.len() - 1])
+            );
+        }
+    }
+}
