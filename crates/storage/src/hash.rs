@@ -6,7 +6,8 @@
 //! same hashbrown version, so a table built by a sequence of puts and removes iterates in the
 //! same order as a `HashMap<Box<[u8]>, _, FastHasher>` built by the same sequence.
 
-use crate::key::{hash_key, KeyBuf};
+use crate::fxhash::hash_key;
+use crate::key::KeyBuf;
 use crate::row::Row;
 use hashbrown::hash_table::{Entry, HashTable};
 use std::cmp::Ordering;

@@ -4,6 +4,7 @@
 //! A partition is owned by exactly one compute node thread; nothing here locks.
 
 mod codec;
+mod fxhash;
 mod hash;
 mod json_codec;
 pub mod key;
@@ -19,8 +20,9 @@ mod varint;
 #[cfg(test)]
 mod tests;
 
+pub use fxhash::{hash_key, FastHasher, FxHasher};
 pub use json_codec::JSON_MAX_DEPTH;
-pub use key::{encode_key, hash_key, FastHasher, FxHasher};
+pub use key::encode_key;
 pub use partition::Partition;
 pub use row::{encode_row_into, Row, RowIter, RowReader};
 pub use undo::{UndoLog, UndoOp};
