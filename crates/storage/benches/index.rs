@@ -1,16 +1,23 @@
-//! Partition index costs for N = 100k rows `[Int(i), Int(i)]` keyed on column 0, for both the
-//! tree and the hash index: bulk insert, point lookup and a full scan.
+//! Partition index and row costs for N = 100k rows `[Int(i), Int(i)]` keyed on column 0, for
+//! both the tree and the hash index: insert (sequential and random keys), point lookup, full
+//! scan, replace of existing rows (logged, as an UPDATE does); and row encoding and column
+//! access.
 
 use std::hint::black_box;
 
 use amelie_common::{IndexKind, Value};
-use amelie_storage::{Partition, Row};
+use amelie_storage::{Partition, Row, UndoLog};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 const N: i64 = 100_000;
 
 fn row(i: i64) -> Row {
-    vec![Value::Int(i), Value::Int(i)].into_boxed_slice()
+    Row::encode(&[Value::Int(i), Value::Int(i)])
+}
+
+/// A permutation of 0..N.
+fn scattered(i: i64) -> i64 {
+    (i * 7919) % N
 }
 
 fn fill(kind: IndexKind) -> Partition {
@@ -36,21 +43,23 @@ fn bench_insert(c: &mut Criterion) {
     group.throughput(Throughput::Elements(N as u64));
     group.sample_size(10);
     for kind in [IndexKind::Tree, IndexKind::Hash] {
-        group.bench_function(kind_name(kind), |b| {
-            b.iter_batched(
-                || (0..N).map(row).collect::<Vec<_>>(),
-                |rows| {
-                    let mut p = Partition::new(1, 1, kind, &[0]);
-                    let mut key = Vec::with_capacity(16);
-                    for r in rows {
-                        p.row_key(&r, &mut key);
-                        p.put(&key, r, None);
-                    }
-                    p
-                },
-                BatchSize::PerIteration,
-            )
-        });
+        for (order, f) in [("seq", (|i| i) as fn(i64) -> i64), ("random", scattered)] {
+            group.bench_function(format!("{}_{order}", kind_name(kind)), |b| {
+                b.iter_batched(
+                    || (0..N).map(|i| row(f(i))).collect::<Vec<_>>(),
+                    |rows| {
+                        let mut p = Partition::new(1, 1, kind, &[0]);
+                        let mut key = Vec::with_capacity(16);
+                        for r in rows {
+                            p.row_key(&r, &mut key);
+                            p.put(&key, r, None);
+                        }
+                        p
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
     }
     group.finish();
 }
@@ -64,7 +73,7 @@ fn bench_get(c: &mut Criterion) {
         let keys: Vec<Vec<u8>> = (0..N)
             .map(|i| {
                 let mut k = Vec::new();
-                p.row_key(&row((i * 7919) % N), &mut k);
+                p.row_key(&row(scattered(i)), &mut k);
                 k
             })
             .collect();
@@ -88,11 +97,11 @@ fn bench_scan(c: &mut Criterion) {
         group.bench_function(kind_name(kind), |b| {
             b.iter(|| {
                 let mut n = 0usize;
-                black_box(&p).scan(|_, _| {
-                    n += 1;
+                black_box(&p).scan(|k, _| {
+                    n += k.len();
                     true
                 });
-                assert_eq!(n, N as usize);
+                assert_eq!(n, 9 * N as usize);
                 n
             })
         });
@@ -100,5 +109,80 @@ fn bench_scan(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_insert, bench_get, bench_scan);
+fn bench_replace(c: &mut Criterion) {
+    let mut group = c.benchmark_group("index/replace_100k");
+    group.throughput(Throughput::Elements(N as u64));
+    group.sample_size(10);
+    for kind in [IndexKind::Tree, IndexKind::Hash] {
+        let mut p = fill(kind);
+        let mut undo = UndoLog::default();
+        group.bench_function(kind_name(kind), |b| {
+            b.iter_batched(
+                || {
+                    (0..N)
+                        .map(|i| Row::encode(&[Value::Int(scattered(i)), Value::Int(-i)]))
+                        .collect::<Vec<_>>()
+                },
+                |rows| {
+                    let mut key = Vec::with_capacity(16);
+                    for r in rows {
+                        p.row_key(&r, &mut key);
+                        p.put(&key, r, Some(&mut undo));
+                    }
+                    // commit: the previous images go
+                    undo.clear();
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn bench_row(c: &mut Criterion) {
+    let mut group = c.benchmark_group("row");
+    group.throughput(Throughput::Elements(1));
+    let one = [Value::Int(1_234_567)];
+    group.bench_function("encode_1_int", |b| b.iter(|| Row::encode(black_box(&one))));
+    let tpcb = [
+        Value::Int(42_000),
+        Value::Int(0),
+        Value::Int(-1234),
+        Value::str(&" ".repeat(84)),
+    ];
+    group.bench_function("encode_tpcb_account", |b| {
+        b.iter(|| Row::encode(black_box(&tpcb)))
+    });
+    let r = Row::encode(&tpcb);
+    group.bench_function("get_ref_col2", |b| {
+        b.iter(|| black_box(&r).get_ref(black_box(2)).is_null())
+    });
+    group.bench_function("get_col3_str", |b| {
+        b.iter(|| black_box(&r).get(black_box(3)))
+    });
+    group.bench_function("to_values", |b| b.iter(|| black_box(&r).to_values()));
+    let mut key = Vec::with_capacity(16);
+    group.bench_function("encode_key_int", |b| {
+        b.iter(|| {
+            key.clear();
+            black_box(&r).encode_key(black_box(&[0]), &mut key);
+            key.len()
+        })
+    });
+    let mut other = Vec::new();
+    amelie_storage::encode_key(&[Value::Int(42_001)], &mut other);
+    group.bench_function("cmp_key_int", |b| {
+        b.iter(|| black_box(&r).cmp_key(black_box(&[0]), black_box(&other)))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_insert,
+    bench_get,
+    bench_scan,
+    bench_replace,
+    bench_row
+);
 criterion_main!(benches);

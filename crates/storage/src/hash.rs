@@ -1,0 +1,84 @@
+//! The hash index: a `hashbrown::HashTable` of rows, hashed by their encoded key.
+//!
+//! The hash of a row is `hash_key` of its key bytes (the key is produced into a stack buffer,
+//! hashed, and dropped), fed to the `FxHasher` exactly as `Hash for [u8]` would, and the table
+//! is driven with the same calls `std::collections::HashMap::{insert, remove}` make on the
+//! same hashbrown version, so a table built by a sequence of puts and removes iterates in the
+//! same order as a `HashMap<Box<[u8]>, _, FastHasher>` built by the same sequence.
+
+use crate::fxhash::hash_key;
+use crate::key::KeyBuf;
+use crate::row::Row;
+use hashbrown::hash_table::{Entry, HashTable};
+use std::cmp::Ordering;
+
+pub(crate) struct HashIndex {
+    table: HashTable<Row>,
+}
+
+#[inline]
+fn row_hash(kc: &[usize], row: &Row) -> u64 {
+    let mut kb = KeyBuf::new();
+    row.key_into(kc, &mut kb);
+    hash_key(kb.as_slice())
+}
+
+impl HashIndex {
+    pub(crate) fn new() -> HashIndex {
+        HashIndex {
+            table: HashTable::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.table.clear();
+    }
+
+    pub(crate) fn get(&self, kc: &[usize], key: &[u8]) -> Option<&Row> {
+        self.table
+            .find(hash_key(key), |r| r.cmp_key(kc, key) == Ordering::Equal)
+    }
+
+    /// Inserts or replaces the row under `key` (which must be `row`'s key); returns the
+    /// replaced row.
+    pub(crate) fn put(&mut self, kc: &[usize], key: &[u8], row: Row) -> Option<Row> {
+        match self.table.entry(
+            hash_key(key),
+            |r| r.cmp_key(kc, key) == Ordering::Equal,
+            |r| row_hash(kc, r),
+        ) {
+            Entry::Occupied(mut e) => Some(std::mem::replace(e.get_mut(), row)),
+            Entry::Vacant(e) => {
+                e.insert(row);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, kc: &[usize], key: &[u8]) -> Option<Row> {
+        self.table
+            .find_entry(hash_key(key), |r| r.cmp_key(kc, key) == Ordering::Equal)
+            .ok()
+            .map(|e| e.remove().0)
+    }
+
+    /// Visits rows in table order with their keys until `f` returns false.
+    pub(crate) fn scan(&self, kc: &[usize], mut f: impl FnMut(&[u8], &Row) -> bool) {
+        let mut kb = KeyBuf::new();
+        for r in self.table.iter() {
+            kb.clear();
+            r.key_into(kc, &mut kb);
+            if !f(kb.as_slice(), r) {
+                return;
+            }
+        }
+    }
+
+    pub(crate) fn rows_mut(&mut self) -> impl Iterator<Item = &mut Row> {
+        self.table.iter_mut()
+    }
+}
