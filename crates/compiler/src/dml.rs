@@ -15,12 +15,15 @@ use amelie_vm::{Op, Reg, StmtInfo};
 
 use crate::select::{close_scan, open_scan, resolve_table};
 
-/// The unique secondary indexes of `t`: name and key columns (checked by the node).
-fn unique_indexes(t: &Table) -> Vec<(String, Vec<u16>)> {
+/// The unique secondary indexes of `t`: name and position among the secondary indexes
+/// (checked by the node).
+fn unique_indexes(t: &Table) -> Vec<(String, u16)> {
     t.indexes
         .iter()
-        .filter(|i| i.unique && !i.primary)
-        .map(|i| (i.name.clone(), i.keys.iter().map(|&k| k as u16).collect()))
+        .filter(|i| !i.primary)
+        .enumerate()
+        .filter(|(_, i)| i.unique)
+        .map(|(pos, i)| (i.name.clone(), pos as u16))
         .collect()
 }
 

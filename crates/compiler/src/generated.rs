@@ -163,7 +163,7 @@ impl Evaluator {
         let mut pc = start;
         while pc < end {
             let Some(op) = p.node.get(pc) else { break };
-            match step(p, env, op, &mut regs, Some(row))? {
+            match step(p, env, op, &mut regs, Some(amelie_vm::RowRef::Values(row)))? {
                 Flow::Next => pc += 1,
                 Flow::Jump(to) => pc = to,
                 Flow::NotExpr => return Err(Error::new("unexpected subquery")),

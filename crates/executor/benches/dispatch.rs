@@ -66,14 +66,17 @@ fn bench_dispatch(c: &mut Criterion) {
         done,
     })
     .expect("create partition");
-    let rows: Vec<_> = (0..ROWS)
-        .map(|i| amelie_vm::Change::Put {
+    let mut log = amelie_vm::ChangeLog::default();
+    for i in 0..ROWS {
+        log.put(
             partition,
-            row: vec![Value::Int(i), Value::Int(i)].into_boxed_slice(),
-        })
-        .collect();
-    node.send(NodeMsg::Replay { changes: rows })
-        .expect("replay");
+            &amelie_storage::Row::encode(&[Value::Int(i), Value::Int(i)]),
+        );
+    }
+    node.send(NodeMsg::Replay {
+        changes: log.into_bytes(),
+    })
+    .expect("replay");
     assert_eq!(
         node.call(|done| NodeMsg::Count {
             id: partition,

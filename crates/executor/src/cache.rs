@@ -27,7 +27,7 @@ const MAX_ENTRIES: usize = 1024;
 
 /// A compiled request, ready to run with any literal values.
 #[derive(Debug)]
-pub(crate) struct Prepared {
+pub struct Prepared {
     pub program: Arc<Program>,
     /// Rows of INSERT VALUES/GENERATE, built for each execution.
     pub inserts: Vec<InsertTemplate>,
@@ -81,7 +81,7 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// The prepared program for `key` on this thread, when it is valid for `catalog`, `tz_offset`
 /// and these literal values.
-pub(crate) fn lookup(
+pub fn lookup(
     key: &[u8],
     catalog: &Arc<Catalog>,
     tz_offset: i32,
@@ -101,7 +101,7 @@ pub(crate) fn lookup(
 
 /// Caches `prepared` under `key` on this thread (replacing an outdated entry). `baked` are
 /// the positions of the literals of `lits` it depends on.
-pub(crate) fn insert(
+pub fn insert(
     key: &[u8],
     catalog: &Arc<Catalog>,
     tz_offset: i32,

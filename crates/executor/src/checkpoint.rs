@@ -241,6 +241,7 @@ impl Executor {
                     n.send(NodeMsg::CreateSecondary {
                         id,
                         cols: index.keys.clone(),
+                        unique: index.unique,
                         done: crossbeam_channel::bounded(1).0,
                     })?;
                 }

@@ -10,7 +10,7 @@
 use crate::wal_body::WalBody;
 use amelie_common::{Error, Result};
 use amelie_node::{NodeHandle, NodeMsg, NodeRequest, Reply, TxWork};
-use amelie_vm::Change;
+use amelie_vm::ChangeLog;
 use amelie_wal::Wal;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -18,27 +18,29 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// Where a finished transaction's answer arrives: its commit LSN or its error.
+pub type Waiter = oneshot::Receiver<Result<u64>>;
+
 pub fn conflict() -> Error {
     Error::new("transaction conflict, abort")
 }
 
-/// The WAL record of a finished transaction, encoded by its own frontend task (off the
-/// group-commit leader's critical path). `count == 0`: it changed nothing.
+/// The WAL record of a finished transaction: the changes its nodes encoded, written as
+/// they are behind a one-byte tag (see `wal_body.rs`). Empty: it changed nothing.
 #[derive(Default)]
 pub struct Record {
-    pub body: Vec<u8>,
-    pub count: u32,
+    pub changes: ChangeLog,
 }
 
 impl Record {
-    pub fn encode(changes: &[Change]) -> Record {
-        if changes.is_empty() {
-            return Record::default();
-        }
-        Record {
-            body: WalBody::encode_dml(changes),
-            count: changes.len() as u32,
-        }
+    /// Number of row changes.
+    pub fn count(&self) -> u32 {
+        self.changes.count()
+    }
+
+    /// Size of the record body in bytes.
+    pub fn size(&self) -> usize {
+        1 + self.changes.as_bytes().len()
     }
 }
 
@@ -208,18 +210,16 @@ impl GroupCommit {
     }
 
     /// Records the outcome of a finished transaction (its `end()` must have been called) and
-    /// returns where its final answer (the commit LSN, or an error) will arrive.
-    pub fn complete(
-        &self,
-        nodes: &[Arc<NodeHandle>],
-        tx: &Arc<Tx>,
-        outcome: Result<Record>,
-    ) -> oneshot::Receiver<Result<u64>> {
+    /// returns where its final answer (the commit LSN, or an error) will arrive. With `true`
+    /// the caller has become the group-commit leader and must call [`GroupCommit::lead`]
+    /// (after letting other finished transactions record theirs, so that one WAL write
+    /// serves them all).
+    pub fn complete(&self, tx: &Arc<Tx>, outcome: Result<Record>) -> (Waiter, bool) {
         let (s, r) = oneshot::channel();
         let mut st = self.state.lock();
         if tx.is_aborted() {
             let _ = s.send(Err(conflict()));
-            return r;
+            return (r, false);
         }
         {
             let mut slot = tx.slot.lock();
@@ -227,9 +227,18 @@ impl GroupCommit {
             slot.waiter = Some(s);
         }
         if st.leader {
-            return r;
+            return (r, false);
         }
         st.leader = true;
+        (r, true)
+    }
+
+    /// The leader's work (see [`GroupCommit::complete`]): while the oldest transaction in
+    /// flight has finished, write the longest run of finished transactions in one WAL write
+    /// and answer them, or group-abort a failed one and everything behind it.
+    pub fn lead(&self, nodes: &[Arc<NodeHandle>]) {
+        let mut st = self.state.lock();
+        debug_assert!(st.leader);
         loop {
             let Some(head) = st.inflight.front().cloned() else {
                 break;
@@ -242,10 +251,8 @@ impl GroupCommit {
                 }
             };
             if head_failed {
-                let to = st.next_id - 1;
                 let all: Vec<Arc<Tx>> = st.inflight.drain(..).collect();
                 Self::abort(nodes, &all, None);
-                let _ = to;
                 continue;
             }
             let mut batch = Vec::new();
@@ -278,7 +285,6 @@ impl GroupCommit {
             }
         }
         st.leader = false;
-        r
     }
 
     /// Group abort of `txs` (in order): roll back on every node, answer the first one with its
@@ -315,18 +321,24 @@ impl GroupCommit {
         let mut lsns = Vec::with_capacity(batch.len());
         let mut lsn = self.lsn.load(Ordering::Acquire);
         let slots: Vec<_> = batch.iter().map(|tx| tx.slot.lock()).collect();
-        let mut records: Vec<(u64, u32, &[u8])> = Vec::with_capacity(batch.len());
+        let tag: &[u8] = &[WalBody::CHANGES_TAG];
+        let mut bodies: Vec<(u64, u32, [&[u8]; 2])> = Vec::with_capacity(batch.len());
         for slot in &slots {
             if let Some(Ok(r)) = &slot.outcome {
-                if r.count > 0 {
+                if r.count() > 0 {
                     lsn += 1;
-                    records.push((lsn, r.count, r.body.as_slice()));
+                    bodies.push((lsn, r.count(), [tag, r.changes.as_bytes()]));
                 }
             }
             lsns.push(lsn);
         }
-        if !records.is_empty() {
-            self.wal.lock().write_batch(&records).map_err(Error::from)?;
+        if !bodies.is_empty() {
+            let records: Vec<(u64, u32, &[&[u8]])> =
+                bodies.iter().map(|(l, c, p)| (*l, *c, &p[..])).collect();
+            self.wal
+                .lock()
+                .write_batch_parts(&records)
+                .map_err(Error::from)?;
             self.lsn.store(lsn, Ordering::Release);
         }
         Ok(lsns)

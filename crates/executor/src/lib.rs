@@ -2,7 +2,7 @@
 //! order, dispatches node work, merges results in the coordinator, and decides commit or
 //! abort through group commit. DDL runs alone under the exclusive control lock.
 
-mod cache;
+pub mod cache;
 pub mod checkpoint;
 pub mod commit;
 pub mod ddl;
@@ -17,16 +17,19 @@ use amelie_common::format::{encode_rows, encode_single, Format};
 use amelie_common::{Error, Result, Value};
 use amelie_compiler::{compile, CompileCtx, Compiled};
 use amelie_node::{BatchReply, NodeHandle, NodeMsg, NodeRequest, Reply};
-use amelie_vm::{Change, Coordinator, Dispatch, Env, NodeOutput, Program, Step};
+use amelie_vm::{ChangeLog, ChangeReader, Coordinator, Dispatch, Env, NodeOutput, Program, Step};
 use amelie_wal::{Wal, WalConfig};
 pub use cache::CacheStats;
 use commit::{GroupCommit, Tx};
 use parking_lot::{Mutex, RwLock};
 use route::Route;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use wal_body::WalBody;
+
+/// Recovery: partition id -> (index of its node, its table when it has SERIAL columns).
+type Owners = HashMap<u64, (usize, Option<Arc<amelie_catalog::Table>>)>;
 
 /// Options the executor needs (the rest of the config lives in the server crate).
 #[derive(Clone, Debug)]
@@ -125,16 +128,23 @@ impl Executor {
             exec.lsn.store(loaded.lsn, Ordering::Release);
             report.last_lsn = loaded.lsn;
         }
+        let mut owners = None;
         for record in &recovery.records {
             if record.lsn <= loaded.lsn {
                 continue;
             }
             report.records += 1;
             match WalBody::decode(&record.body)? {
-                WalBody::Ddl(op) => exec.apply_ddl(&op)?,
-                WalBody::Dml(changes) => {
-                    report.changes += changes.len() as u64;
-                    exec.replay(changes)?;
+                WalBody::Ddl(op) => {
+                    exec.apply_ddl(&op)?;
+                    owners = None;
+                }
+                WalBody::Changes(changes) => {
+                    let owners = match &mut owners {
+                        Some(o) => o,
+                        None => owners.insert(exec.partition_owners()?),
+                    };
+                    report.changes += exec.replay(&changes, owners)?;
                 }
             }
         }
@@ -211,40 +221,53 @@ impl Executor {
             .ok_or_else(|| Error::new(format!("node '{uuid}': not exists")))
     }
 
-    fn replay(&self, changes: Vec<Change>) -> Result<()> {
+    /// Recovery: every partition's owning node and, for tables with SERIAL columns, the
+    /// table (its counters resume past the replayed values).
+    fn partition_owners(&self) -> Result<Owners> {
         let catalog = self.catalog();
+        let mut owners = HashMap::new();
+        for t in &catalog.tables {
+            let serial = t.columns.iter().any(|c| c.serial).then(|| t.clone());
+            for p in &t.partitions {
+                owners.insert(p.id, (self.node_index(&p.node)?, serial.clone()));
+            }
+        }
+        Ok(owners)
+    }
+
+    /// Recovery: routes the changes of one WAL record to the nodes owning their partitions.
+    /// Returns the number of changes.
+    fn replay(&self, changes: &[u8], owners: &Owners) -> Result<u64> {
         let nodes = self.nodes();
-        let mut per_node: Vec<Vec<Change>> = (0..nodes.len()).map(|_| Vec::new()).collect();
-        for c in changes {
-            let pid = match &c {
-                Change::Put { partition, .. } | Change::Remove { partition, .. } => *partition,
+        let mut per_node: Vec<ChangeLog> = (0..nodes.len()).map(|_| ChangeLog::default()).collect();
+        let mut count = 0;
+        for c in ChangeReader::new(changes) {
+            let c = c?;
+            count += 1;
+            let Some((node, serial)) = owners.get(&c.partition()) else {
+                continue;
             };
-            let owner = catalog
-                .tables
-                .iter()
-                .flat_map(|t| t.partitions.iter().map(move |p| (t, p)))
-                .find(|(_, p)| p.id == pid)
-                .map(|(t, p)| {
-                    // SERIAL counters resume after the largest replayed value
-                    if let Change::Put { row, .. } = &c {
-                        for (i, col) in t.columns.iter().enumerate() {
-                            if let (true, Some(Value::Int(v))) = (col.serial, row.get(i)) {
-                                amelie_compiler::serial_observe(t.id, *v);
-                            }
-                        }
+            if let (Some(t), amelie_vm::ChangeRef::Put { row, .. }) = (serial, c) {
+                // SERIAL counters resume after the largest replayed value
+                let (row, _) = amelie_storage::Row::from_encoded(row)?;
+                for (i, col) in t.columns.iter().enumerate() {
+                    if let (true, Value::Int(v)) = (col.serial, row.get(i)) {
+                        amelie_compiler::serial_observe(t.id, v);
                     }
-                    p.node.clone()
-                });
-            if let Some(uuid) = owner {
-                per_node[self.node_index(&uuid)?].push(c);
+                }
+            }
+            if let Some(log) = per_node.get_mut(*node) {
+                log.push(c);
             }
         }
-        for (n, changes) in nodes.iter().zip(per_node) {
-            if !changes.is_empty() {
-                n.send(NodeMsg::Replay { changes })?;
+        for (n, log) in nodes.iter().zip(per_node) {
+            if !log.is_empty() {
+                n.send(NodeMsg::Replay {
+                    changes: log.into_bytes(),
+                })?;
             }
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Applies a DDL operation to the catalog and the nodes (no WAL).
@@ -527,9 +550,20 @@ impl Executor {
             if let Some(tx) = tx {
                 tx.end(&nodes);
                 let record = run
-                    .map(|changes| commit::Record::encode(&changes))
+                    .map(|changes| commit::Record { changes })
                     .and_then(|r| self.check_limit_write(&r).map(|_| r));
-                let wait = self.commit.complete(&nodes, &tx, record);
+                let (wait, lead) = self.commit.complete(&tx, record);
+                if lead {
+                    // let the other transactions whose replies are in record their outcome
+                    // first: one WAL write then serves them all (a cancelled request still
+                    // leads, from the guard's drop)
+                    let leader = Leader {
+                        commit: &self.commit,
+                        nodes: &nodes,
+                    };
+                    tokio::task::yield_now().await;
+                    drop(leader);
+                }
                 wait.await
                     .map_err(|_| Error::new("commit was interrupted"))??;
             } else {
@@ -552,6 +586,18 @@ impl Executor {
             return Err(Error::new("reply limit reached"));
         }
         Ok(Some(out))
+    }
+}
+
+/// The group-commit leader: leads when dropped (see [`GroupCommit::complete`]).
+struct Leader<'a> {
+    commit: &'a GroupCommit,
+    nodes: &'a [Arc<NodeHandle>],
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        self.commit.lead(self.nodes);
     }
 }
 
@@ -592,11 +638,13 @@ impl Drop for Driver<'_> {
             tx.end(self.nodes);
             // (work queued by `GroupCommit::begin` may still wait for its wake-up)
             tx.wake(self.nodes);
-            drop(
-                self.exec
-                    .commit
-                    .complete(self.nodes, &tx, Err(Error::new("request cancelled"))),
-            );
+            let (_, lead) = self
+                .exec
+                .commit
+                .complete(&tx, Err(Error::new("request cancelled")));
+            if lead {
+                self.exec.commit.lead(self.nodes);
+            }
         }
     }
 }
@@ -696,7 +744,7 @@ impl Driver<'_> {
         &mut self,
         round: Round,
         last: bool,
-        changes: &mut Vec<Change>,
+        changes: &mut ChangeLog,
     ) -> Result<Vec<(usize, Vec<NodeOutput>)>> {
         let Round { works, dispatches } = round;
         let mut waits: Vec<Option<BatchWait>> = Vec::with_capacity(works.len());
@@ -747,7 +795,7 @@ impl Driver<'_> {
             };
             let (failed_at, err) = match w.await {
                 Ok(Ok(reply)) => {
-                    changes.extend(reply.changes);
+                    changes.append(reply.changes);
                     replies.push(reply.outputs.into_iter().map(Some).collect());
                     continue;
                 }
@@ -788,8 +836,8 @@ impl Driver<'_> {
     }
 
     /// Runs the coordinator to its end, sending node work in rounds; returns the WAL changes.
-    async fn run(&mut self, coord: &mut Coordinator<'_>) -> Result<Vec<Change>> {
-        let mut changes = Vec::new();
+    async fn run(&mut self, coord: &mut Coordinator<'_>) -> Result<ChangeLog> {
+        let mut changes = ChangeLog::default();
         // outputs received ahead of the `Recv` that reads them
         let mut parked: VecDeque<(usize, Vec<NodeOutput>)> = VecDeque::new();
         let mut outputs: Option<Vec<NodeOutput>> = None;

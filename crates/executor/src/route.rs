@@ -6,9 +6,10 @@ use amelie_common::murmur::{murmur3_32, PARTITION_SLOTS};
 use amelie_common::{Error, Result, Value};
 use amelie_compiler::InsertTemplate;
 use amelie_node::NodeHandle;
-use amelie_storage::Row;
+use amelie_storage::encode_row_into;
 use amelie_vm::program::Target;
 use amelie_vm::Program;
+use amelie_vm::Tuple;
 use std::sync::Arc;
 
 /// One partition a dispatch goes to.
@@ -16,7 +17,8 @@ use std::sync::Arc;
 pub struct Route {
     pub node: usize,
     pub partition: u64,
-    pub rows: Vec<Row>,
+    /// INSERT rows for this partition, encoded back to back (`encode_row_into`).
+    pub rows: Vec<u8>,
 }
 
 /// The hash slot of a primary key: ints/timestamps as 8-byte little-endian, text as bytes.
@@ -105,7 +107,7 @@ pub fn plan(
                         per[p] = Some(route_for(t, nodes, p)?);
                     }
                     if let Some(r) = per[p].as_mut() {
-                        r.rows.push(row);
+                        encode_row_into(&row, &mut r.rows);
                     }
                 }
                 per.into_iter().flatten().collect()
@@ -122,7 +124,7 @@ pub fn fill_set_rows(
     program: &Program,
     table: usize,
     catalog: &Catalog,
-    rows: Vec<Row>,
+    rows: Vec<Tuple>,
     routes: &mut [Route],
 ) -> Result<()> {
     let tref = &program.tables[table];
@@ -161,7 +163,7 @@ pub fn fill_set_rows(
             .iter_mut()
             .find(|r| Some(r.partition) == id)
             .ok_or_else(|| Error::new("INSERT: partition route not found"))?;
-        route.rows.push(out.into_boxed_slice());
+        encode_row_into(&out, &mut route.rows);
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ pub mod snapshot;
 use amelie_common::{Error, IndexKind, Result};
 use amelie_storage::{Partition, Row, UndoLog};
 use amelie_vm::node_exec::replay_change;
-use amelie_vm::{run_node, Change, NodeCtx, NodeOutput, Program};
+use amelie_vm::{run_node, ChangeLog, ChangeReader, NodeCtx, NodeOutput, Program};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,8 +30,9 @@ pub struct NodeRequest {
     pub entry: usize,
     pub partition: u64,
     pub logged: bool,
-    /// Rows of an INSERT routed to this partition.
-    pub rows: Vec<Row>,
+    /// Rows of an INSERT routed to this partition (back-to-back row encodings, see
+    /// `amelie_storage::encode_row_into`).
+    pub rows: Vec<u8>,
     /// Coordinator row sets the node code reads (shared by every node of the dispatch).
     pub sets: amelie_vm::Shipped,
     /// Parameter values of this execution of the program (shared by its requests).
@@ -41,11 +42,11 @@ pub struct NodeRequest {
 }
 
 /// The answer to one [`TxWork`]: an output per request (in order) and the WAL changes the
-/// requests made.
+/// requests made, already encoded.
 #[derive(Debug, Default)]
 pub struct BatchReply {
     pub outputs: Vec<NodeOutput>,
-    pub changes: Vec<Change>,
+    pub changes: ChangeLog,
 }
 
 /// A failed batch: the position of the request that failed (requests after it did not run)
@@ -97,9 +98,10 @@ pub enum NodeMsg {
         id: u64,
         done: Sender<()>,
     },
-    /// Apply recovered changes (no undo, no WAL).
+    /// Apply recovered changes (no undo, no WAL): `ChangeLog` bytes of this node's
+    /// partitions.
     Replay {
-        changes: Vec<Change>,
+        changes: Vec<u8>,
     },
     /// ALTER TABLE ADD/DROP COLUMN: append `add` to every row or remove column `drop`, then
     /// use `key_cols` as the key ordinals.
@@ -114,6 +116,7 @@ pub enum NodeMsg {
     CreateSecondary {
         id: u64,
         cols: Vec<usize>,
+        unique: bool,
         done: Sender<()>,
     },
     /// DROP INDEX: drop the `index`-th secondary index.
@@ -339,7 +342,7 @@ impl Node {
             } => {
                 if let Some(p) = self.partitions.get_mut(&id) {
                     p.rewrite_rows(&key_cols, |row| {
-                        let mut v = std::mem::take(row).into_vec();
+                        let mut v = row.to_values();
                         if let Some(i) = drop {
                             if i < v.len() {
                                 v.remove(i);
@@ -348,7 +351,7 @@ impl Node {
                         if let Some(a) = &add {
                             v.push(a.clone());
                         }
-                        *row = v.into_boxed_slice();
+                        *row = Row::encode(&v);
                     });
                     if let Some(i) = drop {
                         p.shift_secondary(i);
@@ -356,9 +359,14 @@ impl Node {
                 }
                 let _ = done.send(());
             }
-            NodeMsg::CreateSecondary { id, cols, done } => {
+            NodeMsg::CreateSecondary {
+                id,
+                cols,
+                unique,
+                done,
+            } => {
                 if let Some(p) = self.partitions.get_mut(&id) {
-                    p.create_secondary(&cols);
+                    p.create_secondary(&cols, unique);
                 }
                 let _ = done.send(());
             }
@@ -373,14 +381,10 @@ impl Node {
                 let _ = done.send(());
             }
             NodeMsg::Replay { changes } => {
-                for c in changes {
-                    let pid = match &c {
-                        Change::Put { partition, .. } | Change::Remove { partition, .. } => {
-                            *partition
-                        }
-                    };
-                    if let Some(p) = self.partitions.get_mut(&pid) {
-                        replay_change(p, c);
+                // (the executor decoded these bytes once already: they are valid)
+                for c in ChangeReader::new(&changes).flatten() {
+                    if let Some(p) = self.partitions.get_mut(&c.partition()) {
+                        let _ = replay_change(p, c);
                     }
                 }
             }
@@ -520,7 +524,7 @@ impl Node {
         } else {
             let mut reply = BatchReply {
                 outputs: Vec::with_capacity(w.reqs.len()),
-                changes: Vec::new(),
+                changes: ChangeLog::default(),
             };
             let mut failed = None;
             for (index, req) in w.reqs.into_iter().enumerate() {
@@ -556,7 +560,7 @@ impl Node {
         &mut self,
         req: NodeRequest,
         undo: &mut UndoLog,
-        changes: &mut Vec<Change>,
+        changes: &mut ChangeLog,
     ) -> Result<NodeOutput> {
         let Some(partition) = self.partitions.get_mut(&req.partition) else {
             return Err(Error::new("partition not found"));
@@ -572,6 +576,6 @@ impl Node {
                 now: req.now,
             },
         };
-        run_node(&req.program, req.stmt, req.entry, req.rows, ctx)
+        run_node(&req.program, req.stmt, req.entry, &req.rows, ctx)
     }
 }

@@ -13,7 +13,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const MAGIC: &[u8; 8] = b"AMLSNAP\0";
-pub const VERSION: u32 = 1;
+/// 2: rows are the compact `Row` encoding (1: rows of `Value`s).
+pub const VERSION: u32 = 2;
 const HEADER: usize = 24;
 
 /// The file name of partition `id` inside a checkpoint directory.
@@ -41,6 +42,12 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 /// Checks the header and the crc and decodes the body; the error says what is wrong.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
+    let (_, body) = checked_body(bytes)?;
+    postcard::from_bytes(body).map_err(|e| format!("cannot decode: {e}"))
+}
+
+/// Checks the header and the crc; returns the format version and the body.
+fn checked_body(bytes: &[u8]) -> std::result::Result<(u32, &[u8]), String> {
     if bytes.len() < HEADER {
         return Err("file is too short".into());
     }
@@ -53,7 +60,8 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, Strin
         u32::from_le_bytes(b)
     };
     let version = u32_at(8);
-    if version != VERSION {
+    // (version 1 differs only in how partition rows are encoded)
+    if version != VERSION && version != 1 {
         return Err(format!("unsupported version {version}"));
     }
     let mut len = [0u8; 8];
@@ -69,7 +77,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, Strin
     if crc32fast::hash(body) != u32_at(20) {
         return Err("checksum mismatch".into());
     }
-    postcard::from_bytes(body).map_err(|e| format!("cannot decode: {e}"))
+    Ok((version, body))
 }
 
 /// Writes `bytes` to `path` and syncs it.
@@ -120,7 +128,18 @@ pub fn write_partition(p: &Partition, path: &Path) -> Result<u64> {
 
 /// Loads the rows of the snapshot at `path` into `p`. Returns the number of rows.
 pub fn load_partition(p: &mut Partition, path: &Path) -> Result<u64> {
-    let rows: Vec<Row> = read_file(path)?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::new(format!("snapshot '{}': {e}", path.display())))?;
+    let corrupt = |e: String| Error::new(format!("snapshot '{}' is corrupt: {e}", path.display()));
+    let (version, body) = checked_body(&bytes).map_err(corrupt)?;
+    let rows: Vec<Row> = if version == 1 {
+        // rows of values, written before rows were compact
+        let rows: Vec<Vec<amelie_common::Value>> =
+            postcard::from_bytes(body).map_err(|e| corrupt(format!("cannot decode: {e}")))?;
+        rows.iter().map(|r| Row::encode(r)).collect()
+    } else {
+        postcard::from_bytes(body).map_err(|e| corrupt(format!("cannot decode: {e}")))?
+    };
     let n = rows.len() as u64;
     let mut key = Vec::new();
     for row in rows {
@@ -139,7 +158,7 @@ mod tests {
     fn partition() -> Partition {
         let mut p = Partition::new(1, 1, IndexKind::Tree, &[0]);
         for i in 0..10 {
-            let row: Row = vec![Value::Int(i), Value::Str(format!("v{i}").into())].into();
+            let row = Row::encode(&[Value::Int(i), Value::Str(format!("v{i}").into())]);
             let mut key = Vec::new();
             p.row_key(&row, &mut key);
             p.put(&key, row, None);

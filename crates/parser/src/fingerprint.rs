@@ -18,6 +18,43 @@ use amelie_common::Value;
 /// Requests longer than this are not cached (their key would cost as much as their parse).
 pub const MAX_KEY: usize = 64 * 1024;
 
+/// Byte classes of the scan.
+const PLAIN: u8 = 0;
+const WORD: u8 = 1;
+const DIGIT: u8 = 2;
+const QUOTE: u8 = 3;
+const MINUS: u8 = 4;
+const SLASH: u8 = 5;
+const DOT: u8 = 6;
+const STOP: u8 = 7;
+
+const CLASS: [u8; 256] = {
+    let mut t = [PLAIN; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_alphabetic() || b == b'_' || b == b'$' {
+            WORD
+        } else if b.is_ascii_digit() {
+            DIGIT
+        } else if b == b'\'' || b == b'"' {
+            QUOTE
+        } else if b == b'-' {
+            MINUS
+        } else if b == b'/' {
+            SLASH
+        } else if b == b'.' {
+            DOT
+        } else if b == 0 {
+            STOP
+        } else {
+            PLAIN
+        };
+        c += 1;
+    }
+    t
+};
+
 /// Computes the key of `sql` into `key` and its literals into `lits` (both cleared first).
 /// Returns false when the request cannot be cached; `key` and `lits` are then meaningless.
 pub fn fingerprint(sql: &str, key: &mut Vec<u8>, lits: &mut Vec<Value>) -> bool {
@@ -28,60 +65,61 @@ pub fn fingerprint(sql: &str, key: &mut Vec<u8>, lits: &mut Vec<Value>) -> bool 
         return false;
     }
     key.reserve(b.len());
+    // bytes from `run` to `i` are copied to the key as they are, in one go
+    let mut run = 0;
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        match c {
-            b'\'' | b'"' => match string(sql, i) {
-                Some((v, end)) => {
-                    lits.push(v);
-                    key.extend_from_slice(&[0, b's']);
-                    i = end;
-                }
-                None => return false,
-            },
-            b'0'..=b'9' => match num(sql, i, i, false) {
-                Some((v, end)) => {
-                    key.extend_from_slice(&[0, kind(&v)]);
-                    lits.push(v);
-                    i = end;
-                }
-                None => return false,
-            },
-            b'-' => match b.get(i + 1) {
-                // `--` starts a comment
-                Some(b'-') => return false,
-                Some(d) if d.is_ascii_digit() => match num(sql, i, i + 1, true) {
-                    Some((v, end)) => {
-                        key.extend_from_slice(&[0, kind(&v)]);
-                        lits.push(v);
-                        i = end;
-                    }
-                    None => return false,
-                },
-                _ => {
-                    key.push(c);
-                    i += 1;
-                }
-            },
-            // `/* */` comments and `.5` numbers
-            b'/' if b.get(i + 1) == Some(&b'*') => return false,
-            b'.' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => return false,
-            b'A'..=b'Z' | b'a'..=b'z' | b'_' => {
-                let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$')
-                {
-                    i += 1;
-                }
-                key.extend_from_slice(&b[start..i]);
-            }
-            0 => return false,
-            _ => {
-                key.push(c);
+        match CLASS[b[i] as usize] {
+            PLAIN => i += 1,
+            WORD => {
+                // a name (its digits included)
                 i += 1;
+                while i < b.len() && matches!(CLASS[b[i] as usize], WORD | DIGIT) {
+                    i += 1;
+                }
             }
+            QUOTE => {
+                let Some((v, end)) = string(sql, i) else {
+                    return false;
+                };
+                key.extend_from_slice(&b[run..i]);
+                key.extend_from_slice(&[0, b's']);
+                lits.push(v);
+                i = end;
+                run = i;
+            }
+            DIGIT | MINUS => {
+                let negative = b[i] == b'-';
+                if negative {
+                    match b.get(i + 1) {
+                        // `--` starts a comment
+                        Some(b'-') => return false,
+                        Some(d) if d.is_ascii_digit() => {}
+                        _ => {
+                            i += 1;
+                            continue;
+                        }
+                    }
+                }
+                let digits = if negative { i + 1 } else { i };
+                let Some((v, end)) = num(sql, digits, negative) else {
+                    return false;
+                };
+                key.extend_from_slice(&b[run..i]);
+                key.extend_from_slice(&[0, kind(&v)]);
+                lits.push(v);
+                i = end;
+                run = i;
+            }
+            // `/* */` comments
+            SLASH if b.get(i + 1) == Some(&b'*') => return false,
+            // `.5` numbers
+            DOT if b.get(i + 1).is_some_and(u8::is_ascii_digit) => return false,
+            SLASH | DOT => i += 1,
+            _ => return false,
         }
     }
+    key.extend_from_slice(&b[run..]);
     true
 }
 
@@ -125,9 +163,9 @@ fn string(sql: &str, at: usize) -> Option<(Value, usize)> {
     Some((value, j + 1))
 }
 
-/// The number starting at `at` (its digits at `digits`, after a glued `-`): value and the
-/// position after it.
-fn num(sql: &str, at: usize, digits: usize, negative: bool) -> Option<(Value, usize)> {
+/// The number whose digits start at `digits` (after a glued `-`): value and the position
+/// after it.
+fn num(sql: &str, digits: usize, negative: bool) -> Option<(Value, usize)> {
     let b = sql.as_bytes();
     let mut j = digits;
     while b.get(j).is_some_and(u8::is_ascii_digit) {
@@ -162,7 +200,6 @@ fn num(sql: &str, at: usize, digits: usize, negative: bool) -> Option<(Value, us
     {
         return None;
     }
-    let _ = at;
     let v = match number(&sql[digits..j], negative) {
         Tok::Int(v) => Value::Int(v),
         Tok::Double(v) => Value::Double(v),

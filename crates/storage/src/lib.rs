@@ -15,7 +15,7 @@ mod sep;
 mod tree;
 pub mod undo;
 mod value_ref;
-mod varint;
+pub mod varint;
 
 #[cfg(test)]
 mod tests;
@@ -24,6 +24,6 @@ pub use fxhash::{hash_key, FastHasher, FxHasher};
 pub use json_codec::JSON_MAX_DEPTH;
 pub use key::encode_key;
 pub use partition::Partition;
-pub use row::{encode_row_into, Row, RowIter, RowReader};
+pub use row::{encode_row_into, encoded_len, Row, RowIter, RowReader};
 pub use undo::{UndoLog, UndoOp};
 pub use value_ref::{JsonRef, ValueRef, VectorRef};

@@ -79,6 +79,12 @@ fn body_size(values: &[Value]) -> usize {
 }
 
 /// Checks the row encoded at the start of `buf`; returns its length (header included).
+/// The size of the valid row encoding at the start of `buf` (validated like
+/// [`Row::from_encoded`], without copying it).
+pub fn encoded_len(buf: &[u8]) -> Result<usize> {
+    check_encoded(buf).map_err(corrupt)
+}
+
 fn check_encoded(buf: &[u8]) -> Check<usize> {
     let mut r = Reader::new(buf);
     let body_len = r.len(1)?;

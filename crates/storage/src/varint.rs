@@ -171,6 +171,22 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Appends `v` as a LEB128 varint (the encoding rows use), for other byte formats built
+/// around rows (the WAL's change records).
+pub fn write(out: &mut Vec<u8>, v: u64) {
+    put_varint(out, v)
+}
+
+/// Reads a canonical varint at `*pos` of untrusted bytes, advancing `pos`; None when the
+/// bytes are not one.
+pub fn read(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut r = Reader::new(buf);
+    r.pos = *pos;
+    let v = r.varint().ok()?;
+    *pos = r.pos;
+    Some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,7 +56,7 @@ fn partition(t: &Table) -> Partition {
     );
     let mut key = Vec::with_capacity(16);
     for i in 0..N {
-        let row = vec![Value::Int(i), Value::Int(i)].into_boxed_slice();
+        let row = amelie_storage::Row::encode(&[Value::Int(i), Value::Int(i)]);
         p.row_key(&row, &mut key);
         p.put(&key, row, None);
     }
@@ -68,7 +68,7 @@ fn bench_node(c: &mut Criterion) {
     let table = catalog.table("public", "t").expect("table t").clone();
     let mut part = partition(&table);
     let mut undo = UndoLog::default();
-    let mut changes = Vec::new();
+    let mut changes = amelie_vm::ChangeLog::default();
 
     let cases = [
         (
@@ -95,7 +95,7 @@ fn bench_node(c: &mut Criterion) {
                     now: 0,
                 },
             };
-            run_node(black_box(&program), stmt, entry, vec![], ctx).expect("run_node")
+            run_node(black_box(&program), stmt, entry, &[], ctx).expect("run_node")
         };
         let out = run();
         assert_eq!(out.rows.len(), expect_rows, "{sql}: {:?}", out.rows);

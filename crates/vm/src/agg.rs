@@ -118,7 +118,7 @@ impl AggState {
 /// instead `count, acc` pairs of partial states, which are merged. Returns the key of each
 /// group with its states, ordered by key.
 pub fn group_states(
-    rows: Vec<amelie_storage::Row>,
+    rows: Vec<crate::Tuple>,
     nkeys: usize,
     kinds: &[AggKind],
     partial: bool,
@@ -159,10 +159,10 @@ pub fn group_states(
 
 /// Node side of a grouped aggregate: rows `key ++ inputs` → rows `key ++ (count, acc)*`.
 pub fn group_partial(
-    rows: Vec<amelie_storage::Row>,
+    rows: Vec<crate::Tuple>,
     nkeys: usize,
     kinds: &[AggKind],
-) -> Result<Vec<amelie_storage::Row>> {
+) -> Result<Vec<crate::Tuple>> {
     Ok(group_states(rows, nkeys, kinds, false)?
         .into_iter()
         .map(|(mut key, states)| {

@@ -9,9 +9,9 @@ use crate::node_exec::NodeOutput;
 use crate::op::{BinOp, Merge, Op};
 use crate::program::{Env, Program};
 use crate::sets::{set_expr, InCaches};
+use crate::Tuple;
 use amelie_common::Json;
 use amelie_common::{Error, Result, Value};
-use amelie_storage::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -39,14 +39,14 @@ pub enum Step {
 }
 
 /// Coordinator row sets travelling with a node request, by statement.
-pub type Shipped = Vec<(u16, Arc<Vec<Row>>)>;
+pub type Shipped = Vec<(u16, Arc<Vec<Tuple>>)>;
 
 pub struct Coordinator<'p> {
     program: &'p Program,
     env: Env<'p>,
     pc: usize,
     regs: Vec<Value>,
-    sets: Vec<Vec<Row>>,
+    sets: Vec<Vec<Tuple>>,
     aggs: Vec<Vec<AggState>>,
     pending: Option<Vec<NodeOutput>>,
     result: Option<usize>,
@@ -56,7 +56,7 @@ pub struct Coordinator<'p> {
     /// the set changes).
     in_cache: InCaches,
     /// Shared copies of sets already shipped to nodes (dropped whenever the set changes).
-    ship_cache: HashMap<usize, Arc<Vec<Row>>>,
+    ship_cache: HashMap<usize, Arc<Vec<Tuple>>>,
     /// The sets of the last `Send`.
     last_sets: &'p [u16],
 }
@@ -166,7 +166,7 @@ impl<'p> Coordinator<'p> {
                 .loops
                 .last()
                 .and_then(|&(s, i)| self.sets.get(s).and_then(|set| set.get(i)))
-                .map(|r| &**r);
+                .map(|r| crate::exec::RowRef::Values(r));
             match step(program, self.env, op, &mut self.regs, row)? {
                 Flow::Next => {
                     self.pc += 1;
@@ -231,7 +231,7 @@ impl<'p> Coordinator<'p> {
                     self.regs[*dst as usize] = v;
                 }
                 Op::SetUnnest { stmt, src } => {
-                    let rows: Vec<Row> = match &self.regs[*src as usize] {
+                    let rows: Vec<Tuple> = match &self.regs[*src as usize] {
                         Value::Json(j) => match &**j {
                             Json::Array(items) => items
                                 .iter()
@@ -396,7 +396,7 @@ impl<'p> Coordinator<'p> {
     }
 
     /// The last statement's result: its index and rows (None: no content).
-    pub fn take_result(&mut self) -> Option<(usize, Vec<Row>)> {
+    pub fn take_result(&mut self) -> Option<(usize, Vec<Tuple>)> {
         let s = self.result?;
         Some((s, std::mem::take(&mut self.sets[s])))
     }
@@ -406,7 +406,7 @@ impl<'p> Coordinator<'p> {
 /// concatenation of per-partition runs, each already sorted by the node when the plan sorts
 /// there (`NodeSort`); the stable merge sort finds those runs and merges them, with ties
 /// kept in partition order.
-pub fn sort_rows(rows: &mut [Row], keys: &[(u16, bool)]) {
+pub fn sort_rows(rows: &mut [Tuple], keys: &[(u16, bool)]) {
     rows.sort_by(|a, b| {
         for (col, asc) in keys {
             let o = a[*col as usize].total_cmp(&b[*col as usize]);
@@ -420,7 +420,7 @@ pub fn sort_rows(rows: &mut [Row], keys: &[(u16, bool)]) {
 }
 
 /// Removes duplicate rows (first occurrences stay), comparing the first `n` columns (0: all).
-pub fn distinct_rows(rows: &mut Vec<Row>, n: usize) {
+pub fn distinct_rows(rows: &mut Vec<Tuple>, n: usize) {
     let mut seen = std::collections::HashSet::new();
     rows.retain(|row| {
         let key: &[Value] = if n == 0 {
@@ -435,11 +435,11 @@ pub fn distinct_rows(rows: &mut Vec<Row>, n: usize) {
 /// Groups rows `key ++ inputs` (or partial states, see [`crate::agg::group_states`]) by key
 /// and returns `key ++ finals` rows ordered by key. Without keys there is always one row.
 pub fn group_rows(
-    rows: Vec<Row>,
+    rows: Vec<Tuple>,
     nkeys: usize,
     kinds: &[AggKind],
     partial: bool,
-) -> Result<Vec<Row>> {
+) -> Result<Vec<Tuple>> {
     let mut groups = crate::agg::group_states(rows, nkeys, kinds, partial)?;
     if nkeys == 0 && groups.is_empty() {
         groups.push((Vec::new(), vec![AggState::default(); kinds.len()]));
@@ -567,7 +567,7 @@ mod tests {
 
     #[test]
     fn grouping_orders_by_key() {
-        let rows: Vec<Row> = vec![
+        let rows: Vec<Tuple> = vec![
             vec![Value::Int(2), Value::Null, Value::Int(10)].into_boxed_slice(),
             vec![Value::Int(1), Value::Null, Value::Int(5)].into_boxed_slice(),
             vec![Value::Int(2), Value::Null, Value::Null].into_boxed_slice(),

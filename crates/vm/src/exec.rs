@@ -283,6 +283,37 @@ pub enum Flow {
     NotExpr,
 }
 
+/// The current row an expression reads with `Column`: values (coordinator sets, shipped
+/// rows, an upsert's existing ++ new row) or a stored row read in place.
+#[derive(Clone, Copy, Debug)]
+pub enum RowRef<'a> {
+    Values(&'a [Value]),
+    Stored(&'a amelie_storage::Row),
+}
+
+impl RowRef<'_> {
+    /// Column `col` (null past the end).
+    #[inline]
+    pub fn get(&self, col: usize) -> Value {
+        match self {
+            RowRef::Values(v) => v.get(col).cloned().unwrap_or(Value::Null),
+            RowRef::Stored(r) => r.get(col),
+        }
+    }
+
+    /// Number of columns.
+    pub fn len(&self) -> usize {
+        match self {
+            RowRef::Values(v) => v.len(),
+            RowRef::Stored(r) => r.columns(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Executes one expression op over `regs`, with the current `row` for `Column`.
 #[inline]
 pub fn step(
@@ -290,7 +321,7 @@ pub fn step(
     env: Env<'_>,
     op: &Op,
     regs: &mut [Value],
-    row: Option<&[Value]>,
+    row: Option<RowRef<'_>>,
 ) -> Result<Flow> {
     match op {
         Op::Const { dst, idx } => regs[*dst as usize] = program.consts[*idx as usize].clone(),
@@ -298,7 +329,7 @@ pub fn step(
             regs[*dst as usize] = env.params.get(*idx as usize).cloned().unwrap_or_default()
         }
         Op::Column { dst, col } => {
-            regs[*dst as usize] = row.map(|r| r[*col as usize].clone()).unwrap_or(Value::Null)
+            regs[*dst as usize] = row.map(|r| r.get(*col as usize)).unwrap_or(Value::Null)
         }
         Op::Move { dst, src } => regs[*dst as usize] = regs[*src as usize].clone(),
         Op::Binary { op, dst, a, b } => {

@@ -7,6 +7,7 @@
 //! participating compute node ([`run_node`]) against the partition that node owns.
 
 pub mod agg;
+pub mod changes;
 pub mod coord;
 pub mod exec;
 pub mod func;
@@ -16,7 +17,13 @@ pub mod program;
 pub mod sets;
 
 pub use agg::{AggKind, AggState};
+pub use changes::{ChangeLog, ChangeReader, ChangeRef};
 pub use coord::{Coordinator, Dispatch, Shipped, Step};
-pub use node_exec::{run_node, Change, NodeCtx, NodeOutput};
+pub use exec::RowRef;
+pub use node_exec::{run_node, NodeCtx, NodeOutput};
+
+/// A row of values in flight: coordinator row sets, node outputs, rows shipped to the nodes.
+/// (Stored rows are the compact [`amelie_storage::Row`].)
+pub type Tuple = Box<[amelie_common::Value]>;
 pub use op::{BinOp, Op, Reg, UnOp};
 pub use program::{Bind, Env, Operand, Program, StmtInfo, TableRef};

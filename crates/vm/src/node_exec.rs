@@ -1,41 +1,36 @@
 //! Running a node section on one partition.
 
 use crate::agg::AggState;
-use crate::exec::{step, Flow};
+use crate::changes::{ChangeLog, ChangeRef};
+use crate::exec::{step, Flow, RowRef};
 use crate::op::{Conflict, Op, Reg};
 use crate::program::{Env, Program};
 use crate::sets::{set_expr, InCaches, SetSource};
+use crate::Tuple;
 use amelie_common::{Error, Result, Value};
-use amelie_storage::{Partition, Row, UndoLog};
+use amelie_storage::{Partition, Row, RowReader, UndoLog};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// A row change, as written to the WAL and replayed at recovery.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Change {
-    Put { partition: u64, row: Row },
-    Remove { partition: u64, key: Box<[u8]> },
-}
-
 /// What a node needs to run one request: its partition of the statement's table, the
-/// transaction's undo log and the WAL change list.
+/// transaction's undo log and WAL change log.
 pub struct NodeCtx<'a> {
     pub partition: &'a mut Partition,
     pub undo: &'a mut UndoLog,
-    pub changes: &'a mut Vec<Change>,
+    pub changes: &'a mut ChangeLog,
     /// False for unlogged tables: changes are not collected for the WAL.
     pub logged: bool,
     /// Coordinator row sets shipped with the request (see `Op::Send::sets`).
-    pub sets: &'a [(u16, Arc<Vec<Row>>)],
+    pub sets: &'a [(u16, Arc<Vec<Tuple>>)],
     /// Parameters and request time of this execution.
     pub env: Env<'a>,
 }
 
-impl SetSource for [(u16, Arc<Vec<Row>>)] {
-    fn rows(&self, stmt: usize) -> &[Row] {
+impl SetSource for [(u16, Arc<Vec<Tuple>>)] {
+    fn rows(&self, stmt: usize) -> &[Tuple] {
         self.iter()
             .find(|(s, _)| *s as usize == stmt)
             .map(|(_, rows)| rows.as_slice())
@@ -46,7 +41,7 @@ impl SetSource for [(u16, Arc<Vec<Row>>)] {
 /// Rows produced by a node request (result rows or one partial aggregate row).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct NodeOutput {
-    pub rows: Vec<Row>,
+    pub rows: Vec<Tuple>,
 }
 
 /// An active loop over a shipped set: all its rows, or the candidates of a probe.
@@ -64,7 +59,7 @@ impl SetLoopState {
         }
     }
 
-    fn len(&self, sets: &[(u16, Arc<Vec<Row>>)]) -> usize {
+    fn len(&self, sets: &[(u16, Arc<Vec<Tuple>>)]) -> usize {
         match &self.rows {
             Some(r) => r.len(),
             None => sets.rows(self.stmt).len(),
@@ -80,7 +75,7 @@ struct ProbeIndex {
 }
 
 impl ProbeIndex {
-    fn build(rows: &[Row], col: usize) -> Option<ProbeIndex> {
+    fn build(rows: &[Tuple], col: usize) -> Option<ProbeIndex> {
         use amelie_common::Type;
         let mut ty = None;
         let mut lists: HashMap<Value, Vec<u32>> = HashMap::new();
@@ -108,15 +103,17 @@ impl ProbeIndex {
 struct BodyState<'s> {
     env: Env<'s>,
     /// Shipped sets, active set loops and hash sets for `IN` and `SetProbe`.
-    sets: &'s [(u16, Arc<Vec<Row>>)],
+    sets: &'s [(u16, Arc<Vec<Tuple>>)],
     loops: Vec<SetLoopState>,
     in_cache: InCaches,
     probes: HashMap<(usize, u16), Option<ProbeIndex>>,
     /// Aggregate states of inline correlated subqueries.
     sub_aggs: Vec<AggState>,
-    rows: Vec<Row>,
+    rows: Vec<Tuple>,
     aggs: Vec<AggState>,
-    staged: Vec<(Box<[u8]>, Option<Row>)>,
+    /// Staged deletes (None) and new row images, with the end of their key in `staged_keys`.
+    staged: Vec<(usize, Option<Row>)>,
+    staged_keys: Vec<u8>,
     /// Rows affected by the last apply/upsert, for `ReturnRows`.
     applied: Vec<Row>,
     /// Width of a `StageUpdate` image when it differs from the current row's width (the
@@ -239,7 +236,7 @@ fn body_op(
     stmt: usize,
     op: &Op,
     regs: &[Value],
-    row: &[Value],
+    row: RowRef<'_>,
     key: &[u8],
     st: &mut BodyState,
 ) -> Result<()> {
@@ -253,15 +250,19 @@ fn body_op(
             let kind = program.stmts[stmt].aggs[*agg as usize];
             st.aggs[*agg as usize].step(kind, arg.map(|r| &regs[r as usize]))?;
         }
-        Op::StageDelete => st.staged.push((key.into(), None)),
+        Op::StageDelete => {
+            st.staged_keys.extend_from_slice(key);
+            st.staged.push((st.staged_keys.len(), None));
+        }
         Op::StageUpdate { start } => {
             let s = *start as usize;
             let n = st.width.unwrap_or(row.len());
             let image = regs
                 .get(s..s + n)
                 .ok_or_else(|| Error::new("stage_update: register range out of bounds"))?;
+            st.staged_keys.extend_from_slice(key);
             st.staged
-                .push((key.into(), Some(image.to_vec().into_boxed_slice())));
+                .push((st.staged_keys.len(), Some(Row::encode(image))));
         }
         other => return Err(Error::new(format!("unexpected op in scan body: {other}"))),
     }
@@ -273,7 +274,7 @@ fn run_body(
     stmt: usize,
     range: (usize, usize),
     regs: &mut [Value],
-    row: &[Value],
+    row: RowRef<'_>,
     key: &[u8],
     st: &mut BodyState,
 ) -> Result<()> {
@@ -297,68 +298,6 @@ fn run_body(
     Ok(())
 }
 
-/// The keys of the unique secondary indexes of one partition, for INSERT checks (built once
-/// per statement; rows with a NULL in the index key never conflict).
-struct UniqueKeys<'u> {
-    indexes: &'u [(String, Vec<u16>)],
-    keys: Vec<std::collections::HashSet<Vec<u8>>>,
-}
-
-impl<'u> UniqueKeys<'u> {
-    fn new(part: &Partition, indexes: &'u [(String, Vec<u16>)]) -> Self {
-        let mut keys = vec![std::collections::HashSet::new(); indexes.len()];
-        if !indexes.is_empty() {
-            part.scan(|_, row| {
-                for (i, (_, cols)) in indexes.iter().enumerate() {
-                    if let Some(k) = Self::key(cols, row) {
-                        keys[i].insert(k);
-                    }
-                }
-                true
-            });
-        }
-        UniqueKeys { indexes, keys }
-    }
-
-    fn key(cols: &[u16], row: &[Value]) -> Option<Vec<u8>> {
-        let mut vals = Vec::with_capacity(cols.len());
-        for &c in cols {
-            match row.get(c as usize) {
-                None | Some(Value::Null) => return None,
-                Some(v) => vals.push(v.clone()),
-            }
-        }
-        let mut k = Vec::new();
-        amelie_storage::encode_key(&vals, &mut k);
-        Some(k)
-    }
-
-    /// Replaces `old` (the row with the same primary key, if any) by `new`.
-    fn replace(&mut self, old: Option<&Row>, new: &[Value]) -> Result<()> {
-        for (i, (name, cols)) in self.indexes.iter().enumerate() {
-            let old_key = old.and_then(|o| Self::key(cols, o));
-            let new_key = Self::key(cols, new);
-            if new_key == old_key {
-                continue;
-            }
-            if let Some(k) = &new_key {
-                if self.keys[i].contains(k) {
-                    return Err(Error::new(format!(
-                        "index '{name}': unique key constraint violation"
-                    )));
-                }
-            }
-            if let Some(k) = old_key {
-                self.keys[i].remove(&k);
-            }
-            if let Some(k) = new_key {
-                self.keys[i].insert(k);
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The memcomparable primary-key encoding of `values` (for planned key ranges).
 pub fn encode_key(values: &[Value], out: &mut Vec<u8>) {
     amelie_storage::encode_key(values, out);
@@ -372,20 +311,23 @@ fn bound(b: &Option<(Box<[u8]>, bool)>) -> Bound<&[u8]> {
     }
 }
 
-fn key_of(regs: &[Value], start: Reg, n: u16) -> Vec<u8> {
-    let mut key = Vec::with_capacity(16);
-    let s = start as usize;
-    amelie_storage::encode_key(&regs[s..s + n as usize], &mut key);
-    key
+/// The rows of an INSERT sent with a request (back-to-back row encodings).
+fn input_rows(input: &[u8]) -> Result<Vec<Row>> {
+    RowReader::new(input).collect()
+}
+
+/// The error of a duplicate in a unique index.
+fn unique_violation(name: &str) -> Error {
+    Error::new(format!("index '{name}': unique key constraint violation"))
 }
 
 /// Runs node code of statement `stmt` from `entry` until `Ret`. `input` holds the rows of an
-/// INSERT routed to this partition.
+/// INSERT routed to this partition (back-to-back row encodings).
 pub fn run_node(
     program: &Program,
     stmt: usize,
     entry: usize,
-    input: Vec<Row>,
+    input: &[u8],
     ctx: NodeCtx<'_>,
 ) -> Result<NodeOutput> {
     let code = &program.node;
@@ -401,10 +343,13 @@ pub fn run_node(
         rows: Vec::new(),
         aggs: vec![AggState::default(); naggs],
         staged: Vec::new(),
+        staged_keys: Vec::new(),
         applied: Vec::new(),
         width: None,
     };
-    let mut input = Some(input);
+    // INSERT rows, decoded when an op first needs them (GENERATE_ROWS replaces them)
+    let mut rows: Option<Vec<Row>> = None;
+    let mut key = Vec::with_capacity(32);
     let mut pc = entry;
     loop {
         let op = &code[pc];
@@ -429,32 +374,34 @@ pub fn run_node(
         }
         match op {
             Op::Scan {
-                key, key_len, end, ..
+                key: point,
+                key_len,
+                end,
+                ..
             } => {
                 let body = (pc + 1, *end as usize);
                 let part = &*ctx.partition;
                 let mut err = None;
-                match key {
+                match point {
                     Some(start) => {
-                        let k = key_of(&regs, *start, *key_len);
-                        if let Some(row) = part.get(&k) {
-                            run_body(program, stmt, body, &mut regs, row, &k, &mut st)?;
+                        let s = *start as usize;
+                        key.clear();
+                        amelie_storage::encode_key(&regs[s..s + *key_len as usize], &mut key);
+                        if let Some(row) = part.get(&key) {
+                            let row = RowRef::Stored(row);
+                            run_body(program, stmt, body, &mut regs, row, &key, &mut st)?;
                         }
                     }
-                    None => {
-                        part.scan_range(
-                            Bound::Unbounded,
-                            Bound::Unbounded,
-                            |k, row| match run_body(program, stmt, body, &mut regs, row, k, &mut st)
-                            {
-                                Ok(()) => true,
-                                Err(e) => {
-                                    err = Some(e);
-                                    false
-                                }
-                            },
-                        )
-                    }
+                    None => part.scan_range(Bound::Unbounded, Bound::Unbounded, |k, row| {
+                        let row = RowRef::Stored(row);
+                        match run_body(program, stmt, body, &mut regs, row, k, &mut st) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                err = Some(e);
+                                false
+                            }
+                        }
+                    }),
                 }
                 if let Some(e) = err {
                     return Err(e);
@@ -464,22 +411,16 @@ pub fn run_node(
             Op::ScanRange { from, to, end, .. } => {
                 let body = (pc + 1, *end as usize);
                 let mut err = None;
-                // an empty range (`between 2 and 1`): BTreeMap::range would panic on it
-                let empty = match (from, to) {
-                    (Some((a, ai)), Some((b, bi))) => a > b || (a == b && !(*ai && *bi)),
-                    _ => false,
-                };
-                if !empty {
-                    ctx.partition.scan_range(bound(from), bound(to), |k, row| {
-                        match run_body(program, stmt, body, &mut regs, row, k, &mut st) {
-                            Ok(()) => true,
-                            Err(e) => {
-                                err = Some(e);
-                                false
-                            }
+                ctx.partition.scan_range(bound(from), bound(to), |k, row| {
+                    let row = RowRef::Stored(row);
+                    match run_body(program, stmt, body, &mut regs, row, k, &mut st) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            err = Some(e);
+                            false
                         }
-                    });
-                }
+                    }
+                });
                 if let Some(e) = err {
                     return Err(e);
                 }
@@ -499,56 +440,55 @@ pub fn run_node(
                 st.applied.clear();
                 // affected rows are kept only for a RETURNING that follows
                 let keep = matches!(code.get(pc + 1), Some(Op::ReturnRows { .. }));
-                for (key, image) in std::mem::take(&mut st.staged) {
+                let keys = std::mem::take(&mut st.staged_keys);
+                let mut from = 0;
+                for (end, image) in std::mem::take(&mut st.staged) {
+                    let k = &keys[from..end];
+                    from = end;
                     match image {
                         Some(row) => {
-                            let mut new_key = Vec::new();
-                            part.row_key(&row, &mut new_key);
-                            if new_key.as_slice() != &*key {
+                            part.row_key(&row, &mut key);
+                            if key.as_slice() != k {
                                 return Err(Error::new("primary key columns cannot be updated"));
                             }
                             if ctx.logged {
-                                ctx.changes.push(Change::Put {
-                                    partition: part.id,
-                                    row: row.clone(),
-                                });
+                                ctx.changes.put(part.id, &row);
                             }
                             if keep {
                                 st.applied.push(row.clone());
                             }
-                            part.put(&key, row, Some(ctx.undo));
+                            part.put(k, row, Some(ctx.undo));
                         }
                         None => {
-                            let old = part.remove(&key, Some(ctx.undo));
-                            if let (true, Some(old)) = (keep, old) {
-                                st.applied.push(old);
+                            if keep {
+                                if let Some(old) = part.get(k) {
+                                    st.applied.push(old.clone());
+                                }
                             }
+                            part.remove(k, Some(ctx.undo));
                             if ctx.logged {
-                                ctx.changes.push(Change::Remove {
-                                    partition: part.id,
-                                    key,
-                                });
+                                ctx.changes.remove(part.id, k);
                             }
                         }
                     }
                 }
+                st.staged_keys = keys;
+                st.staged_keys.clear();
                 pc += 1;
             }
             Op::InsertRows { .. } => {
                 let part = &mut *ctx.partition;
-                let mut key = Vec::with_capacity(16);
-                for row in input.take().unwrap_or_default() {
+                let input = match rows.take() {
+                    Some(r) => r,
+                    None => input_rows(input)?,
+                };
+                for row in input {
                     part.row_key(&row, &mut key);
                     if part.get(&key).is_some() {
-                        return Err(Error::new(
-                            "index 'primary': unique key constraint violation",
-                        ));
+                        return Err(unique_violation("primary"));
                     }
                     if ctx.logged {
-                        ctx.changes.push(Change::Put {
-                            partition: part.id,
-                            row: row.clone(),
-                        });
+                        ctx.changes.put(part.id, &row);
                     }
                     part.put(&key, row, Some(ctx.undo));
                 }
@@ -560,18 +500,17 @@ pub fn run_node(
                 let body = (pc + 1, *end as usize);
                 st.applied.clear();
                 let keep = matches!(code.get(*end as usize), Some(Op::ReturnRows { .. }));
-                let mut uniq = UniqueKeys::new(ctx.partition, unique);
-                let mut key = Vec::with_capacity(16);
-                for row in input.take().unwrap_or_default() {
-                    ctx.partition.row_key(&row, &mut key);
-                    let image = match ctx.partition.get(&key) {
-                        None => row,
+                let input = match rows.take() {
+                    Some(r) => r,
+                    None => input_rows(input)?,
+                };
+                for row in input {
+                    let part = &mut *ctx.partition;
+                    part.row_key(&row, &mut key);
+                    let (image, replacing) = match part.get(&key) {
+                        None => (row, false),
                         Some(existing) => match mode {
-                            Conflict::Primary => {
-                                return Err(Error::new(
-                                    "index 'primary': unique key constraint violation",
-                                ))
-                            }
+                            Conflict::Primary => return Err(unique_violation("primary")),
                             Conflict::Error => {
                                 return Err(Error::new("unique key constraint violation"))
                             }
@@ -582,25 +521,34 @@ pub fn run_node(
                                 continue;
                             }
                             Conflict::Update => {
-                                let width = existing.len();
-                                let mut both = Vec::with_capacity(width * 2);
-                                both.extend_from_slice(existing);
-                                both.extend_from_slice(&row);
+                                // the body sees the existing row followed by the new one
+                                let width = existing.columns();
+                                let mut both = existing.to_values();
+                                both.extend(row.iter().map(|v| v.to_value()));
                                 st.width = Some(width);
-                                let res =
-                                    run_body(program, stmt, body, &mut regs, &both, &key, &mut st);
+                                let res = run_body(
+                                    program,
+                                    stmt,
+                                    body,
+                                    &mut regs,
+                                    RowRef::Values(&both),
+                                    &key,
+                                    &mut st,
+                                );
                                 st.width = None;
+                                st.staged_keys.clear();
                                 res?;
                                 match st.staged.pop() {
                                     Some((_, Some(new))) => {
-                                        let mut new_key = Vec::new();
-                                        ctx.partition.row_key(&new, &mut new_key);
-                                        if new_key != key {
+                                        st.staged.clear();
+                                        let k = key.clone();
+                                        part.row_key(&new, &mut key);
+                                        if key != k {
                                             return Err(Error::new(
                                                 "primary key columns cannot be updated",
                                             ));
                                         }
-                                        new
+                                        (new, true)
                                     }
                                     _ => {
                                         st.staged.clear();
@@ -610,40 +558,49 @@ pub fn run_node(
                             }
                         },
                     };
-                    uniq.replace(ctx.partition.get(&key), &image)?;
+                    for (name, index) in unique {
+                        let replacing_pk = replacing.then_some(key.as_slice());
+                        if part.unique_conflict(*index as usize, &image, replacing_pk) {
+                            return Err(unique_violation(name));
+                        }
+                    }
                     if ctx.logged {
-                        ctx.changes.push(Change::Put {
-                            partition: ctx.partition.id,
-                            row: image.clone(),
-                        });
+                        ctx.changes.put(part.id, &image);
                     }
                     if keep {
                         st.applied.push(image.clone());
                     }
-                    ctx.partition.put(&key, image, Some(ctx.undo));
+                    part.put(&key, image, Some(ctx.undo));
                 }
                 pc = *end as usize;
             }
             Op::GenerateRows { end } => {
                 let body = (pc + 1, *end as usize);
-                let rows = input.take().unwrap_or_default();
-                let mut out = Vec::with_capacity(rows.len());
-                for row in rows {
+                let input = match rows.take() {
+                    Some(r) => r,
+                    None => input_rows(input)?,
+                };
+                let mut out = Vec::with_capacity(input.len());
+                for row in input {
                     st.staged.clear();
-                    run_body(program, stmt, body, &mut regs, &row, &[], &mut st)?;
+                    st.staged_keys.clear();
+                    let r = RowRef::Stored(&row);
+                    run_body(program, stmt, body, &mut regs, r, &[], &mut st)?;
                     match st.staged.pop() {
                         Some((_, Some(image))) => out.push(image),
                         _ => out.push(row),
                     }
                 }
                 st.staged.clear();
-                input = Some(out);
+                st.staged_keys.clear();
+                rows = Some(out);
                 pc = *end as usize;
             }
             Op::ReturnRows { end } => {
                 let body = (pc + 1, *end as usize);
                 for row in std::mem::take(&mut st.applied) {
-                    run_body(program, stmt, body, &mut regs, &row, &[], &mut st)?;
+                    let r = RowRef::Stored(&row);
+                    run_body(program, stmt, body, &mut regs, r, &[], &mut st)?;
                 }
                 pc = *end as usize;
             }
@@ -686,17 +643,19 @@ pub fn run_node(
 }
 
 /// Replays one WAL change on its partition (recovery).
-pub fn replay_change(part: &mut Partition, change: Change) {
+pub fn replay_change(part: &mut Partition, change: ChangeRef<'_>) -> Result<()> {
     match change {
-        Change::Put { row, .. } => {
+        ChangeRef::Put { row, .. } => {
+            let (row, _) = Row::from_encoded(row)?;
             let mut key = Vec::new();
             part.row_key(&row, &mut key);
             part.put(&key, row, None);
         }
-        Change::Remove { key, .. } => {
-            part.remove(&key, None);
+        ChangeRef::Remove { key, .. } => {
+            part.remove(key, None);
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -706,12 +665,20 @@ mod tests {
     use amelie_common::IndexKind;
 
     fn row(a: i64, b: i64) -> Row {
-        vec![Value::Int(a), Value::Int(b)].into_boxed_slice()
+        Row::encode(&[Value::Int(a), Value::Int(b)])
     }
 
-    fn run(p: &Program, part: &mut Partition, input: Vec<Row>) -> Result<Vec<Row>> {
+    fn batch(rows: Vec<Row>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for r in rows {
+            out.extend_from_slice(r.as_bytes());
+        }
+        out
+    }
+
+    fn run(p: &Program, part: &mut Partition, input: Vec<Row>) -> Result<Vec<Tuple>> {
         let mut undo = UndoLog::default();
-        let mut changes = Vec::new();
+        let mut changes = ChangeLog::default();
         let ctx = NodeCtx {
             partition: part,
             undo: &mut undo,
@@ -720,11 +687,11 @@ mod tests {
             sets: &[],
             env: Env::EMPTY,
         };
-        Ok(run_node(p, 0, 0, input, ctx)?.rows)
+        Ok(run_node(p, 0, 0, &batch(input), ctx)?.rows)
     }
 
     /// `insert .. on conflict do update set v = v + excluded.v returning *`
-    fn upsert(mode: Conflict, unique: Vec<(String, Vec<u16>)>) -> Program {
+    fn upsert(mode: Conflict, unique: Vec<(String, u16)>) -> Program {
         Program {
             node: vec![
                 Op::Upsert {
@@ -792,7 +759,8 @@ mod tests {
             vec![row(2, 0)],
         );
         assert_eq!(out.unwrap().len(), 1);
-        let uniq = vec![("i".to_string(), vec![1u16])];
+        part.create_secondary(&[1], true);
+        let uniq = vec![("i".to_string(), 0u16)];
         let e = run(
             &upsert(Conflict::Primary, uniq.clone()),
             &mut part,
@@ -871,9 +839,9 @@ mod tests {
         }
     }
 
-    fn run_with_set(p: &Program, part: &mut Partition, set: Vec<Row>) -> Vec<Row> {
+    fn run_with_set(p: &Program, part: &mut Partition, set: Vec<Tuple>) -> Vec<Tuple> {
         let mut undo = UndoLog::default();
-        let mut changes = Vec::new();
+        let mut changes = ChangeLog::default();
         let sets = vec![(0u16, Arc::new(set))];
         let ctx = NodeCtx {
             partition: part,
@@ -883,7 +851,7 @@ mod tests {
             sets: &sets,
             env: Env::EMPTY,
         };
-        run_node(p, 0, 0, Vec::new(), ctx).unwrap().rows
+        run_node(p, 0, 0, &[], ctx).unwrap().rows
     }
 
     #[test]
@@ -892,7 +860,7 @@ mod tests {
         for i in 1..=3 {
             let mut k = Vec::new();
             encode_key(&[Value::Int(i)], &mut k);
-            part.put(&k, vec![Value::Int(i)].into_boxed_slice(), None);
+            part.put(&k, Row::encode(&[Value::Int(i)]), None);
         }
         let r = |a: Value, b: &str| vec![a, Value::str(b)].into_boxed_slice();
         let set = vec![

@@ -202,9 +202,10 @@ pub enum Op {
         table: u16,
         mode: Conflict,
         end: u32,
-        /// Unique secondary indexes (only on shared tables, so one partition): name and key
-        /// columns. A duplicate is `index '<name>': unique key constraint violation`.
-        unique: Vec<(String, Vec<u16>)>,
+        /// Unique secondary indexes (only on shared tables, so one partition): name and
+        /// position among the table's secondary indexes. A duplicate is
+        /// `index '<name>': unique key constraint violation`.
+        unique: Vec<(String, u16)>,
     },
     /// STORED generated columns of rows produced at run time (INSERT ... SELECT): for each
     /// input row run the body `pc+1 .. end` with the row as the current row; the image it

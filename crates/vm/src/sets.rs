@@ -4,18 +4,18 @@
 
 use crate::coord::any_all;
 use crate::op::{BinOp, Op};
+use crate::Tuple;
 use amelie_common::{Result, Type, Value};
-use amelie_storage::Row;
 use std::collections::{HashMap, HashSet};
 
 /// Where statement row sets are read from.
 pub trait SetSource {
     /// The rows of statement `stmt` (empty when it has none).
-    fn rows(&self, stmt: usize) -> &[Row];
+    fn rows(&self, stmt: usize) -> &[Tuple];
 }
 
-impl SetSource for Vec<Vec<Row>> {
-    fn rows(&self, stmt: usize) -> &[Row] {
+impl SetSource for Vec<Vec<Tuple>> {
+    fn rows(&self, stmt: usize) -> &[Tuple] {
         self.get(stmt).map(|v| v.as_slice()).unwrap_or(&[])
     }
 }
@@ -28,7 +28,7 @@ pub struct InCache {
 }
 
 impl InCache {
-    fn build(rows: &[Row]) -> InCache {
+    fn build(rows: &[Tuple]) -> InCache {
         let mut c = InCache {
             values: HashSet::with_capacity(rows.len()),
             has_null: false,
@@ -142,14 +142,14 @@ pub fn set_expr<S: SetSource + ?Sized>(
 mod tests {
     use super::*;
 
-    fn rows(vals: &[Value]) -> Vec<Row> {
+    fn rows(vals: &[Value]) -> Vec<Tuple> {
         vals.iter()
             .map(|v| vec![v.clone()].into_boxed_slice())
             .collect()
     }
 
-    fn in_set(set: Vec<Row>, a: Value) -> Value {
-        let sets: Vec<Vec<Row>> = vec![set];
+    fn in_set(set: Vec<Tuple>, a: Value) -> Value {
+        let sets: Vec<Vec<Tuple>> = vec![set];
         let mut regs = vec![a, Value::Null];
         let op = Op::SetAnyAll {
             stmt: 0,

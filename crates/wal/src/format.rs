@@ -56,14 +56,27 @@ fn crc(head: &[u8], body: &[u8]) -> u32 {
 
 /// Appends one framed record to `buf`. The caller guarantees `body.len() <= u32::MAX`.
 pub fn append_record(buf: &mut Vec<u8>, lsn: u64, count: u32, body: &[u8]) {
+    append_record_parts(buf, lsn, count, &[body]);
+}
+
+/// Appends one framed record whose body is the concatenation of `parts` (written without
+/// first copying them into one buffer). The caller guarantees the body fits `u32`.
+pub fn append_record_parts(buf: &mut Vec<u8>, lsn: u64, count: u32, parts: &[&[u8]]) {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
     let mut head = [0u8; RECORD_HEADER_SIZE];
     head[0..8].copy_from_slice(&lsn.to_le_bytes());
-    head[8..12].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    head[8..12].copy_from_slice(&(len as u32).to_le_bytes());
     head[12..16].copy_from_slice(&count.to_le_bytes());
-    let c = crc(&head[..CRC_COVERED], body);
-    head[16..20].copy_from_slice(&c.to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&head[..CRC_COVERED]);
+    for p in parts {
+        h.update(p);
+    }
+    head[16..20].copy_from_slice(&h.finalize().to_le_bytes());
     buf.extend_from_slice(&head);
-    buf.extend_from_slice(body);
+    for p in parts {
+        buf.extend_from_slice(p);
+    }
 }
 
 /// A record borrowed from a buffer (what the streaming reader hands out).

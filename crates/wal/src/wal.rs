@@ -239,6 +239,16 @@ impl Wal {
     /// named by the next LSN. An `Err` means the batch must be treated as not committed;
     /// a failed rotation does not fail the batch (it is counted and retried on the next write).
     pub fn write_batch(&mut self, records: &[(u64, u32, &[u8])]) -> Result<(), WalError> {
+        let parts: Vec<(u64, u32, [&[u8]; 1])> =
+            records.iter().map(|&(l, c, b)| (l, c, [b])).collect();
+        let views: Vec<(u64, u32, &[&[u8]])> =
+            parts.iter().map(|(l, c, b)| (*l, *c, &b[..])).collect();
+        self.write_batch_parts(&views)
+    }
+
+    /// [`Wal::write_batch`] with each record's body given as parts to concatenate (a tag and
+    /// the changes the nodes encoded, without copying them into one buffer first).
+    pub fn write_batch_parts(&mut self, records: &[(u64, u32, &[&[u8]])]) -> Result<(), WalError> {
         if let Some(reason) = &self.failed {
             return Err(WalError::Failed {
                 reason: reason.clone(),
@@ -249,24 +259,22 @@ impl Wal {
         }
         let mut last = self.last_lsn;
         let mut total = 0usize;
-        for &(lsn, _, body) in records {
+        for &(lsn, _, parts) in records {
             if lsn <= last {
                 return Err(WalError::NonMonotonicLsn { lsn, last });
             }
-            if body.len() > u32::MAX as usize {
-                return Err(WalError::RecordTooLarge {
-                    lsn,
-                    size: body.len(),
-                });
+            let size: usize = parts.iter().map(|p| p.len()).sum();
+            if size > u32::MAX as usize {
+                return Err(WalError::RecordTooLarge { lsn, size });
             }
             last = lsn;
-            total += RECORD_HEADER_SIZE + body.len();
+            total += RECORD_HEADER_SIZE + size;
         }
 
         self.buf.clear();
         self.buf.reserve(total);
-        for &(lsn, count, body) in records {
-            format::append_record(&mut self.buf, lsn, count, body);
+        for &(lsn, count, parts) in records {
+            format::append_record_parts(&mut self.buf, lsn, count, parts);
         }
 
         let cur = self

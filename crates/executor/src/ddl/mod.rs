@@ -425,7 +425,7 @@ impl crate::Executor {
     /// Fails a transaction whose WAL record would exceed `limit_write`.
     pub(crate) fn check_limit_write(&self, record: &crate::commit::Record) -> Result<()> {
         let limit = self.limit_write.load(std::sync::atomic::Ordering::Relaxed);
-        if limit > 0 && record.count > 0 && record.body.len() as u64 > limit {
+        if limit > 0 && record.count() > 0 && record.size() as u64 > limit {
             return Err(amelie_common::Error::new("transaction log limit reached"));
         }
         Ok(())
@@ -637,6 +637,7 @@ impl crate::Executor {
                             n.call(|done| NodeMsg::CreateSecondary {
                                 id: p.id,
                                 cols: x.keys.clone(),
+                                unique: x.unique,
                                 done,
                             })?;
                         }
@@ -652,6 +653,7 @@ impl crate::Executor {
                     on_all_partitions(t, &node, |id, done| NodeMsg::CreateSecondary {
                         id,
                         cols: index.keys.clone(),
+                        unique: index.unique,
                         done,
                     })?;
                 }
