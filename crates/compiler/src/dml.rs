@@ -45,12 +45,12 @@ fn with_serials<R>(f: impl FnOnce(&mut std::collections::HashMap<u64, i64>) -> R
     f(g.get_or_insert_with(Default::default))
 }
 
-/// Takes the next serial value of table `table_id`.
-pub fn serial_next(table_id: u64) -> i64 {
+/// Takes the next `n` serial values of table `table_id`; returns the first.
+pub fn serial_reserve(table_id: u64, n: usize) -> i64 {
     with_serials(|m| {
         let v = m.entry(table_id).or_insert(0);
         let out = *v;
-        *v = v.saturating_add(1);
+        *v = v.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
         out
     })
 }
@@ -91,10 +91,10 @@ fn random_i64() -> i64 {
     ((z ^ (z >> 31)) >> 1) as i64
 }
 
-/// Fills SERIAL and RANDOM columns the row does not give (`given`).
-pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool]) {
-    if t.columns.iter().any(|c| c.serial) {
-        let v = serial_next(t.id);
+/// Fills SERIAL and RANDOM columns the row does not give (`given`); `serial` is the row's
+/// SERIAL value (taken for every row, see [`serial_reserve`]).
+pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool], serial: Option<i64>) {
+    if let Some(v) = serial {
         for (c, col) in t.columns.iter().enumerate() {
             if col.serial && !given[c] {
                 row[c] = Value::Int(v);

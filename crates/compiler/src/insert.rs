@@ -91,29 +91,57 @@ impl InsertTemplate {
         })
     }
 
-    /// The rows of one execution: `lits` are the request's literals, `now` its start time.
-    pub fn rows(&self, lits: &[Value], now: i64) -> Result<Vec<Box<[Value]>>> {
-        let t = &*self.table;
-        let width = t.columns.len();
-        let count = match &self.source {
+    /// Number of rows of one execution.
+    pub fn count(&self) -> usize {
+        match &self.source {
             Source::Values(rows) => rows.len(),
             Source::Generate(n) => *n,
-        };
+        }
+    }
+
+    /// The rows of one execution: `lits` are the request's literals, `now` its start time.
+    pub fn rows(&self, lits: &[Value], now: i64) -> Result<Vec<Box<[Value]>>> {
+        let mut out = Vec::with_capacity(self.count());
+        self.each_row(lits, now, |row| {
+            out.push(row.to_vec().into_boxed_slice());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Builds the rows of one execution one at a time into one reused buffer and hands each
+    /// to `f` (which encodes it where it goes): no allocation per row.
+    pub fn each_row(
+        &self,
+        lits: &[Value],
+        now: i64,
+        mut f: impl FnMut(&[Value]) -> Result<()>,
+    ) -> Result<()> {
+        let t = &*self.table;
+        let width = t.columns.len();
+        let count = self.count();
+        // every row takes a SERIAL value, also when it gives the column
+        let serial = t
+            .columns
+            .iter()
+            .any(|c| c.serial)
+            .then(|| crate::dml::serial_reserve(t.id, count));
         let stored_params = self.stored.as_ref().map(|s| s.params(now));
-        let mut out = Vec::with_capacity(count);
         let mut given = vec![false; width];
+        let mut row: Vec<Value> = Vec::with_capacity(width);
         for r in 0..count {
             let src: &[Expr] = match &self.source {
                 Source::Values(rows) => &rows[r],
                 Source::Generate(_) => &[],
             };
-            let mut row: Vec<Value> = (0..width).map(|c| column_default(t, c)).collect();
+            row.clear();
+            row.extend((0..width).map(|c| column_default(t, c)));
             given.fill(false);
             // a DEFAULT slot counts as left out: it gets the SERIAL/RANDOM/DEFAULT value
             for (e, &c) in src.iter().zip(self.cols.iter()) {
                 given[c] = !matches!(e, Expr::Default);
             }
-            fill_generated(t, &mut row, &given);
+            fill_generated(t, &mut row, &given, serial.map(|s| s + r as i64));
             for (e, &c) in src.iter().zip(self.cols.iter()) {
                 row[c] = match e {
                     Expr::Default => std::mem::take(&mut row[c]),
@@ -160,9 +188,9 @@ impl InsertTemplate {
                     }
                 }
             }
-            out.push(row.into_boxed_slice());
+            f(&row)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The value of one INSERT item (a literal form; None: not one).

@@ -483,7 +483,7 @@ impl Executor {
         now: i64,
     ) -> Result<Option<String>> {
         for t in &prepared.inserts {
-            t.rows(lits, now)?;
+            t.each_row(lits, now, |_| Ok(()))?;
         }
         let format = Format::parse(&self.format.read())?;
         let mut out = String::new();

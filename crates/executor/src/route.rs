@@ -95,9 +95,8 @@ pub fn plan(
                 let template = inserts
                     .get(*index as usize)
                     .ok_or_else(|| Error::new("internal: INSERT rows not found"))?;
-                let rows = template.rows(lits, now)?;
                 let mut per: Vec<Option<Route>> = (0..t.partitions.len()).map(|_| None).collect();
-                for row in rows {
+                template.each_row(lits, now, |row| {
                     let p = if t.partitions.len() == 1 {
                         0
                     } else {
@@ -107,9 +106,10 @@ pub fn plan(
                         per[p] = Some(route_for(t, nodes, p)?);
                     }
                     if let Some(r) = per[p].as_mut() {
-                        encode_row_into(&row, &mut r.rows);
+                        encode_row_into(row, &mut r.rows);
                     }
-                }
+                    Ok(())
+                })?;
                 per.into_iter().flatten().collect()
             }
         };

@@ -59,6 +59,22 @@ impl HashIndex {
         }
     }
 
+    /// Inserts the row under `key` unless the key is present (then the row comes back).
+    /// Drives the table exactly like [`HashIndex::put`] of a new key.
+    pub(crate) fn insert_new(&mut self, kc: &[usize], key: &[u8], row: Row) -> Result<(), Row> {
+        match self.table.entry(
+            hash_key(key),
+            |r| r.cmp_key(kc, key) == Ordering::Equal,
+            |r| row_hash(kc, r),
+        ) {
+            Entry::Occupied(_) => Err(row),
+            Entry::Vacant(e) => {
+                e.insert(row);
+                Ok(())
+            }
+        }
+    }
+
     pub(crate) fn remove(&mut self, kc: &[usize], key: &[u8]) -> Option<Row> {
         self.table
             .find_entry(hash_key(key), |r| r.cmp_key(kc, key) == Ordering::Equal)

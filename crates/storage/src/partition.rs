@@ -33,6 +33,13 @@ impl Index {
         }
     }
 
+    fn insert_new(&mut self, kc: &[usize], key: &[u8], row: Row) -> Result<(), Row> {
+        match self {
+            Index::Tree(t) => t.insert_new(kc, key, row),
+            Index::Hash(h) => h.insert_new(kc, key, row),
+        }
+    }
+
     fn remove(&mut self, kc: &[usize], key: &[u8]) -> Option<Row> {
         match self {
             Index::Tree(t) => t.remove(kc, key),
@@ -114,6 +121,33 @@ impl Partition {
             }
             None => old,
         }
+    }
+
+    /// Inserts `row` under `key` (which must be its key) when the key is not present, with
+    /// one search of the index (INSERT of a new row); a present key leaves everything as it
+    /// was and gives the row back.
+    pub fn insert_new(
+        &mut self,
+        key: &[u8],
+        row: Row,
+        undo: Option<&mut UndoLog>,
+    ) -> Result<(), Row> {
+        debug_assert!(
+            row.cmp_key(&self.key_cols, key).is_eq(),
+            "key of another row"
+        );
+        if !self.secondary.is_empty() {
+            if self.index.get(&self.key_cols, key).is_some() {
+                return Err(row);
+            }
+            self.put(key, row, undo);
+            return Ok(());
+        }
+        self.index.insert_new(&self.key_cols, key, row)?;
+        if let Some(undo) = undo {
+            undo.push(self.id, key, None);
+        }
+        Ok(())
     }
 
     /// Removes the row under `key`.

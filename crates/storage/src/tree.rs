@@ -72,13 +72,34 @@ impl Tree {
         self.len = 0;
     }
 
-    /// The leaf that holds (or would hold) `key`, with its separator.
+    /// The leaf that holds (or would hold) `key`, with its separator. The last leaf is
+    /// tried first: reaching it follows the map's right edge without a comparison, and
+    /// ascending keys (SERIAL ids, time) always land there.
     #[inline]
     fn route(&self, key: &[u8]) -> Option<(&[u8], &[Row])> {
+        let (sep, leaf) = self.leaves.last_key_value()?;
+        if cmp_bytes(key, sep.as_bytes()).is_ge() {
+            return Some((sep.as_bytes(), &leaf.rows[..]));
+        }
         self.leaves
             .range::<KeyStr, _>((Bound::Unbounded, Bound::Included(KeyStr::new(key))))
             .next_back()
             .map(|(sep, leaf)| (sep.as_bytes(), &leaf.rows[..]))
+    }
+
+    /// The leaf that holds (or would hold) `key`, to change it (see [`Tree::route`]).
+    #[inline]
+    fn route_mut<'t>(leaves: &'t mut BTreeMap<Sep, Leaf>, key: &[u8]) -> Option<&'t mut Leaf> {
+        let last = leaves
+            .last_key_value()
+            .is_some_and(|(sep, _)| cmp_bytes(key, sep.as_bytes()).is_ge());
+        if last {
+            return leaves.last_entry().map(|e| e.into_mut());
+        }
+        leaves
+            .range_mut::<KeyStr, _>((Bound::Unbounded, Bound::Included(KeyStr::new(key))))
+            .next_back()
+            .map(|(_, leaf)| leaf)
     }
 
     pub(crate) fn get(&self, kc: &[usize], key: &[u8]) -> Option<&Row> {
@@ -90,15 +111,26 @@ impl Tree {
     /// Inserts or replaces the row under `key` (which must be `row`'s key); returns the
     /// replaced row.
     pub(crate) fn put(&mut self, kc: &[usize], key: &[u8], row: Row) -> Option<Row> {
+        match self.insert(kc, key, row, true) {
+            Ok(()) => None,
+            Err(old) => Some(old),
+        }
+    }
+
+    /// Inserts the row under `key` (which must be `row`'s key) unless the key is present:
+    /// then nothing changes and the row comes back. One search either way.
+    pub(crate) fn insert_new(&mut self, kc: &[usize], key: &[u8], row: Row) -> Result<(), Row> {
+        self.insert(kc, key, row, false)
+    }
+
+    /// Inserts `row` under `key`; a present key is replaced (`Err(old)`) with `replace`,
+    /// else left alone (`Err(row)`).
+    fn insert(&mut self, kc: &[usize], key: &[u8], row: Row, replace: bool) -> Result<(), Row> {
         let cap = self.cap;
-        let Some((_, leaf)) = self
-            .leaves
-            .range_mut::<KeyStr, _>((Bound::Unbounded, Bound::Included(KeyStr::new(key))))
-            .next_back()
-        else {
+        let Some(leaf) = Self::route_mut(&mut self.leaves, key) else {
             self.leaves.insert(Sep::new(&[]), Leaf::new(cap, row));
             self.len = 1;
-            return None;
+            return Ok(());
         };
         // an ascending run appending to this leaf: one comparison with its last row
         let append = leaf
@@ -109,7 +141,8 @@ impl Tree {
             leaf.rows.len()
         } else {
             match leaf.rows.binary_search_by(|r| r.cmp_key(kc, key)) {
-                Ok(i) => return Some(std::mem::replace(&mut leaf.rows[i], row)),
+                Ok(i) if replace => return Err(std::mem::replace(&mut leaf.rows[i], row)),
+                Ok(_) => return Err(row),
                 Err(i) => i,
             }
         };
@@ -118,7 +151,7 @@ impl Tree {
         let rows = &mut leaf.rows;
         if rows.len() < cap {
             rows.insert(i, row);
-            return None;
+            return Ok(());
         }
         let right = if i == rows.len() {
             // past the last key: keep this leaf full, start the next one
@@ -148,7 +181,7 @@ impl Tree {
         let mut sep = Vec::new();
         right.rows[0].encode_key(kc, &mut sep);
         self.leaves.insert(Sep::new(&sep), right);
-        None
+        Ok(())
     }
 
     /// Removes the row under `key`, returning it.

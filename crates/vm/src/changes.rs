@@ -63,6 +63,17 @@ impl ChangeLog {
         }
     }
 
+    /// The current end of the log, to [`ChangeLog::truncate`] back to.
+    pub fn mark(&self) -> (usize, u32) {
+        (self.buf.len(), self.count)
+    }
+
+    /// Forgets the changes after `mark` (a change logged before a step that then refused).
+    pub fn truncate(&mut self, mark: (usize, u32)) {
+        self.buf.truncate(mark.0);
+        self.count = mark.1;
+    }
+
     /// Number of changes.
     pub fn count(&self) -> u32 {
         self.count

@@ -311,9 +311,31 @@ fn bound(b: &Option<(Box<[u8]>, bool)>) -> Bound<&[u8]> {
     }
 }
 
-/// The rows of an INSERT sent with a request (back-to-back row encodings).
-fn input_rows(input: &[u8]) -> Result<Vec<Row>> {
-    RowReader::new(input).collect()
+/// The rows of an INSERT: as sent with the request (back-to-back row encodings, read one at
+/// a time), or as `GENERATE_ROWS` replaced them.
+enum Input<'a> {
+    Sent(RowReader<'a>),
+    Generated(std::vec::IntoIter<Row>),
+}
+
+impl Input<'_> {
+    fn new<'a>(sent: &'a [u8], generated: &mut Option<Vec<Row>>) -> Input<'a> {
+        match generated.take() {
+            Some(rows) => Input::Generated(rows.into_iter()),
+            None => Input::Sent(RowReader::new(sent)),
+        }
+    }
+}
+
+impl Iterator for Input<'_> {
+    type Item = Result<Row>;
+
+    fn next(&mut self) -> Option<Result<Row>> {
+        match self {
+            Input::Sent(r) => r.next(),
+            Input::Generated(r) => r.next().map(Ok),
+        }
+    }
 }
 
 /// The error of a duplicate in a unique index.
@@ -478,19 +500,17 @@ pub fn run_node(
             }
             Op::InsertRows { .. } => {
                 let part = &mut *ctx.partition;
-                let input = match rows.take() {
-                    Some(r) => r,
-                    None => input_rows(input)?,
-                };
-                for row in input {
+                for row in Input::new(input, &mut rows) {
+                    let row = row?;
                     part.row_key(&row, &mut key);
-                    if part.get(&key).is_some() {
-                        return Err(unique_violation("primary"));
-                    }
+                    let mark = ctx.changes.mark();
                     if ctx.logged {
                         ctx.changes.put(part.id, &row);
                     }
-                    part.put(&key, row, Some(ctx.undo));
+                    if part.insert_new(&key, row, Some(ctx.undo)).is_err() {
+                        ctx.changes.truncate(mark);
+                        return Err(unique_violation("primary"));
+                    }
                 }
                 pc += 1;
             }
@@ -500,13 +520,30 @@ pub fn run_node(
                 let body = (pc + 1, *end as usize);
                 st.applied.clear();
                 let keep = matches!(code.get(*end as usize), Some(Op::ReturnRows { .. }));
-                let input = match rows.take() {
-                    Some(r) => r,
-                    None => input_rows(input)?,
-                };
-                for row in input {
+                for row in Input::new(input, &mut rows) {
+                    let row = row?;
                     let part = &mut *ctx.partition;
                     part.row_key(&row, &mut key);
+                    // a new key (the common case): one search inserts it
+                    let row = if unique.is_empty() {
+                        let mark = ctx.changes.mark();
+                        if ctx.logged {
+                            ctx.changes.put(part.id, &row);
+                        }
+                        let copy = keep.then(|| row.clone());
+                        match part.insert_new(&key, row, Some(ctx.undo)) {
+                            Ok(()) => {
+                                st.applied.extend(copy);
+                                continue;
+                            }
+                            Err(row) => {
+                                ctx.changes.truncate(mark);
+                                row
+                            }
+                        }
+                    } else {
+                        row
+                    };
                     let (image, replacing) = match part.get(&key) {
                         None => (row, false),
                         Some(existing) => match mode {
@@ -576,12 +613,9 @@ pub fn run_node(
             }
             Op::GenerateRows { end } => {
                 let body = (pc + 1, *end as usize);
-                let input = match rows.take() {
-                    Some(r) => r,
-                    None => input_rows(input)?,
-                };
-                let mut out = Vec::with_capacity(input.len());
-                for row in input {
+                let mut out = Vec::new();
+                for row in Input::new(input, &mut rows) {
+                    let row = row?;
                     st.staged.clear();
                     st.staged_keys.clear();
                     let r = RowRef::Stored(&row);

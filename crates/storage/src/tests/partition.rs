@@ -303,3 +303,37 @@ fn secondary_on_compound_text_keys() {
     want.sort();
     assert_eq!(got, want.into_iter().map(|w| w.2).collect::<Vec<_>>());
 }
+
+#[test]
+fn insert_new_inserts_once_and_gives_a_present_key_back() {
+    for kind in KINDS {
+        for secondary in [false, true] {
+            let mut p = Partition::new(1, 1, kind, &[0]);
+            if secondary {
+                p.create_secondary(&[1], false);
+            }
+            let mut undo = UndoLog::default();
+            // ascending (the last-leaf path), then descending and interleaved keys
+            let ids: Vec<i64> = (0..300).chain((300..600).rev()).chain(-50..0).collect();
+            for &id in &ids {
+                let r = row(id, id * 2);
+                let k = key(&p, &r);
+                assert!(p.insert_new(&k, r, Some(&mut undo)).is_ok());
+            }
+            assert_eq!(p.len(), ids.len());
+            assert_eq!(undo.len(), ids.len());
+            for &id in &ids {
+                let r = row(id, -1);
+                let k = key(&p, &r);
+                let back = p.insert_new(&k, r, Some(&mut undo)).unwrap_err();
+                assert_eq!(back, row(id, -1));
+                assert_eq!(p.get(&k), Some(&row(id, id * 2)));
+            }
+            assert_eq!(undo.len(), ids.len(), "a refused insert logs nothing");
+            let before = state(&p);
+            assert_eq!(before.0.len(), ids.len());
+            undo.rollback(|_, k, old| p.restore(k, old));
+            assert!(p.is_empty() && state(&p).1.iter().all(|s| s.is_empty()));
+        }
+    }
+}
