@@ -59,15 +59,21 @@ impl HashIndex {
         }
     }
 
-    /// Inserts the row under `key` unless the key is present (then the row comes back).
+    /// Inserts the row under `key` unless the key is present (then the row comes back,
+    /// with the present one).
     /// Drives the table exactly like [`HashIndex::put`] of a new key.
-    pub(crate) fn insert_new(&mut self, kc: &[usize], key: &[u8], row: Row) -> Result<(), Row> {
+    pub(crate) fn insert_new(
+        &mut self,
+        kc: &[usize],
+        key: &[u8],
+        row: Row,
+    ) -> Result<(), (Row, &Row)> {
         match self.table.entry(
             hash_key(key),
             |r| r.cmp_key(kc, key) == Ordering::Equal,
             |r| row_hash(kc, r),
         ) {
-            Entry::Occupied(_) => Err(row),
+            Entry::Occupied(e) => Err((row, e.into_mut())),
             Entry::Vacant(e) => {
                 e.insert(row);
                 Ok(())

@@ -33,7 +33,7 @@ impl Index {
         }
     }
 
-    fn insert_new(&mut self, kc: &[usize], key: &[u8], row: Row) -> Result<(), Row> {
+    fn insert_new(&mut self, kc: &[usize], key: &[u8], row: Row) -> Result<(), (Row, &Row)> {
         match self {
             Index::Tree(t) => t.insert_new(kc, key, row),
             Index::Hash(h) => h.insert_new(kc, key, row),
@@ -125,29 +125,39 @@ impl Partition {
 
     /// Inserts `row` under `key` (which must be its key) when the key is not present, with
     /// one search of the index (INSERT of a new row); a present key leaves everything as it
-    /// was and gives the row back.
+    /// was and gives the row back with the present one (an upsert then computes the new
+    /// image from it).
     pub fn insert_new(
         &mut self,
         key: &[u8],
         row: Row,
         undo: Option<&mut UndoLog>,
-    ) -> Result<(), Row> {
+    ) -> Result<(), (Row, &Row)> {
         debug_assert!(
             row.cmp_key(&self.key_cols, key).is_eq(),
             "key of another row"
         );
         if !self.secondary.is_empty() {
-            if self.index.get(&self.key_cols, key).is_some() {
-                return Err(row);
+            if self.index.get(&self.key_cols, key).is_none() {
+                self.put(key, row, undo);
+                return Ok(());
             }
-            self.put(key, row, undo);
-            return Ok(());
+            let present = self.index.get(&self.key_cols, key).ok_or(());
+            return match present {
+                Ok(p) => Err((row, p)),
+                Err(()) => Ok(()),
+            };
         }
-        self.index.insert_new(&self.key_cols, key, row)?;
-        if let Some(undo) = undo {
-            undo.push(self.id, key, None);
+        let id = self.id;
+        match self.index.insert_new(&self.key_cols, key, row) {
+            Ok(()) => {
+                if let Some(undo) = undo {
+                    undo.push(id, key, None);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
-        Ok(())
     }
 
     /// Removes the row under `key`.

@@ -24,6 +24,14 @@ use std::ops::Bound;
 /// Rows per leaf (a leaf is one `cap * 8`-byte allocation).
 pub(crate) const LEAF_CAP: usize = 128;
 
+/// What an insert did.
+enum Inserted<'t> {
+    New,
+    Replaced(Row),
+    /// Not replaced: the row back, and the present one.
+    Present(Row, &'t Row),
+}
+
 pub(crate) struct Tree {
     leaves: BTreeMap<Sep, Leaf>,
     len: usize,
@@ -112,25 +120,34 @@ impl Tree {
     /// replaced row.
     pub(crate) fn put(&mut self, kc: &[usize], key: &[u8], row: Row) -> Option<Row> {
         match self.insert(kc, key, row, true) {
-            Ok(()) => None,
-            Err(old) => Some(old),
+            Inserted::New => None,
+            Inserted::Replaced(old) => Some(old),
+            Inserted::Present(..) => None,
         }
     }
 
     /// Inserts the row under `key` (which must be `row`'s key) unless the key is present:
-    /// then nothing changes and the row comes back. One search either way.
-    pub(crate) fn insert_new(&mut self, kc: &[usize], key: &[u8], row: Row) -> Result<(), Row> {
-        self.insert(kc, key, row, false)
+    /// then nothing changes, and the row comes back with the present one. One search
+    /// either way.
+    pub(crate) fn insert_new(
+        &mut self,
+        kc: &[usize],
+        key: &[u8],
+        row: Row,
+    ) -> Result<(), (Row, &Row)> {
+        match self.insert(kc, key, row, false) {
+            Inserted::Present(row, present) => Err((row, present)),
+            _ => Ok(()),
+        }
     }
 
-    /// Inserts `row` under `key`; a present key is replaced (`Err(old)`) with `replace`,
-    /// else left alone (`Err(row)`).
-    fn insert(&mut self, kc: &[usize], key: &[u8], row: Row, replace: bool) -> Result<(), Row> {
+    /// Inserts `row` under `key`; a present key is replaced with `replace`, else left alone.
+    fn insert(&mut self, kc: &[usize], key: &[u8], row: Row, replace: bool) -> Inserted<'_> {
         let cap = self.cap;
         let Some(leaf) = Self::route_mut(&mut self.leaves, key) else {
             self.leaves.insert(Sep::new(&[]), Leaf::new(cap, row));
             self.len = 1;
-            return Ok(());
+            return Inserted::New;
         };
         // an ascending run appending to this leaf: one comparison with its last row
         let append = leaf
@@ -141,8 +158,19 @@ impl Tree {
             leaf.rows.len()
         } else {
             match leaf.rows.binary_search_by(|r| r.cmp_key(kc, key)) {
-                Ok(i) if replace => return Err(std::mem::replace(&mut leaf.rows[i], row)),
-                Ok(_) => return Err(row),
+                Ok(i) if replace => {
+                    return Inserted::Replaced(std::mem::replace(&mut leaf.rows[i], row))
+                }
+                Ok(i) => {
+                    let present: *const Row = &leaf.rows[i];
+                    // SAFETY: `present` points into `self.leaves`, which is borrowed mutably
+                    // for the lifetime of the result (`Inserted<'_>` borrows `&mut self`), and
+                    // nothing is changed on this path, so the row stays where it is while the
+                    // reference lives. (Returning `&leaf.rows[i]` directly is rejected only
+                    // because the borrow checker extends a conditionally returned borrow over
+                    // the whole function; the `insert_new` tests exercise this path.)
+                    return Inserted::Present(row, unsafe { &*present });
+                }
                 Err(i) => i,
             }
         };
@@ -151,7 +179,7 @@ impl Tree {
         let rows = &mut leaf.rows;
         if rows.len() < cap {
             rows.insert(i, row);
-            return Ok(());
+            return Inserted::New;
         }
         let right = if i == rows.len() {
             // past the last key: keep this leaf full, start the next one
@@ -181,7 +209,7 @@ impl Tree {
         let mut sep = Vec::new();
         right.rows[0].encode_key(kc, &mut sep);
         self.leaves.insert(Sep::new(&sep), right);
-        Ok(())
+        Inserted::New
     }
 
     /// Removes the row under `key`, returning it.

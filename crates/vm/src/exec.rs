@@ -289,6 +289,8 @@ pub enum Flow {
 pub enum RowRef<'a> {
     Values(&'a [Value]),
     Stored(&'a amelie_storage::Row),
+    /// An upsert's existing row followed by the new (excluded) one.
+    Pair(&'a amelie_storage::Row, &'a amelie_storage::Row),
 }
 
 impl RowRef<'_> {
@@ -298,6 +300,14 @@ impl RowRef<'_> {
         match self {
             RowRef::Values(v) => v.get(col).cloned().unwrap_or(Value::Null),
             RowRef::Stored(r) => r.get(col),
+            RowRef::Pair(a, b) => {
+                let n = a.columns();
+                if col < n {
+                    a.get(col)
+                } else {
+                    b.get(col - n)
+                }
+            }
         }
     }
 
@@ -306,6 +316,7 @@ impl RowRef<'_> {
         match self {
             RowRef::Values(v) => v.len(),
             RowRef::Stored(r) => r.columns(),
+            RowRef::Pair(a, b) => a.columns() + b.columns(),
         }
     }
 

@@ -343,6 +343,64 @@ fn unique_violation(name: &str) -> Error {
     Error::new(format!("index '{name}': unique key constraint violation"))
 }
 
+/// An upsert's handling of a row whose primary key is present.
+struct Upserting<'p> {
+    program: &'p Program,
+    stmt: usize,
+    /// The DO UPDATE body.
+    body: (usize, usize),
+    mode: Conflict,
+    /// Affected rows are kept for RETURNING.
+    keep: bool,
+    /// The partition's key columns.
+    key_cols: &'p [usize],
+}
+
+impl Upserting<'_> {
+    /// The new image of `existing` for the incoming `row` (None: keep it as it is), or the
+    /// conflict error. `key` is the key of both.
+    fn resolve(
+        &self,
+        existing: &Row,
+        row: &Row,
+        key: &[u8],
+        regs: &mut [Value],
+        st: &mut BodyState,
+    ) -> Result<Option<Row>> {
+        match self.mode {
+            Conflict::Primary => Err(unique_violation("primary")),
+            Conflict::Error => Err(Error::new("unique key constraint violation")),
+            Conflict::Nothing => {
+                if self.keep {
+                    st.applied.push(existing.clone());
+                }
+                Ok(None)
+            }
+            Conflict::Update => {
+                // the body sees the existing row followed by the new one
+                st.width = Some(existing.columns());
+                let pair = RowRef::Pair(existing, row);
+                let res = run_body(self.program, self.stmt, self.body, regs, pair, key, st);
+                st.width = None;
+                st.staged_keys.clear();
+                res?;
+                let image = match st.staged.pop() {
+                    Some((_, Some(new))) => new,
+                    _ => {
+                        st.staged.clear();
+                        return Ok(None);
+                    }
+                };
+                st.staged.clear();
+                if !image.cmp_key(self.key_cols, key).is_eq() {
+                    return Err(Error::new("primary key columns cannot be updated"));
+                }
+                Ok(Some(image))
+            }
+        }
+    }
+}
+
 /// Runs node code of statement `stmt` from `entry` until `Ret`. `input` holds the rows of an
 /// INSERT routed to this partition (back-to-back row encodings).
 pub fn run_node(
@@ -520,12 +578,22 @@ pub fn run_node(
                 let body = (pc + 1, *end as usize);
                 st.applied.clear();
                 let keep = matches!(code.get(*end as usize), Some(Op::ReturnRows { .. }));
+                let key_cols = ctx.partition.key_cols().to_vec();
+                let conflict = Upserting {
+                    program,
+                    stmt,
+                    body,
+                    mode: *mode,
+                    keep,
+                    key_cols: &key_cols,
+                };
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
                     let part = &mut *ctx.partition;
                     part.row_key(&row, &mut key);
-                    // a new key (the common case): one search inserts it
-                    let row = if unique.is_empty() {
+                    let (image, replacing) = if unique.is_empty() {
+                        // a new key (the common case): one search inserts it; a present key
+                        // comes back with the row it holds
                         let mark = ctx.changes.mark();
                         if ctx.logged {
                             ctx.changes.put(part.id, &row);
@@ -536,64 +604,24 @@ pub fn run_node(
                                 st.applied.extend(copy);
                                 continue;
                             }
-                            Err(row) => {
+                            Err((row, existing)) => {
                                 ctx.changes.truncate(mark);
-                                row
+                                match conflict.resolve(existing, &row, &key, &mut regs, &mut st)? {
+                                    Some(image) => (image, true),
+                                    None => continue,
+                                }
                             }
                         }
                     } else {
-                        row
-                    };
-                    let (image, replacing) = match part.get(&key) {
-                        None => (row, false),
-                        Some(existing) => match mode {
-                            Conflict::Primary => return Err(unique_violation("primary")),
-                            Conflict::Error => {
-                                return Err(Error::new("unique key constraint violation"))
-                            }
-                            Conflict::Nothing => {
-                                if keep {
-                                    st.applied.push(existing.clone());
-                                }
-                                continue;
-                            }
-                            Conflict::Update => {
-                                // the body sees the existing row followed by the new one
-                                let width = existing.columns();
-                                let mut both = existing.to_values();
-                                both.extend(row.iter().map(|v| v.to_value()));
-                                st.width = Some(width);
-                                let res = run_body(
-                                    program,
-                                    stmt,
-                                    body,
-                                    &mut regs,
-                                    RowRef::Values(&both),
-                                    &key,
-                                    &mut st,
-                                );
-                                st.width = None;
-                                st.staged_keys.clear();
-                                res?;
-                                match st.staged.pop() {
-                                    Some((_, Some(new))) => {
-                                        st.staged.clear();
-                                        let k = key.clone();
-                                        part.row_key(&new, &mut key);
-                                        if key != k {
-                                            return Err(Error::new(
-                                                "primary key columns cannot be updated",
-                                            ));
-                                        }
-                                        (new, true)
-                                    }
-                                    _ => {
-                                        st.staged.clear();
-                                        continue;
-                                    }
+                        match part.get(&key) {
+                            None => (row, false),
+                            Some(existing) => {
+                                match conflict.resolve(existing, &row, &key, &mut regs, &mut st)? {
+                                    Some(image) => (image, true),
+                                    None => continue,
                                 }
                             }
-                        },
+                        }
                     };
                     for (name, index) in unique {
                         let replacing_pk = replacing.then_some(key.as_slice());

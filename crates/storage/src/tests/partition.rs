@@ -325,8 +325,9 @@ fn insert_new_inserts_once_and_gives_a_present_key_back() {
             for &id in &ids {
                 let r = row(id, -1);
                 let k = key(&p, &r);
-                let back = p.insert_new(&k, r, Some(&mut undo)).unwrap_err();
+                let (back, present) = p.insert_new(&k, r, Some(&mut undo)).unwrap_err();
                 assert_eq!(back, row(id, -1));
+                assert_eq!(present, &row(id, id * 2));
                 assert_eq!(p.get(&k), Some(&row(id, id * 2)));
             }
             assert_eq!(undo.len(), ids.len(), "a refused insert logs nothing");
