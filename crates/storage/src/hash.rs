@@ -9,6 +9,7 @@
 use crate::fxhash::hash_key;
 use crate::key::KeyBuf;
 use crate::row::Row;
+use crate::tree::Upserted;
 use hashbrown::hash_table::{Entry, HashTable};
 use std::cmp::Ordering;
 
@@ -79,6 +80,35 @@ impl HashIndex {
                 Ok(())
             }
         }
+    }
+
+    /// Insert or update with one probe (see `Tree::upsert`); drives the table like
+    /// [`HashIndex::put`].
+    pub(crate) fn upsert<E>(
+        &mut self,
+        kc: &[usize],
+        key: &[u8],
+        decide: impl FnOnce(Option<&Row>) -> Result<Option<Row>, E>,
+    ) -> Result<Upserted, E> {
+        Ok(
+            match self.table.entry(
+                hash_key(key),
+                |r| r.cmp_key(kc, key) == Ordering::Equal,
+                |r| row_hash(kc, r),
+            ) {
+                Entry::Occupied(mut e) => match decide(Some(e.get()))? {
+                    Some(row) => Upserted::Replaced(std::mem::replace(e.get_mut(), row)),
+                    None => Upserted::Kept,
+                },
+                Entry::Vacant(e) => match decide(None)? {
+                    Some(row) => {
+                        e.insert(row);
+                        Upserted::Inserted
+                    }
+                    None => Upserted::Kept,
+                },
+            },
+        )
     }
 
     pub(crate) fn remove(&mut self, kc: &[usize], key: &[u8]) -> Option<Row> {

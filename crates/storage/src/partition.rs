@@ -8,7 +8,7 @@
 use crate::hash::HashIndex;
 use crate::row::Row;
 use crate::secondary::Secondary;
-use crate::tree::Tree;
+use crate::tree::{Tree, Upserted};
 use crate::undo::UndoLog;
 use amelie_common::IndexKind;
 use std::ops::Bound;
@@ -158,6 +158,46 @@ impl Partition {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Insert or update with one search of the index: `decide` sees the row under `key`
+    /// (None: absent) and returns the row to store there (None: leave it as it is), which
+    /// must have the key `key`. The change is logged in `undo`. Returns whether a row was
+    /// stored.
+    pub fn upsert<E>(
+        &mut self,
+        key: &[u8],
+        undo: &mut UndoLog,
+        decide: impl FnOnce(Option<&Row>) -> Result<Option<Row>, E>,
+    ) -> Result<bool, E> {
+        if !self.secondary.is_empty() {
+            // secondary indexes follow every put: the plain path
+            let row = decide(self.index.get(&self.key_cols, key))?;
+            return Ok(match row {
+                Some(row) => {
+                    self.put(key, row, Some(undo));
+                    true
+                }
+                None => false,
+            });
+        }
+        let id = self.id;
+        let kc = &self.key_cols;
+        let done = match &mut self.index {
+            Index::Tree(t) => t.upsert(kc, key, decide)?,
+            Index::Hash(h) => h.upsert(kc, key, decide)?,
+        };
+        Ok(match done {
+            Upserted::Inserted => {
+                undo.push(id, key, None);
+                true
+            }
+            Upserted::Replaced(old) => {
+                undo.push(id, key, Some(old));
+                true
+            }
+            Upserted::Kept => false,
+        })
     }
 
     /// Removes the row under `key`.

@@ -24,6 +24,15 @@ use std::ops::Bound;
 /// Rows per leaf (a leaf is one `cap * 8`-byte allocation).
 pub(crate) const LEAF_CAP: usize = 128;
 
+/// What an upsert did.
+#[derive(Debug)]
+pub enum Upserted {
+    Inserted,
+    /// The row that was replaced.
+    Replaced(Row),
+    Kept,
+}
+
 /// What an insert did.
 enum Inserted<'t> {
     New,
@@ -175,13 +184,22 @@ impl Tree {
             }
         };
         self.len += 1;
+        if let Some(right) = Self::place(leaf, cap, i, row) {
+            self.add_leaf(kc, right);
+        }
+        Inserted::New
+    }
+
+    /// Puts `row` at position `i` of `leaf`; a full leaf splits and the right part comes
+    /// back (the caller adds it to the map).
+    fn place(leaf: &mut Leaf, cap: usize, i: usize, row: Row) -> Option<Leaf> {
         let last = std::mem::replace(&mut leaf.last, addr(&row));
         let rows = &mut leaf.rows;
         if rows.len() < cap {
             rows.insert(i, row);
-            return Inserted::New;
+            return None;
         }
-        let right = if i == rows.len() {
+        Some(if i == rows.len() {
             // past the last key: keep this leaf full, start the next one
             Leaf::new(cap, row)
         } else if i > 0 && addr(&rows[i - 1]) == last {
@@ -205,11 +223,58 @@ impl Tree {
                 right.insert(i - mid, row);
             }
             Leaf { rows: right, last }
-        };
+        })
+    }
+
+    /// Adds a leaf split off by [`Tree::place`] under the key of its first row.
+    fn add_leaf(&mut self, kc: &[usize], right: Leaf) {
         let mut sep = Vec::new();
         right.rows[0].encode_key(kc, &mut sep);
         self.leaves.insert(Sep::new(&sep), right);
-        Inserted::New
+    }
+
+    /// Insert or update with one search: `decide` sees the row under `key` (None: absent)
+    /// and returns the row to store there (None: leave it as it is).
+    pub(crate) fn upsert<E>(
+        &mut self,
+        kc: &[usize],
+        key: &[u8],
+        decide: impl FnOnce(Option<&Row>) -> Result<Option<Row>, E>,
+    ) -> Result<Upserted, E> {
+        let cap = self.cap;
+        let Some(leaf) = Self::route_mut(&mut self.leaves, key) else {
+            let Some(row) = decide(None)? else {
+                return Ok(Upserted::Kept);
+            };
+            self.leaves.insert(Sep::new(&[]), Leaf::new(cap, row));
+            self.len = 1;
+            return Ok(Upserted::Inserted);
+        };
+        let append = leaf
+            .rows
+            .last()
+            .is_some_and(|r| addr(r) == leaf.last && r.cmp_key(kc, key).is_lt());
+        let i = if append {
+            leaf.rows.len()
+        } else {
+            match leaf.rows.binary_search_by(|r| r.cmp_key(kc, key)) {
+                Ok(i) => {
+                    return Ok(match decide(Some(&leaf.rows[i]))? {
+                        Some(row) => Upserted::Replaced(std::mem::replace(&mut leaf.rows[i], row)),
+                        None => Upserted::Kept,
+                    })
+                }
+                Err(i) => i,
+            }
+        };
+        let Some(row) = decide(None)? else {
+            return Ok(Upserted::Kept);
+        };
+        self.len += 1;
+        if let Some(right) = Self::place(leaf, cap, i, row) {
+            self.add_leaf(kc, right);
+        }
+        Ok(Upserted::Inserted)
     }
 
     /// Removes the row under `key`, returning it.

@@ -592,26 +592,29 @@ pub fn run_node(
                     let part = &mut *ctx.partition;
                     part.row_key(&row, &mut key);
                     let (image, replacing) = if unique.is_empty() {
-                        // a new key (the common case): one search inserts it; a present key
-                        // comes back with the row it holds
-                        let mark = ctx.changes.mark();
-                        if ctx.logged {
-                            ctx.changes.put(part.id, &row);
-                        }
-                        let copy = keep.then(|| row.clone());
-                        match part.insert_new(&key, row, Some(ctx.undo)) {
-                            Ok(()) => {
-                                st.applied.extend(copy);
-                                continue;
-                            }
-                            Err((row, existing)) => {
-                                ctx.changes.truncate(mark);
-                                match conflict.resolve(existing, &row, &key, &mut regs, &mut st)? {
-                                    Some(image) => (image, true),
-                                    None => continue,
+                        // one search of the index inserts a new key or updates a present one
+                        let (pid, logged) = (part.id, ctx.logged);
+                        let changes = &mut *ctx.changes;
+                        let st = &mut st;
+                        let regs = &mut regs;
+                        part.upsert(&key, ctx.undo, |present| {
+                            let image = match present {
+                                None => Some(row),
+                                Some(existing) => {
+                                    conflict.resolve(existing, &row, &key, regs, st)?
+                                }
+                            };
+                            if let Some(image) = &image {
+                                if logged {
+                                    changes.put(pid, image);
+                                }
+                                if keep {
+                                    st.applied.push(image.clone());
                                 }
                             }
-                        }
+                            Ok::<_, Error>(image)
+                        })?;
+                        continue;
                     } else {
                         match part.get(&key) {
                             None => (row, false),

@@ -338,3 +338,59 @@ fn insert_new_inserts_once_and_gives_a_present_key_back() {
         }
     }
 }
+
+#[test]
+fn upsert_inserts_updates_or_keeps_with_one_search() {
+    for kind in KINDS {
+        for secondary in [false, true] {
+            let mut p = Partition::new(1, 1, kind, &[0]);
+            if secondary {
+                p.create_secondary(&[1], false);
+            }
+            let mut undo = UndoLog::default();
+            let ids: Vec<i64> = (0..300).chain((300..600).rev()).collect();
+            for &id in &ids {
+                let r = row(id, id);
+                let k = key(&p, &r);
+                let stored = p
+                    .upsert(&k, &mut undo, |present| {
+                        assert!(present.is_none());
+                        Ok::<_, ()>(Some(r))
+                    })
+                    .unwrap();
+                assert!(stored);
+            }
+            let snapshot = state(&p);
+            let mut updates = UndoLog::default();
+            for &id in &ids {
+                let k = key(&p, &row(id, 0));
+                // odd ids are updated, even ones kept
+                let stored = p
+                    .upsert(&k, &mut updates, |present| {
+                        assert_eq!(present, Some(&row(id, id)));
+                        Ok::<_, ()>((id % 2 == 1).then(|| row(id, -id)))
+                    })
+                    .unwrap();
+                assert_eq!(stored, id % 2 == 1);
+                let expect = if id % 2 == 1 {
+                    row(id, -id)
+                } else {
+                    row(id, id)
+                };
+                assert_eq!(p.get(&k), Some(&expect));
+            }
+            assert_eq!(updates.len(), ids.len() / 2, "only stored rows are logged");
+            // an error from the decision changes nothing
+            let k = key(&p, &row(7, 0));
+            assert_eq!(p.upsert(&k, &mut updates, |_| Err("no")), Err("no"));
+            let k = key(&p, &row(10_000, 0));
+            assert_eq!(p.upsert(&k, &mut updates, |_| Err("no")), Err("no"));
+            assert_eq!(p.len(), ids.len());
+            // rolling back the updates restores the inserted rows exactly
+            updates.rollback(|_, k, old| p.restore(k, old));
+            assert_eq!(state(&p), snapshot);
+            undo.rollback(|_, k, old| p.restore(k, old));
+            assert!(p.is_empty());
+        }
+    }
+}
