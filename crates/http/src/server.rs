@@ -74,6 +74,34 @@ impl Listeners {
             .collect()
     }
 
+    /// Turns the bound sockets into std sockets (to be shared by several runtimes, see
+    /// [`Listeners::from_std`]), with the configuration.
+    pub fn into_std(self) -> io::Result<(Vec<std::net::TcpListener>, ServerConfig)> {
+        let listeners = self
+            .listeners
+            .into_iter()
+            .map(|l| l.into_std())
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok((listeners, self.config))
+    }
+
+    /// Listeners over already bound std sockets (copies made with `try_clone` share the
+    /// socket: every runtime serving a copy accepts connections from it). Must be called
+    /// inside the tokio runtime that will serve them.
+    pub fn from_std(
+        listeners: Vec<std::net::TcpListener>,
+        config: ServerConfig,
+    ) -> io::Result<Listeners> {
+        let listeners = listeners
+            .into_iter()
+            .map(|l| {
+                l.set_nonblocking(true)?;
+                TcpListener::from_std(l)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Listeners { listeners, config })
+    }
+
     /// The counters this server updates (same `Arc` as `ServerConfig::stats`).
     pub fn stats(&self) -> &Arc<HttpStats> {
         &self.config.stats

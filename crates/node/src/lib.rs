@@ -248,6 +248,8 @@ struct Node {
     /// Messages that arrived while a transaction was running, in arrival order.
     backlog: VecDeque<NodeMsg>,
     current: Option<Current>,
+    /// The VM's register file, reused by every request.
+    regs: Vec<amelie_common::Value>,
 }
 
 impl Node {
@@ -260,6 +262,7 @@ impl Node {
             aborted: Vec::new(),
             backlog: VecDeque::new(),
             current: None,
+            regs: Vec::new(),
         }
     }
 
@@ -575,6 +578,7 @@ impl Node {
                 params: &req.params,
                 now: req.now,
             },
+            regs: &mut self.regs,
         };
         run_node(&req.program, req.stmt, req.entry, &req.rows, ctx)
     }

@@ -207,14 +207,32 @@ async fn shutdown_signal() {
     log("shutdown requested");
 }
 
-/// Runs the server in the foreground until SIGINT/SIGTERM.
-pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.frontends.max(1))
-        .thread_name("frontend")
+/// Tells the main thread that a frontend thread ended (dropped when it does).
+struct Ended(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// A single-threaded tokio runtime (each frontend thread runs its own, see [`run`]).
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::new(format!("runtime: {e}")))?;
+        .map_err(|e| Error::new(format!("runtime: {e}")))
+}
+
+/// Runs the server in the foreground until SIGINT/SIGTERM.
+///
+/// Every frontend is an OS thread with a single-threaded tokio runtime of its own, accepting
+/// connections from the same listening sockets: a request is served start to end on one
+/// thread, nothing is stolen or handed over between frontends, and an idle frontend sleeps
+/// in `epoll_wait` only. The main thread runs start-up, the periodic checkpoint and the
+/// signal handling.
+pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
+    let rt = runtime()?;
     let started = Instant::now();
     let exec_config = ExecutorConfig {
         wal: WalConfig {
@@ -280,38 +298,89 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
             ))
         })?;
     let server = Arc::new(Server { exec, default_zone });
+    let listeners = rt
+        .block_on(amelie_http::bind(http))
+        .map_err(|e| Error::new(format!("{e}")))?;
+    for a in listeners.local_addrs() {
+        log(&format!("listening on {a}"));
+    }
+    let (sockets, http) = listeners
+        .into_std()
+        .map_err(|e| Error::new(format!("listen: {e}")))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // a frontend that stops on its own (an error) stops the server
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut frontends = Vec::with_capacity(config.frontends.max(1));
+    for _ in 0..config.frontends.max(1) {
+        let sockets = sockets
+            .iter()
+            .map(|l| l.try_clone())
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| Error::new(format!("listen: {e}")))?;
+        let (server, http, mut stop) = (server.clone(), http.clone(), stop_rx.clone());
+        let ended_tx = ended_tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("frontend".into())
+            .spawn(move || -> Result<(), Error> {
+                let _ended = Ended(ended_tx);
+                let rt = runtime()?;
+                rt.block_on(async move {
+                    let listeners = amelie_http::Listeners::from_std(sockets, http)
+                        .map_err(|e| Error::new(format!("listen: {e}")))?;
+                    let stopped = async move {
+                        while !*stop.borrow_and_update() {
+                            if stop.changed().await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    listeners
+                        .serve(server, stopped)
+                        .await
+                        .map_err(|e| Error::new(format!("server: {e}")))
+                })
+            })
+            .map_err(|e| Error::new(format!("frontend thread: {e}")))?;
+        frontends.push(thread);
+    }
+    drop(sockets);
+    // periodic checkpoints every `checkpoint_interval` (re-read each second, so SET applies;
+    // a no-op when nothing changed since the last one), until SIGINT/SIGTERM
     {
-        // periodic checkpoints every `checkpoint_interval` (re-read each second, so SET applies);
-        // a no-op when nothing changed since the last one
         let s = server.clone();
         let every = checkpoint_every_ms.clone();
-        rt.spawn(async move {
-            let mut last = std::time::Instant::now();
-            loop {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                let ms = every.load(std::sync::atomic::Ordering::Relaxed);
-                if ms == 0 || (last.elapsed().as_millis() as u64) < ms {
-                    continue;
+        rt.block_on(async move {
+            let checkpoints = async move {
+                let mut last = std::time::Instant::now();
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    let ms = every.load(std::sync::atomic::Ordering::Relaxed);
+                    if ms == 0 || (last.elapsed().as_millis() as u64) < ms {
+                        continue;
+                    }
+                    last = std::time::Instant::now();
+                    if let Err(e) = s.exec.checkpoint(None).await {
+                        log(&format!("checkpoint: {}", e));
+                    }
                 }
-                last = std::time::Instant::now();
-                if let Err(e) = s.exec.checkpoint(None).await {
-                    log(&format!("checkpoint: {}", e));
-                }
+            };
+            tokio::select! {
+                _ = checkpoints => {}
+                _ = shutdown_signal() => {}
+                _ = ended.recv() => log("a frontend stopped: shutting down"),
             }
         });
     }
-    let result = rt.block_on(async {
-        let listeners = amelie_http::bind(http)
-            .await
-            .map_err(|e| Error::new(format!("{e}")))?;
-        for a in listeners.local_addrs() {
-            log(&format!("listening on {a}"));
+    let _ = stop_tx.send(true);
+    let mut result = Ok(());
+    for t in frontends {
+        let r = t
+            .join()
+            .unwrap_or_else(|_| Err(Error::new("frontend thread panicked")));
+        if result.is_ok() {
+            result = r;
         }
-        listeners
-            .serve(server.clone(), shutdown_signal())
-            .await
-            .map_err(|e| Error::new(format!("server: {e}")))
-    });
+    }
     drop(rt);
     // stop the nodes and close the WAL (synced on drop)
     drop(server);

@@ -83,6 +83,7 @@ fn bench_node(c: &mut Criterion) {
         let program = program(&catalog, sql);
         let (stmt, entry) = first_send(&program);
         let params = program.bind(&[], 0);
+        let mut regs = Vec::new();
         let mut run = || {
             let ctx = NodeCtx {
                 partition: &mut part,
@@ -94,6 +95,7 @@ fn bench_node(c: &mut Criterion) {
                     params: &params,
                     now: 0,
                 },
+                regs: &mut regs,
             };
             run_node(black_box(&program), stmt, entry, &[], ctx).expect("run_node")
         };

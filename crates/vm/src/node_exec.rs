@@ -27,6 +27,8 @@ pub struct NodeCtx<'a> {
     pub sets: &'a [(u16, Arc<Vec<Tuple>>)],
     /// Parameters and request time of this execution.
     pub env: Env<'a>,
+    /// Register file, reused from request to request (sized and cleared here).
+    pub regs: &'a mut Vec<Value>,
 }
 
 impl SetSource for [(u16, Arc<Vec<Tuple>>)] {
@@ -411,7 +413,9 @@ pub fn run_node(
     ctx: NodeCtx<'_>,
 ) -> Result<NodeOutput> {
     let code = &program.node;
-    let mut regs = vec![Value::Null; program.node_regs as usize];
+    let regs = ctx.regs;
+    regs.clear();
+    regs.resize(program.node_regs as usize, Value::Null);
     let naggs = program.stmts.get(stmt).map(|s| s.aggs.len()).unwrap_or(0);
     let mut st = BodyState {
         env: ctx.env,
@@ -433,7 +437,7 @@ pub fn run_node(
     let mut pc = entry;
     loop {
         let op = &code[pc];
-        match step(program, ctx.env, op, &mut regs, None)? {
+        match step(program, ctx.env, op, &mut regs[..], None)? {
             Flow::Next => {
                 pc += 1;
                 continue;
@@ -444,11 +448,11 @@ pub fn run_node(
             }
             Flow::NotExpr => {}
         }
-        if crate::coord::query_expr(op, &mut regs)? {
+        if crate::coord::query_expr(op, &mut regs[..])? {
             pc += 1;
             continue;
         }
-        if let Some(next) = set_op(op, pc, &mut regs, &mut st)? {
+        if let Some(next) = set_op(op, pc, &mut regs[..], &mut st)? {
             pc = next;
             continue;
         }
@@ -469,12 +473,12 @@ pub fn run_node(
                         amelie_storage::encode_key(&regs[s..s + *key_len as usize], &mut key);
                         if let Some(row) = part.get(&key) {
                             let row = RowRef::Stored(row);
-                            run_body(program, stmt, body, &mut regs, row, &key, &mut st)?;
+                            run_body(program, stmt, body, &mut regs[..], row, &key, &mut st)?;
                         }
                     }
                     None => part.scan_range(Bound::Unbounded, Bound::Unbounded, |k, row| {
                         let row = RowRef::Stored(row);
-                        match run_body(program, stmt, body, &mut regs, row, k, &mut st) {
+                        match run_body(program, stmt, body, &mut regs[..], row, k, &mut st) {
                             Ok(()) => true,
                             Err(e) => {
                                 err = Some(e);
@@ -493,7 +497,7 @@ pub fn run_node(
                 let mut err = None;
                 ctx.partition.scan_range(bound(from), bound(to), |k, row| {
                     let row = RowRef::Stored(row);
-                    match run_body(program, stmt, body, &mut regs, row, k, &mut st) {
+                    match run_body(program, stmt, body, &mut regs[..], row, k, &mut st) {
                         Ok(()) => true,
                         Err(e) => {
                             err = Some(e);
@@ -596,7 +600,7 @@ pub fn run_node(
                         let (pid, logged) = (part.id, ctx.logged);
                         let changes = &mut *ctx.changes;
                         let st = &mut st;
-                        let regs = &mut regs;
+                        let regs = &mut regs[..];
                         part.upsert(&key, ctx.undo, |present| {
                             let image = match present {
                                 None => Some(row),
@@ -619,7 +623,13 @@ pub fn run_node(
                         match part.get(&key) {
                             None => (row, false),
                             Some(existing) => {
-                                match conflict.resolve(existing, &row, &key, &mut regs, &mut st)? {
+                                match conflict.resolve(
+                                    existing,
+                                    &row,
+                                    &key,
+                                    &mut regs[..],
+                                    &mut st,
+                                )? {
                                     Some(image) => (image, true),
                                     None => continue,
                                 }
@@ -650,7 +660,7 @@ pub fn run_node(
                     st.staged.clear();
                     st.staged_keys.clear();
                     let r = RowRef::Stored(&row);
-                    run_body(program, stmt, body, &mut regs, r, &[], &mut st)?;
+                    run_body(program, stmt, body, &mut regs[..], r, &[], &mut st)?;
                     match st.staged.pop() {
                         Some((_, Some(image))) => out.push(image),
                         _ => out.push(row),
@@ -665,7 +675,7 @@ pub fn run_node(
                 let body = (pc + 1, *end as usize);
                 for row in std::mem::take(&mut st.applied) {
                     let r = RowRef::Stored(&row);
-                    run_body(program, stmt, body, &mut regs, r, &[], &mut st)?;
+                    run_body(program, stmt, body, &mut regs[..], r, &[], &mut st)?;
                 }
                 pc = *end as usize;
             }
@@ -751,6 +761,7 @@ mod tests {
             logged: true,
             sets: &[],
             env: Env::EMPTY,
+            regs: &mut Vec::new(),
         };
         Ok(run_node(p, 0, 0, &batch(input), ctx)?.rows)
     }
@@ -915,6 +926,7 @@ mod tests {
             logged: true,
             sets: &sets,
             env: Env::EMPTY,
+            regs: &mut Vec::new(),
         };
         run_node(p, 0, 0, &[], ctx).unwrap().rows
     }
