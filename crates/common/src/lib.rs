@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod format;
+pub mod idle;
 pub mod json;
 pub mod murmur;
 pub mod time;

@@ -273,7 +273,11 @@ impl Node {
             match self.rx.try_recv() {
                 Ok(m) => return Some(m),
                 Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => std::thread::park(),
+                Err(TryRecvError::Empty) => {
+                    amelie_common::idle::went_idle();
+                    // (a message that arrived meanwhile finds `park` returning at once)
+                    std::thread::park()
+                }
             }
         }
     }
@@ -530,6 +534,7 @@ impl Node {
                 changes: ChangeLog::default(),
             };
             let mut failed = None;
+            self.regs.clear();
             for (index, req) in w.reqs.into_iter().enumerate() {
                 match self.execute(req, &mut cur.undo, &mut reply.changes) {
                     Ok(out) => reply.outputs.push(out),

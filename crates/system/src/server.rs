@@ -220,6 +220,9 @@ impl Drop for Ended {
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(|| {
+            amelie_common::idle::went_idle();
+        })
         .build()
         .map_err(|e| Error::new(format!("runtime: {e}")))
 }

@@ -27,7 +27,9 @@ pub struct NodeCtx<'a> {
     pub sets: &'a [(u16, Arc<Vec<Tuple>>)],
     /// Parameters and request time of this execution.
     pub env: Env<'a>,
-    /// Register file, reused from request to request (sized and cleared here).
+    /// Register file, reused from request to request. It must start out null for each
+    /// batch of requests (the caller clears it); a statement's code writes a register before
+    /// it reads it and statements use disjoint registers, so requests of one batch share it.
     pub regs: &'a mut Vec<Value>,
 }
 
@@ -414,8 +416,9 @@ pub fn run_node(
 ) -> Result<NodeOutput> {
     let code = &program.node;
     let regs = ctx.regs;
-    regs.clear();
-    regs.resize(program.node_regs as usize, Value::Null);
+    if regs.len() < program.node_regs as usize {
+        regs.resize(program.node_regs as usize, Value::Null);
+    }
     let naggs = program.stmts.get(stmt).map(|s| s.aggs.len()).unwrap_or(0);
     let mut st = BodyState {
         env: ctx.env,
