@@ -240,6 +240,7 @@ impl Builder {
 
     pub fn finish(mut self) -> Program {
         self.p.coordinator.push(Op::End);
+        self.p.index_targets();
         self.p
     }
 }

@@ -87,7 +87,7 @@ fn bench_dispatch(c: &mut Criterion) {
     );
 
     let (program, stmt, entry) = point_lookup(&catalog);
-    let params: Arc<[Value]> = program.bind(&[], 0).into();
+    let params: Arc<[Value]> = program.bind(&[], 0);
     let (reply_tx, reply_rx) = mpsc::channel::<Reply>();
     let mut next_id = 0u64;
     let mut since_commit = 0u64;

@@ -508,7 +508,7 @@ impl Executor {
         now: i64,
     ) -> Result<Option<String>> {
         let program = &prepared.program;
-        let params: Arc<[Value]> = program.bind(lits, now).into();
+        let params: Arc<[Value]> = program.bind(lits, now);
         let nodes = self.nodes();
         let mut routes = route::plan(
             program,
@@ -654,6 +654,9 @@ struct Round {
     /// Per participant position: the requests and, for each, its dispatch index.
     works: Vec<(Vec<NodeRequest>, Vec<usize>)>,
     dispatches: Vec<RoundDispatch>,
+    /// (participant position, request position) of every route of every dispatch (each
+    /// dispatch owns a range, in partition order).
+    slots: Vec<(usize, usize)>,
 }
 
 /// One dispatch of a round.
@@ -661,8 +664,8 @@ struct RoundDispatch {
     stmt: usize,
     /// Whether the coordinator reads its outputs.
     wanted: bool,
-    /// (participant position, request position) of each route, in partition order.
-    slots: Vec<(usize, usize)>,
+    /// Its routes in `Round::slots`.
+    slots: std::ops::Range<usize>,
 }
 
 impl Round {
@@ -670,6 +673,7 @@ impl Round {
         Round {
             works: (0..n).map(|_| (Vec::new(), Vec::new())).collect(),
             dispatches: Vec::new(),
+            slots: Vec::new(),
         }
     }
 
@@ -710,12 +714,12 @@ impl Driver<'_> {
         let logged = !program.tables[d.table].unlogged;
         let sets = coord.shipped();
         let index = round.dispatches.len();
-        let mut slots = Vec::with_capacity(self.routes[d.target].len());
+        let first = round.slots.len();
         for r in 0..self.routes[d.target].len() {
             let pos = self.position(self.routes[d.target][r].node)?;
             let route = &mut self.routes[d.target][r];
             let work = &mut round.works[pos];
-            slots.push((pos, work.0.len()));
+            round.slots.push((pos, work.0.len()));
             work.0.push(NodeRequest {
                 program: program.clone(),
                 stmt: d.stmt,
@@ -732,7 +736,7 @@ impl Driver<'_> {
         round.dispatches.push(RoundDispatch {
             stmt: d.stmt,
             wanted: d.wanted,
-            slots,
+            slots: first..round.slots.len(),
         });
         Ok(())
     }
@@ -746,7 +750,11 @@ impl Driver<'_> {
         last: bool,
         changes: &mut ChangeLog,
     ) -> Result<Vec<(usize, Vec<NodeOutput>)>> {
-        let Round { works, dispatches } = round;
+        let Round {
+            works,
+            dispatches,
+            slots: all_slots,
+        } = round;
         let mut waits: Vec<Option<BatchWait>> = Vec::with_capacity(works.len());
         let mut request_dispatch: Vec<Vec<usize>> = Vec::with_capacity(works.len());
         let mut out: Vec<commit::Work> = Vec::with_capacity(works.len());
@@ -822,7 +830,7 @@ impl Driver<'_> {
                 continue;
             }
             let mut outs = Vec::with_capacity(slots.len());
-            for (pos, i) in slots {
+            for &(pos, i) in &all_slots[slots] {
                 let o = replies
                     .get_mut(pos)
                     .and_then(|r| r.get_mut(i))

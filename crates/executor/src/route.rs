@@ -62,15 +62,15 @@ pub fn plan(
     catalog: &Catalog,
     nodes: &[Arc<NodeHandle>],
 ) -> Result<Vec<Vec<Route>>> {
-    let mut table_of_target = vec![None; program.targets.len()];
-    for op in &program.coordinator {
-        if let amelie_vm::Op::Send { table, target, .. } = op {
-            table_of_target[*target as usize] = Some(*table as usize);
-        }
-    }
     let mut routes = Vec::with_capacity(program.targets.len());
     for (i, target) in program.targets.iter().enumerate() {
-        let Some(tref) = table_of_target[i] else {
+        let table = match program.target_table.get(i) {
+            Some(&t) if program.target_table.len() == program.targets.len() => {
+                (t != u16::MAX).then_some(t as usize)
+            }
+            _ => program.target_tables()[i],
+        };
+        let Some(tref) = table else {
             routes.push(Vec::new());
             continue;
         };

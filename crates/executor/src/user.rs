@@ -298,7 +298,7 @@ impl crate::Executor {
             return Err(Error::new("WATCH: expression expected"));
         };
         let program = &plan.program;
-        let params = program.bind(&[], now);
+        let params: Vec<Value> = program.bind(&[], now);
         let routes = crate::route::plan(
             program,
             &plan.inserts,

@@ -82,7 +82,7 @@ fn bench_node(c: &mut Criterion) {
     for (name, sql, expect_rows) in cases {
         let program = program(&catalog, sql);
         let (stmt, entry) = first_send(&program);
-        let params = program.bind(&[], 0);
+        let params: Vec<Value> = program.bind(&[], 0);
         let mut regs = Vec::new();
         let mut run = || {
             let ctx = NodeCtx {

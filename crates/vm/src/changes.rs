@@ -25,6 +25,10 @@ pub struct ChangeLog {
 impl ChangeLog {
     /// The new image of a row.
     pub fn put(&mut self, partition: u64, row: &Row) {
+        if self.buf.capacity() == 0 {
+            // a transaction's first change: room for a few more without growing
+            self.buf.reserve(512.max(4 * row.as_bytes().len()));
+        }
         self.buf.push(PUT);
         varint::write(&mut self.buf, partition);
         self.buf.extend_from_slice(row.as_bytes());

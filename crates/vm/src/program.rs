@@ -87,6 +87,9 @@ pub struct Program {
     pub writes: bool,
     /// Parameter slots, bound for each execution (see [`Bind`]).
     pub binds: Vec<Bind>,
+    /// The table (index into `tables`) each target is sent to, by target (`u16::MAX`: no
+    /// `Send` uses it); see [`Program::target_tables`].
+    pub target_table: Vec<u16>,
     /// Session timezone offset in seconds, for text conversions.
     pub tz_offset: i32,
 }
@@ -108,9 +111,36 @@ impl Env<'_> {
 }
 
 impl Program {
+    /// Fills [`Program::target_table`] from the `Send` ops (the compiler calls it once).
+    pub fn index_targets(&mut self) {
+        let mut t = vec![u16::MAX; self.targets.len()];
+        for op in &self.coordinator {
+            if let crate::op::Op::Send { table, target, .. } = op {
+                if let Some(slot) = t.get_mut(*target as usize) {
+                    *slot = *table;
+                }
+            }
+        }
+        self.target_table = t;
+    }
+
+    /// The table index each target is sent to (None: unused), by target.
+    pub fn target_tables(&self) -> Vec<Option<usize>> {
+        if self.target_table.len() == self.targets.len() {
+            return self
+                .target_table
+                .iter()
+                .map(|&t| (t != u16::MAX).then_some(t as usize))
+                .collect();
+        }
+        let mut copy = self.clone();
+        copy.index_targets();
+        copy.target_tables()
+    }
+
     /// The parameter values of one execution: `lits` are the request's literals, `now` its
-    /// start time.
-    pub fn bind(&self, lits: &[Value], now: i64) -> Vec<Value> {
+    /// start time (collected straight into an `Arc<[Value]>` when the nodes share them).
+    pub fn bind<C: FromIterator<Value>>(&self, lits: &[Value], now: i64) -> C {
         self.binds
             .iter()
             .map(|b| match b {
