@@ -1,24 +1,27 @@
-//! Giving memory back when a thread goes idle.
+//! Giving memory back when a thread stops working.
 //!
-//! The allocator (chosen by the binary) keeps memory freed by a burst of work for a short
-//! while before returning it to the OS, and it does so only when it is called again. A
-//! thread that then sleeps, a compute node or a frontend with nothing to do, would keep that
-//! memory resident until its next request. So long-lived threads call [`went_idle`] before
-//! they sleep, and the binary installs what the allocator needs with [`set_idle_hook`]
-//! (`mi_collect` for mimalloc). At most one call per thread per [`MIN_INTERVAL`] reaches the
-//! hook, so a busy server pays nothing measurable.
+//! The allocator (chosen by the binary) keeps memory that a burst of work freed for a short
+//! while before returning it to the OS, and it does so only when it is called again: a
+//! thread that then sleeps (a compute node or a frontend with nothing to do) would keep that
+//! memory resident until its next request. So long-lived threads count their work with
+//! [`busy`] and call [`tick`] every [`TICK`] while they wait; once a whole tick passed
+//! without work, the hook the binary installed ([`set_idle_hook`]: `mi_collect` for mimalloc)
+//! runs once. A thread under load never reaches it, so nothing it frees is returned only to
+//! be faulted in again.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Shortest time between two calls of the hook on one thread.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(50);
+/// How often a waiting thread looks (and how long it must have been idle).
+pub const TICK: Duration = Duration::from_millis(100);
 
 static HOOK: OnceLock<fn()> = OnceLock::new();
 
 thread_local! {
-    static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Work done on this thread, the count seen at the last tick, and whether the hook ran
+    /// since the last work.
+    static STATE: Cell<(u64, u64, bool)> = const { Cell::new((0, 0, true)) };
 }
 
 /// Installs the hook (once; later calls are ignored).
@@ -26,24 +29,33 @@ pub fn set_idle_hook(hook: fn()) {
     let _ = HOOK.set(hook);
 }
 
-/// The calling thread is about to sleep: runs the hook unless it ran on this thread less
-/// than [`MIN_INTERVAL`] ago. Returns whether it ran.
-pub fn went_idle() -> bool {
-    let Some(hook) = HOOK.get() else {
-        return false;
-    };
-    let now = Instant::now();
-    let due = LAST.with(|l| match l.get() {
-        Some(t) if now.duration_since(t) < MIN_INTERVAL => false,
-        _ => {
-            l.set(Some(now));
-            true
-        }
+/// The calling thread did some work.
+#[inline]
+pub fn busy() {
+    STATE.with(|s| {
+        let (work, seen, _) = s.get();
+        s.set((work.wrapping_add(1), seen, false));
     });
-    if due {
-        hook();
+}
+
+/// Called every [`TICK`] by a waiting thread: runs the hook once when no work was done since
+/// the previous tick. Returns whether it ran.
+pub fn tick() -> bool {
+    let run = STATE.with(|s| {
+        let (work, seen, collected) = s.get();
+        if work != seen {
+            s.set((work, work, collected));
+            return false;
+        }
+        s.set((work, seen, true));
+        !collected
+    });
+    if run {
+        if let Some(hook) = HOOK.get() {
+            hook();
+        }
     }
-    due
+    run
 }
 
 #[cfg(test)]
@@ -58,18 +70,21 @@ mod tests {
     }
 
     #[test]
-    fn the_hook_runs_at_most_once_per_interval_per_thread() {
+    fn the_hook_runs_once_after_a_tick_without_work() {
         set_idle_hook(count);
         std::thread::spawn(|| {
-            assert!(went_idle());
-            assert!(!went_idle(), "too soon");
-            std::thread::sleep(MIN_INTERVAL + Duration::from_millis(5));
-            assert!(went_idle());
+            assert!(!tick(), "a fresh thread has nothing to give back");
+            busy();
+            assert!(!tick(), "work during the last tick");
+            assert!(tick(), "a whole tick without work");
+            assert!(!tick(), "once");
+            busy();
+            busy();
+            assert!(!tick());
+            assert!(tick());
         })
         .join()
         .unwrap();
-        // another thread has its own interval
-        std::thread::spawn(|| assert!(went_idle())).join().unwrap();
-        assert_eq!(CALLS.load(Ordering::Relaxed), 3);
+        assert_eq!(CALLS.load(Ordering::Relaxed), 2);
     }
 }

@@ -1,5 +1,20 @@
 //! murmur3_32, used to route rows to partitions (`hash % 8096`).
 
+/// The hash slot of a primary key (`0 .. PARTITION_SLOTS`): murmur3_32 chained over the key
+/// values, ints and timestamps as 8-byte little-endian, text as its bytes (spec §5.2).
+pub fn key_slot<'a>(key: impl IntoIterator<Item = &'a crate::Value>) -> u32 {
+    use crate::Value;
+    let mut h = 0u32;
+    for v in key {
+        h = match v {
+            Value::Int(i) | Value::Timestamp(i) => murmur3_32(&i.to_le_bytes(), h),
+            Value::Str(s) => murmur3_32(s.as_bytes(), h),
+            _ => h,
+        };
+    }
+    h % PARTITION_SLOTS
+}
+
 /// MurmurHash3 x86 32-bit over `data` with `seed`.
 pub fn murmur3_32(data: &[u8], seed: u32) -> u32 {
     const C1: u32 = 0xcc9e_2d51;

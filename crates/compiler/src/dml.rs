@@ -77,7 +77,7 @@ pub fn serial_set(table_id: u64, v: i64) {
 
 /// A pseudo-random non-negative i64 for RANDOM columns: splitmix64 over a per-thread state
 /// seeded once from the clock and the thread (no clock read or shared counter per value).
-fn random_i64() -> i64 {
+pub(crate) fn random_i64() -> i64 {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u64> = Cell::new({

@@ -14,6 +14,7 @@ use crate::generated::Stored;
 use amelie_catalog::Table;
 use amelie_common::{Error, Result, Value};
 use amelie_parser::Expr;
+use amelie_vm::{GenColumn, GenKind, Generate};
 use std::sync::Arc;
 
 /// The source of the rows.
@@ -33,6 +34,9 @@ pub struct InsertTemplate {
     source: Source,
     stored: Option<Stored>,
     tz_offset: i32,
+    /// GENERATE whose columns are all constants, SERIAL or RANDOM: how the nodes make each
+    /// column (see `amelie_vm::generate`).
+    on_nodes: Option<Vec<GenColumn>>,
 }
 
 impl std::fmt::Debug for InsertTemplate {
@@ -77,17 +81,50 @@ impl InsertTemplate {
             source: Source::Values(rows.to_vec()),
             stored: Stored::new(t, tz_offset)?,
             tz_offset,
+            on_nodes: None,
         })
     }
 
     /// `GENERATE n`.
     pub(crate) fn generate(table: &Arc<Table>, n: i64, tz_offset: i32) -> Result<InsertTemplate> {
+        let stored = Stored::new(table, tz_offset)?;
+        let on_nodes = match stored {
+            None => gen_columns(table),
+            Some(_) => None,
+        };
         Ok(InsertTemplate {
             table: table.clone(),
             cols: Vec::new(),
             source: Source::Generate(usize::try_from(n).unwrap_or(0)),
-            stored: Stored::new(table, tz_offset)?,
+            stored,
             tz_offset,
+            on_nodes,
+        })
+    }
+
+    /// `INSERT ... GENERATE` the nodes can make themselves: the spec of one execution
+    /// (takes the statement's SERIAL values, like [`InsertTemplate::each_row`]). Only for a
+    /// table of several partitions: the nodes then share the work; with one partition the
+    /// frontend builds the rows while the one node inserts the previous request's.
+    pub fn on_nodes(&self) -> Option<Generate> {
+        let t = &*self.table;
+        if t.partitions.len() < 2 {
+            return None;
+        }
+        let columns = self.on_nodes.clone()?;
+        let count = self.count();
+        let serial = if t.columns.iter().any(|c| c.serial) {
+            crate::dml::serial_reserve(t.id, count)
+        } else {
+            0
+        };
+        Some(Generate {
+            count,
+            columns,
+            key_cols: t.primary().keys.clone(),
+            single: t.partitions.len() == 1,
+            serial,
+            seed: crate::dml::random_i64() as u64,
         })
     }
 
@@ -199,4 +236,32 @@ impl InsertTemplate {
             lits.get(p.ord() as usize).cloned().unwrap_or_default()
         })
     }
+}
+
+/// How the nodes make each column of a generated row, when every column is a constant
+/// default (that fits its column), a SERIAL or a RANDOM value (None otherwise).
+fn gen_columns(t: &Table) -> Option<Vec<GenColumn>> {
+    t.columns
+        .iter()
+        .enumerate()
+        .map(|(c, col)| {
+            let not_null = col.not_null || t.is_key(c);
+            let kind = if col.serial {
+                GenKind::Serial
+            } else if let Some(m) = col.random {
+                GenKind::Random(m)
+            } else {
+                let v = column_default(t, c);
+                GenKind::Value(
+                    amelie_vm::exec::coerce_to_column(v, col.ty, &col.name, not_null).ok()?,
+                )
+            };
+            Some(GenColumn {
+                kind,
+                ty: col.ty,
+                name: col.name.clone(),
+                not_null,
+            })
+        })
+        .collect()
 }

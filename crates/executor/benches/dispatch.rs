@@ -102,6 +102,7 @@ fn bench_dispatch(c: &mut Criterion) {
                 partition,
                 logged,
                 rows: Vec::new(),
+                generate: None,
                 sets: Vec::new(),
                 params: params.clone(),
                 now: 0,

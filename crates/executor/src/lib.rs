@@ -351,6 +351,7 @@ impl Executor {
     /// program (see [`cache`]); otherwise it is parsed (literals as parameters) and compiled,
     /// and the program is cached when it can serve other literal values.
     pub async fn execute(&self, sql: &str, session: &SessionCtx) -> Result<Option<String>> {
+        amelie_common::idle::busy();
         let mut key = Vec::new();
         let mut lits = Vec::new();
         let cacheable = amelie_parser::fingerprint(sql, &mut key, &mut lits);
@@ -727,6 +728,7 @@ impl Driver<'_> {
                 partition: route.partition,
                 logged,
                 rows: std::mem::take(&mut route.rows),
+                generate: route.generate.take(),
                 sets: sets.clone(),
                 params: self.params.clone(),
                 now: self.now,

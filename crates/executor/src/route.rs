@@ -2,7 +2,6 @@
 //! Rows and keys are routed by `murmur3_32` over the primary key, `% 8096` (spec §5.2).
 
 use amelie_catalog::{Catalog, Table};
-use amelie_common::murmur::{murmur3_32, PARTITION_SLOTS};
 use amelie_common::{Error, Result, Value};
 use amelie_compiler::InsertTemplate;
 use amelie_node::NodeHandle;
@@ -19,20 +18,12 @@ pub struct Route {
     pub partition: u64,
     /// INSERT rows for this partition, encoded back to back (`encode_row_into`).
     pub rows: Vec<u8>,
+    /// INSERT ... GENERATE made by the node itself (see `amelie_vm::generate`), with this
+    /// partition's hash slots.
+    pub generate: Option<(Arc<amelie_vm::Generate>, (u32, u32))>,
 }
 
-/// The hash slot of a primary key: ints/timestamps as 8-byte little-endian, text as bytes.
-pub fn key_slot<'a>(key: impl IntoIterator<Item = &'a Value>) -> u32 {
-    let mut h = 0u32;
-    for v in key {
-        h = match v {
-            Value::Int(i) | Value::Timestamp(i) => murmur3_32(&i.to_le_bytes(), h),
-            Value::Str(s) => murmur3_32(s.as_bytes(), h),
-            _ => h,
-        };
-    }
-    h % PARTITION_SLOTS
-}
+pub use amelie_common::murmur::key_slot;
 
 fn node_of(nodes: &[Arc<NodeHandle>], uuid: &str) -> Result<usize> {
     nodes
@@ -47,6 +38,7 @@ fn route_for(t: &Table, nodes: &[Arc<NodeHandle>], idx: usize) -> Result<Route> 
         node: node_of(nodes, &p.node)?,
         partition: p.id,
         rows: Vec::new(),
+        generate: None,
     })
 }
 
@@ -95,6 +87,18 @@ pub fn plan(
                 let template = inserts
                     .get(*index as usize)
                     .ok_or_else(|| Error::new("internal: INSERT rows not found"))?;
+                if let Some(g) = template.on_nodes() {
+                    // every node makes the rows and keeps its own
+                    let g = Arc::new(g);
+                    let mut out = Vec::with_capacity(t.partitions.len());
+                    for (i, p) in t.partitions.iter().enumerate() {
+                        let mut r = route_for(t, nodes, i)?;
+                        r.generate = Some((g.clone(), (p.min, p.max)));
+                        out.push(r);
+                    }
+                    routes.push(out);
+                    continue;
+                }
                 let mut per: Vec<Option<Route>> = (0..t.partitions.len()).map(|_| None).collect();
                 template.each_row(lits, now, |row| {
                     let p = if t.partitions.len() == 1 {

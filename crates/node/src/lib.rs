@@ -33,6 +33,9 @@ pub struct NodeRequest {
     /// Rows of an INSERT routed to this partition (back-to-back row encodings, see
     /// `amelie_storage::encode_row_into`).
     pub rows: Vec<u8>,
+    /// `INSERT ... GENERATE` made on the nodes (instead of `rows`): the spec shared by every
+    /// partition and this partition's hash slots (`min .. max`).
+    pub generate: Option<(Arc<amelie_vm::Generate>, (u32, u32))>,
     /// Coordinator row sets the node code reads (shared by every node of the dispatch).
     pub sets: amelie_vm::Shipped,
     /// Parameter values of this execution of the program (shared by its requests).
@@ -274,9 +277,13 @@ impl Node {
                 Ok(m) => return Some(m),
                 Err(TryRecvError::Disconnected) => return None,
                 Err(TryRecvError::Empty) => {
-                    amelie_common::idle::went_idle();
-                    // (a message that arrived meanwhile finds `park` returning at once)
-                    std::thread::park()
+                    // (a message that arrived meanwhile finds `park` returning at once; a
+                    // whole tick without one gives memory back, see `amelie_common::idle`)
+                    let since = std::time::Instant::now();
+                    std::thread::park_timeout(amelie_common::idle::TICK);
+                    if since.elapsed() >= amelie_common::idle::TICK {
+                        amelie_common::idle::tick();
+                    }
                 }
             }
         }
@@ -304,6 +311,7 @@ impl Node {
                     None => return,
                 },
             };
+            amelie_common::idle::busy();
             if !self.handle(msg) {
                 return;
             }
@@ -585,6 +593,10 @@ impl Node {
             },
             regs: &mut self.regs,
         };
-        run_node(&req.program, req.stmt, req.entry, &req.rows, ctx)
+        let input = match &req.generate {
+            Some((g, slots)) => amelie_vm::InsertRows::Generate(g, *slots),
+            None => amelie_vm::InsertRows::Encoded(&req.rows),
+        };
+        run_node(&req.program, req.stmt, req.entry, input, ctx)
     }
 }

@@ -220,9 +220,6 @@ impl Drop for Ended {
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_park(|| {
-            amelie_common::idle::went_idle();
-        })
         .build()
         .map_err(|e| Error::new(format!("runtime: {e}")))
 }
@@ -327,6 +324,13 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
             .spawn(move || -> Result<(), Error> {
                 let _ended = Ended(ended_tx);
                 let rt = runtime()?;
+                // memory a burst of requests freed goes back once the frontend is idle
+                rt.spawn(async {
+                    loop {
+                        tokio::time::sleep(amelie_common::idle::TICK).await;
+                        amelie_common::idle::tick();
+                    }
+                });
                 rt.block_on(async move {
                     let listeners = amelie_http::Listeners::from_std(sockets, http)
                         .map_err(|e| Error::new(format!("listen: {e}")))?;

@@ -97,7 +97,14 @@ fn bench_node(c: &mut Criterion) {
                 },
                 regs: &mut regs,
             };
-            run_node(black_box(&program), stmt, entry, &[], ctx).expect("run_node")
+            run_node(
+                black_box(&program),
+                stmt,
+                entry,
+                amelie_vm::InsertRows::Encoded(&[]),
+                ctx,
+            )
+            .expect("run_node")
         };
         let out = run();
         assert_eq!(out.rows.len(), expect_rows, "{sql}: {:?}", out.rows);

@@ -11,6 +11,7 @@ pub mod changes;
 pub mod coord;
 pub mod exec;
 pub mod func;
+pub mod generate;
 pub mod node_exec;
 pub mod op;
 pub mod program;
@@ -20,7 +21,8 @@ pub use agg::{AggKind, AggState};
 pub use changes::{ChangeLog, ChangeReader, ChangeRef};
 pub use coord::{Coordinator, Dispatch, Shipped, Step};
 pub use exec::RowRef;
-pub use node_exec::{run_node, NodeCtx, NodeOutput};
+pub use generate::{GenColumn, GenKind, Generate};
+pub use node_exec::{run_node, InsertRows, NodeCtx, NodeOutput};
 
 /// A row of values in flight: coordinator row sets, node outputs, rows shipped to the nodes.
 /// (Stored rows are the compact [`amelie_storage::Row`].)

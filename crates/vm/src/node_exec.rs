@@ -3,6 +3,7 @@
 use crate::agg::AggState;
 use crate::changes::{ChangeLog, ChangeRef};
 use crate::exec::{step, Flow, RowRef};
+use crate::generate::{GenRows, Generate};
 use crate::op::{Conflict, Op, Reg};
 use crate::program::{Env, Program};
 use crate::sets::{set_expr, InCaches, SetSource};
@@ -315,18 +316,30 @@ fn bound(b: &Option<(Box<[u8]>, bool)>) -> Bound<&[u8]> {
     }
 }
 
-/// The rows of an INSERT: as sent with the request (back-to-back row encodings, read one at
-/// a time), or as `GENERATE_ROWS` replaced them.
+/// The rows of an INSERT sent with a request.
+#[derive(Clone, Copy, Debug)]
+pub enum InsertRows<'a> {
+    /// Back-to-back row encodings (`amelie_storage::encode_row_into`).
+    Encoded(&'a [u8]),
+    /// `INSERT ... GENERATE` made here: the rows whose key routes to the partition of these
+    /// hash slots (`min .. max`).
+    Generate(&'a Generate, (u32, u32)),
+}
+
+/// The rows of an INSERT, read one at a time: as sent with the request, generated here, or
+/// as `GENERATE_ROWS` replaced them.
 enum Input<'a> {
     Sent(RowReader<'a>),
-    Generated(std::vec::IntoIter<Row>),
+    Made(GenRows<'a>),
+    Replaced(std::vec::IntoIter<Row>),
 }
 
 impl Input<'_> {
-    fn new<'a>(sent: &'a [u8], generated: &mut Option<Vec<Row>>) -> Input<'a> {
-        match generated.take() {
-            Some(rows) => Input::Generated(rows.into_iter()),
-            None => Input::Sent(RowReader::new(sent)),
+    fn new<'a>(sent: InsertRows<'a>, replaced: &mut Option<Vec<Row>>) -> Input<'a> {
+        match (replaced.take(), sent) {
+            (Some(rows), _) => Input::Replaced(rows.into_iter()),
+            (None, InsertRows::Encoded(bytes)) => Input::Sent(RowReader::new(bytes)),
+            (None, InsertRows::Generate(g, slots)) => Input::Made(g.rows(slots)),
         }
     }
 }
@@ -337,7 +350,8 @@ impl Iterator for Input<'_> {
     fn next(&mut self) -> Option<Result<Row>> {
         match self {
             Input::Sent(r) => r.next(),
-            Input::Generated(r) => r.next().map(Ok),
+            Input::Made(r) => r.next(),
+            Input::Replaced(r) => r.next().map(Ok),
         }
     }
 }
@@ -411,7 +425,7 @@ pub fn run_node(
     program: &Program,
     stmt: usize,
     entry: usize,
-    input: &[u8],
+    input: InsertRows<'_>,
     ctx: NodeCtx<'_>,
 ) -> Result<NodeOutput> {
     let code = &program.node;
@@ -766,7 +780,7 @@ mod tests {
             env: Env::EMPTY,
             regs: &mut Vec::new(),
         };
-        Ok(run_node(p, 0, 0, &batch(input), ctx)?.rows)
+        Ok(run_node(p, 0, 0, InsertRows::Encoded(&batch(input)), ctx)?.rows)
     }
 
     /// `insert .. on conflict do update set v = v + excluded.v returning *`
@@ -931,7 +945,9 @@ mod tests {
             env: Env::EMPTY,
             regs: &mut Vec::new(),
         };
-        run_node(p, 0, 0, &[], ctx).unwrap().rows
+        run_node(p, 0, 0, InsertRows::Encoded(&[]), ctx)
+            .unwrap()
+            .rows
     }
 
     #[test]
