@@ -25,6 +25,10 @@ use std::sync::Arc;
 /// Entries per frontend thread.
 const MAX_ENTRIES: usize = 1024;
 
+/// Key bytes per frontend thread (a program's size grows with its text: this bounds the
+/// memory of a cache fed with large distinct requests).
+const MAX_KEY_BYTES: usize = 4 << 20;
+
 /// A compiled request, ready to run with any literal values.
 #[derive(Debug)]
 pub struct Prepared {
@@ -44,6 +48,16 @@ struct Entry {
 #[derive(Default)]
 struct Cache {
     map: HashMap<Box<[u8]>, Entry, FastHasher>,
+    /// Sum of the key lengths.
+    bytes: usize,
+}
+
+impl Cache {
+    fn remove(&mut self, key: &[u8]) {
+        if self.map.remove(key).is_some() {
+            self.bytes -= key.len();
+        }
+    }
 }
 
 thread_local! {
@@ -121,24 +135,27 @@ pub fn insert(
     };
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.map.len() >= MAX_ENTRIES && !c.map.contains_key(key) {
-            // evict an arbitrary entry (hash order), or every entry of an old catalog
+        c.remove(key);
+        let full = |c: &Cache| c.map.len() >= MAX_ENTRIES || c.bytes + key.len() > MAX_KEY_BYTES;
+        if full(&c) {
+            // entries of an older catalog go first, then arbitrary ones (hash order)
             let stale: Vec<Box<[u8]>> = c
                 .map
                 .iter()
                 .filter(|(_, e)| !Arc::ptr_eq(&e.catalog, catalog))
                 .map(|(k, _)| k.clone())
                 .collect();
-            if stale.is_empty() {
-                if let Some(k) = c.map.keys().next().cloned() {
-                    c.map.remove(&k);
-                }
-            } else {
-                for k in stale {
-                    c.map.remove(&k);
-                }
+            for k in stale {
+                c.remove(&k);
+            }
+            while full(&c) {
+                let Some(k) = c.map.keys().next().cloned() else {
+                    break;
+                };
+                c.remove(&k);
             }
         }
+        c.bytes += key.len();
         c.map.insert(key.into(), entry);
     });
 }
@@ -190,5 +207,17 @@ mod tests {
         let newer = Arc::new(Catalog::default());
         insert(b"new", &newer, 0, &[], &[], prepared());
         CACHE.with(|c| assert_eq!(c.borrow().map.len(), 1));
+        // and the key bytes are bounded too
+        let big = vec![b'x'; MAX_KEY_BYTES / 3];
+        for i in 0..5u8 {
+            let mut k = big.clone();
+            k.push(i);
+            insert(&k, &newer, 0, &[], &[], prepared());
+        }
+        CACHE.with(|c| {
+            let c = c.borrow();
+            assert!(c.bytes <= MAX_KEY_BYTES);
+            assert_eq!(c.bytes, c.map.keys().map(|k| k.len()).sum::<usize>());
+        });
     }
 }

@@ -220,4 +220,27 @@ mod tests {
         assert!(err.contains("0000000007.part"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn version_1_partition_files_still_load() {
+        // written before rows were compact: the postcard of rows of values, version 1
+        let rows: Vec<Vec<Value>> = (0..5)
+            .map(|i| vec![Value::Int(i), Value::str("old")])
+            .collect();
+        let mut bytes = encode(&rows).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let dir = std::env::temp_dir().join(format!("amelie-snap1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = part_path(&dir, 3);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut p = Partition::new(3, 1, IndexKind::Tree, &[0]);
+        assert_eq!(load_partition(&mut p, &path).unwrap(), 5);
+        let mut key = Vec::new();
+        amelie_storage::encode_key(&[Value::Int(4)], &mut key);
+        assert_eq!(
+            p.get(&key).map(|r| r.to_values()),
+            Some(vec![Value::Int(4), Value::str("old")])
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
