@@ -14,7 +14,7 @@
 pub mod snapshot;
 
 use amelie_common::{Error, IndexKind, Result};
-use amelie_storage::{Partition, Row, UndoLog};
+use amelie_storage::{FastHasher, Partition, Row, UndoLog};
 use amelie_vm::node_exec::replay_change;
 use amelie_vm::{run_node, ChangeLog, ChangeReader, NodeCtx, NodeOutput, Program};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
@@ -243,7 +243,8 @@ struct Current {
 struct Node {
     rx: Receiver<NodeMsg>,
     committed: Arc<AtomicU64>,
-    partitions: HashMap<u64, Partition>,
+    /// By partition id (a fast hasher: looked up by every request).
+    partitions: HashMap<u64, Partition, FastHasher>,
     /// Finished, not yet committed transactions with their undo logs, in order.
     pending: VecDeque<(u64, UndoLog)>,
     /// Aborted transaction ranges not yet seen by this node.
@@ -260,7 +261,7 @@ impl Node {
         Node {
             rx,
             committed,
-            partitions: HashMap::new(),
+            partitions: HashMap::default(),
             pending: VecDeque::new(),
             aborted: Vec::new(),
             backlog: VecDeque::new(),
@@ -468,7 +469,7 @@ impl Node {
         }
     }
 
-    fn rollback(partitions: &mut HashMap<u64, Partition>, undo: UndoLog) {
+    fn rollback(partitions: &mut HashMap<u64, Partition, FastHasher>, undo: UndoLog) {
         undo.rollback(|pid, key, old| {
             if let Some(p) = partitions.get_mut(&pid) {
                 p.restore(key, old);
