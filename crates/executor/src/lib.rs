@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod commit;
 pub mod ddl;
 mod import;
+pub mod mailbox;
 pub mod node_ddl;
 mod route;
 pub mod user;
@@ -760,6 +761,7 @@ impl Driver<'_> {
         let mut waits: Vec<Option<BatchWait>> = Vec::with_capacity(works.len());
         let mut request_dispatch: Vec<Vec<usize>> = Vec::with_capacity(works.len());
         let mut out: Vec<commit::Work> = Vec::with_capacity(works.len());
+        let mailbox = mailbox::current();
         for (reqs, owners) in works {
             let reply: Option<Reply> = if reqs.is_empty() {
                 waits.push(None);
@@ -767,9 +769,12 @@ impl Driver<'_> {
             } else {
                 let (s, w) = tokio::sync::oneshot::channel();
                 waits.push(Some(w));
-                Some(Box::new(move |res| {
-                    let _ = s.send(res);
-                }))
+                Some(match mailbox.clone() {
+                    Some(mb) => Box::new(move |res| mb.post(s, res)),
+                    None => Box::new(move |res| {
+                        let _ = s.send(res);
+                    }),
+                })
             };
             request_dispatch.push(owners);
             out.push(commit::Work { reqs, reply });

@@ -224,6 +224,18 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::new(format!("runtime: {e}")))
 }
 
+/// A frontend thread's runtime: node replies are delivered in batches through the thread's
+/// mailbox (see `amelie_executor::mailbox`).
+fn frontend_runtime() -> Result<tokio::runtime::Runtime, Error> {
+    let mut b = tokio::runtime::Builder::new_current_thread();
+    b.enable_all();
+    amelie_executor::mailbox::hooks(&mut b);
+    let rt = b.build().map_err(|e| Error::new(format!("runtime: {e}")))?;
+    let mailbox = amelie_executor::mailbox::install();
+    rt.spawn(amelie_executor::mailbox::serve(mailbox));
+    Ok(rt)
+}
+
 /// Runs the server in the foreground until SIGINT/SIGTERM.
 ///
 /// Every frontend is an OS thread with a single-threaded tokio runtime of its own, accepting
@@ -323,7 +335,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
             .name("frontend".into())
             .spawn(move || -> Result<(), Error> {
                 let _ended = Ended(ended_tx);
-                let rt = runtime()?;
+                let rt = frontend_runtime()?;
                 // memory a burst of requests freed goes back once the frontend is idle
                 rt.spawn(async {
                     loop {

@@ -62,7 +62,7 @@ pub struct Coordinator<'p> {
 }
 
 /// Statements whose row set `op` changes.
-fn modified_sets(op: &Op) -> Vec<usize> {
+fn modified_sets(op: &Op) -> [Option<usize>; 2] {
     match op {
         Op::Recv { stmt, .. }
         | Op::SetAdd { stmt, .. }
@@ -71,9 +71,9 @@ fn modified_sets(op: &Op) -> Vec<usize> {
         | Op::Trim { stmt, .. }
         | Op::Distinct { stmt, .. }
         | Op::SetUnnest { stmt, .. }
-        | Op::SetReset { stmt } => vec![*stmt as usize],
-        Op::GroupAgg { src, dst, .. } => vec![*src as usize, *dst as usize],
-        _ => Vec::new(),
+        | Op::SetReset { stmt } => [Some(*stmt as usize), None],
+        Op::GroupAgg { src, dst, .. } => [Some(*src as usize), Some(*dst as usize)],
+        _ => [None, None],
     }
 }
 
@@ -183,7 +183,7 @@ impl<'p> Coordinator<'p> {
                 continue;
             }
             self.pc += 1;
-            for m in modified_sets(op) {
+            for m in modified_sets(op).into_iter().flatten() {
                 self.in_cache.invalidate(m);
                 self.ship_cache.remove(&m);
             }

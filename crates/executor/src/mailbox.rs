@@ -1,0 +1,192 @@
+//! Node replies delivered to a frontend thread in batches.
+//!
+//! A compute node answers each transaction's work with a callback. Completing a tokio channel
+//! from the node thread wakes the frontend's runtime through its event fd: one `write`
+//! system call per reply, and one more pass through `epoll_wait` on the frontend. A frontend
+//! thread that installs a [`Mailbox`] (see [`install`] and [`hooks`]) instead has its
+//! replies queued; it takes them all just before its runtime would park (the runtime's park
+//! hook), where completing the channels wakes the waiting requests locally, at no system call.
+//! A node that posts a reply to a frontend which is parked, or about to be, wakes it once;
+//! further replies before it runs add no wake-up.
+//!
+//! The two sides follow the usual store-then-check protocol: the frontend marks itself parked
+//! and then looks at the queue; a node adds to the queue and then looks at the mark. Either
+//! the frontend sees the reply, or the node sees the mark and wakes it (sometimes both, which
+//! costs a spurious wake-up, never a lost one).
+//!
+//! Threads without a mailbox (tests, benches, other runtimes) complete the channel directly.
+
+use std::cell::RefCell;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::Arc;
+
+use amelie_node::{BatchError, BatchReply};
+use tokio::sync::{oneshot, Notify};
+
+/// One node's answer to one transaction's work.
+pub type NodeResult = std::result::Result<BatchReply, BatchError>;
+
+/// Replies waiting for one frontend thread.
+pub struct Mailbox {
+    queue: parking_lot::Mutex<Vec<(oneshot::Sender<NodeResult>, NodeResult)>>,
+    /// The frontend is parked or about to park.
+    parked: AtomicBool,
+    /// Wakes the frontend's delivery task (see [`serve`]).
+    wake: Notify,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Mailbox>>> = const { RefCell::new(None) };
+}
+
+impl Mailbox {
+    /// Queues a reply; wakes the frontend if it parked.
+    pub fn post(&self, to: oneshot::Sender<NodeResult>, result: NodeResult) {
+        self.queue.lock().push((to, result));
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Completes every queued reply (on the frontend thread). Returns how many.
+    fn deliver(&self) -> usize {
+        let batch = {
+            let mut q = self.queue.lock();
+            if q.is_empty() {
+                return 0;
+            }
+            let cap = q.capacity();
+            std::mem::replace(&mut *q, Vec::with_capacity(cap))
+        };
+        let n = batch.len();
+        for (to, result) in batch {
+            let _ = to.send(result);
+        }
+        n
+    }
+}
+
+/// Gives the current thread a mailbox (a frontend thread, before its runtime runs). The
+/// runtime must be built with [`hooks`] and run [`serve`].
+pub fn install() -> Arc<Mailbox> {
+    let mb = Arc::new(Mailbox {
+        queue: parking_lot::Mutex::new(Vec::with_capacity(64)),
+        parked: AtomicBool::new(false),
+        wake: Notify::new(),
+    });
+    CURRENT.with(|c| *c.borrow_mut() = Some(mb.clone()));
+    mb
+}
+
+/// The current thread's mailbox, if it has one.
+pub fn current() -> Option<Arc<Mailbox>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Adds the park hooks that deliver queued replies to a single-threaded runtime's builder.
+pub fn hooks(builder: &mut tokio::runtime::Builder) -> &mut tokio::runtime::Builder {
+    builder
+        .on_thread_park(before_park)
+        .on_thread_unpark(after_unpark)
+}
+
+fn before_park() {
+    CURRENT.with(|c| {
+        if let Some(mb) = c.borrow().as_ref() {
+            mb.parked.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            mb.deliver();
+        }
+    });
+}
+
+fn after_unpark() {
+    CURRENT.with(|c| {
+        if let Some(mb) = c.borrow().as_ref() {
+            mb.parked.store(false, Ordering::Relaxed);
+        }
+    });
+}
+
+/// The delivery task of a frontend runtime: runs whenever a node woke a parked frontend.
+pub async fn serve(mb: Arc<Mailbox>) {
+    loop {
+        mb.wake.notified().await;
+        mb.deliver();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn reply() -> NodeResult {
+        Ok(BatchReply::default())
+    }
+
+    /// A reply posted from another thread while the runtime is parked wakes it; replies
+    /// posted while it runs are delivered before it parks again.
+    #[test]
+    fn replies_reach_a_parked_and_a_busy_frontend() {
+        let mut b = tokio::runtime::Builder::new_current_thread();
+        b.enable_all();
+        hooks(&mut b);
+        let rt = b.build().unwrap();
+        let mb = install();
+        rt.spawn(serve(mb.clone()));
+        rt.block_on(async {
+            // parked: the node thread posts after the frontend went to sleep
+            for _ in 0..50 {
+                let (s, r) = oneshot::channel();
+                let m = mb.clone();
+                let t = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(1));
+                    m.post(s, reply());
+                });
+                tokio::time::timeout(Duration::from_secs(5), r)
+                    .await
+                    .expect("a parked frontend must be woken")
+                    .unwrap()
+                    .unwrap();
+                t.join().unwrap();
+            }
+            // busy: many posts race the frontend's park
+            let mut waits = Vec::new();
+            let mut threads = Vec::new();
+            for _ in 0..4 {
+                let mut sends = Vec::new();
+                for _ in 0..500 {
+                    let (s, r) = oneshot::channel();
+                    sends.push(s);
+                    waits.push(r);
+                }
+                let m = mb.clone();
+                threads.push(std::thread::spawn(move || {
+                    for s in sends {
+                        m.post(s, reply());
+                    }
+                }));
+            }
+            for w in waits {
+                tokio::time::timeout(Duration::from_secs(5), w)
+                    .await
+                    .expect("no reply may be lost")
+                    .unwrap()
+                    .unwrap();
+            }
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+    }
+
+    /// Without a mailbox nothing is installed for the thread.
+    #[test]
+    fn other_threads_have_none() {
+        std::thread::spawn(|| assert!(current().is_none()))
+            .join()
+            .unwrap();
+    }
+}
