@@ -57,38 +57,40 @@ fn random(seed: u64, i: u64) -> u64 {
 }
 
 impl Generate {
-    /// Builds row `i` into `out` (cleared first).
-    fn row(&self, i: usize, out: &mut Vec<Value>) -> Result<()> {
-        out.clear();
-        let mut draws = 0u64;
-        for c in &self.columns {
-            let v = match &c.kind {
-                GenKind::Value(v) => {
-                    out.push(v.clone());
-                    continue;
-                }
-                GenKind::Serial => Value::Int(self.serial.wrapping_add(i as i64)),
-                GenKind::Random(m) => {
-                    // one draw per RANDOM column per row, in column order
-                    let r = random(self.seed, (i as u64) * (self.columns.len() as u64) + draws);
-                    draws += 1;
-                    let m = if *m <= 0 { i64::MAX } else { *m };
-                    Value::Int(((r >> 1) as i64) % m)
-                }
-            };
-            out.push(coerce_to_column(v, c.ty, &c.name, c.not_null)?);
-        }
-        Ok(())
+    /// Value of column `c` of row `i`; `draw` is the column's position among the RANDOM
+    /// columns (one draw per RANDOM column per row, in column order).
+    fn value(&self, i: usize, c: usize, draw: u64) -> Result<Value> {
+        let col = &self.columns[c];
+        let v = match &col.kind {
+            GenKind::Value(v) => return Ok(v.clone()),
+            GenKind::Serial => Value::Int(self.serial.wrapping_add(i as i64)),
+            GenKind::Random(m) => {
+                let r = random(self.seed, (i as u64) * (self.columns.len() as u64) + draw);
+                let m = if *m <= 0 { i64::MAX } else { *m };
+                Value::Int(((r >> 1) as i64) % m)
+            }
+        };
+        coerce_to_column(v, col.ty, &col.name, col.not_null)
     }
 
     /// The rows that belong to the partition of hash slots `slots` (`min .. max`), in
     /// generation order.
     pub fn rows(&self, slots: (u32, u32)) -> GenRows<'_> {
+        let mut draws = Vec::with_capacity(self.columns.len());
+        let mut n = 0u64;
+        for c in &self.columns {
+            draws.push(n);
+            if matches!(c.kind, GenKind::Random(_)) {
+                n += 1;
+            }
+        }
         GenRows {
             gen: self,
             slots,
             next: 0,
             values: Vec::with_capacity(self.columns.len()),
+            key: Vec::with_capacity(self.key_cols.len()),
+            draws,
         }
     }
 }
@@ -99,6 +101,30 @@ pub struct GenRows<'a> {
     slots: (u32, u32),
     next: usize,
     values: Vec<Value>,
+    /// Key values of the row being routed.
+    key: Vec<Value>,
+    /// Per column: its position among the RANDOM columns.
+    draws: Vec<u64>,
+}
+
+impl GenRows<'_> {
+    /// Whether row `i` routes to this partition (only its key columns are made).
+    fn is_ours(&mut self, i: usize) -> Result<bool> {
+        self.key.clear();
+        for &k in &self.gen.key_cols {
+            self.key.push(self.gen.value(i, k, self.draws[k])?);
+        }
+        let slot = key_slot(self.key.iter());
+        Ok(slot >= self.slots.0 && slot < self.slots.1)
+    }
+
+    fn make(&mut self, i: usize) -> Result<Row> {
+        self.values.clear();
+        for c in 0..self.gen.columns.len() {
+            self.values.push(self.gen.value(i, c, self.draws[c])?);
+        }
+        Ok(Row::encode(&self.values))
+    }
 }
 
 impl Iterator for GenRows<'_> {
@@ -108,17 +134,19 @@ impl Iterator for GenRows<'_> {
         while self.next < self.gen.count {
             let i = self.next;
             self.next += 1;
-            if let Err(e) = self.gen.row(i, &mut self.values) {
-                self.next = self.gen.count;
-                return Some(Err(e));
-            }
-            if !self.gen.single {
-                let slot = key_slot(self.gen.key_cols.iter().map(|&k| &self.values[k]));
-                if slot < self.slots.0 || slot >= self.slots.1 {
-                    continue;
+            let row = if self.gen.single {
+                self.make(i)
+            } else {
+                match self.is_ours(i) {
+                    Ok(true) => self.make(i),
+                    Ok(false) => continue,
+                    Err(e) => Err(e),
                 }
+            };
+            if row.is_err() {
+                self.next = self.gen.count;
             }
-            return Some(Ok(Row::encode(&self.values)));
+            return Some(row);
         }
         None
     }
