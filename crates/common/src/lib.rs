@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod format;
+pub mod governor;
 pub mod idle;
 pub mod json;
 pub mod murmur;
@@ -11,6 +12,7 @@ pub mod value;
 
 pub use error::{Error, Result};
 pub use format::{encode_rows, encode_single, fmt_double, write_escaped_str, write_value, Format};
+pub use governor::Governor;
 pub use json::Json;
 pub use time::{format_interval, format_timestamp, parse_interval, parse_timestamp};
 pub use types::{ColumnType, IndexKind, Type};

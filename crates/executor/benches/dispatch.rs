@@ -93,6 +93,7 @@ fn bench_dispatch(c: &mut Criterion) {
     let mut since_commit = 0u64;
     let mut round_trip = |requests: usize| {
         next_id += 1;
+        let gov = std::sync::Arc::new(amelie_common::Governor::unlimited());
         let reply = reply_tx.clone();
         let reqs = (0..requests)
             .map(|_| NodeRequest {
@@ -106,6 +107,7 @@ fn bench_dispatch(c: &mut Criterion) {
                 sets: Vec::new(),
                 params: params.clone(),
                 now: 0,
+                gov: gov.clone(),
             })
             .collect();
         node.send(NodeMsg::Tx(TxWork {

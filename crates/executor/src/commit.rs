@@ -64,10 +64,23 @@ pub struct Tx {
     participants: Vec<usize>,
     aborted: AtomicBool,
     ended: AtomicBool,
+    /// A node reported a change made by this transaction, or nothing is known (a node did
+    /// not answer, the request was dropped): a failure must then abort the transactions
+    /// behind it too, since they may have read the change.
+    wrote: AtomicBool,
     slot: Mutex<Slot>,
 }
 
 impl Tx {
+    /// See [`Tx::wrote`](Tx#structfield.wrote).
+    pub fn mark_wrote(&self) {
+        self.wrote.store(true, Ordering::Release);
+    }
+
+    fn has_written(&self) -> bool {
+        self.wrote.load(Ordering::Acquire)
+    }
+
     pub fn participants(&self) -> &[usize] {
         &self.participants
     }
@@ -198,6 +211,7 @@ impl GroupCommit {
             participants,
             aborted: AtomicBool::new(false),
             ended: AtomicBool::new(last),
+            wrote: AtomicBool::new(false),
             slot: Mutex::new(Slot::default()),
         });
         st.inflight.push_back(tx.clone());
@@ -251,7 +265,13 @@ impl GroupCommit {
                 }
             };
             if head_failed {
-                let all: Vec<Arc<Tx>> = st.inflight.drain(..).collect();
+                // a failed transaction that changed nothing cannot have been read by the
+                // ones behind it: it fails alone
+                let all: Vec<Arc<Tx>> = if head.has_written() {
+                    st.inflight.drain(..).collect()
+                } else {
+                    st.inflight.pop_front().into_iter().collect()
+                };
                 Self::abort(nodes, &all, None);
                 continue;
             }

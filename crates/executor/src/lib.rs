@@ -15,7 +15,7 @@ pub mod wal_body;
 
 use amelie_catalog::{Catalog, DdlOp, Node};
 use amelie_common::format::{encode_rows, encode_single, Format};
-use amelie_common::{Error, Result, Value};
+use amelie_common::{Error, Governor, Result, Value};
 use amelie_compiler::{compile, CompileCtx, Compiled};
 use amelie_node::{BatchReply, NodeHandle, NodeMsg, NodeRequest, Reply};
 use amelie_vm::{ChangeLog, ChangeReader, Coordinator, Dispatch, Env, NodeOutput, Program, Step};
@@ -73,6 +73,11 @@ pub struct Executor {
     limit_send: AtomicU64,
     /// `limit_write`: maximum WAL bytes of one transaction (0 = no limit).
     limit_write: AtomicU64,
+    /// `limit_memory`: bytes a request may keep in row sets, outputs and changes, per thread
+    /// it runs on (0 = no limit).
+    limit_memory: AtomicU64,
+    /// `limit_time`: milliseconds a request may run (0 = no limit).
+    limit_time: AtomicU64,
     config_source: RwLock<Option<Arc<dyn ddl::ConfigSource>>>,
     /// Repository directory (checkpoints) and the newest checkpoint's LSN.
     dir: Option<std::path::PathBuf>,
@@ -84,6 +89,9 @@ pub struct Executor {
     /// Program cache hits and misses.
     cache: CacheStats,
 }
+
+/// Default `limit_memory`: 1 GiB.
+pub const DEFAULT_LIMIT_MEMORY: u64 = 1 << 30;
 
 fn now_us() -> i64 {
     std::time::SystemTime::now()
@@ -110,6 +118,8 @@ impl Executor {
             format: RwLock::new(config.format.clone()),
             limit_send: AtomicU64::new(config.limit_send),
             limit_write: AtomicU64::new(0),
+            limit_memory: AtomicU64::new(DEFAULT_LIMIT_MEMORY),
+            limit_time: AtomicU64::new(0),
             config_source: RwLock::new(None),
             dir: config.dir.clone(),
             checkpoint: AtomicU64::new(0),
@@ -512,12 +522,16 @@ impl Executor {
         let program = &prepared.program;
         let params: Arc<[Value]> = program.bind(lits, now);
         let nodes = self.nodes();
+        let gov = Arc::new(self.governor());
         let mut routes = route::plan(
             program,
             &prepared.inserts,
-            lits,
-            &params,
-            now,
+            &route::Execution {
+                lits,
+                params: &params,
+                now,
+                gov: &gov,
+            },
             catalog,
             &nodes,
         )?;
@@ -527,11 +541,15 @@ impl Executor {
             now,
         };
         let mut coord = Coordinator::new(program, env);
+        coord.govern(&gov);
         let result = if participants.is_empty() {
-            match coord.resume(None)? {
-                Step::Done => coord.take_result(),
-                Step::Dispatch(_) | Step::Await(_) => {
-                    return Err(Error::new("dispatch without participants"))
+            loop {
+                match coord.resume(None)? {
+                    Step::Done => break coord.take_result(),
+                    Step::Yield => tokio::task::yield_now().await,
+                    Step::Dispatch(_) | Step::Await(_) => {
+                        return Err(Error::new("dispatch without participants"))
+                    }
                 }
             }
         } else {
@@ -542,6 +560,7 @@ impl Executor {
                 now,
                 nodes: &nodes,
                 routes: &mut routes,
+                gov: &gov,
                 participants,
                 tx: None,
                 done: false,
@@ -621,6 +640,8 @@ struct Driver<'a> {
     now: i64,
     nodes: &'a [Arc<NodeHandle>],
     routes: &'a mut [Vec<Route>],
+    /// The request's limits (cancelled when the request is dropped mid-way).
+    gov: &'a Arc<Governor>,
     /// Node indices of every node any route touches (sorted).
     participants: Vec<usize>,
     /// The transaction, once its first round was sent.
@@ -636,7 +657,11 @@ impl Drop for Driver<'_> {
         if self.done {
             return;
         }
+        // node work still running for it stops at its next check
+        self.gov.cancel();
         if let Some(tx) = self.tx.take() {
+            // replies may be outstanding: what it changed is not known
+            tx.mark_wrote();
             tx.end(self.nodes);
             // (work queued by `GroupCommit::begin` may still wait for its wake-up)
             tx.wake(self.nodes);
@@ -685,6 +710,12 @@ impl Round {
 }
 
 impl Driver<'_> {
+    fn mark_wrote(&self) {
+        if let Some(tx) = &self.tx {
+            tx.mark_wrote();
+        }
+    }
+
     fn position(&self, node: usize) -> Result<usize> {
         self.participants
             .iter()
@@ -733,6 +764,7 @@ impl Driver<'_> {
                 sets: sets.clone(),
                 params: self.params.clone(),
                 now: self.now,
+                gov: self.gov.clone(),
             });
             work.1.push(index);
         }
@@ -791,13 +823,19 @@ impl Driver<'_> {
                 // which wakes the nodes too)
                 tokio::task::yield_now().await;
                 tx.wake(self.nodes);
-                sent?;
+                if let Err(e) = sent {
+                    tx.mark_wrote();
+                    return Err(e);
+                }
             }
             Some(tx) => {
                 if tx.is_aborted() {
                     return Err(commit::conflict());
                 }
-                tx.send(self.nodes, out, last)?;
+                if let Err(e) = tx.send(self.nodes, out, last) {
+                    tx.mark_wrote();
+                    return Err(e);
+                }
             }
         }
         // collect every reply; remember the earliest failed dispatch
@@ -810,12 +848,23 @@ impl Driver<'_> {
             };
             let (failed_at, err) = match w.await {
                 Ok(Ok(reply)) => {
+                    if reply.wrote {
+                        self.mark_wrote();
+                    }
                     changes.append(reply.changes);
                     replies.push(reply.outputs.into_iter().map(Some).collect());
                     continue;
                 }
-                Ok(Err(e)) => (request_dispatch[pos].get(e.index).copied(), e.error),
-                Err(_) => (None, Error::new("compute node is not running")),
+                Ok(Err(e)) => {
+                    if e.wrote {
+                        self.mark_wrote();
+                    }
+                    (request_dispatch[pos].get(e.index).copied(), e.error)
+                }
+                Err(_) => {
+                    self.mark_wrote();
+                    (None, Error::new("compute node is not running"))
+                }
             };
             replies.push(Vec::new());
             let at = failed_at.unwrap_or(usize::MAX);
@@ -873,6 +922,11 @@ impl Driver<'_> {
                             continue;
                         }
                         break Some(stmt);
+                    }
+                    Ok(Step::Yield) => {
+                        // long coordinator work: let this frontend's other requests run
+                        tokio::task::yield_now().await;
+                        continue;
                     }
                     Ok(Step::Done) => break None,
                     Err(e) => {

@@ -2,6 +2,7 @@
 //! Rows and keys are routed by `murmur3_32` over the primary key, `% 8096` (spec §5.2).
 
 use amelie_catalog::{Catalog, Table};
+use amelie_common::governor::{Governor, CHECK_EVERY};
 use amelie_common::{Error, Result, Value};
 use amelie_compiler::InsertTemplate;
 use amelie_node::NodeHandle;
@@ -42,18 +43,30 @@ fn route_for(t: &Table, nodes: &[Arc<NodeHandle>], idx: usize) -> Result<Route> 
     })
 }
 
-/// Computes the routes of every target of `program` for one execution: `params` are its
-/// bound parameters, `lits` the request's literals and `now` its time (INSERT rows are built
-/// here from `inserts`).
+/// One execution of a program, as routing sees it: the request's literals, the bound
+/// parameters, the request time and the request's limits.
+pub struct Execution<'a> {
+    pub lits: &'a [Value],
+    pub params: &'a [Value],
+    pub now: i64,
+    pub gov: &'a Governor,
+}
+
+/// Computes the routes of every target of `program` for one execution (INSERT rows are built
+/// here from `inserts`, within the request's limits).
 pub fn plan(
     program: &Program,
     inserts: &[InsertTemplate],
-    lits: &[Value],
-    params: &[Value],
-    now: i64,
+    exec: &Execution<'_>,
     catalog: &Catalog,
     nodes: &[Arc<NodeHandle>],
 ) -> Result<Vec<Vec<Route>>> {
+    let Execution {
+        lits,
+        params,
+        now,
+        gov,
+    } = *exec;
     let mut routes = Vec::with_capacity(program.targets.len());
     for (i, target) in program.targets.iter().enumerate() {
         let table = match program.target_table.get(i) {
@@ -100,7 +113,14 @@ pub fn plan(
                     continue;
                 }
                 let mut per: Vec<Option<Route>> = (0..t.partitions.len()).map(|_| None).collect();
+                // rows made here count against the request's limits
+                let (mut made, mut bytes) = (0usize, 0usize);
                 template.each_row(lits, now, |row| {
+                    made += 1;
+                    if made % CHECK_EVERY == 0 {
+                        gov.check()?;
+                        gov.fit(bytes)?;
+                    }
                     let p = if t.partitions.len() == 1 {
                         0
                     } else {
@@ -110,7 +130,9 @@ pub fn plan(
                         per[p] = Some(route_for(t, nodes, p)?);
                     }
                     if let Some(r) = per[p].as_mut() {
+                        let before = r.rows.len();
                         encode_row_into(row, &mut r.rows);
+                        bytes += r.rows.len() - before;
                     }
                     Ok(())
                 })?;

@@ -302,9 +302,12 @@ impl crate::Executor {
         let routes = crate::route::plan(
             program,
             &plan.inserts,
-            &[],
-            &params,
-            now,
+            &crate::route::Execution {
+                lits: &[],
+                params: &params,
+                now,
+                gov: &amelie_common::Governor::unlimited(),
+            },
             &catalog,
             &self.nodes(),
         )?;
@@ -320,7 +323,7 @@ impl crate::Executor {
         );
         match coord.resume(None)? {
             Step::Done => {}
-            Step::Dispatch(_) | Step::Await(_) => {
+            Step::Dispatch(_) | Step::Await(_) | Step::Yield => {
                 return Err(Error::new("WATCH: expression cannot read tables"))
             }
         }

@@ -186,7 +186,9 @@ impl Shared {
         let mut builder = http1::Builder::new();
         builder
             .keep_alive(true)
-            .half_close(true)
+            // a client that closes its end while its request runs has gone away: hyper then
+            // drops the request, which cancels it (the executor stops its work)
+            .half_close(false)
             .auto_date_header(false)
             // Our own header timer (ConnState) spares idle keep-alive connections, which
             // hyper's header_read_timeout would close.

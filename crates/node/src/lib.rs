@@ -42,6 +42,8 @@ pub struct NodeRequest {
     pub params: Arc<[amelie_common::Value]>,
     /// Request start time.
     pub now: i64,
+    /// The request's limits (shared by its requests and its coordinator).
+    pub gov: Arc<amelie_common::Governor>,
 }
 
 /// The answer to one [`TxWork`]: an output per request (in order) and the WAL changes the
@@ -50,6 +52,9 @@ pub struct NodeRequest {
 pub struct BatchReply {
     pub outputs: Vec<NodeOutput>,
     pub changes: ChangeLog,
+    /// The transaction has changed something on this node so far (its undo log is not
+    /// empty): later transactions may have read it.
+    pub wrote: bool,
 }
 
 /// A failed batch: the position of the request that failed (requests after it did not run)
@@ -58,6 +63,9 @@ pub struct BatchReply {
 pub struct BatchError {
     pub index: usize,
     pub error: Error,
+    /// As [`BatchReply::wrote`]. (An error that reached no partition says true: nothing is
+    /// known.)
+    pub wrote: bool,
 }
 
 /// Reply callback of a [`TxWork`].
@@ -516,6 +524,7 @@ impl Node {
                     reply(Err(BatchError {
                         index: 0,
                         error: Error::new("internal: transaction is not running on this node"),
+                        wrote: true,
                     }));
                 }
                 return;
@@ -536,11 +545,13 @@ impl Node {
             Err(BatchError {
                 index: 0,
                 error: conflict(),
+                wrote: true,
             })
         } else {
             let mut reply = BatchReply {
                 outputs: Vec::with_capacity(w.reqs.len()),
                 changes: ChangeLog::default(),
+                wrote: false,
             };
             let mut failed = None;
             self.regs.clear();
@@ -548,17 +559,26 @@ impl Node {
                 match self.execute(req, &mut cur.undo, &mut reply.changes) {
                     Ok(out) => reply.outputs.push(out),
                     Err(error) => {
-                        failed = Some(BatchError { index, error });
+                        failed = Some(BatchError {
+                            index,
+                            error,
+                            wrote: false,
+                        });
                         break;
                     }
                 }
             }
+            let wrote = !cur.undo.is_empty();
             match failed {
-                Some(e) => {
+                Some(mut e) => {
                     cur.failed = true;
+                    e.wrote = wrote;
                     Err(e)
                 }
-                None => Ok(reply),
+                None => {
+                    reply.wrote = wrote;
+                    Ok(reply)
+                }
             }
         };
         if let Some(reply) = w.reply {
@@ -592,6 +612,7 @@ impl Node {
                 params: &req.params,
                 now: req.now,
             },
+            gov: Some(&req.gov),
             regs: &mut self.regs,
         };
         let input = match &req.generate {

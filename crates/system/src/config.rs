@@ -13,6 +13,12 @@ use serde_json::Value;
 /// Version string reported by `--version`, `SHOW version` and `SHOW ALL`.
 pub const VERSION: &str = "1.0.0";
 
+/// Default `limit_memory`: 1 GiB per request and thread.
+pub const DEFAULT_LIMIT_MEMORY: u64 = 1 << 30;
+
+/// Default `limit_time`: a request may run for a minute.
+pub const DEFAULT_LIMIT_TIME_MS: u64 = 60_000;
+
 /// Default TCP port of a listener.
 pub const DEFAULT_PORT: u16 = 3485;
 
@@ -91,6 +97,16 @@ pub const VARS: &[VarDef] = &[
     rvar("repl_reconnect_ms", VarType::Int),
     rvar("checkpoint_interval", VarType::String),
     var("checkpoint_workers", VarType::Int),
+    // our own limits (not in the original's listing, so hidden from `SHOW ALL` and
+    // `system.config()`; settable like the others)
+    VarDef {
+        hidden: true,
+        ..rvar("limit_memory", VarType::Int)
+    },
+    VarDef {
+        hidden: true,
+        ..rvar("limit_time", VarType::Int)
+    },
     VarDef {
         option: false,
         hidden: true,
@@ -182,6 +198,10 @@ pub struct Config {
     pub repl_reconnect_ms: u64,
     pub checkpoint_interval: String,
     pub checkpoint_workers: u64,
+    /// Bytes a request may keep in row sets, outputs and changes, per thread (0: no limit).
+    pub limit_memory: u64,
+    /// Milliseconds a request may run (0: no limit).
+    pub limit_time: u64,
     /// Persisted replica definitions (hidden; only loaded from `config.json`).
     pub replicas: Value,
     /// Persisted users (hidden and secret; only loaded from `config.json`).
@@ -229,6 +249,8 @@ impl Default for Config {
             repl_reconnect_ms: 3000,
             checkpoint_interval: "5 min".into(),
             checkpoint_workers: 3,
+            limit_memory: DEFAULT_LIMIT_MEMORY,
+            limit_time: DEFAULT_LIMIT_TIME_MS,
             replicas: Value::Array(Vec::new()),
             users: Value::Array(Vec::new()),
         }
@@ -464,6 +486,8 @@ impl Config {
             "wal_rotate_wm" => &mut self.wal_rotate_wm,
             "repl_reconnect_ms" => &mut self.repl_reconnect_ms,
             "checkpoint_workers" => &mut self.checkpoint_workers,
+            "limit_memory" => &mut self.limit_memory,
+            "limit_time" => &mut self.limit_time,
             _ => return None,
         })
     }
@@ -513,6 +537,8 @@ impl Config {
             "repl_reconnect_ms" => self.repl_reconnect_ms.into(),
             "checkpoint_interval" => s(&self.checkpoint_interval),
             "checkpoint_workers" => self.checkpoint_workers.into(),
+            "limit_memory" => self.limit_memory.into(),
+            "limit_time" => self.limit_time.into(),
             "replicas" => self.replicas.clone(),
             "users" => self.users.clone(),
             _ => return None,

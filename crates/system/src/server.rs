@@ -69,7 +69,7 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
     fn set(&self, name: &str, value: &amelie_common::Value) -> Result<(), Error> {
         use amelie_common::Value as V;
         let def = crate::config::var_def(name)
-            .filter(|d| !d.hidden)
+            .filter(|d| !d.hidden || d.runtime)
             .ok_or_else(|| Error::new(format!("SET '{name}': variable not found")))?;
         if !def.runtime {
             return Err(Error::new(format!("SET '{name}': variable is read-only")));
@@ -292,6 +292,8 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
     http.auth = config.listen.iter().map(|l| l.auth).collect();
     exec.set_limit_write(config.limit_write);
+    exec.set_limit_memory(config.limit_memory);
+    exec.set_limit_time(config.limit_time);
     let checkpoint_every_ms = Arc::new(AtomicU64::new(checkpoint_ms(&config.checkpoint_interval)?));
     exec.set_checkpoint_workers(config.checkpoint_workers);
     exec.set_config_source(Arc::new(ConfigState {

@@ -95,6 +95,7 @@ fn bench_node(c: &mut Criterion) {
                     params: &params,
                     now: 0,
                 },
+                gov: None,
                 regs: &mut regs,
             };
             run_node(

@@ -10,6 +10,7 @@ use crate::op::{BinOp, Merge, Op};
 use crate::program::{Env, Program};
 use crate::sets::{set_expr, InCaches};
 use crate::Tuple;
+use amelie_common::governor::{row_bytes, Governor, CHECK_EVERY};
 use amelie_common::Json;
 use amelie_common::{Error, Result, Value};
 use std::collections::HashMap;
@@ -35,8 +36,14 @@ pub enum Step {
     Dispatch(Dispatch),
     /// Resume with the outputs of the earliest outstanding dispatch of this statement.
     Await(usize),
+    /// The coordinator ran a while (see [`Coordinator::govern`]): let the frontend's other
+    /// requests run, then resume.
+    Yield,
     Done,
 }
+
+/// Ops a governed coordinator runs between two yields.
+const YIELD_EVERY: usize = 16 * CHECK_EVERY;
 
 /// Coordinator row sets travelling with a node request, by statement.
 pub type Shipped = Vec<(u16, Arc<Vec<Tuple>>)>;
@@ -59,6 +66,13 @@ pub struct Coordinator<'p> {
     ship_cache: HashMap<usize, Arc<Vec<Tuple>>>,
     /// The sets of the last `Send`.
     last_sets: &'p [u16],
+    /// The request's limits (None: ungoverned, never yields).
+    gov: Option<&'p Governor>,
+    /// Approximate bytes kept by each row set, and by all of them.
+    set_bytes: Vec<usize>,
+    kept: usize,
+    /// Ops run since the last yield.
+    fuel: usize,
 }
 
 /// Statements whose row set `op` changes.
@@ -97,7 +111,38 @@ impl<'p> Coordinator<'p> {
             in_cache: InCaches::default(),
             ship_cache: HashMap::new(),
             last_sets: &[],
+            gov: None,
+            set_bytes: vec![0; n],
+            kept: 0,
+            fuel: 0,
         }
+    }
+
+    /// Puts the coordinator under the request's limits: it yields every so many ops
+    /// ([`Step::Yield`]), fails when the request is cancelled or out of time, and fails when
+    /// its row sets outgrow the memory budget.
+    pub fn govern(&mut self, gov: &'p Governor) {
+        self.gov = Some(gov);
+    }
+
+    /// Counts `bytes` more kept by set `s`; fails past the memory budget.
+    fn grow(&mut self, s: usize, bytes: usize) -> Result<()> {
+        self.set_bytes[s] += bytes;
+        self.kept += bytes;
+        match self.gov {
+            Some(g) => g.fit(self.kept),
+            None => Ok(()),
+        }
+    }
+
+    /// Set `s` was emptied or replaced.
+    fn forget(&mut self, s: usize) {
+        self.kept -= std::mem::take(&mut self.set_bytes[s]);
+    }
+
+    /// Whether row sizes are worth measuring (a governed request with a budget).
+    fn measuring(&self) -> bool {
+        self.gov.is_some_and(|g| g.limit() != 0)
     }
 
     /// The row sets the last dispatch's node code reads (shared, copied once per change).
@@ -160,6 +205,14 @@ impl<'p> Coordinator<'p> {
         let program = self.program;
         let code = &program.coordinator;
         loop {
+            if let Some(g) = self.gov {
+                self.fuel += 1;
+                if self.fuel >= YIELD_EVERY {
+                    self.fuel = 0;
+                    g.check()?;
+                    return Ok(Step::Yield);
+                }
+            }
             let op = &code[self.pc];
             // the current row of the innermost loop, read in place
             let row = self
@@ -217,7 +270,13 @@ impl<'p> Coordinator<'p> {
                     partial,
                 } => {
                     let rows = std::mem::take(&mut self.sets[*src as usize]);
+                    self.forget(*src as usize);
                     let grouped = group_rows(rows, *keys as usize, aggs, *partial)?;
+                    self.forget(*dst as usize);
+                    if self.measuring() {
+                        let bytes = grouped.iter().map(|r| row_bytes(r)).sum();
+                        self.grow(*dst as usize, bytes)?;
+                    }
                     self.sets[*dst as usize] = grouped;
                 }
                 Op::OuterColumn { dst, depth, col } => {
@@ -241,10 +300,15 @@ impl<'p> Coordinator<'p> {
                         },
                         _ => return Err(Error::new("function must return result set or JSON")),
                     };
+                    if self.measuring() {
+                        let bytes = rows.iter().map(|r| row_bytes(r)).sum();
+                        self.grow(*stmt as usize, bytes)?;
+                    }
                     self.sets[*stmt as usize].extend(rows);
                 }
                 Op::SetReset { stmt } => {
                     let s = *stmt as usize;
+                    self.forget(s);
                     self.sets[s].clear();
                     for a in &mut self.aggs[s] {
                         *a = AggState::default();
@@ -281,6 +345,14 @@ impl<'p> Coordinator<'p> {
                     let s = *stmt as usize;
                     match merge {
                         Merge::Union => {
+                            if self.measuring() {
+                                let bytes = outputs
+                                    .iter()
+                                    .flat_map(|o| o.rows.iter())
+                                    .map(|r| row_bytes(r))
+                                    .sum();
+                                self.grow(s, bytes)?;
+                            }
                             let set = &mut self.sets[s];
                             for o in outputs {
                                 if set.is_empty() {
@@ -314,6 +386,9 @@ impl<'p> Coordinator<'p> {
                 Op::SetAdd { stmt, start, n } => {
                     let st = *start as usize;
                     let row = self.regs[st..st + *n as usize].to_vec().into_boxed_slice();
+                    if self.measuring() {
+                        self.grow(*stmt as usize, row_bytes(&row))?;
+                    }
                     self.sets[*stmt as usize].push(row);
                 }
                 Op::Sort { stmt, keys } => sort_rows(&mut self.sets[*stmt as usize], keys),

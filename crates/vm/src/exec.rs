@@ -226,6 +226,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
         },
         BinOp::Concat => match (a, b) {
             (Str(x), Str(y)) => {
+                amelie_common::governor::check_string(x.len().saturating_add(y.len()))?;
                 let mut s = String::with_capacity(x.len() + y.len());
                 s.push_str(x);
                 s.push_str(y);

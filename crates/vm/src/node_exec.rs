@@ -8,6 +8,7 @@ use crate::op::{Conflict, Op, Reg};
 use crate::program::{Env, Program};
 use crate::sets::{set_expr, InCaches, SetSource};
 use crate::Tuple;
+use amelie_common::governor::{row_bytes, Governor, CHECK_EVERY};
 use amelie_common::{Error, Result, Value};
 use amelie_storage::{Partition, Row, RowReader, UndoLog};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,8 @@ pub struct NodeCtx<'a> {
     pub sets: &'a [(u16, Arc<Vec<Tuple>>)],
     /// Parameters and request time of this execution.
     pub env: Env<'a>,
+    /// The request's limits (None: ungoverned).
+    pub gov: Option<&'a Governor>,
     /// Register file, reused from request to request. It must start out null for each
     /// batch of requests (the caller clears it); a statement's code writes a register before
     /// it reads it and statements use disjoint registers, so requests of one batch share it.
@@ -124,6 +127,31 @@ struct BodyState<'s> {
     /// Width of a `StageUpdate` image when it differs from the current row's width (the
     /// upsert body sees the existing row followed by the excluded row).
     width: Option<usize>,
+    /// The request's limits, rows and loop steps since the last check, bytes of `rows`.
+    gov: Option<&'s Governor>,
+    ticks: usize,
+    out_bytes: usize,
+}
+
+impl BodyState<'_> {
+    /// One more row or loop step: every [`CHECK_EVERY`] of them, fails if the request was
+    /// cancelled, ran out of time, or its outputs outgrew the memory budget (with `extra`
+    /// bytes kept elsewhere, such as the changes made so far).
+    #[inline]
+    fn tick(&mut self, extra: usize) -> Result<()> {
+        self.ticks += 1;
+        if self.ticks < CHECK_EVERY {
+            return Ok(());
+        }
+        self.ticks = 0;
+        match self.gov {
+            Some(g) => {
+                g.check()?;
+                g.fit(self.out_bytes + extra)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 /// The ops over shipped sets: set expressions, and set loops for the inner sources of a join
@@ -210,7 +238,7 @@ fn set_op(op: &Op, pc: usize, regs: &mut [Value], st: &mut BodyState) -> Result<
             regs[*dst as usize] = a.finish(*kind)?;
             pc + 1
         }
-        Op::SetNext { body } => match st.loops.last_mut() {
+        Op::SetNext { body } => match st.tick(0).map(|_| st.loops.last_mut())? {
             Some(l) => {
                 l.pos += 1;
                 if l.pos < l.len(st.sets) {
@@ -248,8 +276,11 @@ fn body_op(
     match op {
         Op::Emit { start, n } => {
             let s = *start as usize;
-            st.rows
-                .push(regs[s..s + *n as usize].to_vec().into_boxed_slice());
+            let row = regs[s..s + *n as usize].to_vec().into_boxed_slice();
+            if st.gov.is_some_and(|g| g.limit() != 0) {
+                st.out_bytes += row_bytes(&row);
+            }
+            st.rows.push(row);
         }
         Op::AggStep { agg, arg } => {
             let kind = program.stmts[stmt].aggs[*agg as usize];
@@ -447,6 +478,9 @@ pub fn run_node(
         staged_keys: Vec::new(),
         applied: Vec::new(),
         width: None,
+        gov: ctx.gov,
+        ticks: 0,
+        out_bytes: 0,
     };
     // INSERT rows, decoded when an op first needs them (GENERATE_ROWS replaces them)
     let mut rows: Option<Vec<Row>> = None;
@@ -495,7 +529,10 @@ pub fn run_node(
                     }
                     None => part.scan_range(Bound::Unbounded, Bound::Unbounded, |k, row| {
                         let row = RowRef::Stored(row);
-                        match run_body(program, stmt, body, &mut regs[..], row, k, &mut st) {
+                        let res = st.tick(0).and_then(|_| {
+                            run_body(program, stmt, body, &mut regs[..], row, k, &mut st)
+                        });
+                        match res {
                             Ok(()) => true,
                             Err(e) => {
                                 err = Some(e);
@@ -514,7 +551,10 @@ pub fn run_node(
                 let mut err = None;
                 ctx.partition.scan_range(bound(from), bound(to), |k, row| {
                     let row = RowRef::Stored(row);
-                    match run_body(program, stmt, body, &mut regs[..], row, k, &mut st) {
+                    let res = st.tick(0).and_then(|_| {
+                        run_body(program, stmt, body, &mut regs[..], row, k, &mut st)
+                    });
+                    match res {
                         Ok(()) => true,
                         Err(e) => {
                             err = Some(e);
@@ -581,6 +621,7 @@ pub fn run_node(
                 let part = &mut *ctx.partition;
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
+                    st.tick(ctx.changes.as_bytes().len())?;
                     part.row_key(&row, &mut key);
                     let mark = ctx.changes.mark();
                     if ctx.logged {
@@ -610,6 +651,7 @@ pub fn run_node(
                 };
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
+                    st.tick(ctx.changes.as_bytes().len())?;
                     let part = &mut *ctx.partition;
                     part.row_key(&row, &mut key);
                     let (image, replacing) = if unique.is_empty() {
@@ -674,6 +716,7 @@ pub fn run_node(
                 let mut out = Vec::new();
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
+                    st.tick(ctx.changes.as_bytes().len())?;
                     st.staged.clear();
                     st.staged_keys.clear();
                     let r = RowRef::Stored(&row);
@@ -778,6 +821,7 @@ mod tests {
             logged: true,
             sets: &[],
             env: Env::EMPTY,
+            gov: None,
             regs: &mut Vec::new(),
         };
         Ok(run_node(p, 0, 0, InsertRows::Encoded(&batch(input)), ctx)?.rows)
@@ -943,6 +987,7 @@ mod tests {
             logged: true,
             sets: &sets,
             env: Env::EMPTY,
+            gov: None,
             regs: &mut Vec::new(),
         };
         run_node(p, 0, 0, InsertRows::Encoded(&[]), ctx)

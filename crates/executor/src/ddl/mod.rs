@@ -422,6 +422,28 @@ impl crate::Executor {
             .store(v, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Sets `limit_memory` in bytes (0 = no limit).
+    pub fn set_limit_memory(&self, v: u64) {
+        self.limit_memory
+            .store(v, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sets `limit_time` in milliseconds (0 = no limit).
+    pub fn set_limit_time(&self, ms: u64) {
+        self.limit_time
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The limits of a request starting now (`limit_memory`, `limit_time`).
+    pub(crate) fn governor(&self) -> amelie_common::Governor {
+        let memory = self.limit_memory.load(std::sync::atomic::Ordering::Relaxed);
+        let ms = self.limit_time.load(std::sync::atomic::Ordering::Relaxed);
+        amelie_common::Governor::new(
+            memory,
+            (ms > 0).then(|| std::time::Duration::from_millis(ms)),
+        )
+    }
+
     /// Fails a transaction whose WAL record would exceed `limit_write`.
     pub(crate) fn check_limit_write(&self, record: &crate::commit::Record) -> Result<()> {
         let limit = self.limit_write.load(std::sync::atomic::Ordering::Relaxed);
@@ -595,6 +617,8 @@ impl crate::Executor {
             ("format", Value::Str(f)) => *self.format.write() = f.to_string(),
             ("limit_send", Value::Int(n)) => self.set_limit_send((*n).max(0) as u64),
             ("limit_write", Value::Int(n)) => self.set_limit_write((*n).max(0) as u64),
+            ("limit_memory", Value::Int(n)) => self.set_limit_memory((*n).max(0) as u64),
+            ("limit_time", Value::Int(n)) => self.set_limit_time((*n).max(0) as u64),
             _ => {}
         }
         Ok(())

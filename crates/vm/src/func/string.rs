@@ -2,6 +2,7 @@
 //! replace, ltrim/rtrim/trim, like.
 
 use super::{arg_err, def, str_arg, Ctx, Def, VARIADIC};
+use amelie_common::governor::check_string;
 use amelie_common::{Error, Json, Result, Value};
 
 pub const DEFS: &[Def] = &[
@@ -38,7 +39,10 @@ fn concat(_: &Ctx, a: &[Value]) -> Result<Value> {
     for v in a {
         match v {
             Value::Null => {}
-            Value::Str(s) => out.push_str(s),
+            Value::Str(s) => {
+                check_string(out.len().saturating_add(s.len()))?;
+                out.push_str(s)
+            }
             _ => return Err(Error::new("concat(): string argument expected")),
         }
     }
@@ -98,6 +102,13 @@ fn replace(_: &Ctx, a: &[Value]) -> Result<Value> {
     let to = str_arg("replace", a, 2)?;
     if from.is_empty() {
         return Err(Error::new("replace(): invalid from argument"));
+    }
+    if to.len() > from.len() {
+        let grows = s
+            .matches(from)
+            .count()
+            .saturating_mul(to.len() - from.len());
+        check_string(s.len().saturating_add(grows))?;
     }
     Ok(Value::Str(s.replace(from, to).into()))
 }
