@@ -161,3 +161,23 @@ fn a_failed_read_does_not_abort_the_writes_behind_it() {
     }
     still_serving(&server, 340);
 }
+
+#[test]
+fn all_requests_together_stay_within_the_server_budget() {
+    let (_dir, server) = server("limits_total");
+    // no per-request budget; the server-wide one stops the cross join
+    server.exec("set limit_memory to 0");
+    server.exec("set limit_memory_total to 20000000");
+    for _ in 0..3 {
+        server.expect_error(CROSS, "server memory limit reached");
+    }
+    // every request gives its reservation back: a 90,000-row join (a few MB) run ten times
+    // still fits in the 20 MB
+    for _ in 0..10 {
+        let body = server.query("with a as (select id from t) select x.id from a x, a y");
+        assert_eq!(json(&body).as_array().map(Vec::len), Some(90_000));
+    }
+    server.exec("set limit_memory_total to 4294967296");
+    server.exec("set limit_memory to 1073741824");
+    still_serving(&server, 300);
+}

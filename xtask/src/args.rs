@@ -8,6 +8,8 @@ usage: cargo xtask <command> [args]
 commands:
   ci                       fmt check, clippy (-D warnings), cargo test --workspace
   crash [N]                kill -9 crash test with N iterations (default 20)
+  soak [SECONDS]           valid and hostile clients against a release server, then a
+                           restart (default 60 s; tests/soak.rs)
   conformance [groups...]  build the release server and run ../shared/conformance/run
                            on it (groups: expr functions ddl dml query, or test files;
                            `-- -v` etc. are passed to the runner)
@@ -203,6 +205,8 @@ pub enum Command {
     Conformance(Vec<String>),
     /// The long crash test: `cargo test --test crash` with N kill -9 iterations (default 20).
     Crash(usize),
+    /// The soak test in release: `cargo test --release --test soak`, for N seconds.
+    Soak(u64),
     /// `bench` without a subcommand: micro-benchmarks, then a hint about `bench load`.
     Bench,
     BenchMicro(Vec<String>),
@@ -227,6 +231,13 @@ pub fn parse_command(args: &[String]) -> Result<Command, String> {
                 .parse()
                 .map(Command::Crash)
                 .map_err(|_| format!("crash: iteration count expected, got '{n}'")),
+        },
+        "soak" => match rest.first() {
+            None => Ok(Command::Soak(60)),
+            Some(n) => n
+                .parse()
+                .map(Command::Soak)
+                .map_err(|_| format!("soak: seconds expected, got '{n}'")),
         },
         "bench" => match rest.first().map(String::as_str) {
             None => Ok(Command::Bench),

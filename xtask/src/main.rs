@@ -129,6 +129,10 @@ fn main() -> ExitCode {
             std::env::set_var("AMELIE_CRASH_ITERATIONS", n.to_string());
             cargo(&["test", "--release", "--test", "crash", "--", "--nocapture"])
         }
+        Command::Soak(seconds) => {
+            std::env::set_var("AMELIE_SOAK_SECONDS", seconds.to_string());
+            cargo(&["test", "--release", "--test", "soak", "--", "--nocapture"])
+        }
         Command::Bench => bench_micro(&[]).map(|()| {
             eprintln!(
                 "\nxtask: these were the criterion micro-benchmarks; for end-to-end HTTP throughput run\n  \

@@ -8,7 +8,8 @@
 //! first check that fails ends the request with an error; its transaction is rolled back like
 //! any failed one.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::json::Json;
@@ -23,6 +24,9 @@ pub const MEMORY_LIMIT: &str = "request memory limit reached";
 pub const TIME_LIMIT: &str = "request time limit reached";
 /// Error text of a request whose client went away.
 pub const CANCELLED: &str = "request cancelled";
+/// Error text of a request refused more memory because all requests together hold the
+/// server's whole budget ([`MemoryPool`]).
+pub const SERVER_MEMORY_LIMIT: &str = "server memory limit reached";
 
 /// Largest string a function or operator may build (64 MiB): a few nested calls cannot
 /// build gigabytes before the memory budget sees them.
@@ -43,6 +47,7 @@ pub fn check_string(len: usize) -> Result<()> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     Memory,
+    ServerMemory,
     Time,
     Cancelled,
 }
@@ -51,9 +56,60 @@ impl Stop {
     pub fn error(self) -> Error {
         Error::new(match self {
             Stop::Memory => MEMORY_LIMIT,
+            Stop::ServerMemory => SERVER_MEMORY_LIMIT,
             Stop::Time => TIME_LIMIT,
             Stop::Cancelled => CANCELLED,
         })
+    }
+}
+
+/// Bytes each part of a request keeps without reserving them from the [`MemoryPool`].
+pub const POOL_FREE: usize = 1 << 20;
+
+/// The memory all running requests may hold together (`limit_memory_total`).
+///
+/// Each request reserves from the pool the high-water mark of what its parts keep and gives
+/// it all back when it ends (its [`Governor`] is dropped), so a crowd of requests that each
+/// stay within `limit_memory` still cannot take the machine's memory.
+#[derive(Debug, Default)]
+pub struct MemoryPool {
+    used: AtomicUsize,
+    /// Bytes all requests may hold together (0: no limit).
+    limit: AtomicUsize,
+}
+
+impl MemoryPool {
+    pub fn new(limit: u64) -> MemoryPool {
+        let pool = MemoryPool::default();
+        pool.set_limit(limit);
+        pool
+    }
+
+    pub fn set_limit(&self, limit: u64) {
+        self.limit.store(
+            usize::try_from(limit).unwrap_or(usize::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Bytes reserved by the running requests.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Reserves `bytes` more; fails (reserving nothing) past the limit.
+    fn reserve(&self, bytes: usize) -> Result<()> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        let before = self.used.fetch_add(bytes, Ordering::Relaxed);
+        if limit != 0 && before.saturating_add(bytes) > limit {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(Stop::ServerMemory.error());
+        }
+        Ok(())
+    }
+
+    fn release(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
 
@@ -64,6 +120,17 @@ pub struct Governor {
     deadline: Option<Instant>,
     /// Bytes the request may keep (0: no limit).
     limit: usize,
+    /// The server-wide budget, and what this request has reserved from it.
+    pool: Option<Arc<MemoryPool>>,
+    reserved: AtomicUsize,
+}
+
+impl Drop for Governor {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.release(*self.reserved.get_mut());
+        }
+    }
 }
 
 impl Default for Governor {
@@ -79,7 +146,15 @@ impl Governor {
             cancelled: AtomicBool::new(false),
             deadline: time.and_then(|t| Instant::now().checked_add(t)),
             limit: usize::try_from(memory).unwrap_or(usize::MAX),
+            pool: None,
+            reserved: AtomicUsize::new(0),
         }
+    }
+
+    /// Also reserves what the request keeps from the server-wide `pool`.
+    pub fn with_pool(mut self, pool: Arc<MemoryPool>) -> Governor {
+        self.pool = Some(pool);
+        self
     }
 
     pub fn unlimited() -> Governor {
@@ -114,12 +189,31 @@ impl Governor {
 
     /// Fails if a part of the request (the coordinator's row sets, or one node's outputs and
     /// changes) would keep more than the budget. Each part checks its own bytes, so the
-    /// request as a whole keeps at most its budget per thread it runs on.
-    pub fn fit(&self, bytes: usize) -> Result<()> {
+    /// request as a whole keeps at most its budget per thread it runs on. `held` is the part's
+    /// high-water mark (start it at 0): growth past it is reserved from the server-wide pool,
+    /// which fails once all requests together hold its limit.
+    pub fn fit(&self, bytes: usize, held: &mut usize) -> Result<()> {
         if self.limit != 0 && bytes > self.limit {
             return Err(Stop::Memory.error());
         }
+        // the first POOL_FREE bytes of a part are its own: small requests never depend on
+        // what the heavy ones left in the pool
+        let bytes = bytes.saturating_sub(POOL_FREE);
+        if bytes > *held {
+            if let Some(pool) = &self.pool {
+                let more = bytes - *held;
+                pool.reserve(more)?;
+                self.reserved.fetch_add(more, Ordering::Relaxed);
+            }
+            *held = bytes;
+        }
         Ok(())
+    }
+
+    /// Whether what the request keeps is worth measuring: it has a budget of its own or a
+    /// server-wide one to reserve from.
+    pub fn measures(&self) -> bool {
+        self.limit != 0 || self.pool.is_some()
     }
 
     /// The memory budget (0: none).
@@ -177,10 +271,49 @@ mod tests {
     #[test]
     fn the_budget_fails_once_exceeded() {
         let g = Governor::new(1000, None);
-        g.fit(1000).unwrap();
-        assert_eq!(g.fit(1001).unwrap_err().msg(), MEMORY_LIMIT);
+        let mut held = 0;
+        g.fit(1000, &mut held).unwrap();
+        assert_eq!(g.fit(1001, &mut held).unwrap_err().msg(), MEMORY_LIMIT);
         // no budget: anything goes
-        Governor::unlimited().fit(usize::MAX).unwrap();
+        Governor::unlimited().fit(usize::MAX, &mut 0).unwrap();
+    }
+
+    #[test]
+    fn requests_together_stay_within_the_pool() {
+        const F: usize = POOL_FREE;
+        let pool = Arc::new(MemoryPool::new(1000));
+        let a = Governor::new((F + 800) as u64, None).with_pool(pool.clone());
+        let b = Governor::new((F + 800) as u64, None).with_pool(pool.clone());
+        let (mut ha, mut hb, mut hb2) = (0, 0, 0);
+        // a part's first POOL_FREE bytes are not reserved
+        a.fit(F, &mut ha).unwrap();
+        assert_eq!(pool.used(), 0);
+        a.fit(F + 300, &mut ha).unwrap();
+        a.fit(F + 600, &mut ha).unwrap();
+        // shrinking keeps the high-water reservation
+        a.fit(F + 100, &mut ha).unwrap();
+        assert_eq!(pool.used(), 600);
+        // b's two parts: within its own budget, but not within what the pool has left
+        b.fit(F + 300, &mut hb).unwrap();
+        assert_eq!(
+            b.fit(F + 200, &mut hb2).unwrap_err().msg(),
+            SERVER_MEMORY_LIMIT
+        );
+        assert_eq!(pool.used(), 900);
+        // small requests still run
+        b.fit(F, &mut 0).unwrap();
+        // a request gives everything back when it ends
+        drop(a);
+        assert_eq!(pool.used(), 300);
+        b.fit(F + 700, &mut hb2).unwrap();
+        drop(b);
+        assert_eq!(pool.used(), 0);
+        // 0: no server-wide limit
+        pool.set_limit(0);
+        let c = Governor::new(0, None).with_pool(pool.clone());
+        c.fit(usize::MAX / 2, &mut 0).unwrap();
+        drop(c);
+        assert_eq!(pool.used(), 0);
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct Executor {
     /// `limit_memory`: bytes a request may keep in row sets, outputs and changes, per thread
     /// it runs on (0 = no limit).
     limit_memory: AtomicU64,
+    /// `limit_memory_total`: what all running requests may keep together.
+    memory_pool: Arc<amelie_common::governor::MemoryPool>,
     /// `limit_time`: milliseconds a request may run (0 = no limit).
     limit_time: AtomicU64,
     config_source: RwLock<Option<Arc<dyn ddl::ConfigSource>>>,
@@ -92,6 +94,9 @@ pub struct Executor {
 
 /// Default `limit_memory`: 1 GiB.
 pub const DEFAULT_LIMIT_MEMORY: u64 = 1 << 30;
+
+/// Default `limit_memory_total` of an executor made without a server configuration: 4 GiB.
+pub const DEFAULT_LIMIT_MEMORY_TOTAL: u64 = 4 << 30;
 
 fn now_us() -> i64 {
     std::time::SystemTime::now()
@@ -119,6 +124,9 @@ impl Executor {
             limit_send: AtomicU64::new(config.limit_send),
             limit_write: AtomicU64::new(0),
             limit_memory: AtomicU64::new(DEFAULT_LIMIT_MEMORY),
+            memory_pool: Arc::new(amelie_common::governor::MemoryPool::new(
+                DEFAULT_LIMIT_MEMORY_TOTAL,
+            )),
             limit_time: AtomicU64::new(0),
             config_source: RwLock::new(None),
             dir: config.dir.clone(),

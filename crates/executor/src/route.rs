@@ -114,12 +114,12 @@ pub fn plan(
                 }
                 let mut per: Vec<Option<Route>> = (0..t.partitions.len()).map(|_| None).collect();
                 // rows made here count against the request's limits
-                let (mut made, mut bytes) = (0usize, 0usize);
+                let (mut made, mut bytes, mut held) = (0usize, 0usize, 0usize);
                 template.each_row(lits, now, |row| {
                     made += 1;
                     if made % CHECK_EVERY == 0 {
                         gov.check()?;
-                        gov.fit(bytes)?;
+                        gov.fit(bytes, &mut held)?;
                     }
                     let p = if t.partitions.len() == 1 {
                         0

@@ -16,6 +16,20 @@ pub const VERSION: &str = "1.0.0";
 /// Default `limit_memory`: 1 GiB per request and thread.
 pub const DEFAULT_LIMIT_MEMORY: u64 = 1 << 30;
 
+/// Default `limit_memory_total`: a quarter of the machine's memory, at least 1 GiB.
+pub fn default_limit_memory_total() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb.saturating_mul(1024))
+        .unwrap_or(4 << 30);
+    (total / 4).max(1 << 30)
+}
+
 /// Default `limit_time`: a request may run for a minute.
 pub const DEFAULT_LIMIT_TIME_MS: u64 = 60_000;
 
@@ -102,6 +116,10 @@ pub const VARS: &[VarDef] = &[
     VarDef {
         hidden: true,
         ..rvar("limit_memory", VarType::Int)
+    },
+    VarDef {
+        hidden: true,
+        ..rvar("limit_memory_total", VarType::Int)
     },
     VarDef {
         hidden: true,
@@ -200,6 +218,8 @@ pub struct Config {
     pub checkpoint_workers: u64,
     /// Bytes a request may keep in row sets, outputs and changes, per thread (0: no limit).
     pub limit_memory: u64,
+    /// Bytes all running requests may keep together (0: no limit).
+    pub limit_memory_total: u64,
     /// Milliseconds a request may run (0: no limit).
     pub limit_time: u64,
     /// Persisted replica definitions (hidden; only loaded from `config.json`).
@@ -250,6 +270,7 @@ impl Default for Config {
             checkpoint_interval: "5 min".into(),
             checkpoint_workers: 3,
             limit_memory: DEFAULT_LIMIT_MEMORY,
+            limit_memory_total: default_limit_memory_total(),
             limit_time: DEFAULT_LIMIT_TIME_MS,
             replicas: Value::Array(Vec::new()),
             users: Value::Array(Vec::new()),
@@ -487,6 +508,7 @@ impl Config {
             "repl_reconnect_ms" => &mut self.repl_reconnect_ms,
             "checkpoint_workers" => &mut self.checkpoint_workers,
             "limit_memory" => &mut self.limit_memory,
+            "limit_memory_total" => &mut self.limit_memory_total,
             "limit_time" => &mut self.limit_time,
             _ => return None,
         })
@@ -538,6 +560,7 @@ impl Config {
             "checkpoint_interval" => s(&self.checkpoint_interval),
             "checkpoint_workers" => self.checkpoint_workers.into(),
             "limit_memory" => self.limit_memory.into(),
+            "limit_memory_total" => self.limit_memory_total.into(),
             "limit_time" => self.limit_time.into(),
             "replicas" => self.replicas.clone(),
             "users" => self.users.clone(),

@@ -293,6 +293,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
     http.auth = config.listen.iter().map(|l| l.auth).collect();
     exec.set_limit_write(config.limit_write);
     exec.set_limit_memory(config.limit_memory);
+    exec.set_limit_memory_total(config.limit_memory_total);
     exec.set_limit_time(config.limit_time);
     let checkpoint_every_ms = Arc::new(AtomicU64::new(checkpoint_ms(&config.checkpoint_interval)?));
     exec.set_checkpoint_workers(config.checkpoint_workers);

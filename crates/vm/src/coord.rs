@@ -71,6 +71,8 @@ pub struct Coordinator<'p> {
     /// Approximate bytes kept by each row set, and by all of them.
     set_bytes: Vec<usize>,
     kept: usize,
+    /// High-water mark of `kept` reserved from the server-wide memory pool.
+    held: usize,
     /// Ops run since the last yield.
     fuel: usize,
 }
@@ -114,6 +116,7 @@ impl<'p> Coordinator<'p> {
             gov: None,
             set_bytes: vec![0; n],
             kept: 0,
+            held: 0,
             fuel: 0,
         }
     }
@@ -130,7 +133,7 @@ impl<'p> Coordinator<'p> {
         self.set_bytes[s] += bytes;
         self.kept += bytes;
         match self.gov {
-            Some(g) => g.fit(self.kept),
+            Some(g) => g.fit(self.kept, &mut self.held),
             None => Ok(()),
         }
     }
@@ -142,7 +145,7 @@ impl<'p> Coordinator<'p> {
 
     /// Whether row sizes are worth measuring (a governed request with a budget).
     fn measuring(&self) -> bool {
-        self.gov.is_some_and(|g| g.limit() != 0)
+        self.gov.is_some_and(|g| g.measures())
     }
 
     /// The row sets the last dispatch's node code reads (shared, copied once per change).

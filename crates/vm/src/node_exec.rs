@@ -131,6 +131,17 @@ struct BodyState<'s> {
     gov: Option<&'s Governor>,
     ticks: usize,
     out_bytes: usize,
+    /// High-water mark reserved from the server-wide memory pool.
+    held: usize,
+}
+
+/// Estimated bytes a transaction keeps for its changes on a node: the change log (about the
+/// rows' data), the same data in the partition's index, and per changed row its undo entry
+/// and index slot.
+#[inline]
+fn held_by_changes(log_bytes: usize, undo_ops: usize) -> usize {
+    const PER_ROW: usize = 64;
+    log_bytes * 2 + undo_ops * PER_ROW
 }
 
 impl BodyState<'_> {
@@ -147,7 +158,7 @@ impl BodyState<'_> {
         match self.gov {
             Some(g) => {
                 g.check()?;
-                g.fit(self.out_bytes + extra)
+                g.fit(self.out_bytes + extra, &mut self.held)
             }
             None => Ok(()),
         }
@@ -277,7 +288,7 @@ fn body_op(
         Op::Emit { start, n } => {
             let s = *start as usize;
             let row = regs[s..s + *n as usize].to_vec().into_boxed_slice();
-            if st.gov.is_some_and(|g| g.limit() != 0) {
+            if st.gov.is_some_and(|g| g.measures()) {
                 st.out_bytes += row_bytes(&row);
             }
             st.rows.push(row);
@@ -481,6 +492,7 @@ pub fn run_node(
         gov: ctx.gov,
         ticks: 0,
         out_bytes: 0,
+        held: 0,
     };
     // INSERT rows, decoded when an op first needs them (GENERATE_ROWS replaces them)
     let mut rows: Option<Vec<Row>> = None;
@@ -621,7 +633,10 @@ pub fn run_node(
                 let part = &mut *ctx.partition;
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
-                    st.tick(ctx.changes.as_bytes().len())?;
+                    st.tick(held_by_changes(
+                        ctx.changes.as_bytes().len(),
+                        ctx.undo.len(),
+                    ))?;
                     part.row_key(&row, &mut key);
                     let mark = ctx.changes.mark();
                     if ctx.logged {
@@ -651,7 +666,10 @@ pub fn run_node(
                 };
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
-                    st.tick(ctx.changes.as_bytes().len())?;
+                    st.tick(held_by_changes(
+                        ctx.changes.as_bytes().len(),
+                        ctx.undo.len(),
+                    ))?;
                     let part = &mut *ctx.partition;
                     part.row_key(&row, &mut key);
                     let (image, replacing) = if unique.is_empty() {
@@ -716,7 +734,10 @@ pub fn run_node(
                 let mut out = Vec::new();
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
-                    st.tick(ctx.changes.as_bytes().len())?;
+                    st.tick(held_by_changes(
+                        ctx.changes.as_bytes().len(),
+                        ctx.undo.len(),
+                    ))?;
                     st.staged.clear();
                     st.staged_keys.clear();
                     let r = RowRef::Stored(&row);

@@ -428,6 +428,16 @@ impl crate::Executor {
             .store(v, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Sets `limit_memory_total` in bytes (0 = no limit).
+    pub fn set_limit_memory_total(&self, v: u64) {
+        self.memory_pool.set_limit(v);
+    }
+
+    /// Bytes the running requests hold of `limit_memory_total`.
+    pub fn memory_reserved(&self) -> usize {
+        self.memory_pool.used()
+    }
+
     /// Sets `limit_time` in milliseconds (0 = no limit).
     pub fn set_limit_time(&self, ms: u64) {
         self.limit_time
@@ -442,6 +452,7 @@ impl crate::Executor {
             memory,
             (ms > 0).then(|| std::time::Duration::from_millis(ms)),
         )
+        .with_pool(self.memory_pool.clone())
     }
 
     /// Fails a transaction whose WAL record would exceed `limit_write`.
@@ -618,6 +629,9 @@ impl crate::Executor {
             ("limit_send", Value::Int(n)) => self.set_limit_send((*n).max(0) as u64),
             ("limit_write", Value::Int(n)) => self.set_limit_write((*n).max(0) as u64),
             ("limit_memory", Value::Int(n)) => self.set_limit_memory((*n).max(0) as u64),
+            ("limit_memory_total", Value::Int(n)) => {
+                self.set_limit_memory_total((*n).max(0) as u64)
+            }
             ("limit_time", Value::Int(n)) => self.set_limit_time((*n).max(0) as u64),
             _ => {}
         }
