@@ -181,3 +181,23 @@ fn all_requests_together_stay_within_the_server_budget() {
     server.exec("set limit_memory to 1073741824");
     still_serving(&server, 300);
 }
+
+#[test]
+fn many_small_statements_are_bounded_like_one_large_one() {
+    let (_dir, server) = server("limits_statements");
+    server.exec("create table r (id int primary key, s text)");
+    let s = "x".repeat(100_000);
+    server.exec(&format!("insert into r values (1, '{s}')"));
+    server.exec("set limit_memory to 2000000");
+    // each update keeps the previous 100 KB image for the rollback: 100 of them are past
+    // the budget, although no statement touches more than one row
+    let updates = vec!["update r set s = s || 'y' where id = 1"; 100].join("; ");
+    server.expect_error(&updates, MEMORY);
+    server.expect("select length(s) from r", 200, "[100000]");
+    // three fit
+    let updates = vec!["update r set s = s || 'y' where id = 1"; 3].join("; ");
+    server.exec(&updates);
+    server.expect("select length(s) from r", 200, "[100003]");
+    server.exec("set limit_memory to 1073741824");
+    still_serving(&server, 300);
+}

@@ -246,6 +246,8 @@ struct Current {
     /// A request failed: later requests are not run (the transaction will be aborted).
     failed: bool,
     undo: UndoLog,
+    /// Bytes reserved for it from the server-wide memory pool (`NodeCtx::held`).
+    held: usize,
 }
 
 struct Node {
@@ -535,6 +537,7 @@ impl Node {
                 aborted,
                 failed: false,
                 undo: UndoLog::default(),
+                held: 0,
             });
         }
         let Some(mut cur) = self.current.take() else {
@@ -556,7 +559,7 @@ impl Node {
             let mut failed = None;
             self.regs.clear();
             for (index, req) in w.reqs.into_iter().enumerate() {
-                match self.execute(req, &mut cur.undo, &mut reply.changes) {
+                match self.execute(req, &mut cur.undo, &mut cur.held, &mut reply.changes) {
                     Ok(out) => reply.outputs.push(out),
                     Err(error) => {
                         failed = Some(BatchError {
@@ -597,6 +600,7 @@ impl Node {
         &mut self,
         req: NodeRequest,
         undo: &mut UndoLog,
+        held: &mut usize,
         changes: &mut ChangeLog,
     ) -> Result<NodeOutput> {
         let Some(partition) = self.partitions.get_mut(&req.partition) else {
@@ -613,6 +617,7 @@ impl Node {
                 now: req.now,
             },
             gov: Some(&req.gov),
+            held,
             regs: &mut self.regs,
         };
         let input = match &req.generate {

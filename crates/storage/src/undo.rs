@@ -23,12 +23,17 @@ pub struct UndoOp {
 pub struct UndoLog {
     keys: Vec<u8>,
     ops: Vec<UndoOp>,
+    /// Bytes of the previous images held (for the request's memory budget).
+    old_bytes: usize,
 }
 
 impl UndoLog {
     /// Logs that `key` of `partition` held `old` before a change.
     pub fn push(&mut self, partition: u64, key: &[u8], old: Option<Row>) {
         self.keys.extend_from_slice(key);
+        if let Some(row) = &old {
+            self.old_bytes += row.as_bytes().len();
+        }
         self.ops.push(UndoOp {
             partition,
             end: self.keys.len(),
@@ -42,6 +47,11 @@ impl UndoLog {
 
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Bytes of the previous row images the log holds.
+    pub fn old_bytes(&self) -> usize {
+        self.old_bytes
     }
 
     /// The previous image logged last (e.g. the row a `Partition::remove` with undo just
@@ -64,6 +74,7 @@ impl UndoLog {
     pub fn clear(&mut self) {
         self.ops.clear();
         self.keys.clear();
+        self.old_bytes = 0;
     }
 
     /// Undoes every change in reverse order; `restore(partition_id, key, old_row)` puts
@@ -74,6 +85,7 @@ impl UndoLog {
 
     /// Like [`UndoLog::rollback`] but leaves the log empty with its memory kept for reuse.
     pub fn rollback_in_place(&mut self, mut restore: impl FnMut(u64, &[u8], Option<Row>)) {
+        self.old_bytes = 0;
         while let Some(op) = self.ops.pop() {
             let start = self.ops.last().map_or(0, |o| o.end);
             let key = self.keys.get(start..op.end).unwrap_or(&[]);

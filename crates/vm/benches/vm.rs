@@ -96,6 +96,7 @@ fn bench_node(c: &mut Criterion) {
                     now: 0,
                 },
                 gov: None,
+                held: &mut 0,
                 regs: &mut regs,
             };
             run_node(

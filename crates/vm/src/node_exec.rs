@@ -31,6 +31,9 @@ pub struct NodeCtx<'a> {
     pub env: Env<'a>,
     /// The request's limits (None: ungoverned).
     pub gov: Option<&'a Governor>,
+    /// High-water mark of the transaction's bytes on this node, reserved from the server-wide
+    /// memory pool (kept by the node from statement to statement; starts at 0).
+    pub held: &'a mut usize,
     /// Register file, reused from request to request. It must start out null for each
     /// batch of requests (the caller clears it); a statement's code writes a register before
     /// it reads it and statements use disjoint registers, so requests of one batch share it.
@@ -131,17 +134,17 @@ struct BodyState<'s> {
     gov: Option<&'s Governor>,
     ticks: usize,
     out_bytes: usize,
-    /// High-water mark reserved from the server-wide memory pool.
-    held: usize,
+    /// High-water mark reserved from the server-wide memory pool ([`NodeCtx::held`]).
+    held: &'s mut usize,
 }
 
 /// Estimated bytes a transaction keeps for its changes on a node: the change log (about the
-/// rows' data), the same data in the partition's index, and per changed row its undo entry
-/// and index slot.
+/// new rows' data), the same data in the partition's index, the previous images the undo log
+/// holds, and per changed row its undo entry and index slot.
 #[inline]
-fn held_by_changes(log_bytes: usize, undo_ops: usize) -> usize {
+fn held_by_changes(log_bytes: usize, undo: &amelie_storage::undo::UndoLog) -> usize {
     const PER_ROW: usize = 64;
-    log_bytes * 2 + undo_ops * PER_ROW
+    log_bytes * 2 + undo.old_bytes() + undo.len() * PER_ROW
 }
 
 impl BodyState<'_> {
@@ -158,7 +161,7 @@ impl BodyState<'_> {
         match self.gov {
             Some(g) => {
                 g.check()?;
-                g.fit(self.out_bytes + extra, &mut self.held)
+                g.fit(self.out_bytes + extra, self.held)
             }
             None => Ok(()),
         }
@@ -476,6 +479,17 @@ pub fn run_node(
         regs.resize(program.node_regs as usize, Value::Null);
     }
     let naggs = program.stmts.get(stmt).map(|s| s.aggs.len()).unwrap_or(0);
+    // every statement starts with a check: a transaction of many small statements is
+    // bounded like one of a few large ones
+    if let Some(g) = ctx.gov {
+        g.check()?;
+        if g.measures() {
+            g.fit(
+                held_by_changes(ctx.changes.as_bytes().len(), ctx.undo),
+                ctx.held,
+            )?;
+        }
+    }
     let mut st = BodyState {
         env: ctx.env,
         sets: ctx.sets,
@@ -492,7 +506,7 @@ pub fn run_node(
         gov: ctx.gov,
         ticks: 0,
         out_bytes: 0,
-        held: 0,
+        held: ctx.held,
     };
     // INSERT rows, decoded when an op first needs them (GENERATE_ROWS replaces them)
     let mut rows: Option<Vec<Row>> = None;
@@ -633,10 +647,7 @@ pub fn run_node(
                 let part = &mut *ctx.partition;
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
-                    st.tick(held_by_changes(
-                        ctx.changes.as_bytes().len(),
-                        ctx.undo.len(),
-                    ))?;
+                    st.tick(held_by_changes(ctx.changes.as_bytes().len(), ctx.undo))?;
                     part.row_key(&row, &mut key);
                     let mark = ctx.changes.mark();
                     if ctx.logged {
@@ -666,10 +677,7 @@ pub fn run_node(
                 };
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
-                    st.tick(held_by_changes(
-                        ctx.changes.as_bytes().len(),
-                        ctx.undo.len(),
-                    ))?;
+                    st.tick(held_by_changes(ctx.changes.as_bytes().len(), ctx.undo))?;
                     let part = &mut *ctx.partition;
                     part.row_key(&row, &mut key);
                     let (image, replacing) = if unique.is_empty() {
@@ -734,10 +742,7 @@ pub fn run_node(
                 let mut out = Vec::new();
                 for row in Input::new(input, &mut rows) {
                     let row = row?;
-                    st.tick(held_by_changes(
-                        ctx.changes.as_bytes().len(),
-                        ctx.undo.len(),
-                    ))?;
+                    st.tick(held_by_changes(ctx.changes.as_bytes().len(), ctx.undo))?;
                     st.staged.clear();
                     st.staged_keys.clear();
                     let r = RowRef::Stored(&row);
@@ -843,6 +848,7 @@ mod tests {
             sets: &[],
             env: Env::EMPTY,
             gov: None,
+            held: &mut 0,
             regs: &mut Vec::new(),
         };
         Ok(run_node(p, 0, 0, InsertRows::Encoded(&batch(input)), ctx)?.rows)
@@ -1009,6 +1015,7 @@ mod tests {
             sets: &sets,
             env: Env::EMPTY,
             gov: None,
+            held: &mut 0,
             regs: &mut Vec::new(),
         };
         run_node(p, 0, 0, InsertRows::Encoded(&[]), ctx)
