@@ -201,3 +201,27 @@ fn many_small_statements_are_bounded_like_one_large_one() {
     server.exec("set limit_memory to 1073741824");
     still_serving(&server, 300);
 }
+
+#[test]
+fn json_built_by_functions_has_a_ceiling() {
+    let (_dir, server) = server("limits_json");
+    server.exec("create table big (id int primary key, j json)");
+    // a 1 MB JSON string in a row, then arrays of many copies of it
+    let s = "x".repeat(1_000_000);
+    server.exec(&format!("insert into big values (1, [\"{s}\"])"));
+    let copies = |n: usize| vec!["j"; n].join(", ");
+    server.expect_error(
+        &format!("select [{}] from big", copies(100)),
+        "json size limit reached",
+    );
+    server.expect_error(
+        &format!("select append(j, {}) from big", copies(100)),
+        "json size limit reached",
+    );
+    server.expect(
+        &format!("select length([{}]) from big", copies(3)),
+        200,
+        "[3]",
+    );
+    still_serving(&server, 300);
+}

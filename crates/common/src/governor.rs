@@ -43,6 +43,27 @@ pub fn check_string(len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Error text of a JSON value a function would build past [`MAX_STRING`] bytes.
+pub const JSON_LIMIT: &str = "json size limit reached";
+
+/// Fails when a JSON value built from `parts` (array elements, object values, the array a
+/// function extends) would hold more than [`MAX_STRING`] bytes: checked before building, so
+/// `[j, j, j, ...]` over a large `j` cannot make gigabytes from a few bytes of SQL.
+pub fn check_json_parts(parts: &[Value]) -> Result<()> {
+    let mut n = 0usize;
+    for v in parts {
+        if let Value::Str(s) = v {
+            n += s.len();
+        } else if matches!(v, Value::Json(_)) {
+            n += value_heap_bytes(v);
+        }
+        if n > MAX_STRING {
+            return Err(Error::new(JSON_LIMIT));
+        }
+    }
+    Ok(())
+}
+
 /// Why a request was stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
@@ -337,6 +358,14 @@ mod tests {
             check_string(MAX_STRING + 1).unwrap_err().msg(),
             STRING_LIMIT
         );
+    }
+
+    #[test]
+    fn json_built_from_parts_has_a_ceiling() {
+        let big = Value::str(&"x".repeat(MAX_STRING / 4));
+        check_json_parts(&[big.clone(), big.clone(), Value::Int(1)]).unwrap();
+        let parts = vec![big; 5];
+        assert_eq!(check_json_parts(&parts).unwrap_err().msg(), JSON_LIMIT);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! JSON functions: append/push_back, push, pop, pop_back, put, remove, set, unset, has.
 
 use super::{def, int_arg, str_arg, to_json, Ctx, Def, VARIADIC};
+use amelie_common::governor::check_json_parts;
 use amelie_common::{Error, Json, Result, Value};
 
 pub const DEFS: &[Def] = &[
@@ -75,10 +76,12 @@ fn op_field(_: &Ctx, a: &[Value]) -> Result<Value> {
 }
 
 fn op_array(c: &Ctx, a: &[Value]) -> Result<Value> {
+    check_json_parts(a)?;
     Ok(arr(a.iter().map(|v| to_json(v, c.tz_offset)).collect()))
 }
 
 fn op_object(c: &Ctx, a: &[Value]) -> Result<Value> {
+    check_json_parts(a)?;
     let mut m = Vec::with_capacity(a.len() / 2);
     for kv in a.chunks(2) {
         let k = match &kv[0] {
@@ -122,6 +125,7 @@ fn append_impl(f: &str, c: &Ctx, a: &[Value]) -> Result<Value> {
     if a[0].is_null() {
         return Ok(Value::Null);
     }
+    check_json_parts(a)?;
     let mut v = array(f, &a[0])?;
     v.extend(a[1..].iter().map(|x| to_json(x, c.tz_offset)));
     Ok(arr(v))
@@ -142,6 +146,7 @@ fn push(c: &Ctx, a: &[Value]) -> Result<Value> {
     if a[0].is_null() {
         return Ok(Value::Null);
     }
+    check_json_parts(a)?;
     let old = array("push", &a[0])?;
     let mut v: Vec<Json> = a[1..].iter().map(|x| to_json(x, c.tz_offset)).collect();
     v.extend(old);
@@ -171,6 +176,7 @@ fn index(f: &str, a: &[Value], len: usize) -> Result<usize> {
 }
 
 fn put(c: &Ctx, a: &[Value]) -> Result<Value> {
+    check_json_parts(a)?;
     let mut v = array("put", &a[0])?;
     let i = index("put", a, v.len())?;
     v[i] = to_json(&a[2], c.tz_offset);
@@ -234,6 +240,7 @@ fn set_path(j: &mut Json, path: &[&str], v: Json) -> bool {
 }
 
 fn set(c: &Ctx, a: &[Value]) -> Result<Value> {
+    check_json_parts(a)?;
     let mut o = object("set", &a[0])?;
     let p = path("set", a)?;
     set_path(&mut o, &p, to_json(&a[2], c.tz_offset));
