@@ -195,7 +195,7 @@ fn many_small_statements_are_bounded_like_one_large_one() {
     server.expect_error(&updates, MEMORY);
     server.expect("select length(s) from r", 200, "[100000]");
     // three fit
-    let updates = vec!["update r set s = s || 'y' where id = 1"; 3].join("; ");
+    let updates = ["update r set s = s || 'y' where id = 1"; 3].join("; ");
     server.exec(&updates);
     server.expect("select length(s) from r", 200, "[100003]");
     server.exec("set limit_memory to 1073741824");
