@@ -117,10 +117,15 @@ fn field<'a>(obj: &'a Json, key: &str) -> Option<&'a Json> {
     }
 }
 
+/// A base64url JSON part of a token. Integers must fit int64 (no wrap-around: `exp` of
+/// 10^30 must not become a small number).
 fn decode_part(part: &str) -> Option<Json> {
     let bytes = b64_decode(part, true)?;
-    Json::parse(std::str::from_utf8(&bytes).ok()?).ok()
+    Json::parse_checked(std::str::from_utf8(&bytes).ok()?).ok()
 }
+
+/// Latest accepted `iat`/`exp`: the year 9999 (the end of the timestamp range), in seconds.
+pub const MAX_TOKEN_TIME: i64 = 253_402_300_799;
 
 /// Validates a JWT against `users` at time `now` (seconds): HS256 header, `sub` naming a user
 /// with a secret, non-zero `iat <= exp`, `now < exp`, and a matching signature. Returns the
@@ -140,8 +145,9 @@ pub fn validate_token(token: &str, users: &[User], now: i64) -> Option<(String, 
     let Some(Json::String(sub)) = field(&payload, "sub") else {
         return None;
     };
+    // seconds since the epoch: positive and within the timestamp range
     let int = |key: &str| match field(&payload, key) {
-        Some(Json::Int(v)) if *v != 0 => Some(*v),
+        Some(Json::Int(v)) if (1..=MAX_TOKEN_TIME).contains(v) => Some(*v),
         _ => None,
     };
     let (iat, exp) = (int("iat")?, int("exp")?);
@@ -395,6 +401,32 @@ mod tests {
             validate_token(&make_token("test", "abc", 0, 200), &users(), 150),
             None
         );
+        // `exp` out of range: not wrapped into a valid time, not accepted
+        let forged = |payload: &str| {
+            let mut out = b64_encode(JWT_HEADER.as_bytes(), true);
+            out.push('.');
+            out.push_str(&b64_encode(payload.as_bytes(), true));
+            let sig = hmac_sha256(b"abc", out.as_bytes());
+            out.push('.');
+            out.push_str(&b64_encode(&sig, true));
+            out
+        };
+        let ok = forged(r#"{"sub": "test", "iat": 100, "exp": 200}"#);
+        assert!(validate_token(&ok, &users(), 150).is_some());
+        for payload in [
+            r#"{"sub": "test", "iat": 100, "exp": 1000000000000000000000000000000}"#,
+            r#"{"sub": "test", "iat": 100, "exp": 18446744073709551816}"#,
+            r#"{"sub": "test", "iat": 100, "exp": 1e30}"#,
+            r#"{"sub": "test", "iat": 100, "exp": 9223372036854775807}"#,
+            r#"{"sub": "test", "iat": -5, "exp": 200}"#,
+            r#"{"sub": "test", "iat": 100, "exp": "200"}"#,
+        ] {
+            assert_eq!(
+                validate_token(&forged(payload), &users(), 150),
+                None,
+                "{payload}"
+            );
+        }
         // garbage
         for bad in ["", "a.b", "a.b.c", "a.b.c.d", "....", "eyJ.eyJ.x"] {
             assert_eq!(validate_token(bad, &users(), 150), None, "{bad}");
