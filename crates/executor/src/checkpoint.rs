@@ -36,7 +36,10 @@ pub struct CheckpointLoad {
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::new(format!("checkpoint '{}': {e}", path.display()))
+    Error::new(format!(
+        "checkpoint '{}': {e}",
+        amelie_common::path_tail(path)
+    ))
 }
 
 /// Complete checkpoint directories (`<lsn>/`) and incomplete ones (`<lsn>.incomplete/`).

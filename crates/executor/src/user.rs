@@ -181,6 +181,29 @@ fn not_exists(name: &str) -> Error {
     Error::new(format!("user '{name}': not exists"))
 }
 
+/// The right to manage users. Amelie has no grants, so the right follows the listener: a
+/// request on a listener without `auth` (`user` is `None`; whoever reaches that socket is
+/// the operator) may create, alter and drop any user and create any user's token. A request
+/// on an `auth` listener acts as the user its token names: it may change that user's own
+/// secret (`ALTER USER <self> SECRET ..`) and create that user's own tokens, nothing else.
+pub fn check_user_rights(stmt: &Stmt, user: Option<&str>) -> Result<()> {
+    let Some(user) = user else {
+        return Ok(());
+    };
+    let allowed = match stmt {
+        Stmt::CreateUser { .. } | Stmt::DropUser { .. } => false,
+        Stmt::AlterUser { name, .. } | Stmt::CreateToken { name, .. } => name == user,
+        _ => true,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "user '{user}': permission denied (users are managed on a listener without auth)"
+        )))
+    }
+}
+
 impl crate::Executor {
     fn users_source(&self) -> Result<std::sync::Arc<dyn ConfigSource>> {
         self.config_source
@@ -204,6 +227,9 @@ impl crate::Executor {
         stmt: &Stmt,
         session: &crate::SessionCtx,
     ) -> Option<Result<Option<String>>> {
+        if let Err(e) = check_user_rights(stmt, session.user.as_deref()) {
+            return Some(Err(e));
+        }
         Some(match stmt {
             Stmt::CreateUser {
                 if_not_exists,
