@@ -28,22 +28,6 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-#[cfg(test)]
-mod tests {
-    use super::path_tail;
-    use std::path::Path;
-
-    #[test]
-    fn path_tail_hides_the_directory() {
-        assert_eq!(
-            path_tail(Path::new("/srv/db/wal/00000042.wal")),
-            "wal/00000042.wal"
-        );
-        assert_eq!(path_tail(Path::new("/a")), "a");
-        assert_eq!(path_tail(Path::new("x.snap")), "x.snap");
-    }
-}
-
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// A file path as error texts show it: its last two components (`wal/00000042.wal`,
@@ -74,4 +58,20 @@ macro_rules! bail {
 #[macro_export]
 macro_rules! err {
     ($($arg:tt)*) => { $crate::Error::new(format!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_tail;
+    use std::path::Path;
+
+    #[test]
+    fn path_tail_hides_the_directory() {
+        assert_eq!(
+            path_tail(Path::new("/srv/db/wal/00000042.wal")),
+            "wal/00000042.wal"
+        );
+        assert_eq!(path_tail(Path::new("/a")), "a");
+        assert_eq!(path_tail(Path::new("x.snap")), "x.snap");
+    }
 }

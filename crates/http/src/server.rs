@@ -440,15 +440,20 @@ fn limit_exempt(body: &[u8]) -> bool {
     };
     let text = text.trim();
     let text = text.strip_suffix(';').unwrap_or(text);
+    // keywords in any case; variable names are case-sensitive
     let mut words = text.split_ascii_whitespace();
-    let mut word = |w: &str| words.next().is_some_and(|x| x.eq_ignore_ascii_case(w));
-    if !(word("set") && word("limit_recv") && word("to")) {
+    let (Some(set), Some("limit_recv"), Some(to), Some(n), None) = (
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+    ) else {
         return false;
-    }
-    matches!(
-        (words.next(), words.next()),
-        (Some(n), None) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
-    )
+    };
+    set.eq_ignore_ascii_case("set")
+        && to.eq_ignore_ascii_case("to")
+        && n.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Is the request target exactly `/`?
@@ -575,7 +580,7 @@ mod tests {
     fn only_set_limit_recv_is_exempt() {
         for ok in [
             "set limit_recv to 1048576",
-            "SET LIMIT_RECV TO 5;",
+            "SET limit_recv TO 5;",
             "  set\tlimit_recv\nto 0 ; ",
         ] {
             assert!(limit_exempt(ok.as_bytes()), "{ok}");
@@ -584,6 +589,7 @@ mod tests {
         for bad in [
             "select 1",
             "set limit_send to 5",
+            "set LIMIT_RECV to 5",
             "set limit_recv to",
             "set limit_recv to 5 5",
             "set limit_recv to 5; select 1",

@@ -80,6 +80,13 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
             V::Str(s) => serde_json::Value::String(s.to_string()),
             _ => serde_json::Value::Null,
         };
+        if name == "wal_rotate_wm" {
+            // a tiny value means a WAL file per transaction
+            let min = crate::config::MIN_WAL_ROTATE_WM_SET;
+            if json.as_u64().is_some_and(|v| v < min) {
+                return Err(Error::new(format!("value must be at least {min}")));
+            }
+        }
         let mut config = self.config.lock();
         let mut next = config.clone();
         next.set_option(name, &json).map_err(|e| {
@@ -89,13 +96,6 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
                 None => Error::new(msg),
             }
         })?;
-        if name == "wal_rotate_wm" && next.wal_rotate_wm < crate::config::MIN_WAL_ROTATE_WM_SET {
-            // a tiny value means a WAL file per transaction
-            return Err(Error::new(format!(
-                "value must be at least {}",
-                crate::config::MIN_WAL_ROTATE_WM_SET
-            )));
-        }
         if name == "checkpoint_interval" {
             let ms = checkpoint_ms(&next.checkpoint_interval)?;
             self.checkpoint_every_ms
