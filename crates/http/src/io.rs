@@ -262,3 +262,81 @@ impl AsyncWrite for CountingIo {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> Arc<ConnState> {
+        Arc::new(ConnState::new(
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+        ))
+    }
+
+    fn evicted(c: &ConnState) -> bool {
+        c.evicted.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn the_cap_closes_the_longest_idle_connection() {
+        let reg = Registry::default();
+        let tick = || std::thread::sleep(Duration::from_millis(2));
+        let a = conn();
+        let ka = reg.admit(&a, 2).unwrap();
+        tick();
+        let b = conn();
+        reg.admit(&b, 2).unwrap();
+        tick();
+        // `a` handled a request since: `b` is now idle the longest
+        a.begin_request();
+        a.end_request();
+        tick();
+        let c = conn();
+        reg.admit(&c, 2).unwrap();
+        assert!(!evicted(&a) && evicted(&b) && !evicted(&c));
+        // `b` is on its way out and does not count; the next one makes `a` go (idle since
+        // before `c` was accepted)
+        tick();
+        let d = conn();
+        reg.admit(&d, 2).unwrap();
+        assert!(evicted(&a) && !evicted(&c));
+        assert_eq!(reg.len(), 4);
+        reg.remove(ka);
+        assert_eq!(reg.len(), 3);
+    }
+
+    #[test]
+    fn at_the_cap_busy_connections_stay_and_the_new_one_is_refused() {
+        let reg = Registry::default();
+        let (a, b) = (conn(), conn());
+        reg.admit(&a, 2).unwrap();
+        reg.admit(&b, 2).unwrap();
+        a.begin_request();
+        b.begin_request();
+        assert_eq!(reg.admit(&conn(), 2), None);
+        assert!(!evicted(&a) && !evicted(&b));
+        // a connection that finished its request can make room again
+        b.end_request();
+        assert!(reg.admit(&conn(), 2).is_some());
+        assert!(evicted(&b) && !evicted(&a));
+        // without a cap everyone gets in and nobody is closed
+        let e = conn();
+        assert!(reg.admit(&e, 0).is_some());
+        assert!(!evicted(&a) && !evicted(&e));
+    }
+
+    #[test]
+    fn deadlines() {
+        let c = conn();
+        assert!(matches!(c.deadline(), Some((_, Deadline::Idle))));
+        c.on_read();
+        assert!(matches!(c.deadline(), Some((_, Deadline::Header))));
+        c.begin_request();
+        assert_eq!(c.deadline(), None);
+        c.end_request();
+        assert!(matches!(c.deadline(), Some((_, Deadline::Idle))));
+        let never = ConnState::new(Duration::from_secs(1), Duration::ZERO);
+        assert_eq!(never.deadline(), None);
+    }
+}
