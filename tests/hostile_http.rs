@@ -502,3 +502,28 @@ fn point_8_answers() {
     s.expect("select 1", 200, "[1]");
     s.stop();
 }
+
+#[test]
+fn error_texts_hold_no_absolute_paths() {
+    let dir = TestDir::new("hostile-paths");
+    let mut s = Server::start(&dir.repo(), &[]);
+    s.exec("create table t (id int primary key)");
+    s.exec("insert into t values (1)");
+    // a file where the next checkpoint's directory goes makes CHECKPOINT fail
+    let lsn = s.query("show lsn format 'json'");
+    let lsn = lsn.trim_matches(['[', ']']);
+    fs::write(dir.repo().join(format!("{lsn}.incomplete")), "in the way").unwrap();
+    let (status, body) = s.post("checkpoint");
+    assert_eq!(status, 400, "{body}");
+    let msg = assert_error_shape(&body);
+    assert!(msg.starts_with(&format!("checkpoint '{lsn}.incomplete': ")), "{msg}");
+    let repo = dir.repo().canonicalize().unwrap();
+    for p in [dir.repo(), repo] {
+        assert!(!msg.contains(&*p.to_string_lossy()), "{msg}");
+    }
+    assert!(!msg.contains(&*std::env::temp_dir().to_string_lossy()), "{msg}");
+    s.expect("select count(*) from t", 200, "[1]");
+    fs::remove_file(dir.repo().join(format!("{lsn}.incomplete"))).unwrap();
+    s.exec("checkpoint");
+    s.stop();
+}
