@@ -516,12 +516,18 @@ fn error_texts_hold_no_absolute_paths() {
     let (status, body) = s.post("checkpoint");
     assert_eq!(status, 400, "{body}");
     let msg = assert_error_shape(&body);
-    assert!(msg.starts_with(&format!("checkpoint '{lsn}.incomplete': ")), "{msg}");
+    assert!(
+        msg.starts_with(&format!("checkpoint '{lsn}.incomplete': ")),
+        "{msg}"
+    );
     let repo = dir.repo().canonicalize().unwrap();
     for p in [dir.repo(), repo] {
         assert!(!msg.contains(&*p.to_string_lossy()), "{msg}");
     }
-    assert!(!msg.contains(&*std::env::temp_dir().to_string_lossy()), "{msg}");
+    assert!(
+        !msg.contains(&*std::env::temp_dir().to_string_lossy()),
+        "{msg}"
+    );
     s.expect("select count(*) from t", 200, "[1]");
     fs::remove_file(dir.repo().join(format!("{lsn}.incomplete"))).unwrap();
     s.exec("checkpoint");

@@ -351,7 +351,11 @@ impl<'a> Post<'a> {
     }
 
     /// One raw token at `loc` (in the current piece).
+    #[inline]
     fn push(&mut self, tok: Token, loc: Location, out: &mut Vec<Tok>) {
+        if matches!(self.pending, Pending::None) {
+            return self.token(tok, loc, out);
+        }
         let tok = match std::mem::replace(&mut self.pending, Pending::None) {
             Pending::None => tok,
             Pending::Minus => match tok {
@@ -430,6 +434,7 @@ impl<'a> Post<'a> {
     }
 
     /// A raw token with nothing pending.
+    #[inline]
     fn token(&mut self, tok: Token, loc: Location, out: &mut Vec<Tok>) {
         let mut operand = false;
         match tok {
