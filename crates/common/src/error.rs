@@ -30,6 +30,24 @@ impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// A file path as error texts show it: its last two components (`wal/00000042.wal`,
+/// `17/node.snap`), never the absolute path of the repository, which is none of a client's
+/// business.
+pub fn path_tail(path: &std::path::Path) -> String {
+    let mut parts: Vec<_> = path
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .rev()
+        .take(2)
+        .collect();
+    parts.reverse();
+    parts
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// `bail!("text {}", x)` returns `Err(Error::new(format!(...)))`.
 #[macro_export]
 macro_rules! bail {
@@ -40,4 +58,20 @@ macro_rules! bail {
 #[macro_export]
 macro_rules! err {
     ($($arg:tt)*) => { $crate::Error::new(format!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_tail;
+    use std::path::Path;
+
+    #[test]
+    fn path_tail_hides_the_directory() {
+        assert_eq!(
+            path_tail(Path::new("/srv/db/wal/00000042.wal")),
+            "wal/00000042.wal"
+        );
+        assert_eq!(path_tail(Path::new("/a")), "a");
+        assert_eq!(path_tail(Path::new("x.snap")), "x.snap");
+    }
 }

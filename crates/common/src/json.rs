@@ -33,20 +33,28 @@ impl Json {
         Json::parse_with(text, true)
     }
 
+    /// Like [`Json::parse`] but an integer outside the int64 range is an error instead of
+    /// wrapping (for values that must not silently change, such as a token's expiry time).
+    pub fn parse_checked(text: &str) -> crate::Result<Json> {
+        let mut p = Parser {
+            s: text.as_bytes(),
+            text,
+            pos: 0,
+            raw: false,
+            checked: true,
+        };
+        p.document()
+    }
+
     fn parse_with(text: &str, raw: bool) -> crate::Result<Json> {
         let mut p = Parser {
             s: text.as_bytes(),
             text,
             pos: 0,
             raw,
+            checked: false,
         };
-        p.skip_ws();
-        let v = p.value(0)?;
-        p.skip_ws();
-        if p.pos < p.s.len() {
-            return Err(p.unexpected());
-        }
-        Ok(v)
+        p.document()
     }
 
     /// Compact form: `[1, 2]`, `{"a": 1, "b": 2}` (", " and ": " separators).
@@ -227,6 +235,8 @@ struct Parser<'a> {
     pos: usize,
     /// Keep string escapes verbatim.
     raw: bool,
+    /// Integers outside int64 are an error (else they wrap).
+    checked: bool,
 }
 
 fn perr(msg: impl std::fmt::Display) -> crate::Error {
@@ -234,6 +244,17 @@ fn perr(msg: impl std::fmt::Display) -> crate::Error {
 }
 
 impl Parser<'_> {
+    /// One value with optional whitespace around it, and nothing else.
+    fn document(&mut self) -> crate::Result<Json> {
+        self.skip_ws();
+        let v = self.value(0)?;
+        self.skip_ws();
+        if self.pos < self.s.len() {
+            return Err(self.unexpected());
+        }
+        Ok(v)
+    }
+
     fn skip_ws(&mut self) {
         while let Some(&c) = self.s.get(self.pos) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
@@ -497,6 +518,12 @@ impl Parser<'_> {
                 .map(Json::Double)
                 .map_err(|_| perr(format_args!("malformed number at offset {}", begin)))
         } else {
+            if self.checked {
+                return text
+                    .parse::<i64>()
+                    .map(Json::Int)
+                    .map_err(|_| perr(format_args!("integer out of range at offset {}", begin)));
+            }
             // int64 with wrap-around, like the SQL lexer
             let mut v: i64 = 0;
             for &c in &self.s[int_start..self.pos] {
@@ -513,6 +540,29 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_integers() {
+        assert_eq!(
+            Json::parse_checked("9223372036854775807").unwrap(),
+            Json::Int(i64::MAX)
+        );
+        assert_eq!(
+            Json::parse_checked("-9223372036854775808").unwrap(),
+            Json::Int(i64::MIN)
+        );
+        for big in [
+            "9223372036854775808",
+            "18446744073709551616",
+            "1000000000000000000000000000000",
+        ] {
+            assert!(Json::parse_checked(big).is_err(), "{big}");
+            assert!(Json::parse(big).is_ok(), "{big}");
+        }
+        let doc = Json::parse_checked(r#"{"exp": 1e30, "iat": 5}"#).unwrap();
+        assert_eq!(doc.to_compact_string(), r#"{"exp": 1e+30, "iat": 5}"#);
+        assert!(Json::parse_checked(r#"{"exp": 100000000000000000000}"#).is_err());
+    }
 
     #[test]
     fn raw_strings_keep_escapes() {

@@ -79,9 +79,10 @@ impl DateTime {
     /// Splits a timestamp into wall-clock fields in the zone `offset_secs` east of UTC.
     pub fn from_timestamp(us: i64, offset_secs: i32) -> DateTime {
         let offset_secs = resolve_offset(offset_secs, us);
-        let local = us.saturating_add(offset_secs as i64 * US_PER_SEC);
-        let days = local.div_euclid(US_PER_DAY);
-        let rem = local.rem_euclid(US_PER_DAY);
+        // in i128: the wall-clock time of an extreme timestamp may be outside i64
+        let local = us as i128 + offset_secs as i128 * US_PER_SEC as i128;
+        let days = local.div_euclid(US_PER_DAY as i128) as i64;
+        let rem = local.rem_euclid(US_PER_DAY as i128) as i64;
         let (year, month, day) = civil_from_days(days);
         DateTime {
             year,
@@ -95,16 +96,37 @@ impl DateTime {
     }
 
     /// Back to a timestamp, interpreting the fields in the zone `offset_secs` east of UTC.
-    /// Out-of-range day/hour/minute/second values spill over into the next unit.
+    /// Out-of-range day/hour/minute/second values spill over into the next unit. A result
+    /// outside the `i64` range saturates (see [`DateTime::checked_to_timestamp`]).
     pub fn to_timestamp(&self, offset_secs: i32) -> i64 {
-        let days = days_from_civil(self.year, self.month, 1) + self.day as i64 - 1;
-        let local = days * US_PER_DAY
-            + self.hour as i64 * US_PER_HOUR
-            + self.minute as i64 * US_PER_MIN
-            + self.second as i64 * US_PER_SEC
-            + self.us as i64;
+        match self.local_us() {
+            Ok(local) => {
+                let offset_secs = resolve_local_offset(offset_secs, local);
+                let ts = local as i128 - offset_secs as i128 * US_PER_SEC as i128;
+                ts.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+            }
+            Err(far) => far,
+        }
+    }
+
+    /// Like [`DateTime::to_timestamp`], but `None` when the timestamp is outside the `i64`
+    /// range.
+    pub fn checked_to_timestamp(&self, offset_secs: i32) -> Option<i64> {
+        let local = self.local_us().ok()?;
         let offset_secs = resolve_local_offset(offset_secs, local);
-        local - offset_secs as i64 * US_PER_SEC
+        local.checked_sub(offset_secs as i64 * US_PER_SEC)
+    }
+
+    /// The wall-clock time as microseconds since the epoch read as UTC; out of range:
+    /// `Err(i64::MIN or i64::MAX)`.
+    fn local_us(&self) -> std::result::Result<i64, i64> {
+        let days = days_from_civil(self.year, self.month, 1) as i128 + self.day as i128 - 1;
+        let local = days * US_PER_DAY as i128
+            + self.hour as i128 * US_PER_HOUR as i128
+            + self.minute as i128 * US_PER_MIN as i128
+            + self.second as i128 * US_PER_SEC as i128
+            + self.us as i128;
+        i64::try_from(local).map_err(|_| if local < 0 { i64::MIN } else { i64::MAX })
     }
 }
 
@@ -660,11 +682,11 @@ impl Zone {
     /// Offset for a wall-clock time given as local microseconds since the epoch.
     pub fn offset_for_local(&self, local_us: i64) -> i32 {
         let guess = self.offset_at(local_us);
-        let o2 = self.offset_at(local_us - guess as i64 * US_PER_SEC);
+        let o2 = self.offset_at(local_us.saturating_sub(guess as i64 * US_PER_SEC));
         if o2 == guess {
             return guess;
         }
-        let o3 = self.offset_at(local_us - o2 as i64 * US_PER_SEC);
+        let o3 = self.offset_at(local_us.saturating_sub(o2 as i64 * US_PER_SEC));
         if o3 == o2 {
             o2
         } else {

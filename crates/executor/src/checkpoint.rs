@@ -35,8 +35,25 @@ pub struct CheckpointLoad {
     pub rows: u64,
 }
 
+/// The text may reach a client (`CHECKPOINT`): the path is shown relative to the repository
+/// (`<lsn>.incomplete`, `<lsn>/0000000001.part`), never absolute.
 fn io_err(path: &Path, e: std::io::Error) -> Error {
-    Error::new(format!("checkpoint '{}': {e}", path.display()))
+    let in_checkpoint = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| {
+            let lsn = n.strip_suffix(".incomplete").unwrap_or(n);
+            !lsn.is_empty() && lsn.bytes().all(|b| b.is_ascii_digit())
+        });
+    let shown = if in_checkpoint {
+        amelie_common::path_tail(path)
+    } else {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    Error::new(format!("checkpoint '{shown}': {e}"))
 }
 
 /// Complete checkpoint directories (`<lsn>/`) and incomplete ones (`<lsn>.incomplete/`).
@@ -305,6 +322,17 @@ mod tests {
         assert_eq!(interval_duration("-1 min"), None);
         assert_eq!(interval_duration("soon"), None);
         assert_eq!(interval_duration(""), None);
+    }
+
+    #[test]
+    fn io_errors_name_files_relative_to_the_repository() {
+        let e = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let msg = |p: &str| io_err(Path::new(p), e()).msg().to_string();
+        assert!(msg("/srv/db/12.incomplete").starts_with("checkpoint '12.incomplete': "));
+        assert!(msg("/srv/db/12/0000000001.part").starts_with("checkpoint '12/0000000001.part': "));
+        assert!(msg("/srv/db/12.incomplete/catalog.snap")
+            .starts_with("checkpoint '12.incomplete/catalog.snap': "));
+        assert!(msg("/srv/db").starts_with("checkpoint 'db': "));
     }
 
     #[test]

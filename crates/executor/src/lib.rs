@@ -49,6 +49,10 @@ pub struct SessionCtx {
     pub tz_offset: i32,
     /// `SET timezone` name of this session; None = the server default.
     pub timezone: Option<String>,
+    /// The user a request on a listener that requires a token acts as (`None` elsewhere):
+    /// such a user may only change its own secret and create its own tokens (see
+    /// `user::check_user_rights`).
+    pub user: Option<String>,
 }
 
 /// What recovery did, for the start-up log.

@@ -136,7 +136,14 @@ pub fn plan(
                     }
                     Ok(())
                 })?;
-                per.into_iter().flatten().collect()
+                let r: Vec<Route> = per.into_iter().flatten().collect();
+                if r.is_empty() && !t.partitions.is_empty() {
+                    // no rows (`GENERATE 0`): the statement still runs, on one partition,
+                    // and inserts nothing
+                    vec![route_for(t, nodes, 0)?]
+                } else {
+                    r
+                }
             }
         };
         routes.push(r);

@@ -117,10 +117,15 @@ fn field<'a>(obj: &'a Json, key: &str) -> Option<&'a Json> {
     }
 }
 
+/// A base64url JSON part of a token. Integers must fit int64 (no wrap-around: `exp` of
+/// 10^30 must not become a small number).
 fn decode_part(part: &str) -> Option<Json> {
     let bytes = b64_decode(part, true)?;
-    Json::parse(std::str::from_utf8(&bytes).ok()?).ok()
+    Json::parse_checked(std::str::from_utf8(&bytes).ok()?).ok()
 }
+
+/// Latest accepted `iat`/`exp`: the year 9999 (the end of the timestamp range), in seconds.
+pub const MAX_TOKEN_TIME: i64 = 253_402_300_799;
 
 /// Validates a JWT against `users` at time `now` (seconds): HS256 header, `sub` naming a user
 /// with a secret, non-zero `iat <= exp`, `now < exp`, and a matching signature. Returns the
@@ -140,8 +145,9 @@ pub fn validate_token(token: &str, users: &[User], now: i64) -> Option<(String, 
     let Some(Json::String(sub)) = field(&payload, "sub") else {
         return None;
     };
+    // seconds since the epoch: positive and within the timestamp range
     let int = |key: &str| match field(&payload, key) {
-        Some(Json::Int(v)) if *v != 0 => Some(*v),
+        Some(Json::Int(v)) if (1..=MAX_TOKEN_TIME).contains(v) => Some(*v),
         _ => None,
     };
     let (iat, exp) = (int("iat")?, int("exp")?);
@@ -175,6 +181,29 @@ fn not_exists(name: &str) -> Error {
     Error::new(format!("user '{name}': not exists"))
 }
 
+/// The right to manage users. Amelie has no grants, so the right follows the listener: a
+/// request on a listener without `auth` (`user` is `None`; whoever reaches that socket is
+/// the operator) may create, alter and drop any user and create any user's token. A request
+/// on an `auth` listener acts as the user its token names: it may change that user's own
+/// secret (`ALTER USER <self> SECRET ..`) and create that user's own tokens, nothing else.
+pub fn check_user_rights(stmt: &Stmt, user: Option<&str>) -> Result<()> {
+    let Some(user) = user else {
+        return Ok(());
+    };
+    let allowed = match stmt {
+        Stmt::CreateUser { .. } | Stmt::DropUser { .. } => false,
+        Stmt::AlterUser { name, .. } | Stmt::CreateToken { name, .. } => name == user,
+        _ => true,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "user '{user}': permission denied (users are managed on a listener without auth)"
+        )))
+    }
+}
+
 impl crate::Executor {
     fn users_source(&self) -> Result<std::sync::Arc<dyn ConfigSource>> {
         self.config_source
@@ -198,6 +227,9 @@ impl crate::Executor {
         stmt: &Stmt,
         session: &crate::SessionCtx,
     ) -> Option<Result<Option<String>>> {
+        if let Err(e) = check_user_rights(stmt, session.user.as_deref()) {
+            return Some(Err(e));
+        }
         Some(match stmt {
             Stmt::CreateUser {
                 if_not_exists,
@@ -398,6 +430,32 @@ mod tests {
             validate_token(&make_token("test", "abc", 0, 200), &users(), 150),
             None
         );
+        // `exp` out of range: not wrapped into a valid time, not accepted
+        let forged = |payload: &str| {
+            let mut out = b64_encode(JWT_HEADER.as_bytes(), true);
+            out.push('.');
+            out.push_str(&b64_encode(payload.as_bytes(), true));
+            let sig = hmac_sha256(b"abc", out.as_bytes());
+            out.push('.');
+            out.push_str(&b64_encode(&sig, true));
+            out
+        };
+        let ok = forged(r#"{"sub": "test", "iat": 100, "exp": 200}"#);
+        assert!(validate_token(&ok, &users(), 150).is_some());
+        for payload in [
+            r#"{"sub": "test", "iat": 100, "exp": 1000000000000000000000000000000}"#,
+            r#"{"sub": "test", "iat": 100, "exp": 18446744073709551816}"#,
+            r#"{"sub": "test", "iat": 100, "exp": 1e30}"#,
+            r#"{"sub": "test", "iat": 100, "exp": 9223372036854775807}"#,
+            r#"{"sub": "test", "iat": -5, "exp": 200}"#,
+            r#"{"sub": "test", "iat": 100, "exp": "200"}"#,
+        ] {
+            assert_eq!(
+                validate_token(&forged(payload), &users(), 150),
+                None,
+                "{payload}"
+            );
+        }
         // garbage
         for bad in ["", "a.b", "a.b.c", "a.b.c.d", "....", "eyJ.eyJ.x"] {
             assert_eq!(validate_token(bad, &users(), 150), None, "{bad}");

@@ -1,11 +1,16 @@
-//! The connection's IO object: a `TcpStream` that counts bytes and arms the header timeout.
+//! The connection's IO object: a `TcpStream` that counts bytes and arms the header timeout;
+//! the connection state its timers read; the registry of open connections behind the
+//! connection cap.
 
+use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -18,40 +23,86 @@ use crate::HttpStats;
 pub(crate) struct ConnState {
     /// A request is being handled (between its head being parsed and its reply being built).
     busy: AtomicBool,
-    /// Bytes of a new request head arrived: it must be complete by then.
-    header_deadline: Mutex<Option<Instant>>,
+    timers: Mutex<Timers>,
     header_timeout: Duration,
+    /// 0: idle connections are never closed.
+    idle_timeout: Duration,
     /// The reply closes the connection with request bytes possibly left unread: close
     /// lingering so the client gets the reply instead of a reset.
     linger: AtomicBool,
+    /// Chosen to be closed to make room for a new connection (see [`Registry::admit`]).
+    evicted: AtomicBool,
+    evict: Notify,
+}
+
+#[derive(Debug)]
+struct Timers {
+    /// Bytes of a new request head arrived: it must be complete by then.
+    header_deadline: Option<Instant>,
+    /// When the connection last became idle (accepted, or its last request handled).
+    idle_since: Instant,
+}
+
+/// What a connection waits for when its timer fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// A started request head must be complete.
+    Header,
+    /// No request for `idle_timeout`: close.
+    Idle,
 }
 
 impl ConnState {
-    pub(crate) fn new(header_timeout: Duration) -> Self {
+    pub(crate) fn new(header_timeout: Duration, idle_timeout: Duration) -> Self {
         ConnState {
             busy: AtomicBool::new(false),
-            header_deadline: Mutex::new(None),
+            timers: Mutex::new(Timers {
+                header_deadline: None,
+                idle_since: Instant::now(),
+            }),
             header_timeout,
+            idle_timeout,
             linger: AtomicBool::new(false),
+            evicted: AtomicBool::new(false),
+            evict: Notify::new(),
         }
     }
 
-    pub(crate) fn header_deadline(&self) -> Option<Instant> {
-        *self.lock()
-    }
-
-    pub(crate) fn header_timeout(&self) -> Duration {
-        self.header_timeout
+    /// The next time the connection must act: a request head under way must be complete,
+    /// or an idle connection closes. `None` while a request is handled.
+    pub(crate) fn deadline(&self) -> Option<(Instant, Deadline)> {
+        let t = self.lock();
+        if let Some(d) = t.header_deadline {
+            return Some((d, Deadline::Header));
+        }
+        if self.busy.load(Ordering::Relaxed) || self.idle_timeout.is_zero() {
+            return None;
+        }
+        Some((t.idle_since + self.idle_timeout, Deadline::Idle))
     }
 
     /// A request head was parsed: stop the header timer until the reply is built.
     pub(crate) fn begin_request(&self) {
         self.busy.store(true, Ordering::Relaxed);
-        *self.lock() = None;
+        self.lock().header_deadline = None;
     }
 
     pub(crate) fn end_request(&self) {
+        self.lock().idle_since = Instant::now();
         self.busy.store(false, Ordering::Relaxed);
+    }
+
+    /// Idle (no request being handled) since when; `None` while busy.
+    fn idle_since(&self) -> Option<Instant> {
+        if self.busy.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.lock().idle_since)
+    }
+
+    /// Resolves once the connection was chosen to be closed for a new one.
+    pub(crate) fn evicted(&self) -> tokio::sync::futures::Notified<'_> {
+        self.evict.notified()
     }
 
     pub(crate) fn set_linger(&self) {
@@ -66,16 +117,84 @@ impl ConnState {
         if self.busy.load(Ordering::Relaxed) {
             return;
         }
-        let mut deadline = self.lock();
-        if deadline.is_none() {
-            *deadline = Some(Instant::now() + self.header_timeout);
+        let mut t = self.lock();
+        if t.header_deadline.is_none() {
+            t.header_deadline = Some(Instant::now() + self.header_timeout);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.header_deadline
+    fn lock(&self) -> std::sync::MutexGuard<'_, Timers> {
+        self.timers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The open connections of a server (all frontends), for the connection cap.
+///
+/// At the cap a new connection makes room by closing the connection that has been idle the
+/// longest (no request being handled; a request head under way counts as idle); when every
+/// connection is handling a request, the new one is refused. Only opening and closing a
+/// connection touch the registry, not requests.
+#[derive(Debug, Default)]
+pub struct Registry {
+    inner: Mutex<RegistryInner>,
+}
+
+#[derive(Debug, Default)]
+struct RegistryInner {
+    next: u64,
+    conns: HashMap<u64, Arc<ConnState>>,
+    /// Registered connections already told to close.
+    evicting: usize,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RegistryInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers a new connection when there is room (`cap` 0: no cap), closing the longest
+    /// idle one at the cap. `None`: refused, every connection is busy.
+    pub(crate) fn admit(&self, state: &Arc<ConnState>, cap: usize) -> Option<u64> {
+        let mut inner = self.lock();
+        if cap > 0 && inner.conns.len() - inner.evicting >= cap {
+            let victim = inner
+                .conns
+                .values()
+                .filter(|c| !c.evicted.load(Ordering::Relaxed))
+                .filter_map(|c| c.idle_since().map(|t| (t, c)))
+                .min_by_key(|(t, _)| *t)
+                .map(|(_, c)| Arc::clone(c))?;
+            victim.evicted.store(true, Ordering::Relaxed);
+            victim.evict.notify_one();
+            inner.evicting += 1;
+        }
+        let key = inner.next;
+        inner.next += 1;
+        inner.conns.insert(key, Arc::clone(state));
+        Some(key)
+    }
+
+    /// The connection of `key` closed.
+    pub(crate) fn remove(&self, key: u64) {
+        let mut inner = self.lock();
+        if let Some(c) = inner.conns.remove(&key) {
+            if c.evicted.load(Ordering::Relaxed) {
+                inner.evicting -= 1;
+            }
+        }
+    }
+
+    /// Open connections (including those closing to make room).
+    pub fn len(&self) -> usize {
+        self.lock().conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -141,5 +260,83 @@ impl AsyncWrite for CountingIo {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> Arc<ConnState> {
+        Arc::new(ConnState::new(
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+        ))
+    }
+
+    fn evicted(c: &ConnState) -> bool {
+        c.evicted.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn the_cap_closes_the_longest_idle_connection() {
+        let reg = Registry::default();
+        let tick = || std::thread::sleep(Duration::from_millis(2));
+        let a = conn();
+        let ka = reg.admit(&a, 2).unwrap();
+        tick();
+        let b = conn();
+        reg.admit(&b, 2).unwrap();
+        tick();
+        // `a` handled a request since: `b` is now idle the longest
+        a.begin_request();
+        a.end_request();
+        tick();
+        let c = conn();
+        reg.admit(&c, 2).unwrap();
+        assert!(!evicted(&a) && evicted(&b) && !evicted(&c));
+        // `b` is on its way out and does not count; the next one makes `a` go (idle since
+        // before `c` was accepted)
+        tick();
+        let d = conn();
+        reg.admit(&d, 2).unwrap();
+        assert!(evicted(&a) && !evicted(&c));
+        assert_eq!(reg.len(), 4);
+        reg.remove(ka);
+        assert_eq!(reg.len(), 3);
+    }
+
+    #[test]
+    fn at_the_cap_busy_connections_stay_and_the_new_one_is_refused() {
+        let reg = Registry::default();
+        let (a, b) = (conn(), conn());
+        reg.admit(&a, 2).unwrap();
+        reg.admit(&b, 2).unwrap();
+        a.begin_request();
+        b.begin_request();
+        assert_eq!(reg.admit(&conn(), 2), None);
+        assert!(!evicted(&a) && !evicted(&b));
+        // a connection that finished its request can make room again
+        b.end_request();
+        assert!(reg.admit(&conn(), 2).is_some());
+        assert!(evicted(&b) && !evicted(&a));
+        // without a cap everyone gets in and nobody is closed
+        let e = conn();
+        assert!(reg.admit(&e, 0).is_some());
+        assert!(!evicted(&a) && !evicted(&e));
+    }
+
+    #[test]
+    fn deadlines() {
+        let c = conn();
+        assert!(matches!(c.deadline(), Some((_, Deadline::Idle))));
+        c.on_read();
+        assert!(matches!(c.deadline(), Some((_, Deadline::Header))));
+        c.begin_request();
+        assert_eq!(c.deadline(), None);
+        c.end_request();
+        assert!(matches!(c.deadline(), Some((_, Deadline::Idle))));
+        let never = ConnState::new(Duration::from_secs(1), Duration::ZERO);
+        assert_eq!(never.deadline(), None);
     }
 }

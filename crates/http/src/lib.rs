@@ -24,6 +24,7 @@ mod reply;
 mod route;
 mod server;
 
+pub use io::Registry;
 pub use reply::{error_body, escape_json_into};
 pub use route::{parse_import_path, ContentKind};
 pub use server::{bind, serve, Listeners};
@@ -41,6 +42,17 @@ pub const MSG_UNSUPPORTED: &str = "unsupported API operation";
 pub const MSG_URI_PATH: &str = "unsupported URI path";
 /// Error text for a request body that is not valid UTF-8.
 pub const MSG_UTF8: &str = "invalid UTF-8 in request body";
+/// Error text (503) for a connection refused at the connection cap.
+pub const MSG_TOO_MANY_CONNECTIONS: &str = "too many connections";
+
+/// Default cap on open connections (see [`ServerConfig::max_connections`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default time an idle keep-alive connection stays open.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time a started request head has to arrive in full.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default longest pause between two pieces of a request body.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Per-connection state: one session per TCP connection, handed mutably to every request
 /// received on that connection (keep-alive).
@@ -50,11 +62,18 @@ pub struct Session {
     pub id: u64,
     /// `SET timezone` value of this connection, `None` = server default.
     pub timezone: Option<String>,
+    /// On a listener that requires a token (`"auth": true`): the user the current request's
+    /// token names. `None` on other listeners.
+    pub user: Option<String>,
 }
 
 impl Session {
     pub fn new(id: u64) -> Self {
-        Session { id, timezone: None }
+        Session {
+            id,
+            timezone: None,
+            user: None,
+        }
     }
 }
 
@@ -93,6 +112,12 @@ pub trait Backend: Send + Sync + 'static {
     fn authenticate(&self, token: &str) -> bool {
         let _ = token;
         true
+    }
+
+    /// Like [`Backend::authenticate`], also naming the token's user (`Some("")` when the
+    /// backend does not know users). The default asks [`Backend::authenticate`].
+    fn token_user(&self, token: &str) -> Option<String> {
+        self.authenticate(token).then(String::new)
     }
 }
 
@@ -168,9 +193,19 @@ pub struct ServerConfig {
     /// Counters updated by the server.
     pub stats: Arc<HttpStats>,
     /// Once the first byte of a request head arrived, the whole head must arrive within this
-    /// time; also the longest pause allowed between two pieces of a request body. Idle
-    /// keep-alive connections are never timed out.
+    /// time (else the connection is closed).
     pub header_read_timeout: Duration,
+    /// The longest pause allowed between two pieces of a request body (else the connection
+    /// is closed).
+    pub body_read_timeout: Duration,
+    /// A connection with no request for this long is closed (zero: never).
+    pub idle_timeout: Duration,
+    /// Cap on open connections over all frontends sharing [`ServerConfig::connections`]
+    /// (0: no cap). At the cap a new connection closes the one idle the longest, or is
+    /// refused with 503 `{"msg": "too many connections"}` when every connection is busy.
+    pub max_connections: usize,
+    /// The open connections (shared by every copy of this configuration).
+    pub connections: Arc<Registry>,
     /// On shutdown, how long in-flight requests may take before their connections are dropped.
     pub shutdown_timeout: Duration,
     /// Largest accepted request head (request line + headers); larger → 431 and close.
@@ -181,14 +216,18 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// A configuration with defaults: `limit_recv` 1 MiB, 30 s header timeout, 5 s shutdown
-    /// timeout, 16 KiB header limit.
+    /// A configuration with defaults: `limit_recv` 1 MiB, 30 s header and body timeouts,
+    /// 60 s idle timeout, 10,000 connections, 5 s shutdown timeout, 16 KiB header limit.
     pub fn new(listen: Vec<SocketAddr>) -> Self {
         ServerConfig {
             listen,
             limit_recv: Arc::new(AtomicU64::new(DEFAULT_LIMIT_RECV)),
             stats: Arc::new(HttpStats::new()),
-            header_read_timeout: Duration::from_secs(30),
+            header_read_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            connections: Arc::new(Registry::default()),
             shutdown_timeout: Duration::from_secs(5),
             max_header_size: 16 * 1024,
             auth: Vec::new(),

@@ -21,12 +21,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinSet;
 
-use crate::io::{ConnState, CountingIo};
+use crate::io::{ConnState, CountingIo, Deadline, Registry};
 use crate::reply::{self, Reply};
 use crate::route::{parse_import_path, ContentKind};
 use crate::{
-    Backend, HttpStats, ServerConfig, Session, MSG_LIMIT, MSG_NO_CONTENT_TYPE, MSG_UNSUPPORTED,
-    MSG_URI_PATH, MSG_UTF8,
+    Backend, HttpStats, ServerConfig, Session, MSG_LIMIT, MSG_NO_CONTENT_TYPE,
+    MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED, MSG_URI_PATH, MSG_UTF8,
 };
 
 /// How long a connection closed with unread request bytes keeps draining them, so that the
@@ -128,6 +128,15 @@ impl Listeners {
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 res = poll_fn(|cx| poll_accept(&listeners, &mut next, cx)) => match res {
                     Ok((stream, idx)) => {
+                        let state = Arc::new(ConnState::new(
+                            shared.header_timeout,
+                            shared.idle_timeout,
+                        ));
+                        let Some(key) = shared.registry.admit(&state, shared.max_connections)
+                        else {
+                            refuse(stream);
+                            continue;
+                        };
                         let auth = config.auth.get(idx).copied().unwrap_or(false);
                         conns.spawn(run_connection(
                             stream,
@@ -135,6 +144,8 @@ impl Listeners {
                             Arc::clone(&backend),
                             stop_rx.clone(),
                             auth,
+                            state,
+                            key,
                         ));
                     }
                     Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
@@ -152,6 +163,17 @@ impl Listeners {
         }
         Ok(())
     }
+}
+
+/// Refuse a connection at the cap: a 503 reply if the socket takes it at once, then close.
+fn refuse(stream: TcpStream) {
+    let body = crate::reply::error_body(MSG_TOO_MANY_CONNECTIONS);
+    let reply = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(reply.as_bytes());
 }
 
 /// Accept from whichever listener is ready, starting the scan at a rotating index. Also
@@ -177,6 +199,10 @@ struct Shared {
     limit_recv: Arc<AtomicU64>,
     stats: Arc<HttpStats>,
     header_timeout: Duration,
+    body_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+    registry: Arc<Registry>,
     builder: http1::Builder,
     next_session: AtomicU64,
 }
@@ -199,6 +225,10 @@ impl Shared {
             limit_recv: Arc::clone(&config.limit_recv),
             stats: Arc::clone(&config.stats),
             header_timeout: config.header_read_timeout,
+            body_timeout: config.body_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+            registry: Arc::clone(&config.connections),
             builder,
             next_session: AtomicU64::new(1),
         }
@@ -215,12 +245,14 @@ struct ConnCtx<B> {
     auth: bool,
 }
 
-/// Decrements the open-connection counter when the connection task ends (or is aborted).
-struct OpenGuard(Arc<HttpStats>);
+/// Decrements the open-connection counter and leaves the registry when the connection task
+/// ends (or is aborted).
+struct OpenGuard(Arc<HttpStats>, Arc<Shared>, u64);
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
         self.0.connection_closed();
+        self.1.registry.remove(self.2);
     }
 }
 
@@ -244,13 +276,14 @@ async fn run_connection<B: Backend>(
     backend: Arc<B>,
     mut stop: watch::Receiver<bool>,
     auth: bool,
+    state: Arc<ConnState>,
+    key: u64,
 ) {
     let _ = stream.set_nodelay(true);
     let stats = Arc::clone(&shared.stats);
     stats.connection_opened();
-    let _open = OpenGuard(Arc::clone(&stats));
+    let _open = OpenGuard(Arc::clone(&stats), Arc::clone(&shared), key);
 
-    let state = Arc::new(ConnState::new(shared.header_timeout));
     let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
     let ctx = Arc::new(ConnCtx {
         backend,
@@ -287,6 +320,10 @@ async fn run_connection<B: Backend>(
     };
     let mut stop_signal = pin!(stop_signal);
     let mut stopping = false;
+    let mut evicted = pin!(state.evicted());
+    // told to close once idle (idle timeout or making room for a new connection); hyper
+    // closes at once when no request is under way, else after its reply
+    let mut closing = false;
     let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
     let mut armed = None;
     let outcome = poll_fn(|cx| {
@@ -294,17 +331,30 @@ async fn run_connection<B: Backend>(
             stopping = true;
             Pin::new(&mut conn).graceful_shutdown();
         }
+        if !closing && evicted.as_mut().poll(cx).is_ready() {
+            closing = true;
+            Pin::new(&mut conn).graceful_shutdown();
+        }
         if let Poll::Ready(res) = conn.poll_without_shutdown(cx) {
             return Poll::Ready(Outcome::Done(res));
         }
-        match state.header_deadline() {
-            Some(deadline) => {
+        match state.deadline() {
+            Some((_, Deadline::Idle)) if closing || stopping => armed = None,
+            Some((deadline, kind)) => {
                 if armed != Some(deadline) {
                     timer.as_mut().reset(deadline);
                     armed = Some(deadline);
                 }
                 if timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Outcome::HeaderTimeout);
+                    match kind {
+                        Deadline::Header => return Poll::Ready(Outcome::HeaderTimeout),
+                        Deadline::Idle => {
+                            closing = true;
+                            Pin::new(&mut conn).graceful_shutdown();
+                            // poll the connection again: it closes now
+                            cx.waker().wake_by_ref();
+                        }
+                    }
                 }
             }
             None => armed = None,
@@ -377,6 +427,37 @@ async fn read_body(
     }
 }
 
+/// Longest request body [`limit_exempt`] looks at.
+const EXEMPT_MAX: usize = 64;
+
+/// Is `body` a `SET limit_recv TO <digits>` statement (keywords in any case, optional `;`)?
+/// Such a request is served whatever `limit_recv` is, so a limit too small for any request
+/// cannot lock clients out: the statement that raises it again always gets through.
+fn limit_exempt(body: &[u8]) -> bool {
+    if body.len() > EXEMPT_MAX {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let text = text.trim();
+    let text = text.strip_suffix(';').unwrap_or(text);
+    // keywords in any case; variable names are case-sensitive
+    let mut words = text.split_ascii_whitespace();
+    let (Some(set), Some("limit_recv"), Some(to), Some(n), None) = (
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+        words.next(),
+    ) else {
+        return false;
+    };
+    set.eq_ignore_ascii_case("set")
+        && to.eq_ignore_ascii_case("to")
+        && n.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Is the request target exactly `/`?
 fn is_root(uri: &Uri) -> bool {
     uri.scheme().is_none()
@@ -393,18 +474,21 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
         ctx.state.set_linger();
         return Ok(reply::forbidden());
     }
-    let authorized = match req.headers().get(AUTHORIZATION) {
+    let user = match req.headers().get(AUTHORIZATION) {
         Some(v) => v
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|token| ctx.backend.authenticate(token)),
-        None => !ctx.auth,
+            .and_then(|token| ctx.backend.token_user(token)),
+        None if ctx.auth => None,
+        None => Some(String::new()),
     };
-    if !authorized {
+    let Some(user) = user else {
         ctx.state.set_linger();
         return Ok(reply::forbidden());
-    }
+    };
+    // the request's user matters on listeners that require a token only
+    let user = if ctx.auth { Some(user) } else { None };
 
     let limit = shared.limit_recv.load(Ordering::Relaxed);
     let (parts, mut body) = req.into_parts();
@@ -413,12 +497,19 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
     } else {
         None
     };
-    if declared.is_some_and(|len| len >= limit) {
+    // A limit too small for a short request: read up to `EXEMPT_MAX` bytes anyway, so that
+    // `SET limit_recv TO <n>` still goes through (see `limit_exempt`).
+    let read_limit = limit.max(EXEMPT_MAX as u64 + 1);
+    if declared.is_some_and(|len| len >= read_limit) {
         // The body is left unread: reply and close.
         ctx.state.set_linger();
         return Ok(reply::error_close(MSG_LIMIT));
     }
-    let data = match read_body(&mut body, limit, declared, ctx.state.header_timeout()).await {
+    let data = match read_body(&mut body, read_limit, declared, shared.body_timeout).await {
+        Ok(data) if data.len() as u64 >= limit && !limit_exempt(&data) => {
+            ctx.state.set_linger();
+            return Ok(reply::error_close(MSG_LIMIT));
+        }
         Ok(data) => data,
         Err(BodyError::Limit) => {
             ctx.state.set_linger();
@@ -448,6 +539,7 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
                 return Ok(reply::error(MSG_UTF8));
             };
             let mut session = ctx.session.lock().await;
+            session.user = user;
             match ctx.backend.execute(&mut session, sql).await {
                 Ok(Some(body)) => reply::ok(body),
                 Ok(None) => reply::no_content(),
@@ -455,6 +547,11 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             }
         }
         ContentKind::Import => {
+            // origin form only (`/schema/table`): an absolute-form target
+            // (`http://host/schema/table`) is refused
+            if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+                return Ok(reply::error(MSG_URI_PATH));
+            }
             let Some((schema, table)) = parse_import_path(parts.uri.path()) else {
                 return Ok(reply::error(MSG_URI_PATH));
             };
@@ -463,6 +560,7 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             };
             let query = parts.uri.query();
             let mut session = ctx.session.lock().await;
+            session.user = user;
             match ctx
                 .backend
                 .import(&mut session, schema, table, content_type, query, text)
@@ -479,6 +577,31 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_set_limit_recv_is_exempt() {
+        for ok in [
+            "set limit_recv to 1048576",
+            "SET limit_recv TO 5;",
+            "  set\tlimit_recv\nto 0 ; ",
+        ] {
+            assert!(limit_exempt(ok.as_bytes()), "{ok}");
+        }
+        let long = format!("set limit_recv to {}", "1".repeat(EXEMPT_MAX));
+        for bad in [
+            "select 1",
+            "set limit_send to 5",
+            "set LIMIT_RECV to 5",
+            "set limit_recv to",
+            "set limit_recv to 5 5",
+            "set limit_recv to 5; select 1",
+            "set limit_recv to -5",
+            "set limit_recv to '5'",
+            long.as_str(),
+        ] {
+            assert!(!limit_exempt(bad.as_bytes()), "{bad}");
+        }
+    }
 
     #[test]
     fn root_is_exact() {

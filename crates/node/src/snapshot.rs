@@ -82,7 +82,12 @@ fn checked_body(bytes: &[u8]) -> std::result::Result<(u32, &[u8]), String> {
 
 /// Writes `bytes` to `path` and syncs it.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| Error::new(format!("snapshot '{}': {e}", path.display()));
+    let io = |e: std::io::Error| {
+        Error::new(format!(
+            "snapshot '{}': {e}",
+            amelie_common::path_tail(path)
+        ))
+    };
     let mut f = std::fs::File::create(path).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)
@@ -90,9 +95,18 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Reads and decodes a snapshot file; every failure names the file.
 pub fn read_file<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::new(format!("snapshot '{}': {e}", path.display())))?;
-    decode(&bytes).map_err(|e| Error::new(format!("snapshot '{}' is corrupt: {e}", path.display())))
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::new(format!(
+            "snapshot '{}': {e}",
+            amelie_common::path_tail(path)
+        ))
+    })?;
+    decode(&bytes).map_err(|e| {
+        Error::new(format!(
+            "snapshot '{}' is corrupt: {e}",
+            amelie_common::path_tail(path)
+        ))
+    })
 }
 
 /// Writes the rows of `p` to `path`. Returns the number of rows.
@@ -128,9 +142,18 @@ pub fn write_partition(p: &Partition, path: &Path) -> Result<u64> {
 
 /// Loads the rows of the snapshot at `path` into `p`. Returns the number of rows.
 pub fn load_partition(p: &mut Partition, path: &Path) -> Result<u64> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::new(format!("snapshot '{}': {e}", path.display())))?;
-    let corrupt = |e: String| Error::new(format!("snapshot '{}' is corrupt: {e}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::new(format!(
+            "snapshot '{}': {e}",
+            amelie_common::path_tail(path)
+        ))
+    })?;
+    let corrupt = |e: String| {
+        Error::new(format!(
+            "snapshot '{}' is corrupt: {e}",
+            amelie_common::path_tail(path)
+        ))
+    };
     let (version, body) = checked_body(&bytes).map_err(corrupt)?;
     let rows: Vec<Row> = if version == 1 {
         // rows of values, written before rows were compact

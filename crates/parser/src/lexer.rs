@@ -169,23 +169,97 @@ pub(crate) struct Lexed {
     pub error: Option<(usize, &'static str)>,
 }
 
+/// Text up to this many bytes is tokenized in one piece; longer text piece by piece, so the
+/// raw token buffer (about 90 bytes per token, whitespace included) stays small.
+const PIECE: usize = 16 * 1024;
+/// A raw token of a piece is kept only when it ends at least this many characters before the
+/// piece's end. sqlparser looks at most a few characters past a token, so such a token is
+/// exactly what tokenizing the whole text would have produced there.
+const MARGIN: usize = 64;
+
 /// Tokenizes `sql` with sqlparser and post-processes the result into Amelie tokens.
+///
+/// Long text is tokenized in pieces of about [`PIECE`] bytes. Each piece's tokens are turned
+/// into Amelie tokens at once and its raw buffer is reused, so memory grows with the number of
+/// Amelie tokens only (whitespace and comments cost nothing), not with sqlparser's one token
+/// per whitespace character. A piece ends where the last raw token that ended [`MARGIN`]
+/// characters before its end ended; the next piece starts there, with the two raw tokens
+/// sqlparser uses as context (the previous token and the previous non-whitespace token) in
+/// front of its buffer. The result is the same as tokenizing the whole text in one go.
 pub(crate) fn lex(sql: &str) -> Lexed {
+    lex_pieces(sql, PIECE)
+}
+
+/// [`lex`] with pieces of `piece_size` bytes (tests use small pieces).
+fn lex_pieces(sql: &str, piece_size: usize) -> Lexed {
     let dialect = AmelieDialect;
-    let mut raw: Vec<TokenWithSpan> = Vec::with_capacity(sql.len() / 3 + 4);
-    let result = Tokenizer::new(&dialect, sql)
-        .with_unescape(false)
-        .tokenize_with_location_into_buf(&mut raw);
-    // upper bound (every raw token kept): growing a large token vector means page faults
-    let mut toks = Vec::with_capacity(raw.len() + 2);
+    let mut raw: Vec<TokenWithSpan> = Vec::with_capacity(sql.len().min(piece_size) / 3 + 4);
+    let mut toks = Vec::new();
     let mut post = Post {
-        sql,
+        text: sql,
         line_starts: None,
+        prev_operand: false,
+        pending: Pending::None,
     };
-    post.run(raw, &mut toks);
+    // context tokens carried from one piece into the next
+    let mut context: Vec<TokenWithSpan> = Vec::new();
+    let mut pos: usize = 0;
+    let mut size = piece_size;
+    let result = loop {
+        let mut end = pos.saturating_add(size).min(sql.len());
+        while !sql.is_char_boundary(end) {
+            end += 1;
+        }
+        let piece = &sql[pos..end];
+        raw.clear();
+        raw.extend(context.iter().cloned());
+        let skip = raw.len();
+        let result = Tokenizer::new(&dialect, piece)
+            .with_unescape(false)
+            .tokenize_with_location_into_buf(&mut raw);
+        post.piece(piece);
+        if end == sql.len() {
+            if pos == 0 {
+                // one piece: at most one token per raw token (growing a large vector
+                // means page faults)
+                toks.reserve(raw.len() + 2);
+            }
+            for t in raw.drain(skip..) {
+                post.push(t.token, t.span.start, &mut toks);
+            }
+            break result;
+        }
+        let limit = location_before_end(piece, MARGIN);
+        let take = raw[skip..]
+            .iter()
+            .take_while(|t| t.span.end <= limit)
+            .count();
+        if take == 0 {
+            // a token (or an error) longer than the piece: try a longer piece
+            size = size.saturating_mul(2);
+            continue;
+        }
+        let last = skip + take - 1;
+        let next = byte_offset(piece, raw[last].span.end);
+        context.clear();
+        if let Some(i) = raw[..last]
+            .iter()
+            .rposition(|t| !matches!(t.token, Token::Whitespace(_)))
+            .filter(|_| matches!(raw[last].token, Token::Whitespace(_)))
+        {
+            context.push(raw[i].clone());
+        }
+        context.push(raw[last].clone());
+        for t in raw.drain(skip..=last) {
+            post.push(t.token, t.span.start, &mut toks);
+        }
+        pos += next;
+        size = piece_size;
+    };
+    post.flush(&mut toks);
     let mut error = None;
     if let Err(e) = result {
-        // The buffer holds every token before the failure; report it when parsing gets there.
+        // The buffer held every token before the failure; report it when parsing gets there.
         let msg = if e.message.starts_with("Unterminated string") {
             "unterminated string"
         } else {
@@ -198,170 +272,262 @@ pub(crate) fn lex(sql: &str) -> Lexed {
     Lexed { toks, error }
 }
 
-struct Post<'a> {
-    sql: &'a str,
-    /// Byte offsets of line starts, built on first use (only needed to tell `!=` from `<>`).
-    line_starts: Option<Vec<usize>>,
+/// The tokenizer location (1-based line, 1-based column in characters) of the character
+/// `back` characters before the end of `text` (the start when `text` is shorter).
+fn location_before_end(text: &str, back: usize) -> Location {
+    let at = text
+        .char_indices()
+        .rev()
+        .nth(back.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    let head = &text[..at];
+    let line_start = head.rfind('\n').map_or(0, |i| i + 1);
+    let line = head.bytes().filter(|&b| b == b'\n').count() as u64 + 1;
+    let column = head[line_start..].chars().count() as u64 + 1;
+    Location { line, column }
 }
 
-impl Post<'_> {
-    fn run(&mut self, mut raw: Vec<TokenWithSpan>, out: &mut Vec<Tok>) {
-        let n = raw.len();
-        // Whether the previous raw token (with nothing in between) ends an operand; used to
-        // split `.5` after `]`, `)`, `}`, names and literals into `.` and `5`.
-        let mut prev_operand = false;
-        let mut i = 0;
-        while i < n {
-            let tok = std::mem::replace(&mut raw[i].token, Token::EOF);
-            let loc = raw[i].span.start;
-            i += 1;
-            let mut operand = false;
-            match tok {
-                Token::Whitespace(Whitespace::MultiLineComment(_)) => {
-                    // Amelie has no block comments: `/* x */` lexes as `/` `*` ..., which is
-                    // always a syntax error there. Keep it one.
-                    out.push(Tok::P(P::Slash));
-                    out.push(Tok::P(P::Star));
+/// The byte offset in `text` of a tokenizer location (the length of `text` for its end).
+fn byte_offset(text: &str, loc: Location) -> usize {
+    let mut line = 1;
+    let mut start = 0;
+    while line < loc.line {
+        match text[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return text.len(),
+        }
+        line += 1;
+    }
+    let col = usize::try_from(loc.column.saturating_sub(1)).unwrap_or(usize::MAX);
+    text[start..]
+        .char_indices()
+        .nth(col)
+        .map_or(text.len(), |(i, _)| start + i)
+}
+
+/// A raw token whose meaning depends on the next one.
+enum Pending {
+    None,
+    /// `-`: part of a number when a number is glued to it.
+    Minus,
+    /// A word that may start `a.b` or `t.*`.
+    Word(String),
+    /// Name parts followed by a `.` (a name part or `*` may follow).
+    Dot(Vec<String>),
+    /// `a.b[.c...]` so far (at least two parts).
+    Name(Vec<String>),
+}
+
+/// The post-pass: raw tokens in, Amelie tokens out, one token at a time.
+struct Post<'a> {
+    /// The piece of text the current raw tokens come from (their locations are relative to it).
+    text: &'a str,
+    /// Byte offsets of the piece's line starts, built on first use (only needed to tell `!=`
+    /// from `<>`).
+    line_starts: Option<Vec<usize>>,
+    /// Whether the previous raw token (with nothing in between) ends an operand; used to
+    /// split `.5` after `]`, `)`, `}`, names and literals into `.` and `5`.
+    prev_operand: bool,
+    pending: Pending,
+}
+
+fn name_tok(mut parts: Vec<String>, star: bool) -> Tok {
+    match (parts.len(), star) {
+        (1, false) => {
+            let first = parts.pop().unwrap_or_default();
+            let kw = Kw::lookup(&first);
+            Tok::Word(first, kw)
+        }
+        (_, false) => Tok::Name(parts),
+        (_, true) => Tok::NameStar(parts),
+    }
+}
+
+impl<'a> Post<'a> {
+    /// The following raw tokens come from `text`.
+    fn piece(&mut self, text: &'a str) {
+        self.text = text;
+        self.line_starts = None;
+    }
+
+    /// One raw token at `loc` (in the current piece).
+    #[inline]
+    fn push(&mut self, tok: Token, loc: Location, out: &mut Vec<Tok>) {
+        if matches!(self.pending, Pending::None) {
+            return self.token(tok, loc, out);
+        }
+        let tok = match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::None => tok,
+            Pending::Minus => match tok {
+                // `-` glued to a number is part of the number (Amelie lexer rule).
+                Token::Number(s, false) if s.starts_with(|c: char| c.is_ascii_digit()) => {
+                    out.push(number(&s, true));
+                    self.prev_operand = true;
+                    return;
                 }
-                Token::Whitespace(_) => {}
-                Token::Minus => match raw.get(i).map(|t| &t.token) {
-                    // `-` glued to a number is part of the number (Amelie lexer rule).
-                    Some(Token::Number(s, false))
-                        if s.starts_with(|c: char| c.is_ascii_digit()) =>
-                    {
-                        out.push(number(s, true));
-                        i += 1;
-                        operand = true;
-                    }
-                    _ => out.push(Tok::P(P::Minus)),
-                },
-                Token::Number(s, long) => {
-                    if long {
-                        // `123L`: number followed by a name in Amelie.
-                        out.push(Tok::Other);
-                    } else if let Some(rest) = s.strip_prefix('.').filter(|_| prev_operand) {
-                        out.push(Tok::P(P::Dot));
-                        out.push(number(rest, false));
-                    } else {
-                        out.push(number(&s, false));
-                    }
-                    operand = true;
+                tok => {
+                    out.push(Tok::P(P::Minus));
+                    self.prev_operand = false;
+                    tok
                 }
+            },
+            Pending::Word(first) => match tok {
+                Token::Period => {
+                    let mut parts = Vec::with_capacity(3);
+                    parts.push(first);
+                    self.pending = Pending::Dot(parts);
+                    return;
+                }
+                tok => {
+                    let kw = Kw::lookup(&first);
+                    out.push(Tok::Word(first, kw));
+                    self.prev_operand = true;
+                    tok
+                }
+            },
+            Pending::Dot(mut parts) => match tok {
                 Token::Word(w) => {
-                    i = self.name(w.value, &mut raw, i, out);
-                    operand = true;
+                    parts.push(w.value);
+                    self.pending = Pending::Name(parts);
+                    return;
                 }
-                Token::SingleQuotedString(s) => {
-                    decode_string(s, '\'', out);
-                    operand = true;
+                Token::Mul => {
+                    out.push(name_tok(parts, true));
+                    self.prev_operand = true;
+                    return;
                 }
-                Token::DoubleQuotedString(s) => {
-                    decode_string(s, '"', out);
-                    operand = true;
+                tok => {
+                    // the `.` does not belong to the name
+                    out.push(name_tok(parts, false));
+                    out.push(Tok::P(P::Dot));
+                    self.prev_operand = false;
+                    tok
                 }
-                Token::LParen => out.push(Tok::P(P::LParen)),
-                Token::RParen => {
-                    out.push(Tok::P(P::RParen));
-                    operand = true;
+            },
+            Pending::Name(parts) => match tok {
+                Token::Period => {
+                    self.pending = Pending::Dot(parts);
+                    return;
                 }
-                Token::LBracket => out.push(Tok::P(P::LBracket)),
-                Token::RBracket => {
-                    out.push(Tok::P(P::RBracket));
-                    operand = true;
+                tok => {
+                    out.push(name_tok(parts, false));
+                    self.prev_operand = true;
+                    tok
                 }
-                Token::LBrace => out.push(Tok::P(P::LBrace)),
-                Token::RBrace => {
-                    out.push(Tok::P(P::RBrace));
-                    operand = true;
-                }
-                Token::Comma => out.push(Tok::P(P::Comma)),
-                Token::SemiColon => out.push(Tok::P(P::Semicolon)),
-                Token::Period => out.push(Tok::P(P::Dot)),
-                Token::Colon => out.push(Tok::P(P::Colon)),
-                Token::DoubleColon => out.push(Tok::P(P::DoubleColon)),
-                Token::Eq => out.push(Tok::P(P::Eq)),
-                Token::Neq => {
-                    // sqlparser maps both `<>` and `!=` to Neq; Amelie only knows `<>`.
-                    if self.byte_at(loc) == Some(b'!') {
-                        out.push(Tok::Other);
-                    } else {
-                        out.push(Tok::P(P::NotEq));
-                    }
-                }
-                Token::Lt => out.push(Tok::P(P::Lt)),
-                Token::LtEq => out.push(Tok::P(P::LtEq)),
-                Token::Gt => out.push(Tok::P(P::Gt)),
-                Token::GtEq => out.push(Tok::P(P::GtEq)),
-                Token::ShiftLeft => out.push(Tok::P(P::Shl)),
-                Token::ShiftRight => out.push(Tok::P(P::Shr)),
-                Token::Plus => out.push(Tok::P(P::Plus)),
-                Token::Mul => out.push(Tok::P(P::Star)),
-                Token::Div => out.push(Tok::P(P::Slash)),
-                Token::Mod => out.push(Tok::P(P::Percent)),
-                Token::StringConcat => out.push(Tok::P(P::Concat)),
-                Token::Pipe => out.push(Tok::P(P::Pipe)),
-                Token::Caret => out.push(Tok::P(P::Caret)),
-                Token::Ampersand => out.push(Tok::P(P::Amp)),
-                Token::Tilde => out.push(Tok::P(P::Tilde)),
-                Token::Arrow => out.push(Tok::P(P::Arrow)),
-                // `x'..'`/`0x..` (hex literals), `$1`, `==`, `=>`, `:=`, stray characters, ...
-                _ => out.push(Tok::Other),
+            },
+        };
+        self.token(tok, loc, out);
+    }
+
+    /// End of input: the pending token stands alone.
+    fn flush(&mut self, out: &mut Vec<Tok>) {
+        match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::None => {}
+            Pending::Minus => out.push(Tok::P(P::Minus)),
+            Pending::Word(first) => out.push(name_tok(vec![first], false)),
+            Pending::Dot(parts) => {
+                out.push(name_tok(parts, false));
+                out.push(Tok::P(P::Dot));
             }
-            prev_operand = operand;
+            Pending::Name(parts) => out.push(name_tok(parts, false)),
         }
     }
 
-    /// Collects `word(.word)*[.*]` written without whitespace into one token; returns the
-    /// index of the next unprocessed raw token.
-    fn name(
-        &mut self,
-        first: String,
-        raw: &mut [TokenWithSpan],
-        mut i: usize,
-        out: &mut Vec<Tok>,
-    ) -> usize {
-        let mut parts: Vec<String> = Vec::new();
-        let mut star = false;
-        while matches!(raw.get(i).map(|t| &t.token), Some(Token::Period)) {
-            match raw.get_mut(i + 1).map(|t| &mut t.token) {
-                Some(Token::Word(w)) => {
-                    if parts.is_empty() {
-                        parts.reserve(3);
-                        parts.push(String::new());
-                    }
-                    parts.push(std::mem::take(&mut w.value));
-                    i += 2;
-                }
-                Some(Token::Mul) => {
-                    star = true;
-                    i += 2;
-                    break;
-                }
-                _ => break,
+    /// A raw token with nothing pending.
+    #[inline]
+    fn token(&mut self, tok: Token, loc: Location, out: &mut Vec<Tok>) {
+        let mut operand = false;
+        match tok {
+            Token::Whitespace(Whitespace::MultiLineComment(_)) => {
+                // Amelie has no block comments: `/* x */` lexes as `/` `*` ..., which is
+                // always a syntax error there. Keep it one.
+                out.push(Tok::P(P::Slash));
+                out.push(Tok::P(P::Star));
             }
-        }
-        if parts.is_empty() {
-            if star {
-                out.push(Tok::NameStar(vec![first]));
-            } else {
-                let kw = Kw::lookup(&first);
-                out.push(Tok::Word(first, kw));
+            Token::Whitespace(_) => {}
+            Token::Minus => {
+                self.pending = Pending::Minus;
+                return;
             }
-        } else {
-            parts[0] = first;
-            out.push(if star {
-                Tok::NameStar(parts)
-            } else {
-                Tok::Name(parts)
-            });
+            Token::Number(s, long) => {
+                if long {
+                    // `123L`: number followed by a name in Amelie.
+                    out.push(Tok::Other);
+                } else if let Some(rest) = s.strip_prefix('.').filter(|_| self.prev_operand) {
+                    out.push(Tok::P(P::Dot));
+                    out.push(number(rest, false));
+                } else {
+                    out.push(number(&s, false));
+                }
+                operand = true;
+            }
+            Token::Word(w) => {
+                self.pending = Pending::Word(w.value);
+                return;
+            }
+            Token::SingleQuotedString(s) => {
+                decode_string(s, '\'', out);
+                operand = true;
+            }
+            Token::DoubleQuotedString(s) => {
+                decode_string(s, '"', out);
+                operand = true;
+            }
+            Token::LParen => out.push(Tok::P(P::LParen)),
+            Token::RParen => {
+                out.push(Tok::P(P::RParen));
+                operand = true;
+            }
+            Token::LBracket => out.push(Tok::P(P::LBracket)),
+            Token::RBracket => {
+                out.push(Tok::P(P::RBracket));
+                operand = true;
+            }
+            Token::LBrace => out.push(Tok::P(P::LBrace)),
+            Token::RBrace => {
+                out.push(Tok::P(P::RBrace));
+                operand = true;
+            }
+            Token::Comma => out.push(Tok::P(P::Comma)),
+            Token::SemiColon => out.push(Tok::P(P::Semicolon)),
+            Token::Period => out.push(Tok::P(P::Dot)),
+            Token::Colon => out.push(Tok::P(P::Colon)),
+            Token::DoubleColon => out.push(Tok::P(P::DoubleColon)),
+            Token::Eq => out.push(Tok::P(P::Eq)),
+            Token::Neq => {
+                // sqlparser maps both `<>` and `!=` to Neq; Amelie only knows `<>`.
+                if self.byte_at(loc) == Some(b'!') {
+                    out.push(Tok::Other);
+                } else {
+                    out.push(Tok::P(P::NotEq));
+                }
+            }
+            Token::Lt => out.push(Tok::P(P::Lt)),
+            Token::LtEq => out.push(Tok::P(P::LtEq)),
+            Token::Gt => out.push(Tok::P(P::Gt)),
+            Token::GtEq => out.push(Tok::P(P::GtEq)),
+            Token::ShiftLeft => out.push(Tok::P(P::Shl)),
+            Token::ShiftRight => out.push(Tok::P(P::Shr)),
+            Token::Plus => out.push(Tok::P(P::Plus)),
+            Token::Mul => out.push(Tok::P(P::Star)),
+            Token::Div => out.push(Tok::P(P::Slash)),
+            Token::Mod => out.push(Tok::P(P::Percent)),
+            Token::StringConcat => out.push(Tok::P(P::Concat)),
+            Token::Pipe => out.push(Tok::P(P::Pipe)),
+            Token::Caret => out.push(Tok::P(P::Caret)),
+            Token::Ampersand => out.push(Tok::P(P::Amp)),
+            Token::Tilde => out.push(Tok::P(P::Tilde)),
+            Token::Arrow => out.push(Tok::P(P::Arrow)),
+            // `x'..'`/`0x..` (hex literals), `$1`, `==`, `=>`, `:=`, stray characters, ...
+            _ => out.push(Tok::Other),
         }
-        i
+        self.prev_operand = operand;
     }
 
-    /// The byte of the source at a tokenizer location (line and column are 1-based, column
+    /// The byte of the piece at a tokenizer location (line and column are 1-based, column
     /// counts characters, lines are split at `\n` like sqlparser does).
     fn byte_at(&mut self, loc: Location) -> Option<u8> {
-        let sql = self.sql;
+        let sql = self.text;
         let starts = self.line_starts.get_or_insert_with(|| {
             std::iter::once(0)
                 .chain(
@@ -586,6 +752,125 @@ mod tests {
             toks("1 /* c */"),
             vec![Tok::Int(1), Tok::P(P::Slash), Tok::P(P::Star)]
         );
+    }
+
+    /// A small deterministic generator for the piece tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    fn same_tokens(sql: &str, piece: usize) {
+        let whole = lex_pieces(sql, usize::MAX);
+        let pieces = lex_pieces(sql, piece);
+        assert_eq!(pieces.toks, whole.toks, "piece {piece}: {sql:?}");
+        assert_eq!(pieces.error, whole.error, "piece {piece}: {sql:?}");
+    }
+
+    #[test]
+    fn pieces_give_the_same_tokens() {
+        const PARTS: &[&str] = &[
+            " ",
+            "  ",
+            "\n",
+            "\r\n",
+            "\t",
+            "select",
+            "a",
+            "a.b",
+            "t.*",
+            "s.t.*",
+            "x.select",
+            ".",
+            "-",
+            "-1",
+            "- 1",
+            "1",
+            "2.5",
+            "1e3",
+            ".5",
+            "]",
+            ")",
+            "(",
+            "[",
+            "{",
+            "}",
+            ",",
+            ";",
+            "'str ing'",
+            "\"dq  str\"",
+            "'a''b'",
+            "'esc\\' x'",
+            "-- comment  \n",
+            "/* block  */",
+            "!=",
+            "<>",
+            "<=",
+            "::",
+            "||",
+            "->",
+            "é",
+            "日本",
+            "x'ab'",
+            "$1",
+            "123L",
+            "'unterminated",
+            "\"also",
+            "/* open",
+            "ab$c_1",
+            "*",
+            "+",
+            "=",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..400 {
+            let mut sql = String::new();
+            let len = 20 + rng.next(400);
+            for _ in 0..len {
+                sql.push_str(PARTS[rng.next(PARTS.len())]);
+                if rng.next(3) == 0 {
+                    sql.push(' ');
+                }
+            }
+            for piece in [1, 70, 100, 257] {
+                same_tokens(&sql, piece);
+            }
+            if round % 50 == 0 {
+                // long runs of whitespace and comments between tokens
+                let spaced = sql.replace(' ', &" ".repeat(300));
+                same_tokens(&spaced, 100);
+            }
+        }
+    }
+
+    #[test]
+    fn long_tokens_cross_pieces() {
+        let long_string = format!("select '{}' , 1", "x y ".repeat(5000));
+        same_tokens(&long_string, 100);
+        let long_name = format!("select {}.b from t", "a".repeat(10_000));
+        same_tokens(&long_name, 100);
+        let long_comment = format!("select 1 -- {}\n, 2", "c ".repeat(5000));
+        same_tokens(&long_comment, 100);
+        let open = format!("select 1 {} 'open", " ".repeat(5000));
+        same_tokens(&open, 100);
+        let bad = format!("select 1 {} /* open", " ".repeat(5000));
+        same_tokens(&bad, 100);
+        let chain = "a.".repeat(3000) + "b";
+        same_tokens(&chain, 100);
+    }
+
+    #[test]
+    fn whitespace_costs_no_tokens() {
+        let sql = format!("select {} 1", " ".repeat(1 << 20));
+        let l = lex(&sql);
+        assert_eq!(l.toks, vec![w("select"), Tok::Int(1), Tok::Eof]);
+        assert!(l.toks.capacity() < 64, "{}", l.toks.capacity());
     }
 
     #[test]

@@ -742,6 +742,9 @@ impl Parser {
             Some(Kw::Generate) => {
                 self.advance();
                 match self.peek() {
+                    Tok::Int(n) if *n < 0 => {
+                        return self.fail("GENERATE <count> must not be negative")
+                    }
                     Tok::Int(n) => {
                         let n = *n;
                         self.advance();

@@ -910,6 +910,18 @@ fn insert_generate_select_conflict_returning() {
         panic!()
     };
     assert_eq!(ins.source, InsertSource::Generate(10));
+    let Stmt::Insert(ins) = one("insert into t generate 0") else {
+        panic!()
+    };
+    assert_eq!(ins.source, InsertSource::Generate(0));
+    assert_eq!(
+        err("insert into t generate -1"),
+        "GENERATE <count> must not be negative"
+    );
+    assert_eq!(
+        err("insert into t generate -9223372036854775808"),
+        "GENERATE <count> must not be negative"
+    );
 
     let Stmt::Insert(ins) =
         one("insert into t select a, b from u where a > 0 on conflict do nothing")

@@ -39,7 +39,8 @@ options: uuid, timezone_default, format, log_enable, log_to_file,
   tls_key, listen, limit_send, limit_recv, limit_write, frontends, backends,
   wal_rotate_wm, wal_sync_on_rotate, wal_sync_on_write, repl, repl_primary,
   repl_reconnect_ms, checkpoint_interval, checkpoint_workers, limit_memory,
-  limit_memory_total, limit_time
+  limit_memory_total, limit_time, limit_connections, idle_timeout_ms,
+  header_timeout_ms, body_timeout_ms
   (values are JSON when they parse as JSON, e.g. --frontends=2
    --listen='[{\"host\": \"*\", \"port\": 3485}]', otherwise plain strings)
 ";

@@ -36,6 +36,18 @@ pub const DEFAULT_LIMIT_TIME_MS: u64 = 60_000;
 /// Default TCP port of a listener.
 pub const DEFAULT_PORT: u16 = 3485;
 
+/// Default `limit_connections`: open HTTP connections over all frontends.
+pub const DEFAULT_LIMIT_CONNECTIONS: u64 = 10_000;
+/// Default `idle_timeout_ms`: an idle keep-alive connection is closed after a minute.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Default `header_timeout_ms` and `body_timeout_ms`.
+pub const DEFAULT_READ_TIMEOUT_MS: u64 = 30_000;
+/// Smallest `wal_rotate_wm` a start option accepts (a value from an older `config.json` is
+/// raised to it when used).
+pub const MIN_WAL_ROTATE_WM: u64 = 1024;
+/// Smallest `wal_rotate_wm` `SET` accepts: 1 MiB.
+pub const MIN_WAL_ROTATE_WM_SET: u64 = 1024 * 1024;
+
 /// Type of a configuration variable; decides the type-check error text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VarType {
@@ -124,6 +136,24 @@ pub const VARS: &[VarDef] = &[
     VarDef {
         hidden: true,
         ..rvar("limit_time", VarType::Int)
+    },
+    // connection limits: our own, not in the original's listing, so hidden from `SHOW ALL`
+    // and `system.config()`; start options only
+    VarDef {
+        hidden: true,
+        ..var("limit_connections", VarType::Int)
+    },
+    VarDef {
+        hidden: true,
+        ..var("idle_timeout_ms", VarType::Int)
+    },
+    VarDef {
+        hidden: true,
+        ..var("header_timeout_ms", VarType::Int)
+    },
+    VarDef {
+        hidden: true,
+        ..var("body_timeout_ms", VarType::Int)
     },
     VarDef {
         option: false,
@@ -222,6 +252,14 @@ pub struct Config {
     pub limit_memory_total: u64,
     /// Milliseconds a request may run (0: no limit).
     pub limit_time: u64,
+    /// Cap on open HTTP connections (0: none); hidden.
+    pub limit_connections: u64,
+    /// Idle keep-alive connections are closed after this many milliseconds (0: never); hidden.
+    pub idle_timeout_ms: u64,
+    /// A started request head must arrive within this many milliseconds; hidden.
+    pub header_timeout_ms: u64,
+    /// Longest pause within a request body, in milliseconds; hidden.
+    pub body_timeout_ms: u64,
     /// Persisted replica definitions (hidden; only loaded from `config.json`).
     pub replicas: Value,
     /// Persisted users (hidden and secret; only loaded from `config.json`).
@@ -272,6 +310,10 @@ impl Default for Config {
             limit_memory: DEFAULT_LIMIT_MEMORY,
             limit_memory_total: default_limit_memory_total(),
             limit_time: DEFAULT_LIMIT_TIME_MS,
+            limit_connections: DEFAULT_LIMIT_CONNECTIONS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            header_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
+            body_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
             replicas: Value::Array(Vec::new()),
             users: Value::Array(Vec::new()),
         }
@@ -426,11 +468,33 @@ impl Config {
     /// Sets one C variable from a command-line / `--json` option (type-checked).
     pub fn set_option(&mut self, name: &str, value: &Value) -> Result<()> {
         match var_def(name) {
-            Some(def) if def.option => self.set_var(def, value),
+            Some(def) if def.option => {
+                self.set_var(def, value)?;
+                self.check_option(name)
+            }
             Some(_) => Err(Error::new(format!(
                 "option '{name}' cannot be set from the command line"
             ))),
             None => Err(Error::new(format!("option '{name}' is not found"))),
+        }
+    }
+
+    /// Value checks of options (not applied to `config.json`, so that a file written by an
+    /// older version still loads; see the uses of the values instead).
+    fn check_option(&self, name: &str) -> Result<()> {
+        let at_least = |v: u64, min: u64| {
+            if v < min {
+                return Err(Error::new(format!(
+                    "option '{name}': value must be at least {min}"
+                )));
+            }
+            Ok(())
+        };
+        match name {
+            "wal_rotate_wm" => at_least(self.wal_rotate_wm, MIN_WAL_ROTATE_WM),
+            "header_timeout_ms" => at_least(self.header_timeout_ms, 1),
+            "body_timeout_ms" => at_least(self.body_timeout_ms, 1),
+            _ => Ok(()),
         }
     }
 
@@ -510,6 +574,10 @@ impl Config {
             "limit_memory" => &mut self.limit_memory,
             "limit_memory_total" => &mut self.limit_memory_total,
             "limit_time" => &mut self.limit_time,
+            "limit_connections" => &mut self.limit_connections,
+            "idle_timeout_ms" => &mut self.idle_timeout_ms,
+            "header_timeout_ms" => &mut self.header_timeout_ms,
+            "body_timeout_ms" => &mut self.body_timeout_ms,
             _ => return None,
         })
     }
@@ -562,6 +630,10 @@ impl Config {
             "limit_memory" => self.limit_memory.into(),
             "limit_memory_total" => self.limit_memory_total.into(),
             "limit_time" => self.limit_time.into(),
+            "limit_connections" => self.limit_connections.into(),
+            "idle_timeout_ms" => self.idle_timeout_ms.into(),
+            "header_timeout_ms" => self.header_timeout_ms.into(),
+            "body_timeout_ms" => self.body_timeout_ms.into(),
             "replicas" => self.replicas.clone(),
             "users" => self.users.clone(),
             _ => return None,
@@ -849,6 +921,63 @@ mod tests {
             &["checkpoint", "read_only", "lsn", "psn"]
         );
         assert_eq!(all[0].1, json!("1.0.0"));
+    }
+
+    #[test]
+    fn connection_limits_are_hidden_options() {
+        let c = Config::default();
+        assert_eq!(c.limit_connections, 10_000);
+        assert_eq!(c.idle_timeout_ms, 60_000);
+        assert_eq!((c.header_timeout_ms, c.body_timeout_ms), (30_000, 30_000));
+        let names: Vec<_> = c.show_all().into_iter().map(|(n, _)| n).collect();
+        for hidden in [
+            "limit_connections",
+            "idle_timeout_ms",
+            "header_timeout_ms",
+            "body_timeout_ms",
+        ] {
+            assert!(!names.contains(&hidden), "{hidden}");
+        }
+        let c = apply(&[
+            "--limit_connections=5",
+            "--idle_timeout_ms=0",
+            "--header_timeout_ms=100",
+            "--body_timeout_ms=200",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                c.limit_connections,
+                c.idle_timeout_ms,
+                c.header_timeout_ms,
+                c.body_timeout_ms
+            ),
+            (5, 0, 100, 200)
+        );
+        assert_eq!(Config::from_json(&c.to_json_pretty()).unwrap(), c);
+        assert_eq!(
+            err(&["--header_timeout_ms=0"]),
+            "option 'header_timeout_ms': value must be at least 1"
+        );
+    }
+
+    #[test]
+    fn wal_rotate_wm_floor() {
+        assert_eq!(
+            err(&["--wal_rotate_wm=0"]),
+            "option 'wal_rotate_wm': value must be at least 1024"
+        );
+        assert_eq!(
+            apply(&["--wal_rotate_wm=1024"]).unwrap().wal_rotate_wm,
+            1024
+        );
+        // an old config.json still loads
+        assert_eq!(
+            Config::from_json(r#"{"wal_rotate_wm": 0}"#)
+                .unwrap()
+                .wal_rotate_wm,
+            0
+        );
     }
 
     #[test]

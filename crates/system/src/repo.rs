@@ -5,6 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use amelie_common::{Error, Result};
@@ -162,13 +163,23 @@ impl Repo {
     }
 
     /// Atomically rewrites `config.json` (write `config.json.tmp`, fsync, rename, fsync dir).
+    /// The file holds user secrets: it is created readable by the owner only (mode 0600).
     pub fn save_config(&self, config: &Config) -> Result<()> {
         let path = self.config_path();
         let tmp = self.dir.join("config.json.tmp");
-        let io_err = |e: std::io::Error| {
-            Error::new(format!("config: '{}' write error ({e})", path.display()))
-        };
-        let mut file = File::create(&tmp).map_err(io_err)?;
+        // the text may reach a client (`SET`, `CREATE USER`): no absolute path in it
+        let io_err =
+            |e: std::io::Error| Error::new(format!("config: '{CONFIG_FILE}' write error ({e})"));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err)?;
+        // a temporary file left over by an older version keeps its mode: fix it
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io_err)?;
         file.write_all(config.to_json_pretty().as_bytes())
             .map_err(io_err)?;
         file.sync_all().map_err(io_err)?;

@@ -10,7 +10,7 @@ use amelie_wal::WalConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Server variables for `SHOW`, `SET` and `system.config()`.
 struct ConfigState {
@@ -80,6 +80,13 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
             V::Str(s) => serde_json::Value::String(s.to_string()),
             _ => serde_json::Value::Null,
         };
+        if name == "wal_rotate_wm" {
+            // a tiny value means a WAL file per transaction
+            let min = crate::config::MIN_WAL_ROTATE_WM_SET;
+            if json.as_u64().is_some_and(|v| v < min) {
+                return Err(Error::new(format!("value must be at least {min}")));
+            }
+        }
         let mut config = self.config.lock();
         let mut next = config.clone();
         next.set_option(name, &json).map_err(|e| {
@@ -136,6 +143,7 @@ impl Server {
     fn session_ctx(&self, session: &Session) -> SessionCtx {
         let mut ctx = SessionCtx {
             tz_offset: self.default_zone,
+            user: session.user.clone(),
             ..Default::default()
         };
         if let Some(tz) = &session.timezone {
@@ -148,11 +156,15 @@ impl Server {
 
 impl Backend for Server {
     fn authenticate(&self, token: &str) -> bool {
+        self.token_user(token).is_some()
+    }
+
+    fn token_user(&self, token: &str) -> Option<String> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        amelie_executor::user::validate_token(token, &self.exec.users(), now).is_some()
+        amelie_executor::user::validate_token(token, &self.exec.users(), now).map(|(name, _)| name)
     }
 
     async fn execute(&self, session: &mut Session, sql: String) -> Result<Option<String>, Error> {
@@ -176,6 +188,35 @@ impl Backend for Server {
             .import(schema, table, content_type, query, &body, &ctx)
             .await
     }
+}
+
+/// File descriptors kept free of HTTP connections (WAL files, checkpoints, listeners).
+const FD_RESERVE: u64 = 256;
+
+/// The connection cap: `limit_connections` (0: none), lowered to fit the process's file
+/// descriptor limit so that the cap, not `accept` failing, decides who gets in.
+fn connection_cap(limit: u64) -> usize {
+    let fit = open_files_limit()
+        .filter(|&n| n > 2 * FD_RESERVE)
+        .map(|n| n - FD_RESERVE);
+    let cap = match (limit, fit) {
+        (0, Some(fit)) => fit,
+        (0, None) => 0,
+        (limit, Some(fit)) => limit.min(fit),
+        (limit, None) => limit,
+    };
+    usize::try_from(cap).unwrap_or(usize::MAX)
+}
+
+/// The soft `Max open files` limit of this process (from `/proc/self/limits`).
+fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, Error> {
@@ -249,7 +290,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
     let exec_config = ExecutorConfig {
         wal: WalConfig {
             dir: repo.wal_dir(),
-            rotate_wm: config.wal_rotate_wm,
+            rotate_wm: config.wal_rotate_wm.max(crate::config::MIN_WAL_ROTATE_WM),
             sync_on_rotate: config.wal_sync_on_rotate,
             sync_on_write: config.wal_sync_on_write,
         },
@@ -291,6 +332,10 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
     let mut http = ServerConfig::new(listen_addrs(&config)?);
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
     http.auth = config.listen.iter().map(|l| l.auth).collect();
+    http.max_connections = connection_cap(config.limit_connections);
+    http.idle_timeout = Duration::from_millis(config.idle_timeout_ms);
+    http.header_read_timeout = Duration::from_millis(config.header_timeout_ms.max(1));
+    http.body_read_timeout = Duration::from_millis(config.body_timeout_ms.max(1));
     exec.set_limit_write(config.limit_write);
     exec.set_limit_memory(config.limit_memory);
     exec.set_limit_memory_total(config.limit_memory_total);

@@ -126,6 +126,34 @@ pub fn ts_add(t: i64, iv: &amelie_common::Interval, sub: bool) -> Result<i64> {
     Ok(r)
 }
 
+/// `x ± y` part by part; a part out of its range fails with `interval overflow` (both for
+/// addition and subtraction).
+pub fn interval_add(
+    x: &amelie_common::Interval,
+    y: &amelie_common::Interval,
+    sub: bool,
+) -> Result<amelie_common::Interval> {
+    let overflow = || Error::new("interval overflow");
+    let (months, days, us) = if sub {
+        (
+            x.months.checked_sub(y.months),
+            x.days.checked_sub(y.days),
+            x.us.checked_sub(y.us),
+        )
+    } else {
+        (
+            x.months.checked_add(y.months),
+            x.days.checked_add(y.days),
+            x.us.checked_add(y.us),
+        )
+    };
+    Ok(amelie_common::Interval {
+        months: months.ok_or_else(overflow)?,
+        days: days.ok_or_else(overflow)?,
+        us: us.ok_or_else(overflow)?,
+    })
+}
+
 /// Applies a binary operator.
 pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
     use Value::*;
@@ -169,12 +197,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
             }
             (Interval(iv), Timestamp(t)) if op == BinOp::Add => Timestamp(ts_add(*t, iv, false)?),
             (Interval(x), Interval(y)) if matches!(op, BinOp::Add | BinOp::Sub) => {
-                let s: i64 = if op == BinOp::Sub { -1 } else { 1 };
-                Interval(amelie_common::Interval {
-                    months: x.months.wrapping_add((s as i32).wrapping_mul(y.months)),
-                    days: x.days.wrapping_add((s as i32).wrapping_mul(y.days)),
-                    us: x.us.wrapping_add(s.wrapping_mul(y.us)),
-                })
+                Interval(interval_add(x, y, op == BinOp::Sub)?)
             }
             (Vector(x), Vector(y)) if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) => {
                 if x.len() != y.len() {
@@ -471,6 +494,28 @@ mod tests {
                 .unwrap_err()
                 .msg(),
             "unsupported operation: <int> + <string>"
+        );
+    }
+
+    #[test]
+    fn interval_overflow_is_reported_both_ways() {
+        use amelie_common::Interval;
+        let iv = |months: i32, days: i32, us: i64| Value::Interval(Interval { months, days, us });
+        let err = |op, a: &Value, b: &Value| binary(op, a, b).unwrap_err().msg().to_string();
+        let overflow = "interval overflow";
+        assert_eq!(err(BinOp::Add, &iv(0, 0, i64::MAX), &iv(0, 0, 1)), overflow);
+        assert_eq!(err(BinOp::Sub, &iv(0, 0, i64::MIN), &iv(0, 0, 1)), overflow);
+        assert_eq!(err(BinOp::Add, &iv(i32::MAX, 0, 0), &iv(1, 0, 0)), overflow);
+        assert_eq!(err(BinOp::Sub, &iv(i32::MIN, 0, 0), &iv(1, 0, 0)), overflow);
+        assert_eq!(err(BinOp::Add, &iv(0, i32::MAX, 0), &iv(0, 1, 0)), overflow);
+        assert_eq!(err(BinOp::Sub, &iv(0, 0, 0), &iv(0, 0, i64::MIN)), overflow);
+        assert_eq!(
+            binary(BinOp::Sub, &iv(1, 2, 3), &iv(1, 1, 1)).unwrap(),
+            iv(0, 1, 2)
+        );
+        assert_eq!(
+            binary(BinOp::Add, &iv(1, 2, 3), &iv(-1, -1, -1)).unwrap(),
+            iv(0, 1, 2)
         );
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
     /// An I/O operation on `path` failed.
-    #[error("wal: i/o error on '{}': {source}", path.display())]
+    #[error("wal: i/o error on '{}': {source}", amelie_common::path_tail(path))]
     Io {
         path: PathBuf,
         #[source]
@@ -16,7 +16,10 @@ pub enum WalError {
 
     /// A record (or file header) is damaged somewhere it cannot be explained by a torn write
     /// at the very end of the log: in the middle of a file, or in a file other than the last.
-    #[error("wal: file '{}' is corrupt at offset {offset}: {reason}", file.display())]
+    #[error(
+        "wal: file '{}' is corrupt at offset {offset}: {reason}",
+        amelie_common::path_tail(file)
+    )]
     Corrupt {
         file: PathBuf,
         offset: u64,
@@ -24,13 +27,16 @@ pub enum WalError {
     },
 
     /// The file does not start with the WAL magic bytes.
-    #[error("wal: file '{}' is not a wal file (bad magic)", file.display())]
+    #[error(
+        "wal: file '{}' is not a wal file (bad magic)",
+        amelie_common::path_tail(file)
+    )]
     BadMagic { file: PathBuf },
 
     /// The file was written by an unsupported format version.
     #[error(
         "wal: file '{}' has unsupported format version {found} (expected {expected})",
-        file.display()
+        amelie_common::path_tail(file)
     )]
     Version {
         file: PathBuf,

@@ -287,7 +287,7 @@ impl Wal {
             if let Err(undo) = self.file.set_len(cur.size) {
                 self.failed = Some(format!(
                     "write to '{}' failed ({e}) and could not be undone ({undo})",
-                    path.display()
+                    amelie_common::path_tail(&path)
                 ));
             }
             return Err(WalError::io(&path, e));
@@ -368,7 +368,10 @@ impl Wal {
         }
         if let Err(e) = self.file.sync_data() {
             let path = self.current_path();
-            self.failed = Some(format!("fsync of '{}' failed: {e}", path.display()));
+            self.failed = Some(format!(
+                "fsync of '{}' failed: {e}",
+                amelie_common::path_tail(&path)
+            ));
             return Err(WalError::io(&path, e));
         }
         self.dirty = false;

@@ -1,5 +1,6 @@
-//! String functions (byte oriented): length/size, concat, lower, upper, substr, strpos,
-//! replace, ltrim/rtrim/trim, like.
+//! String functions: length/size, concat, lower, upper, substr, strpos, replace,
+//! ltrim/rtrim/trim, like. `length` counts bytes (as Amelie does); `substr` and `strpos` count
+//! characters and trimming removes whole characters, so no result splits a UTF-8 sequence.
 
 use super::{arg_err, def, str_arg, Ctx, Def, VARIADIC};
 use amelie_common::governor::check_string;
@@ -61,29 +62,46 @@ fn upper(_: &Ctx, a: &[Value]) -> Result<Value> {
     ))
 }
 
+/// `substr(s, pos[, count])`: positions and counts are in characters (1-based), so the
+/// result never splits a UTF-8 sequence.
 fn substr(_: &Ctx, a: &[Value]) -> Result<Value> {
-    let s = str_arg("substr", a, 0)?.as_bytes();
+    let s = str_arg("substr", a, 0)?;
     let pos = super::int_arg("substr", a, 1)?;
+    let count = match a.get(2) {
+        None => None,
+        Some(_) => Some(super::int_arg("substr", a, 2)?),
+    };
     let oob = || Error::new("substr(): position is out of bounds");
-    if pos < 1 || pos as u64 > s.len() as u64 {
+    let chars = if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    };
+    if pos < 1 || pos as u64 > chars as u64 {
         return Err(oob());
     }
-    let start = (pos - 1) as usize;
-    let end = match a.get(2) {
-        None => s.len(),
-        Some(_) => {
-            let n = super::int_arg("substr", a, 2)?;
-            if n < 0 || n as u64 > (s.len() - start) as u64 {
-                return Err(oob());
-            }
-            start + n as usize
-        }
+    let first = (pos - 1) as usize;
+    let n = match count {
+        None => chars - first,
+        Some(n) if n < 0 || n as u64 > (chars - first) as u64 => return Err(oob()),
+        Some(n) => n as usize,
     };
-    Ok(Value::Str(
-        String::from_utf8_lossy(&s[start..end]).into_owned().into(),
-    ))
+    let part = if s.is_ascii() {
+        &s[first..first + n]
+    } else {
+        let start = char_offset(s, first);
+        let end = start + char_offset(&s[start..], n);
+        &s[start..end]
+    };
+    Ok(Value::Str(part.into()))
 }
 
+/// The byte offset of character `n` of `s` (`s.len()` past its end).
+fn char_offset(s: &str, n: usize) -> usize {
+    s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
+}
+
+/// `strpos(s, sub)`: the 1-based character position of the first `sub` in `s`, 0 if none.
 fn strpos(_: &Ctx, a: &[Value]) -> Result<Value> {
     let s = str_arg("strpos", a, 0)?;
     let sub = str_arg("strpos", a, 1)?;
@@ -91,7 +109,7 @@ fn strpos(_: &Ctx, a: &[Value]) -> Result<Value> {
         return Ok(Value::Int(0));
     }
     Ok(Value::Int(match s.find(sub) {
-        Some(i) => i as i64 + 1,
+        Some(i) => s[..i].chars().count() as i64 + 1,
         None => 0,
     }))
 }
@@ -121,22 +139,14 @@ fn trim_impl(f: &str, a: &[Value], left: bool, right: bool) -> Result<Value> {
         None => WS,
         Some(_) => str_arg(f, a, 1)?,
     };
-    let set = set.as_bytes();
-    let b = s.as_bytes();
-    let (mut i, mut j) = (0, b.len());
-    if left {
-        while i < j && set.contains(&b[i]) {
-            i += 1;
-        }
-    }
-    if right {
-        while j > i && set.contains(&b[j - 1]) {
-            j -= 1;
-        }
-    }
-    Ok(Value::Str(
-        String::from_utf8_lossy(&b[i..j]).into_owned().into(),
-    ))
+    // characters of `set`, so a multi-byte character is trimmed whole or not at all
+    let trimmed = match (left, right) {
+        (true, true) => s.trim_matches(|c| set.contains(c)),
+        (true, false) => s.trim_start_matches(|c| set.contains(c)),
+        (false, true) => s.trim_end_matches(|c| set.contains(c)),
+        (false, false) => s,
+    };
+    Ok(Value::Str(trimmed.into()))
 }
 
 fn ltrim(_: &Ctx, a: &[Value]) -> Result<Value> {
@@ -175,5 +185,32 @@ mod tests {
         let a = [Value::str("  123  "), Value::str(" 13")];
         assert_eq!(trim(&c(), &a).unwrap(), Value::str("2"));
         assert!(substr(&c(), &[Value::str("hi"), Value::Int(3)]).is_err());
+    }
+
+    #[test]
+    fn utf8_is_counted_in_characters() {
+        let sub = |s: &str, p: i64, n: Option<i64>| {
+            let mut a = vec![Value::str(s), Value::Int(p)];
+            a.extend(n.map(Value::Int));
+            substr(&c(), &a).map_err(|e| e.msg().to_string())
+        };
+        assert_eq!(sub("héllo", 2, Some(1)), Ok(Value::str("é")));
+        assert_eq!(sub("héllo", 2, Some(3)), Ok(Value::str("éll")));
+        assert_eq!(sub("héllo", 5, None), Ok(Value::str("o")));
+        assert_eq!(sub("日本語", 3, Some(1)), Ok(Value::str("語")));
+        assert_eq!(sub("日本語", 1, Some(0)), Ok(Value::str("")));
+        let oob = Err("substr(): position is out of bounds".to_string());
+        assert_eq!(sub("日本語", 4, None), oob);
+        assert_eq!(sub("日本語", 2, Some(3)), oob);
+        assert_eq!(sub("héllo", 0, None), oob);
+        let pos = |s: &str, x: &str| strpos(&c(), &[Value::str(s), Value::str(x)]).unwrap();
+        assert_eq!(pos("héllo", "l"), Value::Int(3));
+        assert_eq!(pos("日本語", "語"), Value::Int(3));
+        assert_eq!(pos("abc", "c"), Value::Int(3));
+        assert_eq!(pos("abc", "x"), Value::Int(0));
+        let t = |s: &str, set: &str| trim(&c(), &[Value::str(s), Value::str(set)]).unwrap();
+        assert_eq!(t("éxé", "è"), Value::str("éxé"));
+        assert_eq!(t("éxé", "é"), Value::str("x"));
+        assert_eq!(t("  a  ", " "), Value::str("a"));
     }
 }

@@ -62,15 +62,20 @@ fn date_bin(c: &Ctx, a: &[Value]) -> Result<Value> {
             "date_bin(): month and year intervals are not supported",
         ));
     }
-    let stride = iv.days as i64 * US_PER_DAY + iv.us;
+    let overflow = || Error::new("timestamp overflow");
+    let stride = (iv.days as i64)
+        .checked_mul(US_PER_DAY)
+        .and_then(|d| d.checked_add(iv.us))
+        .ok_or_else(overflow)?;
     if stride <= 0 {
         return Err(Error::new("date_bin(): invalid argument"));
     }
     if origin > ts {
         return Err(Error::new("date_bin(): origin is in the future"));
     }
-    let delta = ts - origin;
-    Ok(Value::Timestamp(origin + delta - delta % stride))
+    let delta = ts.checked_sub(origin).ok_or_else(overflow)?;
+    // between origin and ts, so in range
+    Ok(Value::Timestamp(ts - delta % stride))
 }
 
 fn field(f: &str, a: &[Value], idx: usize) -> Result<IntervalUnit> {
@@ -142,9 +147,12 @@ fn date_trunc(c: &Ctx, a: &[Value]) -> Result<Value> {
         U::Microsecond => {}
         U::Week => return Err(Error::new("unknown timestamp truncate field")),
     }
-    let local = dt.to_timestamp(0);
+    // the start of the first day, hour, ... of an extreme timestamp may be out of range
+    let overflow = || Error::new("timestamp overflow");
+    let local = dt.checked_to_timestamp(0).ok_or_else(overflow)?;
     Ok(Value::Timestamp(
-        dt.to_timestamp(zone.offset_for_local(local)),
+        dt.checked_to_timestamp(zone.offset_for_local(local))
+            .ok_or_else(overflow)?,
     ))
 }
 
@@ -232,5 +240,71 @@ fn extract(c: &Ctx, a: &[Value]) -> Result<Value> {
             U::Week => return Err(Error::new("unknown interval field")),
         })),
         v => Err(arg_err("extract", vi, "timestamp or interval", v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c() -> Ctx {
+        Ctx {
+            now: 0,
+            tz_offset: 0,
+        }
+    }
+
+    fn trunc(field: &str, ts: i64) -> std::result::Result<i64, String> {
+        match date_trunc(&c(), &[Value::str(field), Value::Timestamp(ts)]) {
+            Ok(Value::Timestamp(t)) => Ok(t),
+            Ok(v) => Err(format!("{v:?}")),
+            Err(e) => Err(e.msg().to_string()),
+        }
+    }
+
+    #[test]
+    fn date_trunc_of_extreme_timestamps() {
+        let overflow = Err("timestamp overflow".to_string());
+        // the day of i64::MIN starts before i64::MIN
+        assert_eq!(trunc("day", i64::MIN), overflow);
+        assert_eq!(trunc("year", i64::MIN), overflow);
+        assert_eq!(trunc("us", i64::MIN), Ok(i64::MIN));
+        // the day of i64::MAX starts inside the range
+        let day = trunc("day", i64::MAX).unwrap();
+        assert!(i64::MAX - day < US_PER_DAY, "{day}");
+        assert_eq!(day % US_PER_DAY, 0);
+        assert_eq!(
+            trunc("second", i64::MAX),
+            Ok(i64::MAX - i64::MAX % US_PER_SEC)
+        );
+        // ordinary values are unchanged
+        assert_eq!(trunc("day", US_PER_DAY + 5), Ok(US_PER_DAY));
+        assert_eq!(trunc("day", -1), Ok(-US_PER_DAY));
+    }
+
+    #[test]
+    fn date_bin_of_extreme_values() {
+        let iv = |days: i32, us: i64| {
+            Value::Interval(Interval {
+                months: 0,
+                days,
+                us,
+            })
+        };
+        let bin = |a: &[Value]| date_bin(&c(), a).map_err(|e| e.msg().to_string());
+        let huge = [iv(i32::MAX, i64::MAX), Value::Timestamp(0)];
+        assert_eq!(bin(&huge), Err("timestamp overflow".to_string()));
+        let far = [
+            iv(1, 0),
+            Value::Timestamp(i64::MAX),
+            Value::Timestamp(i64::MIN),
+        ];
+        assert_eq!(bin(&far), Err("timestamp overflow".to_string()));
+        let ok = [
+            iv(1, 0),
+            Value::Timestamp(US_PER_DAY + 7),
+            Value::Timestamp(0),
+        ];
+        assert_eq!(bin(&ok), Ok(Value::Timestamp(US_PER_DAY)));
     }
 }
