@@ -5,6 +5,7 @@ pub mod format;
 pub mod idle;
 pub mod json;
 pub mod murmur;
+pub mod stack;
 pub mod time;
 pub mod types;
 pub mod value;
