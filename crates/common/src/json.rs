@@ -180,10 +180,16 @@ impl Json {
         }
     }
 
+    /// Whether this has no items (every scalar, `[]` and `{}`).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Whether this is an array or object with at least one item.
     #[inline]
     fn is_open(&self) -> bool {
-        self.len() > 0
+        !self.is_empty()
     }
 
     /// Nesting depth: 0 for a scalar, 1 for `[]` or `{"a": 1}`, one more per level.
@@ -351,9 +357,7 @@ impl Json {
                 (Event::Open(p), Event::Open(q)) => p.rank().cmp(&q.rank()),
                 // an empty container against a non-empty one (or another kind)
                 (Event::Leaf(p), Event::Open(q)) => p.rank().cmp(&q.rank()).then(Ordering::Less),
-                (Event::Open(p), Event::Leaf(q)) => {
-                    p.rank().cmp(&q.rank()).then(Ordering::Greater)
-                }
+                (Event::Open(p), Event::Leaf(q)) => p.rank().cmp(&q.rank()).then(Ordering::Greater),
                 (Event::Leaf(p), Event::Leaf(q)) => p.cmp_leaf(q),
             };
             if o != Ordering::Equal {
@@ -530,9 +534,7 @@ impl Clone for Json {
             match stack.last_mut() {
                 None => return done,
                 Some(Building::Items(items)) => items.push(done),
-                Some(Building::Members(members, key)) => {
-                    members.push((std::mem::take(key), done))
-                }
+                Some(Building::Members(members, key)) => members.push((std::mem::take(key), done)),
             }
         }
         Json::Null
@@ -567,9 +569,7 @@ impl PartialEq for Json {
                 (None, None) => return true,
                 (Some((x, _)), Some((y, _))) => match (x, y) {
                     (Event::Leaf(p), Event::Leaf(q)) => p.eq_leaf(q),
-                    (Event::Open(p), Event::Open(q)) => {
-                        p.rank() == q.rank() && p.len() == q.len()
-                    }
+                    (Event::Open(p), Event::Open(q)) => p.rank() == q.rank() && p.len() == q.len(),
                     (Event::Key(p), Event::Key(q)) => p == q,
                     (Event::Close(_), Event::Close(_)) => true,
                     _ => false,
@@ -1248,7 +1248,11 @@ mod tests {
             assert!(a != c);
             assert_ne!(a.total_cmp(&c), Ordering::Equal);
             let text = a.to_compact_string();
-            assert!(text.starts_with("{\"k\": [null, {\"k\": ["), "{}", &text[..40]);
+            assert!(
+                text.starts_with("{\"k\": [null, {\"k\": ["),
+                "{}",
+                &text[..40]
+            );
             // (pretty output indents by depth, so its size grows with depth squared)
             let shallow = nested(2_000);
             let mut pretty = String::new();
@@ -1287,7 +1291,10 @@ mod tests {
         assert_eq!(j.depth(), MAX_DEPTH);
         assert!(j.check_depth().is_ok());
         let over = Json::Array(vec![j]);
-        assert_eq!(over.check_depth().unwrap_err().msg(), "json nesting is too deep");
+        assert_eq!(
+            over.check_depth().unwrap_err().msg(),
+            "json nesting is too deep"
+        );
         assert_eq!(
             Json::parse(&format!("[{limit}]")).unwrap_err().msg(),
             "json parse error: nesting is too deep"
@@ -1500,5 +1507,4 @@ mod tests {
         assert_eq!(taken.len(), 1);
         assert!(Json::Int(1).into_items().is_none());
     }
-
 }

@@ -5,7 +5,7 @@ use amelie_catalog::{Catalog, Table};
 use amelie_common::{Error, Result, Value};
 use amelie_compiler::InsertTemplate;
 use amelie_node::NodeHandle;
-use amelie_storage::encode_row_into;
+use amelie_storage::{check_values, encode_row_into};
 use amelie_vm::program::Target;
 use amelie_vm::Program;
 use amelie_vm::Tuple;
@@ -110,6 +110,7 @@ pub fn plan(
                         per[p] = Some(route_for(t, nodes, p)?);
                     }
                     if let Some(r) = per[p].as_mut() {
+                        check_values(row)?;
                         encode_row_into(row, &mut r.rows);
                     }
                     Ok(())
@@ -167,6 +168,7 @@ pub fn fill_set_rows(
             .iter_mut()
             .find(|r| Some(r.partition) == id)
             .ok_or_else(|| Error::new("INSERT: partition route not found"))?;
+        check_values(&out)?;
         encode_row_into(&out, &mut route.rows);
     }
     Ok(())

@@ -176,6 +176,7 @@ impl NodeHandle {
         let name = format!("node-{}", &uuid[..uuid.len().min(8)]);
         let thread = std::thread::Builder::new()
             .name(name)
+            .stack_size(amelie_common::THREAD_STACK)
             .spawn(move || Node::new(rx, committed).run())
             .expect("spawn node thread");
         NodeHandle {
@@ -228,6 +229,11 @@ impl Drop for NodeHandle {
 
 fn conflict() -> Error {
     Error::new("transaction conflict, abort")
+}
+
+/// The error of a request whose execution panicked on the node.
+fn panicked() -> Error {
+    Error::new("internal error while running the request on a compute node")
 }
 
 /// The transaction this node is running (between its first and last message).
@@ -545,7 +551,12 @@ impl Node {
             let mut failed = None;
             self.regs.clear();
             for (index, req) in w.reqs.into_iter().enumerate() {
-                match self.execute(req, &mut cur.undo, &mut reply.changes) {
+                // A panic (a bug) fails the request like an error: the transaction is then
+                // aborted through its undo log and the node keeps serving.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.execute(req, &mut cur.undo, &mut reply.changes)
+                }));
+                match run.unwrap_or_else(|_| Err(panicked())) {
                     Ok(out) => reply.outputs.push(out),
                     Err(error) => {
                         failed = Some(BatchError { index, error });

@@ -181,10 +181,11 @@ pub(crate) fn lex(sql: &str) -> Lexed {
     let mut post = Post {
         sql,
         line_starts: None,
+        error: None,
     };
     post.run(raw, &mut toks);
-    let mut error = None;
-    if let Err(e) = result {
+    let mut error = post.error;
+    if let (Err(e), None) = (result, error) {
         // The buffer holds every token before the failure; report it when parsing gets there.
         let msg = if e.message.starts_with("Unterminated string") {
             "unterminated string"
@@ -198,8 +199,19 @@ pub(crate) fn lex(sql: &str) -> Lexed {
     Lexed { toks, error }
 }
 
+/// Most parts a compound name (`a.b.c`) may have. Each part after a column is one more level
+/// of json field access, so this bounds how deep the names' consumers recurse and how deep a
+/// json path (`UPDATE t SET j.a.b = ...`) can reach.
+pub const MAX_NAME_PARTS: usize = 128;
+
+/// The error for a name with more than [`MAX_NAME_PARTS`] parts (the parser's own text for
+/// too deep nesting).
+pub(crate) const NAME_TOO_DEEP: &str = "expression is too deeply nested";
+
 struct Post<'a> {
     sql: &'a str,
+    /// The first name that had too many parts: index of its [`Tok::Error`] and the message.
+    error: Option<(usize, &'static str)>,
     /// Byte offsets of line starts, built on first use (only needed to tell `!=` from `<>`).
     line_starts: Option<Vec<usize>>,
 }
@@ -347,6 +359,11 @@ impl Post<'_> {
                 let kw = Kw::lookup(&first);
                 out.push(Tok::Word(first, kw));
             }
+        } else if parts.len() > MAX_NAME_PARTS {
+            if self.error.is_none() {
+                self.error = Some((out.len(), NAME_TOO_DEEP));
+            }
+            out.push(Tok::Error);
         } else {
             parts[0] = first;
             out.push(if star {

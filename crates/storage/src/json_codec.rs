@@ -10,12 +10,12 @@
 //! | 6 | array | varint item count, then the items |
 //! | 7 | object | varint member count, then per member: varint key length, key bytes, value |
 //!
-//! Encoding recurses over the in-memory value (which already exists at that depth); decoding
-//! never recurses: it keeps an explicit stack of open containers, refuses nesting deeper than
+//! Neither encoding nor decoding recurses; decoding: it keeps an explicit stack of open containers, refuses nesting deeper than
 //! its `max_depth`, and refuses counts larger than the bytes left, so hostile bytes can
 //! neither overflow the stack nor make it allocate more than the input's size.
 
 use crate::varint::{put_varint, unzigzag, varint_len, zigzag, Check, Corrupt, Reader};
+use amelie_common::json::{Event, Walk};
 use amelie_common::Json;
 
 const J_NULL: u8 = 0;
@@ -27,31 +27,55 @@ const J_STR: u8 = 5;
 const J_ARRAY: u8 = 6;
 const J_OBJECT: u8 = 7;
 
-/// Deepest json nesting accepted from bytes that come from outside (`Row::from_encoded`).
-/// The SQL parser accepts 256 levels; values built by functions may nest somewhat deeper.
+/// Deepest json nesting accepted from bytes that come from outside (`Row::from_encoded`:
+/// checkpoint files, WAL records, rows sent to nodes). The server never stores a value
+/// nested deeper than `amelie_common::json::MAX_DEPTH` (see [`crate::check_values`]), which
+/// is well below this, so every row it wrote loads again.
 pub const JSON_MAX_DEPTH: usize = 1024;
 
-/// Bytes `write` appends for `j`.
+/// Bytes `write` appends for `j` (an iterative walk: any depth).
 pub(crate) fn size(j: &Json) -> usize {
+    let mut n = 0;
+    let mut w = Walk::new(j);
+    while let Some((ev, _)) = w.next() {
+        n += match ev {
+            Event::Leaf(j) => leaf_size(j),
+            Event::Open(j) => 1 + varint_len(j.len() as u64),
+            Event::Key(k) => varint_len(k.len() as u64) + k.len(),
+            Event::Close(_) => 0,
+        };
+    }
+    n
+}
+
+/// Bytes of a value that is not a non-empty container.
+#[inline]
+fn leaf_size(j: &Json) -> usize {
     match j {
         Json::Null | Json::Bool(_) => 1,
         Json::Int(i) => 1 + varint_len(zigzag(*i)),
         Json::Double(_) => 9,
         Json::String(s) => 1 + varint_len(s.len() as u64) + s.len(),
-        Json::Array(items) => {
-            1 + varint_len(items.len() as u64) + items.iter().map(size).sum::<usize>()
-        }
-        Json::Object(members) => {
-            1 + varint_len(members.len() as u64)
-                + members
-                    .iter()
-                    .map(|(k, v)| varint_len(k.len() as u64) + k.len() + size(v))
-                    .sum::<usize>()
+        // (empty)
+        Json::Array(_) | Json::Object(_) => 2,
+    }
+}
+
+/// Appends the encoding of `j` (an iterative walk: any depth).
+pub(crate) fn write(j: &Json, out: &mut Vec<u8>) {
+    let mut w = Walk::new(j);
+    while let Some((ev, _)) = w.next() {
+        match ev {
+            Event::Leaf(j) | Event::Open(j) => write_head(j, out),
+            Event::Key(k) => put_str(k, out),
+            Event::Close(_) => {}
         }
     }
 }
 
-pub(crate) fn write(j: &Json, out: &mut Vec<u8>) {
+/// A scalar, or the tag and count of an array/object (its items follow).
+#[inline]
+fn write_head(j: &Json, out: &mut Vec<u8>) {
     match j {
         Json::Null => out.push(J_NULL),
         Json::Bool(false) => out.push(J_FALSE),
@@ -71,17 +95,10 @@ pub(crate) fn write(j: &Json, out: &mut Vec<u8>) {
         Json::Array(items) => {
             out.push(J_ARRAY);
             put_varint(out, items.len() as u64);
-            for v in items {
-                write(v, out);
-            }
         }
         Json::Object(members) => {
             out.push(J_OBJECT);
             put_varint(out, members.len() as u64);
-            for (k, v) in members {
-                put_str(k, out);
-                write(v, out);
-            }
         }
     }
 }

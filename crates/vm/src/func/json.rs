@@ -186,6 +186,10 @@ fn remove(_: &Ctx, a: &[Value]) -> Result<Value> {
 
 fn path<'a>(f: &str, a: &'a [Value]) -> Result<Vec<&'a str>> {
     let p = str_arg(f, a, 1)?;
+    // (a path reaches one level deeper per part: no deeper than a value may nest)
+    if p.bytes().filter(|&b| b == b'.').count() >= amelie_common::json::MAX_DEPTH {
+        return Err(amelie_common::json::too_deep());
+    }
     let parts: Vec<&str> = p.split('.').collect();
     if parts.iter().any(|s| s.trim().is_empty()) {
         return Err(Error::new("set: incorrect path"));
