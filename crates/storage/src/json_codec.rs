@@ -279,6 +279,36 @@ mod tests {
     }
 
     #[test]
+    fn deep_values_encode_without_recursion() {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let j = nested(200_000);
+                let mut out = Vec::new();
+                write(&j, &mut out);
+                assert_eq!(out.len(), size(&j));
+                let back = decode(&out, usize::MAX).unwrap();
+                assert!(back == j);
+                assert!(decode(&out, JSON_MAX_DEPTH).is_err());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn stored_values_are_at_most_max_depth() {
+        use amelie_common::json::MAX_DEPTH;
+        use amelie_common::Value;
+        let row = |d: usize| vec![Value::Int(1), Value::Json(Box::new(nested(d)))];
+        assert!(crate::check_values(&row(MAX_DEPTH)).is_ok());
+        let e = crate::check_values(&row(MAX_DEPTH + 1)).unwrap_err();
+        assert_eq!(e.msg(), "json nesting is too deep");
+        // what may be stored always loads again
+        const { assert!(MAX_DEPTH < JSON_MAX_DEPTH) };
+    }
+
+    #[test]
     fn garbage_is_refused_not_panicking() {
         let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
         let mut ok = 0;
