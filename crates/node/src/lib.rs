@@ -612,3 +612,55 @@ impl Node {
         run_node(&req.program, req.stmt, req.entry, input, ctx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request whose program panics on the node (its entry is past the node code) fails
+    /// its transaction with an error; the node keeps answering.
+    #[test]
+    fn a_panicking_request_fails_and_the_node_stays_up() {
+        let node = NodeHandle::start_with(
+            "00000000-0000-0000-0000-000000000001".into(),
+            Arc::new(AtomicU64::new(0)),
+        );
+        node.call(|done| NodeMsg::CreatePartition {
+            id: 1,
+            table_id: 1,
+            kind: IndexKind::Tree,
+            keys: vec![0],
+            done,
+        })
+        .unwrap();
+        for id in 1..=2 {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let req = NodeRequest {
+                program: Arc::new(amelie_vm::Program::default()),
+                stmt: 0,
+                entry: 7,
+                partition: 1,
+                logged: true,
+                rows: Vec::new(),
+                generate: None,
+                sets: Vec::new(),
+                params: Arc::from(Vec::new()),
+                now: 0,
+            };
+            node.send(NodeMsg::Tx(TxWork {
+                id,
+                first: true,
+                last: true,
+                reqs: vec![req],
+                reply: Some(Box::new(move |r| {
+                    let _ = tx.send(r.map(|_| ()).map_err(|e| e.error.msg().to_string()));
+                })),
+            }))
+            .unwrap();
+            let answer = rx.recv().unwrap();
+            assert_eq!(answer, Err(panicked().msg().to_string()));
+            node.send(NodeMsg::Abort { from: id, to: id }).unwrap();
+        }
+        assert_eq!(node.call(|done| NodeMsg::Count { id: 1, done }).unwrap(), 0);
+    }
+}
