@@ -169,6 +169,11 @@ fn compiler_counters_are_checked() {
     let body = refused(&s, &format!("select {}", repeat_joined("1", 40_000, ", ")));
     assert!(body.contains("too many"), "{body}");
     healthy(&mut s, "[3]");
+    // lists within the limit, but more registers than a program can address in total
+    let wide = format!("select {} from t;", repeat_joined("v", 8_000, ", "));
+    let body = refused(&s, &wide.repeat(12));
+    assert!(body.contains("too many expressions"), "{body}");
+    healthy(&mut s, "[3]");
     // 100,000 statements in one request
     let body = refused(&s, &"select 1;".repeat(100_000));
     assert!(body.contains("too many"), "{body}");
