@@ -131,6 +131,23 @@ fn deep_fields_paths_and_values_are_refused() {
         ),
     );
     healthy(&mut s, "[3]");
+    // deep json through the import path: refused, nothing inserted
+    s.exec("create table ti (id int primary key, j json)");
+    let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    for (ct, body) in [
+        ("application/jsonl", format!("[1, {deep}]")),
+        ("application/json", format!("[[1, {deep}]]")),
+    ] {
+        let r = s.post_with(Some(ct), "/public/ti", body.as_bytes());
+        assert_eq!(r.status, 400, "{ct}: {}", r.text());
+        assert!(r.text().starts_with("{\"msg\": \""), "{ct}: {}", r.text());
+        healthy(&mut s, "[3]");
+    }
+    // json within the limit imports
+    let ok = format!("[1, {}1{}]", "[".repeat(100), "]".repeat(100));
+    let r = s.post_with(Some("application/jsonl"), "/public/ti", ok.as_bytes());
+    assert_eq!(r.status, 204, "{}", r.text());
+    s.expect("select count(*) from ti", 200, "[1]");
     // a long dotted column name
     refused(
         &s,
@@ -140,6 +157,7 @@ fn deep_fields_paths_and_values_are_refused() {
     s.stop();
     let mut s = Server::start(&repo, &[]);
     healthy(&mut s, "[3]");
+    s.expect("select count(*) from ti", 200, "[1]");
     s.stop();
 }
 
