@@ -5,9 +5,10 @@
 //! A value built by the server (parsed from text, made by a function or a constructor, or
 //! assigned through a path) is nested at most [`MAX_DEPTH`] arrays/objects deep; building a
 //! deeper one fails with [`too_deep`]. Values read back from storage may be deeper (rows
-//! written before the limit existed must still load), so every walk over a value here
-//! (drop, clone, compare, equality, hash, writing, `Debug`) is iterative: it keeps its own
-//! stack ([`Walk`]) and never recurses, whatever the depth.
+//! written before the limit existed must still load), so no walk over a value here (drop,
+//! clone, compare, equality, hash, writing, `Debug`, depth) uses stack in proportion to its
+//! depth: each recurses at most a few dozen levels (the fastest way over the usual shallow
+//! values) and goes on with an explicit stack ([`Walk`]) below that.
 
 use crate::format::{fmt_double, write_escaped_str, write_int};
 use crate::stack::InlineStack;
@@ -81,6 +82,211 @@ pub const MAX_DEPTH: usize = 256;
 /// The error for a value that would be nested deeper than [`MAX_DEPTH`].
 pub fn too_deep() -> crate::Error {
     crate::Error::new("json nesting is too deep")
+}
+
+/// Levels the walks over a value (clone, compare, equality, hash, writing, depth) descend by
+/// recursion before they go on iteratively ([`Walk`]): recursion is the fastest way over the
+/// usual shallow values, the iterative walk bounds the stack on deep ones.
+const RECURSION: usize = 48;
+
+impl Json {
+    /// Compact form: `[1, 2]`, `{"a": 1, "b": 2}` (", " and ": " separators).
+    pub fn write_compact(&self, out: &mut String) {
+        self.compact_rec(out, 0)
+    }
+
+    fn compact_rec(&self, out: &mut String, level: usize) {
+        match self {
+            Json::Array(_) | Json::Object(_) if level >= RECURSION => self.write_compact_iter(out),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    v.compact_rec(out, level + 1);
+                }
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_escaped_str(k, out);
+                    out.push_str(": ");
+                    v.compact_rec(out, level + 1);
+                }
+                out.push('}');
+            }
+            leaf => leaf.write_leaf(out),
+        }
+    }
+
+    /// Pretty form at nesting depth `depth` (spec §1.4): arrays stay inline at the same
+    /// depth; a non-empty object puts each member on its own line indented `2*(depth+1)`
+    /// spaces, with member values at `depth+1`, and closes on a line indented `2*depth`.
+    pub fn write_pretty(&self, out: &mut String, depth: usize) {
+        self.pretty_rec(out, depth, 0)
+    }
+
+    fn pretty_rec(&self, out: &mut String, depth: usize, level: usize) {
+        match self {
+            Json::Array(_) | Json::Object(_) if level >= RECURSION => {
+                self.write_pretty_iter(out, depth)
+            }
+            Json::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    v.pretty_rec(out, depth, level + 1);
+                }
+                out.push(']');
+            }
+            Json::Object(members) if members.is_empty() => out.push_str("{}"),
+            Json::Object(members) => {
+                out.push_str("{\n");
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(",\n");
+                    }
+                    indent(out, depth + 1);
+                    write_escaped_str(k, out);
+                    out.push_str(": ");
+                    v.pretty_rec(out, depth + 1, level + 1);
+                }
+                out.push('\n');
+                indent(out, depth);
+                out.push('}');
+            }
+            leaf => leaf.write_leaf(out),
+        }
+    }
+
+    /// Deep ordering used for sorting and equality of json values: by kind first
+    /// (null < bool < number < string < array < object; int and double compare
+    /// numerically), then by value; arrays and objects element by element (object
+    /// members by key then value), a shorter prefix sorts first.
+    pub fn total_cmp(&self, other: &Json) -> Ordering {
+        self.cmp_rec(other, 0)
+    }
+
+    fn cmp_rec(&self, other: &Json, level: usize) -> Ordering {
+        match (self, other) {
+            (Json::Array(_), Json::Array(_)) | (Json::Object(_), Json::Object(_))
+                if level >= RECURSION =>
+            {
+                self.total_cmp_iter(other)
+            }
+            (Json::Array(x), Json::Array(y)) => {
+                for (p, q) in x.iter().zip(y.iter()) {
+                    match p.cmp_rec(q, level + 1) {
+                        Ordering::Equal => {}
+                        o => return o,
+                    }
+                }
+                x.len().cmp(&y.len())
+            }
+            (Json::Object(x), Json::Object(y)) => {
+                for ((kp, p), (kq, q)) in x.iter().zip(y.iter()) {
+                    match kp
+                        .as_bytes()
+                        .cmp(kq.as_bytes())
+                        .then_with(|| p.cmp_rec(q, level + 1))
+                    {
+                        Ordering::Equal => {}
+                        o => return o,
+                    }
+                }
+                x.len().cmp(&y.len())
+            }
+            (a, b) => a.cmp_leaf(b),
+        }
+    }
+
+    fn eq_rec(&self, other: &Json, level: usize) -> bool {
+        match (self, other) {
+            (Json::Array(_), Json::Array(_)) | (Json::Object(_), Json::Object(_))
+                if level >= RECURSION =>
+            {
+                self.eq_iter(other)
+            }
+            (Json::Array(x), Json::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.eq_rec(q, level + 1))
+            }
+            (Json::Object(x), Json::Object(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .zip(y)
+                        .all(|((kp, p), (kq, q))| kp == kq && p.eq_rec(q, level + 1))
+            }
+            (a, b) => a.eq_leaf(b),
+        }
+    }
+
+    fn clone_rec(&self, level: usize) -> Json {
+        match self {
+            Json::Array(_) | Json::Object(_) if level >= RECURSION => self.clone_iter(),
+            Json::Array(items) => {
+                Json::Array(items.iter().map(|v| v.clone_rec(level + 1)).collect())
+            }
+            Json::Object(members) => Json::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone_rec(level + 1)))
+                    .collect(),
+            ),
+            leaf => leaf.clone_leaf(),
+        }
+    }
+
+    /// Hashes the same stream as [`Json::hash_iter`].
+    fn hash_rec<H: std::hash::Hasher>(&self, state: &mut H, level: usize) {
+        use std::hash::Hash;
+        match self {
+            Json::Array(_) | Json::Object(_) if level >= RECURSION => self.hash_iter(state),
+            Json::Array(items) if !items.is_empty() => {
+                self.rank().hash(state);
+                items.len().hash(state);
+                for v in items {
+                    v.hash_rec(state, level + 1);
+                }
+            }
+            Json::Object(members) if !members.is_empty() => {
+                self.rank().hash(state);
+                members.len().hash(state);
+                for (k, v) in members {
+                    k.hash(state);
+                    v.hash_rec(state, level + 1);
+                }
+            }
+            leaf => leaf.hash_leaf(state),
+        }
+    }
+}
+
+impl Clone for Json {
+    fn clone(&self) -> Json {
+        self.clone_rec(0)
+    }
+}
+
+/// Structural equality (what `#[derive(PartialEq)]` would give, with bounded recursion).
+impl PartialEq for Json {
+    fn eq(&self, other: &Json) -> bool {
+        self.eq_rec(other, 0)
+    }
+}
+
+/// Hashing consistent with [`Json::total_cmp`] equality: numbers hash as `f64` bits so
+/// that `1` and `1.0` collide.
+impl std::hash::Hash for Json {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.hash_rec(state, 0)
+    }
 }
 
 /// Walk frames kept inline before [`Walk`] allocates (see [`InlineStack`]).
@@ -241,16 +447,40 @@ impl Json {
 
     /// Nesting depth: 0 for a scalar, 1 for `[]` or `{"a": 1}`, one more per level.
     pub fn depth(&self) -> usize {
-        self.depth_upto(usize::MAX)
+        self.depth_rec(0, usize::MAX)
     }
 
     /// Whether the value is nested deeper than `max` (stops looking once it is).
     pub fn deeper_than(&self, max: usize) -> bool {
-        self.depth_upto(max) > max
+        self.depth_rec(0, max) > max
     }
 
-    /// The depth, or some value above `max` once it is known to exceed `max`.
-    fn depth_upto(&self, max: usize) -> usize {
+    /// The depth, or some value above `max` once it is known to exceed `max`. Recurses
+    /// [`RECURSION`] levels, then walks the rest iteratively.
+    fn depth_rec(&self, level: usize, max: usize) -> usize {
+        let (items, members) = match self {
+            Json::Array(_) | Json::Object(_) if level >= RECURSION => return self.depth_iter(max),
+            Json::Array(items) => (&items[..], &[][..]),
+            Json::Object(members) => (&[][..], &members[..]),
+            _ => return 0,
+        };
+        if max == 0 {
+            return 1;
+        }
+        let mut d = 0;
+        for v in items.iter().chain(members.iter().map(|(_, v)| v)) {
+            if v.is_container() {
+                d = d.max(v.depth_rec(level + 1, max - 1));
+                if d > max - 1 {
+                    break;
+                }
+            }
+        }
+        d + 1
+    }
+
+    /// [`Json::depth_rec`] without recursion.
+    fn depth_iter(&self, max: usize) -> usize {
         match self {
             Json::Array(items) if items.iter().all(|j| !j.is_open()) => {
                 // (items that are containers are empty here)
@@ -291,8 +521,8 @@ impl Json {
         Ok(())
     }
 
-    /// Compact form: `[1, 2]`, `{"a": 1, "b": 2}` (", " and ": " separators).
-    pub fn write_compact(&self, out: &mut String) {
+    /// [`Json::write_compact`] without recursion.
+    fn write_compact_iter(&self, out: &mut String) {
         if !self.is_open() {
             return self.write_leaf(out);
         }
@@ -315,10 +545,8 @@ impl Json {
         }
     }
 
-    /// Pretty form at nesting depth `depth` (spec §1.4): arrays stay inline at the same
-    /// depth; a non-empty object puts each member on its own line indented `2*(depth+1)`
-    /// spaces, with member values at `depth+1`, and closes on a line indented `2*depth`.
-    pub fn write_pretty(&self, out: &mut String, depth: usize) {
+    /// [`Json::write_pretty`] without recursion.
+    fn write_pretty_iter(&self, out: &mut String, depth: usize) {
         if !self.is_open() {
             return self.write_leaf(out);
         }
@@ -378,11 +606,8 @@ impl Json {
         s
     }
 
-    /// Deep ordering used for sorting and equality of json values: by kind first
-    /// (null < bool < number < string < array < object; int and double compare
-    /// numerically), then by value; arrays and objects element by element (object
-    /// members by key then value), a shorter prefix sorts first.
-    pub fn total_cmp(&self, other: &Json) -> Ordering {
+    /// [`Json::total_cmp`] without recursion.
+    fn total_cmp_iter(&self, other: &Json) -> Ordering {
         if !self.is_open() && !other.is_open() {
             return self.cmp_leaf(other);
         }
@@ -537,8 +762,9 @@ enum Building {
     Members(Vec<(String, Json)>, String),
 }
 
-impl Clone for Json {
-    fn clone(&self) -> Json {
+impl Json {
+    /// [`Clone::clone`] without recursion.
+    fn clone_iter(&self) -> Json {
         match self {
             Json::Null => return Json::Null,
             Json::Bool(b) => return Json::Bool(*b),
@@ -604,9 +830,9 @@ impl Json {
     }
 }
 
-/// Structural equality (what `#[derive(PartialEq)]` would give, without its recursion).
-impl PartialEq for Json {
-    fn eq(&self, other: &Json) -> bool {
+impl Json {
+    /// `==` without recursion.
+    fn eq_iter(&self, other: &Json) -> bool {
         if !self.is_open() || !other.is_open() {
             return self.eq_leaf(other) && !self.is_open() && !other.is_open();
         }
@@ -672,24 +898,14 @@ impl std::fmt::Debug for Json {
     }
 }
 
-/// Hashing consistent with [`Json::total_cmp`] equality: numbers hash as `f64` bits so
-/// that `1` and `1.0` collide.
-impl std::hash::Hash for Json {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+impl Json {
+    /// [`std::hash::Hash::hash`] without recursion.
+    fn hash_iter<H: std::hash::Hasher>(&self, state: &mut H) {
+        use std::hash::Hash;
         let mut w = Walk::new(self);
         while let Some((ev, _)) = w.next() {
             match ev {
-                Event::Leaf(j) => {
-                    j.rank().hash(state);
-                    match j {
-                        Json::Null => {}
-                        Json::Bool(b) => b.hash(state),
-                        Json::Int(i) => (*i as f64).to_bits().hash(state),
-                        Json::Double(d) => d.to_bits().hash(state),
-                        Json::String(s) => s.hash(state),
-                        Json::Array(_) | Json::Object(_) => 0usize.hash(state),
-                    }
-                }
+                Event::Leaf(j) => j.hash_leaf(state),
                 Event::Open(j) => {
                     j.rank().hash(state);
                     j.len().hash(state);
@@ -697,6 +913,20 @@ impl std::hash::Hash for Json {
                 Event::Key(k) => k.hash(state),
                 Event::Close(_) => {}
             }
+        }
+    }
+
+    /// Hashes a value that is not a non-empty container.
+    fn hash_leaf<H: std::hash::Hasher>(&self, state: &mut H) {
+        use std::hash::Hash;
+        self.rank().hash(state);
+        match self {
+            Json::Null => {}
+            Json::Bool(b) => b.hash(state),
+            Json::Int(i) => (*i as f64).to_bits().hash(state),
+            Json::Double(d) => d.to_bits().hash(state),
+            Json::String(s) => s.hash(state),
+            Json::Array(_) | Json::Object(_) => 0usize.hash(state),
         }
     }
 }
@@ -1544,6 +1774,17 @@ mod tests {
             let mut x = String::new();
             ref_compact(a, &mut x);
             assert_eq!(a.to_compact_string(), x);
+            let mut y = String::new();
+            a.write_compact_iter(&mut y);
+            assert_eq!(y, x);
+            for d in [0, 3] {
+                let (mut x, mut y) = (String::new(), String::new());
+                ref_pretty(a, &mut x, d);
+                a.write_pretty_iter(&mut y, d);
+                assert_eq!(x, y);
+            }
+            assert!(a.clone_iter().eq_iter(a));
+            assert_eq!(a.depth_iter(usize::MAX), a.depth());
             for d in [0, 2] {
                 let (mut x, mut y) = (String::new(), String::new());
                 ref_pretty(a, &mut x, d);
@@ -1567,6 +1808,15 @@ mod tests {
             for b in values.iter().take(120) {
                 let o = a.total_cmp(b);
                 assert_eq!(o, ref_cmp(a, b), "{a:?} {b:?}");
+                assert_eq!(a.total_cmp_iter(b), o, "{a:?} {b:?}");
+                assert_eq!(a.eq_iter(b), *a == *b, "{a:?} {b:?}");
+                let hi = |j: &Json| {
+                    use std::hash::Hasher;
+                    let mut s = std::collections::hash_map::DefaultHasher::new();
+                    j.hash_iter(&mut s);
+                    s.finish()
+                };
+                assert_eq!(hi(a), h(a));
                 assert_eq!(b.total_cmp(a), o.reverse());
                 if o == Ordering::Equal {
                     assert_eq!(h(a), h(b), "{a:?} {b:?}");
@@ -1574,6 +1824,39 @@ mod tests {
                 let same = format!("{a:?}") == format!("{b:?}");
                 assert_eq!(*a == *b, same, "{a:?} {b:?}");
             }
+        }
+        // values crossing the depth where the walks switch from recursion to iteration
+        let wrap = |j: &Json, n: usize| {
+            let mut w = j.clone();
+            for i in 0..n {
+                w = if i % 2 == 0 {
+                    Json::Array(vec![Json::Int(i as i64), w])
+                } else {
+                    Json::Object(vec![("k".into(), w), ("z".into(), Json::Null)])
+                };
+            }
+            w
+        };
+        for (i, a) in values.iter().enumerate().take(60) {
+            let n = RECURSION - 3 + i % 6;
+            let (wa, wb) = (wrap(a, n), wrap(&values[(i + 1) % 60], n));
+            let (mut x, mut y) = (String::new(), String::new());
+            ref_compact(&wa, &mut x);
+            wa.write_compact_iter(&mut y);
+            assert_eq!(wa.to_compact_string(), x);
+            assert_eq!(y, x);
+            let (mut x, mut y) = (String::new(), String::new());
+            ref_pretty(&wa, &mut x, 1);
+            wa.write_pretty(&mut y, 1);
+            assert_eq!(x, y);
+            assert_eq!(wa.total_cmp(&wb), ref_cmp(&wa, &wb));
+            assert_eq!(wa.total_cmp_iter(&wb), ref_cmp(&wa, &wb));
+            assert_eq!(wa == wb, wa.eq_iter(&wb));
+            let c = wa.clone();
+            assert!(c == wa && c.eq_iter(&wa));
+            assert_eq!(h(&c), h(&wa));
+            assert_eq!(wa.depth(), wa.depth_iter(usize::MAX));
+            assert_eq!(wa.deeper_than(n), wa.depth() > n);
         }
         assert!(Json::Int(1) != Json::Double(1.0));
         assert!(Json::Double(f64::NAN) != Json::Double(f64::NAN));
