@@ -10,9 +10,10 @@
 //! | 6 | array | varint item count, then the items |
 //! | 7 | object | varint member count, then per member: varint key length, key bytes, value |
 //!
-//! Neither encoding nor decoding recurses; decoding: it keeps an explicit stack of open containers, refuses nesting deeper than
-//! its `max_depth`, and refuses counts larger than the bytes left, so hostile bytes can
-//! neither overflow the stack nor make it allocate more than the input's size.
+//! Encoding recurses a few dozen levels, then walks iteratively. Decoding never recurses:
+//! it keeps an explicit stack of open containers, refuses nesting deeper than its
+//! `max_depth`, and refuses counts larger than the bytes left, so hostile bytes can neither
+//! overflow the stack nor make it allocate more than the input's size.
 
 use crate::varint::{put_varint, unzigzag, varint_len, zigzag, Check, Corrupt, Reader};
 use amelie_common::json::{Event, Walk};
@@ -33,8 +34,35 @@ const J_OBJECT: u8 = 7;
 /// is well below this, so every row it wrote loads again.
 pub const JSON_MAX_DEPTH: usize = 1024;
 
-/// Bytes `write` appends for `j` (an iterative walk: any depth).
+/// Levels `size` and `write` recurse before they walk the rest iteratively (recursion is
+/// faster on the usual shallow values; the walk bounds the stack on deep ones).
+const RECURSION: usize = 48;
+
+/// Bytes `write` appends for `j`.
 pub(crate) fn size(j: &Json) -> usize {
+    size_rec(j, 0)
+}
+
+fn size_rec(j: &Json, level: usize) -> usize {
+    match j {
+        Json::Array(items) if level < RECURSION => {
+            1 + varint_len(items.len() as u64)
+                + items.iter().map(|v| size_rec(v, level + 1)).sum::<usize>()
+        }
+        Json::Object(members) if level < RECURSION => {
+            1 + varint_len(members.len() as u64)
+                + members
+                    .iter()
+                    .map(|(k, v)| varint_len(k.len() as u64) + k.len() + size_rec(v, level + 1))
+                    .sum::<usize>()
+        }
+        Json::Array(_) | Json::Object(_) => size_iter(j),
+        leaf => leaf_size(leaf),
+    }
+}
+
+/// [`size`] without recursion.
+fn size_iter(j: &Json) -> usize {
     let mut n = 0;
     let mut w = Walk::new(j);
     while let Some((ev, _)) = w.next() {
@@ -61,8 +89,33 @@ fn leaf_size(j: &Json) -> usize {
     }
 }
 
-/// Appends the encoding of `j` (an iterative walk: any depth).
+/// Appends the encoding of `j`.
 pub(crate) fn write(j: &Json, out: &mut Vec<u8>) {
+    write_rec(j, out, 0)
+}
+
+fn write_rec(j: &Json, out: &mut Vec<u8>, level: usize) {
+    match j {
+        Json::Array(items) if level < RECURSION => {
+            write_head(j, out);
+            for v in items {
+                write_rec(v, out, level + 1);
+            }
+        }
+        Json::Object(members) if level < RECURSION => {
+            write_head(j, out);
+            for (k, v) in members {
+                put_str(k, out);
+                write_rec(v, out, level + 1);
+            }
+        }
+        Json::Array(_) | Json::Object(_) => write_iter(j, out),
+        leaf => write_head(leaf, out),
+    }
+}
+
+/// [`write`] without recursion.
+fn write_iter(j: &Json, out: &mut Vec<u8>) {
     let mut w = Walk::new(j);
     while let Some((ev, _)) = w.next() {
         match ev {
@@ -294,6 +347,19 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
+    }
+
+    #[test]
+    fn recursive_and_iterative_encodings_agree() {
+        for d in [0, 1, 5, RECURSION - 1, RECURSION, RECURSION + 1, 200] {
+            let j = nested(d);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            write(&j, &mut a);
+            write_iter(&j, &mut b);
+            assert_eq!(a, b);
+            assert_eq!(size(&j), size_iter(&j));
+            assert_eq!(size(&j), a.len());
+        }
     }
 
     #[test]
