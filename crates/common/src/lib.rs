@@ -6,6 +6,7 @@ pub mod governor;
 pub mod idle;
 pub mod json;
 pub mod murmur;
+pub mod stack;
 pub mod time;
 pub mod types;
 pub mod value;
@@ -17,3 +18,9 @@ pub use json::Json;
 pub use time::{format_interval, format_timestamp, parse_interval, parse_timestamp};
 pub use types::{ColumnType, IndexKind, Type};
 pub use value::{Interval, Value};
+
+/// Stack of every long-lived server thread (node threads, frontend threads; the main thread
+/// gets the platform's). Every recursion in the server is bounded far below this: the parser
+/// limits nesting (and checks the stack it uses), names and lists have a most length, and
+/// walks over json values are iterative.
+pub const THREAD_STACK: usize = 16 * 1024 * 1024;

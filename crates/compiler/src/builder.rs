@@ -59,6 +59,17 @@ pub struct Builder {
     pub node_inline: Vec<crate::select::InlineSub>,
     /// Aggregate state slots used by inline subqueries so far.
     pub sub_agg_slots: u16,
+    /// Set when a 16-bit counter (registers, aggregate slots) would have overflowed; the
+    /// request is then refused by [`Builder::check_limits`] before anything runs.
+    pub overflow: bool,
+}
+
+/// The error for a request needing more registers, statements, tables or other numbered
+/// program parts than the 16-bit program format can address.
+pub fn too_many() -> amelie_common::Error {
+    amelie_common::Error::new(
+        "too many expressions or statements in one request (a program addresses at most 65535 registers and statements)",
+    )
 }
 
 /// See [`Builder::mark`].
@@ -84,6 +95,7 @@ impl Builder {
             node_used: Vec::new(),
             node_inline: Vec::new(),
             sub_agg_slots: 0,
+            overflow: false,
         }
     }
 
@@ -111,8 +123,35 @@ impl Builder {
             Sec::Node => &mut self.p.node_regs,
         };
         let r = *counter;
-        *counter += n;
-        r
+        match counter.checked_add(n) {
+            Some(next) => {
+                *counter = next;
+                r
+            }
+            None => {
+                // (the program is refused; register 0 keeps the rest of the compile in range)
+                self.overflow = true;
+                0
+            }
+        }
+    }
+
+    /// Refuses a program whose counters overflowed or whose numbered parts (statements,
+    /// targets, tables, parameters, insert templates) no longer fit their 16-bit indexes.
+    /// Checked after every statement, before anything is run.
+    pub fn check_limits(&self) -> amelie_common::Result<()> {
+        let most = usize::from(u16::MAX);
+        if self.overflow
+            || self.p.stmts.len() > most
+            || self.p.targets.len() > most
+            || self.p.tables.len() > most
+            || self.p.binds.len() > most
+            || self.inserts.len() > most
+            || self.subq.len() > most
+        {
+            return Err(too_many());
+        }
+        Ok(())
     }
 
     pub fn constant(&mut self, v: Value) -> u32 {

@@ -69,6 +69,7 @@ pub fn compile(req: &Request, catalog: &Catalog, ctx: &CompileCtx) -> Result<Com
                     ))
                 }
             }
+            b.check_limits()?;
         }
         Ok(b)
     });

@@ -1019,7 +1019,10 @@ pub(crate) fn inline_subquery(b: &mut Builder, sel: &Select, exists: bool) -> Re
         let idx = b.constant(initial);
         b.emit(Sec::Node, Op::Const { dst, idx });
     } else {
-        b.sub_agg_slots += kinds.len() as u16;
+        match b.sub_agg_slots.checked_add(kinds.len() as u16) {
+            Some(n) => b.sub_agg_slots = n,
+            None => b.overflow = true,
+        }
         b.emit(
             Sec::Node,
             Op::SubAggReset {

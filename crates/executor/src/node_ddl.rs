@@ -160,7 +160,7 @@ mod tests {
                 Json::String("00000000-0000-0000-0000-000000000001".into())
             )])
         );
-        assert!(matches!(nodes_json(&c), Json::Array(a) if a.len() == 1));
+        assert!(matches!(&nodes_json(&c), Json::Array(a) if a.len() == 1));
         assert_eq!(frontends_of(&[("frontends".into(), Json::Int(3))]), 3);
         assert_eq!(frontends_of(&[]), 1);
     }

@@ -6,7 +6,7 @@ use amelie_common::governor::{Governor, CHECK_EVERY};
 use amelie_common::{Error, Result, Value};
 use amelie_compiler::InsertTemplate;
 use amelie_node::NodeHandle;
-use amelie_storage::encode_row_into;
+use amelie_storage::{check_values, encode_row_into};
 use amelie_vm::program::Target;
 use amelie_vm::Program;
 use amelie_vm::Tuple;
@@ -130,6 +130,7 @@ pub fn plan(
                         per[p] = Some(route_for(t, nodes, p)?);
                     }
                     if let Some(r) = per[p].as_mut() {
+                        check_values(row)?;
                         let before = r.rows.len();
                         encode_row_into(row, &mut r.rows);
                         bytes += r.rows.len() - before;
@@ -196,6 +197,7 @@ pub fn fill_set_rows(
             .iter_mut()
             .find(|r| Some(r.partition) == id)
             .ok_or_else(|| Error::new("INSERT: partition route not found"))?;
+        check_values(&out)?;
         encode_row_into(&out, &mut route.rows);
     }
     Ok(())

@@ -466,6 +466,30 @@ fn is_root(uri: &Uri) -> bool {
         && uri.query().is_none()
 }
 
+/// The answer to a request whose execution panicked (a bug): the client gets an error
+/// instead of a dropped connection, and the frontend keeps serving.
+const MSG_PANIC: &str = "internal error while running the request";
+
+/// A future that turns a panic while it is polled into `None`.
+struct CatchUnwind<'a, F>(std::pin::Pin<&'a mut F>);
+
+impl<F: std::future::Future> std::future::Future for CatchUnwind<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let inner = self.get_mut().0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Some(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(None),
+        }
+    }
+}
+
 async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Result<Reply> {
     let shared = &ctx.shared;
     shared.stats.add_request();
@@ -540,10 +564,12 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             };
             let mut session = ctx.session.lock().await;
             session.user = user;
-            match ctx.backend.execute(&mut session, sql).await {
-                Ok(Some(body)) => reply::ok(body),
-                Ok(None) => reply::no_content(),
-                Err(e) => reply::error(e.msg()),
+            let run = std::pin::pin!(ctx.backend.execute(&mut session, sql));
+            match CatchUnwind(run).await {
+                Some(Ok(Some(body))) => reply::ok(body),
+                Some(Ok(None)) => reply::no_content(),
+                Some(Err(e)) => reply::error(e.msg()),
+                None => reply::error(MSG_PANIC),
             }
         }
         ContentKind::Import => {
@@ -561,13 +587,18 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             let query = parts.uri.query();
             let mut session = ctx.session.lock().await;
             session.user = user;
-            match ctx
-                .backend
-                .import(&mut session, schema, table, content_type, query, text)
-                .await
-            {
-                Ok(()) => reply::no_content(),
-                Err(e) => reply::error(e.msg()),
+            let run = std::pin::pin!(ctx.backend.import(
+                &mut session,
+                schema,
+                table,
+                content_type,
+                query,
+                text
+            ));
+            match CatchUnwind(run).await {
+                Some(Ok(())) => reply::no_content(),
+                Some(Err(e)) => reply::error(e.msg()),
+                None => reply::error(MSG_PANIC),
             }
         }
     };
@@ -601,6 +632,26 @@ mod tests {
         ] {
             assert!(!limit_exempt(bad.as_bytes()), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_panicking_future_is_an_answer() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ok = rt.block_on(async {
+            let f = std::pin::pin!(async { 7 });
+            CatchUnwind(f).await
+        });
+        assert_eq!(ok, Some(7));
+        let bad: Option<i32> = rt.block_on(async {
+            let f = std::pin::pin!(async {
+                tokio::task::yield_now().await;
+                panic!("a bug")
+            });
+            CatchUnwind(f).await
+        });
+        assert_eq!(bad, None);
     }
 
     #[test]

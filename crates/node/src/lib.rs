@@ -184,6 +184,7 @@ impl NodeHandle {
         let name = format!("node-{}", &uuid[..uuid.len().min(8)]);
         let thread = std::thread::Builder::new()
             .name(name)
+            .stack_size(amelie_common::THREAD_STACK)
             .spawn(move || Node::new(rx, committed).run())
             .expect("spawn node thread");
         NodeHandle {
@@ -236,6 +237,11 @@ impl Drop for NodeHandle {
 
 fn conflict() -> Error {
     Error::new("transaction conflict, abort")
+}
+
+/// The error of a request whose execution panicked on the node.
+fn panicked() -> Error {
+    Error::new("internal error while running the request on a compute node")
 }
 
 /// The transaction this node is running (between its first and last message).
@@ -559,7 +565,12 @@ impl Node {
             let mut failed = None;
             self.regs.clear();
             for (index, req) in w.reqs.into_iter().enumerate() {
-                match self.execute(req, &mut cur.undo, &mut cur.held, &mut reply.changes) {
+                // A panic (a bug) fails the request like an error: the transaction is then
+                // aborted through its undo log and the node keeps serving.
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.execute(req, &mut cur.undo, &mut cur.held, &mut reply.changes)
+                }));
+                match run.unwrap_or_else(|_| Err(panicked())) {
                     Ok(out) => reply.outputs.push(out),
                     Err(error) => {
                         failed = Some(BatchError {
@@ -625,5 +636,58 @@ impl Node {
             None => amelie_vm::InsertRows::Encoded(&req.rows),
         };
         run_node(&req.program, req.stmt, req.entry, input, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request whose program panics on the node (its entry is past the node code) fails
+    /// its transaction with an error; the node keeps answering.
+    #[test]
+    fn a_panicking_request_fails_and_the_node_stays_up() {
+        let node = NodeHandle::start_with(
+            "00000000-0000-0000-0000-000000000001".into(),
+            Arc::new(AtomicU64::new(0)),
+        );
+        node.call(|done| NodeMsg::CreatePartition {
+            id: 1,
+            table_id: 1,
+            kind: IndexKind::Tree,
+            keys: vec![0],
+            done,
+        })
+        .unwrap();
+        for id in 1..=2 {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let req = NodeRequest {
+                program: Arc::new(amelie_vm::Program::default()),
+                stmt: 0,
+                entry: 7,
+                partition: 1,
+                logged: true,
+                rows: Vec::new(),
+                generate: None,
+                sets: Vec::new(),
+                params: Arc::from(Vec::new()),
+                now: 0,
+                gov: Arc::default(),
+            };
+            node.send(NodeMsg::Tx(TxWork {
+                id,
+                first: true,
+                last: true,
+                reqs: vec![req],
+                reply: Some(Box::new(move |r| {
+                    let _ = tx.send(r.map(|_| ()).map_err(|e| e.error.msg().to_string()));
+                })),
+            }))
+            .unwrap();
+            let answer = rx.recv().unwrap();
+            assert_eq!(answer, Err(panicked().msg().to_string()));
+            node.send(NodeMsg::Abort { from: id, to: id }).unwrap();
+        }
+        assert_eq!(node.call(|done| NodeMsg::Count { id: 1, done }).unwrap(), 0);
     }
 }

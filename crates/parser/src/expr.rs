@@ -70,6 +70,7 @@ impl Parser {
     pub(crate) fn expr_list(&mut self) -> Result<Vec<Expr>> {
         let mut list = vec![self.expr()?];
         while self.accept_p(P::Comma) {
+            self.list_item(list.len())?;
             list.push(self.expr()?);
         }
         Ok(list)
@@ -190,7 +191,7 @@ impl Parser {
                     return self.fail("IN <(> expected");
                 }
                 let saved = self.open_node();
-                let list = self.list_until(P::RParen, "expected ')'")?;
+                let list = self.list_until(P::RParen, "expected ')'", true)?;
                 self.close_node(saved, lh)?;
                 Expr::In {
                     expr: Box::new(lhs),
@@ -256,12 +257,16 @@ impl Parser {
     }
 
     /// Comma-separated expressions up to the closing `close` (which may come right away).
-    fn list_until(&mut self, close: P, msg: &str) -> Result<Vec<Expr>> {
+    /// (`capped`: at most [`crate::parser::MAX_LIST`] items)
+    fn list_until(&mut self, close: P, msg: &str, capped: bool) -> Result<Vec<Expr>> {
         let mut list = Vec::new();
         if self.accept_p(close) {
             return Ok(list);
         }
         loop {
+            if capped {
+                self.list_item(list.len())?;
+            }
             list.push(self.expr()?);
             if self.accept_p(P::Comma) {
                 continue;
@@ -386,6 +391,7 @@ impl Parser {
             return Ok(());
         }
         loop {
+            self.list_item(args.len())?;
             args.push(self.expr()?);
             if self.accept_p(P::Comma) {
                 continue;
@@ -657,7 +663,8 @@ impl Parser {
     pub(crate) fn constructor(&mut self) -> Result<Expr> {
         let saved = self.open_node();
         if self.accept_p(P::LBracket) {
-            let mut elems = self.list_until(P::RBracket, "expected ']'")?;
+            // (a constant array is one literal, of any length)
+            let mut elems = self.list_until(P::RBracket, "expected ']'", false)?;
             self.close_node(saved, 0)?;
             if elems
                 .iter()
@@ -668,6 +675,7 @@ impl Parser {
                     elems.into_iter().map(into_json).collect(),
                 )));
             }
+            self.list_item(elems.len().saturating_sub(1))?;
             return Ok(Expr::Array(elems));
         }
         self.expect_p(P::LBrace, "bad expression")?;
@@ -711,6 +719,7 @@ impl Parser {
                 .collect();
             return Ok(Expr::JsonLiteral(Json::Object(object)));
         }
+        self.list_item(members.len().saturating_sub(1))?;
         Ok(Expr::Object(members))
     }
 

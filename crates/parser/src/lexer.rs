@@ -257,8 +257,12 @@ fn lex_pieces(sql: &str, piece_size: usize) -> Lexed {
         size = piece_size;
     };
     post.flush(&mut toks);
-    let mut error = None;
-    if let Err(e) = result {
+    // a name with too many parts became an error token
+    let mut error = toks
+        .iter()
+        .position(|t| matches!(t, Tok::Error))
+        .map(|i| (i, NAME_TOO_DEEP));
+    if let (Err(e), None) = (result, error) {
         // The buffer held every token before the failure; report it when parsing gets there.
         let msg = if e.message.starts_with("Unterminated string") {
             "unterminated string"
@@ -331,7 +335,19 @@ struct Post<'a> {
     pending: Pending,
 }
 
+/// Most parts a compound name (`a.b.c`) may have. Each part after a column is one more level
+/// of json field access, so this bounds how deep the names' consumers recurse and how deep a
+/// json path (`UPDATE t SET j.a.b = ...`) can reach.
+pub const MAX_NAME_PARTS: usize = 128;
+
+/// The error for a name with more than [`MAX_NAME_PARTS`] parts (the parser's own text for
+/// too deep nesting).
+pub(crate) const NAME_TOO_DEEP: &str = "expression is too deeply nested";
+
 fn name_tok(mut parts: Vec<String>, star: bool) -> Tok {
+    if parts.len() > MAX_NAME_PARTS {
+        return Tok::Error;
+    }
     match (parts.len(), star) {
         (1, false) => {
             let first = parts.pop().unwrap_or_default();

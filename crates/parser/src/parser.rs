@@ -8,6 +8,14 @@ use amelie_common::{ColumnType, Error, Result, Type, Value};
 /// stack overflow.
 pub(crate) const MAX_DEPTH: u32 = 128;
 
+/// Most items of one list: select items, function arguments, `IN (...)`, array and object
+/// constructors, GROUP BY and ORDER BY. Longer lists are refused (each item costs registers,
+/// which the compiler counts in 16 bits).
+pub const MAX_LIST: usize = 8192;
+
+/// Most statements in one request.
+pub const MAX_STATEMENTS: usize = 8192;
+
 /// Maximum height of an expression tree (nested nodes, including subqueries' expressions).
 pub(crate) const MAX_HEIGHT: u32 = 512;
 
@@ -225,6 +233,17 @@ impl Parser {
         } else {
             self.fail(msg)
         }
+    }
+
+    /// Refuses a list that already has `len` items, at most [`MAX_LIST`] are allowed.
+    #[inline]
+    pub(crate) fn list_item(&self, len: usize) -> Result<()> {
+        if len >= MAX_LIST {
+            return self.fail(format!(
+                "too many items in one list (the limit is {MAX_LIST})"
+            ));
+        }
+        Ok(())
     }
 
     /// A parse error at the current position. If the parser has reached the place where the
@@ -538,6 +557,11 @@ impl Parser {
                     break;
                 }
                 _ => {
+                    if stmts.len() >= MAX_STATEMENTS {
+                        return self.fail(format!(
+                            "too many statements in one request (the limit is {MAX_STATEMENTS})"
+                        ));
+                    }
                     stmts.push(self.stmt()?);
                     if !matches!(
                         self.peek(),
@@ -624,6 +648,7 @@ impl Parser {
                     self.accept_kw(Kw::Asc);
                     true
                 };
+                self.list_item(order_by.len())?;
                 order_by.push(OrderBy { expr, asc });
                 if !self.accept_p(P::Comma) {
                     break;
@@ -672,6 +697,7 @@ impl Parser {
                     SelectItem::Expr { expr, alias }
                 }
             };
+            self.list_item(items.len())?;
             items.push(item);
             if !self.accept_p(P::Comma) {
                 return Ok(items);

@@ -1658,11 +1658,16 @@ fn deep_nesting_is_an_error_not_a_crash() {
     // A truncated long chain fails with the truncation error without overflowing on drop.
     let sql = format!("select 1{} +", " + 1".repeat(400));
     assert_eq!(err(&sql), "bad expression");
-    // Wide is fine.
-    let sql = format!("select [{}]", vec!["1 + 1"; 100_000].join(", "));
+    // Wide is fine, up to the list limit (constant arrays: any width).
+    let most = crate::parser::MAX_LIST;
+    let sql = format!("select [{}]", vec!["1 + 1"; most].join(", "));
+    assert!(parse(&sql).is_ok());
+    let sql = format!("select [{}]", vec!["1"; 100_000].join(", "));
+    assert!(parse(&sql).is_ok());
+    let sql = format!("select 1 in ({})", vec!["a"; most].join(", "));
     assert!(parse(&sql).is_ok());
     let sql = format!("select 1 in ({})", vec!["a"; 100_000].join(", "));
-    assert!(parse(&sql).is_ok());
+    assert!(parse(&sql).is_err());
 }
 
 /// Height of an expression tree, computed without recursion.
@@ -2004,4 +2009,44 @@ fn params_the_parser_uses_are_baked() {
     // INSERT VALUES items stay parameters
     let r = params("insert into t values (1, 'a'), (2, \"b\")");
     assert_eq!(r.baked, vec![false; 4]);
+}
+
+#[test]
+fn names_lists_and_statements_are_bounded() {
+    let name = |n: usize| vec!["a"; n].join(".");
+    let max = crate::lexer::MAX_NAME_PARTS;
+    ok(&format!("select {}", name(max)));
+    ok(&format!("update t set {} = 1", name(max)));
+    for sql in [
+        format!("select {}", name(max + 1)),
+        format!("select {{\"a\": 1}}.{}", name(60_000)),
+        format!("update t set {} = 1", name(20_000)),
+        format!("select 1 from t where {} = 1", name(max + 1)),
+    ] {
+        assert_eq!(err(&sql), "expression is too deeply nested");
+    }
+    let list = |n: usize| vec!["x"; n].join(", ");
+    let most = crate::parser::MAX_LIST;
+    ok(&format!("select {}", list(most)));
+    ok(&format!("select f({})", list(most)));
+    ok(&format!("select 1 where x in ({})", list(most)));
+    // a constant array is one literal, of any length
+    ok(&format!("select [{}]", vec!["1"; most * 2].join(", ")));
+    let too_many = format!("too many items in one list (the limit is {most})");
+    for sql in [
+        format!("select {}", list(most + 1)),
+        format!("select f({})", list(most + 1)),
+        format!("select 1 where x in ({})", list(most + 1)),
+        format!("select [{}]", list(most + 1)),
+        format!("select 1 group by {}", list(most + 1)),
+        format!("select 1 order by {}", list(most + 1)),
+    ] {
+        assert_eq!(err(&sql), too_many);
+    }
+    let most = crate::parser::MAX_STATEMENTS;
+    assert_eq!(ok(&"select 1;".repeat(most)).stmts.len(), most);
+    assert_eq!(
+        err(&"select 1;".repeat(most + 1)),
+        format!("too many statements in one request (the limit is {most})")
+    );
 }

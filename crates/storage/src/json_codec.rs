@@ -10,12 +10,13 @@
 //! | 6 | array | varint item count, then the items |
 //! | 7 | object | varint member count, then per member: varint key length, key bytes, value |
 //!
-//! Encoding recurses over the in-memory value (which already exists at that depth); decoding
-//! never recurses: it keeps an explicit stack of open containers, refuses nesting deeper than
-//! its `max_depth`, and refuses counts larger than the bytes left, so hostile bytes can
-//! neither overflow the stack nor make it allocate more than the input's size.
+//! Encoding recurses a few dozen levels, then walks iteratively. Decoding never recurses:
+//! it keeps an explicit stack of open containers, refuses nesting deeper than its
+//! `max_depth`, and refuses counts larger than the bytes left, so hostile bytes can neither
+//! overflow the stack nor make it allocate more than the input's size.
 
 use crate::varint::{put_varint, unzigzag, varint_len, zigzag, Check, Corrupt, Reader};
+use amelie_common::json::{Event, Walk};
 use amelie_common::Json;
 
 const J_NULL: u8 = 0;
@@ -27,31 +28,107 @@ const J_STR: u8 = 5;
 const J_ARRAY: u8 = 6;
 const J_OBJECT: u8 = 7;
 
-/// Deepest json nesting accepted from bytes that come from outside (`Row::from_encoded`).
-/// The SQL parser accepts 256 levels; values built by functions may nest somewhat deeper.
+/// Deepest json nesting accepted from bytes that come from outside (`Row::from_encoded`:
+/// checkpoint files, WAL records, rows sent to nodes). The server never stores a value
+/// nested deeper than `amelie_common::json::MAX_DEPTH` (see [`crate::check_values`]), which
+/// is well below this, so every row it wrote loads again.
 pub const JSON_MAX_DEPTH: usize = 1024;
+
+/// Levels `size` and `write` recurse before they walk the rest iteratively (recursion is
+/// faster on the usual shallow values; the walk bounds the stack on deep ones).
+const RECURSION: usize = 48;
 
 /// Bytes `write` appends for `j`.
 pub(crate) fn size(j: &Json) -> usize {
+    size_rec(j, 0)
+}
+
+fn size_rec(j: &Json, level: usize) -> usize {
+    match j {
+        Json::Array(items) if level < RECURSION => {
+            1 + varint_len(items.len() as u64)
+                + items.iter().map(|v| size_rec(v, level + 1)).sum::<usize>()
+        }
+        Json::Object(members) if level < RECURSION => {
+            1 + varint_len(members.len() as u64)
+                + members
+                    .iter()
+                    .map(|(k, v)| varint_len(k.len() as u64) + k.len() + size_rec(v, level + 1))
+                    .sum::<usize>()
+        }
+        Json::Array(_) | Json::Object(_) => size_iter(j),
+        leaf => leaf_size(leaf),
+    }
+}
+
+/// [`size`] without recursion.
+fn size_iter(j: &Json) -> usize {
+    let mut n = 0;
+    let mut w = Walk::new(j);
+    while let Some((ev, _)) = w.next() {
+        n += match ev {
+            Event::Leaf(j) => leaf_size(j),
+            Event::Open(j) => 1 + varint_len(j.len() as u64),
+            Event::Key(k) => varint_len(k.len() as u64) + k.len(),
+            Event::Close(_) => 0,
+        };
+    }
+    n
+}
+
+/// Bytes of a value that is not a non-empty container.
+#[inline]
+fn leaf_size(j: &Json) -> usize {
     match j {
         Json::Null | Json::Bool(_) => 1,
         Json::Int(i) => 1 + varint_len(zigzag(*i)),
         Json::Double(_) => 9,
         Json::String(s) => 1 + varint_len(s.len() as u64) + s.len(),
-        Json::Array(items) => {
-            1 + varint_len(items.len() as u64) + items.iter().map(size).sum::<usize>()
+        // (empty)
+        Json::Array(_) | Json::Object(_) => 2,
+    }
+}
+
+/// Appends the encoding of `j`.
+pub(crate) fn write(j: &Json, out: &mut Vec<u8>) {
+    write_rec(j, out, 0)
+}
+
+fn write_rec(j: &Json, out: &mut Vec<u8>, level: usize) {
+    match j {
+        Json::Array(items) if level < RECURSION => {
+            write_head(j, out);
+            for v in items {
+                write_rec(v, out, level + 1);
+            }
         }
-        Json::Object(members) => {
-            1 + varint_len(members.len() as u64)
-                + members
-                    .iter()
-                    .map(|(k, v)| varint_len(k.len() as u64) + k.len() + size(v))
-                    .sum::<usize>()
+        Json::Object(members) if level < RECURSION => {
+            write_head(j, out);
+            for (k, v) in members {
+                put_str(k, out);
+                write_rec(v, out, level + 1);
+            }
+        }
+        Json::Array(_) | Json::Object(_) => write_iter(j, out),
+        leaf => write_head(leaf, out),
+    }
+}
+
+/// [`write`] without recursion.
+fn write_iter(j: &Json, out: &mut Vec<u8>) {
+    let mut w = Walk::new(j);
+    while let Some((ev, _)) = w.next() {
+        match ev {
+            Event::Leaf(j) | Event::Open(j) => write_head(j, out),
+            Event::Key(k) => put_str(k, out),
+            Event::Close(_) => {}
         }
     }
 }
 
-pub(crate) fn write(j: &Json, out: &mut Vec<u8>) {
+/// A scalar, or the tag and count of an array/object (its items follow).
+#[inline]
+fn write_head(j: &Json, out: &mut Vec<u8>) {
     match j {
         Json::Null => out.push(J_NULL),
         Json::Bool(false) => out.push(J_FALSE),
@@ -71,17 +148,10 @@ pub(crate) fn write(j: &Json, out: &mut Vec<u8>) {
         Json::Array(items) => {
             out.push(J_ARRAY);
             put_varint(out, items.len() as u64);
-            for v in items {
-                write(v, out);
-            }
         }
         Json::Object(members) => {
             out.push(J_OBJECT);
             put_varint(out, members.len() as u64);
-            for (k, v) in members {
-                put_str(k, out);
-                write(v, out);
-            }
         }
     }
 }
@@ -259,6 +329,49 @@ mod tests {
         let mut huge = vec![J_ARRAY];
         put_varint(&mut huge, u64::MAX >> 1);
         assert!(decode(&huge, JSON_MAX_DEPTH).is_err());
+    }
+
+    #[test]
+    fn deep_values_encode_without_recursion() {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let j = nested(200_000);
+                let mut out = Vec::new();
+                write(&j, &mut out);
+                assert_eq!(out.len(), size(&j));
+                let back = decode(&out, usize::MAX).unwrap();
+                assert!(back == j);
+                assert!(decode(&out, JSON_MAX_DEPTH).is_err());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn recursive_and_iterative_encodings_agree() {
+        for d in [0, 1, 5, RECURSION - 1, RECURSION, RECURSION + 1, 200] {
+            let j = nested(d);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            write(&j, &mut a);
+            write_iter(&j, &mut b);
+            assert_eq!(a, b);
+            assert_eq!(size(&j), size_iter(&j));
+            assert_eq!(size(&j), a.len());
+        }
+    }
+
+    #[test]
+    fn stored_values_are_at_most_max_depth() {
+        use amelie_common::json::MAX_DEPTH;
+        use amelie_common::Value;
+        let row = |d: usize| vec![Value::Int(1), Value::Json(Box::new(nested(d)))];
+        assert!(crate::check_values(&row(MAX_DEPTH)).is_ok());
+        let e = crate::check_values(&row(MAX_DEPTH + 1)).unwrap_err();
+        assert_eq!(e.msg(), "json nesting is too deep");
+        // what may be stored always loads again
+        const { assert!(MAX_DEPTH < JSON_MAX_DEPTH) };
     }
 
     #[test]

@@ -24,6 +24,6 @@ pub use fxhash::{hash_key, FastHasher, FxHasher};
 pub use json_codec::JSON_MAX_DEPTH;
 pub use key::encode_key;
 pub use partition::Partition;
-pub use row::{encode_row_into, encoded_len, Row, RowIter, RowReader};
+pub use row::{check_values, encode_row_into, encoded_len, Row, RowIter, RowReader};
 pub use undo::{UndoLog, UndoOp};
 pub use value_ref::{JsonRef, ValueRef, VectorRef};

@@ -63,6 +63,19 @@ unsafe impl Send for Row {}
 // SAFETY: see `Send`: `&Row` only reads immutable bytes.
 unsafe impl Sync for Row {}
 
+/// `Ok` unless a json value of the row is nested deeper than
+/// [`amelie_common::json::MAX_DEPTH`] (then the "json nesting is too deep" error). Every row
+/// the server stores goes through this first, so a stored row always loads again (the
+/// loader accepts [`crate::JSON_MAX_DEPTH`] levels).
+pub fn check_values(values: &[Value]) -> Result<()> {
+    for v in values {
+        if let Value::Json(j) = v {
+            j.check_depth()?;
+        }
+    }
+    Ok(())
+}
+
 /// Appends the encoding of a row of `values` (exactly the bytes a [`Row`] holds) to `out`.
 pub fn encode_row_into(values: &[Value], out: &mut Vec<u8>) {
     let body = body_size(values);

@@ -381,6 +381,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
         let ended_tx = ended_tx.clone();
         let thread = std::thread::Builder::new()
             .name("frontend".into())
+            .stack_size(amelie_common::THREAD_STACK)
             .spawn(move || -> Result<(), Error> {
                 let _ended = Ended(ended_tx);
                 let rt = frontend_runtime()?;

@@ -447,11 +447,11 @@ pub fn coerce_to_column(
             Value::Interval(amelie_common::time::parse_interval(&s).map_err(|_| bad(ty))?)
         }
         (C::Vector, Value::Vector(v)) => Value::Vector(v),
-        (C::Vector, Value::Json(j)) => match *j {
+        (C::Vector, Value::Json(j)) => match &*j {
             amelie_common::Json::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for x in items {
-                    out.push(match x {
+                    out.push(match *x {
                         amelie_common::Json::Int(i) => i as f32,
                         amelie_common::Json::Double(d) => d as f32,
                         _ => return Err(bad(ty)),

@@ -310,6 +310,7 @@ fn body_op(
             let image = regs
                 .get(s..s + n)
                 .ok_or_else(|| Error::new("stage_update: register range out of bounds"))?;
+            amelie_storage::check_values(image)?;
             st.staged_keys.extend_from_slice(key);
             st.staged
                 .push((st.staged_keys.len(), Some(Row::encode(image))));

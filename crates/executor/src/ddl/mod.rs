@@ -580,7 +580,7 @@ impl crate::Executor {
             "all" | "config" => snap.config_json(),
             "checkpoint" => Json::Int(self.checkpoint_lsn() as i64),
             name => {
-                let Json::Object(vars) = snap.config_json() else {
+                let Some(vars) = snap.config_json().into_members() else {
                     return Err(amelie_common::Error::new("config is not available"));
                 };
                 match vars.into_iter().find(|(n, _)| n == name) {

@@ -77,7 +77,17 @@ fn op_field(_: &Ctx, a: &[Value]) -> Result<Value> {
 
 fn op_array(c: &Ctx, a: &[Value]) -> Result<Value> {
     check_json_parts(a)?;
-    Ok(arr(a.iter().map(|v| to_json(v, c.tz_offset)).collect()))
+    checked(Json::Array(
+        a.iter().map(|v| to_json(v, c.tz_offset)).collect(),
+    ))
+}
+
+/// A json value the functions built, refused when nested deeper than
+/// [`amelie_common::json::MAX_DEPTH`] (so no function result is deeper than what may be
+/// stored).
+fn checked(j: Json) -> Result<Value> {
+    j.check_depth()?;
+    Ok(Value::Json(Box::new(j)))
 }
 
 fn op_object(c: &Ctx, a: &[Value]) -> Result<Value> {
@@ -94,7 +104,7 @@ fn op_object(c: &Ctx, a: &[Value]) -> Result<Value> {
             .unwrap_or(Json::Null);
         m.push((k, v));
     }
-    Ok(Value::Json(Box::new(Json::Object(m))))
+    checked(Json::Object(m))
 }
 
 fn array(f: &str, v: &Value) -> Result<Vec<Json>> {
@@ -128,7 +138,7 @@ fn append_impl(f: &str, c: &Ctx, a: &[Value]) -> Result<Value> {
     check_json_parts(a)?;
     let mut v = array(f, &a[0])?;
     v.extend(a[1..].iter().map(|x| to_json(x, c.tz_offset)));
-    Ok(arr(v))
+    checked(Json::Array(v))
 }
 
 fn append(c: &Ctx, a: &[Value]) -> Result<Value> {
@@ -150,7 +160,7 @@ fn push(c: &Ctx, a: &[Value]) -> Result<Value> {
     let old = array("push", &a[0])?;
     let mut v: Vec<Json> = a[1..].iter().map(|x| to_json(x, c.tz_offset)).collect();
     v.extend(old);
-    Ok(arr(v))
+    checked(Json::Array(v))
 }
 
 fn pop(_: &Ctx, a: &[Value]) -> Result<Value> {
@@ -180,7 +190,7 @@ fn put(c: &Ctx, a: &[Value]) -> Result<Value> {
     let mut v = array("put", &a[0])?;
     let i = index("put", a, v.len())?;
     v[i] = to_json(&a[2], c.tz_offset);
-    Ok(arr(v))
+    checked(Json::Array(v))
 }
 
 fn remove(_: &Ctx, a: &[Value]) -> Result<Value> {
@@ -192,6 +202,10 @@ fn remove(_: &Ctx, a: &[Value]) -> Result<Value> {
 
 fn path<'a>(f: &str, a: &'a [Value]) -> Result<Vec<&'a str>> {
     let p = str_arg(f, a, 1)?;
+    // (a path reaches one level deeper per part: no deeper than a value may nest)
+    if p.bytes().filter(|&b| b == b'.').count() >= amelie_common::json::MAX_DEPTH {
+        return Err(amelie_common::json::too_deep());
+    }
     let parts: Vec<&str> = p.split('.').collect();
     if parts.iter().any(|s| s.trim().is_empty()) {
         return Err(Error::new("set: incorrect path"));
@@ -244,7 +258,7 @@ fn set(c: &Ctx, a: &[Value]) -> Result<Value> {
     let mut o = object("set", &a[0])?;
     let p = path("set", a)?;
     set_path(&mut o, &p, to_json(&a[2], c.tz_offset));
-    Ok(Value::Json(Box::new(o)))
+    checked(o)
 }
 
 fn unset_path(j: &mut Json, path: &[&str]) {
@@ -305,5 +319,39 @@ mod tests {
         let r = set(&c, &[o, Value::str("n.l"), Value::Int(1)]).unwrap();
         let Value::Json(j) = r else { panic!() };
         assert_eq!(j.to_compact_string(), "{\"n\": {\"l\": 1}, \"n\": 1}");
+    }
+
+    #[test]
+    fn results_are_at_most_max_depth() {
+        use amelie_common::json::MAX_DEPTH;
+        let c = Ctx {
+            now: 0,
+            tz_offset: 0,
+        };
+        let deep = |d: usize| {
+            let text = format!("{}{}", "[".repeat(d), "]".repeat(d));
+            Value::Json(Box::new(Json::parse(&text).unwrap()))
+        };
+        let too_deep = "json nesting is too deep";
+        assert!(op_array(&c, &[deep(MAX_DEPTH - 1)]).is_ok());
+        assert_eq!(
+            op_array(&c, &[deep(MAX_DEPTH)]).unwrap_err().msg(),
+            too_deep
+        );
+        let obj = [Value::str("k"), deep(MAX_DEPTH)];
+        assert_eq!(op_object(&c, &obj).unwrap_err().msg(), too_deep);
+        let app = [deep(1), deep(MAX_DEPTH)];
+        assert_eq!(append(&c, &app).unwrap_err().msg(), too_deep);
+        let path = |n: usize| Value::str(&vec!["a"; n].join("."));
+        let empty = || Value::Json(Box::new(Json::Object(Vec::new())));
+        assert!(set(&c, &[empty(), path(MAX_DEPTH), Value::Int(1)]).is_ok());
+        for n in [MAX_DEPTH + 1, 30_000] {
+            let r = set(&c, &[empty(), path(n), Value::Int(1)]);
+            assert_eq!(r.unwrap_err().msg(), too_deep);
+        }
+        let r = set(&c, &[empty(), path(2), deep(MAX_DEPTH)]);
+        assert_eq!(r.unwrap_err().msg(), too_deep);
+        assert!(unset(&c, &[empty(), path(30_000)]).is_err());
+        assert!(has(&c, &[empty(), path(30_000)]).is_err());
     }
 }
