@@ -239,6 +239,15 @@ fn conflict() -> Error {
     Error::new("transaction conflict, abort")
 }
 
+/// Requests that panicked on any node since the process started (`SHOW STATUS`:
+/// `process.node_panics`). Each failed its transaction; the node kept serving.
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// How many requests panicked on the nodes since the process started.
+pub fn panics() -> u64 {
+    PANICS.load(Ordering::Relaxed)
+}
+
 /// The error of a request whose execution panicked on the node.
 fn panicked() -> Error {
     Error::new("internal error while running the request on a compute node")
@@ -570,7 +579,10 @@ impl Node {
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     self.execute(req, &mut cur.undo, &mut cur.held, &mut reply.changes)
                 }));
-                match run.unwrap_or_else(|_| Err(panicked())) {
+                match run.unwrap_or_else(|_| {
+                    PANICS.fetch_add(1, Ordering::Relaxed);
+                    Err(panicked())
+                }) {
                     Ok(out) => reply.outputs.push(out),
                     Err(error) => {
                         failed = Some(BatchError {
@@ -660,6 +672,7 @@ mod tests {
         })
         .unwrap();
         for id in 1..=2 {
+            let before = panics();
             let (tx, rx) = crossbeam_channel::bounded(1);
             let req = NodeRequest {
                 program: Arc::new(amelie_vm::Program::default()),
@@ -686,6 +699,7 @@ mod tests {
             .unwrap();
             let answer = rx.recv().unwrap();
             assert_eq!(answer, Err(panicked().msg().to_string()));
+            assert!(panics() > before, "the panic is counted");
             node.send(NodeMsg::Abort { from: id, to: id }).unwrap();
         }
         assert_eq!(node.call(|done| NodeMsg::Count { id: 1, done }).unwrap(), 0);

@@ -71,6 +71,7 @@ fn process_json(cache: (u64, u64)) -> Json {
                 ("misses", Json::Int(cache.1 as i64)),
             ]),
         ),
+        ("node_panics", Json::Int(amelie_node::panics() as i64)),
     ])
 }
 
