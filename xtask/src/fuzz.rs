@@ -67,6 +67,12 @@ fn run_target(bin: &PathBuf, target: &str, args: &FuzzArgs) -> Result<Totals, St
             .args(["--seed", &seed.to_string(), "--dir"])
             .arg(&dir)
             .args(&args.runner_args)
+            // after a crash the seeds are not run again as they are (one may be the crash)
+            .args(if seed == args.seed {
+                &[][..]
+            } else {
+                &["--no-seed-run"][..]
+            })
             .current_dir(root())
             .stdout(Stdio::piped())
             .spawn()

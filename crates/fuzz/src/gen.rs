@@ -620,8 +620,29 @@ pub fn statement(rng: &mut Rng, depth: usize) -> String {
     }
 }
 
-/// A request: one or more statements, sometimes in BEGIN/COMMIT.
+/// A statement nesting one construct `n` levels deep: brackets, unary operators, JSON
+/// values, dotted names and JSON path strings.
+pub fn deep_statement(rng: &mut Rng, n: usize) -> String {
+    let rep = |s: &str| s.repeat(n);
+    match rng.below(8) {
+        0 => format!("select {}1{}", rep("("), rep(")")),
+        1 => format!("select {}1", rep("- ")),
+        2 => format!("select {}1{}", rep("["), rep("]")),
+        3 => format!("select {}1{}", rep("{\"a\": "), rep("}")),
+        4 => format!("select {{\"a\": 1}}{}", rep(".a")),
+        5 => format!("update t set j{} = 1", rep(".a")),
+        6 => format!("select set({{}}, '{}', 1)", vec!["a"; n.max(1)].join(".")),
+        _ => format!("select {}1{}", rep("not ("), rep(")")),
+    }
+}
+
+/// A request: one or more statements, sometimes in BEGIN/COMMIT; one in 20 is a statement
+/// nested up to `max_depth` levels.
 pub fn sql_request(rng: &mut Rng, max_depth: usize) -> String {
+    if rng.one_in(20) {
+        let n = rng.below(max_depth + 1);
+        return deep_statement(rng, n);
+    }
     let depth = rng.size(max_depth.min(12)).min(max_depth);
     let n = 1 + rng.size(3);
     let stmts: Vec<String> = (0..n).map(|_| statement(rng, depth)).collect();

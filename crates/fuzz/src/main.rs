@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! amelie-fuzz run <target> [--seconds N] [--seed S] [--max-depth D] [--max-len B]
-//!                          [--timeout S] [--max-mem MiB] [--dir D]
+//!                          [--timeout S] [--max-mem MiB] [--dir D] [--no-seed-run]
 //! amelie-fuzz replay <target> <file>...
 //! amelie-fuzz gen <target> [--seed S] [--count N] [--max-depth D]
 //! ```
@@ -58,6 +58,7 @@ fn real_main(args: &[String]) -> Result<ExitCode, String> {
         timeout: Duration::from_secs(20),
         max_mem: 512 << 20,
         dir: amelie_fuzz::root().join("target/fuzz").join(target.name()),
+        run_seeds: true,
     };
     if target == Target::Wal {
         ro.opts.max_len = 1 << 20;
@@ -76,6 +77,7 @@ fn real_main(args: &[String]) -> Result<ExitCode, String> {
             "--max-mem" => ro.max_mem = num::<usize>(value(args, &mut i, a)?, a)? << 20,
             "--dir" => ro.dir = PathBuf::from(value(args, &mut i, a)?),
             "--count" => count = num(value(args, &mut i, a)?, a)?,
+            "--no-seed-run" => ro.run_seeds = false,
             _ if cmd == "replay" && !a.starts_with("--") => files.push(PathBuf::from(a)),
             _ => return Err(format!("unknown argument '{a}'")),
         }

@@ -22,6 +22,9 @@ pub struct RunOpts {
     pub max_mem: usize,
     /// Where `current` and failing inputs go (`target/fuzz/<target>`).
     pub dir: PathBuf,
+    /// Run the seeds as they are before anything else (off when a crashed runner is
+    /// restarted: a seed that crashes would crash every restart).
+    pub run_seeds: bool,
 }
 
 #[derive(Debug, Default)]
@@ -139,7 +142,11 @@ fn fuzz_loop(target: Target, ro: &RunOpts, started_ms: &AtomicU64, epoch: Instan
         ro.opts.max_len
     );
     // seeds run first, as they are
-    let mut pending: Vec<Vec<u8>> = corpus.iter().rev().cloned().collect();
+    let mut pending: Vec<Vec<u8>> = if ro.run_seeds {
+        corpus.iter().rev().cloned().collect()
+    } else {
+        Vec::new()
+    };
     loop {
         let elapsed = start.elapsed().as_secs_f64();
         if elapsed >= ro.seconds {
