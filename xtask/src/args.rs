@@ -17,6 +17,20 @@ commands:
   bench micro [filter...]  cargo bench --workspace -- [filter...]
   bench load [options]     HTTP load test against a server, the workloads of
                            `amelie bench` (../shared/spec/BENCH.md)
+  fuzz <target|all> [options]
+                           build the release fuzz runner (crates/fuzz) and fuzz a target
+                           (sql json import http wal) for --seconds each; a crashed runner is
+                           restarted and its input kept in target/fuzz/<target>/ (docs/fuzzing.md)
+  fuzz replay <target> <file>...
+                           run saved inputs once
+
+fuzz options:
+  --seconds N      length of the run per target (default 60)
+  --seed S         first seed; a restarted runner continues with S+1, ... (default 1)
+  --max-depth D    deepest nesting generated (default 200)
+  --max-len B      longest input in bytes (default 65536; wal 1 MiB)
+  --timeout S      per-input time bound in seconds (default 20)
+  --max-mem MiB    per-input growth of live memory (default 512)
 
 bench load options:
   --workload W     (or --type) one of                             (default tpcb)
@@ -211,6 +225,84 @@ pub enum Command {
     Bench,
     BenchMicro(Vec<String>),
     BenchLoad(LoadArgs),
+    Fuzz(FuzzArgs),
+    FuzzReplay(String, Vec<String>),
+}
+
+pub const FUZZ_TARGETS: [&str; 5] = ["sql", "json", "import", "http", "wal"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FuzzArgs {
+    pub targets: Vec<String>,
+    pub seconds: f64,
+    pub seed: u64,
+    /// `--max-depth`, `--max-len`, `--timeout`, `--max-mem` passed on to the runner.
+    pub runner_args: Vec<String>,
+}
+
+pub fn parse_fuzz_args(args: &[String]) -> Result<Command, String> {
+    let Some(first) = args.first() else {
+        return Err("fuzz: target expected (sql json import http wal all, or replay)".into());
+    };
+    if first == "replay" {
+        let target = args.get(1).ok_or("fuzz replay: target expected")?;
+        if !FUZZ_TARGETS.contains(&target.as_str()) {
+            return Err(format!("fuzz replay: unknown target '{target}'"));
+        }
+        return Ok(Command::FuzzReplay(target.clone(), args[2..].to_vec()));
+    }
+    let targets = if first == "all" {
+        FUZZ_TARGETS.iter().map(|t| t.to_string()).collect()
+    } else if FUZZ_TARGETS.contains(&first.as_str()) {
+        vec![first.clone()]
+    } else {
+        return Err(format!(
+            "fuzz: unknown target '{first}' (expected {} or all)",
+            FUZZ_TARGETS.join(", ")
+        ));
+    };
+    let mut out = FuzzArgs {
+        targets,
+        seconds: 60.0,
+        seed: 1,
+        runner_args: Vec::new(),
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let arg = &args[i];
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                i += 1;
+                args.get(i)
+                    .cloned()
+                    .ok_or_else(|| format!("{name}: missing value"))?
+            }
+        };
+        i += 1;
+        match name {
+            "--seconds" => out.seconds = parse_seconds("seconds", &value, false)?,
+            "--seed" => {
+                out.seed = value
+                    .parse()
+                    .map_err(|_| format!("--seed: expected an integer, got '{value}'"))?
+            }
+            "--max-depth" | "--max-len" | "--max-mem" => {
+                parse_count(&name[2..], &value, 0)?;
+                out.runner_args.extend([name.to_string(), value]);
+            }
+            "--timeout" => {
+                parse_seconds("timeout", &value, false)?;
+                out.runner_args.extend([name.to_string(), value]);
+            }
+            _ => return Err(format!("fuzz: unknown option '{name}'")),
+        }
+    }
+    Ok(Command::Fuzz(out))
 }
 
 pub fn parse_command(args: &[String]) -> Result<Command, String> {
@@ -247,6 +339,7 @@ pub fn parse_command(args: &[String]) -> Result<Command, String> {
                 "bench: unknown subcommand '{a}' (expected micro or load)"
             )),
         },
+        "fuzz" => parse_fuzz_args(rest),
         other => Err(format!("unknown command '{other}'")),
     }
 }
@@ -372,6 +465,31 @@ mod tests {
 
     fn load(s: &str) -> Result<LoadArgs, String> {
         parse_load_args(&argv(s))
+    }
+
+    #[test]
+    fn fuzz_args() {
+        let Command::Fuzz(a) = parse_command(&argv("fuzz all --seconds 5 --max-depth=50")).unwrap()
+        else {
+            panic!("fuzz expected");
+        };
+        assert_eq!(a.targets.len(), 5);
+        assert_eq!((a.seconds, a.seed), (5.0, 1));
+        assert_eq!(a.runner_args, argv("--max-depth 50"));
+        let Command::Fuzz(a) = parse_command(&argv("fuzz sql --seed 9")).unwrap() else {
+            panic!("fuzz expected");
+        };
+        assert_eq!(
+            (a.targets, a.seconds, a.seed),
+            (vec!["sql".to_string()], 60.0, 9)
+        );
+        assert_eq!(
+            parse_command(&argv("fuzz replay wal a b")).unwrap(),
+            Command::FuzzReplay("wal".into(), argv("a b"))
+        );
+        assert!(parse_command(&argv("fuzz nope")).is_err());
+        assert!(parse_command(&argv("fuzz sql --seconds")).is_err());
+        assert!(parse_command(&argv("fuzz sql --bogus 1")).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod args;
 mod driver;
+mod fuzz;
 mod http;
 mod load;
 mod procfs;
@@ -142,6 +143,8 @@ fn main() -> ExitCode {
         }),
         Command::BenchMicro(filter) => bench_micro(&filter),
         Command::BenchLoad(args) => bench_load(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
+        Command::FuzzReplay(target, files) => fuzz::replay(&target, &files),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

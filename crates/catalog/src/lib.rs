@@ -65,6 +65,23 @@ pub struct Table {
 }
 
 impl Table {
+    /// The shape every table must have (a primary index, index keys naming columns). A table
+    /// decoded from a damaged WAL record or checkpoint may not: it is refused, not used.
+    pub fn check(&self) -> Result<()> {
+        let bad = self.indexes.is_empty()
+            || self
+                .indexes
+                .iter()
+                .any(|i| i.keys.iter().any(|&k| k >= self.columns.len()));
+        if bad {
+            return Err(Error::new(format!(
+                "table '{}': malformed definition",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
     pub fn primary(&self) -> &IndexDef {
         &self.indexes[0]
     }

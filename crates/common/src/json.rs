@@ -1234,9 +1234,12 @@ impl Parser<'_> {
         }
         let text = &self.text[begin..self.pos];
         if is_double {
+            // out of range (1e400): JSON text has no infinity, it could not be written back
             text.parse::<f64>()
+                .ok()
+                .filter(|d| d.is_finite())
                 .map(Json::Double)
-                .map_err(|_| perr(format_args!("malformed number at offset {}", begin)))
+                .ok_or_else(|| perr(format_args!("malformed number at offset {}", begin)))
         } else {
             if self.checked {
                 return text
@@ -1282,6 +1285,17 @@ mod tests {
         let doc = Json::parse_checked(r#"{"exp": 1e30, "iat": 5}"#).unwrap();
         assert_eq!(doc.to_compact_string(), r#"{"exp": 1e+30, "iat": 5}"#);
         assert!(Json::parse_checked(r#"{"exp": 100000000000000000000}"#).is_err());
+    }
+
+    #[test]
+    fn out_of_range_doubles_are_malformed() {
+        // found by the json fuzz target: 1e400 became infinity and was written as `inf`
+        for text in ["1e3333276708", "[1e400]", "-1.5e309"] {
+            let e = Json::parse(text).unwrap_err().to_string();
+            assert!(e.contains("malformed number"), "{text}: {e}");
+        }
+        assert_eq!(Json::parse("1e308").unwrap(), Json::Double(1e308));
+        assert_eq!(Json::parse("1e-400").unwrap(), Json::Double(0.0));
     }
 
     #[test]

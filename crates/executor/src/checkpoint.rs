@@ -221,6 +221,9 @@ impl Executor {
         let cdir = dir.join(lsn.to_string());
         let file: CatalogFile = snapshot::read_file(&cdir.join(CATALOG_FILE))?;
         let catalog = file.catalog;
+        for t in &catalog.tables {
+            t.check()?;
+        }
         let nodes: Vec<Arc<NodeHandle>> = catalog
             .nodes
             .iter()

@@ -159,6 +159,9 @@ impl Executor {
             report.records += 1;
             match WalBody::decode(&record.body)? {
                 WalBody::Ddl(op) => {
+                    if let DdlOp::CreateTable(t) = &op {
+                        t.check()?;
+                    }
                     exec.apply_ddl(&op)?;
                     owners = None;
                 }

@@ -181,7 +181,10 @@ impl NodeHandle {
     /// next time it looks, so a commit costs no message (and no wake-up) per node.
     pub fn start_with(uuid: String, committed: Arc<AtomicU64>) -> NodeHandle {
         let (tx, rx) = unbounded();
-        let name = format!("node-{}", &uuid[..uuid.len().min(8)]);
+        // the uuid may come from a damaged WAL or checkpoint: no byte slicing inside a
+        // character, no NUL (a thread name cannot hold one)
+        let short: String = uuid.chars().filter(|c| *c != '\0').take(8).collect();
+        let name = format!("node-{short}");
         let thread = std::thread::Builder::new()
             .name(name)
             .stack_size(amelie_common::THREAD_STACK)
@@ -703,5 +706,19 @@ mod tests {
             node.send(NodeMsg::Abort { from: id, to: id }).unwrap();
         }
         assert_eq!(node.call(|done| NodeMsg::Count { id: 1, done }).unwrap(), 0);
+    }
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::*;
+
+    #[test]
+    fn any_uuid_names_a_thread() {
+        // found by the wal fuzz target: uuids decoded from damaged files
+        for uuid in ["node\0x", "abcdefgé-more", "", "\0\0\0"] {
+            let n = NodeHandle::start_with(uuid.to_string(), Arc::new(AtomicU64::new(0)));
+            drop(n);
+        }
     }
 }
