@@ -27,7 +27,7 @@ commands:
 fuzz options:
   --seconds N      length of the run per target (default 60)
   --seed S         first seed; a restarted runner continues with S+1, ... (default 1)
-  --max-depth D    deepest nesting generated (default 200)
+  --max-depth D    deepest nesting generated (default 20000)
   --max-len B      longest input in bytes (default 65536; wal 1 MiB)
   --timeout S      per-input time bound in seconds (default 20)
   --max-mem MiB    per-input growth of live memory (default 512)

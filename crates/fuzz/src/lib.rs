@@ -31,7 +31,7 @@ pub struct Opts {
 impl Default for Opts {
     fn default() -> Self {
         Opts {
-            max_depth: 200,
+            max_depth: 20_000,
             max_len: 64 * 1024,
         }
     }
