@@ -52,11 +52,7 @@ pub const JSON_LIMIT: &str = "json size limit reached";
 pub fn check_json_parts(parts: &[Value]) -> Result<()> {
     let mut n = 0usize;
     for v in parts {
-        if let Value::Str(s) = v {
-            n += s.len();
-        } else if matches!(v, Value::Json(_)) {
-            n += value_heap_bytes(v);
-        }
+        n += value_heap_bytes(v);
         if n > MAX_STRING {
             return Err(Error::new(JSON_LIMIT));
         }

@@ -200,6 +200,7 @@ fn lex_pieces(sql: &str, piece_size: usize) -> Lexed {
         line_starts: None,
         prev_operand: false,
         pending: Pending::None,
+        too_deep: None,
     };
     // context tokens carried from one piece into the next
     let mut context: Vec<TokenWithSpan> = Vec::new();
@@ -258,10 +259,7 @@ fn lex_pieces(sql: &str, piece_size: usize) -> Lexed {
     };
     post.flush(&mut toks);
     // a name with too many parts became an error token
-    let mut error = toks
-        .iter()
-        .position(|t| matches!(t, Tok::Error))
-        .map(|i| (i, NAME_TOO_DEEP));
+    let mut error = post.too_deep.map(|i| (i, NAME_TOO_DEEP));
     if let (Err(e), None) = (result, error) {
         // The buffer held every token before the failure; report it when parsing gets there.
         let msg = if e.message.starts_with("Unterminated string") {
@@ -333,6 +331,8 @@ struct Post<'a> {
     /// split `.5` after `]`, `)`, `}`, names and literals into `.` and `5`.
     prev_operand: bool,
     pending: Pending,
+    /// Index of the first name with more than [`MAX_NAME_PARTS`] parts (its [`Tok::Error`]).
+    too_deep: Option<usize>,
 }
 
 /// Most parts a compound name (`a.b.c`) may have. Each part after a column is one more level
@@ -343,6 +343,15 @@ pub const MAX_NAME_PARTS: usize = 128;
 /// The error for a name with more than [`MAX_NAME_PARTS`] parts (the parser's own text for
 /// too deep nesting).
 pub(crate) const NAME_TOO_DEEP: &str = "expression is too deeply nested";
+
+/// Pushes the token of a name, or an error token (remembered in `too_deep` when it is the
+/// first) for one with more than [`MAX_NAME_PARTS`] parts.
+fn push_name(out: &mut Vec<Tok>, parts: Vec<String>, star: bool, too_deep: &mut Option<usize>) {
+    if parts.len() > MAX_NAME_PARTS && too_deep.is_none() {
+        *too_deep = Some(out.len());
+    }
+    out.push(name_tok(parts, star));
+}
 
 fn name_tok(mut parts: Vec<String>, star: bool) -> Tok {
     if parts.len() > MAX_NAME_PARTS {
@@ -408,13 +417,13 @@ impl<'a> Post<'a> {
                     return;
                 }
                 Token::Mul => {
-                    out.push(name_tok(parts, true));
+                    push_name(out, parts, true, &mut self.too_deep);
                     self.prev_operand = true;
                     return;
                 }
                 tok => {
                     // the `.` does not belong to the name
-                    out.push(name_tok(parts, false));
+                    push_name(out, parts, false, &mut self.too_deep);
                     out.push(Tok::P(P::Dot));
                     self.prev_operand = false;
                     tok
@@ -426,7 +435,7 @@ impl<'a> Post<'a> {
                     return;
                 }
                 tok => {
-                    out.push(name_tok(parts, false));
+                    push_name(out, parts, false, &mut self.too_deep);
                     self.prev_operand = true;
                     tok
                 }
@@ -440,12 +449,12 @@ impl<'a> Post<'a> {
         match std::mem::replace(&mut self.pending, Pending::None) {
             Pending::None => {}
             Pending::Minus => out.push(Tok::P(P::Minus)),
-            Pending::Word(first) => out.push(name_tok(vec![first], false)),
+            Pending::Word(first) => push_name(out, vec![first], false, &mut self.too_deep),
             Pending::Dot(parts) => {
-                out.push(name_tok(parts, false));
+                push_name(out, parts, false, &mut self.too_deep);
                 out.push(Tok::P(P::Dot));
             }
-            Pending::Name(parts) => out.push(name_tok(parts, false)),
+            Pending::Name(parts) => push_name(out, parts, false, &mut self.too_deep),
         }
     }
 
