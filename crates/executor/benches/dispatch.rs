@@ -2,7 +2,9 @@
 //! thread is started directly and each transaction is ONE `TxWork` message (first and last,
 //! carrying the compiled point lookup); the reply closure hands the batch result back over a
 //! `std::sync::mpsc` channel. Also the same with five requests in one message (the shape of
-//! a TPC-B transaction on one node) and a bare `NodeMsg::Sync` round trip.
+//! a TPC-B transaction on one node), the five requests run in place by the sender while the
+//! node thread sleeps (`NodeHandle::run_or_wake`, light work) and a bare `NodeMsg::Sync`
+//! round trip.
 
 use std::hint::black_box;
 use std::sync::{mpsc, Arc};
@@ -91,7 +93,7 @@ fn bench_dispatch(c: &mut Criterion) {
     let (reply_tx, reply_rx) = mpsc::channel::<Reply>();
     let mut next_id = 0u64;
     let mut since_commit = 0u64;
-    let mut round_trip = |requests: usize| {
+    let mut round_trip = |requests: usize, in_place: bool| {
         next_id += 1;
         let gov = std::sync::Arc::new(amelie_common::Governor::unlimited());
         let reply = reply_tx.clone();
@@ -108,9 +110,10 @@ fn bench_dispatch(c: &mut Criterion) {
                 params: params.clone(),
                 now: 0,
                 gov: gov.clone(),
+                light: in_place,
             })
             .collect();
-        node.send(NodeMsg::Tx(TxWork {
+        node.send_quiet(NodeMsg::Tx(TxWork {
             id: next_id,
             first: true,
             last: true,
@@ -120,6 +123,7 @@ fn bench_dispatch(c: &mut Criterion) {
             })),
         }))
         .expect("send");
+        node.run_or_wake(in_place);
         let out = reply_rx.recv().expect("reply").expect("node result");
         since_commit += 1;
         if since_commit == COMMIT_EVERY {
@@ -129,16 +133,21 @@ fn bench_dispatch(c: &mut Criterion) {
         }
         out
     };
-    let out = round_trip(1);
-    assert_eq!(out.outputs.len(), 1);
-    assert_eq!(out.outputs[0].rows.len(), 1);
+    for in_place in [false, true] {
+        let out = round_trip(1, in_place);
+        assert_eq!(out.outputs.len(), 1);
+        assert_eq!(out.outputs[0].rows.len(), 1);
+    }
 
     let mut group = c.benchmark_group("dispatch");
     group.bench_function("fused_point_lookup", |b| {
-        b.iter(|| black_box(round_trip(1)))
+        b.iter(|| black_box(round_trip(1, false)))
     });
     group.bench_function("fused_five_requests", |b| {
-        b.iter(|| black_box(round_trip(5)))
+        b.iter(|| black_box(round_trip(5, false)))
+    });
+    group.bench_function("in_place_five_requests", |b| {
+        b.iter(|| black_box(round_trip(5, true)))
     });
     group.bench_function("sync_round_trip", |b| {
         b.iter(|| node.call(|done| NodeMsg::Sync { done }).expect("sync"))

@@ -87,8 +87,15 @@ impl Tx {
 
     /// Sends more work to the participants (`works[i]` goes to `participants[i]`; empty work
     /// is not sent unless `last`). With `last` every participant learns that the transaction
-    /// sends nothing more.
-    pub fn send(&self, nodes: &[Arc<NodeHandle>], works: Vec<Work>, last: bool) -> Result<()> {
+    /// sends nothing more. `light[i]`: the work may run in place on this thread
+    /// ([`NodeHandle::run_or_wake`]; missing entries: no).
+    pub fn send(
+        &self,
+        nodes: &[Arc<NodeHandle>],
+        works: Vec<Work>,
+        last: bool,
+        light: &[bool],
+    ) -> Result<()> {
         if self.ended.load(Ordering::Acquire) {
             return Err(Error::new("internal: transaction has already ended"));
         }
@@ -96,7 +103,7 @@ impl Tx {
             self.ended.store(true, Ordering::Release);
         }
         let mut first_err = None;
-        for (&n, w) in self.participants.iter().zip(works) {
+        for (i, (&n, w)) in self.participants.iter().zip(works).enumerate() {
             if w.reqs.is_empty() && !last {
                 continue;
             }
@@ -107,8 +114,11 @@ impl Tx {
                 reqs: w.reqs,
                 reply: w.reply,
             });
-            if let Err(e) = nodes[n].send(msg) {
-                first_err.get_or_insert(e);
+            match nodes[n].send_quiet(msg) {
+                Ok(()) => nodes[n].run_or_wake(light.get(i).copied().unwrap_or(false)),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
         match first_err {
@@ -128,7 +138,7 @@ impl Tx {
                     reply: None,
                 })
                 .collect();
-            let _ = self.send(nodes, works, true);
+            let _ = self.send(nodes, works, true, &[]);
         }
     }
 
@@ -136,6 +146,15 @@ impl Tx {
     pub fn wake(&self, nodes: &[Arc<NodeHandle>]) {
         for &n in &self.participants {
             nodes[n].wake();
+        }
+    }
+
+    /// Has the work queued by [`GroupCommit::begin`] run: in place on this thread where
+    /// `light[i]` says the work for `participants[i]` is short and the node is free, by the
+    /// node thread otherwise ([`NodeHandle::run_or_wake`]).
+    pub fn run_or_wake(&self, nodes: &[Arc<NodeHandle>], light: &[bool]) {
+        for (i, &n) in self.participants.iter().enumerate() {
+            nodes[n].run_or_wake(light.get(i).copied().unwrap_or(false));
         }
     }
 

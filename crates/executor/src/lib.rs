@@ -625,6 +625,12 @@ impl Executor {
     }
 }
 
+/// Rows, and encoded bytes, up to which a partition's share of an INSERT counts as light
+/// work, run in place by the frontend when its node is free (`NodeRequest::light`): a few
+/// rows, as in TPC-B; batches go to the node threads, which run them in parallel.
+const LIGHT_ROWS: usize = 8;
+const LIGHT_BYTES: usize = 16 * 1024;
+
 /// The group-commit leader: leads when dropped (see [`GroupCommit::complete`]).
 struct Leader<'a> {
     commit: &'a GroupCommit,
@@ -760,12 +766,21 @@ impl Driver<'_> {
             )?;
         }
         let logged = !program.tables[d.table].unlogged;
+        // short node work that a frontend may run in place (see `NodeHandle::run_or_wake`)
+        let keyed = matches!(
+            program.targets.get(d.target),
+            Some(amelie_vm::program::Target::Key(_) | amelie_vm::program::Target::Insert(_))
+        );
         let sets = coord.shipped();
         let index = round.dispatches.len();
         let first = round.slots.len();
         for r in 0..self.routes[d.target].len() {
             let pos = self.position(self.routes[d.target][r].node)?;
             let route = &mut self.routes[d.target][r];
+            let light = keyed
+                && route.generate.is_none()
+                && route.count <= LIGHT_ROWS
+                && route.rows.len() <= LIGHT_BYTES;
             let work = &mut round.works[pos];
             round.slots.push((pos, work.0.len()));
             work.0.push(NodeRequest {
@@ -780,6 +795,7 @@ impl Driver<'_> {
                 params: self.params.clone(),
                 now: self.now,
                 gov: self.gov.clone(),
+                light,
             });
             work.1.push(index);
         }
@@ -809,6 +825,11 @@ impl Driver<'_> {
         let mut request_dispatch: Vec<Vec<usize>> = Vec::with_capacity(works.len());
         let mut out: Vec<commit::Work> = Vec::with_capacity(works.len());
         let mailbox = mailbox::current();
+        let in_place = mailbox::run_in_place();
+        let light: Vec<bool> = works
+            .iter()
+            .map(|(reqs, _)| in_place && reqs.iter().all(|r| r.light))
+            .collect();
         for (reqs, owners) in works {
             let reply: Option<Reply> = if reqs.is_empty() {
                 waits.push(None);
@@ -837,7 +858,7 @@ impl Driver<'_> {
                 // then drains them all in one wake-up (a cancelled request is ended by `Drop`,
                 // which wakes the nodes too)
                 tokio::task::yield_now().await;
-                tx.wake(self.nodes);
+                tx.run_or_wake(self.nodes, &light);
                 if let Err(e) = sent {
                     tx.mark_wrote();
                     return Err(e);
@@ -847,7 +868,7 @@ impl Driver<'_> {
                 if tx.is_aborted() {
                     return Err(commit::conflict());
                 }
-                if let Err(e) = tx.send(self.nodes, out, last) {
+                if let Err(e) = tx.send(self.nodes, out, last, &light) {
                     tx.mark_wrote();
                     return Err(e);
                 }

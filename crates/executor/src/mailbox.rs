@@ -37,11 +37,83 @@ pub struct Mailbox {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<Mailbox>>> = const { RefCell::new(None) };
+    static LOAD: RefCell<Load> = RefCell::new(Load::new());
+}
+
+/// How busy this frontend thread is, from the time between its runtime's parks. While it is
+/// nearly always busy it is the bottleneck, and short node work goes to the node threads
+/// (they run it in parallel); otherwise the frontend runs it in place, saving the node's
+/// wake-up (see `NodeHandle::run_or_wake`).
+struct Load {
+    mark: std::time::Instant,
+    busy: std::time::Duration,
+    idle: std::time::Duration,
+    offload: bool,
+}
+
+/// Length of one measurement window.
+const LOAD_WINDOW: std::time::Duration = std::time::Duration::from_millis(20);
+/// Busy share (percent) above which short node work is sent to the node threads ...
+const OFFLOAD_ABOVE: u128 = 85;
+/// ... and below which the frontend runs it in place again.
+const INLINE_BELOW: u128 = 65;
+
+impl Load {
+    fn new() -> Load {
+        Load {
+            mark: std::time::Instant::now(),
+            busy: std::time::Duration::ZERO,
+            idle: std::time::Duration::ZERO,
+            offload: false,
+        }
+    }
+
+    /// The thread starts to sleep (`busy`: it was busy until now) or wakes up.
+    fn switch(&mut self, busy: bool) {
+        self.switch_at(std::time::Instant::now(), busy);
+    }
+
+    fn switch_at(&mut self, now: std::time::Instant, busy: bool) {
+        let d = now.saturating_duration_since(self.mark);
+        self.mark = now;
+        if busy {
+            self.busy += d;
+        } else {
+            self.idle += d;
+        }
+        let total = self.busy + self.idle;
+        if total >= LOAD_WINDOW {
+            let share = self.busy.as_nanos() * 100 / total.as_nanos().max(1);
+            self.offload = if self.offload {
+                share >= INLINE_BELOW
+            } else {
+                share > OFFLOAD_ABOVE
+            };
+            self.busy = std::time::Duration::ZERO;
+            self.idle = std::time::Duration::ZERO;
+        }
+    }
+}
+
+/// Whether this thread should run short node work in place rather than wake a node thread:
+/// yes unless it is a frontend that is nearly always busy.
+pub fn run_in_place() -> bool {
+    LOAD.with(|l| !l.borrow().offload)
 }
 
 impl Mailbox {
-    /// Queues a reply; wakes the frontend if it parked.
+    /// Queues a reply; wakes the frontend if it parked. On the frontend's own thread (node
+    /// work it ran in place) the reply is completed at once.
     pub fn post(&self, to: oneshot::Sender<NodeResult>, result: NodeResult) {
+        let here = CURRENT.with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|m| std::ptr::eq(Arc::as_ptr(m), self))
+        });
+        if here {
+            let _ = to.send(result);
+            return;
+        }
         self.queue.lock().push((to, result));
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
@@ -92,6 +164,7 @@ pub fn hooks(builder: &mut tokio::runtime::Builder) -> &mut tokio::runtime::Buil
 }
 
 fn before_park() {
+    LOAD.with(|l| l.borrow_mut().switch(true));
     CURRENT.with(|c| {
         if let Some(mb) = c.borrow().as_ref() {
             mb.parked.store(true, Ordering::SeqCst);
@@ -102,6 +175,7 @@ fn before_park() {
 }
 
 fn after_unpark() {
+    LOAD.with(|l| l.borrow_mut().switch(false));
     CURRENT.with(|c| {
         if let Some(mb) = c.borrow().as_ref() {
             mb.parked.store(false, Ordering::Relaxed);
@@ -121,6 +195,42 @@ pub async fn serve(mb: Arc<Mailbox>) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// A frontend busy nearly all the time sends short node work to the node threads; it
+    /// runs it in place again only once it is clearly less busy (no flapping in between).
+    #[test]
+    fn load_switches_with_hysteresis() {
+        let mut l = Load::new();
+        let mut t = l.mark;
+        let mut window = |l: &mut Load, busy_ms: u64, idle_ms: u64| {
+            t += Duration::from_millis(busy_ms);
+            l.switch_at(t, true);
+            t += Duration::from_millis(idle_ms);
+            l.switch_at(t, false);
+        };
+        window(&mut l, 10, 10);
+        assert!(!l.offload, "50% busy runs in place");
+        window(&mut l, 19, 1);
+        assert!(l.offload, "95% busy offloads");
+        window(&mut l, 15, 5);
+        assert!(l.offload, "75% busy keeps offloading");
+        window(&mut l, 12, 8);
+        assert!(!l.offload, "60% busy runs in place again");
+        window(&mut l, 16, 4);
+        assert!(!l.offload, "80% busy keeps running in place");
+    }
+
+    /// Node work run in place on the frontend thread answers without the queue: the
+    /// waiting request sees its reply at once.
+    #[test]
+    fn a_reply_posted_on_the_frontend_thread_is_delivered_at_once() {
+        let mb = install();
+        let (s, mut r) = oneshot::channel();
+        mb.post(s, reply());
+        assert!(r.try_recv().is_ok());
+        assert!(mb.queue.lock().is_empty());
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
 
     fn reply() -> NodeResult {
         Ok(BatchReply::default())

@@ -19,6 +19,8 @@ pub struct Route {
     pub partition: u64,
     /// INSERT rows for this partition, encoded back to back (`encode_row_into`).
     pub rows: Vec<u8>,
+    /// How many rows `rows` holds (INSERT VALUES / GENERATE made here).
+    pub count: usize,
     /// INSERT ... GENERATE made by the node itself (see `amelie_vm::generate`), with this
     /// partition's hash slots.
     pub generate: Option<(Arc<amelie_vm::Generate>, (u32, u32))>,
@@ -39,6 +41,7 @@ fn route_for(t: &Table, nodes: &[Arc<NodeHandle>], idx: usize) -> Result<Route> 
         node: node_of(nodes, &p.node)?,
         partition: p.id,
         rows: Vec::new(),
+        count: 0,
         generate: None,
     })
 }
@@ -133,6 +136,7 @@ pub fn plan(
                         check_values(row)?;
                         let before = r.rows.len();
                         encode_row_into(row, &mut r.rows);
+                        r.count += 1;
                         bytes += r.rows.len() - before;
                     }
                     Ok(())

@@ -10,6 +10,17 @@
 //!
 //! Waiting: the thread drains its whole queue each time it wakes and parks (no spinning, no
 //! `sched_yield`) when it is empty; a sender unparks it ([`NodeHandle::send`]).
+//!
+//! Running short work in place: waking a parked thread on another core costs more than a
+//! point update (a futex wake, an inter-processor interrupt, the node's own sleep and wake-up,
+//! then the same again for its reply). So the node's state sits behind a try-lock, and a
+//! sender whose work is *light* (point reads and writes, small INSERT batches: see
+//! [`NodeRequest::light`]) runs the queue itself on its own thread when nobody else holds it
+//! ([`NodeHandle::run_or_wake`]). Whoever holds the state drains the queue in order, exactly
+//! as the node thread would, so the global order and the no-locks-on-data rule stand: a
+//! partition is touched by one thread at a time, the holder of its node. A holder that meets
+//! heavy work (a scan, GENERATE, a checkpoint, DDL, an abort) leaves it at the head of the
+//! queue and wakes the node thread to run it.
 
 pub mod snapshot;
 
@@ -44,6 +55,9 @@ pub struct NodeRequest {
     pub now: i64,
     /// The request's limits (shared by its requests and its coordinator).
     pub gov: Arc<amelie_common::Governor>,
+    /// Short work (a point read or write, a small INSERT batch) that a sender may run in
+    /// place instead of waking the node thread ([`NodeHandle::run_or_wake`]).
+    pub light: bool,
 }
 
 /// The answer to one [`TxWork`]: an output per request (in order) and the WAL changes the
@@ -165,9 +179,48 @@ pub enum NodeMsg {
 pub struct NodeHandle {
     pub uuid: String,
     tx: Sender<NodeMsg>,
+    /// The node's state, run by its thread or in place by a sender.
+    shared: Arc<Shared>,
     /// The node thread, to unpark it after a send.
     waker: Thread,
     thread: Option<JoinHandle<()>>,
+}
+
+/// A node's state and a second end of its queue (to see whether it is empty).
+struct Shared {
+    node: parking_lot::Mutex<Node>,
+    probe: Receiver<NodeMsg>,
+}
+
+/// How a drain of the queue ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pumped {
+    /// The queue is empty.
+    Done,
+    /// Another thread holds the node: it drains what was queued (or hands it off).
+    Busy,
+    /// Heavy work is at the head of the queue: the node thread must run it.
+    Handoff,
+    /// The node was told to stop.
+    Shutdown,
+}
+
+impl Shared {
+    /// Drains the queue on the calling thread while nobody else holds the node. A holder
+    /// looks at the queue again after letting go, so a message queued by a sender that found
+    /// the node held is never left behind.
+    fn pump(&self, inline: bool) -> Pumped {
+        loop {
+            let Some(mut node) = self.node.try_lock() else {
+                return Pumped::Busy;
+            };
+            let r = node.pump(inline);
+            drop(node);
+            if r != Pumped::Done || self.probe.is_empty() {
+                return r;
+            }
+        }
+    }
 }
 
 impl NodeHandle {
@@ -185,17 +238,37 @@ impl NodeHandle {
         // character, no NUL (a thread name cannot hold one)
         let short: String = uuid.chars().filter(|c| *c != '\0').take(8).collect();
         let name = format!("node-{short}");
+        let shared = Arc::new(Shared {
+            probe: rx.clone(),
+            node: parking_lot::Mutex::new(Node::new(rx, committed)),
+        });
+        let on_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name(name)
             .stack_size(amelie_common::THREAD_STACK)
-            .spawn(move || Node::new(rx, committed).run())
+            .spawn(move || run_thread(&on_thread))
             .expect("spawn node thread");
         NodeHandle {
             uuid,
             tx,
+            shared,
             waker: thread.thread().clone(),
             thread: Some(thread),
         }
+    }
+
+    /// After queueing a message without waking the node ([`NodeHandle::send_quiet`]): with
+    /// `light` work, runs the node's queue on the calling thread when no other thread holds
+    /// the node (a thread that holds it runs the message); otherwise, or when heavy work is
+    /// queued, wakes the node thread.
+    pub fn run_or_wake(&self, light: bool) {
+        if light {
+            match self.shared.pump(true) {
+                Pumped::Done | Pumped::Busy => return,
+                Pumped::Handoff | Pumped::Shutdown => {}
+            }
+        }
+        self.wake();
     }
 
     /// Sends a message and wakes the node if it sleeps.
@@ -256,6 +329,23 @@ fn panicked() -> Error {
     Error::new("internal error while running the request on a compute node")
 }
 
+/// The node thread: drains the queue whenever it is woken, parks when it is empty (or
+/// another thread holds the node: that one drains or hands off and wakes it).
+fn run_thread(shared: &Shared) {
+    loop {
+        if shared.pump(false) == Pumped::Shutdown {
+            return;
+        }
+        // (a message that arrived meanwhile finds `park` returning at once; a whole tick
+        // without one gives memory back, see `amelie_common::idle`)
+        let since = std::time::Instant::now();
+        std::thread::park_timeout(amelie_common::idle::TICK);
+        if since.elapsed() >= amelie_common::idle::TICK {
+            amelie_common::idle::tick();
+        }
+    }
+}
+
 /// The transaction this node is running (between its first and last message).
 struct Current {
     id: u64,
@@ -282,6 +372,9 @@ struct Node {
     current: Option<Current>,
     /// The VM's register file, reused by every request.
     regs: Vec<amelie_common::Value>,
+    /// Heavy work a sender running the queue in place left for the node thread (the next
+    /// message to handle): senders run nothing more until the node thread has taken it.
+    handoff: Option<NodeMsg>,
 }
 
 impl Node {
@@ -295,35 +388,24 @@ impl Node {
             backlog: VecDeque::new(),
             current: None,
             regs: Vec::new(),
+            handoff: None,
         }
     }
 
-    /// The next message: drains the queue, parks only when it is empty. None: every sender
-    /// is gone.
-    fn recv(&self) -> Option<NodeMsg> {
-        loop {
-            match self.rx.try_recv() {
-                Ok(m) => return Some(m),
-                Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => {
-                    // (a message that arrived meanwhile finds `park` returning at once; a
-                    // whole tick without one gives memory back, see `amelie_common::idle`)
-                    let since = std::time::Instant::now();
-                    std::thread::park_timeout(amelie_common::idle::TICK);
-                    if since.elapsed() >= amelie_common::idle::TICK {
-                        amelie_common::idle::tick();
-                    }
-                }
-            }
+    /// Drains the queue: handles every message that can run now, in order. `inline`: the
+    /// caller is a sender running it in place, which stops at heavy work (left at the head
+    /// of the queue for the node thread).
+    fn pump(&mut self, inline: bool) -> Pumped {
+        if inline && self.handoff.is_some() {
+            return Pumped::Handoff;
         }
-    }
-
-    fn run(mut self) {
         loop {
             self.apply_committed();
-            // between transactions the backlog comes first; while one runs, only its own
-            // messages (`apply_committed` may have moved them to the backlog)
+            // heavy work a sender left comes first; then, between transactions, the
+            // backlog; while one runs, only its own messages (`apply_committed` may have
+            // moved them to the backlog)
             let next = match &self.current {
+                _ if self.handoff.is_some() => self.handoff.take(),
                 None => self.backlog.pop_front(),
                 Some(c) => {
                     let id = c.id;
@@ -335,15 +417,40 @@ impl Node {
             };
             let msg = match next {
                 Some(m) => m,
-                None => match self.recv() {
-                    Some(m) => m,
-                    None => return,
+                None => match self.rx.try_recv() {
+                    Ok(m) => m,
+                    Err(TryRecvError::Empty) => return Pumped::Done,
+                    Err(TryRecvError::Disconnected) => return Pumped::Shutdown,
                 },
             };
+            if inline && !self.light(&msg) {
+                // handled next, by the node thread, exactly as it would have been here
+                self.handoff = Some(msg);
+                return Pumped::Handoff;
+            }
             amelie_common::idle::busy();
             if !self.handle(msg) {
-                return;
+                return Pumped::Shutdown;
             }
+        }
+    }
+
+    /// Whether a sender may run this message in place (see [`NodeRequest::light`]).
+    fn light(&self, msg: &NodeMsg) -> bool {
+        match msg {
+            NodeMsg::Tx(w) => match &self.current {
+                // it only waits in the backlog
+                Some(c) if c.id != w.id => true,
+                _ => w.reqs.iter().all(|r| r.light),
+            },
+            // (an abort must also never wait: `apply_committed` relies on it)
+            NodeMsg::Commit { .. }
+            | NodeMsg::Abort { .. }
+            | NodeMsg::Sync { .. }
+            | NodeMsg::Count { .. } => true,
+            NodeMsg::Shutdown => false,
+            // DDL, checkpoints, recovery: they wait in the backlog while a transaction runs
+            _ => self.current.is_some(),
         }
     }
 
@@ -689,6 +796,7 @@ mod tests {
                 params: Arc::from(Vec::new()),
                 now: 0,
                 gov: Arc::default(),
+                light: false,
             };
             node.send(NodeMsg::Tx(TxWork {
                 id,
@@ -706,6 +814,107 @@ mod tests {
             node.send(NodeMsg::Abort { from: id, to: id }).unwrap();
         }
         assert_eq!(node.call(|done| NodeMsg::Count { id: 1, done }).unwrap(), 0);
+    }
+}
+
+#[cfg(test)]
+mod in_place_tests {
+    use super::*;
+    use std::thread::ThreadId;
+
+    fn node() -> NodeHandle {
+        NodeHandle::start_with(
+            "00000000-0000-0000-0000-000000000002".into(),
+            Arc::new(AtomicU64::new(0)),
+        )
+    }
+
+    /// A transaction whose one request is heavy (`light: false`; its entry is past the node
+    /// code, so it fails, which is all this needs) or, with `None`, one without requests.
+    fn work(id: u64, heavy: bool, log: crossbeam_channel::Sender<(u64, ThreadId)>) -> NodeMsg {
+        let reqs = if heavy {
+            vec![NodeRequest {
+                program: Arc::new(amelie_vm::Program::default()),
+                stmt: 0,
+                entry: 7,
+                partition: 1,
+                logged: true,
+                rows: Vec::new(),
+                generate: None,
+                sets: Vec::new(),
+                params: Arc::from(Vec::new()),
+                now: 0,
+                gov: Arc::default(),
+                light: false,
+            }]
+        } else {
+            Vec::new()
+        };
+        NodeMsg::Tx(TxWork {
+            id,
+            first: true,
+            last: true,
+            reqs,
+            reply: Some(Box::new(move |_| {
+                let _ = log.send((id, std::thread::current().id()));
+            })),
+        })
+    }
+
+    /// Light work queued on a free node runs on the sender's thread before `run_or_wake`
+    /// returns.
+    #[test]
+    fn light_work_runs_in_place() {
+        let n = node();
+        let (log, seen) = crossbeam_channel::unbounded();
+        let me = std::thread::current().id();
+        // (the node thread wakes every tick on its own: in the rare case that it took the
+        // message first, try again)
+        let in_place = (1..=5).any(|id| {
+            n.send_quiet(work(id, false, log.clone())).unwrap();
+            n.run_or_wake(true);
+            matches!(seen.try_recv(), Ok((i, t)) if i == id && t == me)
+        });
+        assert!(
+            in_place,
+            "light work on a free node runs on the sender's thread"
+        );
+    }
+
+    /// Heavy work at the head of the queue goes to the node thread, and the light work
+    /// queued behind it runs after it, on the node thread too: the order stands.
+    #[test]
+    fn heavy_work_is_handed_to_the_node_thread_in_order() {
+        let n = node();
+        n.call(|done| NodeMsg::CreatePartition {
+            id: 1,
+            table_id: 1,
+            kind: IndexKind::Tree,
+            keys: vec![0],
+            done,
+        })
+        .unwrap();
+        let (log, seen) = crossbeam_channel::unbounded();
+        let me = std::thread::current().id();
+        n.send_quiet(work(1, true, log.clone())).unwrap();
+        n.send_quiet(work(2, false, log.clone())).unwrap();
+        n.run_or_wake(true);
+        let wait = std::time::Duration::from_secs(10);
+        let first = seen.recv_timeout(wait).unwrap();
+        let second = seen.recv_timeout(wait).unwrap();
+        assert_eq!((first.0, second.0), (1, 2), "queue order");
+        assert_ne!(first.1, me, "heavy work runs on the node thread");
+        assert_ne!(
+            second.1, me,
+            "work behind heavy work waits for the node thread"
+        );
+        // once the node thread has drained the queue, light work runs in place again
+        let again = (3..=7).any(|id| {
+            n.send_quiet(work(id, false, log.clone())).unwrap();
+            n.run_or_wake(true);
+            matches!(seen.try_recv(), Ok((i, t)) if i == id && t == me)
+        });
+        assert!(again);
     }
 }
 
