@@ -203,6 +203,35 @@ fn many_small_statements_are_bounded_like_one_large_one() {
 }
 
 #[test]
+fn changes_gathered_over_many_rounds_are_bounded() {
+    let (_dir, server) = server("limits_rounds");
+    server.exec("create table r (id int primary key)");
+    // the 100 KB value is made on the node (a stored generated column): the coordinator
+    // only ever holds one small row
+    let mut value = "'xxxxxxxxxx'".to_string();
+    for _ in 0..4 {
+        value = format!("replace({value}, 'x', 'xxxxxxxxxx')");
+    }
+    server.exec(&format!(
+        "create table big (id int primary key, s text as ({value}) stored)"
+    ));
+    server.exec("insert into r values (1)");
+    server.exec("set limit_memory to 2000000");
+    // each INSERT ... SELECT is its own round (its rows come from the coordinator) and adds
+    // one 100 KB row on its node; the frontend keeps every round's changes until the
+    // commit, and 25 of them are past the budget
+    let copy = |n: i64| format!("insert into big select id + {n}, '' from r");
+    let many: Vec<String> = (1..=25).map(copy).collect();
+    server.expect_error(&many.join("; "), MEMORY);
+    server.expect("select count(*) from big", 200, "[0]");
+    let few: Vec<String> = (1..=3).map(copy).collect();
+    server.exec(&few.join("; "));
+    server.expect("select count(*) from big", 200, "[3]");
+    server.exec("set limit_memory to 1073741824");
+    still_serving(&server, 300);
+}
+
+#[test]
 fn json_built_by_functions_has_a_ceiling() {
     let (_dir, server) = server("limits_json");
     server.exec("create table big (id int primary key, j json)");

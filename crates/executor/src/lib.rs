@@ -579,6 +579,7 @@ impl Executor {
                 participants,
                 tx: None,
                 done: false,
+                changes_held: 0,
             };
             let run = driver.run(&mut coord).await;
             let tx = driver.tx.take();
@@ -669,6 +670,9 @@ struct Driver<'a> {
     tx: Option<Arc<Tx>>,
     /// The transaction was handed to group commit (or needs none).
     done: bool,
+    /// High-water mark of the WAL changes gathered from every round so far, as the
+    /// request's memory budget counts them (`Governor::fit`).
+    changes_held: usize,
 }
 
 impl Drop for Driver<'_> {
@@ -910,6 +914,12 @@ impl Driver<'_> {
         }
         if let Some((_, e)) = first_err {
             return Err(e);
+        }
+        // the changes of every round stay here until the commit: a node counts only its
+        // own round's
+        if self.gov.measures() {
+            self.gov
+                .fit(changes.as_bytes().len(), &mut self.changes_held)?;
         }
         let mut outputs = Vec::new();
         for RoundDispatch {
