@@ -49,7 +49,14 @@ struct Load {
     busy: std::time::Duration,
     idle: std::time::Duration,
     offload: bool,
+    /// Node work sent since the runtime last parked: a runtime that always has ready tasks
+    /// never parks, and is saturated after [`SATURATED_AFTER`] of them.
+    since_park: u32,
 }
+
+/// Transactions' node work sent without the runtime parking once, after which the frontend
+/// counts as saturated (until its next measured window says otherwise).
+const SATURATED_AFTER: u32 = 512;
 
 /// Length of one measurement window.
 const LOAD_WINDOW: std::time::Duration = std::time::Duration::from_millis(20);
@@ -65,7 +72,17 @@ impl Load {
             busy: std::time::Duration::ZERO,
             idle: std::time::Duration::ZERO,
             offload: false,
+            since_park: 0,
         }
+    }
+
+    /// See [`run_in_place`].
+    fn in_place(&mut self) -> bool {
+        self.since_park = self.since_park.saturating_add(1);
+        if self.since_park > SATURATED_AFTER {
+            self.offload = true;
+        }
+        !self.offload
     }
 
     /// The thread starts to sleep (`busy`: it was busy until now) or wakes up.
@@ -74,6 +91,7 @@ impl Load {
     }
 
     fn switch_at(&mut self, now: std::time::Instant, busy: bool) {
+        self.since_park = 0;
         let d = now.saturating_duration_since(self.mark);
         self.mark = now;
         if busy {
@@ -98,7 +116,7 @@ impl Load {
 /// Whether this thread should run short node work in place rather than wake a node thread:
 /// yes unless it is a frontend that is nearly always busy.
 pub fn run_in_place() -> bool {
-    LOAD.with(|l| !l.borrow().offload)
+    LOAD.with(|l| l.borrow_mut().in_place())
 }
 
 impl Mailbox {
@@ -218,6 +236,15 @@ mod tests {
         assert!(!l.offload, "60% busy runs in place again");
         window(&mut l, 16, 4);
         assert!(!l.offload, "80% busy keeps running in place");
+        // a runtime that never parks is saturated
+        assert!((0..SATURATED_AFTER).all(|_| l.in_place()));
+        assert!(
+            !l.in_place(),
+            "no park for {SATURATED_AFTER} transactions offloads"
+        );
+        window(&mut l, 10, 10);
+        assert!(!l.offload, "a measured 50% runs in place again");
+        assert!(l.in_place());
     }
 
     /// Node work run in place on the frontend thread answers without the queue: the
