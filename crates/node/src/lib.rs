@@ -19,8 +19,8 @@
 //! ([`NodeHandle::run_or_wake`]). Whoever holds the state drains the queue in order, exactly
 //! as the node thread would, so the global order and the no-locks-on-data rule stand: a
 //! partition is touched by one thread at a time, the holder of its node. A holder that meets
-//! heavy work (a scan, GENERATE, a checkpoint, DDL, an abort) leaves it at the head of the
-//! queue and wakes the node thread to run it.
+//! heavy work (a scan, GENERATE, a checkpoint, DDL, recovery, shutdown) leaves it as the next
+//! message to handle and wakes the node thread to run it.
 
 pub mod snapshot;
 
@@ -393,8 +393,8 @@ impl Node {
     }
 
     /// Drains the queue: handles every message that can run now, in order. `inline`: the
-    /// caller is a sender running it in place, which stops at heavy work (left at the head
-    /// of the queue for the node thread).
+    /// caller is a sender running it in place, which stops at heavy work (left in `handoff`
+    /// for the node thread).
     fn pump(&mut self, inline: bool) -> Pumped {
         if inline && self.handoff.is_some() {
             return Pumped::Handoff;
