@@ -144,9 +144,7 @@ impl Tx {
 
     /// Wakes every participating node (see [`GroupCommit::begin`]).
     pub fn wake(&self, nodes: &[Arc<NodeHandle>]) {
-        for &n in &self.participants {
-            nodes[n].wake();
-        }
+        self.run_or_wake(nodes, &[]);
     }
 
     /// Has the work queued by [`GroupCommit::begin`] run: in place on this thread where

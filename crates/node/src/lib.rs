@@ -764,11 +764,10 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread::ThreadId;
 
-    /// A request whose program panics on the node (its entry is past the node code) fails
-    /// its transaction with an error; the node keeps answering.
-    #[test]
-    fn a_panicking_request_fails_and_the_node_stays_up() {
+    /// A node thread with one tree partition, id 1.
+    fn node() -> NodeHandle {
         let node = NodeHandle::start_with(
             "00000000-0000-0000-0000-000000000001".into(),
             Arc::new(AtomicU64::new(0)),
@@ -781,28 +780,40 @@ mod tests {
             done,
         })
         .unwrap();
+        node
+    }
+
+    /// A request on partition 1 whose entry is past the node code: running it panics.
+    fn failing_request() -> NodeRequest {
+        NodeRequest {
+            program: Arc::new(amelie_vm::Program::default()),
+            stmt: 0,
+            entry: 7,
+            partition: 1,
+            logged: true,
+            rows: Vec::new(),
+            generate: None,
+            sets: Vec::new(),
+            params: Arc::from(Vec::new()),
+            now: 0,
+            gov: Arc::default(),
+            light: false,
+        }
+    }
+
+    /// A request whose program panics on the node (its entry is past the node code) fails
+    /// its transaction with an error; the node keeps answering.
+    #[test]
+    fn a_panicking_request_fails_and_the_node_stays_up() {
+        let node = node();
         for id in 1..=2 {
             let before = panics();
             let (tx, rx) = crossbeam_channel::bounded(1);
-            let req = NodeRequest {
-                program: Arc::new(amelie_vm::Program::default()),
-                stmt: 0,
-                entry: 7,
-                partition: 1,
-                logged: true,
-                rows: Vec::new(),
-                generate: None,
-                sets: Vec::new(),
-                params: Arc::from(Vec::new()),
-                now: 0,
-                gov: Arc::default(),
-                light: false,
-            };
             node.send(NodeMsg::Tx(TxWork {
                 id,
                 first: true,
                 last: true,
-                reqs: vec![req],
+                reqs: vec![failing_request()],
                 reply: Some(Box::new(move |r| {
                     let _ = tx.send(r.map(|_| ()).map_err(|e| e.error.msg().to_string()));
                 })),
@@ -815,46 +826,20 @@ mod tests {
         }
         assert_eq!(node.call(|done| NodeMsg::Count { id: 1, done }).unwrap(), 0);
     }
-}
 
-#[cfg(test)]
-mod in_place_tests {
-    use super::*;
-    use std::thread::ThreadId;
-
-    fn node() -> NodeHandle {
-        NodeHandle::start_with(
-            "00000000-0000-0000-0000-000000000002".into(),
-            Arc::new(AtomicU64::new(0)),
-        )
-    }
-
-    /// A transaction whose one request is heavy (`light: false`; its entry is past the node
-    /// code, so it fails, which is all this needs) or, with `None`, one without requests.
+    /// A transaction with one heavy request ([`failing_request`], `light: false`; that it
+    /// fails is all this needs) or, without `heavy`, one without requests. Its reply logs the
+    /// thread that ran it.
     fn work(id: u64, heavy: bool, log: crossbeam_channel::Sender<(u64, ThreadId)>) -> NodeMsg {
-        let reqs = if heavy {
-            vec![NodeRequest {
-                program: Arc::new(amelie_vm::Program::default()),
-                stmt: 0,
-                entry: 7,
-                partition: 1,
-                logged: true,
-                rows: Vec::new(),
-                generate: None,
-                sets: Vec::new(),
-                params: Arc::from(Vec::new()),
-                now: 0,
-                gov: Arc::default(),
-                light: false,
-            }]
-        } else {
-            Vec::new()
-        };
         NodeMsg::Tx(TxWork {
             id,
             first: true,
             last: true,
-            reqs,
+            reqs: if heavy {
+                vec![failing_request()]
+            } else {
+                Vec::new()
+            },
             reply: Some(Box::new(move |_| {
                 let _ = log.send((id, std::thread::current().id()));
             })),
@@ -886,14 +871,6 @@ mod in_place_tests {
     #[test]
     fn heavy_work_is_handed_to_the_node_thread_in_order() {
         let n = node();
-        n.call(|done| NodeMsg::CreatePartition {
-            id: 1,
-            table_id: 1,
-            kind: IndexKind::Tree,
-            keys: vec![0],
-            done,
-        })
-        .unwrap();
         let (log, seen) = crossbeam_channel::unbounded();
         let me = std::thread::current().id();
         n.send_quiet(work(1, true, log.clone())).unwrap();
