@@ -198,11 +198,123 @@ impl Registry {
     }
 }
 
-/// `TcpStream` wrapper feeding [`HttpStats`] and [`ConnState`].
+/// The replies hyper writes by itself, with an empty body, when it cannot parse a request
+/// head (`Server::on_error` in hyper's `proto/h1/role.rs`; we turn its date header off), and
+/// the error text our 400 carries instead. hyper closes the connection after them.
+const AUTOMATIC_REPLIES: [(&[u8], &str); 3] = [
+    (
+        b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        crate::MSG_MALFORMED,
+    ),
+    (
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        crate::MSG_HEADER_LIMIT,
+    ),
+    (
+        b"HTTP/1.1 414 URI Too Long\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        crate::MSG_URI_TOO_LONG,
+    ),
+];
+
+/// When the write `bufs` ends with one of hyper's own error replies, the bytes to send
+/// instead: what came before it, then our 400 with a `{"msg"}` body. Our handler never
+/// builds a reply without a body for these statuses, so the match is hyper's.
+fn rewrite_automatic(bufs: &[io::IoSlice<'_>]) -> Option<Vec<u8>> {
+    let last = bufs.iter().rev().find(|b| !b.is_empty())?;
+    if !last.ends_with(b"content-length: 0\r\n\r\n") {
+        return None;
+    }
+    let (pattern, msg) = AUTOMATIC_REPLIES
+        .iter()
+        .find(|(pattern, _)| last.ends_with(pattern))?;
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    let mut out = Vec::with_capacity(total + 128);
+    for b in bufs {
+        out.extend_from_slice(b);
+    }
+    out.truncate(total - pattern.len());
+    out.extend_from_slice(&crate::reply::raw_error_close(msg));
+    Some(out)
+}
+
+/// Bytes sent in place of a write hyper made (see [`rewrite_automatic`]).
+struct Replaced {
+    bytes: Vec<u8>,
+    sent: usize,
+    /// The length of hyper's write, reported to hyper once `bytes` are all sent.
+    reported: usize,
+}
+
+/// `TcpStream` wrapper feeding [`HttpStats`] and [`ConnState`]; it also gives hyper's own
+/// error replies a `{"msg"}` body.
 pub(crate) struct CountingIo {
     pub(crate) inner: TcpStream,
     pub(crate) stats: Arc<HttpStats>,
     pub(crate) state: Arc<ConnState>,
+    replaced: Option<Replaced>,
+}
+
+impl CountingIo {
+    pub(crate) fn new(inner: TcpStream, stats: Arc<HttpStats>, state: Arc<ConnState>) -> Self {
+        CountingIo {
+            inner,
+            stats,
+            state,
+            replaced: None,
+        }
+    }
+
+    /// Sends what is left of a replaced write; `Ready(Ok(n))` with hyper's length once done.
+    fn poll_replaced(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let Some(r) = self.replaced.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        while r.sent < r.bytes.len() {
+            match Pin::new(&mut self.inner).poll_write(cx, &r.bytes[r.sent..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    r.sent += n;
+                    self.stats.add_sent(n as u64);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        let reported = r.reported;
+        self.replaced = None;
+        Poll::Ready(Ok(reported))
+    }
+
+    /// A write of `bufs`: replaced when it carries one of hyper's own error replies.
+    fn poll_write_bufs(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if self.replaced.is_none() {
+            if let Some(bytes) = rewrite_automatic(bufs) {
+                let reported = bufs.iter().map(|b| b.len()).sum();
+                self.replaced = Some(Replaced {
+                    bytes,
+                    sent: 0,
+                    reported,
+                });
+            }
+        }
+        if self.replaced.is_some() {
+            // hyper repeats the same write after a Pending
+            return self.poll_replaced(cx);
+        }
+        let res = if let [buf] = bufs {
+            Pin::new(&mut self.inner).poll_write(cx, buf)
+        } else {
+            Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        };
+        if let Poll::Ready(Ok(n)) = res {
+            self.stats.add_sent(n as u64);
+        }
+        res
+    }
 }
 
 impl AsyncRead for CountingIo {
@@ -229,12 +341,7 @@ impl AsyncWrite for CountingIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let res = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = res {
-            this.stats.add_sent(n as u64);
-        }
-        res
+        self.get_mut().poll_write_bufs(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
@@ -242,12 +349,7 @@ impl AsyncWrite for CountingIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = res {
-            this.stats.add_sent(n as u64);
-        }
-        res
+        self.get_mut().poll_write_bufs(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -255,11 +357,15 @@ impl AsyncWrite for CountingIo {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_replaced(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_replaced(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 
@@ -324,6 +430,35 @@ mod tests {
         let e = conn();
         assert!(reg.admit(&e, 0).is_some());
         assert!(!evicted(&a) && !evicted(&e));
+    }
+
+    fn rewrite(bufs: &[&[u8]]) -> Option<String> {
+        let slices: Vec<io::IoSlice<'_>> = bufs.iter().map(|b| io::IoSlice::new(b)).collect();
+        rewrite_automatic(&slices).map(|b| String::from_utf8(b).unwrap())
+    }
+
+    #[test]
+    fn hypers_own_error_replies_get_a_json_body() {
+        let ours = |msg| String::from_utf8(crate::reply::raw_error_close(msg)).unwrap();
+        for (pattern, msg) in AUTOMATIC_REPLIES {
+            assert_eq!(rewrite(&[pattern]), Some(ours(msg)));
+        }
+        // after an earlier reply in the same write, in one slice or two
+        let bad = AUTOMATIC_REPLIES[0].0;
+        let earlier: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi";
+        let joined = [earlier, bad].concat();
+        let expect = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi{}",
+            ours(crate::MSG_MALFORMED)
+        );
+        assert_eq!(rewrite(&[&joined]), Some(expect.clone()));
+        assert_eq!(rewrite(&[earlier, bad, b""]), Some(expect));
+        // anything else goes out as it is
+        let error = crate::reply::raw_error_close("x");
+        assert_eq!(rewrite(&[&error]), None);
+        assert_eq!(rewrite(&[b"HTTP/1.1 204 No Content\r\n\r\n"]), None);
+        assert_eq!(rewrite(&[earlier, &bad[..bad.len() - 1]]), None);
+        assert_eq!(rewrite(&[]), None);
     }
 
     #[test]

@@ -42,6 +42,18 @@ pub const MSG_UNSUPPORTED: &str = "unsupported API operation";
 pub const MSG_URI_PATH: &str = "unsupported URI path";
 /// Error text for a request body that is not valid UTF-8.
 pub const MSG_UTF8: &str = "invalid UTF-8 in request body";
+/// Error text for a request head hyper cannot parse (request line, header syntax, framing).
+pub const MSG_MALFORMED: &str = "malformed HTTP request";
+/// Error text for a request head larger than `max_header_size`.
+pub const MSG_HEADER_LIMIT: &str = "HTTP header size limit exceeded";
+/// Error text for a request target longer than hyper accepts.
+pub const MSG_URI_TOO_LONG: &str = "HTTP request URI too long";
+/// Error text for a request body whose framing is broken (a bad chunk).
+pub const MSG_MALFORMED_BODY: &str = "malformed HTTP request body";
+/// Error text for a request head not complete within `header_timeout_ms`.
+pub const MSG_HEADER_TIMEOUT: &str = "HTTP request header read timeout";
+/// Error text for a request body not complete within `body_timeout_ms`.
+pub const MSG_BODY_TIMEOUT: &str = "HTTP request body read timeout";
 /// Error text (503) for a connection refused at the connection cap.
 pub const MSG_TOO_MANY_CONNECTIONS: &str = "too many connections";
 

@@ -36,6 +36,18 @@ pub fn error_body(msg: &str) -> String {
     out
 }
 
+/// The bytes of a 400 `{"msg": "<msg>"}` that closes the connection, for the places that
+/// write to the socket without hyper.
+pub(crate) fn raw_error_close(msg: &str) -> Vec<u8> {
+    let body = error_body(msg);
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// 200 with a JSON body (hyper adds `Content-Length`).
 pub(crate) fn ok(body: String) -> Reply {
     json(StatusCode::OK, body)

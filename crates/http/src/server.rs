@@ -25,8 +25,9 @@ use crate::io::{ConnState, CountingIo, Deadline, Registry};
 use crate::reply::{self, Reply};
 use crate::route::{parse_import_path, ContentKind};
 use crate::{
-    Backend, HttpStats, ServerConfig, Session, MSG_LIMIT, MSG_NO_CONTENT_TYPE,
-    MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED, MSG_URI_PATH, MSG_UTF8,
+    Backend, HttpStats, ServerConfig, Session, MSG_BODY_TIMEOUT, MSG_HEADER_TIMEOUT, MSG_LIMIT,
+    MSG_MALFORMED_BODY, MSG_NO_CONTENT_TYPE, MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED,
+    MSG_URI_PATH, MSG_UTF8,
 };
 
 /// How long a connection closed with unread request bytes keeps draining them, so that the
@@ -304,11 +305,7 @@ async fn run_connection<B: Backend>(
             reply
         })
     });
-    let io = CountingIo {
-        inner: stream,
-        stats,
-        state: Arc::clone(&state),
-    };
+    let io = CountingIo::new(stream, stats, Arc::clone(&state));
     let mut conn = shared.builder.serve_connection(TokioIo::new(io), svc);
 
     let stop_signal = async move {
@@ -365,7 +362,13 @@ async fn run_connection<B: Backend>(
 
     match outcome {
         Outcome::Done(Ok(())) if !state.linger() => {}
-        Outcome::HeaderTimeout => {}
+        Outcome::HeaderTimeout => {
+            // hyper is part-way through the head: answer for it, without waiting
+            let io = conn.into_parts().io.into_inner();
+            let _ = io
+                .inner
+                .try_write(&reply::raw_error_close(MSG_HEADER_TIMEOUT));
+        }
         // Closed after a reply that left request bytes unread, or after a protocol error
         // (hyper has already written its 400/431 if it could).
         Outcome::Done(_) => {
@@ -400,7 +403,8 @@ async fn linger_close(mut io: CountingIo) {
 enum BodyError {
     Limit,
     Timeout,
-    Hyper(hyper::Error),
+    /// The body's framing is broken, or the connection ended before it was complete.
+    Broken,
 }
 
 /// Read the whole body; at `limit` bytes or more give up with [`BodyError::Limit`].
@@ -415,7 +419,7 @@ async fn read_body(
         let frame = match tokio::time::timeout(timeout, body.frame()).await {
             Err(_) => return Err(BodyError::Timeout),
             Ok(None) => return Ok(data),
-            Ok(Some(Err(e))) => return Err(BodyError::Hyper(e)),
+            Ok(Some(Err(_))) => return Err(BodyError::Broken),
             Ok(Some(Ok(frame))) => frame,
         };
         if let Ok(chunk) = frame.into_data() {
@@ -540,12 +544,15 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             return Ok(reply::error_close(MSG_LIMIT));
         }
         Err(BodyError::Timeout) => {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "request body read timeout",
-            ))
+            ctx.state.set_linger();
+            return Ok(reply::error_close(MSG_BODY_TIMEOUT));
         }
-        Err(BodyError::Hyper(e)) => return Err(io::Error::other(e)),
+        // a broken chunk, or the client closed its end before the body was complete (then
+        // the reply goes nowhere)
+        Err(BodyError::Broken) => {
+            ctx.state.set_linger();
+            return Ok(reply::error_close(MSG_MALFORMED_BODY));
+        }
     };
     drop(body);
 

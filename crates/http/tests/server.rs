@@ -569,29 +569,53 @@ async fn invalid_utf8() {
     server.stop().await;
 }
 
+/// The whole of a reply to a request that broke the protocol: a 400 with `{"msg": <msg>}`
+/// that closes the connection.
+fn closing_error(msg: &str) -> String {
+    let body = amelie_http::error_body(msg);
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 #[tokio::test]
-async fn garbage_does_not_hang() {
+async fn garbage_gets_a_json_400_and_a_close() {
     let server = Server::start(Arc::new(Fake::default())).await;
+    let malformed = closing_error(amelie_http::MSG_MALFORMED);
     for garbage in [
         &b"\x00\x01\x02garbage\r\n\r\n"[..],
         b"hello world\r\n\r\n",
         b"POST / HTTP/9.9\r\n\r\n",
+        b"P\x00ST / HTTP/1.1\r\n\r\n",
         b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
         b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         b"POST / HTTP/1.1\r\nbad header line\r\n\r\n",
-        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\nzz\r\n",
     ] {
         let mut c = server.connect().await;
         c.send(garbage).await;
-        // Either an error reply followed by close, or a plain close.
         c.expect_closed().await;
-        let text = String::from_utf8_lossy(&c.buf).to_string();
-        assert!(
-            text.is_empty() || text.starts_with("HTTP/1.1 4"),
-            "{garbage:?} -> {text}"
-        );
+        assert_eq!(String::from_utf8_lossy(&c.buf), malformed, "{garbage:?}");
     }
-    // Huge header block → 431 (or close), never unbounded buffering.
+    // after a good request on the same connection, and with its reply still to be read
+    let mut c = server.connect().await;
+    c.send(b"POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhiGET\x00\r\n\r\n")
+        .await;
+    c.expect_closed().await;
+    let text = String::from_utf8_lossy(&c.buf).to_string();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with(&malformed), "{text}");
+    // a broken chunk in the body: the handler answers
+    let mut c = server.connect().await;
+    c.send(
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\nzz\r\n",
+    )
+    .await;
+    let r = c.response().await;
+    assert_error(&r, amelie_http::MSG_MALFORMED_BODY);
+    c.expect_closed().await;
+    // a huge header block: never unbounded buffering
     let mut c = server.connect().await;
     let big = format!(
         "POST / HTTP/1.1\r\nX-Big: {}\r\n\r\n",
@@ -599,10 +623,9 @@ async fn garbage_does_not_hang() {
     );
     let _ = c.stream.write_all(big.as_bytes()).await;
     c.expect_closed().await;
-    let text = String::from_utf8_lossy(&c.buf).to_string();
-    assert!(
-        text.is_empty() || text.starts_with("HTTP/1.1 431"),
-        "{text}"
+    assert_eq!(
+        String::from_utf8_lossy(&c.buf),
+        closing_error(amelie_http::MSG_HEADER_LIMIT)
     );
     // The server still works.
     let mut c = server.connect().await;
@@ -623,6 +646,10 @@ async fn header_timeout_but_idle_keepalive_survives() {
     let started = std::time::Instant::now();
     slow.expect_closed().await;
     assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        String::from_utf8_lossy(&slow.buf),
+        closing_error(amelie_http::MSG_HEADER_TIMEOUT)
+    );
 
     // An idle keep-alive connection is not timed out.
     let mut c = server.connect().await;
@@ -632,6 +659,24 @@ async fn header_timeout_but_idle_keepalive_survives() {
     assert_eq!(r.status, 200);
     assert!(r.body.ends_with(", 2]"), "{r:?}");
     drop(c);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_stops_coming_gets_a_json_400() {
+    let server = Server::start_with(Arc::new(Fake::default()), |c| {
+        c.body_read_timeout = Duration::from_millis(200)
+    })
+    .await;
+    let mut slow = server.connect().await;
+    slow.send(b"POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nabc")
+        .await;
+    let started = std::time::Instant::now();
+    let r = slow.response().await;
+    assert_error(&r, amelie_http::MSG_BODY_TIMEOUT);
+    assert_eq!(r.header("connection"), Some("close"));
+    slow.expect_closed().await;
+    assert!(started.elapsed() < Duration::from_secs(3));
     server.stop().await;
 }
 
