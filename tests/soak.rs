@@ -194,11 +194,7 @@ fn send_hostile(port: u16, req: &Hostile) {
         }
         Err(e) => {
             // only a body past the limit may be cut off by the close
-            assert!(
-                req.name == "oversized",
-                "{}: no answer ({e})",
-                req.name
-            );
+            assert!(req.name == "oversized", "{}: no answer ({e})", req.name);
         }
     }
 }

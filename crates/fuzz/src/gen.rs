@@ -882,6 +882,7 @@ pub fn seed_repo(opts: &crate::Opts) -> Vec<u8> {
         }
     }
     files.sort();
+    s.stop();
     crate::targets::encode_files(&files)
 }
 

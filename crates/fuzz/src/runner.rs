@@ -154,12 +154,13 @@ fn fuzz_loop(target: Target, ro: &RunOpts, started_ms: &AtomicU64, epoch: Instan
         }
         if elapsed >= next_report {
             eprintln!(
-                "fuzz: target={} {:.0} s execs={} ({:.0}/s) failures={}",
+                "fuzz: target={} {:.0} s execs={} ({:.0}/s) failures={} scratch_servers={}",
                 target.name(),
                 elapsed,
                 stats.execs,
                 stats.execs as f64 / elapsed,
-                stats.failures.len()
+                stats.failures.len(),
+                crate::targets::SCRATCH_STARTS.load(std::sync::atomic::Ordering::Relaxed)
             );
             next_report += 60.0;
         }

@@ -12,6 +12,20 @@ use std::time::{Duration, Instant};
 pub struct Server {
     pub port: u16,
     pub dir: PathBuf,
+    /// Completing it stops the server (dropped: the server stops too).
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<i32>>,
+}
+
+impl Server {
+    /// Stops the server, waits until its threads have ended and removes its directory.
+    pub fn stop(mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Tables every in-process server starts with (the generators name `t`, `s` and `u`).
@@ -56,9 +70,13 @@ pub fn start(dir: &Path) -> Server {
         "--log_to_stdout=false".into(),
         "--timezone_default=UTC".into(),
     ];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let until = async move {
+        let _ = stopped.await;
+    };
     let thread = std::thread::Builder::new()
         .name("fuzz-server".into())
-        .spawn(move || amelie_system::cli::main(args))
+        .spawn(move || amelie_system::cli::main_until(args, Some(until)))
         .expect("spawn the server thread");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -77,19 +95,24 @@ pub fn start(dir: &Path) -> Server {
     Server {
         port,
         dir: dir.to_path_buf(),
+        stop: Some(stop),
+        thread: Some(thread),
     }
+}
+
+/// A server started with [`SETUP`] run on it.
+pub fn start_with_setup(dir: &Path) -> Server {
+    let s = start(dir);
+    for q in SETUP {
+        let _ = sql(s.port, q, Duration::from_secs(10));
+    }
+    s
 }
 
 /// The shared server of the `http` target, started with [`SETUP`] on first use.
 pub fn shared() -> &'static Server {
     static S: OnceLock<Server> = OnceLock::new();
-    S.get_or_init(|| {
-        let s = start(&temp_dir("http"));
-        for q in SETUP {
-            let _ = sql(s.port, q, Duration::from_secs(10));
-        }
-        s
-    })
+    S.get_or_init(|| start_with_setup(&temp_dir("http")))
 }
 
 /// Sends `bytes` on a new connection and reads the replies: until the server closes, or a

@@ -138,7 +138,8 @@ pub fn import_header(data: &[u8]) -> (ImportFormat, Option<usize>) {
 }
 
 /// Words that make a request change the server for good (config, users, nodes): such inputs
-/// are skipped, the shared server must stay usable for the rest of the run.
+/// go to a scratch server instead of the shared one, which must stay usable for the rest of
+/// the run.
 const HTTP_SKIP: &[&str] = &[
     "set",
     "user",
@@ -149,7 +150,8 @@ const HTTP_SKIP: &[&str] = &[
     "alter",
 ];
 
-/// Whether the `http` target skips this input (see [`HTTP_SKIP`]).
+/// Whether the `http` target keeps this input away from the shared server (see
+/// [`HTTP_SKIP`]).
 pub fn http_skips(data: &[u8]) -> bool {
     let text = String::from_utf8_lossy(data).to_ascii_lowercase();
     text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
@@ -161,12 +163,13 @@ static HTTP_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 /// Raw bytes as one HTTP connection to the in-process server; the server must then still
 /// answer a query on a table (the compute nodes are alive) within 10 s.
 pub fn http(data: &[u8]) {
+    // one input in eight leaves at once (cancellation), the others wait for their replies
+    let half_close = crate::runner::hash(data).is_multiple_of(8);
     if http_skips(data) {
+        scratch(data, half_close);
         return;
     }
     let s = server::shared();
-    // one input in eight leaves at once (cancellation), the others wait for their replies
-    let half_close = crate::runner::hash(data).is_multiple_of(8);
     let _ = server::raw(s.port, data, half_close, Duration::from_secs(10));
     let n = HTTP_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if n % 500 == 499 {
@@ -182,6 +185,35 @@ pub fn http(data: &[u8]) {
     ) {
         Ok((200, body)) if body == "[3]" => {}
         other => panic!("server is not healthy after the input: {other:?}"),
+    }
+}
+
+/// The server for inputs that may change a server for good (see [`HTTP_SKIP`]).
+static SCRATCH: std::sync::Mutex<Option<server::Server>> = std::sync::Mutex::new(None);
+
+/// Starts of the scratch server, for the runner's report.
+pub static SCRATCH_STARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// An input with [`HTTP_SKIP`] words, on the scratch server. Such an input may leave the
+/// server unable to answer the health query for good reasons (a tiny `limit_recv`, an
+/// altered table): then it is stopped and the next such input gets a fresh one. Panics are
+/// caught by the runner's hook as for the shared server, and a server that hangs keeps
+/// `stop` from returning, which the watchdog reports.
+fn scratch(data: &[u8], half_close: bool) {
+    let mut slot = SCRATCH.lock().unwrap_or_else(|p| p.into_inner());
+    let s = slot.get_or_insert_with(|| {
+        SCRATCH_STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        server::start_with_setup(&server::temp_dir("scratch"))
+    });
+    let _ = server::raw(s.port, data, half_close, Duration::from_secs(10));
+    let healthy = matches!(
+        server::sql(s.port, "select count(*) from __fuzz.h", Duration::from_secs(10)),
+        Ok((200, body)) if body == "[3]"
+    );
+    if !healthy {
+        if let Some(s) = slot.take() {
+            s.stop();
+        }
     }
 }
 
@@ -303,6 +335,32 @@ mod tests {
         assert!(http_skips(b"SET limit_recv TO 5"));
         assert!(http_skips(b"drop user x"));
         assert!(!http_skips(b"select settings from t"));
+    }
+
+    fn post(sql: &str) -> Vec<u8> {
+        format!(
+            "POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{sql}",
+            sql.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn inputs_that_change_a_server_go_to_a_scratch_one() {
+        let starts = || SCRATCH_STARTS.load(std::sync::atomic::Ordering::Relaxed);
+        let running = || SCRATCH.lock().unwrap().is_some();
+        let before = starts();
+        // this one leaves the scratch server unable to answer: it is stopped
+        http(&post("SET limit_recv TO 5"));
+        assert_eq!((starts(), running()), (before + 1, false));
+        // these leave it healthy: it stays for the next one
+        http(&post("create user fz; checkpoint; show nodes"));
+        http(&post("alter user fz rotate; show users"));
+        assert_eq!((starts(), running()), (before + 2, true));
+        // the shared server saw none of them
+        let s = server::shared();
+        let answer = server::sql(s.port, "show users", Duration::from_secs(10)).unwrap();
+        assert_eq!(answer, (200, "[]".to_string()));
     }
 
     #[test]

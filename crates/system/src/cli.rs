@@ -94,6 +94,12 @@ fn parse_args(args: &[String]) -> std::result::Result<Cmd, CliError> {
 
 /// Entry point of the binary (`args` without the program name); returns the exit code.
 pub fn main(args: Vec<String>) -> i32 {
+    main_until(args, None::<std::future::Pending<()>>)
+}
+
+/// [`main`] whose `start` runs until `until` completes (with `None`, until SIGINT or
+/// SIGTERM), so that a process can run several servers and stop them one by one.
+pub fn main_until(args: Vec<String>, until: Option<impl std::future::Future<Output = ()>>) -> i32 {
     let cmd = match parse_args(&args) {
         Ok(cmd) => cmd,
         Err(CliError::Usage(msg)) => {
@@ -114,7 +120,7 @@ pub fn main(args: Vec<String>) -> i32 {
             print!("{USAGE}");
             Ok(())
         }
-        Cmd::Start(dir, options) => start(Path::new(&dir), &options),
+        Cmd::Start(dir, options) => start(Path::new(&dir), &options, until),
         Cmd::Init(dir, options) => Repo::create(Path::new(&dir), &options).map(|_| ()),
         Cmd::Stop(dir) => stop(Path::new(&dir)),
     };
@@ -128,7 +134,11 @@ pub fn main(args: Vec<String>) -> i32 {
 }
 
 /// `start`: open (or bootstrap) the repository, write the pid file and run the server.
-fn start(dir: &Path, options: &Options) -> Result<()> {
+fn start(
+    dir: &Path,
+    options: &Options,
+    until: Option<impl std::future::Future<Output = ()>>,
+) -> Result<()> {
     let (repo, config) = Repo::open_or_create(dir, options)?;
     let _pid = repo.write_pid()?;
     crate::log::init(&config, &repo.dir)?;
@@ -145,7 +155,10 @@ fn start(dir: &Path, options: &Options) -> Result<()> {
             log(&format!("  {name:<20} {value}"));
         }
     }
-    crate::server::run(config, repo)
+    match until {
+        Some(until) => crate::server::run_until(config, repo, until),
+        None => crate::server::run(config, repo),
+    }
     // `_pid` is dropped here: the pid file disappears once the server has stopped.
 }
 

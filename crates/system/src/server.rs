@@ -285,6 +285,16 @@ fn frontend_runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// in `epoll_wait` only. The main thread runs start-up, the periodic checkpoint and the
 /// signal handling.
 pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
+    run_until(config, repo, shutdown_signal())
+}
+
+/// [`run`] that stops when `stop` completes instead of on a signal: several servers in one
+/// process (the fuzz runner's) can be stopped one by one.
+pub fn run_until(
+    config: Config,
+    repo: Repo,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), Error> {
     let rt = runtime()?;
     let started = Instant::now();
     let exec_config = ExecutorConfig {
@@ -434,7 +444,7 @@ pub fn run(config: Config, repo: Repo) -> Result<(), Error> {
             };
             tokio::select! {
                 _ = checkpoints => {}
-                _ = shutdown_signal() => {}
+                _ = stop => {}
                 _ = ended.recv() => log("a frontend stopped: shutting down"),
             }
         });
