@@ -177,7 +177,12 @@ fn all_requests_together_stay_within_the_server_budget() {
         let body = server.query("with a as (select id from t) select x.id from a x, a y");
         assert_eq!(json(&body).as_array().map(Vec::len), Some(90_000));
     }
+    // request bodies count too: a 600 KB statement does not fit in 500 KB
+    server.exec("set limit_memory_total to 500000");
+    let long = format!("select 1{}", " ".repeat(600_000));
+    server.expect_error(&long, "server memory limit reached");
     server.exec("set limit_memory_total to 4294967296");
+    server.expect(&long, 200, "[1]");
     server.exec("set limit_memory to 1073741824");
     still_serving(&server, 300);
 }

@@ -128,6 +128,45 @@ impl MemoryPool {
     fn release(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Ordering::Relaxed);
     }
+
+    /// A reservation of nothing yet, for memory held outside a [`Governor`] (a request body
+    /// while it is read and run); grow it with [`Reservation::grow_to`].
+    pub fn reservation(self: &Arc<Self>) -> Reservation {
+        Reservation {
+            pool: Arc::clone(self),
+            bytes: 0,
+        }
+    }
+}
+
+/// Bytes reserved from a [`MemoryPool`], given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    pool: Arc<MemoryPool>,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Reserves up to `bytes` in all; fails (keeping what it had) past the pool's limit with
+    /// [`SERVER_MEMORY_LIMIT`].
+    pub fn grow_to(&mut self, bytes: usize) -> Result<()> {
+        if bytes > self.bytes {
+            self.pool.reserve(bytes - self.bytes)?;
+            self.bytes = bytes;
+        }
+        Ok(())
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.pool.release(self.bytes);
+    }
 }
 
 /// The limits of one request (see the module documentation).
@@ -293,6 +332,23 @@ mod tests {
         assert_eq!(g.fit(1001, &mut held).unwrap_err().msg(), MEMORY_LIMIT);
         // no budget: anything goes
         Governor::unlimited().fit(usize::MAX, &mut 0).unwrap();
+    }
+
+    #[test]
+    fn a_reservation_grows_within_the_pool_and_gives_back_on_drop() {
+        let pool = Arc::new(MemoryPool::new(1000));
+        let mut a = pool.reservation();
+        a.grow_to(600).unwrap();
+        a.grow_to(100).unwrap(); // never shrinks
+        assert_eq!((a.bytes(), pool.used()), (600, 600));
+        let mut b = pool.reservation();
+        assert_eq!(b.grow_to(500).unwrap_err().msg(), SERVER_MEMORY_LIMIT);
+        assert_eq!((b.bytes(), pool.used()), (0, 600));
+        b.grow_to(400).unwrap();
+        drop(a);
+        assert_eq!(pool.used(), 400);
+        drop(b);
+        assert_eq!(pool.used(), 0);
     }
 
     #[test]

@@ -225,7 +225,14 @@ pub struct ServerConfig {
     /// Per listener, in `listen` order: requests must carry a valid token (`"auth": true`).
     /// Missing entries mean false.
     pub auth: Vec<bool>,
+    /// The server-wide memory pool (`limit_memory_total`): request bodies past
+    /// [`BODY_FREE`] bytes are reserved from it while they are read and run, and refused
+    /// with `400 server memory limit reached` when it is full. None: not counted.
+    pub memory_pool: Option<Arc<amelie_common::governor::MemoryPool>>,
 }
+
+/// Bytes of a request body read without reserving them from the memory pool.
+pub const BODY_FREE: usize = 64 * 1024;
 
 impl ServerConfig {
     /// A configuration with defaults: `limit_recv` 1 MiB, 30 s header and body timeouts,
@@ -243,6 +250,7 @@ impl ServerConfig {
             shutdown_timeout: Duration::from_secs(5),
             max_header_size: 16 * 1024,
             auth: Vec::new(),
+            memory_pool: None,
         }
     }
 }

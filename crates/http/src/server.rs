@@ -25,8 +25,8 @@ use crate::io::{ConnState, CountingIo, Deadline, Registry};
 use crate::reply::{self, Reply};
 use crate::route::{parse_import_path, ContentKind};
 use crate::{
-    Backend, HttpStats, ServerConfig, Session, MSG_BODY_TIMEOUT, MSG_HEADER_TIMEOUT, MSG_LIMIT,
-    MSG_MALFORMED_BODY, MSG_NO_CONTENT_TYPE, MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED,
+    Backend, HttpStats, ServerConfig, Session, BODY_FREE, MSG_BODY_TIMEOUT, MSG_HEADER_TIMEOUT,
+    MSG_LIMIT, MSG_MALFORMED_BODY, MSG_NO_CONTENT_TYPE, MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED,
     MSG_URI_PATH, MSG_UTF8,
 };
 
@@ -204,6 +204,7 @@ struct Shared {
     idle_timeout: Duration,
     max_connections: usize,
     registry: Arc<Registry>,
+    memory_pool: Option<Arc<amelie_common::governor::MemoryPool>>,
     builder: http1::Builder,
     next_session: AtomicU64,
 }
@@ -230,6 +231,7 @@ impl Shared {
             idle_timeout: config.idle_timeout,
             max_connections: config.max_connections,
             registry: Arc::clone(&config.connections),
+            memory_pool: config.memory_pool.clone(),
             builder,
             next_session: AtomicU64::new(1),
         }
@@ -405,16 +407,50 @@ enum BodyError {
     Timeout,
     /// The body's framing is broken, or the connection ended before it was complete.
     Broken,
+    /// The server-wide memory pool has no room for it.
+    ServerMemory,
 }
 
-/// Read the whole body; at `limit` bytes or more give up with [`BodyError::Limit`].
+/// The memory a request body holds past [`BODY_FREE`], reserved from the server-wide pool
+/// in steps of `BODY_FREE` (nothing without a pool; small bodies never touch it).
+struct BodyMemory<'a> {
+    pool: Option<&'a Arc<amelie_common::governor::MemoryPool>>,
+    held: Option<amelie_common::governor::Reservation>,
+}
+
+impl<'a> BodyMemory<'a> {
+    fn new(pool: Option<&'a Arc<amelie_common::governor::MemoryPool>>) -> Self {
+        BodyMemory { pool, held: None }
+    }
+
+    fn hold(&mut self, bytes: usize) -> Result<(), BodyError> {
+        let Some(pool) = self.pool else {
+            return Ok(());
+        };
+        if bytes <= BODY_FREE {
+            return Ok(());
+        }
+        let r = self.held.get_or_insert_with(|| pool.reservation());
+        if bytes > r.bytes() {
+            r.grow_to(bytes.next_multiple_of(BODY_FREE))
+                .map_err(|_| BodyError::ServerMemory)?;
+        }
+        Ok(())
+    }
+}
+
+/// Read the whole body; at `limit` bytes or more give up with [`BodyError::Limit`]. What
+/// it holds past [`BODY_FREE`] is reserved in `memory` (else [`BodyError::ServerMemory`]).
 async fn read_body(
     body: &mut Incoming,
     limit: u64,
     declared: Option<u64>,
     timeout: Duration,
+    memory: &mut BodyMemory<'_>,
 ) -> Result<Vec<u8>, BodyError> {
-    let mut data = Vec::with_capacity(declared.unwrap_or(0).min(MAX_PREALLOC) as usize);
+    let prealloc = declared.unwrap_or(0).min(MAX_PREALLOC) as usize;
+    memory.hold(prealloc)?;
+    let mut data = Vec::with_capacity(prealloc);
     loop {
         let frame = match tokio::time::timeout(timeout, body.frame()).await {
             Err(_) => return Err(BodyError::Timeout),
@@ -426,6 +462,7 @@ async fn read_body(
             if (data.len() as u64).saturating_add(chunk.len() as u64) >= limit {
                 return Err(BodyError::Limit);
             }
+            memory.hold(data.len() + chunk.len())?;
             data.extend_from_slice(&chunk);
         }
     }
@@ -533,7 +570,17 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
         ctx.state.set_linger();
         return Ok(reply::error_close(MSG_LIMIT));
     }
-    let data = match read_body(&mut body, read_limit, declared, shared.body_timeout).await {
+    // held until the request has run: the body, then the SQL text made of it
+    let mut memory = BodyMemory::new(shared.memory_pool.as_ref());
+    let data = match read_body(
+        &mut body,
+        read_limit,
+        declared,
+        shared.body_timeout,
+        &mut memory,
+    )
+    .await
+    {
         Ok(data) if data.len() as u64 >= limit && !limit_exempt(&data) => {
             ctx.state.set_linger();
             return Ok(reply::error_close(MSG_LIMIT));
@@ -552,6 +599,12 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
         Err(BodyError::Broken) => {
             ctx.state.set_linger();
             return Ok(reply::error_close(MSG_MALFORMED_BODY));
+        }
+        Err(BodyError::ServerMemory) => {
+            ctx.state.set_linger();
+            return Ok(reply::error_close(
+                amelie_common::governor::SERVER_MEMORY_LIMIT,
+            ));
         }
     };
     drop(body);

@@ -680,6 +680,54 @@ async fn a_body_that_stops_coming_gets_a_json_400() {
     server.stop().await;
 }
 
+/// Waits until `pool`'s reserved bytes satisfy `f`.
+async fn pool_reaches(pool: &amelie_common::governor::MemoryPool, f: impl Fn(usize) -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !f(pool.used()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pool: {}",
+            pool.used()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn request_bodies_are_reserved_from_the_memory_pool() {
+    use amelie_common::governor::{MemoryPool, SERVER_MEMORY_LIMIT};
+    const K: usize = 1024;
+    let pool = Arc::new(MemoryPool::new(300 * K as u64));
+    let p = Arc::clone(&pool);
+    let server =
+        Server::start_with(Arc::new(Fake::default()), move |c| c.memory_pool = Some(p)).await;
+    // a body on its way holds what it declared
+    let mut slow = server.connect().await;
+    let head = format!(
+        "POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+        250 * K
+    );
+    slow.send(head.as_bytes()).await;
+    slow.send(&[b'x'; 1000]).await;
+    pool_reaches(&pool, |used| used >= 250 * K).await;
+    // so a second large one does not fit
+    let mut c = server.connect().await;
+    let big = "y".repeat(100 * K);
+    assert_error(&c.sql(&big).await, SERVER_MEMORY_LIMIT);
+    c.expect_closed().await;
+    // bodies up to BODY_FREE reserve nothing and still run
+    let mut c = server.connect().await;
+    let small = "s".repeat(amelie_http::BODY_FREE);
+    assert_eq!(c.sql(&small).await.body, small);
+    // once the first has run, the second fits, and everything is given back
+    slow.send(&vec![b'x'; 250 * K - 1000]).await;
+    assert_eq!(slow.response().await.status, 200);
+    assert_eq!(c.sql(&big).await.body, big);
+    pool_reaches(&pool, |used| used == 0).await;
+    drop((slow, c));
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn keepalive_shares_session() {
     let server = Server::start(Arc::new(Fake::default())).await;

@@ -349,6 +349,7 @@ pub fn run_until(
     exec.set_limit_write(config.limit_write);
     exec.set_limit_memory(config.limit_memory);
     exec.set_limit_memory_total(config.limit_memory_total);
+    http.memory_pool = Some(exec.memory_pool());
     exec.set_limit_time(config.limit_time);
     let checkpoint_every_ms = Arc::new(AtomicU64::new(checkpoint_ms(&config.checkpoint_interval)?));
     exec.set_checkpoint_workers(config.checkpoint_workers);

@@ -434,6 +434,12 @@ impl crate::Executor {
         self.memory_pool.set_limit(v);
     }
 
+    /// The server-wide pool of `limit_memory_total`, for memory held outside a request's
+    /// governor (the HTTP layer reserves request bodies from it).
+    pub fn memory_pool(&self) -> Arc<amelie_common::governor::MemoryPool> {
+        Arc::clone(&self.memory_pool)
+    }
+
     /// Bytes the running requests hold of `limit_memory_total`.
     pub fn memory_reserved(&self) -> usize {
         self.memory_pool.used()
