@@ -167,15 +167,34 @@ fn a_slow_request_head_or_body_is_cut_off() {
             "--idle_timeout_ms=0",
         ],
     );
+    // each gets a 400 with a message, then the close
+    let closing_400 = |msg: &str| {
+        let body = error_body(msg);
+        format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
     let mut head = Conn::connect(s.port).expect("connect");
     head.send_bytes(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
     let started = Instant::now();
-    assert!(head.is_closed_by_peer(Duration::from_secs(5)));
+    let reply = head.read_all(Duration::from_secs(5));
     assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        closing_400("HTTP request header read timeout")
+    );
     let mut body = busy_conn(s.port);
     let started = Instant::now();
-    assert!(body.is_closed_by_peer(Duration::from_secs(5)));
+    let reply = body.read_all(Duration::from_secs(5));
     assert!(started.elapsed() < Duration::from_secs(3));
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
+    assert!(
+        reply.ends_with(&error_body("HTTP request body read timeout")),
+        "{reply}"
+    );
     // an idle connection stays (idle timeout off), and the server answers
     let mut idle = idle_conn(s.port);
     std::thread::sleep(Duration::from_millis(800));
