@@ -299,8 +299,24 @@ pub fn encode_rows<R: AsRef<[Value]>>(
     tz_offset_secs: i32,
     out: &mut String,
 ) {
+    encode_rows_capped(columns, rows, fmt, tz_offset_secs, usize::MAX, out);
+}
+
+/// [`encode_rows`] that stops once `out` holds `cap` bytes or more, returning false (`out`
+/// is then not a whole result): a reply past `limit_send` is not built in full first.
+pub fn encode_rows_capped<R: AsRef<[Value]>>(
+    columns: &[String],
+    rows: &[R],
+    fmt: Format,
+    tz_offset_secs: i32,
+    cap: usize,
+    out: &mut String,
+) -> bool {
     out.push('[');
     for (i, row) in rows.iter().enumerate() {
+        if out.len() >= cap {
+            return false;
+        }
         let row = row.as_ref();
         if i > 0 {
             out.push_str(", ");
@@ -322,6 +338,7 @@ pub fn encode_rows<R: AsRef<[Value]>>(
         }
     }
     out.push(']');
+    out.len() < cap
 }
 
 /// Encodes a single-value result (SHOW, EXPLAIN, CREATE TOKEN, system utilities) named
@@ -499,6 +516,30 @@ mod tests {
 
     fn json(text: &str) -> Value {
         Value::Json(Box::new(Json::parse(text).unwrap()))
+    }
+
+    #[test]
+    fn capped_encoding_stops_at_the_cap() {
+        let many: Vec<Vec<Value>> = (0..100_000).map(|i| vec![Value::Int(i)]).collect();
+        let fmt = Format::parse("json").unwrap();
+        let mut s = String::new();
+        assert!(!encode_rows_capped(
+            &cols(&["a"]),
+            &many,
+            fmt,
+            0,
+            100,
+            &mut s
+        ));
+        assert!((100..120).contains(&s.len()), "{}", s.len());
+        // under the cap: the whole result, as encode_rows gives it
+        let few = &many[..3];
+        let mut s = String::new();
+        assert!(encode_rows_capped(&cols(&["a"]), few, fmt, 0, 100, &mut s));
+        assert_eq!(s, rows(&["a"], few.to_vec(), "json"));
+        // a result of exactly the cap is too large, as `limit_send` counts
+        let mut s = String::new();
+        assert!(!encode_rows_capped(&cols(&["a"]), few, fmt, 0, 9, &mut s));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod user;
 pub mod wal_body;
 
 use amelie_catalog::{Catalog, DdlOp, Node};
-use amelie_common::format::{encode_rows, encode_single, Format};
+use amelie_common::format::{encode_rows_capped, encode_single, Format};
 use amelie_common::{Error, Governor, Result, Value};
 use amelie_compiler::{compile, CompileCtx, Compiled};
 use amelie_node::{BatchReply, NodeHandle, NodeMsg, NodeRequest, Reply};
@@ -618,8 +618,16 @@ impl Executor {
             None => Format::parse(&self.format.read())?,
         };
         let mut out = String::new();
-        encode_rows(&info.columns, &rows, format, session.tz_offset, &mut out);
-        if out.len() as u64 >= self.limit_send.load(Ordering::Relaxed) {
+        let cap = usize::try_from(self.limit_send.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
+        // stops at the limit: a reply too large to send is not built in full first
+        if !encode_rows_capped(
+            &info.columns,
+            &rows,
+            format,
+            session.tz_offset,
+            cap,
+            &mut out,
+        ) {
             return Err(Error::new("reply limit reached"));
         }
         Ok(Some(out))
