@@ -1,5 +1,6 @@
 //! VM costs: the node section of compiled queries over a 100k-row partition (a filtered
-//! aggregate scan and a primary-key point lookup), plus a micro bench of `exec::binary`.
+//! aggregate scan and a primary-key point lookup), plus micro benches of `exec::binary` and of
+//! the `regexp_*` functions on a typical pattern (compiled once, then served from the cache).
 
 use std::hint::black_box;
 
@@ -136,5 +137,33 @@ fn bench_binary(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_node, bench_binary);
+fn bench_regexp(c: &mut Criterion) {
+    use amelie_vm::func::{call, FuncId};
+    let like = FuncId::lookup(None, "regexp_like").expect("regexp_like");
+    let replace = FuncId::lookup(None, "regexp_replace").expect("regexp_replace");
+    // an e-mail address pattern over a short line of text, as a WHERE filter would see it
+    let pattern = Value::Str("[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}".into());
+    let text = Value::Str("contact: john.smith@example.com, phone 555-0100".into());
+    let like_args = [text.clone(), pattern.clone()];
+    let replace_args = [text, pattern, Value::Str("<email>".into())];
+    assert_eq!(
+        call(like, &like_args, 0, 0).expect("regexp_like"),
+        Value::Bool(true)
+    );
+    assert_eq!(
+        call(replace, &replace_args, 0, 0).expect("regexp_replace"),
+        Value::Str("contact: <email>, phone 555-0100".into())
+    );
+    let mut group = c.benchmark_group("vm/regexp");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("regexp_like_email", |b| {
+        b.iter(|| call(like, black_box(&like_args), 0, 0))
+    });
+    group.bench_function("regexp_replace_email", |b| {
+        b.iter(|| call(replace, black_box(&replace_args), 0, 0))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_node, bench_binary, bench_regexp);
 criterion_main!(benches);
