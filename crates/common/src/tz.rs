@@ -27,8 +27,8 @@ pub const ZONE_HANDLE_BASE: i32 = 1 << 24;
 const NAME_CACHE_MAX: usize = 1 << 16;
 
 struct Registry {
-    /// Zones with DST rules; handle `ZONE_HANDLE_BASE + i` is `zones[i]`.
-    zones: RwLock<Vec<TimeZone>>,
+    /// Zones with DST rules by lowercase name; handle `ZONE_HANDLE_BASE + i` is `zones[i]`.
+    zones: RwLock<Vec<(Box<str>, TimeZone)>>,
     /// Name (as given, and lowercased) → offset-or-handle, `None` for an unknown name.
     names: RwLock<HashMap<Box<str>, Option<i32>>>,
 }
@@ -95,24 +95,23 @@ fn resolve(lower: &str) -> Option<i32> {
     }
     let reg = registry();
     let mut zones = reg.zones.write().ok()?;
-    // A racing caller may have registered the same name: the name cache is checked again
-    // under the registry's write lock so that a name keeps one handle.
-    let raced = reg.names.read().ok()?.get(lower).copied().flatten();
-    if raced.is_some() {
-        return raced;
-    }
-    let h = ZONE_HANDLE_BASE.checked_add(i32::try_from(zones.len()).ok()?)?;
-    zones.push(tz);
-    // published before the registry lock is released, for the re-check above
-    remember(reg, lower, Some(h));
-    Some(h)
+    // A name keeps one handle, even when a racing caller registered it first or the name
+    // cache is full and did not remember it.
+    let i = match zones.iter().position(|(n, _)| **n == *lower) {
+        Some(i) => i,
+        None => {
+            zones.push((lower.into(), tz));
+            zones.len() - 1
+        }
+    };
+    ZONE_HANDLE_BASE.checked_add(i32::try_from(i).ok()?)
 }
 
 /// Runs `f` on the zone behind a handle; None for a fixed offset or an unregistered handle.
 fn with_zone<T>(handle: i32, f: impl FnOnce(&TimeZone) -> T) -> Option<T> {
     let i = usize::try_from(handle.checked_sub(ZONE_HANDLE_BASE)?).ok()?;
     let zones = registry().zones.read().ok()?;
-    zones.get(i).map(f)
+    zones.get(i).map(|(_, z)| f(z))
 }
 
 /// The plain offset of a non-handle (an unregistered handle counts as UTC).
@@ -399,6 +398,17 @@ mod tests {
         zone_handle("Atlantis/Nowhere");
         let names = registry().names.read().unwrap();
         assert_eq!(names.get("atlantis/nowhere"), Some(&None));
+        drop(names);
+        // resolving again (as when the name cache is full) finds the same handle
+        assert_eq!(resolve("america/sao_paulo"), Some(h));
+        let zones = registry().zones.read().unwrap();
+        assert_eq!(
+            zones
+                .iter()
+                .filter(|(n, _)| &**n == "america/sao_paulo")
+                .count(),
+            1
+        );
     }
 
     #[test]
