@@ -9,6 +9,7 @@ pub mod murmur;
 pub mod stack;
 pub mod time;
 pub mod types;
+pub mod tz;
 pub mod value;
 
 pub use error::{path_tail, Error, Result};
