@@ -294,7 +294,20 @@ fn bearer_authentication() {
         "select jwt({{\"alg\": \"hs256\", \"typ\": \"jwt\"}}, {{\"sub\": \"other\", \"iat\": {now}, \"exp\": {}}}, 'xyz') format 'json'",
         now + 60
     )));
-    assert_eq!(s.status(s.auth, Some(&lower)), 200);
+    // the header values are compared exactly (Amelie ignores their case; a second spelling of
+    // a token would get around a blocklist of token texts, docs/decisions.md §18)
+    assert_eq!(s.status(s.auth, Some(&lower)), 403);
+    let exact = single_string(&s.sql(&format!(
+        "select jwt({{\"alg\": \"HS256\", \"typ\": \"JWT\"}}, {{\"sub\": \"other\", \"iat\": {now}, \"exp\": {}}}, 'xyz') format 'json'",
+        now + 60
+    )));
+    assert_eq!(s.status(s.auth, Some(&exact)), 200);
+    // the same token with trailing text after padding, or its signature in standard base64
+    // with padding: rejected like any bad token
+    assert_eq!(s.status(s.auth, Some(&format!("{exact}=AAAA"))), 403);
+    let (signed, sig) = exact.rsplit_once('.').unwrap();
+    let standard = format!("{signed}.{}=", sig.replace('-', "+").replace('_', "/"));
+    assert_eq!(s.status(s.auth, Some(&standard)), 403);
 
     // a changed secret invalidates old tokens; a dropped user too
     s.sql("alter user test secret 'changed'");

@@ -6,6 +6,7 @@ pub mod governor;
 pub mod idle;
 pub mod json;
 pub mod murmur;
+pub mod random;
 pub mod stack;
 pub mod time;
 pub mod types;

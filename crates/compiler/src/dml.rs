@@ -75,30 +75,6 @@ pub fn serial_set(table_id: u64, v: i64) {
     })
 }
 
-/// A pseudo-random non-negative i64 for RANDOM columns: splitmix64 over a per-thread state
-/// seeded once from the clock and the thread (no clock read or shared counter per value).
-pub(crate) fn random_i64() -> i64 {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0);
-            let here = &t as *const u64 as u64;
-            t ^ here.rotate_left(32)
-        });
-    }
-    STATE.with(|s| {
-        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        s.set(x);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 1) as i64
-    })
-}
-
 /// Fills SERIAL and RANDOM columns the row does not give (`given`); `serial` is the row's
 /// SERIAL value (taken for every row, see [`serial_reserve`]).
 pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool], serial: Option<i64>) {
@@ -113,7 +89,7 @@ pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool], seria
         if let Some(m) = col.random {
             if !given[c] {
                 let m = if m <= 0 { i64::MAX } else { m };
-                row[c] = Value::Int(random_i64() % m);
+                row[c] = Value::Int(amelie_common::random::random_i64() % m);
             }
         }
     }

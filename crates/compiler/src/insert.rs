@@ -124,7 +124,7 @@ impl InsertTemplate {
             key_cols: t.primary().keys.clone(),
             single: t.partitions.len() == 1,
             serial,
-            seed: crate::dml::random_i64() as u64,
+            seed: amelie_common::random::random_i64() as u64,
         })
     }
 

@@ -7,9 +7,9 @@
 //! partition per node.
 
 use amelie_catalog::{Catalog, DdlOp, Node};
+use amelie_common::random::uuid_v4;
 use amelie_common::{Error, Json, Result};
 use amelie_parser::Stmt;
-use std::io::Read;
 
 /// Parses a uuid in its canonical `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` hex form and returns
 /// it in lower case.
@@ -23,24 +23,6 @@ pub fn parse_uuid(s: &str) -> Result<String> {
         return Err(Error::new("failed to parse uuid"));
     }
     Ok(s.to_ascii_lowercase())
-}
-
-/// Generates a random version 4 uuid.
-pub fn generate_uuid() -> Result<String> {
-    let mut b = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| Error::new(format!("uuid: /dev/urandom read error ({e})")))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let mut s = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{byte:02x}"));
-    }
-    Ok(s)
 }
 
 fn node_obj(n: &Node) -> Json {
@@ -93,7 +75,7 @@ impl crate::Executor {
     ) -> Result<Option<String>> {
         let uuid = match id {
             Some(id) => parse_uuid(id)?,
-            None => generate_uuid()?,
+            None => uuid_v4(),
         };
         if if_not_exists && self.catalog().nodes.iter().any(|n| n.uuid == uuid) {
             return Ok(None);
@@ -140,9 +122,9 @@ mod tests {
         ] {
             assert_eq!(parse_uuid(bad).unwrap_err().msg(), "failed to parse uuid");
         }
-        let g = generate_uuid().unwrap();
+        let g = uuid_v4();
         assert_eq!(parse_uuid(&g).unwrap(), g);
-        assert_ne!(generate_uuid().unwrap(), g);
+        assert_ne!(uuid_v4(), g);
     }
 
     #[test]

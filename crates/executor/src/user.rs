@@ -9,7 +9,7 @@ use amelie_common::format::{encode_single, Format};
 use amelie_common::{Error, Json, Result, Value};
 use amelie_compiler::{compile, CompileCtx, Compiled};
 use amelie_parser::{Request, Select, Stmt};
-use amelie_vm::func::{b64_decode, b64_encode, hmac_sha256};
+use amelie_vm::func::{b64url_decode_strict, hmac_sha256_verify, jwt_encode};
 use amelie_vm::{Coordinator, Step};
 
 /// One user: a name and an optional secret (`""` = none).
@@ -101,13 +101,7 @@ pub fn make_token(user: &str, secret: &str, iat: i64, exp: i64) -> String {
         r#"{{"sub": {}, "iat": {iat}, "exp": {exp}}}"#,
         Json::String(user.to_string()).to_compact_string()
     );
-    let mut out = b64_encode(JWT_HEADER.as_bytes(), true);
-    out.push('.');
-    out.push_str(&b64_encode(payload.as_bytes(), true));
-    let sig = hmac_sha256(secret.as_bytes(), out.as_bytes());
-    out.push('.');
-    out.push_str(&b64_encode(&sig, true));
-    out
+    jwt_encode(JWT_HEADER.as_bytes(), payload.as_bytes(), secret.as_bytes())
 }
 
 fn field<'a>(obj: &'a Json, key: &str) -> Option<&'a Json> {
@@ -117,19 +111,23 @@ fn field<'a>(obj: &'a Json, key: &str) -> Option<&'a Json> {
     }
 }
 
-/// A base64url JSON part of a token. Integers must fit int64 (no wrap-around: `exp` of
-/// 10^30 must not become a small number).
+/// A base64url JSON part of a token, in the one canonical encoding of its bytes (see
+/// [`b64url_decode_strict`]). Integers must fit int64 (no wrap-around: `exp` of 10^30 must
+/// not become a small number).
 fn decode_part(part: &str) -> Option<Json> {
-    let bytes = b64_decode(part, true)?;
+    let bytes = b64url_decode_strict(part)?;
     Json::parse_checked(std::str::from_utf8(&bytes).ok()?).ok()
 }
 
 /// Latest accepted `iat`/`exp`: the year 9999 (the end of the timestamp range), in seconds.
 pub const MAX_TOKEN_TIME: i64 = 253_402_300_799;
 
-/// Validates a JWT against `users` at time `now` (seconds): HS256 header, `sub` naming a user
-/// with a secret, non-zero `iat <= exp`, `now < exp`, and a matching signature. Returns the
-/// user name and the expiry on success.
+/// Validates a JWT against `users` at time `now` (seconds): exactly three parts, each in strict
+/// base64url (URL-safe alphabet, no padding, canonical last character, nothing else), a header
+/// with `"alg": "HS256"` and `"typ": "JWT"` (exact, case-sensitive), `sub` naming a user with a
+/// secret, non-zero `iat <= exp`, `now < exp`, and a matching signature. Returns the user name
+/// and the expiry on success. Any one token text is accepted in exactly one spelling, so a
+/// blocklist of token texts cannot be bypassed by re-encoding a token.
 pub fn validate_token(token: &str, users: &[User], now: i64) -> Option<(String, i64)> {
     let mut parts = token.split('.');
     let (h, p, sig) = (parts.next()?, parts.next()?, parts.next()?);
@@ -137,7 +135,8 @@ pub fn validate_token(token: &str, users: &[User], now: i64) -> Option<(String, 
         return None;
     }
     let header = decode_part(h)?;
-    let is = |key: &str, want: &str| matches!(field(&header, key), Some(Json::String(s)) if s.eq_ignore_ascii_case(want));
+    let is =
+        |key: &str, want: &str| matches!(field(&header, key), Some(Json::String(s)) if s == want);
     if !is("alg", "HS256") || !is("typ", "JWT") {
         return None;
     }
@@ -158,16 +157,11 @@ pub fn validate_token(token: &str, users: &[User], now: i64) -> Option<(String, 
     if user.secret.is_empty() {
         return None;
     }
-    let given = b64_decode(sig, true)?;
+    let given = b64url_decode_strict(sig)?;
     let signed = &token[..h.len() + 1 + p.len()];
-    let expected = hmac_sha256(user.secret.as_bytes(), signed.as_bytes());
-    // compare without an early exit
-    let diff = given.len() ^ expected.len()
-        | given
-            .iter()
-            .zip(expected.iter())
-            .fold(0usize, |acc, (a, b)| acc | (a ^ b) as usize);
-    (diff == 0).then(|| (sub.clone(), exp))
+    // constant-time comparison (hmac's verify)
+    hmac_sha256_verify(user.secret.as_bytes(), signed.as_bytes(), &given)
+        .then(|| (sub.clone(), exp))
 }
 
 fn now_us() -> i64 {
@@ -431,15 +425,7 @@ mod tests {
             None
         );
         // `exp` out of range: not wrapped into a valid time, not accepted
-        let forged = |payload: &str| {
-            let mut out = b64_encode(JWT_HEADER.as_bytes(), true);
-            out.push('.');
-            out.push_str(&b64_encode(payload.as_bytes(), true));
-            let sig = hmac_sha256(b"abc", out.as_bytes());
-            out.push('.');
-            out.push_str(&b64_encode(&sig, true));
-            out
-        };
+        let forged = |payload: &str| jwt_encode(JWT_HEADER.as_bytes(), payload.as_bytes(), b"abc");
         let ok = forged(r#"{"sub": "test", "iat": 100, "exp": 200}"#);
         assert!(validate_token(&ok, &users(), 150).is_some());
         for payload in [
@@ -465,6 +451,80 @@ mod tests {
         tampered.pop();
         tampered.push(if t.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(validate_token(&tampered, &users(), 150), None);
+    }
+
+    /// Every other spelling of a valid token is rejected: trailing text after padding, the
+    /// standard alphabet or padding in any part, a non-canonical last character, a header
+    /// whose `alg`/`typ` differ in case, extra parts. Each one is validly signed or carries a
+    /// valid signature, so only the strict decoding rejects it.
+    #[test]
+    fn malleable_tokens_rejected() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+        use base64::Engine as _;
+        let t = make_token("test", "abc", 100, 200);
+        assert!(validate_token(&t, &users(), 150).is_some());
+        let parts: Vec<&str> = t.split('.').collect();
+        let (h, p, sig) = (parts[0], parts[1], parts[2]);
+        let sig_bytes = b64url_decode_strict(sig).unwrap();
+        let signed =
+            |header: &str, payload: &str| jwt_encode(header.as_bytes(), payload.as_bytes(), b"abc");
+        // a signature whose 43rd character has non-zero unused bits (32 bytes = 42 chars + 4 bits)
+        let last = sig.as_bytes()[42];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let idx = alphabet.iter().position(|c| *c == last).unwrap();
+        assert_eq!(idx & 3, 0, "{sig}");
+        let noncanonical_sig = format!("{}{}", &sig[..42], alphabet[idx | 1] as char);
+        // the same for the header: 27 bytes = 36 chars, no spare bits; the payload has some
+        let payload = r#"{"sub": "test", "iat": 100, "exp": 200}"#;
+        assert_eq!(payload.len() % 3, 0);
+        let payload2 = r#"{"sub": "test", "iat": 100, "exp": 200} "#;
+        let t2 = signed(JWT_HEADER, payload2);
+        assert!(validate_token(&t2, &users(), 150).is_some());
+        let p2 = t2.split('.').nth(1).unwrap();
+        let p2_last = p2.as_bytes()[p2.len() - 1];
+        let p2_idx = alphabet.iter().position(|c| *c == p2_last).unwrap();
+        assert_ne!(p2.len() % 4, 0);
+        let spare = if p2.len() % 4 == 2 { 15 } else { 3 };
+        assert_eq!(p2_idx & spare, 0);
+        let noncanonical_payload =
+            format!("{}{}", &p2[..p2.len() - 1], alphabet[p2_idx | 1] as char);
+        let bad = [
+            // trailing text after padding, on any part
+            format!("{t}=AAAA"),
+            format!("{t}="),
+            format!("{h}=AAAA.{p}.{sig}"),
+            format!("{h}.{p}=.{sig}"),
+            // the signature in standard base64 with padding, and url-safe with padding
+            format!("{h}.{p}.{}", STANDARD.encode(&sig_bytes)),
+            format!("{h}.{p}.{}", URL_SAFE.encode(&sig_bytes)),
+            // a non-canonical last character of the signature and of the payload
+            format!("{h}.{p}.{noncanonical_sig}"),
+            t2.replacen(p2, &noncanonical_payload, 1),
+            // lower-case alg / typ, validly signed
+            signed(r#"{"alg":"hs256","typ":"JWT"}"#, payload),
+            signed(r#"{"alg":"HS256","typ":"jwt"}"#, payload),
+            signed(r#"{"alg":"Hs256","typ":"Jwt"}"#, payload),
+            // another algorithm, a header without typ
+            signed(r#"{"alg":"none","typ":"JWT"}"#, payload),
+            signed(r#"{"alg":"HS256"}"#, payload),
+            // extra parts, whitespace, an empty signature
+            format!("{t}."),
+            format!("{t}.x"),
+            format!(" {t}"),
+            format!("{t} "),
+            format!("{h}.{p}."),
+        ];
+        for token in &bad {
+            assert_eq!(validate_token(token, &users(), 150), None, "{token}");
+        }
+        // the header Amelie emits, and the same values with spaces (the jwt() function's
+        // form), are accepted
+        assert!(validate_token(
+            &signed(r#"{"alg": "HS256", "typ": "JWT"}"#, payload),
+            &users(),
+            150
+        )
+        .is_some());
     }
 
     #[test]

@@ -5,8 +5,6 @@
 //! The E (state) variables such as `lsn` or `directory` are not owned by [`Config`]; the server
 //! supplies them through [`RuntimeVars`] when it builds the `SHOW ALL` listing.
 
-use std::io::Read;
-
 use amelie_common::{Error, Result};
 use serde_json::Value;
 
@@ -371,24 +369,6 @@ fn cli_value(name: &str, text: &str) -> Value {
         },
         Err(_) => Value::String(text.to_string()),
     }
-}
-
-/// Generates a random version 4 UUID from `/dev/urandom`.
-pub fn generate_uuid() -> Result<String> {
-    let mut b = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| Error::new(format!("uuid: /dev/urandom read error ({e})")))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let mut s = String::with_capacity(36);
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{byte:02x}"));
-    }
-    Ok(s)
 }
 
 /// True for the canonical `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` hex form.
@@ -982,8 +962,8 @@ mod tests {
 
     #[test]
     fn uuid_generation() {
-        let a = generate_uuid().unwrap();
-        let b = generate_uuid().unwrap();
+        let a = amelie_common::random::uuid_v4();
+        let b = amelie_common::random::uuid_v4();
         assert!(is_valid_uuid(&a), "{a}");
         assert_ne!(a, b);
         assert_eq!(&a[14..15], "4");

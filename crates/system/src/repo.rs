@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use amelie_common::{Error, Result};
 use serde_json::Value;
 
-use crate::config::{generate_uuid, Config};
+use crate::config::Config;
+use amelie_common::random::uuid_v4;
 
 const CONFIG_FILE: &str = "config.json";
 const LOCK_FILE: &str = "lock";
@@ -101,7 +102,7 @@ impl Repo {
             let mut config = Config::default();
             config.apply_options(options)?;
             if config.uuid.is_empty() {
-                config.uuid = generate_uuid()?;
+                config.uuid = uuid_v4();
             }
             repo.save_config(&config)?;
             repo.created = true;
@@ -121,7 +122,7 @@ impl Repo {
             let mut config = loaded.clone();
             config.apply_options(options)?;
             if config.uuid.is_empty() {
-                config.uuid = generate_uuid()?;
+                config.uuid = uuid_v4();
             }
             if config != loaded {
                 repo.save_config(&config)?;

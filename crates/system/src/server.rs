@@ -1,8 +1,9 @@
 //! Wiring: recovery, compute nodes, the executor and the HTTP front end.
 
-use crate::config::{generate_uuid, Config};
+use crate::config::Config;
 use crate::log::log;
 use crate::repo::Repo;
+use amelie_common::random::uuid_v4;
 use amelie_common::Error;
 use amelie_executor::{Executor, ExecutorConfig, SessionCtx};
 use amelie_http::{Backend, ServerConfig, Session};
@@ -328,7 +329,7 @@ pub fn run_until(
     ));
     if report.records == 0 && exec.catalog().nodes.is_empty() {
         for _ in 0..config.backends {
-            let uuid = generate_uuid()?;
+            let uuid = uuid_v4();
             rt.block_on(exec.create_node(uuid))?;
         }
         log(&format!(

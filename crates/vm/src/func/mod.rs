@@ -12,7 +12,9 @@ mod time;
 mod vector;
 
 /// Digests and base64 shared with token authentication (`CREATE TOKEN`, HTTP `Authorization`).
-pub use misc::{b64_decode, b64_encode, hmac_sha256};
+pub use misc::{
+    b64url_decode_strict, b64url_encode, hmac_sha256, hmac_sha256_verify, jwt_encode, sha256,
+};
 
 use amelie_common::{Error, Json, Result, Value};
 use serde::{Deserialize, Serialize};
