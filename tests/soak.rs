@@ -176,7 +176,16 @@ fn send_hostile(port: u16, req: &Hostile) {
         Ok(r) => {
             let body = r.text();
             if let Some(value) = req.value {
-                assert_eq!((r.status, body.as_str()), (200, value), "{}", req.name);
+                // a body past 64 KiB reserves its size from the server's pool, which the
+                // memory bombs of the other hostile clients may hold at that moment
+                let pool_full =
+                    r.status == 400 && body == error_body("server memory limit reached");
+                assert!(
+                    (r.status, body.as_str()) == (200, value) || pool_full,
+                    "{}: answered {} {body}",
+                    req.name,
+                    r.status
+                );
                 return;
             }
             assert!(
