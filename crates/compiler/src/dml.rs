@@ -621,12 +621,16 @@ mod tests {
     use crate::{compile, CompileCtx, Compiled};
     use amelie_catalog::{DdlOp, Node};
 
+    /// A catalog with one table made by `sql`. Every call gives its table an id of its own:
+    /// SERIAL counters are process-wide by table id, and tests run in parallel.
     fn catalog(sql: &str, serial: &[&str]) -> Catalog {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
         let mut c = Catalog::default();
         c.apply(&DdlOp::CreateNode(Node {
             uuid: "node-0".into(),
         }))
         .unwrap();
+        c.next_table_id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let req = amelie_parser::parse(sql).unwrap();
         let Compiled::Ddl(DdlOp::CreateTable(mut t)) =
             compile(&req, &c, &CompileCtx::default()).unwrap()
