@@ -76,7 +76,7 @@ pub fn start(dir: &Path) -> Server {
     };
     let thread = std::thread::Builder::new()
         .name("fuzz-server".into())
-        .spawn(move || amelie_system::cli::main_until(args, Some(until)))
+        .spawn(move || amelie_system::cli::main_until(args, until))
         .expect("spawn the server thread");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

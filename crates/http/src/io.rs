@@ -219,7 +219,7 @@ const AUTOMATIC_REPLIES: [(&[u8], &str); 3] = [
 /// When the write `bufs` ends with one of hyper's own error replies, the bytes to send
 /// instead: what came before it, then our 400 with a `{"msg"}` body. Our handler never
 /// builds a reply without a body for these statuses, so the match is hyper's.
-fn rewrite_automatic(bufs: &[io::IoSlice<'_>]) -> Option<Vec<u8>> {
+fn rewrite_automatic(bufs: &[io::IoSlice<'_>]) -> Option<Replaced> {
     let last = bufs.iter().rev().find(|b| !b.is_empty())?;
     if !last.ends_with(b"content-length: 0\r\n\r\n") {
         return None;
@@ -234,7 +234,11 @@ fn rewrite_automatic(bufs: &[io::IoSlice<'_>]) -> Option<Vec<u8>> {
     }
     out.truncate(total - pattern.len());
     out.extend_from_slice(&crate::reply::raw_error_close(msg));
-    Some(out)
+    Some(Replaced {
+        bytes: out,
+        sent: 0,
+        reported: total,
+    })
 }
 
 /// Bytes sent in place of a write hyper made (see [`rewrite_automatic`]).
@@ -292,14 +296,7 @@ impl CountingIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         if self.replaced.is_none() {
-            if let Some(bytes) = rewrite_automatic(bufs) {
-                let reported = bufs.iter().map(|b| b.len()).sum();
-                self.replaced = Some(Replaced {
-                    bytes,
-                    sent: 0,
-                    reported,
-                });
-            }
+            self.replaced = rewrite_automatic(bufs);
         }
         if self.replaced.is_some() {
             // hyper repeats the same write after a Pending
@@ -434,7 +431,10 @@ mod tests {
 
     fn rewrite(bufs: &[&[u8]]) -> Option<String> {
         let slices: Vec<io::IoSlice<'_>> = bufs.iter().map(|b| io::IoSlice::new(b)).collect();
-        rewrite_automatic(&slices).map(|b| String::from_utf8(b).unwrap())
+        rewrite_automatic(&slices).map(|r| {
+            assert_eq!(r.reported, bufs.iter().map(|b| b.len()).sum::<usize>());
+            String::from_utf8(r.bytes).unwrap()
+        })
     }
 
     #[test]

@@ -39,9 +39,14 @@ pub fn error_body(msg: &str) -> String {
 /// The bytes of a 400 `{"msg": "<msg>"}` that closes the connection, for the places that
 /// write to the socket without hyper.
 pub(crate) fn raw_error_close(msg: &str) -> Vec<u8> {
+    raw_reply_close("400 Bad Request", msg)
+}
+
+/// The bytes of a `<status>` reply with `{"msg": "<msg>"}` that closes the connection.
+pub(crate) fn raw_reply_close(status: &str, msg: &str) -> Vec<u8> {
     let body = error_body(msg);
     format!(
-        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     )

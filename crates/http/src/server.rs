@@ -168,13 +168,8 @@ impl Listeners {
 
 /// Refuse a connection at the cap: a 503 reply if the socket takes it at once, then close.
 fn refuse(stream: TcpStream) {
-    let body = crate::reply::error_body(MSG_TOO_MANY_CONNECTIONS);
-    let reply = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.try_write(reply.as_bytes());
+    let reply = reply::raw_reply_close("503 Service Unavailable", MSG_TOO_MANY_CONNECTIONS);
+    let _ = stream.try_write(&reply);
 }
 
 /// Accept from whichever listener is ready, starting the scan at a rotating index. Also
@@ -411,6 +406,18 @@ enum BodyError {
     ServerMemory,
 }
 
+impl BodyError {
+    /// The error text of the 400 that answers it (the connection then closes).
+    fn msg(&self) -> &'static str {
+        match self {
+            BodyError::Limit => MSG_LIMIT,
+            BodyError::Timeout => MSG_BODY_TIMEOUT,
+            BodyError::Broken => MSG_MALFORMED_BODY,
+            BodyError::ServerMemory => amelie_common::governor::SERVER_MEMORY_LIMIT,
+        }
+    }
+}
+
 /// The memory a request body holds past [`BODY_FREE`], reserved from the server-wide pool
 /// in steps of `BODY_FREE` (nothing without a pool; small bodies never touch it).
 struct BodyMemory<'a> {
@@ -586,25 +593,11 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             return Ok(reply::error_close(MSG_LIMIT));
         }
         Ok(data) => data,
-        Err(BodyError::Limit) => {
+        // past the limit, too slow, a broken chunk (or the client closed its end before the
+        // body was complete: the reply goes nowhere), or no room in the memory pool
+        Err(e) => {
             ctx.state.set_linger();
-            return Ok(reply::error_close(MSG_LIMIT));
-        }
-        Err(BodyError::Timeout) => {
-            ctx.state.set_linger();
-            return Ok(reply::error_close(MSG_BODY_TIMEOUT));
-        }
-        // a broken chunk, or the client closed its end before the body was complete (then
-        // the reply goes nowhere)
-        Err(BodyError::Broken) => {
-            ctx.state.set_linger();
-            return Ok(reply::error_close(MSG_MALFORMED_BODY));
-        }
-        Err(BodyError::ServerMemory) => {
-            ctx.state.set_linger();
-            return Ok(reply::error_close(
-                amelie_common::governor::SERVER_MEMORY_LIMIT,
-            ));
+            return Ok(reply::error_close(e.msg()));
         }
     };
     drop(body);

@@ -94,12 +94,12 @@ fn parse_args(args: &[String]) -> std::result::Result<Cmd, CliError> {
 
 /// Entry point of the binary (`args` without the program name); returns the exit code.
 pub fn main(args: Vec<String>) -> i32 {
-    main_until(args, None::<std::future::Pending<()>>)
+    main_until(args, crate::server::shutdown_signal())
 }
 
-/// [`main`] whose `start` runs until `until` completes (with `None`, until SIGINT or
-/// SIGTERM), so that a process can run several servers and stop them one by one.
-pub fn main_until(args: Vec<String>, until: Option<impl std::future::Future<Output = ()>>) -> i32 {
+/// [`main`] whose `start` runs until `until` completes instead of until SIGINT or SIGTERM,
+/// so that a process can run several servers and stop them one by one.
+pub fn main_until(args: Vec<String>, until: impl std::future::Future<Output = ()>) -> i32 {
     let cmd = match parse_args(&args) {
         Ok(cmd) => cmd,
         Err(CliError::Usage(msg)) => {
@@ -137,7 +137,7 @@ pub fn main_until(args: Vec<String>, until: Option<impl std::future::Future<Outp
 fn start(
     dir: &Path,
     options: &Options,
-    until: Option<impl std::future::Future<Output = ()>>,
+    until: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let (repo, config) = Repo::open_or_create(dir, options)?;
     let _pid = repo.write_pid()?;
@@ -155,10 +155,7 @@ fn start(
             log(&format!("  {name:<20} {value}"));
         }
     }
-    match until {
-        Some(until) => crate::server::run_until(config, repo, until),
-        None => crate::server::run(config, repo),
-    }
+    crate::server::run_until(config, repo, until)
     // `_pid` is dropped here: the pid file disappears once the server has stopped.
 }
 

@@ -232,7 +232,8 @@ fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, Error> {
     Ok(out)
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM (never, where the handlers cannot be installed).
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
