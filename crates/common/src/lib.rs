@@ -3,6 +3,7 @@
 pub mod error;
 pub mod format;
 pub mod governor;
+pub mod hashing;
 pub mod idle;
 pub mod json;
 pub mod murmur;
@@ -16,6 +17,7 @@ pub mod value;
 pub use error::{path_tail, Error, Result};
 pub use format::{encode_rows, encode_single, fmt_double, write_escaped_str, write_value, Format};
 pub use governor::Governor;
+pub use hashing::{FastMap, FastSet, FastState};
 pub use json::Json;
 pub use time::{format_interval, format_timestamp, parse_interval, parse_timestamp};
 pub use types::{ColumnType, IndexKind, Type};

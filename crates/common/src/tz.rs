@@ -13,7 +13,6 @@ use crate::time::parse_timestamp_parts;
 use crate::Result;
 use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::Timestamp;
-use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 
 /// Zone handles: an `offset_secs` argument at or above this value names a registered zone
@@ -30,14 +29,14 @@ struct Registry {
     /// Zones with DST rules by lowercase name; handle `ZONE_HANDLE_BASE + i` is `zones[i]`.
     zones: RwLock<Vec<(Box<str>, TimeZone)>>,
     /// Name (as given, and lowercased) → offset-or-handle, `None` for an unknown name.
-    names: RwLock<HashMap<Box<str>, Option<i32>>>,
+    names: RwLock<crate::FastMap<Box<str>, Option<i32>>>,
 }
 
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| Registry {
         zones: RwLock::new(Vec::new()),
-        names: RwLock::new(HashMap::new()),
+        names: RwLock::new(crate::FastMap::default()),
     })
 }
 

@@ -13,12 +13,10 @@
 //! Each frontend thread has its own cache (no lock on the hit path), bounded in entries.
 
 use amelie_catalog::Catalog;
-use amelie_common::Value;
+use amelie_common::{FastMap, Value};
 use amelie_compiler::InsertTemplate;
-use amelie_storage::FastHasher;
 use amelie_vm::Program;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -47,7 +45,7 @@ struct Entry {
 
 #[derive(Default)]
 struct Cache {
-    map: HashMap<Box<[u8]>, Entry, FastHasher>,
+    map: FastMap<Box<[u8]>, Entry>,
     /// Sum of the key lengths.
     bytes: usize,
 }

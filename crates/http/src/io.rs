@@ -2,7 +2,7 @@
 //! the connection state its timers read; the registry of open connections behind the
 //! connection cap.
 
-use std::collections::HashMap;
+use amelie_common::FastMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -144,7 +144,7 @@ pub struct Registry {
 #[derive(Debug, Default)]
 struct RegistryInner {
     next: u64,
-    conns: HashMap<u64, Arc<ConnState>>,
+    conns: FastMap<u64, Arc<ConnState>>,
     /// Registered connections already told to close.
     evicting: usize,
 }

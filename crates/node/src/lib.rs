@@ -24,12 +24,12 @@
 
 pub mod snapshot;
 
-use amelie_common::{Error, IndexKind, Result};
-use amelie_storage::{FastHasher, Partition, Row, UndoLog};
+use amelie_common::{Error, FastMap, IndexKind, Result};
+use amelie_storage::{Partition, Row, UndoLog};
 use amelie_vm::node_exec::replay_change;
 use amelie_vm::{run_node, ChangeLog, ChangeReader, NodeCtx, NodeOutput, Program};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, Thread};
@@ -362,7 +362,7 @@ struct Node {
     rx: Receiver<NodeMsg>,
     committed: Arc<AtomicU64>,
     /// By partition id (a fast hasher: looked up by every request).
-    partitions: HashMap<u64, Partition, FastHasher>,
+    partitions: FastMap<u64, Partition>,
     /// Finished, not yet committed transactions with their undo logs, in order.
     pending: VecDeque<(u64, UndoLog)>,
     /// Aborted transaction ranges not yet seen by this node.
@@ -382,7 +382,7 @@ impl Node {
         Node {
             rx,
             committed,
-            partitions: HashMap::default(),
+            partitions: FastMap::default(),
             pending: VecDeque::new(),
             aborted: Vec::new(),
             backlog: VecDeque::new(),
@@ -604,7 +604,7 @@ impl Node {
         }
     }
 
-    fn rollback(partitions: &mut HashMap<u64, Partition, FastHasher>, undo: UndoLog) {
+    fn rollback(partitions: &mut FastMap<u64, Partition>, undo: UndoLog) {
         undo.rollback(|pid, key, old| {
             if let Some(p) = partitions.get_mut(&pid) {
                 p.restore(key, old);

@@ -1,11 +1,11 @@
 //! Partition index and row costs for N = 100k rows `[Int(i), Int(i)]` keyed on column 0, for
 //! both the tree and the hash index: insert (sequential and random keys), point lookup, full
 //! scan, replace of existing rows (logged, as an UPDATE does); and row encoding and column
-//! access.
+//! access; and the cost of a flood of keys made to collide in a hash index against random keys.
 
 use std::hint::black_box;
 
-use amelie_common::{IndexKind, Value};
+use amelie_common::{FastState, IndexKind, Value};
 use amelie_storage::{Partition, Row, UndoLog};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
@@ -177,8 +177,63 @@ fn bench_row(c: &mut Criterion) {
     group.finish();
 }
 
+/// The hash a client can compute for itself: the hash function with a seed it knows. A hash
+/// index seeds itself at random, so this is the client's best guess.
+fn attacker_hash(key: &[u8]) -> u64 {
+    thread_local!(static KNOWN: FastState = FastState::with_known_seed(0));
+    KNOWN.with(|h| h.hash_bytes(key))
+}
+
+/// `n` rows whose keys agree in the low `bits` bits of `attacker_hash`.
+fn flood_rows(n: usize, bits: u32) -> Vec<Row> {
+    let mask = (1u64 << bits) - 1;
+    let mut out = Vec::with_capacity(n);
+    let mut key = Vec::with_capacity(16);
+    let mut i = 0i64;
+    while out.len() < n {
+        key.clear();
+        amelie_storage::encode_key(&[Value::Int(i)], &mut key);
+        if attacker_hash(&key) & mask == 0 {
+            out.push(row(i));
+        }
+        i += 1;
+    }
+    out
+}
+
+fn bench_flood(c: &mut Criterion) {
+    // 8192 rows fill a table of 16384 buckets: the low 14 bits pick a bucket
+    const ROWS: usize = 8192;
+    let flood = flood_rows(ROWS, 14);
+    let random: Vec<Row> = (0..ROWS as i64)
+        .map(|i| row((i * 0x9e37_79b9) & 0x7fff_ffff))
+        .collect();
+    let mut group = c.benchmark_group("index/hash_flood_8k");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.sample_size(20);
+    for (name, rows) in [("colliding", &flood), ("random", &random)] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || rows.clone(),
+                |rows| {
+                    let mut p = Partition::new(1, 1, IndexKind::Hash, &[0]);
+                    let mut key = Vec::with_capacity(16);
+                    for r in rows {
+                        p.row_key(&r, &mut key);
+                        p.put(&key, r, None);
+                    }
+                    p
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    bench_flood,
     bench_insert,
     bench_get,
     bench_scan,

@@ -1,56 +1,107 @@
 //! The hash index: a `hashbrown::HashTable` of rows, hashed by their encoded key.
 //!
-//! The hash of a row is `hash_key` of its key bytes (the key is produced into a stack buffer,
-//! hashed, and dropped), fed to the `FxHasher` exactly as `Hash for [u8]` would, and the table
-//! is driven with the same calls `std::collections::HashMap::{insert, remove}` make on the
-//! same hashbrown version, so a table built by a sequence of puts and removes iterates in the
-//! same order as a `HashMap<Box<[u8]>, _, FastHasher>` built by the same sequence.
+//! The hash of a row is the hash of its key bytes (the key is produced into a stack buffer,
+//! hashed, and dropped) under the index's own randomly seeded [`FastState`]: two indexes, or
+//! one index in two runs of the server, hash the same key differently, so keys made to
+//! collide in one do not collide in another (`docs/decisions.md` section 19). A scan returns
+//! rows in table order, which therefore differs between indexes and between runs.
 
-use crate::fxhash::hash_key;
 use crate::key::KeyBuf;
 use crate::row::Row;
 use crate::tree::Upserted;
+use amelie_common::FastState;
 use hashbrown::hash_table::{Entry, HashTable};
 use std::cmp::Ordering;
 
-pub(crate) struct HashIndex {
+/// The hash function of a hash index. [`FastState`] is the one the server uses; tests plug in
+/// others to see what a fixed, known hash would let a client do.
+pub(crate) trait KeyHash {
+    fn hash_key(&self, key: &[u8]) -> u64;
+
+    /// Takes new seeds, if the hash has any (called only while the index is empty).
+    fn reseed(&mut self) {}
+}
+
+impl KeyHash for FastState {
+    #[inline]
+    fn hash_key(&self, key: &[u8]) -> u64 {
+        self.hash_bytes(key)
+    }
+
+    fn reseed(&mut self) {
+        *self = FastState::random();
+    }
+}
+
+pub(crate) struct HashIndex<H: KeyHash = FastState> {
     table: HashTable<Row>,
+    hasher: H,
 }
 
 #[inline]
-fn row_hash(kc: &[usize], row: &Row) -> u64 {
+fn row_hash(hasher: &impl KeyHash, kc: &[usize], row: &Row) -> u64 {
     let mut kb = KeyBuf::new();
     row.key_into(kc, &mut kb);
-    hash_key(kb.as_slice())
+    hasher.hash_key(kb.as_slice())
+}
+
+/// Whether `row` has the key `key`: the equality of every probe.
+#[inline]
+fn has_key(kc: &[usize], row: &Row, key: &[u8]) -> bool {
+    #[cfg(test)]
+    COMPARISONS.with(|c| c.set(c.get() + 1));
+    row.cmp_key(kc, key) == Ordering::Equal
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Key comparisons made by hash index probes on this thread (tests measure the cost of
+    /// a flood of colliding keys with it).
+    pub(crate) static COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl HashIndex {
     pub(crate) fn new() -> HashIndex {
+        HashIndex::with_hasher(FastState::random())
+    }
+}
+
+impl<H: KeyHash> HashIndex<H> {
+    pub(crate) fn with_hasher(hasher: H) -> HashIndex<H> {
         HashIndex {
             table: HashTable::new(),
+            hasher,
         }
+    }
+
+    /// The hash the index gives `key`.
+    #[cfg(test)]
+    pub(crate) fn hash_of(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_key(key)
     }
 
     pub(crate) fn len(&self) -> usize {
         self.table.len()
     }
 
+    /// Empties the index, which then hashes with new seeds.
     pub(crate) fn clear(&mut self) {
         self.table.clear();
+        self.hasher.reseed();
     }
 
     pub(crate) fn get(&self, kc: &[usize], key: &[u8]) -> Option<&Row> {
         self.table
-            .find(hash_key(key), |r| r.cmp_key(kc, key) == Ordering::Equal)
+            .find(self.hasher.hash_key(key), |r| has_key(kc, r, key))
     }
 
     /// Inserts or replaces the row under `key` (which must be `row`'s key); returns the
     /// replaced row.
     pub(crate) fn put(&mut self, kc: &[usize], key: &[u8], row: Row) -> Option<Row> {
         match self.table.entry(
-            hash_key(key),
-            |r| r.cmp_key(kc, key) == Ordering::Equal,
-            |r| row_hash(kc, r),
+            self.hasher.hash_key(key),
+            |r| has_key(kc, r, key),
+            |r| row_hash(&self.hasher, kc, r),
         ) {
             Entry::Occupied(mut e) => Some(std::mem::replace(e.get_mut(), row)),
             Entry::Vacant(e) => {
@@ -70,9 +121,9 @@ impl HashIndex {
         row: Row,
     ) -> Result<(), (Row, &Row)> {
         match self.table.entry(
-            hash_key(key),
-            |r| r.cmp_key(kc, key) == Ordering::Equal,
-            |r| row_hash(kc, r),
+            self.hasher.hash_key(key),
+            |r| has_key(kc, r, key),
+            |r| row_hash(&self.hasher, kc, r),
         ) {
             Entry::Occupied(e) => Err((row, e.into_mut())),
             Entry::Vacant(e) => {
@@ -92,9 +143,9 @@ impl HashIndex {
     ) -> Result<Upserted, E> {
         Ok(
             match self.table.entry(
-                hash_key(key),
-                |r| r.cmp_key(kc, key) == Ordering::Equal,
-                |r| row_hash(kc, r),
+                self.hasher.hash_key(key),
+                |r| has_key(kc, r, key),
+                |r| row_hash(&self.hasher, kc, r),
             ) {
                 Entry::Occupied(mut e) => match decide(Some(e.get()))? {
                     Some(row) => Upserted::Replaced(std::mem::replace(e.get_mut(), row)),
@@ -113,7 +164,7 @@ impl HashIndex {
 
     pub(crate) fn remove(&mut self, kc: &[usize], key: &[u8]) -> Option<Row> {
         self.table
-            .find_entry(hash_key(key), |r| r.cmp_key(kc, key) == Ordering::Equal)
+            .find_entry(self.hasher.hash_key(key), |r| has_key(kc, r, key))
             .ok()
             .map(|e| e.remove().0)
     }

@@ -4,7 +4,6 @@
 //! A partition is owned by exactly one compute node thread; nothing here locks.
 
 mod codec;
-mod fxhash;
 mod hash;
 mod json_codec;
 pub mod key;
@@ -20,7 +19,6 @@ pub mod varint;
 #[cfg(test)]
 mod tests;
 
-pub use fxhash::{hash_key, FastHasher, FxHasher};
 pub use json_codec::JSON_MAX_DEPTH;
 pub use key::encode_key;
 pub use partition::Partition;

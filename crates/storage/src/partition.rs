@@ -270,6 +270,15 @@ impl Partition {
         }
     }
 
+    /// The hash primary index, if the partition has one.
+    #[cfg(test)]
+    pub(crate) fn hash_index(&self) -> Option<&HashIndex> {
+        match &self.index {
+            Index::Hash(h) => Some(h),
+            Index::Tree(_) => None,
+        }
+    }
+
     pub fn clear(&mut self) {
         match &mut self.index {
             Index::Tree(t) => t.clear(),

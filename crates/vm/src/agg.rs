@@ -2,7 +2,7 @@
 
 use crate::exec::binary;
 use crate::op::BinOp;
-use amelie_common::{Error, Result, Value};
+use amelie_common::{Error, FastMap, Result, Value};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,8 +123,7 @@ pub fn group_states(
     kinds: &[AggKind],
     partial: bool,
 ) -> Result<Vec<(Vec<Value>, Vec<AggState>)>> {
-    let mut groups: std::collections::HashMap<Vec<Value>, Vec<AggState>> =
-        std::collections::HashMap::new();
+    let mut groups: FastMap<Vec<Value>, Vec<AggState>> = FastMap::default();
     for row in rows {
         let key: Vec<Value> = row.iter().take(nkeys).cloned().collect();
         let states = groups

@@ -12,8 +12,7 @@ use crate::sets::{set_expr, InCaches};
 use crate::Tuple;
 use amelie_common::governor::{row_bytes, Governor, CHECK_EVERY};
 use amelie_common::Json;
-use amelie_common::{Error, Result, Value};
-use std::collections::HashMap;
+use amelie_common::{Error, FastMap, FastSet, Result, Value};
 use std::sync::Arc;
 
 /// Node work requested by the coordinator: run node code at `entry` for statement `stmt`
@@ -63,7 +62,7 @@ pub struct Coordinator<'p> {
     /// the set changes).
     in_cache: InCaches,
     /// Shared copies of sets already shipped to nodes (dropped whenever the set changes).
-    ship_cache: HashMap<usize, Arc<Vec<Tuple>>>,
+    ship_cache: FastMap<usize, Arc<Vec<Tuple>>>,
     /// The sets of the last `Send`.
     last_sets: &'p [u16],
     /// The request's limits (None: ungoverned, never yields).
@@ -111,7 +110,7 @@ impl<'p> Coordinator<'p> {
             result: None,
             loops: Vec::new(),
             in_cache: InCaches::default(),
-            ship_cache: HashMap::new(),
+            ship_cache: FastMap::default(),
             last_sets: &[],
             gov: None,
             set_bytes: vec![0; n],
@@ -499,7 +498,7 @@ pub fn sort_rows(rows: &mut [Tuple], keys: &[(u16, bool)]) {
 
 /// Removes duplicate rows (first occurrences stay), comparing the first `n` columns (0: all).
 pub fn distinct_rows(rows: &mut Vec<Tuple>, n: usize) {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = FastSet::default();
     rows.retain(|row| {
         let key: &[Value] = if n == 0 {
             row

@@ -9,10 +9,9 @@ use crate::program::{Env, Program};
 use crate::sets::{set_expr, InCaches, SetSource};
 use crate::Tuple;
 use amelie_common::governor::{row_bytes, Governor, CHECK_EVERY};
-use amelie_common::{Error, Result, Value};
+use amelie_common::{Error, FastMap, Result, Value};
 use amelie_storage::{Partition, Row, RowReader, UndoLog};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -82,14 +81,14 @@ impl SetLoopState {
 /// non-null value of the column has one hashable type.
 struct ProbeIndex {
     ty: Option<amelie_common::Type>,
-    by_value: HashMap<Value, Rc<[u32]>>,
+    by_value: FastMap<Value, Rc<[u32]>>,
 }
 
 impl ProbeIndex {
     fn build(rows: &[Tuple], col: usize) -> Option<ProbeIndex> {
         use amelie_common::Type;
         let mut ty = None;
-        let mut lists: HashMap<Value, Vec<u32>> = HashMap::new();
+        let mut lists: FastMap<Value, Vec<u32>> = FastMap::default();
         for (i, row) in rows.iter().enumerate() {
             let v = row.get(col).unwrap_or(&Value::Null);
             if v.is_null() {
@@ -117,7 +116,7 @@ struct BodyState<'s> {
     sets: &'s [(u16, Arc<Vec<Tuple>>)],
     loops: Vec<SetLoopState>,
     in_cache: InCaches,
-    probes: HashMap<(usize, u16), Option<ProbeIndex>>,
+    probes: FastMap<(usize, u16), Option<ProbeIndex>>,
     /// Aggregate states of inline correlated subqueries.
     sub_aggs: Vec<AggState>,
     rows: Vec<Tuple>,
@@ -496,7 +495,7 @@ pub fn run_node(
         sets: ctx.sets,
         loops: Vec::new(),
         in_cache: InCaches::default(),
-        probes: HashMap::new(),
+        probes: FastMap::default(),
         sub_aggs: Vec::new(),
         rows: Vec::new(),
         aggs: vec![AggState::default(); naggs],

@@ -5,8 +5,7 @@
 use crate::coord::any_all;
 use crate::op::{BinOp, Op};
 use crate::Tuple;
-use amelie_common::{Result, Type, Value};
-use std::collections::{HashMap, HashSet};
+use amelie_common::{FastMap, FastSet, Result, Type, Value};
 
 /// Where statement row sets are read from.
 pub trait SetSource {
@@ -22,7 +21,7 @@ impl SetSource for Vec<Vec<Tuple>> {
 
 /// The first-column values of a set, when they all have one hashable type.
 pub struct InCache {
-    values: HashSet<Value>,
+    values: FastSet<Value>,
     has_null: bool,
     ty: Option<Type>,
 }
@@ -30,7 +29,7 @@ pub struct InCache {
 impl InCache {
     fn build(rows: &[Tuple]) -> InCache {
         let mut c = InCache {
-            values: HashSet::with_capacity(rows.len()),
+            values: FastSet::with_capacity_and_hasher(rows.len(), Default::default()),
             has_null: false,
             ty: None,
         };
@@ -78,7 +77,7 @@ impl InCache {
 /// entry whenever its rows change.
 #[derive(Default)]
 pub struct InCaches {
-    by_stmt: HashMap<usize, InCache>,
+    by_stmt: FastMap<usize, InCache>,
 }
 
 impl InCaches {

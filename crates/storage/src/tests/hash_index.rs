@@ -1,10 +1,10 @@
-//! The hash index against a `HashMap` model, and its iteration order against the
-//! `HashMap<Box<[u8]>, _, FastHasher>` the partition used before.
+//! The hash index against a `HashMap` model, its per-index random seed, and the cost of a
+//! flood of keys made to collide.
 
 use super::Rng;
-use crate::hash::HashIndex;
-use crate::{encode_key, FastHasher, Partition, Row};
-use amelie_common::{IndexKind, Value};
+use crate::hash::{HashIndex, KeyHash, COMPARISONS};
+use crate::{encode_key, Partition, Row};
+use amelie_common::{FastState, IndexKind, Value};
 use std::collections::HashMap;
 
 const KC: &[usize] = &[0];
@@ -14,7 +14,6 @@ fn key_of(values: &[Value]) -> Vec<u8> {
     encode_key(values, &mut k);
     k
 }
-
 #[test]
 fn random_operations_match_hashmap() {
     let mut rng = Rng::new(11);
@@ -42,10 +41,7 @@ fn random_operations_match_hashmap() {
     assert_eq!(n, m.len());
 }
 
-/// The rows the partition stored before this crate's compact rows.
-type OldRow = Box<[Value]>;
-
-/// Keys of a hash partition in iteration order.
+/// Keys of a hash partition in scan order.
 fn order(p: &Partition) -> Vec<Vec<u8>> {
     let mut keys = Vec::new();
     p.scan(|k, _| {
@@ -55,46 +51,132 @@ fn order(p: &Partition) -> Vec<Vec<u8>> {
     keys
 }
 
-#[test]
-fn iteration_order_matches_std_hashmap() {
-    for (seed, kinds) in [(1u64, 0u64), (2, 1), (3, 2)] {
-        let mut rng = Rng::new(seed);
-        let mut part = Partition::new(1, 1, IndexKind::Hash, &[0, 1]);
-        let mut old: HashMap<Box<[u8]>, OldRow, FastHasher> = HashMap::default();
-        let mut key = Vec::new();
-        for step in 0..30_000i64 {
-            let a = match kinds {
-                0 => Value::Int(step),
-                1 => Value::Int(rng.below(5000) as i64),
-                _ => Value::str(&format!("user-{}", rng.below(4000))),
-            };
-            let values = vec![a, Value::Int(rng.below(2) as i64), Value::Int(step)];
-            let row = Row::encode(&values);
-            part.row_key(&row, &mut key);
-            if rng.below(4) == 0 && kinds != 0 {
-                part.remove(&key, None);
-                old.remove(key.as_slice());
-            } else {
-                part.put(&key, row, None);
-                old.insert(key.clone().into(), values.into());
-            }
-            if step % 7919 == 0 {
-                let want: Vec<Vec<u8>> = old.keys().map(|k| k.to_vec()).collect();
-                assert_eq!(order(&part), want, "seed {seed} step {step}");
-            }
-        }
-        let want: Vec<Vec<u8>> = old.keys().map(|k| k.to_vec()).collect();
-        assert_eq!(order(&part), want, "seed {seed}");
-        part.clear();
-        old.clear();
-        for i in 0..100 {
-            let values = vec![Value::Int(i), Value::Int(0)];
-            let row = Row::encode(&values);
-            part.row_key(&row, &mut key);
-            part.put(&key, row, None);
-            old.insert(key.clone().into(), values.into());
-        }
-        let want: Vec<Vec<u8>> = old.keys().map(|k| k.to_vec()).collect();
-        assert_eq!(order(&part), want, "after clear");
+fn hash_partition_of(ids: impl Iterator<Item = i64>) -> Partition {
+    let mut part = Partition::new(1, 1, IndexKind::Hash, &[0]);
+    let mut key = Vec::new();
+    for i in ids {
+        let row = Row::encode(&[Value::Int(i), Value::Int(0)]);
+        part.row_key(&row, &mut key);
+        part.put(&key, row, None);
     }
+    part
+}
+
+#[test]
+fn each_hash_index_has_its_own_seed() {
+    // the same rows put in the same order: a fixed hash would give one scan order
+    let a = hash_partition_of(0..1000);
+    let b = hash_partition_of(0..1000);
+    let (oa, ob) = (order(&a), order(&b));
+    assert_eq!(oa.len(), 1000);
+    assert_ne!(oa, ob);
+    let (mut sa, mut sb) = (oa, ob);
+    sa.sort();
+    sb.sort();
+    assert_eq!(sa, sb);
+}
+
+#[test]
+fn clear_takes_new_seeds_and_keeps_the_index_usable() {
+    let mut part = hash_partition_of(0..500);
+    let k = key_of(&[Value::Int(42)]);
+    let hashed = |p: &Partition| match p.hash_index() {
+        Some(h) => h.hash_of(&k),
+        None => panic!("not a hash partition"),
+    };
+    let before = hashed(&part);
+    part.clear();
+    assert_ne!(hashed(&part), before);
+    assert!(order(&part).is_empty());
+    let mut key = Vec::new();
+    for i in 0..100 {
+        let row = Row::encode(&[Value::Int(i), Value::Int(1)]);
+        part.row_key(&row, &mut key);
+        part.put(&key, row, None);
+    }
+    assert_eq!(order(&part).len(), 100);
+    assert!(part.get(&k).is_some());
+}
+
+/// `n` single-int keys with their rows whose hashes under `hash` agree in the low `bits`
+/// bits: what a client who knows the hash function sends to pile rows into one bucket (the
+/// table uses the low bits to pick a bucket while it has at most `2^bits` buckets).
+fn flood(hash: &impl KeyHash, n: usize, bits: u32) -> Vec<(Vec<u8>, Row)> {
+    let mask = (1u64 << bits) - 1;
+    let mut out = Vec::with_capacity(n);
+    let mut k = Vec::new();
+    let mut id = 0i64;
+    while out.len() < n {
+        k.clear();
+        encode_key(&[Value::Int(id)], &mut k);
+        if hash.hash_key(&k) & mask == 0 {
+            out.push((k.clone(), Row::encode(&[Value::Int(id)])));
+        }
+        id += 1;
+    }
+    out
+}
+
+fn random_keys(n: usize) -> Vec<(Vec<u8>, Row)> {
+    let mut rng = Rng::new(5);
+    (0..n)
+        .map(|_| {
+            let id = (rng.next() >> 1) as i64;
+            (key_of(&[Value::Int(id)]), Row::encode(&[Value::Int(id)]))
+        })
+        .collect()
+}
+
+/// The work of putting every key into `index` and then looking each one up, counted in key
+/// comparisons (every comparison is one probe step that met a possible match).
+fn cost<H: KeyHash>(mut index: HashIndex<H>, keys: &[(Vec<u8>, Row)]) -> u64 {
+    let before = COMPARISONS.with(|c| c.get());
+    for (k, row) in keys {
+        assert!(index.insert_new(KC, k, row.clone()).is_ok());
+    }
+    for (k, _) in keys {
+        assert!(index.get(KC, k).is_some());
+    }
+    assert_eq!(index.len(), keys.len());
+    COMPARISONS.with(|c| c.get()) - before
+}
+
+#[test]
+fn a_flood_of_colliding_keys_costs_no_more_than_random_keys() {
+    const N: usize = 2048;
+    // 2048 rows live in a table of 4096 buckets: 12 low bits pick the bucket
+    let known = FastState::with_known_seed(0x5eed);
+    let flood = flood(&known, N, 12);
+    let random = random_keys(N);
+
+    // against the hash it was made for, the flood is real: the measure sees it (about 15
+    // times the comparisons of random keys)
+    let flood_known = cost(HashIndex::with_hasher(known.clone()), &flood);
+    let random_known = cost(HashIndex::with_hasher(known), &random);
+    assert!(
+        flood_known > 8 * random_known,
+        "a known hash: flood {flood_known} vs random {random_known} comparisons"
+    );
+
+    // a hash index seeds itself at random, so the same keys spread like any others
+    let flood_index = cost(HashIndex::new(), &flood);
+    let random_index = cost(HashIndex::new(), &random);
+    assert!(
+        flood_index <= random_index + random_index / 4 + 64,
+        "a seeded index: flood {flood_index} vs random {random_index} comparisons"
+    );
+}
+
+#[test]
+fn a_flood_spreads_over_the_buckets_of_a_seeded_index() {
+    let flood = flood(&FastState::with_known_seed(7), 1024, 10);
+    let index = HashIndex::new();
+    let mut load = HashMap::new();
+    for (k, _) in &flood {
+        *load.entry(index.hash_of(k) & 1023).or_insert(0u32) += 1;
+    }
+    // 1024 keys over 1024 buckets at random: the fullest bucket holds a handful, not 1024
+    let fullest = load.values().copied().max().unwrap_or(0);
+    assert!(fullest <= 12, "{fullest} keys in one bucket");
+    assert!(load.len() > 500, "{} buckets used", load.len());
 }
