@@ -27,7 +27,7 @@ pub fn run(args: &FuzzArgs) -> Result<(), String> {
     let bin = build()?;
     let mut summary = Vec::new();
     let mut failed = false;
-    for target in &args.targets {
+    for target in args.targets() {
         let t = run_target(&bin, target, args)?;
         failed |= t.failures > 0 || !t.crashes.is_empty();
         summary.push(format!(
@@ -66,7 +66,7 @@ fn run_target(bin: &PathBuf, target: &str, args: &FuzzArgs) -> Result<Totals, St
             .args(["run", target, "--seconds", &format!("{left:.1}")])
             .args(["--seed", &seed.to_string(), "--dir"])
             .arg(&dir)
-            .args(&args.runner_args)
+            .args(args.runner_args())
             // after a crash the seeds are not run again as they are (one may be the crash)
             .args(if seed == args.seed {
                 &[][..]

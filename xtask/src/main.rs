@@ -1,4 +1,5 @@
-//! Project tasks: `cargo xtask ci | conformance | bench`. See `cargo xtask help`.
+//! Project tasks: `cargo xtask ci | crash | soak | conformance | bench | fuzz`. See
+//! `cargo xtask --help`.
 
 mod args;
 mod driver;
@@ -9,7 +10,7 @@ mod procfs;
 mod requests;
 mod server;
 
-use args::{Command, LoadArgs, USAGE};
+use args::{BenchCommand, Command, Fuzz, FuzzReplay, LoadArgs};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -110,41 +111,53 @@ fn bench_load(args: &LoadArgs) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let command = match args::parse_command(&argv) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("xtask: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let cli = match args::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        // --help, or bad arguments: clap prints them and exits (2 for an error)
+        Err(e) => e.exit(),
+    };
+    let Some(command) = cli.command else {
+        return match args::print_help() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
     };
     let result = match command {
-        Command::Help => {
-            print!("{USAGE}");
-            Ok(())
-        }
         Command::Ci => ci(),
-        Command::Conformance(groups) => conformance(&groups),
-        Command::Crash(n) => {
+        Command::Conformance(args) => conformance(&args.runner_argv()),
+        Command::Crash { iterations } => {
             // read by the test process spawned below
-            std::env::set_var("AMELIE_CRASH_ITERATIONS", n.to_string());
+            std::env::set_var("AMELIE_CRASH_ITERATIONS", iterations.to_string());
             cargo(&["test", "--release", "--test", "crash", "--", "--nocapture"])
         }
-        Command::Soak(seconds) => {
+        Command::Soak { seconds } => {
             std::env::set_var("AMELIE_SOAK_SECONDS", seconds.to_string());
             cargo(&["test", "--release", "--test", "soak", "--", "--nocapture"])
         }
-        Command::Bench => bench_micro(&[]).map(|()| {
+        Command::Bench { command: None } => bench_micro(&[]).map(|()| {
             eprintln!(
                 "\nxtask: these were the criterion micro-benchmarks; for end-to-end HTTP throughput run\n  \
                  cargo xtask bench load --workload tpcb|insert|upsert|import|resolved|memory --clients 8 --seconds 10\n\
-                 (`cargo xtask help` lists the options)"
+                 (`cargo xtask bench load --help` lists the options)"
             )
         }),
-        Command::BenchMicro(filter) => bench_micro(&filter),
-        Command::BenchLoad(args) => bench_load(&args),
-        Command::Fuzz(args) => fuzz::run(&args),
-        Command::FuzzReplay(target, files) => fuzz::replay(&target, &files),
+        Command::Bench {
+            command: Some(BenchCommand::Micro { filter }),
+        } => bench_micro(&filter),
+        Command::Bench {
+            command: Some(BenchCommand::Load(args)),
+        } => bench_load(&args),
+        Command::Fuzz(Fuzz {
+            replay: Some(FuzzReplay::Replay { target, files }),
+            ..
+        }) => fuzz::replay(&target, &files),
+        Command::Fuzz(Fuzz {
+            run: Some(args), ..
+        }) => fuzz::run(&args),
+        Command::Fuzz(Fuzz {
+            replay: None,
+            run: None,
+        }) => unreachable!("clap requires a fuzz target or replay"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
