@@ -296,6 +296,18 @@ fn garbage_after_last_wal_record_is_ignored() {
     assert_eq!(ids(&s), (1..=15).collect::<Vec<i64>>());
     insert_one_by_one(&s, 16, 20);
     s.stop();
+    // the cut is logged as a warning, with the file and the bytes cut
+    let log = fs::read_to_string(repo.join("log")).expect("read <repo>/log");
+    let cuts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" WARN wal: cut a torn tail "))
+        .collect();
+    assert_eq!(cuts.len(), 1, "{log}");
+    let name = wal.file_name().unwrap().to_string_lossy();
+    assert!(
+        cuts[0].contains(&format!(" file=wal/{name} ")) && cuts[0].contains(" bytes=61 "),
+        "{log}"
+    );
 
     let mut s = Server::start(&repo, &["--backends=3"]);
     assert_eq!(ids(&s), (1..=20).collect::<Vec<i64>>());

@@ -125,6 +125,30 @@ impl Executor {
         if target.is_dir() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
+        tracing::info!(lsn, "checkpoint: start");
+        match self.write_and_install(&dir, lsn, workers) {
+            Ok(wal_files) => {
+                tracing::info!(
+                    lsn,
+                    wal_files_removed = wal_files,
+                    ms = started.elapsed().as_millis() as u64,
+                    "checkpoint: done"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(lsn, error = e.msg(), "checkpoint: failed");
+                Err(e)
+            }
+        }
+    }
+
+    /// The work of [`Executor::checkpoint`] under the exclusive lock: writes the checkpoint
+    /// of `lsn`, makes it the current one and removes what it covers. Returns the number of
+    /// WAL files removed.
+    fn write_and_install(&self, dir: &Path, lsn: u64, workers: Option<i64>) -> Result<usize> {
+        let target = dir.join(lsn.to_string());
         let tmp = dir.join(format!("{lsn}.incomplete"));
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp).map_err(|e| io_err(&tmp, e))?;
@@ -140,14 +164,13 @@ impl Executor {
         }
         sync_dir(&tmp);
         std::fs::rename(&tmp, &target).map_err(|e| io_err(&target, e))?;
-        sync_dir(&dir);
+        sync_dir(dir);
         self.checkpoint.store(lsn, Ordering::Release);
-        remove_others(&dir, lsn)?;
+        remove_others(dir, lsn)?;
         self.wal
             .lock()
             .remove_below(lsn.saturating_add(1))
-            .map_err(Error::from)?;
-        Ok(())
+            .map_err(Error::from)
     }
 
     fn write_checkpoint(&self, tmp: &Path, lsn: u64, workers: Option<usize>) -> Result<()> {

@@ -289,6 +289,9 @@ impl GroupCommit {
                 } else {
                     st.inflight.pop_front().into_iter().collect()
                 };
+                if all.len() > 1 {
+                    tracing::debug!(transactions = all.len(), "group abort");
+                }
                 Self::abort(nodes, &all, None);
                 continue;
             }
@@ -317,6 +320,11 @@ impl GroupCommit {
                     // nothing of the batch is durable: abort it and everything behind it
                     let mut all = batch;
                     all.extend(st.inflight.drain(..));
+                    tracing::error!(
+                        transactions = all.len(),
+                        error = e.msg(),
+                        "group commit: wal write failed, transactions aborted"
+                    );
                     Self::abort(nodes, &all, Some(e));
                 }
             }

@@ -363,6 +363,7 @@ impl Executor {
             .write_batch(&[(lsn, 1, &body)])
             .map_err(Error::from)?;
         self.lsn.store(lsn, Ordering::Release);
+        tracing::debug!(lsn, op = ?op, "ddl");
         self.apply_ddl(&op)
     }
 

@@ -5,7 +5,7 @@
 use amelie_common::FastMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -33,6 +33,10 @@ pub(crate) struct ConnState {
     /// Chosen to be closed to make room for a new connection (see [`Registry::admit`]).
     evicted: AtomicBool,
     evict: Notify,
+    /// Requests, bytes read and bytes written on this connection (for its log line).
+    requests: AtomicU64,
+    recv: AtomicU64,
+    sent: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -65,7 +69,23 @@ impl ConnState {
             linger: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
+            requests: AtomicU64::new(0),
+            recv: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
         }
+    }
+
+    /// `(requests, bytes read, bytes written)` on this connection so far.
+    pub(crate) fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.recv.load(Ordering::Relaxed),
+            self.sent.load(Ordering::Relaxed),
+        )
+    }
+
+    fn add_sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// The next time the connection must act: a request head under way must be complete,
@@ -83,6 +103,7 @@ impl ConnState {
 
     /// A request head was parsed: stop the header timer until the reply is built.
     pub(crate) fn begin_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         self.busy.store(true, Ordering::Relaxed);
         self.lock().header_deadline = None;
     }
@@ -113,7 +134,8 @@ impl ConnState {
         self.linger.load(Ordering::Relaxed)
     }
 
-    fn on_read(&self) {
+    fn on_read(&self, n: usize) {
+        self.recv.fetch_add(n as u64, Ordering::Relaxed);
         if self.busy.load(Ordering::Relaxed) {
             return;
         }
@@ -279,6 +301,7 @@ impl CountingIo {
                 Poll::Ready(Ok(n)) => {
                     r.sent += n;
                     self.stats.add_sent(n as u64);
+                    self.state.add_sent(n);
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -309,6 +332,7 @@ impl CountingIo {
         };
         if let Poll::Ready(Ok(n)) = res {
             self.stats.add_sent(n as u64);
+            self.state.add_sent(n);
         }
         res
     }
@@ -326,7 +350,7 @@ impl AsyncRead for CountingIo {
         let n = buf.filled().len() - before;
         if n > 0 {
             this.stats.add_recv(n as u64);
-            this.state.on_read();
+            this.state.on_read(n);
         }
         res
     }
@@ -465,7 +489,7 @@ mod tests {
     fn deadlines() {
         let c = conn();
         assert!(matches!(c.deadline(), Some((_, Deadline::Idle))));
-        c.on_read();
+        c.on_read(1);
         assert!(matches!(c.deadline(), Some((_, Deadline::Header))));
         c.begin_request();
         assert_eq!(c.deadline(), None);
@@ -473,5 +497,19 @@ mod tests {
         assert!(matches!(c.deadline(), Some((_, Deadline::Idle))));
         let never = ConnState::new(Duration::from_secs(1), Duration::ZERO);
         assert_eq!(never.deadline(), None);
+    }
+
+    #[test]
+    fn a_connection_counts_its_requests_and_bytes() {
+        let c = conn();
+        assert_eq!(c.counts(), (0, 0, 0));
+        c.on_read(100);
+        c.begin_request();
+        c.add_sent(40);
+        c.end_request();
+        c.on_read(5);
+        c.begin_request();
+        c.add_sent(2);
+        assert_eq!(c.counts(), (2, 105, 42));
     }
 }

@@ -13,7 +13,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,7 +70,8 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// received on that connection (keep-alive).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
-    /// Unique (per server) connection id, starting at 1.
+    /// Unique (per server, over every frontend) connection id, starting at 1; the `id` of
+    /// the connection's log lines.
     pub id: u64,
     /// `SET timezone` value of this connection, `None` = server default.
     pub timezone: Option<String>,
@@ -204,6 +205,9 @@ pub struct ServerConfig {
     pub limit_recv: Arc<AtomicU64>,
     /// Counters updated by the server.
     pub stats: Arc<HttpStats>,
+    /// Log each connection's opening and closing (`log_connections`), read as it opens;
+    /// shared so `SET log_connections` applies to the connections opened after it.
+    pub log_connections: Arc<AtomicBool>,
     /// Once the first byte of a request head arrived, the whole head must arrive within this
     /// time (else the connection is closed).
     pub header_read_timeout: Duration,
@@ -236,12 +240,14 @@ pub const BODY_FREE: usize = 64 * 1024;
 
 impl ServerConfig {
     /// A configuration with defaults: `limit_recv` 1 MiB, 30 s header and body timeouts,
-    /// 60 s idle timeout, 10,000 connections, 5 s shutdown timeout, 16 KiB header limit.
+    /// 60 s idle timeout, 10,000 connections, 5 s shutdown timeout, 16 KiB header limit,
+    /// connections not logged.
     pub fn new(listen: Vec<SocketAddr>) -> Self {
         ServerConfig {
             listen,
             limit_recv: Arc::new(AtomicU64::new(DEFAULT_LIMIT_RECV)),
             stats: Arc::new(HttpStats::new()),
+            log_connections: Arc::new(AtomicBool::new(false)),
             header_read_timeout: DEFAULT_HEADER_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,

@@ -4,7 +4,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -128,28 +128,38 @@ impl Listeners {
                 _ = &mut shutdown => break,
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 res = poll_fn(|cx| poll_accept(&listeners, &mut next, cx)) => match res {
-                    Ok((stream, idx)) => {
+                    Ok((stream, peer, idx)) => {
                         let state = Arc::new(ConnState::new(
                             shared.header_timeout,
                             shared.idle_timeout,
                         ));
                         let Some(key) = shared.registry.admit(&state, shared.max_connections)
                         else {
+                            tracing::warn!(
+                                peer = %peer,
+                                "connection refused: too many connections"
+                            );
                             refuse(stream);
                             continue;
                         };
-                        let auth = config.auth.get(idx).copied().unwrap_or(false);
-                        conns.spawn(run_connection(
+                        let accepted = Accepted {
                             stream,
+                            peer,
+                            auth: config.auth.get(idx).copied().unwrap_or(false),
+                            state,
+                            key,
+                        };
+                        conns.spawn(run_connection(
+                            accepted,
                             Arc::clone(&shared),
                             Arc::clone(&backend),
                             stop_rx.clone(),
-                            auth,
-                            state,
-                            key,
                         ));
                     }
-                    Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+                    Err(e) => {
+                        tracing::warn!(error = e.to_string(), "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await
+                    }
                 },
             }
         }
@@ -173,18 +183,18 @@ fn refuse(stream: TcpStream) {
 }
 
 /// Accept from whichever listener is ready, starting the scan at a rotating index. Also
-/// returns the index of the listener.
+/// returns the peer's address and the index of the listener.
 fn poll_accept(
     listeners: &[TcpListener],
     next: &mut usize,
     cx: &mut Context<'_>,
-) -> Poll<io::Result<(TcpStream, usize)>> {
+) -> Poll<io::Result<(TcpStream, SocketAddr, usize)>> {
     let n = listeners.len();
     for i in 0..n {
         let idx = (*next + i) % n;
         if let Poll::Ready(res) = listeners[idx].poll_accept(cx) {
             *next = (idx + 1) % n;
-            return Poll::Ready(res.map(|(stream, _peer)| (stream, idx)));
+            return Poll::Ready(res.map(|(stream, peer)| (stream, peer, idx)));
         }
     }
     Poll::Pending
@@ -194,6 +204,7 @@ fn poll_accept(
 struct Shared {
     limit_recv: Arc<AtomicU64>,
     stats: Arc<HttpStats>,
+    log_connections: Arc<AtomicBool>,
     header_timeout: Duration,
     body_timeout: Duration,
     idle_timeout: Duration,
@@ -201,7 +212,6 @@ struct Shared {
     registry: Arc<Registry>,
     memory_pool: Option<Arc<amelie_common::governor::MemoryPool>>,
     builder: http1::Builder,
-    next_session: AtomicU64,
 }
 
 impl Shared {
@@ -221,6 +231,7 @@ impl Shared {
         Shared {
             limit_recv: Arc::clone(&config.limit_recv),
             stats: Arc::clone(&config.stats),
+            log_connections: Arc::clone(&config.log_connections),
             header_timeout: config.header_read_timeout,
             body_timeout: config.body_read_timeout,
             idle_timeout: config.idle_timeout,
@@ -228,7 +239,6 @@ impl Shared {
             registry: Arc::clone(&config.connections),
             memory_pool: config.memory_pool.clone(),
             builder,
-            next_session: AtomicU64::new(1),
         }
     }
 }
@@ -239,18 +249,30 @@ struct ConnCtx<B> {
     shared: Arc<Shared>,
     state: Arc<ConnState>,
     session: Mutex<Session>,
+    /// The connection id (the session's), for log lines.
+    id: u64,
     /// The listener requires a token.
     auth: bool,
 }
 
-/// Decrements the open-connection counter and leaves the registry when the connection task
-/// ends (or is aborted).
-struct OpenGuard(Arc<HttpStats>, Arc<Shared>, u64);
+/// Decrements the open-connection counter, leaves the registry and logs the closing (when
+/// the opening was logged) when the connection task ends (or is aborted).
+struct OpenGuard {
+    shared: Arc<Shared>,
+    key: u64,
+    state: Arc<ConnState>,
+    /// Peer and id of a connection whose opening was logged.
+    logged: Option<(SocketAddr, u64)>,
+}
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0.connection_closed();
-        self.1.registry.remove(self.2);
+        self.shared.stats.connection_closed();
+        self.shared.registry.remove(self.key);
+        if let Some((peer, id)) = self.logged {
+            let (requests, recv, sent) = self.state.counts();
+            tracing::info!(peer = %peer, id, requests, recv, sent, "connection close");
+        }
     }
 }
 
@@ -268,26 +290,52 @@ enum Outcome {
     HeaderTimeout,
 }
 
-async fn run_connection<B: Backend>(
+/// A connection admitted to the registry, not yet served.
+struct Accepted {
     stream: TcpStream,
+    peer: SocketAddr,
+    /// The listener requires a token.
+    auth: bool,
+    state: Arc<ConnState>,
+    /// The connection's registry key.
+    key: u64,
+}
+
+async fn run_connection<B: Backend>(
+    accepted: Accepted,
     shared: Arc<Shared>,
     backend: Arc<B>,
     mut stop: watch::Receiver<bool>,
-    auth: bool,
-    state: Arc<ConnState>,
-    key: u64,
 ) {
+    let Accepted {
+        stream,
+        peer,
+        auth,
+        state,
+        key,
+    } = accepted;
     let _ = stream.set_nodelay(true);
     let stats = Arc::clone(&shared.stats);
     stats.connection_opened();
-    let _open = OpenGuard(Arc::clone(&stats), Arc::clone(&shared), key);
+    // registry keys are unique over every frontend sharing the registry
+    let id = key + 1;
+    let logged = shared.log_connections.load(Ordering::Relaxed);
+    if logged {
+        tracing::info!(peer = %peer, id, "connection open");
+    }
+    let _open = OpenGuard {
+        shared: Arc::clone(&shared),
+        key,
+        state: Arc::clone(&state),
+        logged: logged.then_some((peer, id)),
+    };
 
-    let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
     let ctx = Arc::new(ConnCtx {
         backend,
         shared: Arc::clone(&shared),
         state: Arc::clone(&state),
         session: Mutex::new(Session::new(id)),
+        id,
         auth,
     });
     let svc = service_fn(move |req: Request<Incoming>| {
@@ -360,6 +408,7 @@ async fn run_connection<B: Backend>(
     match outcome {
         Outcome::Done(Ok(())) if !state.linger() => {}
         Outcome::HeaderTimeout => {
+            tracing::debug!(id, "request header read timeout");
             // hyper is part-way through the head: answer for it, without waiting
             let io = conn.into_parts().io.into_inner();
             let _ = io
@@ -596,6 +645,12 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
         // past the limit, too slow, a broken chunk (or the client closed its end before the
         // body was complete: the reply goes nowhere), or no room in the memory pool
         Err(e) => {
+            match e {
+                BodyError::ServerMemory => {
+                    tracing::warn!(id = ctx.id, error = e.msg(), "request refused")
+                }
+                _ => tracing::debug!(id = ctx.id, error = e.msg(), "request body error"),
+            }
             ctx.state.set_linger();
             return Ok(reply::error_close(e.msg()));
         }
@@ -621,8 +676,14 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             match CatchUnwind(run).await {
                 Some(Ok(Some(body))) => reply::ok(body),
                 Some(Ok(None)) => reply::no_content(),
-                Some(Err(e)) => reply::error(e.msg()),
-                None => reply::error(MSG_PANIC),
+                Some(Err(e)) => {
+                    tracing::debug!(id = ctx.id, error = e.msg(), "request error");
+                    reply::error(e.msg())
+                }
+                None => {
+                    tracing::error!(id = ctx.id, "request panicked");
+                    reply::error(MSG_PANIC)
+                }
             }
         }
         ContentKind::Import => {
@@ -650,8 +711,14 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             ));
             match CatchUnwind(run).await {
                 Some(Ok(())) => reply::no_content(),
-                Some(Err(e)) => reply::error(e.msg()),
-                None => reply::error(MSG_PANIC),
+                Some(Err(e)) => {
+                    tracing::debug!(id = ctx.id, error = e.msg(), "import error");
+                    reply::error(e.msg())
+                }
+                None => {
+                    tracing::error!(id = ctx.id, "import panicked");
+                    reply::error(MSG_PANIC)
+                }
             }
         }
     };

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use amelie_common::{Error, Result};
 
 use crate::config::{parse_options, Options, VERSION};
-use crate::log::log;
 use crate::repo::{self, Repo};
 
 /// Repository used when the binary is started without arguments.
@@ -94,7 +93,10 @@ fn parse_args(args: &[String]) -> std::result::Result<Cmd, CliError> {
 
 /// Entry point of the binary (`args` without the program name); returns the exit code.
 pub fn main(args: Vec<String>) -> i32 {
-    main_until(args, crate::server::shutdown_signal())
+    let code = main_until(args, crate::server::shutdown_signal());
+    // the process exits next: write out the queued log lines
+    crate::log::shutdown();
+    code
 }
 
 /// [`main`] whose `start` runs until `until` completes instead of until SIGINT or SIGTERM,
@@ -139,20 +141,19 @@ fn start(
     options: &Options,
     until: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
+    let early = crate::log::to_stderr();
     let (repo, config) = Repo::open_or_create(dir, options)?;
     let _pid = repo.write_pid()?;
     crate::log::init(&config, &repo.dir)?;
-    log(&format!("amelie {VERSION}"));
+    drop(early);
+    tracing::info!(version = %VERSION, pid = std::process::id(), "amelie start");
     if repo.created {
-        log(&format!(
-            "bootstrap: new repository '{}'",
-            repo.dir.display()
-        ));
+        tracing::info!(dir = %repo.dir.display(), "bootstrap: new repository");
     }
     if config.log_options {
-        log("options:");
+        tracing::info!("options:");
         for (name, value) in config.show_all() {
-            log(&format!("  {name:<20} {value}"));
+            tracing::info!("  {name:<20} {value}");
         }
     }
     crate::server::run_until(config, repo, until)

@@ -1,7 +1,6 @@
 //! Wiring: recovery, compute nodes, the executor and the HTTP front end.
 
 use crate::config::Config;
-use crate::log::log;
 use crate::repo::Repo;
 use amelie_common::random::uuid_v4;
 use amelie_common::Error;
@@ -9,7 +8,7 @@ use amelie_executor::{Executor, ExecutorConfig, SessionCtx};
 use amelie_http::{Backend, ServerConfig, Session};
 use amelie_wal::WalConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,8 @@ struct ConfigState {
     repo: Repo,
     directory: String,
     limit_recv: Arc<AtomicU64>,
+    /// `log_connections`, read by the HTTP server as each connection opens.
+    log_connections: Arc<AtomicBool>,
     http: Arc<amelie_http::HttpStats>,
     /// `checkpoint_interval` in milliseconds (0: no periodic checkpoints), read by the
     /// checkpoint task so `SET checkpoint_interval` applies at once.
@@ -106,8 +107,13 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
             self.limit_recv
                 .store(next.limit_recv, std::sync::atomic::Ordering::Relaxed);
         }
+        if name == "log_connections" {
+            self.log_connections
+                .store(next.log_connections, std::sync::atomic::Ordering::Relaxed);
+        }
         self.repo.save_config(&next)?;
         *config = next;
+        tracing::info!(name = %name, value = %json, "config: set");
         Ok(())
     }
 
@@ -243,11 +249,11 @@ pub(crate) async fn shutdown_signal() {
         std::future::pending::<()>().await;
         return;
     };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
-    log("shutdown requested");
+    let signal = tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    };
+    tracing::info!(signal = %signal, "shutdown requested");
 }
 
 /// Tells the main thread that a frontend thread ended (dropped when it does).
@@ -312,37 +318,35 @@ pub fn run_until(
     };
     let (exec, report) = Executor::open(exec_config)?;
     if report.checkpoint.lsn > 0 {
-        log(&format!(
-            "checkpoint: loaded lsn {}, {} partitions, {} rows",
-            report.checkpoint.lsn, report.checkpoint.partitions, report.checkpoint.rows
-        ));
+        tracing::info!(
+            lsn = report.checkpoint.lsn,
+            partitions = report.checkpoint.partitions,
+            rows = report.checkpoint.rows,
+            "checkpoint: loaded"
+        );
     }
-    if let Some(t) = &report.truncated {
-        log(&format!("wal: cut a torn tail: {t}"));
-    }
-    log(&format!(
-        "recovery: {} wal files, {} wal records, {} row changes, lsn {}, {:.3} s",
-        exec.wal_status().files,
-        report.records,
-        report.changes,
-        report.last_lsn,
-        started.elapsed().as_secs_f64()
-    ));
+    // (a torn tail cut from the WAL is logged by the WAL as it cuts it)
+    tracing::info!(
+        wal_files = exec.wal_status().files,
+        wal_records = report.records,
+        changes = report.changes,
+        lsn = report.last_lsn,
+        seconds = format_args!("{:.3}", started.elapsed().as_secs_f64()),
+        "recovery: done"
+    );
     if report.records == 0 && exec.catalog().nodes.is_empty() {
         for _ in 0..config.backends {
             let uuid = uuid_v4();
             rt.block_on(exec.create_node(uuid))?;
         }
-        log(&format!(
-            "bootstrap: created {} compute nodes",
-            config.backends
-        ));
+        tracing::info!(nodes = config.backends, "bootstrap: created compute nodes");
         // the first checkpoint makes the node definitions durable on their own
         rt.block_on(exec.checkpoint(None))?;
     }
     exec.reset_wal_counters();
     let mut http = ServerConfig::new(listen_addrs(&config)?);
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
+    http.log_connections = Arc::new(AtomicBool::new(config.log_connections));
     http.auth = config.listen.iter().map(|l| l.auth).collect();
     http.max_connections = connection_cap(config.limit_connections);
     http.idle_timeout = Duration::from_millis(config.idle_timeout_ms);
@@ -360,6 +364,7 @@ pub fn run_until(
         directory: repo.dir.display().to_string(),
         repo,
         limit_recv: http.limit_recv.clone(),
+        log_connections: http.log_connections.clone(),
         http: http.stats.clone(),
         checkpoint_every_ms: checkpoint_every_ms.clone(),
     }));
@@ -375,7 +380,7 @@ pub fn run_until(
         .block_on(amelie_http::bind(http))
         .map_err(|e| Error::new(format!("{e}")))?;
     for a in listeners.local_addrs() {
-        log(&format!("listening on {a}"));
+        tracing::info!(addr = %a, "listening");
     }
     let (sockets, http) = listeners
         .into_std()
@@ -440,15 +445,14 @@ pub fn run_until(
                         continue;
                     }
                     last = std::time::Instant::now();
-                    if let Err(e) = s.exec.checkpoint(None).await {
-                        log(&format!("checkpoint: {}", e));
-                    }
+                    // a failure is logged by the executor
+                    let _ = s.exec.checkpoint(None).await;
                 }
             };
             tokio::select! {
                 _ = checkpoints => {}
                 _ = stop => {}
-                _ = ended.recv() => log("a frontend stopped: shutting down"),
+                _ = ended.recv() => tracing::error!("a frontend stopped: shutting down"),
             }
         });
     }
@@ -465,6 +469,6 @@ pub fn run_until(
     drop(rt);
     // stop the nodes and close the WAL (synced on drop)
     drop(server);
-    log("stopped");
+    tracing::info!("stopped");
     result
 }

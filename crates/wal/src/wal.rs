@@ -178,6 +178,13 @@ impl Wal {
                     f.set_len(scan.valid_len).map_err(io)?;
                     f.sync_all().map_err(io)?;
                 }
+                tracing::warn!(
+                    file = %amelie_common::path_tail(path),
+                    offset = damage.offset,
+                    bytes = damage.cut,
+                    reason = damage.reason,
+                    "wal: cut a torn tail"
+                );
                 recovery.truncated = Some(damage.describe(path));
             }
             files.push(WalFileInfo {
@@ -195,10 +202,12 @@ impl Wal {
             Some(cur) => open_append(&format::file_path(&dir, cur.first_lsn))?,
             None => {
                 let first = last_lsn + 1;
-                let file = create_log_file(&format::file_path(&dir, first), durable)?;
+                let path = format::file_path(&dir, first);
+                let file = create_log_file(&path, durable)?;
                 if durable {
                     sync_dir(&dir)?;
                 }
+                tracing::info!(file = %amelie_common::path_tail(&path), "wal: created");
                 files.push(WalFileInfo {
                     first_lsn: first,
                     last_lsn: None,
@@ -283,12 +292,25 @@ impl Wal {
             .expect("wal always has a current file");
         if let Err(e) = self.file.write_all(&self.buf) {
             let path = format::file_path(&self.config.dir, cur.first_lsn);
+            let file = amelie_common::path_tail(&path);
             // Undo a partial write so later batches do not land behind garbage.
             if let Err(undo) = self.file.set_len(cur.size) {
+                tracing::error!(
+                    file = %file,
+                    error = e.to_string(),
+                    undo = undo.to_string(),
+                    "wal: write failed and could not be undone, no more writes"
+                );
                 self.failed = Some(format!(
-                    "write to '{}' failed ({e}) and could not be undone ({undo})",
-                    amelie_common::path_tail(&path)
+                    "write to '{file}' failed ({e}) and could not be undone ({undo})"
                 ));
+            } else {
+                tracing::error!(
+                    file = %file,
+                    error = e.to_string(),
+                    records = records.len(),
+                    "wal: write failed"
+                );
             }
             return Err(WalError::io(&path, e));
         }
@@ -307,6 +329,13 @@ impl Wal {
         if cur_size >= self.config.rotate_wm {
             if let Err(e) = self.rotate() {
                 self.stats.rotate_failures += 1;
+                if self.rotate_error.is_none() {
+                    // retried on every write: logged once until a rotation succeeds
+                    tracing::warn!(
+                        error = e.to_string(),
+                        "wal: rotation failed, writing on in the current file"
+                    );
+                }
                 self.rotate_error = Some(e.to_string());
             }
         }
@@ -352,6 +381,7 @@ impl Wal {
         });
         self.stats.rotations += 1;
         self.rotate_error = None;
+        tracing::info!(file = %amelie_common::path_tail(&path), "wal: rotated");
         Ok(())
     }
 
@@ -368,10 +398,13 @@ impl Wal {
         }
         if let Err(e) = self.file.sync_data() {
             let path = self.current_path();
-            self.failed = Some(format!(
-                "fsync of '{}' failed: {e}",
-                amelie_common::path_tail(&path)
-            ));
+            let file = amelie_common::path_tail(&path);
+            tracing::error!(
+                file = %file,
+                error = e.to_string(),
+                "wal: fsync failed, no more writes"
+            );
+            self.failed = Some(format!("fsync of '{file}' failed: {e}"));
             return Err(WalError::io(&path, e));
         }
         self.dirty = false;
@@ -403,6 +436,9 @@ impl Wal {
         self.files.drain(..removable);
         if removable > 0 && (self.config.sync_on_write || self.config.sync_on_rotate) {
             sync_dir(&self.config.dir)?;
+        }
+        if removable > 0 {
+            tracing::debug!(files = removable, below = lsn, "wal: removed files");
         }
         Ok(removable)
     }
