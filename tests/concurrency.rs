@@ -66,7 +66,7 @@ fn setup(s: &Server) {
 fn worker(port: u16, t: usize, deadline: Instant, barrier: Arc<Barrier>) -> Outcome {
     let mut out = Outcome::default();
     let mut rng = Rng::new(0x5eed + t as u64);
-    let mut conn = match Conn::connect(port) {
+    let mut conn = match Client::local(port) {
         Ok(c) => c,
         Err(e) => {
             out.errors.push(format!("thread {t}: connect: {e}"));

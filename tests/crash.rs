@@ -50,7 +50,7 @@ fn kill_9_under_load_loses_no_acknowledged_write() {
                 let (stop, acked) = (stop.clone(), acked.clone());
                 std::thread::spawn(move || {
                     let mut rng = Rng::new((iteration * 100 + c) as u64 + 1);
-                    let Ok(mut conn) = Conn::connect(port) else {
+                    let Ok(mut conn) = Client::local(port) else {
                         return;
                     };
                     let mut k = 0i64;

@@ -31,7 +31,7 @@ fn failing_transactions_leave_no_trace_under_concurrency() {
         .map(|t| {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let mut conn = Conn::connect(port).expect("connect");
+                let mut conn = Client::local(port).expect("connect");
                 let mut rng = Rng::new(t as u64 + 7);
                 let mut applied = vec![0i64; ACCOUNTS as usize];
                 let (mut ok, mut failed, mut conflicts) = (0u64, 0u64, 0u64);

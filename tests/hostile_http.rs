@@ -15,8 +15,8 @@ use common::*;
 
 /// A connection that sent a request head announcing a body and only part of the body: it is
 /// busy (its request is being read) until the body timeout.
-fn busy_conn(port: u16) -> Conn {
-    let mut c = Conn::connect(port).expect("connect");
+fn busy_conn(port: u16) -> Client {
+    let mut c = Client::local(port).expect("connect");
     c.send_bytes(
         format!(
             "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\n\
@@ -29,8 +29,8 @@ fn busy_conn(port: u16) -> Conn {
 }
 
 /// A keep-alive connection that answered one `select 1` (so the server has registered it).
-fn idle_conn(port: u16) -> Conn {
-    let mut c = Conn::connect(port).expect("connect");
+fn idle_conn(port: u16) -> Client {
+    let mut c = Client::local(port).expect("connect");
     assert_eq!(c.sql("select 1").expect("select 1"), (200, "[1]".into()));
     c
 }
@@ -48,7 +48,7 @@ fn connection_cap_closes_the_longest_idle_connection() {
         &["--limit_connections=4", "--idle_timeout_ms=0"],
     );
     settle();
-    let mut conns: Vec<Conn> = Vec::new();
+    let mut conns: Vec<Client> = Vec::new();
     for _ in 0..4 {
         conns.push(idle_conn(s.port));
         std::thread::sleep(Duration::from_millis(20));
@@ -78,8 +78,8 @@ fn many_idle_sockets_do_not_lock_new_clients_out() {
     );
     settle();
     // four times the cap of idle sockets that never send anything
-    let idle: Vec<Conn> = (0..200)
-        .map(|_| Conn::connect(s.port).expect("connect"))
+    let idle: Vec<Client> = (0..200)
+        .map(|_| Client::local(s.port).expect("connect"))
         .collect();
     let started = Instant::now();
     s.expect("select 1", 200, "[1]");
@@ -105,7 +105,7 @@ fn at_the_cap_with_every_connection_busy_a_new_one_is_refused() {
     settle();
     let busy = [busy_conn(s.port), busy_conn(s.port)];
     std::thread::sleep(Duration::from_millis(200));
-    let mut c = Conn::connect(s.port).expect("connect");
+    let mut c = Client::local(s.port).expect("connect");
     let r = c.read_response().expect("a 503 reply");
     assert_eq!(r.status, 503, "{r:?}");
     assert_eq!(r.text(), error_body("too many connections"));
@@ -113,7 +113,7 @@ fn at_the_cap_with_every_connection_busy_a_new_one_is_refused() {
     // a client that sent a whole request before it was refused still reads the 503 (the
     // server drains what it sent instead of resetting the connection)
     for _ in 0..5 {
-        let mut c = Conn::connect(s.port).expect("connect");
+        let mut c = Client::local(s.port).expect("connect");
         let body = vec![b' '; 1 << 20];
         let mut req = format!(
             "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
@@ -145,7 +145,7 @@ fn idle_connections_time_out() {
     let took = started.elapsed();
     assert!(took >= Duration::from_millis(300), "{took:?}");
     // a connection that never sends anything, too
-    let mut silent = Conn::connect(s.port).expect("connect");
+    let mut silent = Client::local(s.port).expect("connect");
     assert!(silent.is_closed_by_peer(Duration::from_secs(5)));
     // a connection in use stays open
     let mut active = idle_conn(s.port);
@@ -176,7 +176,7 @@ fn a_slow_request_head_or_body_is_cut_off() {
             body.len()
         )
     };
-    let mut head = Conn::connect(s.port).expect("connect");
+    let mut head = Client::local(s.port).expect("connect");
     head.send_bytes(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
     let started = Instant::now();
     let reply = head.read_all(Duration::from_secs(5));
@@ -233,7 +233,7 @@ fn limit_recv_cannot_lock_clients_out() {
         .expect("spawn amelie-server");
     let deadline = Instant::now() + START_TIMEOUT;
     let outcome = loop {
-        match Conn::connect_timeout(port, Duration::from_secs(2))
+        match Client::local_timeout(port, Duration::from_secs(2))
             .and_then(|mut c| c.sql("set limit_recv to 1048576"))
         {
             Ok((204, _)) => break Ok(()),
@@ -241,7 +241,7 @@ fn limit_recv_cannot_lock_clients_out() {
             r => break Err(format!("set limit_recv after restart: {r:?}")),
         }
     };
-    let select = Conn::connect(port).and_then(|mut c| c.sql("select 1"));
+    let select = Client::local(port).and_then(|mut c| c.sql("select 1"));
     let _ = child.kill();
     let _ = child.wait();
     outcome.unwrap();
@@ -333,7 +333,7 @@ impl AuthServer {
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Ok((200, _)) = Conn::connect_timeout(open, Duration::from_secs(2))
+            if let Ok((200, _)) = Client::local_timeout(open, Duration::from_secs(2))
                 .and_then(|mut c| c.sql("select 1"))
             {
                 return server;
@@ -345,7 +345,7 @@ impl AuthServer {
 
     /// `POST /` of `sql` with an optional bearer token; returns (status, body).
     fn post(&self, port: u16, token: Option<&str>, sql: &str) -> (u16, String) {
-        let mut c = Conn::connect(port).expect("connect");
+        let mut c = Client::local(port).expect("connect");
         let mut head =
             format!("POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\n");
         if let Some(t) = token {
@@ -457,7 +457,11 @@ fn absolute_form_import_target_is_refused() {
         "http://evil.example/public/t".to_string(),
     ] {
         let r = c
-            .request("POST", &target, Some("text/csv"), b"1\n2\n")
+            .request(
+                &Request::post(&target)
+                    .content_type("text/csv")
+                    .body(b"1\n2\n"),
+            )
             .expect("reply");
         assert_eq!(
             (r.status, r.text()),
@@ -467,7 +471,11 @@ fn absolute_form_import_target_is_refused() {
     }
     // the origin form works
     let r = c
-        .request("POST", "/public/t", Some("text/csv"), b"3\n")
+        .request(
+            &Request::post("/public/t")
+                .content_type("text/csv")
+                .body(b"3\n"),
+        )
         .expect("reply");
     assert_eq!(r.status, 204, "{}", r.text());
     s.expect("select count(*) from t", 200, "[1]");

@@ -14,7 +14,7 @@ use common::*;
 /// response: the server may answer (e.g. `http request limit reached`) before reading the whole
 /// body, and may even close the connection; neither must turn into a client-side deadlock.
 fn post_large(port: u16, content_type: &str, body: Vec<u8>) -> Response {
-    let mut conn = Conn::connect(port).expect("connect");
+    let mut conn = Client::local(port).expect("connect");
     let head = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
@@ -123,7 +123,11 @@ fn non_post_methods_get_403_and_connection_closed() {
     for method in ["GET", "PUT", "DELETE"] {
         let mut c = s.conn();
         let r = c
-            .request(method, "/", Some("text/plain"), b"select 1")
+            .request(
+                &Request::new(method, "/")
+                    .content_type("text/plain")
+                    .body(b"select 1"),
+            )
             .unwrap_or_else(|e| panic!("{method}: no response: {e}"));
         assert_eq!(r.status, 403, "{method}: {}", r.text());
         assert!(
@@ -337,7 +341,9 @@ fn keep_alive_serves_many_requests_on_one_connection() {
         (200, "[1]".to_string())
     );
     // A wrong Content-Type is answered on the same connection, too.
-    let r = c.request("POST", "/", Some("text/csv-nope"), b"x").unwrap();
+    let r = c
+        .request(&Request::post("/").content_type("text/csv-nope").body(b"x"))
+        .unwrap();
     assert_eq!(r.status, 400);
     for i in 0..20 {
         assert_eq!(

@@ -35,7 +35,7 @@ fn coordinator_row_sets_are_bounded_and_others_are_answered_meanwhile() {
     // the cross join runs while another connection of the same frontend is answered
     let port = server.port;
     let heavy = std::thread::spawn(move || {
-        let mut c = Conn::connect(port).expect("connect");
+        let mut c = Client::local(port).expect("connect");
         c.sql(CROSS).expect("reply")
     });
     std::thread::sleep(Duration::from_millis(50));
@@ -92,7 +92,7 @@ fn a_request_whose_client_left_stops() {
     // unlimited, the cross join of 1,000 rows would run for minutes
     server.exec("set limit_memory to 0");
     {
-        let mut c = Conn::connect(server.port).expect("connect");
+        let mut c = Client::local(server.port).expect("connect");
         let body = CROSS.as_bytes();
         let head = format!(
             "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
@@ -141,14 +141,14 @@ fn a_failed_read_does_not_abort_the_writes_behind_it() {
     server.exec("set limit_memory to 20000000");
     let port = server.port;
     let heavy = std::thread::spawn(move || {
-        let mut c = Conn::connect(port).expect("connect");
+        let mut c = Client::local(port).expect("connect");
         c.sql(CROSS).expect("reply")
     });
     std::thread::sleep(Duration::from_millis(30));
     let writers: Vec<_> = (0..4)
         .map(|_| {
             std::thread::spawn(move || {
-                let mut c = Conn::connect(port).expect("connect");
+                let mut c = Client::local(port).expect("connect");
                 c.sql("insert into t generate 10").expect("reply")
             })
         })

@@ -197,7 +197,7 @@ fn nodes_change_under_insert_load() {
         .map(|c| {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                let mut conn = Conn::connect(port).expect("connect");
+                let mut conn = Client::local(port).expect("connect");
                 let mut acked = Vec::new();
                 let mut errors = Vec::new();
                 let mut k = 0i64;

@@ -161,7 +161,7 @@ fn hostile_requests() -> Vec<Hostile> {
 /// Sends one hostile request; panics unless it is answered with a 4xx carrying a message or
 /// the connection is closed without an answer where that is the right outcome.
 fn send_hostile(port: u16, req: &Hostile) {
-    let Ok(mut conn) = Conn::connect(port) else {
+    let Ok(mut conn) = Client::local(port) else {
         return;
     };
     if conn.send_bytes(&req.raw).is_err() {
@@ -262,7 +262,7 @@ fn valid_and_hostile_clients_for_a_minute_then_a_restart() {
                     }
                     return;
                 }
-                let mut conn = Conn::connect(port).expect("connect");
+                let mut conn = Client::local(port).expect("connect");
                 let mut k = 0i64;
                 while !stop.load(Ordering::Relaxed) {
                     let pick = rng.next_u64() % 10;

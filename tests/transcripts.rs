@@ -308,7 +308,7 @@ fn describe_expect(e: &Expect) -> String {
 struct Session {
     server: Server,
     args: Vec<String>,
-    conn: Option<Conn>,
+    conn: Option<Client>,
 }
 
 impl Session {
@@ -326,13 +326,13 @@ impl Session {
         // One retry on a fresh connection: the previous reply may have closed the old one.
         for attempt in 0..2 {
             if self.conn.is_none() {
-                match Conn::connect(self.server.port) {
+                match Client::local(self.server.port) {
                     Ok(c) => self.conn = Some(c),
                     Err(e) => return Reply::Transport(format!("connect: {e}")),
                 }
             }
             let conn = self.conn.as_mut().expect("connection present");
-            match conn.request("POST", "/", Some("text/plain"), sql.as_bytes()) {
+            match conn.request(&Request::sql(sql)) {
                 Ok(r) => return Reply::Http(r.status, r.text()),
                 Err(e) => {
                     self.conn = None;

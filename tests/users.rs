@@ -162,7 +162,7 @@ impl AuthServer {
         };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Ok((200, _)) = Conn::connect_timeout(open, Duration::from_secs(2))
+            if let Ok((200, _)) = Client::local_timeout(open, Duration::from_secs(2))
                 .and_then(|mut c| c.sql("select 1"))
             {
                 return server;
@@ -174,7 +174,7 @@ impl AuthServer {
 
     /// `POST /` of `sql` with an optional raw `Authorization` header value.
     fn post(&self, port: u16, authorization: Option<&str>, sql: &str) -> (Response, bool) {
-        let mut c = Conn::connect(port).expect("connect");
+        let mut c = Client::local(port).expect("connect");
         let mut head =
             format!("POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\n");
         if let Some(a) = authorization {

@@ -34,7 +34,7 @@ fn watch_waits_until_true_without_blocking() {
     let port = s.port;
     let started = Instant::now();
     let waiter = std::thread::spawn(move || {
-        let mut c = Conn::connect(port).expect("connect");
+        let mut c = Client::local(port).expect("connect");
         let r = c
             .sql("watch system.user('ready') is not null")
             .expect("watch reply");

@@ -1,6 +1,6 @@
 //! Shared harness for the end-to-end tests: start the real `amelie-server` binary on a free
-//! loopback port, talk to it with a tiny blocking HTTP/1.1 client over `std::net::TcpStream`,
-//! stop it with SIGTERM (or SIGKILL) and clean up temporary directories.
+//! loopback port, talk to it with the blocking HTTP/1.1 client of `amelie-testclient`
+//! (`crates/testclient`, shared with `crates/http/tests`, xtask and the fuzz runner), stop it with SIGTERM (or SIGKILL) and clean up temporary directories.
 //!
 //! Layout of one test's temporary directory (`TestDir`):
 //!
@@ -17,8 +17,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,8 +31,6 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_amelie-server");
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long `Server::stop` waits for the process to exit after SIGTERM.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
-/// Read/write timeout of client connections (a hung server fails the test instead of hanging it).
-pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 static DIR_COUNTER: AtomicUsize = AtomicUsize::new(0);
 static START_COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -110,229 +107,11 @@ pub fn free_port() -> u16 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP client
+// HTTP client: the shared dev-only crate amelie-testclient (crates/testclient)
 // ---------------------------------------------------------------------------------------------
 
-/// One HTTP response.
-#[derive(Debug, Clone)]
-pub struct Response {
-    /// The full status line without CRLF, e.g. `HTTP/1.1 200 OK`.
-    pub status_line: String,
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// Body as (lossy) UTF-8 text.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// First header with this name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A blocking HTTP/1.1 keep-alive connection.
-pub struct Conn {
-    port: u16,
-    reader: BufReader<TcpStream>,
-}
-
-impl Conn {
-    pub fn connect(port: u16) -> io::Result<Conn> {
-        Conn::connect_timeout(port, IO_TIMEOUT)
-    }
-
-    pub fn connect_timeout(port: u16, timeout: Duration) -> io::Result<Conn> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let stream = TcpStream::connect_timeout(&addr, timeout.min(Duration::from_secs(5)))?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
-        stream.set_nodelay(true)?;
-        Ok(Conn {
-            port,
-            reader: BufReader::new(stream),
-        })
-    }
-
-    pub fn stream(&self) -> &TcpStream {
-        self.reader.get_ref()
-    }
-
-    pub fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
-        self.reader.get_ref().set_read_timeout(Some(t))
-    }
-
-    /// Write raw bytes.
-    pub fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let s = self.reader.get_mut();
-        s.write_all(bytes)?;
-        s.flush()
-    }
-
-    /// Send one request. `content_type: None` omits the Content-Type header. A Content-Length
-    /// header is always sent (use `send_bytes` for anything unusual).
-    pub fn send_request(
-        &mut self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> io::Result<()> {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n",
-            self.port
-        );
-        if let Some(ct) = content_type {
-            head.push_str(&format!("Content-Type: {ct}\r\n"));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        let mut buf = head.into_bytes();
-        buf.extend_from_slice(body);
-        self.send_bytes(&buf)
-    }
-
-    pub fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> io::Result<Response> {
-        self.send_request(method, path, content_type, body)?;
-        self.read_response()
-    }
-
-    /// `POST /` with `Content-Type: text/plain`; returns (status, body text).
-    pub fn sql(&mut self, sql: &str) -> io::Result<(u16, String)> {
-        let r = self.request("POST", "/", Some("text/plain"), sql.as_bytes())?;
-        Ok((r.status, r.text()))
-    }
-
-    /// Read one response: status line, headers, then a `Content-Length` body; without
-    /// `Content-Length`, a 1xx/204/304 has no body and anything else is read until EOF.
-    pub fn read_response(&mut self) -> io::Result<Response> {
-        let status_line = self.read_line()?;
-        if status_line.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed before a response",
-            ));
-        }
-        let status_line = status_line.trim_end_matches(['\r', '\n']).to_string();
-        let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap_or("");
-        if !version.starts_with("HTTP/") {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad status line {status_line:?}"),
-            ));
-        }
-        let status: u16 = parts.next().unwrap_or("").parse().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad status line {status_line:?}"),
-            )
-        })?;
-        let mut headers = Vec::new();
-        loop {
-            let line = self.read_line()?;
-            if line.is_empty() {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed inside the header block",
-                ));
-            }
-            let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() {
-                break;
-            }
-            match line.split_once(':') {
-                Some((n, v)) => headers.push((n.trim().to_string(), v.trim().to_string())),
-                None => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("bad header line {line:?}"),
-                    ))
-                }
-            }
-        }
-        let content_length = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map(|(_, v)| v.parse::<usize>())
-            .transpose()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad Content-Length"))?;
-        let mut body = Vec::new();
-        match content_length {
-            Some(n) => {
-                body.resize(n, 0);
-                self.reader.read_exact(&mut body)?;
-            }
-            None if status < 200 || status == 204 || status == 304 => {}
-            None => {
-                self.reader.read_to_end(&mut body)?;
-            }
-        }
-        Ok(Response {
-            status_line,
-            status,
-            headers,
-            body,
-        })
-    }
-
-    fn read_line(&mut self) -> io::Result<String> {
-        let mut buf = Vec::new();
-        self.reader.read_until(b'\n', &mut buf)?;
-        String::from_utf8(buf)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "non UTF-8 response head"))
-    }
-
-    /// True when the peer has closed the connection (a read returns EOF or a reset) within the
-    /// read timeout; false if more data arrives or the read times out.
-    pub fn is_closed_by_peer(&mut self, timeout: Duration) -> bool {
-        let _ = self.set_read_timeout(timeout);
-        if !self.reader.buffer().is_empty() {
-            return false;
-        }
-        let mut b = [0u8; 1];
-        match self.reader.read(&mut b) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => matches!(
-                e.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-            ),
-        }
-    }
-
-    /// Read whatever arrives until EOF, an error or `timeout` (used after malformed input).
-    pub fn read_all(&mut self, timeout: Duration) -> Vec<u8> {
-        let _ = self.set_read_timeout(timeout);
-        let mut out = self.reader.buffer().to_vec();
-        let n = out.len();
-        self.reader.consume(n);
-        let mut buf = [0u8; 4096];
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            match self.reader.get_mut().read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-                Err(_) => break,
-            }
-        }
-        out
-    }
-}
+use amelie_testclient::raw;
+pub use amelie_testclient::{Client, Request, Response};
 
 // ---------------------------------------------------------------------------------------------
 // Server process
@@ -417,7 +196,7 @@ impl Server {
                     self.stdout()
                 );
             }
-            let last = match Conn::connect_timeout(self.port, Duration::from_secs(2))
+            let last = match Client::local_timeout(self.port, Duration::from_secs(2))
                 .and_then(|mut c| c.sql("select 1"))
             {
                 Ok((200, body)) if body == "[1]" => return,
@@ -473,8 +252,8 @@ impl Server {
     }
 
     /// A new keep-alive connection.
-    pub fn conn(&self) -> Conn {
-        Conn::connect(self.port)
+    pub fn conn(&self) -> Client {
+        Client::local(self.port)
             .unwrap_or_else(|e| panic!("connect to 127.0.0.1:{}: {e}", self.port))
     }
 
@@ -487,19 +266,22 @@ impl Server {
 
     /// `POST path` with an optional Content-Type on a new connection.
     pub fn post_with(&self, content_type: Option<&str>, path: &str, body: &[u8]) -> Response {
+        let mut request = Request::post(path).body(body);
+        if let Some(ct) = content_type {
+            request = request.content_type(ct);
+        }
         self.conn()
-            .request("POST", path, content_type, body)
+            .request(&request)
             .unwrap_or_else(|e| panic!("POST {path} failed: {e}\nstderr:\n{}", self.stderr()))
     }
 
     /// Send raw bytes on a new connection, half-close it, and return whatever the server
     /// answers until it closes the connection (or `timeout`).
     pub fn send_raw(&self, bytes: &[u8], timeout: Duration) -> Vec<u8> {
-        let mut c = self.conn();
-        // The server may close early; a failed write is not an error here.
-        let _ = c.send_bytes(bytes);
-        let _ = c.stream().shutdown(Shutdown::Write);
-        c.read_all(timeout)
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        raw::exchange(addr, bytes, timeout)
+            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"))
+            .bytes
     }
 
     /// `post` that must succeed with the given status and exact body.

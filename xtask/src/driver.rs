@@ -3,8 +3,10 @@
 //! connection the next request goes out on it. The buffers of a connection are reused; a
 //! workload whose request never changes builds it once.
 
-use crate::http::{json_msg, parse_head};
-use crate::requests::{push_int, Generator};
+use crate::requests::Generator;
+use amelie_testclient::encode::frame;
+use amelie_testclient::json_msg;
+use amelie_testclient::parse::{self, Framing};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use std::collections::HashMap;
@@ -127,21 +129,10 @@ fn open(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(TcpStream::from_std(stream))
 }
 
-/// `POST <path> HTTP/1.1` and the headers up to the value of `Content-Length`.
+/// `POST <path> HTTP/1.1` and the headers up to the value of `Content-Length` (the shared
+/// encoder of `amelie-testclient`; [`frame`] completes it per request).
 pub fn request_prefix(host: &str, path: &str, content_type: &str) -> Vec<u8> {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: "
-    )
-    .into_bytes()
-}
-
-/// Writes a whole request: `prefix` (see [`request_prefix`]), the length of `body`, `body`.
-pub fn frame(out: &mut Vec<u8>, prefix: &[u8], body: &[u8]) {
-    out.clear();
-    out.extend_from_slice(prefix);
-    push_int(out, body.len() as i64);
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(body);
+    amelie_testclient::encode::prefix("POST", path, host, &[("Content-Type", content_type)])
 }
 
 /// One client thread: its connections and its event loop.
@@ -349,9 +340,17 @@ impl<'a> Worker<'a> {
         }
         loop {
             let c = &mut self.conns[i];
-            let head = match parse_head(&c.input[..c.filled]) {
-                Ok(Some(head)) if c.filled >= head.total() => head,
-                Ok(_) => break,
+            let input = &c.input[..c.filled];
+            let head = match parse::parse_head(input) {
+                Ok(Some(head)) => head,
+                Ok(None) => break,
+                Err(e) => return self.fail(i, format!("io: bad response: {e}"), phase, now),
+            };
+            let total = match parse::message_len(input, &head) {
+                Ok(Some(total)) => total,
+                // a body delimited by the end of the connection is complete at EOF
+                Ok(None) if eof && head.framing == Framing::UntilClose => c.filled,
+                Ok(None) => break,
                 Err(e) => return self.fail(i, format!("io: bad response: {e}"), phase, now),
             };
             if !c.in_flight {
@@ -359,18 +358,23 @@ impl<'a> Worker<'a> {
             }
             c.in_flight = false;
             self.in_flight -= 1;
+            let body = match parse::body(&c.input[..total], &head) {
+                Ok(body) => body,
+                Err(e) => return self.fail(i, format!("io: bad response: {e}"), phase, now),
+            };
             record_reply(
                 &mut self.stats,
                 self.shared,
                 head.status,
-                &c.input[head.len..head.total()],
+                &body,
                 now.duration_since(c.sent_at),
                 phase == MEASURE,
             );
-            c.input.copy_within(head.total()..c.filled, 0);
-            c.filled -= head.total();
+            drop(body);
+            c.input.copy_within(total..c.filled, 0);
+            c.filled -= total;
             // a 403 (or anything with Connection: close) ends the connection on the server side
-            if head.close || head.status == 403 {
+            if head.close || head.status == 403 || head.framing == Framing::UntilClose {
                 self.reopen(i, phase, now);
                 return;
             }

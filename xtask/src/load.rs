@@ -4,9 +4,10 @@
 
 use crate::args::{LoadArgs, Workload, AGG_ROWS};
 use crate::driver::{Shared, ThreadStats, Worker, MEASURE, STOP};
-use crate::http::Client;
+use crate::http;
 use crate::procfs;
 use crate::requests::{self, Generator, ACCOUNTS_PER_BRANCH, TELLERS_PER_BRANCH};
+use amelie_testclient::Client;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;
 use std::sync::Barrier;
@@ -37,7 +38,7 @@ fn parse_scalar(body: &[u8]) -> Option<i64> {
 
 fn query_scalar(c: &mut Client, sql: &str) -> Result<i64, String> {
     let r = c.execute(sql).map_err(|e| format!("`{sql}`: {e}"))?;
-    parse_scalar(&r.body).ok_or_else(|| format!("`{sql}`: unexpected result {}", r.body_text()))
+    parse_scalar(&r.body).ok_or_else(|| format!("`{sql}`: unexpected result {}", r.text()))
 }
 
 /// Creates the schema and drops the workload's tables, so a server can be reused.
@@ -63,9 +64,7 @@ fn setup_tpcb(c: &mut Client, scale: i64) -> Result<(), String> {
     ] {
         for id in 0..count {
             requests::tpcb_row(&mut sql, table, id);
-            let r = c
-                .post(&sql)
-                .map_err(|e| format!("setup: {table} row {id}: {e}"))?;
+            let r = http::post(c, &sql).map_err(|e| format!("setup: {table} row {id}: {e}"))?;
             if !r.is_success() {
                 return Err(format!(
                     "setup: `{}`: {}",
@@ -272,7 +271,7 @@ fn opt(v: Option<f64>, decimals: usize) -> String {
 /// TPC-B invariant: every committed transaction added the same delta to one account, teller and
 /// branch and wrote one history row, so the four sums agree and history has `tx` rows.
 fn check_tpcb(addr: &str, tx: u64, exact_count: bool) -> Result<bool, String> {
-    let mut c = Client::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
+    let mut c = http::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
     let mut query = |sql: &str| query_scalar(&mut c, sql);
     let sums = [
         (
@@ -319,7 +318,7 @@ pub fn run(args: &LoadArgs, addr: &str, pid: Option<u32>) -> Result<(), String> 
         return memory(args, addr, pid);
     }
     let socket = resolve(addr)?;
-    let mut setup_client = Client::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
+    let mut setup_client = http::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
     setup(&mut setup_client, args)?;
     drop(setup_client);
 
@@ -333,7 +332,7 @@ pub fn run(args: &LoadArgs, addr: &str, pid: Option<u32>) -> Result<(), String> 
     }
     let mut counter = match op_count(args) {
         OpCount::ServerRows(table) => Some((
-            Client::connect(addr).map_err(|e| format!("{addr}: {e}"))?,
+            http::connect(addr).map_err(|e| format!("{addr}: {e}"))?,
             table,
         )),
         OpCount::Client(_) => None,
@@ -540,7 +539,7 @@ pub fn run(args: &LoadArgs, addr: &str, pid: Option<u32>) -> Result<(), String> 
 /// 100000 per request.
 fn memory(args: &LoadArgs, addr: &str, pid: Option<u32>) -> Result<(), String> {
     let pid = pid.ok_or("the memory workload needs the server's pid")?;
-    let mut c = Client::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
+    let mut c = http::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
     setup(&mut c, args)?;
     // let the set-up settle before the first reading
     thread::sleep(Duration::from_millis(500));

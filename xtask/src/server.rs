@@ -1,7 +1,7 @@
 //! Starting and stopping a throw-away release server for `bench load`.
 
 use crate::args::LoadArgs;
-use crate::http::Client;
+use crate::http;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -123,7 +123,7 @@ impl Server {
                     log_tail(&log_path)
                 ));
             }
-            match Client::connect(&self.addr).and_then(|mut c| c.post(b"select 1")) {
+            match http::connect(&self.addr).and_then(|mut c| http::post(&mut c, b"select 1")) {
                 Ok(r) if r.is_success() => return Ok(()),
                 Ok(r) => {
                     eprintln!(

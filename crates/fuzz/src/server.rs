@@ -1,10 +1,12 @@
 //! An in-process Amelie server (the real `amelie_system::cli::main`, started once on a
-//! background thread on a free loopback port in a temporary directory) and a minimal raw
-//! HTTP/1.1 client for it. Being in-process, a panic on any server thread reaches the fuzz
-//! runner's panic hook, and its allocations count against the input's memory bound.
+//! background thread on a free loopback port in a temporary directory), talked to with the
+//! shared dev-only client `amelie-testclient` (its raw socket helper for the fuzz inputs).
+//! Being in-process, a panic on any server thread reaches the fuzz runner's panic hook, and
+//! its allocations count against the input's memory bound.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use amelie_testclient::raw::{RawConn, Wait};
+use amelie_testclient::{Client, Request};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -121,92 +123,32 @@ pub fn shared() -> &'static Server {
 /// whole reply is in and nothing more comes for 10 ms, or `timeout` passes. When no reply
 /// starts within 300 ms (or at once with `half_close`) the client half-closes, which the
 /// server takes as the client leaving (requests in flight are cancelled). Returns what was
-/// read and whether the server closed.
+/// read (at most 1 MiB of it) and whether the server closed.
 pub fn raw(
     port: u16,
     bytes: &[u8],
     half_close: bool,
     timeout: Duration,
 ) -> std::io::Result<(Vec<u8>, bool)> {
-    let mut c = TcpStream::connect(("127.0.0.1", port))?;
-    c.set_read_timeout(Some(Duration::from_millis(5)))?;
-    c.set_nodelay(true)?;
+    let mut c = RawConn::local(port)?;
     // the server may close early (bad request): a failed write is not our business
-    let _ = c.write_all(bytes);
-    let mut closed_write = false;
-    if half_close {
-        let _ = c.shutdown(Shutdown::Write);
-        closed_write = true;
-    }
-    let start = Instant::now();
-    let mut last_data = start;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16384];
-    loop {
-        match c.read(&mut buf) {
-            Ok(0) => return Ok((out, true)),
-            Ok(n) => {
-                if out.len() < 1 << 20 {
-                    out.extend_from_slice(&buf[..n]);
-                }
-                last_data = Instant::now();
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return Ok((out, true)),
-        }
-        let now = Instant::now();
-        if reply_complete(&out) && now - last_data > Duration::from_millis(10) {
-            return Ok((out, false));
-        }
-        if !closed_write && out.is_empty() && now - start > Duration::from_millis(300) {
-            let _ = c.shutdown(Shutdown::Write);
-            closed_write = true;
-        }
-        if now - start > timeout {
-            return Ok((out, false));
-        }
-    }
+    let _ = c.send(bytes);
+    let out = c.read(&Wait {
+        timeout,
+        quiet: Some(Duration::from_millis(10)),
+        half_close_after: Some(if half_close {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(300)
+        }),
+        max_bytes: 1 << 20,
+    });
+    Ok((out.bytes, out.closed))
 }
 
-/// Whether `out` holds at least one whole reply (headers and `Content-Length` bytes or a
-/// last chunk).
-fn reply_complete(out: &[u8]) -> bool {
-    let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
-    let body = out.len() - end - 4;
-    for line in head.lines() {
-        if let Some(v) = line.strip_prefix("content-length:") {
-            return v.trim().parse::<usize>().is_ok_and(|n| body >= n);
-        }
-        if line.starts_with("transfer-encoding:") {
-            return out.ends_with(b"0\r\n\r\n");
-        }
-    }
-    true
-}
-
-/// A text/plain request; returns the status and the body.
+/// A text/plain request on a connection of its own; returns the status and the body.
 pub fn sql(port: u16, text: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    let (resp, _) = raw(port, req.as_bytes(), false, timeout)?;
-    let resp = String::from_utf8_lossy(&resp);
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no response: {resp:?}")))?;
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    let mut c = Client::local_timeout(port, timeout)?;
+    let r = c.request(&Request::sql(text).header("Connection", "close"))?;
+    Ok((r.status, r.text()))
 }
