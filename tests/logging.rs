@@ -48,7 +48,7 @@ fn lines_of(log: &str, peer: &str) -> Vec<String> {
 }
 
 /// A new connection and the address the server sees it from.
-fn connect(s: &Server) -> (Conn, String) {
+fn connect(s: &Server) -> (Client, String) {
     let c = s.conn();
     let peer = c.stream().local_addr().expect("local_addr").to_string();
     (c, peer)
