@@ -60,7 +60,6 @@ pub struct SessionCtx {
 pub struct RecoveryReport {
     pub records: u64,
     pub changes: u64,
-    pub truncated: Option<String>,
     pub last_lsn: u64,
     /// The checkpoint loaded before the WAL replay (lsn 0: none).
     pub checkpoint: checkpoint::CheckpointLoad,
@@ -141,7 +140,6 @@ impl Executor {
         };
         Format::parse(&config.format)?;
         let mut report = RecoveryReport {
-            truncated: recovery.truncated.clone(),
             last_lsn: recovery.last_lsn,
             ..Default::default()
         };
