@@ -6,6 +6,7 @@
 //!   string decoding, keywords).
 //! * `parser`: request framing (EXPLAIN/BEGIN/COMMIT) and statements.
 //! * `expr`: expressions with Amelie's operator priorities.
+//! * `visit`: the one walk over expressions ([`Expr::walk`], [`Expr::any`], ...).
 
 pub mod ast;
 mod ddl;
@@ -16,6 +17,7 @@ mod lexer;
 mod node;
 mod parser;
 mod user;
+mod visit;
 
 #[cfg(test)]
 mod tests;
@@ -24,6 +26,7 @@ pub use ast::*;
 pub use fingerprint::{fingerprint, same_literals, MAX_KEY};
 pub use import::{parse_import, ImportColumn, ImportFormat, ImportRow, ImportSpec};
 pub use lexer::AmelieDialect;
+pub use visit::Walk;
 
 /// Parses one request body (a whole transaction) into statements.
 ///
