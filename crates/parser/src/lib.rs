@@ -4,18 +4,22 @@
 //! * `lexer`: [`AmelieDialect`] for `sqlparser::tokenizer::Tokenizer`, plus a post-pass that
 //!   turns its tokens into Amelie tokens (negative number literals, compound names, `t.*`,
 //!   string decoding, keywords).
-//! * `parser`: request framing (EXPLAIN/BEGIN/COMMIT) and statements.
+//! * `parser`: request framing (EXPLAIN/BEGIN/COMMIT) and statement dispatch; `select`,
+//!   `dml`, `table`, `ddl`, `user`, `node`: the statements.
 //! * `expr`: expressions with Amelie's operator priorities.
 //! * `visit`: the one walk over expressions ([`Expr::walk`], [`Expr::any`], ...).
 
 pub mod ast;
 mod ddl;
+mod dml;
 mod expr;
 mod fingerprint;
 pub mod import;
 mod lexer;
 mod node;
 mod parser;
+mod select;
+mod table;
 mod user;
 mod visit;
 
