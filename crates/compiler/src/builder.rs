@@ -38,9 +38,6 @@ pub struct Builder {
     /// zone and its baked literals (a `system.*` snapshot or the request time folded into a
     /// constant, ...): it must not be reused for another request.
     pub volatile: AtomicBool,
-    /// Rows of INSERT VALUES/GENERATE statements, built for each execution
-    /// (`Target::Insert`).
-    pub inserts: Vec<crate::insert::InsertTemplate>,
     /// Compiled subqueries: (the `Select`, statement holding its rows).
     pub subq: Vec<(amelie_parser::Select, u16)>,
     /// CTEs of the request: name, statement holding its rows (None while being compiled)
@@ -56,7 +53,10 @@ pub struct Builder {
     /// The statements node code read since the last `Send` (shipped with the next one).
     pub node_used: Vec<u16>,
     /// Correlated subqueries that node code being compiled evaluates in place.
-    pub node_inline: Vec<crate::select::InlineSub>,
+    pub node_inline: Vec<InlineSub>,
+    /// Emits the node code of an entry of `node_inline` (set by the query modules together
+    /// with the entries; expression compilation calls it, so it does not depend on them).
+    pub inline_emit: InlineEmit,
     /// Aggregate state slots used by inline subqueries so far.
     pub sub_agg_slots: u16,
     /// Set when a 16-bit counter (registers, aggregate slots) would have overflowed; the
@@ -70,6 +70,34 @@ pub fn too_many() -> amelie_common::Error {
     amelie_common::Error::new(
         "too many expressions or statements in one request (a program addresses at most 65535 registers and statements)",
     )
+}
+
+/// A correlated scalar or EXISTS subquery evaluated in place by node code: a loop over the
+/// rows of its source (a shared table fetched first, or a CTE) shipped with the request.
+/// Made by `query::subquery`, read by expression compilation.
+#[derive(Clone, Debug)]
+pub struct InlineSub {
+    /// The subquery as written (what expressions refer to).
+    pub sel: amelie_parser::Select,
+    /// The subquery with the outer references as pseudo columns (see `query::plan::correlate`).
+    pub rewritten: amelie_parser::Select,
+    /// The source's columns followed by the outer table's pseudo columns.
+    pub combined: Table,
+    pub alias: Option<String>,
+    /// The statement holding the source's rows.
+    pub set: u16,
+    /// Columns of the source.
+    pub inner: u16,
+}
+
+/// See [`Builder::inline_emit`]: (builder, the subquery as written, EXISTS?) -> the register
+/// holding its value.
+pub type InlineEmit = fn(&mut Builder, &amelie_parser::Select, bool) -> amelie_common::Result<Reg>;
+
+fn no_inline(_: &mut Builder, _: &amelie_parser::Select, _: bool) -> amelie_common::Result<Reg> {
+    Err(amelie_common::Error::new(
+        "subqueries are not supported here",
+    ))
 }
 
 /// See [`Builder::mark`].
@@ -86,7 +114,6 @@ impl Builder {
             p,
             now: ctx.now,
             volatile: AtomicBool::new(false),
-            inserts: Vec::new(),
             subq: Vec::new(),
             ctes: Vec::new(),
             subquery_depth: 0,
@@ -94,6 +121,7 @@ impl Builder {
             node_sets: Vec::new(),
             node_used: Vec::new(),
             node_inline: Vec::new(),
+            inline_emit: no_inline,
             sub_agg_slots: 0,
             overflow: false,
         }
@@ -138,15 +166,16 @@ impl Builder {
 
     /// Refuses a program whose counters overflowed or whose numbered parts (statements,
     /// targets, tables, parameters, insert templates) no longer fit their 16-bit indexes.
-    /// Checked after every statement, before anything is run.
-    pub fn check_limits(&self) -> amelie_common::Result<()> {
+    /// Checked after every statement, before anything is run (`inserts`: the number of
+    /// insert templates so far).
+    pub fn check_limits(&self, inserts: usize) -> amelie_common::Result<()> {
         let most = usize::from(u16::MAX);
         if self.overflow
             || self.p.stmts.len() > most
             || self.p.targets.len() > most
             || self.p.tables.len() > most
             || self.p.binds.len() > most
-            || self.inserts.len() > most
+            || inserts > most
             || self.subq.len() > most
         {
             return Err(too_many());
@@ -225,7 +254,7 @@ impl Builder {
         ])
     }
 
-    /// Forgets the subqueries [`crate::select::node_subqueries`] made readable by node code,
+    /// Forgets the subqueries `query::node_subqueries` made readable by node code,
     /// once the statement that reads them is compiled.
     pub fn end_node_subqueries(&mut self, before: (usize, usize)) {
         self.node_sets.truncate(before.0);

@@ -2,7 +2,7 @@
 
 use crate::builder::{Builder, CompileCtx};
 use crate::expr::const_value;
-use crate::Compiled;
+use crate::output::Compiled;
 use amelie_catalog::{Catalog, Column, DdlOp, IndexDef, Schema, Table};
 use amelie_common::{Error, IndexKind, Result};
 use amelie_parser::{AlterTableOp, CreateIndex, CreateTable, ObjectName, Stmt};

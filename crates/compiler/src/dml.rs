@@ -2,10 +2,10 @@
 
 use crate::builder::{Builder, Sec};
 use crate::expr::{expr, Scope};
-use crate::insert::InsertTemplate;
+use crate::insert::{column_default, InsertTemplate};
 use amelie_catalog::{Catalog, Table};
 use amelie_common::format::Format;
-use amelie_common::{Error, Result, Value};
+use amelie_common::{Error, Result};
 use amelie_parser::{
     Assignment, Delete, Expr, Insert, InsertSource, OnConflict, Returning, SelectItem, Update,
 };
@@ -13,7 +13,7 @@ use amelie_vm::op::{Conflict, Merge};
 use amelie_vm::program::Target;
 use amelie_vm::{Op, Reg, StmtInfo};
 
-use crate::select::{close_scan, open_scan, resolve_table};
+use crate::query::{self, close_scan, open_scan, resolve_table};
 
 /// The unique secondary indexes of `t`: name and position among the secondary indexes
 /// (checked by the node).
@@ -25,74 +25,6 @@ fn unique_indexes(t: &Table) -> Vec<(String, u16)> {
         .filter(|(_, i)| i.unique)
         .map(|(pos, i)| (i.name.clone(), pos as u16))
         .collect()
-}
-
-pub(crate) fn column_default(t: &Table, col: usize) -> Value {
-    t.columns[col].default.clone().unwrap_or(Value::Null)
-}
-
-/// SERIAL counters: one per table (keyed by table id, which a repository never reuses), shared
-/// by all the table's SERIAL columns. A value is consumed once per inserted row, also when the
-/// row gives the serial column explicitly, and at compile time (so EXPLAIN consumes values too,
-/// like Amelie). Values are unique but may have gaps (aborted transactions).
-/// Restart: the executor calls [`serial_observe`] for every row replayed from the WAL, so the
-/// counter resumes at max(serial value) + 1; `ALTER TABLE SET SERIAL` is [`serial_set`].
-static SERIALS: std::sync::Mutex<Option<std::collections::HashMap<u64, i64>>> =
-    std::sync::Mutex::new(None);
-
-fn with_serials<R>(f: impl FnOnce(&mut std::collections::HashMap<u64, i64>) -> R) -> R {
-    let mut g = SERIALS.lock().unwrap_or_else(|e| e.into_inner());
-    f(g.get_or_insert_with(Default::default))
-}
-
-/// Takes the next `n` serial values of table `table_id`; returns the first.
-pub fn serial_reserve(table_id: u64, n: usize) -> i64 {
-    with_serials(|m| {
-        let v = m.entry(table_id).or_insert(0);
-        let out = *v;
-        *v = v.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
-        out
-    })
-}
-
-/// The next serial value of table `table_id`, without taking it (`serial(schema, table)`).
-pub fn serial_peek(table_id: u64) -> i64 {
-    with_serials(|m| m.get(&table_id).copied().unwrap_or(0))
-}
-
-/// Recovery: a row of table `table_id` holds serial value `v`.
-pub fn serial_observe(table_id: u64, v: i64) {
-    with_serials(|m| {
-        let e = m.entry(table_id).or_insert(0);
-        *e = (*e).max(v.saturating_add(1));
-    })
-}
-
-/// `ALTER TABLE ... SET SERIAL TO v`: the next serial value of the table is `v`.
-pub fn serial_set(table_id: u64, v: i64) {
-    with_serials(|m| {
-        m.insert(table_id, v);
-    })
-}
-
-/// Fills SERIAL and RANDOM columns the row does not give (`given`); `serial` is the row's
-/// SERIAL value (taken for every row, see [`serial_reserve`]).
-pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool], serial: Option<i64>) {
-    if let Some(v) = serial {
-        for (c, col) in t.columns.iter().enumerate() {
-            if col.serial && !given[c] {
-                row[c] = Value::Int(v);
-            }
-        }
-    }
-    for (c, col) in t.columns.iter().enumerate() {
-        if let Some(m) = col.random {
-            if !given[c] {
-                let m = if m <= 0 { i64::MAX } else { m };
-                row[c] = Value::Int(amelie_common::random::random_i64() % m);
-            }
-        }
-    }
 }
 
 /// The statement of a DML: with RETURNING its result columns and format.
@@ -201,65 +133,16 @@ fn emit_dispatch(b: &mut Builder, stmt: u16, table: u16, entry: u32, target: u16
 /// Rewrites `excluded.col...` into the synthetic column name `excluded.col` (see
 /// [`excluded_table`]).
 fn rewrite_excluded(e: &mut Expr) {
-    match e {
-        Expr::Name(parts) if parts.len() >= 2 && parts[0].eq_ignore_ascii_case("excluded") => {
-            let col = format!("excluded.{}", parts[1]);
-            let mut out = vec![col];
-            out.extend(parts.drain(2..));
-            *parts = out;
-        }
-        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Field { expr, .. } => {
-            rewrite_excluded(expr)
-        }
-        Expr::Lambda { seed, expr } => {
-            rewrite_excluded(seed);
-            rewrite_excluded(expr);
-        }
-        Expr::Binary { left, right, .. } | Expr::AnyAll { left, right, .. } => {
-            rewrite_excluded(left);
-            rewrite_excluded(right);
-        }
-        Expr::Index { expr, index } => {
-            rewrite_excluded(expr);
-            rewrite_excluded(index);
-        }
-        Expr::Between {
-            expr, low, high, ..
-        } => {
-            rewrite_excluded(expr);
-            rewrite_excluded(low);
-            rewrite_excluded(high);
-        }
-        Expr::In { expr, list, .. } => {
-            rewrite_excluded(expr);
-            list.iter_mut().for_each(rewrite_excluded);
-        }
-        Expr::Function { args, .. } | Expr::Array(args) => {
-            args.iter_mut().for_each(rewrite_excluded)
-        }
-        Expr::Object(pairs) => pairs.iter_mut().for_each(|(k, v)| {
-            rewrite_excluded(k);
-            rewrite_excluded(v);
-        }),
-        Expr::Aggregate { arg: Some(a), .. } => rewrite_excluded(a),
-        Expr::Case {
-            operand,
-            whens,
-            else_,
-        } => {
-            if let Some(o) = operand {
-                rewrite_excluded(o);
-            }
-            for (w, t) in whens {
-                rewrite_excluded(w);
-                rewrite_excluded(t);
-            }
-            if let Some(x) = else_ {
-                rewrite_excluded(x);
+    e.for_each_mut(&mut |x| {
+        if let Expr::Name(parts) = x {
+            if parts.len() >= 2 && parts[0].eq_ignore_ascii_case("excluded") {
+                let col = format!("excluded.{}", parts[1]);
+                let mut out = vec![col];
+                out.extend(parts.drain(2..));
+                *parts = out;
             }
         }
-        _ => {}
-    }
+    });
 }
 
 /// The table as the ON CONFLICT DO UPDATE body sees it: its columns, then the excluded row's
@@ -419,7 +302,13 @@ fn emit_generate_rows(b: &mut Builder, t: &Table, tref: u16) -> Result<()> {
     Ok(())
 }
 
-pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
+/// INSERT; VALUES/GENERATE add the template of their rows to `inserts`.
+pub fn insert(
+    b: &mut Builder,
+    catalog: &Catalog,
+    ins: &Insert,
+    inserts: &mut Vec<InsertTemplate>,
+) -> Result<()> {
     let t = resolve_table(catalog, &ins.table)?;
     // map of provided value position -> column ordinal
     let cols: Vec<usize> = match &ins.columns {
@@ -449,7 +338,7 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
         InsertSource::Generate(n) => Some(InsertTemplate::generate(t, *n, b.p.tz_offset)?),
         InsertSource::Select(sel) => {
             // the SELECT runs first in the coordinator; its result set becomes the rows
-            crate::select::select(b, catalog, sel)?;
+            query::compile_select(b, catalog, sel)?;
             let width = match b.p.coordinator.last() {
                 Some(Op::Result { stmt }) => b.p.stmts.get(*stmt as usize).map(|s| s.columns.len()),
                 _ => None,
@@ -527,8 +416,8 @@ pub fn insert(b: &mut Builder, catalog: &Catalog, ins: &Insert) -> Result<()> {
     let target = match template {
         None => b.target(Target::Set),
         Some(template) => {
-            b.inserts.push(template);
-            let index = (b.inserts.len() - 1) as u16;
+            inserts.push(template);
+            let index = (inserts.len() - 1) as u16;
             b.target(Target::Insert(index))
         }
     };
@@ -570,7 +459,7 @@ fn dml_subqueries(
     t: &Table,
     alias: Option<&str>,
 ) -> Result<(usize, usize)> {
-    crate::select::node_subqueries(b, catalog, exprs, t, alias, false, None)?.ok_or_else(|| {
+    query::node_subqueries(b, catalog, exprs, t, alias)?.ok_or_else(|| {
         Error::new(
             "correlated subquery is not supported in UPDATE/DELETE (only scalar or EXISTS \
                  over one shared table or CTE, without GROUP BY, ORDER BY, LIMIT or DISTINCT)",
@@ -618,8 +507,10 @@ fn stage_row_image(b: &mut Builder, values: &[Option<Reg>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serial::{serial_observe, serial_peek, serial_set};
     use crate::{compile, CompileCtx, Compiled};
     use amelie_catalog::{DdlOp, Node};
+    use amelie_common::Value;
 
     /// A catalog with one table made by `sql`. Every call gives its table an id of its own:
     /// SERIAL counters are process-wide by table id, and tests run in parallel.
@@ -788,7 +679,7 @@ mod tests {
                 panic!("select expected");
             };
             let b = Builder::new(&CompileCtx::default());
-            let (from, to) = crate::plan::key_range(&b, t, &scope, sel.filter.as_ref())
+            let (from, to) = crate::query::key_range(&b, t, &scope, sel.filter.as_ref())
                 .unwrap()
                 .expect(filter);
             let inside = |k: &[u8]| {

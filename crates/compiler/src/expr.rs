@@ -3,7 +3,7 @@
 use crate::builder::{Builder, Sec};
 use amelie_catalog::Table;
 use amelie_common::{Error, Json, Result, Value};
-use amelie_parser::{AggFunc, BinaryOp, Expr, UnaryOp};
+use amelie_parser::{AggFunc, BinaryOp, Expr, UnaryOp, Walk};
 use amelie_vm::func::FuncId;
 use amelie_vm::program::Bind;
 use amelie_vm::{AggKind, BinOp, Op, Reg, UnOp};
@@ -57,6 +57,10 @@ impl Scope<'_> {
     }
 }
 
+/// The id of the pseudo tables describing statement sets (FROM subqueries, CTEs, function
+/// rows, joins): their column types are unknown.
+pub(crate) const PSEUDO_TABLE_ID: u64 = u64::MAX;
+
 pub fn agg_kind(func: AggFunc, star: bool) -> AggKind {
     match func {
         AggFunc::Count if star => AggKind::CountStar,
@@ -68,47 +72,25 @@ pub fn agg_kind(func: AggFunc, star: bool) -> AggKind {
     }
 }
 
-/// Collects aggregate expressions (in order of appearance, without duplicates).
+/// Collects aggregate expressions (in order of appearance, without duplicates). Not looked
+/// into (as ever): the arguments of an aggregate, lambdas, `ANY`/`ALL`, `[]` indexes, field
+/// accesses and object constructors; an aggregate there compiles to the error "aggregate
+/// functions are not allowed here".
 pub fn collect_aggs<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match e {
-        Expr::Aggregate { .. } if !out.contains(&e) => out.push(e),
-        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } => collect_aggs(expr, out),
-        Expr::Binary { left, right, .. } => {
-            collect_aggs(left, out);
-            collect_aggs(right, out);
-        }
-        Expr::Between {
-            expr, low, high, ..
-        } => {
-            collect_aggs(expr, out);
-            collect_aggs(low, out);
-            collect_aggs(high, out);
-        }
-        Expr::In { expr, list, .. } => {
-            collect_aggs(expr, out);
-            list.iter().for_each(|x| collect_aggs(x, out));
-        }
-        Expr::Function { args, .. } | Expr::Array(args) => {
-            args.iter().for_each(|x| collect_aggs(x, out))
-        }
-        Expr::Case {
-            operand,
-            whens,
-            else_,
-        } => {
-            if let Some(o) = operand {
-                collect_aggs(o, out);
+    e.walk(&mut |x| match x {
+        Expr::Aggregate { .. } => {
+            if !out.contains(&x) {
+                out.push(x);
             }
-            for (w, t) in whens {
-                collect_aggs(w, out);
-                collect_aggs(t, out);
-            }
-            if let Some(e) = else_ {
-                collect_aggs(e, out);
-            }
+            Walk::Skip
         }
-        _ => {}
-    }
+        Expr::Lambda { .. }
+        | Expr::AnyAll { .. }
+        | Expr::Index { .. }
+        | Expr::Field { .. }
+        | Expr::Object(_) => Walk::Skip,
+        _ => Walk::Descend,
+    });
 }
 
 /// The value of a literal expression: literals, typed literals, `CURRENT_TIMESTAMP`
@@ -493,7 +475,8 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
         Expr::Subquery(sel) | Expr::Exists(sel)
             if sec == Sec::Node && b.node_inline.iter().any(|i| i.sel == **sel) =>
         {
-            crate::select::inline_subquery(b, sel, matches!(e, Expr::Exists(_)))?
+            let emit = b.inline_emit;
+            emit(b, sel, matches!(e, Expr::Exists(_)))?
         }
         Expr::Subquery(sel) => {
             let stmt = subquery_stmt(b, sec, sel)?;
@@ -550,7 +533,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
     })
 }
 
-/// The statement holding the rows of an already compiled subquery (see `select::prepare`).
+/// The statement holding the rows of an already compiled subquery (see `query::subquery`).
 /// In node code only the statements of [`Builder::node_sets`] are readable (they are shipped
 /// with the `Send`).
 fn subquery_stmt(b: &mut Builder, sec: Sec, sel: &amelie_parser::Select) -> Result<u16> {
@@ -731,7 +714,7 @@ fn static_value(e: &Expr, scope: &Scope) -> Option<Value> {
                     .is_some_and(|p| p.eq_ignore_ascii_case("excluded")) =>
         {
             let t = scope.table?;
-            if t.id == crate::select::PSEUDO_TABLE_ID {
+            if t.id == PSEUDO_TABLE_ID {
                 // rows of a subquery / CTE / function: column types are not known
                 return None;
             }

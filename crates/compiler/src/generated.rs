@@ -14,38 +14,7 @@ use amelie_vm::{Env, Program, Reg};
 
 /// Whether `e` contains a subquery (not allowed in a generated column expression).
 pub fn has_subquery(e: &Expr) -> bool {
-    match e {
-        Expr::Subquery(_) | Expr::Exists(_) => true,
-        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } | Expr::Field { expr, .. } => {
-            has_subquery(expr)
-        }
-        Expr::Lambda { seed, expr } => has_subquery(seed) || has_subquery(expr),
-        Expr::Binary { left, right, .. } | Expr::AnyAll { left, right, .. } => {
-            has_subquery(left) || has_subquery(right)
-        }
-        Expr::Index { expr, index } => has_subquery(expr) || has_subquery(index),
-        Expr::Between {
-            expr, low, high, ..
-        } => has_subquery(expr) || has_subquery(low) || has_subquery(high),
-        Expr::In { expr, list, .. } => has_subquery(expr) || list.iter().any(has_subquery),
-        Expr::Function { args, .. } | Expr::Array(args) => args.iter().any(has_subquery),
-        Expr::Object(pairs) => pairs
-            .iter()
-            .any(|(k, v)| has_subquery(k) || has_subquery(v)),
-        Expr::Aggregate { arg: Some(a), .. } => has_subquery(a),
-        Expr::Case {
-            operand,
-            whens,
-            else_,
-        } => {
-            operand.as_deref().is_some_and(has_subquery)
-                || whens
-                    .iter()
-                    .any(|(w, t)| has_subquery(w) || has_subquery(t))
-                || else_.as_deref().is_some_and(has_subquery)
-        }
-        _ => false,
-    }
+    e.any(|x| matches!(x, Expr::Subquery(_) | Expr::Exists(_)))
 }
 
 /// Parses the stored text of a generated expression.

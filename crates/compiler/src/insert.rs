@@ -8,7 +8,6 @@
 //! RANDOM, `CURRENT_TIMESTAMP`, STORED columns and the coercion to the column types happen
 //! here, exactly as Amelie does them at compile time.
 
-use crate::dml::{column_default, fill_generated};
 use crate::expr::literal_value;
 use crate::generated::Stored;
 use amelie_catalog::Table;
@@ -16,6 +15,30 @@ use amelie_common::{Error, Result, Value};
 use amelie_parser::Expr;
 use amelie_vm::{GenColumn, GenKind, Generate};
 use std::sync::Arc;
+
+pub(crate) fn column_default(t: &Table, col: usize) -> Value {
+    t.columns[col].default.clone().unwrap_or(Value::Null)
+}
+
+/// Fills SERIAL and RANDOM columns the row does not give (`given`); `serial` is the row's
+/// SERIAL value (taken for every row, see [`crate::serial::serial_reserve`]).
+pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool], serial: Option<i64>) {
+    if let Some(v) = serial {
+        for (c, col) in t.columns.iter().enumerate() {
+            if col.serial && !given[c] {
+                row[c] = Value::Int(v);
+            }
+        }
+    }
+    for (c, col) in t.columns.iter().enumerate() {
+        if let Some(m) = col.random {
+            if !given[c] {
+                let m = if m <= 0 { i64::MAX } else { m };
+                row[c] = Value::Int(amelie_common::random::random_i64() % m);
+            }
+        }
+    }
+}
 
 /// The source of the rows.
 #[derive(Debug)]
@@ -114,7 +137,7 @@ impl InsertTemplate {
         let columns = self.on_nodes.clone()?;
         let count = self.count();
         let serial = if t.columns.iter().any(|c| c.serial) {
-            crate::dml::serial_reserve(t.id, count)
+            crate::serial::serial_reserve(t.id, count)
         } else {
             0
         };
@@ -162,7 +185,7 @@ impl InsertTemplate {
             .columns
             .iter()
             .any(|c| c.serial)
-            .then(|| crate::dml::serial_reserve(t.id, count));
+            .then(|| crate::serial::serial_reserve(t.id, count));
         let stored_params = self.stored.as_ref().map(|s| s.params(now));
         let mut given = vec![false; width];
         let mut row: Vec<Value> = Vec::with_capacity(width);

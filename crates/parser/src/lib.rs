@@ -4,18 +4,24 @@
 //! * `lexer`: [`AmelieDialect`] for `sqlparser::tokenizer::Tokenizer`, plus a post-pass that
 //!   turns its tokens into Amelie tokens (negative number literals, compound names, `t.*`,
 //!   string decoding, keywords).
-//! * `parser`: request framing (EXPLAIN/BEGIN/COMMIT) and statements.
+//! * `parser`: request framing (EXPLAIN/BEGIN/COMMIT) and statement dispatch; `select`,
+//!   `dml`, `table`, `ddl`, `user`, `node`: the statements.
 //! * `expr`: expressions with Amelie's operator priorities.
+//! * `visit`: the one walk over expressions ([`Expr::walk`], [`Expr::any`], ...).
 
 pub mod ast;
 mod ddl;
+mod dml;
 mod expr;
 mod fingerprint;
 pub mod import;
 mod lexer;
 mod node;
 mod parser;
+mod select;
+mod table;
 mod user;
+mod visit;
 
 #[cfg(test)]
 mod tests;
@@ -24,6 +30,7 @@ pub use ast::*;
 pub use fingerprint::{fingerprint, same_literals, MAX_KEY};
 pub use import::{parse_import, ImportColumn, ImportFormat, ImportRow, ImportSpec};
 pub use lexer::AmelieDialect;
+pub use visit::Walk;
 
 /// Parses one request body (a whole transaction) into statements.
 ///

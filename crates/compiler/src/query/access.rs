@@ -1,11 +1,43 @@
-//! Access planning: a point lookup when the filter fixes every primary-key column to a
-//! constant with `=` (possibly among other AND-ed conditions).
+//! Table access: how a scan reads a table, decided from its filter before any code is
+//! emitted ([`access`]): a point lookup when the filter fixes every primary-key column with
+//! `=` (possibly among other AND-ed conditions), a key range when it bounds a key prefix,
+//! else a full scan.
 
 use crate::builder::Builder;
 use crate::expr::{const_value, Scope};
 use amelie_catalog::Table;
-use amelie_common::{Result, Value};
+use amelie_common::{Error, Result, Value};
 use amelie_parser::{BinaryOp, Expr};
+
+/// How a scan reads its table.
+pub(crate) enum Access {
+    /// One row: the primary-key values in key order (the request goes to one partition).
+    Point(Vec<KeyValue>),
+    /// The rows between two encoded primary keys, in key order (every partition).
+    Range(KeyBound, KeyBound),
+    /// Every row (every partition).
+    Full,
+}
+
+/// Decides the [`Access`] of a scan over `table` with `filter` (refusing comparisons of key
+/// columns with constants of incomparable types first).
+pub(crate) fn access(
+    b: &Builder,
+    table: &Table,
+    scope: &Scope,
+    filter: Option<&Expr>,
+) -> Result<Access> {
+    if let Some(f) = filter {
+        check_key_types(b, table, scope, f)?;
+    }
+    if let Some(values) = point_lookup(b, table, scope, filter)? {
+        return Ok(Access::Point(values));
+    }
+    Ok(match key_range(b, table, scope, filter)? {
+        Some((from, to)) => Access::Range(from, to),
+        None => Access::Full,
+    })
+}
 
 pub(crate) fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match e {
@@ -226,4 +258,64 @@ pub fn key_range(
     let from = (fixed > 0 || lower.is_some()).then(|| bound(lower, true));
     let to = (fixed > 0 || upper.is_some()).then(|| bound(upper, false));
     Ok(Some((from, to)))
+}
+
+/// Comparisons of a primary-key column with a constant of an incomparable type are rejected
+/// when planning (as Amelie does), even if the table is empty.
+fn check_key_types(b: &Builder, t: &Table, scope: &Scope, filter: &Expr) -> Result<()> {
+    use amelie_common::Type;
+    use amelie_parser::BinaryOp as B;
+    let group = |ty: Type| match ty {
+        Type::Int | Type::Double | Type::Bool | Type::Timestamp => Some(0),
+        Type::String => Some(1),
+        _ => None,
+    };
+    let mut stack = vec![filter];
+    while let Some(e) = stack.pop() {
+        let Expr::Binary { op, left, right } = e else {
+            continue;
+        };
+        let symbol = match op {
+            B::And => {
+                stack.push(left);
+                stack.push(right);
+                continue;
+            }
+            B::Eq | B::NotEq => "=",
+            B::Lt => "<",
+            B::LtEq => "<=",
+            B::Gt => ">",
+            B::GtEq => ">=",
+            _ => continue,
+        };
+        let side = |x: &Expr| -> Result<Option<Type>> {
+            if let Expr::Name(parts) = x {
+                if let Ok(col) = scope.column(parts) {
+                    if t.is_key(col) {
+                        return Ok(Some(t.columns[col].ty.runtime()));
+                    }
+                }
+                return Ok(None);
+            }
+            crate::expr::const_type(x, b)
+        };
+        let key_left = matches!(&**left, Expr::Name(_));
+        let key_right = matches!(&**right, Expr::Name(_));
+        if key_left == key_right {
+            continue;
+        }
+        let (Some(l), Some(r)) = (side(left)?, side(right)?) else {
+            continue;
+        };
+        if let (Some(x), Some(y)) = (group(l), group(r)) {
+            if x != y {
+                return Err(Error::new(format!(
+                    "unsupported operation: <{}> {symbol} <{}>",
+                    l.name(),
+                    r.name()
+                )));
+            }
+        }
+    }
+    Ok(())
 }

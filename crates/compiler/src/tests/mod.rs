@@ -1,0 +1,4 @@
+//! Compiler unit tests that need the whole crate (moved out of the modules they test).
+
+mod cte;
+mod select;
