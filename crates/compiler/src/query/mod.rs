@@ -138,7 +138,8 @@ fn select_stmt(b: &mut Builder, cx: &Cx, s: &Select, outer: Option<&Scope>) -> R
             subqueries,
         } => {
             let q = one(table, alias);
-            if subqueries {
+            // lambda aggregates fold on the coordinator and compile their subqueries there
+            if subqueries && !matches!(shape, Shape::Lambda | Shape::GroupedLambda) {
                 if let Some(stmt) = pushdown_subqueries(b, cx, &q, shape)? {
                     return Ok(stmt);
                 }
