@@ -10,8 +10,8 @@
 //! depth: each recurses at most a few dozen levels (the fastest way over the usual shallow
 //! values) and goes on with an explicit stack ([`Walk`]) below that.
 
-use crate::format::{fmt_double, write_escaped_str, write_int};
 use crate::stack::InlineStack;
+use crate::text::{fmt_double, write_escaped_str, write_int};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
