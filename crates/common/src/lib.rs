@@ -9,9 +9,9 @@ pub mod json;
 pub mod murmur;
 pub mod random;
 pub mod stack;
+pub mod text;
 pub mod time;
 pub mod types;
-pub mod tz;
 pub mod value;
 
 pub use error::{path_tail, Error, Result};
@@ -19,7 +19,7 @@ pub use format::{encode_rows, encode_single, fmt_double, write_escaped_str, writ
 pub use governor::Governor;
 pub use hashing::{FastMap, FastSet, FastState};
 pub use json::Json;
-pub use time::{format_interval, format_timestamp, parse_interval, parse_timestamp};
+pub use time::{format_interval, format_timestamp, parse_interval, parse_timestamp, Tz};
 pub use types::{ColumnType, IndexKind, Type};
 pub use value::{Interval, Value};
 

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct CompileCtx {
     /// Request start time, µs since the epoch.
     pub now: i64,
-    /// Session timezone offset in seconds.
-    pub tz_offset: i32,
+    /// Session time zone.
+    pub tz_offset: amelie_common::Tz,
     /// Values of `system.*()` functions (folded into constants at compile time).
     pub system: Option<std::sync::Arc<dyn SystemFuncs>>,
 }
@@ -107,7 +107,7 @@ pub struct Mark([usize; 8]);
 impl Builder {
     pub fn new(ctx: &CompileCtx) -> Builder {
         let p = Program {
-            tz_offset: ctx.tz_offset,
+            tz: ctx.tz_offset,
             ..Program::default()
         };
         Builder {

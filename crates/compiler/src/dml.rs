@@ -333,9 +333,9 @@ pub fn insert(
             cols,
             ins.columns.is_some(),
             rows,
-            b.p.tz_offset,
+            b.p.tz,
         )?),
-        InsertSource::Generate(n) => Some(InsertTemplate::generate(t, *n, b.p.tz_offset)?),
+        InsertSource::Generate(n) => Some(InsertTemplate::generate(t, *n, b.p.tz)?),
         InsertSource::Select(sel) => {
             // the SELECT runs first in the coordinator; its result set becomes the rows
             query::compile_select(b, catalog, sel)?;

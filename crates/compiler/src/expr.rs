@@ -99,7 +99,7 @@ pub fn collect_aggs<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
 /// rows of INSERT VALUES, which are built for each execution.
 pub(crate) fn literal_value(
     e: &Expr,
-    tz_offset: i32,
+    tz_offset: amelie_common::Tz,
     now: &dyn Fn() -> i64,
     param: &dyn Fn(&amelie_parser::ParamRef) -> Value,
 ) -> Result<Option<Value>> {
@@ -145,7 +145,7 @@ pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
         b.now
     };
     let param = |p: &amelie_parser::ParamRef| p.value().clone();
-    if let Some(v) = literal_value(e, b.p.tz_offset, &now, &param)? {
+    if let Some(v) = literal_value(e, b.p.tz, &now, &param)? {
         return Ok(Some(v));
     }
     Ok(Some(match e {

@@ -150,7 +150,7 @@ pub struct Stored {
 }
 
 impl Stored {
-    pub fn new(t: &Table, tz_offset: i32) -> Result<Option<Stored>> {
+    pub fn new(t: &Table, tz_offset: amelie_common::Tz) -> Result<Option<Stored>> {
         if t.columns.iter().all(|c| c.gen.stored.is_none()) {
             return Ok(None);
         }

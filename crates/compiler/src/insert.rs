@@ -56,7 +56,7 @@ pub struct InsertTemplate {
     cols: Vec<usize>,
     source: Source,
     stored: Option<Stored>,
-    tz_offset: i32,
+    tz_offset: amelie_common::Tz,
     /// GENERATE whose columns are all constants, SERIAL or RANDOM: how the nodes make each
     /// column (see `amelie_vm::generate`).
     on_nodes: Option<Vec<GenColumn>>,
@@ -80,7 +80,7 @@ impl InsertTemplate {
         cols: Vec<usize>,
         explicit: bool,
         rows: &[Vec<Expr>],
-        tz_offset: i32,
+        tz_offset: amelie_common::Tz,
     ) -> Result<InsertTemplate> {
         let t = &**table;
         for src in rows {
@@ -109,7 +109,11 @@ impl InsertTemplate {
     }
 
     /// `GENERATE n`.
-    pub(crate) fn generate(table: &Arc<Table>, n: i64, tz_offset: i32) -> Result<InsertTemplate> {
+    pub(crate) fn generate(
+        table: &Arc<Table>,
+        n: i64,
+        tz_offset: amelie_common::Tz,
+    ) -> Result<InsertTemplate> {
         let stored = Stored::new(table, tz_offset)?;
         let on_nodes = match stored {
             None => gen_columns(table),

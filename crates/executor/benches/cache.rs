@@ -67,7 +67,14 @@ fn bench_cache(c: &mut Criterion) {
         program: Arc::new(plan.program),
         inserts: plan.inserts,
     });
-    insert(&key, &catalog, 0, &plan.baked, &lits, prepared);
+    insert(
+        &key,
+        &catalog,
+        amelie_common::Tz::UTC,
+        &plan.baked,
+        &lits,
+        prepared,
+    );
 
     let other = tpcb(99_999, 7, -4_999);
     let mut group = c.benchmark_group("program_cache");
@@ -80,7 +87,7 @@ fn bench_cache(c: &mut Criterion) {
                 &mut key,
                 &mut lits
             ));
-            black_box(lookup(&key, &catalog, 0, &lits).expect("hit"))
+            black_box(lookup(&key, &catalog, amelie_common::Tz::UTC, &lits).expect("hit"))
         })
     });
     group.bench_function("tpcb_miss_parse_compile", |b| {

@@ -13,7 +13,7 @@
 //! Each frontend thread has its own cache (no lock on the hit path), bounded in entries.
 
 use amelie_catalog::Catalog;
-use amelie_common::{FastMap, Value};
+use amelie_common::{FastMap, Tz, Value};
 use amelie_compiler::InsertTemplate;
 use amelie_vm::Program;
 use std::cell::RefCell;
@@ -37,7 +37,7 @@ pub struct Prepared {
 
 struct Entry {
     catalog: Arc<Catalog>,
-    tz_offset: i32,
+    tz: Tz,
     /// Literals (position, value) the program was compiled with and depends on.
     baked: Vec<(u32, Value)>,
     prepared: Arc<Prepared>,
@@ -91,19 +91,14 @@ fn same(a: &Value, b: &Value) -> bool {
     amelie_parser::same_literals(std::slice::from_ref(a), std::slice::from_ref(b))
 }
 
-/// The prepared program for `key` on this thread, when it is valid for `catalog`, `tz_offset`
+/// The prepared program for `key` on this thread, when it is valid for `catalog`, `tz`
 /// and these literal values.
-pub fn lookup(
-    key: &[u8],
-    catalog: &Arc<Catalog>,
-    tz_offset: i32,
-    lits: &[Value],
-) -> Option<Arc<Prepared>> {
+pub fn lookup(key: &[u8], catalog: &Arc<Catalog>, tz: Tz, lits: &[Value]) -> Option<Arc<Prepared>> {
     CACHE.with(|c| {
         let c = c.borrow();
         let e = c.map.get(key)?;
         let valid = Arc::ptr_eq(&e.catalog, catalog)
-            && e.tz_offset == tz_offset
+            && e.tz == tz
             && e.baked
                 .iter()
                 .all(|(i, v)| lits.get(*i as usize).is_some_and(|l| same(l, v)));
@@ -116,7 +111,7 @@ pub fn lookup(
 pub fn insert(
     key: &[u8],
     catalog: &Arc<Catalog>,
-    tz_offset: i32,
+    tz: Tz,
     baked: &[u32],
     lits: &[Value],
     prepared: Arc<Prepared>,
@@ -127,7 +122,7 @@ pub fn insert(
         .collect();
     let entry = Entry {
         catalog: catalog.clone(),
-        tz_offset,
+        tz,
         baked,
         prepared,
     };
@@ -174,17 +169,23 @@ mod tests {
         let catalog = Arc::new(Catalog::default());
         let p = prepared();
         let lits = vec![Value::Int(1), Value::Int(500)];
-        insert(b"k1", &catalog, 0, &[1], &lits, p.clone());
-        let hit = lookup(b"k1", &catalog, 0, &[Value::Int(7), Value::Int(500)]);
+        insert(b"k1", &catalog, Tz::UTC, &[1], &lits, p.clone());
+        let hit = lookup(b"k1", &catalog, Tz::UTC, &[Value::Int(7), Value::Int(500)]);
         assert!(hit.is_some_and(|h| Arc::ptr_eq(&h, &p)));
         // a baked literal with another value, another zone, another catalog: misses
-        assert!(lookup(b"k1", &catalog, 0, &[Value::Int(7), Value::Int(5)]).is_none());
-        assert!(lookup(b"k1", &catalog, 3600, &lits).is_none());
+        assert!(lookup(b"k1", &catalog, Tz::UTC, &[Value::Int(7), Value::Int(5)]).is_none());
+        assert!(lookup(b"k1", &catalog, Tz::Fixed(3600), &lits).is_none());
         let other = Arc::new(Catalog::default());
-        assert!(lookup(b"k1", &other, 0, &lits).is_none());
-        assert!(lookup(b"k2", &catalog, 0, &lits).is_none());
+        assert!(lookup(b"k1", &other, Tz::UTC, &lits).is_none());
+        assert!(lookup(b"k2", &catalog, Tz::UTC, &lits).is_none());
         // the kind of a baked literal counts too
-        assert!(lookup(b"k1", &catalog, 0, &[Value::Int(7), Value::Double(500.0)]).is_none());
+        assert!(lookup(
+            b"k1",
+            &catalog,
+            Tz::UTC,
+            &[Value::Int(7), Value::Double(500.0)]
+        )
+        .is_none());
     }
 
     #[test]
@@ -194,7 +195,7 @@ mod tests {
             insert(
                 format!("key {i}").as_bytes(),
                 &catalog,
-                0,
+                Tz::UTC,
                 &[],
                 &[],
                 prepared(),
@@ -203,14 +204,14 @@ mod tests {
         CACHE.with(|c| assert!(c.borrow().map.len() <= MAX_ENTRIES));
         // entries of an outdated catalog go first
         let newer = Arc::new(Catalog::default());
-        insert(b"new", &newer, 0, &[], &[], prepared());
+        insert(b"new", &newer, Tz::UTC, &[], &[], prepared());
         CACHE.with(|c| assert_eq!(c.borrow().map.len(), 1));
         // and the key bytes are bounded too
         let big = vec![b'x'; MAX_KEY_BYTES / 3];
         for i in 0..5u8 {
             let mut k = big.clone();
             k.push(i);
-            insert(&k, &newer, 0, &[], &[], prepared());
+            insert(&k, &newer, Tz::UTC, &[], &[], prepared());
         }
         CACHE.with(|c| {
             let c = c.borrow();

@@ -45,8 +45,8 @@ pub struct ExecutorConfig {
 /// Per-connection state that matters to execution.
 #[derive(Clone, Debug, Default)]
 pub struct SessionCtx {
-    /// Timezone offset in seconds for timestamp text.
-    pub tz_offset: i32,
+    /// Time zone of timestamp text.
+    pub tz: amelie_common::Tz,
     /// `SET timezone` name of this session; None = the server default.
     pub timezone: Option<String>,
     /// The user a request on a listener that requires a token acts as (`None` elsewhere):
@@ -383,7 +383,7 @@ impl Executor {
         if cacheable {
             let shared = self.control.read().await;
             let catalog = self.catalog();
-            if let Some(prepared) = cache::lookup(&key, &catalog, session.tz_offset, &lits) {
+            if let Some(prepared) = cache::lookup(&key, &catalog, session.tz, &lits) {
                 self.cache.hit();
                 let r = self
                     .run_prepared(&prepared, &lits, &catalog, session, now_us())
@@ -411,7 +411,7 @@ impl Executor {
         let now = now_us();
         let ctx = CompileCtx {
             now,
-            tz_offset: session.tz_offset,
+            tz_offset: session.tz,
             system: system.then(|| self.system_snapshot()),
         };
         let Compiled::Program(plan) = compile(&req, &catalog, &ctx)? else {
@@ -428,7 +428,7 @@ impl Executor {
             cache::insert(
                 &key,
                 &catalog,
-                session.tz_offset,
+                session.tz,
                 &plan.baked,
                 &lits,
                 prepared.clone(),
@@ -456,7 +456,7 @@ impl Executor {
         let now = now_us();
         let ctx = CompileCtx {
             now,
-            tz_offset: session.tz_offset,
+            tz_offset: session.tz,
             system: system.then(|| self.system_snapshot()),
         };
         if req.stmts.len() == 1 && req.stmts[0].is_utility() {
@@ -517,7 +517,7 @@ impl Executor {
             "explain",
             &Value::Json(Box::new(prepared.program.explain())),
             format,
-            session.tz_offset,
+            session.tz,
             &mut out,
         );
         Ok(Some(out))
@@ -619,14 +619,7 @@ impl Executor {
         let mut out = String::new();
         let cap = usize::try_from(self.limit_send.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
         // stops at the limit: a reply too large to send is not built in full first
-        if !encode_rows_capped(
-            &info.columns,
-            &rows,
-            format,
-            session.tz_offset,
-            cap,
-            &mut out,
-        ) {
+        if !encode_rows_capped(&info.columns, &rows, format, session.tz, cap, &mut out) {
             return Err(Error::new("reply limit reached"));
         }
         Ok(Some(out))

@@ -300,7 +300,7 @@ impl crate::Executor {
             "token",
             &Value::Str(token.into()),
             fmt,
-            session.tz_offset,
+            session.tz,
             &mut out,
         );
         Ok(Some(out))
@@ -316,7 +316,7 @@ impl crate::Executor {
         let now = now_us();
         let ctx = CompileCtx {
             now,
-            tz_offset: session.tz_offset,
+            tz_offset: session.tz,
             system: Some(self.system_snapshot()),
         };
         let catalog = self.catalog();

@@ -140,21 +140,21 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
 /// The HTTP backend: every request goes to the executor.
 pub struct Server {
     exec: Executor,
-    /// Zone handle of `timezone_default` (see `amelie_common::time::zone_handle`).
-    default_zone: i32,
+    /// The zone of `timezone_default`.
+    default_zone: amelie_common::Tz,
 }
 
 impl Server {
     /// Execution context of a connection: its `SET timezone` or the server default, as a
-    /// zone handle so timestamps follow the zone's daylight-saving rules.
+    /// [`amelie_common::Tz`] so timestamps follow the zone's daylight-saving rules.
     fn session_ctx(&self, session: &Session) -> SessionCtx {
         let mut ctx = SessionCtx {
-            tz_offset: self.default_zone,
+            tz: self.default_zone,
             user: session.user.clone(),
             ..Default::default()
         };
         if let Some(tz) = &session.timezone {
-            ctx.tz_offset = amelie_common::time::zone_handle(tz).unwrap_or(self.default_zone);
+            ctx.tz = amelie_common::Tz::lookup(tz).unwrap_or(self.default_zone);
             ctx.timezone = Some(tz.clone());
         }
         ctx
@@ -368,13 +368,12 @@ pub fn run_until(
         http: http.stats.clone(),
         checkpoint_every_ms: checkpoint_every_ms.clone(),
     }));
-    let default_zone =
-        amelie_common::time::zone_handle(&config.timezone_default).ok_or_else(|| {
-            Error::new(format!(
-                "unable to find timezone '{}'",
-                config.timezone_default
-            ))
-        })?;
+    let default_zone = amelie_common::Tz::lookup(&config.timezone_default).ok_or_else(|| {
+        Error::new(format!(
+            "unable to find timezone '{}'",
+            config.timezone_default
+        ))
+    })?;
     let server = Arc::new(Server { exec, default_zone });
     let listeners = rt
         .block_on(amelie_http::bind(http))

@@ -147,20 +147,20 @@ fn bench_regexp(c: &mut Criterion) {
     let like_args = [text.clone(), pattern.clone()];
     let replace_args = [text, pattern, Value::Str("<email>".into())];
     assert_eq!(
-        call(like, &like_args, 0, 0).expect("regexp_like"),
+        call(like, &like_args, 0, amelie_common::Tz::UTC).expect("regexp_like"),
         Value::Bool(true)
     );
     assert_eq!(
-        call(replace, &replace_args, 0, 0).expect("regexp_replace"),
+        call(replace, &replace_args, 0, amelie_common::Tz::UTC).expect("regexp_replace"),
         Value::Str("contact: <email>, phone 555-0100".into())
     );
     let mut group = c.benchmark_group("vm/regexp");
     group.throughput(Throughput::Elements(1));
     group.bench_function("regexp_like_email", |b| {
-        b.iter(|| call(like, black_box(&like_args), 0, 0))
+        b.iter(|| call(like, black_box(&like_args), 0, amelie_common::Tz::UTC))
     });
     group.bench_function("regexp_replace_email", |b| {
-        b.iter(|| call(replace, black_box(&replace_args), 0, 0))
+        b.iter(|| call(replace, black_box(&replace_args), 0, amelie_common::Tz::UTC))
     });
     group.finish();
 }

@@ -98,12 +98,12 @@ pub(crate) fn like(s: &[u8], p: &[u8]) -> bool {
 
 /// `t ± iv`: months first (day clamped to the month length), then days and microseconds.
 pub fn ts_add(t: i64, iv: &amelie_common::Interval, sub: bool) -> Result<i64> {
-    use amelie_common::time::{days_in_month, DateTime, US_PER_DAY};
+    use amelie_common::time::{days_in_month, DateTime, Tz, US_PER_DAY};
     let overflow = || Error::new("timestamp overflow");
     let s: i64 = if sub { -1 } else { 1 };
     let mut r = t;
     if iv.months != 0 {
-        let mut dt = DateTime::from_timestamp(r, 0);
+        let mut dt = DateTime::from_timestamp(r, Tz::UTC);
         let m = dt.year * 12 + (dt.month as i64 - 1) + s * iv.months as i64;
         dt.year = m.div_euclid(12);
         dt.month = (m.rem_euclid(12) + 1) as u32;
@@ -111,7 +111,7 @@ pub fn ts_add(t: i64, iv: &amelie_common::Interval, sub: bool) -> Result<i64> {
             return Err(overflow());
         }
         dt.day = dt.day.min(days_in_month(dt.year, dt.month));
-        r = dt.to_timestamp(0);
+        r = dt.to_timestamp(Tz::UTC);
     }
     let delta = (iv.days as i64)
         .checked_mul(US_PER_DAY)
@@ -376,7 +376,7 @@ pub fn step(
         }
         Op::Call { func, dst, args, n } => {
             let a = *args as usize;
-            let v = func::call(*func, &regs[a..a + *n as usize], env.now, program.tz_offset)?;
+            let v = func::call(*func, &regs[a..a + *n as usize], env.now, program.tz)?;
             regs[*dst as usize] = v;
         }
         Op::CastColumn { reg, table, col } => {
@@ -439,9 +439,10 @@ pub fn coerce_to_column(
         (C::Json, Value::Str(s)) => Value::Json(Box::new(amelie_common::Json::String(s.into()))),
         (C::Timestamp, Value::Timestamp(t)) => Value::Timestamp(t),
         (C::Timestamp, Value::Int(t)) => Value::Timestamp(t),
-        (C::Timestamp, Value::Str(s)) => {
-            Value::Timestamp(amelie_common::time::parse_timestamp(&s, 0).map_err(|_| bad(ty))?)
-        }
+        (C::Timestamp, Value::Str(s)) => Value::Timestamp(
+            amelie_common::time::parse_timestamp(&s, amelie_common::Tz::UTC)
+                .map_err(|_| bad(ty))?,
+        ),
         (C::Interval, Value::Interval(i)) => Value::Interval(i),
         (C::Interval, Value::Str(s)) => {
             Value::Interval(amelie_common::time::parse_interval(&s).map_err(|_| bad(ty))?)
@@ -523,14 +524,14 @@ mod tests {
     fn time_and_vector_ops() {
         use amelie_common::time::parse_timestamp;
         use amelie_common::Interval;
-        let t = parse_timestamp("2024-01-31 10:00:00", 0).unwrap();
+        let t = parse_timestamp("2024-01-31 10:00:00", amelie_common::Tz::UTC).unwrap();
         let month = Value::Interval(Interval {
             months: 1,
             days: 0,
             us: 0,
         });
         let r = binary(BinOp::Add, &Value::Timestamp(t), &month).unwrap();
-        let want = parse_timestamp("2024-02-29 10:00:00", 0).unwrap();
+        let want = parse_timestamp("2024-02-29 10:00:00", amelie_common::Tz::UTC).unwrap();
         assert_eq!(r, Value::Timestamp(want));
         let e = binary(BinOp::Sub, &Value::Timestamp(0), &month).unwrap_err();
         assert_eq!(e.msg(), "timestamp overflow");

@@ -90,8 +90,8 @@ pub struct Program {
     /// The table (index into `tables`) each target is sent to, by target (`u16::MAX`: no
     /// `Send` uses it); see [`Program::target_tables`].
     pub target_table: Vec<u16>,
-    /// Session timezone offset in seconds, for text conversions.
-    pub tz_offset: i32,
+    /// Session time zone, for text conversions.
+    pub tz: amelie_common::Tz,
 }
 
 /// What one execution of a program binds: its parameter values and the request time.

@@ -516,7 +516,7 @@ impl crate::Executor {
                     let amelie_parser::Expr::String(tz) = value else {
                         return Err(amelie_common::Error::new("string value expected"));
                     };
-                    session.tz_offset = amelie_common::time::zone_handle(tz).ok_or_else(|| {
+                    session.tz = amelie_common::Tz::lookup(tz).ok_or_else(|| {
                         amelie_common::Error::new(format!(
                             "set 'timezone': unable to find timezone '{tz}'"
                         ))
@@ -609,7 +609,7 @@ impl crate::Executor {
             what,
             &Value::Json(Box::new(value)),
             fmt,
-            session.tz_offset,
+            session.tz,
             &mut out,
         );
         Ok(Some(out))

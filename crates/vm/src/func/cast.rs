@@ -2,7 +2,7 @@
 //! timestamp, vector.
 
 use super::{def, to_json, Ctx, Def, VARIADIC};
-use amelie_common::{Error, Json, Result, Value};
+use amelie_common::{Error, Json, Result, Tz, Value};
 
 pub const DEFS: &[Def] = &[
     def("type", 1, 1, false, type_),
@@ -92,23 +92,23 @@ fn double(_: &Ctx, a: &[Value]) -> Result<Value> {
 }
 
 /// Text form of a value as `string()` produces it.
-pub fn to_text(v: &Value, tz_offset: i32) -> String {
+pub fn to_text(v: &Value, tz: Tz) -> String {
     let mut out = String::new();
     match v {
         Value::Str(s) => out.push_str(s),
-        Value::Timestamp(t) => amelie_common::format_timestamp(*t, tz_offset, &mut out),
+        Value::Timestamp(t) => amelie_common::format_timestamp(*t, tz, &mut out),
         Value::Interval(iv) => amelie_common::format_interval(iv, &mut out),
-        other => amelie_common::format::write_value(other, &mut out, false, 0, tz_offset),
+        other => amelie_common::format::write_value(other, &mut out, false, 0, tz),
     }
     out
 }
 
 fn string(c: &Ctx, a: &[Value]) -> Result<Value> {
-    Ok(Value::Str(to_text(&a[0], c.tz_offset).into()))
+    Ok(Value::Str(to_text(&a[0], c.tz).into()))
 }
 
 fn json(c: &Ctx, a: &[Value]) -> Result<Value> {
-    Ok(Value::Json(Box::new(to_json(&a[0], c.tz_offset))))
+    Ok(Value::Json(Box::new(to_json(&a[0], c.tz))))
 }
 
 fn json_import(_: &Ctx, a: &[Value]) -> Result<Value> {
@@ -130,19 +130,13 @@ fn timestamp(c: &Ctx, a: &[Value]) -> Result<Value> {
     match &a[0] {
         Value::Str(s) => {
             let tz = match a.get(1) {
-                None => None,
-                Some(Value::Str(z)) => {
-                    Some(amelie_common::time::Zone::lookup(z).ok_or_else(|| {
-                        Error::new(format!("timestamp(): failed to find timezone '{z}'"))
-                    })?)
-                }
+                None => c.tz,
+                Some(Value::Str(z)) => Tz::lookup(z).ok_or_else(|| {
+                    Error::new(format!("timestamp(): failed to find timezone '{z}'"))
+                })?,
                 Some(v) => return Err(super::arg_err("timestamp", 1, "string", v)),
             };
-            let ts = match tz {
-                None => amelie_common::parse_timestamp(s, c.tz_offset)?,
-                Some(z) => z.parse_local(s)?,
-            };
-            Ok(Value::Timestamp(ts))
+            Ok(Value::Timestamp(amelie_common::parse_timestamp(s, tz)?))
         }
         Value::Int(i) => Ok(Value::Timestamp(*i)),
         Value::Timestamp(t) => Ok(Value::Timestamp(*t)),

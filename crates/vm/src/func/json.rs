@@ -77,9 +77,7 @@ fn op_field(_: &Ctx, a: &[Value]) -> Result<Value> {
 
 fn op_array(c: &Ctx, a: &[Value]) -> Result<Value> {
     check_json_parts(a)?;
-    checked(Json::Array(
-        a.iter().map(|v| to_json(v, c.tz_offset)).collect(),
-    ))
+    checked(Json::Array(a.iter().map(|v| to_json(v, c.tz)).collect()))
 }
 
 /// A json value the functions built, refused when nested deeper than
@@ -98,10 +96,7 @@ fn op_object(c: &Ctx, a: &[Value]) -> Result<Value> {
             Value::Str(s) => s.to_string(),
             _ => return Err(Error::new("{}: {name <:>} expected")),
         };
-        let v = kv
-            .get(1)
-            .map(|v| to_json(v, c.tz_offset))
-            .unwrap_or(Json::Null);
+        let v = kv.get(1).map(|v| to_json(v, c.tz)).unwrap_or(Json::Null);
         m.push((k, v));
     }
     checked(Json::Object(m))
@@ -137,7 +132,7 @@ fn append_impl(f: &str, c: &Ctx, a: &[Value]) -> Result<Value> {
     }
     check_json_parts(a)?;
     let mut v = array(f, &a[0])?;
-    v.extend(a[1..].iter().map(|x| to_json(x, c.tz_offset)));
+    v.extend(a[1..].iter().map(|x| to_json(x, c.tz)));
     checked(Json::Array(v))
 }
 
@@ -158,7 +153,7 @@ fn push(c: &Ctx, a: &[Value]) -> Result<Value> {
     }
     check_json_parts(a)?;
     let old = array("push", &a[0])?;
-    let mut v: Vec<Json> = a[1..].iter().map(|x| to_json(x, c.tz_offset)).collect();
+    let mut v: Vec<Json> = a[1..].iter().map(|x| to_json(x, c.tz)).collect();
     v.extend(old);
     checked(Json::Array(v))
 }
@@ -189,7 +184,7 @@ fn put(c: &Ctx, a: &[Value]) -> Result<Value> {
     check_json_parts(a)?;
     let mut v = array("put", &a[0])?;
     let i = index("put", a, v.len())?;
-    v[i] = to_json(&a[2], c.tz_offset);
+    v[i] = to_json(&a[2], c.tz);
     checked(Json::Array(v))
 }
 
@@ -257,7 +252,7 @@ fn set(c: &Ctx, a: &[Value]) -> Result<Value> {
     check_json_parts(a)?;
     let mut o = object("set", &a[0])?;
     let p = path("set", a)?;
-    set_path(&mut o, &p, to_json(&a[2], c.tz_offset));
+    set_path(&mut o, &p, to_json(&a[2], c.tz));
     checked(o)
 }
 
@@ -309,7 +304,7 @@ mod tests {
     fn set_nested() {
         let c = Ctx {
             now: 0,
-            tz_offset: 0,
+            tz: amelie_common::Tz::UTC,
         };
         let o = Value::Json(Box::new(Json::parse(r#"{"a": {"b": 0}}"#).unwrap()));
         let r = set(&c, &[o, Value::str("a.b"), Value::Int(1)]).unwrap();
@@ -326,7 +321,7 @@ mod tests {
         use amelie_common::json::MAX_DEPTH;
         let c = Ctx {
             now: 0,
-            tz_offset: 0,
+            tz: amelie_common::Tz::UTC,
         };
         let deep = |d: usize| {
             let text = format!("{}{}", "[".repeat(d), "]".repeat(d));

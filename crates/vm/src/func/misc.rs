@@ -262,7 +262,7 @@ mod tests {
             match decode(
                 &Ctx {
                     now: 0,
-                    tz_offset: 0,
+                    tz: amelie_common::Tz::UTC,
                 },
                 &a,
             ) {

@@ -16,7 +16,7 @@ pub use misc::{
     b64url_decode_strict, b64url_encode, hmac_sha256, hmac_sha256_verify, jwt_encode, sha256,
 };
 
-use amelie_common::{Error, Json, Result, Value};
+use amelie_common::{Error, Json, Result, Tz, Value};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -24,8 +24,8 @@ use std::sync::OnceLock;
 pub struct Ctx {
     /// Request start time (µs since the epoch).
     pub now: i64,
-    /// Session timezone offset in seconds east of UTC.
-    pub tz_offset: i32,
+    /// Session time zone.
+    pub tz: Tz,
 }
 
 pub type Handler = fn(&Ctx, &[Value]) -> Result<Value>;
@@ -113,7 +113,7 @@ pub fn arg_err(f: &str, idx: usize, want: &str, got: &Value) -> Error {
 }
 
 /// Calls `f` over `args`. `now` is the request start time.
-pub fn call(f: FuncId, args: &[Value], now: i64, tz_offset: i32) -> Result<Value> {
+pub fn call(f: FuncId, args: &[Value], now: i64, tz: Tz) -> Result<Value> {
     let Some(d) = f.def() else {
         return Err(Error::new("function not found"));
     };
@@ -121,7 +121,7 @@ pub fn call(f: FuncId, args: &[Value], now: i64, tz_offset: i32) -> Result<Value
     if d.null_first && args.first().is_some_and(|a| a.is_null()) {
         return Ok(Value::Null);
     }
-    (d.f)(&Ctx { now, tz_offset }, args)
+    (d.f)(&Ctx { now, tz }, args)
 }
 
 impl FuncId {
@@ -148,7 +148,7 @@ impl FuncId {
 }
 
 /// Converts any value to JSON (timestamps/intervals become strings, vectors arrays).
-pub fn to_json(v: &Value, tz_offset: i32) -> Json {
+pub fn to_json(v: &Value, tz: Tz) -> Json {
     match v {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
@@ -158,7 +158,7 @@ pub fn to_json(v: &Value, tz_offset: i32) -> Json {
         Value::Json(j) => (**j).clone(),
         Value::Timestamp(t) => {
             let mut s = String::new();
-            amelie_common::format_timestamp(*t, tz_offset, &mut s);
+            amelie_common::format_timestamp(*t, tz, &mut s);
             Json::String(s)
         }
         Value::Interval(iv) => {
@@ -197,11 +197,11 @@ mod tests {
         let f = FuncId::lookup(None, "UPPER").unwrap();
         assert_eq!(f.name(), "upper");
         assert_eq!(
-            call(f, &[Value::str("ab")], 0, 0).unwrap(),
+            call(f, &[Value::str("ab")], 0, Tz::UTC).unwrap(),
             Value::str("AB")
         );
         assert!(FuncId::lookup(Some("x"), "upper").is_none());
-        let e = call(f, &[], 0, 0).unwrap_err();
+        let e = call(f, &[], 0, Tz::UTC).unwrap_err();
         assert_eq!(e.msg(), "upper(): expected 1 arguments, but got 0");
     }
 }

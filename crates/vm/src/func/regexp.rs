@@ -255,7 +255,7 @@ mod tests {
     fn ctx() -> Ctx {
         Ctx {
             now: 0,
-            tz_offset: 0,
+            tz: amelie_common::Tz::UTC,
         }
     }
 

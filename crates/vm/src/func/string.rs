@@ -174,7 +174,7 @@ mod tests {
     fn c() -> Ctx {
         Ctx {
             now: 0,
-            tz_offset: 0,
+            tz: amelie_common::Tz::UTC,
         }
     }
 

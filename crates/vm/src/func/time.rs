@@ -2,7 +2,7 @@
 
 use super::{arg_err, def, Ctx, Def};
 use amelie_common::time::{
-    DateTime, IntervalUnit, Zone, US_PER_DAY, US_PER_HOUR, US_PER_MIN, US_PER_MS, US_PER_SEC,
+    DateTime, IntervalUnit, Tz, US_PER_DAY, US_PER_HOUR, US_PER_MIN, US_PER_MS, US_PER_SEC,
 };
 use amelie_common::{Error, Interval, Result, Value};
 
@@ -20,10 +20,11 @@ fn now(c: &Ctx, _: &[Value]) -> Result<Value> {
 }
 
 /// The zone of argument `idx` (a timezone name).
-fn zone_arg(f: &str, a: &[Value], idx: usize) -> Result<Zone> {
+fn zone_arg(f: &str, a: &[Value], idx: usize) -> Result<Tz> {
     match &a[idx] {
-        Value::Str(s) => Zone::lookup(s)
-            .ok_or_else(|| Error::new(format!("{f}(): failed to find timezone '{s}'"))),
+        Value::Str(s) => {
+            Tz::lookup(s).ok_or_else(|| Error::new(format!("{f}(): failed to find timezone '{s}'")))
+        }
         v => Err(arg_err(f, idx, "string", v)),
     }
 }
@@ -35,7 +36,7 @@ fn at_timezone(_: &Ctx, a: &[Value]) -> Result<Value> {
     };
     let z = zone_arg("at_timezone", a, 1)?;
     let mut out = String::new();
-    amelie_common::format_timestamp(ts, z.offset_at(ts), &mut out);
+    amelie_common::format_timestamp(ts, z, &mut out);
     Ok(Value::Str(out.into()))
 }
 
@@ -106,10 +107,10 @@ fn date_trunc(c: &Ctx, a: &[Value]) -> Result<Value> {
     let unit = field("date_trunc", a, fi)?;
     let zone = match a.get(2) {
         Some(_) => zone_arg("date_trunc", a, 2)?,
-        None => Zone::from_offset(c.tz_offset),
+        None => c.tz,
     };
     // Amelie splits in the session zone and recombines in the requested one
-    let mut dt = DateTime::from_timestamp(ts, c.tz_offset);
+    let mut dt = DateTime::from_timestamp(ts, c.tz);
     use IntervalUnit as U;
     match unit {
         U::Year => {
@@ -149,10 +150,8 @@ fn date_trunc(c: &Ctx, a: &[Value]) -> Result<Value> {
     }
     // the start of the first day, hour, ... of an extreme timestamp may be out of range
     let overflow = || Error::new("timestamp overflow");
-    let local = dt.checked_to_timestamp(0).ok_or_else(overflow)?;
     Ok(Value::Timestamp(
-        dt.checked_to_timestamp(zone.offset_for_local(local))
-            .ok_or_else(overflow)?,
+        dt.checked_to_timestamp(zone).ok_or_else(overflow)?,
     ))
 }
 
@@ -213,9 +212,9 @@ fn extract(c: &Ctx, a: &[Value]) -> Result<Value> {
         Value::Timestamp(ts) => {
             let zone = match a.get(2) {
                 Some(_) => zone_arg("extract", a, 2)?,
-                None => Zone::from_offset(c.tz_offset),
+                None => c.tz,
             };
-            let dt = DateTime::from_timestamp(*ts, zone.offset_at(*ts));
+            let dt = DateTime::from_timestamp(*ts, zone);
             Ok(Value::Int(match unit {
                 U::Year => dt.year,
                 U::Month => dt.month as i64,
@@ -250,7 +249,7 @@ mod tests {
     fn c() -> Ctx {
         Ctx {
             now: 0,
-            tz_offset: 0,
+            tz: amelie_common::Tz::UTC,
         }
     }
 

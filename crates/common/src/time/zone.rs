@@ -2,22 +2,41 @@
 //! (`/usr/share/zoneinfo`, or `$TZDIR`), including the POSIX rule at the end of each zone
 //! file, so offsets keep following daylight-saving time past the last listed transition.
 //!
-//! A zone travels as an `i32` "offset or handle" (the session's `tz_offset`): below
-//! [`ZONE_HANDLE_BASE`] it is a fixed offset in seconds east of UTC, at or above it the index
-//! of a zone in a process-wide registry. A name is resolved once ([`zone_handle`]): the
-//! answer, including "unknown", is cached under the name as given and under its lowercase
-//! form, and later conversions only index the registry (no table is cloned, no directory is
-//! read).
+//! A zone travels as a [`Tz`] (the session's time zone): a fixed offset in seconds east of
+//! UTC, or the [`ZoneId`] of a zone in a process-wide registry whose offset depends on the
+//! instant. A name is resolved once ([`Tz::lookup`]): the answer, including "unknown", is
+//! cached under the name as given and under its lowercase form, and later conversions only
+//! index the registry (no table is cloned, no directory is read).
+//!
+//! Built on the calendar ([`super::civil`]): a [`DateTime`] is read from or turned into a
+//! timestamp in a zone here.
 
-use crate::time::parse_timestamp_parts;
-use crate::Result;
+use super::civil::{DateTime, US_PER_SEC};
 use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::sync::{OnceLock, RwLock};
 
-/// Zone handles: an `offset_secs` argument at or above this value names a registered zone
-/// (see [`zone_handle`]) whose offset depends on the instant (DST) instead of a fixed offset.
-pub const ZONE_HANDLE_BASE: i32 = 1 << 24;
+/// A registered named zone: its index in the process-wide registry (see [`Tz::lookup`]).
+/// An id nobody registered (possible only through deserialization) reads as UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ZoneId(u32);
+
+/// A time zone as passed around at run time (timestamp parsing, formatting, splitting into
+/// fields). Copying it copies 8 bytes; a fixed offset is used without touching the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Tz {
+    /// A fixed offset in seconds east of UTC.
+    Fixed(i32),
+    /// A named zone whose offset follows its daylight-saving rules.
+    Zone(ZoneId),
+}
+
+impl Default for Tz {
+    fn default() -> Tz {
+        Tz::UTC
+    }
+}
 
 /// Names kept in the name cache at most. Past it a name that is not cached yet is still
 /// resolved correctly, through its lowercase entry or `jiff` (which rescans the zone
@@ -26,10 +45,10 @@ pub const ZONE_HANDLE_BASE: i32 = 1 << 24;
 const NAME_CACHE_MAX: usize = 1 << 16;
 
 struct Registry {
-    /// Zones with DST rules by lowercase name; handle `ZONE_HANDLE_BASE + i` is `zones[i]`.
+    /// Zones with DST rules by lowercase name; `ZoneId(i)` is `zones[i]`.
     zones: RwLock<Vec<(Box<str>, TimeZone)>>,
-    /// Name (as given, and lowercased) → offset-or-handle, `None` for an unknown name.
-    names: RwLock<crate::FastMap<Box<str>, Option<i32>>>,
+    /// Name (as given, and lowercased) → zone, `None` for an unknown name.
+    names: RwLock<crate::FastMap<Box<str>, Option<Tz>>>,
 }
 
 fn registry() -> &'static Registry {
@@ -40,32 +59,66 @@ fn registry() -> &'static Registry {
     })
 }
 
-/// A value usable wherever an `offset_secs` is taken (timestamp parsing, formatting,
-/// splitting) that stands for the named zone with its DST rules: fixed-offset zones (UTC,
-/// `Etc/GMT+5`) give their plain offset. None if the zone is unknown. Names are matched
-/// without regard to ASCII case (`utc`, `asia/famagusta`).
-pub fn zone_handle(name: &str) -> Option<i32> {
-    let reg = registry();
-    let cached = |key: &str| reg.names.read().ok()?.get(key).copied();
-    if let Some(found) = cached(name) {
-        return found;
-    }
-    let lower = name.to_ascii_lowercase();
-    let found = match cached(&lower) {
-        Some(found) => found,
-        None => {
-            let found = resolve(&lower);
-            remember(reg, &lower, found);
-            found
+impl Tz {
+    /// Coordinated Universal Time.
+    pub const UTC: Tz = Tz::Fixed(0);
+
+    /// The named zone with its DST rules: fixed-offset zones (UTC, `Etc/GMT+5`) give
+    /// [`Tz::Fixed`]. None if the zone is unknown. Names are matched without regard to ASCII
+    /// case (`utc`, `asia/famagusta`).
+    pub fn lookup(name: &str) -> Option<Tz> {
+        let reg = registry();
+        let cached = |key: &str| reg.names.read().ok()?.get(key).copied();
+        if let Some(found) = cached(name) {
+            return found;
         }
-    };
-    if lower != name {
-        remember(reg, name, found);
+        let lower = name.to_ascii_lowercase();
+        let found = match cached(&lower) {
+            Some(found) => found,
+            None => {
+                let found = resolve(&lower);
+                remember(reg, &lower, found);
+                found
+            }
+        };
+        if lower != name {
+            remember(reg, name, found);
+        }
+        found
     }
-    found
+
+    /// The offset (seconds east of UTC) in effect at the instant `us`.
+    #[inline]
+    pub fn offset_at(self, us: i64) -> i32 {
+        match self {
+            Tz::Fixed(offset) => offset,
+            Tz::Zone(id) => with_zone(id, |z| z.to_offset(instant(us)).seconds()).unwrap_or(0),
+        }
+    }
+
+    /// The offset for a wall-clock time (`local_us` = local time as if UTC). A time skipped
+    /// by a transition (a gap) is read with the offset before it, so it lands after the gap;
+    /// a time repeated by one (a fold) takes the offset before it, the earlier instant
+    /// (RFC 5545's and `jiff`'s "compatible" choice).
+    #[inline]
+    pub fn offset_for_local(self, local_us: i64) -> i32 {
+        match self {
+            Tz::Fixed(offset) => offset,
+            Tz::Zone(id) => with_zone(id, |z| {
+                let civil = Offset::UTC.to_datetime(instant(local_us));
+                match z.to_ambiguous_timestamp(civil).offset() {
+                    AmbiguousOffset::Unambiguous { offset } => offset.seconds(),
+                    AmbiguousOffset::Gap { before, .. } | AmbiguousOffset::Fold { before, .. } => {
+                        before.seconds()
+                    }
+                }
+            })
+            .unwrap_or(0),
+        }
+    }
 }
 
-fn remember(reg: &Registry, name: &str, found: Option<i32>) {
+fn remember(reg: &Registry, name: &str, found: Option<Tz>) {
     if let Ok(mut names) = reg.names.write() {
         if names.len() < NAME_CACHE_MAX {
             names.insert(name.into(), found);
@@ -74,9 +127,9 @@ fn remember(reg: &Registry, name: &str, found: Option<i32>) {
 }
 
 /// Looks `lower` up in the tz database and registers it if its offset changes over time.
-fn resolve(lower: &str) -> Option<i32> {
+fn resolve(lower: &str) -> Option<Tz> {
     if lower == "utc" || lower == "gmt" {
-        return Some(0);
+        return Some(Tz::UTC);
     }
     if lower.is_empty() || lower.contains("..") || lower.starts_with('/') {
         return None;
@@ -86,16 +139,16 @@ fn resolve(lower: &str) -> Option<i32> {
         return None;
     }
     if let Ok(offset) = tz.to_fixed_offset() {
-        return Some(offset.seconds());
+        return Some(Tz::Fixed(offset.seconds()));
     }
     // a zone file without any transition (Etc/GMT+5) is a fixed offset too
     if tz.following(Timestamp::MIN).next().is_none() {
-        return Some(tz.to_offset(Timestamp::UNIX_EPOCH).seconds());
+        return Some(Tz::Fixed(tz.to_offset(Timestamp::UNIX_EPOCH).seconds()));
     }
     let reg = registry();
     let mut zones = reg.zones.write().ok()?;
-    // A name keeps one handle, even when a racing caller registered it first or the name
-    // cache is full and did not remember it.
+    // A name keeps one id, even when a racing caller registered it first or the name cache
+    // is full and did not remember it.
     let i = match zones.iter().position(|(n, _)| **n == *lower) {
         Some(i) => i,
         None => {
@@ -103,23 +156,13 @@ fn resolve(lower: &str) -> Option<i32> {
             zones.len() - 1
         }
     };
-    ZONE_HANDLE_BASE.checked_add(i32::try_from(i).ok()?)
+    Some(Tz::Zone(ZoneId(u32::try_from(i).ok()?)))
 }
 
-/// Runs `f` on the zone behind a handle; None for a fixed offset or an unregistered handle.
-fn with_zone<T>(handle: i32, f: impl FnOnce(&TimeZone) -> T) -> Option<T> {
-    let i = usize::try_from(handle.checked_sub(ZONE_HANDLE_BASE)?).ok()?;
+/// Runs `f` on a registered zone; None for an id nobody registered.
+fn with_zone<T>(id: ZoneId, f: impl FnOnce(&TimeZone) -> T) -> Option<T> {
     let zones = registry().zones.read().ok()?;
-    zones.get(i).map(|(_, z)| f(z))
-}
-
-/// The plain offset of a non-handle (an unregistered handle counts as UTC).
-fn fixed_part(offset_or_handle: i32) -> i32 {
-    if offset_or_handle >= ZONE_HANDLE_BASE {
-        0
-    } else {
-        offset_or_handle
-    }
+    zones.get(id.0 as usize).map(|(_, z)| f(z))
 }
 
 /// `us` as a `jiff` timestamp, clamped to its range (years -9999..=9999).
@@ -131,97 +174,48 @@ fn instant(us: i64) -> Timestamp {
     })
 }
 
-/// The offset in effect at the instant `us` for an offset or zone handle.
-pub fn resolve_offset(offset_or_handle: i32, us: i64) -> i32 {
-    with_zone(offset_or_handle, |z| z.to_offset(instant(us)).seconds())
-        .unwrap_or_else(|| fixed_part(offset_or_handle))
-}
+impl DateTime {
+    /// Splits a timestamp into wall-clock fields in the zone `tz`.
+    #[inline]
+    pub fn from_timestamp(us: i64, tz: Tz) -> DateTime {
+        DateTime::at_offset(us, tz.offset_at(us))
+    }
 
-/// The offset for a wall-clock time (`local_us` = local time as if UTC). A time skipped by
-/// a transition (a gap) is read with the offset before it, so it lands after the gap; a time
-/// repeated by one (a fold) takes the offset before it, the earlier instant (RFC 5545's and
-/// `jiff`'s "compatible" choice).
-pub fn resolve_local_offset(offset_or_handle: i32, local_us: i64) -> i32 {
-    with_zone(offset_or_handle, |z| {
-        let civil = Offset::UTC.to_datetime(instant(local_us));
-        match z.to_ambiguous_timestamp(civil).offset() {
-            AmbiguousOffset::Unambiguous { offset } => offset.seconds(),
-            AmbiguousOffset::Gap { before, .. } | AmbiguousOffset::Fold { before, .. } => {
-                before.seconds()
+    /// Back to a timestamp, interpreting the fields in the zone `tz`. Out-of-range
+    /// day/hour/minute/second values spill over into the next unit. A result outside the
+    /// `i64` range saturates (see [`DateTime::checked_to_timestamp`]).
+    pub fn to_timestamp(&self, tz: Tz) -> i64 {
+        match self.local_us() {
+            Ok(local) => {
+                let offset_secs = tz.offset_for_local(local);
+                let ts = local as i128 - offset_secs as i128 * US_PER_SEC as i128;
+                ts.clamp(i64::MIN as i128, i64::MAX as i128) as i64
             }
-        }
-    })
-    .unwrap_or_else(|| fixed_part(offset_or_handle))
-}
-
-/// A time zone as passed around at run time: a fixed offset or a handle of a registered
-/// zone. Copying it copies an `i32`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Zone {
-    offset_or_handle: i32,
-}
-
-impl Zone {
-    /// Finds a zone by IANA name, matched case-insensitively, through the process-wide
-    /// cache (see [`zone_handle`]).
-    pub fn lookup(name: &str) -> Option<Zone> {
-        zone_handle(name).map(Zone::from_offset)
-    }
-
-    /// The zone behind an offset or zone handle (see [`zone_handle`]).
-    pub fn from_offset(offset_or_handle: i32) -> Zone {
-        Zone { offset_or_handle }
-    }
-
-    /// A fixed-offset zone.
-    pub fn fixed(offset_secs: i32) -> Zone {
-        Zone {
-            offset_or_handle: offset_secs,
+            Err(far) => far,
         }
     }
 
-    /// The offset or handle, as taken by the `offset_secs` arguments of [`crate::time`].
-    pub fn code(&self) -> i32 {
-        self.offset_or_handle
-    }
-
-    /// Offset (seconds east of UTC) in effect at the timestamp `us`.
-    pub fn offset_at(&self, us: i64) -> i32 {
-        resolve_offset(self.offset_or_handle, us)
-    }
-
-    /// Offset for a wall-clock time given as local microseconds since the epoch.
-    pub fn offset_for_local(&self, local_us: i64) -> i32 {
-        resolve_local_offset(self.offset_or_handle, local_us)
-    }
-
-    /// Parses a timestamp string; a zone-less string is taken as wall-clock time here.
-    pub fn parse_local(&self, s: &str) -> Result<i64> {
-        let (dt, zone) = parse_timestamp_parts(s)?;
-        let off = match zone {
-            Some(z) => z,
-            None => self.offset_for_local(dt.to_timestamp(0)),
-        };
-        let ts = dt.to_timestamp(off);
-        if ts < 0 {
-            crate::bail!("timestamp overflow");
-        }
-        Ok(ts)
+    /// Like [`DateTime::to_timestamp`], but `None` when the timestamp is outside the `i64`
+    /// range.
+    pub fn checked_to_timestamp(&self, tz: Tz) -> Option<i64> {
+        let local = self.local_us().ok()?;
+        let offset_secs = tz.offset_for_local(local);
+        local.checked_sub(offset_secs as i64 * US_PER_SEC)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::{format_timestamp, parse_timestamp, DateTime};
+    use crate::time::{format_timestamp, parse_timestamp};
 
-    fn handle(name: &str) -> i32 {
-        zone_handle(name).unwrap_or_else(|| panic!("{name} not in the tz database"))
+    fn handle(name: &str) -> Tz {
+        Tz::lookup(name).unwrap_or_else(|| panic!("{name} not in the tz database"))
     }
 
     /// `utc` (a zone-less string read as UTC) printed in `zone`.
     fn show(utc: &str, zone: &str) -> String {
-        let ts = parse_timestamp(utc, 0).unwrap();
+        let ts = parse_timestamp(utc, Tz::UTC).unwrap();
         let mut out = String::new();
         format_timestamp(ts, handle(zone), &mut out);
         out
@@ -231,7 +225,7 @@ mod tests {
     fn read(local: &str, zone: &str) -> String {
         let ts = parse_timestamp(local, handle(zone)).unwrap();
         let mut out = String::new();
-        format_timestamp(ts, 0, &mut out);
+        format_timestamp(ts, Tz::UTC, &mut out);
         out
     }
 
@@ -336,7 +330,7 @@ mod tests {
             "2040-11-04 05:30:00+00"
         );
         // splitting into fields follows the zone too
-        let ts = parse_timestamp("2040-06-22 12:00:00", 0).unwrap();
+        let ts = parse_timestamp("2040-06-22 12:00:00", Tz::UTC).unwrap();
         let dt = DateTime::from_timestamp(ts, handle("Australia/Sydney"));
         assert_eq!((dt.day, dt.hour), (22, 22));
         assert_eq!(dt.to_timestamp(handle("Australia/Sydney")), ts);
@@ -345,21 +339,18 @@ mod tests {
     #[test]
     fn names_are_case_insensitive() {
         let h = handle("Europe/Berlin");
-        assert!(h >= ZONE_HANDLE_BASE);
-        assert_eq!(zone_handle("europe/berlin"), Some(h));
-        assert_eq!(zone_handle("EUROPE/BERLIN"), Some(h));
-        assert_eq!(zone_handle("eUrOpE/bErLiN"), Some(h));
-        assert_eq!(zone_handle("asia/famagusta"), zone_handle("Asia/Famagusta"));
-        assert_eq!(zone_handle("UTC"), Some(0));
-        assert_eq!(zone_handle("utc"), Some(0));
-        assert_eq!(zone_handle("gmt"), Some(0));
+        assert!(matches!(h, Tz::Zone(_)));
+        assert_eq!(Tz::lookup("europe/berlin"), Some(h));
+        assert_eq!(Tz::lookup("EUROPE/BERLIN"), Some(h));
+        assert_eq!(Tz::lookup("eUrOpE/bErLiN"), Some(h));
+        assert_eq!(Tz::lookup("asia/famagusta"), Tz::lookup("Asia/Famagusta"));
+        assert_eq!(Tz::lookup("UTC"), Some(Tz::UTC));
+        assert_eq!(Tz::lookup("utc"), Some(Tz::UTC));
+        assert_eq!(Tz::lookup("gmt"), Some(Tz::UTC));
         // zones that never change give their plain offset
-        assert_eq!(zone_handle("Etc/GMT+5"), Some(-5 * 3600));
-        assert_eq!(zone_handle("etc/gmt-14"), Some(14 * 3600));
-        assert_eq!(
-            Zone::lookup("JAPAN").map(|z| z.offset_at(0)),
-            Some(9 * 3600)
-        );
+        assert_eq!(Tz::lookup("Etc/GMT+5"), Some(Tz::Fixed(-5 * 3600)));
+        assert_eq!(Tz::lookup("etc/gmt-14"), Some(Tz::Fixed(14 * 3600)));
+        assert_eq!(Tz::lookup("JAPAN").map(|z| z.offset_at(0)), Some(9 * 3600));
     }
 
     #[test]
@@ -376,10 +367,9 @@ mod tests {
             "Europe/Berlin\0",
             "日本",
         ] {
-            assert_eq!(zone_handle(name), None, "{name:?}");
+            assert_eq!(Tz::lookup(name), None, "{name:?}");
             // the second time from the cache
-            assert_eq!(zone_handle(name), None, "{name:?}");
-            assert_eq!(Zone::lookup(name), None, "{name:?}");
+            assert_eq!(Tz::lookup(name), None, "{name:?}");
         }
     }
 
@@ -387,14 +377,14 @@ mod tests {
     fn resolved_once() {
         let h = handle("America/Sao_Paulo");
         for _ in 0..3 {
-            assert_eq!(zone_handle("America/Sao_Paulo"), Some(h));
-            assert_eq!(zone_handle("america/sao_paulo"), Some(h));
+            assert_eq!(Tz::lookup("America/Sao_Paulo"), Some(h));
+            assert_eq!(Tz::lookup("america/sao_paulo"), Some(h));
         }
         let names = registry().names.read().unwrap();
         assert_eq!(names.get("america/sao_paulo"), Some(&Some(h)));
         assert_eq!(names.get("America/Sao_Paulo"), Some(&Some(h)));
         drop(names);
-        zone_handle("Atlantis/Nowhere");
+        Tz::lookup("Atlantis/Nowhere");
         let names = registry().names.read().unwrap();
         assert_eq!(names.get("atlantis/nowhere"), Some(&None));
         drop(names);
@@ -412,42 +402,38 @@ mod tests {
 
     #[test]
     fn fixed_offsets_and_stray_handles() {
-        assert_eq!(resolve_offset(3600, 0), 3600);
-        assert_eq!(resolve_local_offset(-1800, 0), -1800);
-        // a handle nobody registered reads as UTC instead of failing
-        assert_eq!(resolve_offset(i32::MAX, 0), 0);
-        assert_eq!(resolve_local_offset(ZONE_HANDLE_BASE + 1_000_000, 0), 0);
+        assert_eq!(Tz::Fixed(3600).offset_at(0), 3600);
+        assert_eq!(Tz::Fixed(-1800).offset_for_local(0), -1800);
+        // a zone id nobody registered reads as UTC instead of failing
+        assert_eq!(Tz::Zone(ZoneId(u32::MAX)).offset_at(0), 0);
+        assert_eq!(Tz::Zone(ZoneId(1_000_000)).offset_for_local(0), 0);
         // instants outside jiff's range (years -9999..=9999) are clamped, not refused
         let h = handle("Europe/Berlin");
-        assert_eq!(resolve_offset(h, i64::MAX), 3600);
-        assert_eq!(
-            resolve_local_offset(h, i64::MIN),
-            resolve_offset(h, i64::MIN)
-        );
+        assert_eq!(h.offset_at(i64::MAX), 3600);
+        assert_eq!(h.offset_for_local(i64::MIN), h.offset_at(i64::MIN));
         let mut out = String::new();
         format_timestamp(i64::MAX, h, &mut out);
         assert!(out.ends_with("+01"), "{out}");
-        assert_eq!(Zone::fixed(7200).offset_at(123), 7200);
-        assert_eq!(Zone::from_offset(h).code(), h);
+        assert_eq!(Tz::Fixed(7200).offset_at(123), 7200);
     }
 
     #[test]
     fn parse_local_in_zone() {
-        let z = Zone::lookup("asia/famagusta").unwrap();
+        let z = handle("asia/famagusta");
         assert_eq!(
-            z.parse_local("2024-07-29 18:40:19").unwrap(),
-            parse_timestamp("2024-07-29 15:40:19Z", 0).unwrap()
+            parse_timestamp("2024-07-29 18:40:19", z).unwrap(),
+            parse_timestamp("2024-07-29 15:40:19Z", Tz::UTC).unwrap()
         );
         assert_eq!(
-            z.parse_local("2024-07-29 18:40:19+01").unwrap(),
-            parse_timestamp("2024-07-29 17:40:19Z", 0).unwrap()
+            parse_timestamp("2024-07-29 18:40:19+01", z).unwrap(),
+            parse_timestamp("2024-07-29 17:40:19Z", Tz::UTC).unwrap()
         );
         assert_eq!(
-            z.parse_local("1970-01-01 00:00:00").unwrap_err().msg(),
+            parse_timestamp("1970-01-01 00:00:00", z).unwrap_err().msg(),
             "timestamp overflow"
         );
         assert_eq!(
-            z.parse_local("1970-01-01").unwrap_err().msg(),
+            parse_timestamp("1970-01-01", z).unwrap_err().msg(),
             "malformed timestamp string"
         );
     }
