@@ -228,11 +228,26 @@ fn ok_reply_and_headers() {
     server.stop();
 }
 
-/// Sends `request`, half-closes, and reads everything until the server closes the connection.
+/// Sends `request`, reads the whole reply, then half-closes and checks that the server closes
+/// without sending more. (Half-closing before the reply is in would be a client that has gone
+/// away, whose request may be dropped unanswered: decisions.md section 12.)
 fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
-    let d = raw::exchange(addr, request, WAIT).unwrap();
-    assert!(d.closed, "server did not close");
-    String::from_utf8(d.bytes).unwrap()
+    let mut c = raw::RawConn::connect(addr).unwrap();
+    c.send(request).unwrap();
+    let reply = c.read(&raw::Wait {
+        quiet: Some(Duration::from_millis(50)),
+        ..raw::Wait::close(WAIT)
+    });
+    assert!(!reply.closed, "server closed before its reply was read");
+    c.half_close().unwrap();
+    let rest = c.read_to_close(WAIT);
+    assert!(rest.closed, "server did not close");
+    assert!(
+        rest.bytes.is_empty(),
+        "more bytes after the reply: {:?}",
+        rest.text()
+    );
+    String::from_utf8(reply.bytes).unwrap()
 }
 
 #[test]
