@@ -31,52 +31,8 @@ pub(crate) fn column_default(t: &Table, col: usize) -> Value {
     t.columns[col].default.clone().unwrap_or(Value::Null)
 }
 
-/// SERIAL counters: one per table (keyed by table id, which a repository never reuses), shared
-/// by all the table's SERIAL columns. A value is consumed once per inserted row, also when the
-/// row gives the serial column explicitly, and at compile time (so EXPLAIN consumes values too,
-/// like Amelie). Values are unique but may have gaps (aborted transactions).
-/// Restart: the executor calls [`serial_observe`] for every row replayed from the WAL, so the
-/// counter resumes at max(serial value) + 1; `ALTER TABLE SET SERIAL` is [`serial_set`].
-static SERIALS: std::sync::Mutex<Option<std::collections::HashMap<u64, i64>>> =
-    std::sync::Mutex::new(None);
-
-fn with_serials<R>(f: impl FnOnce(&mut std::collections::HashMap<u64, i64>) -> R) -> R {
-    let mut g = SERIALS.lock().unwrap_or_else(|e| e.into_inner());
-    f(g.get_or_insert_with(Default::default))
-}
-
-/// Takes the next `n` serial values of table `table_id`; returns the first.
-pub fn serial_reserve(table_id: u64, n: usize) -> i64 {
-    with_serials(|m| {
-        let v = m.entry(table_id).or_insert(0);
-        let out = *v;
-        *v = v.saturating_add(i64::try_from(n).unwrap_or(i64::MAX));
-        out
-    })
-}
-
-/// The next serial value of table `table_id`, without taking it (`serial(schema, table)`).
-pub fn serial_peek(table_id: u64) -> i64 {
-    with_serials(|m| m.get(&table_id).copied().unwrap_or(0))
-}
-
-/// Recovery: a row of table `table_id` holds serial value `v`.
-pub fn serial_observe(table_id: u64, v: i64) {
-    with_serials(|m| {
-        let e = m.entry(table_id).or_insert(0);
-        *e = (*e).max(v.saturating_add(1));
-    })
-}
-
-/// `ALTER TABLE ... SET SERIAL TO v`: the next serial value of the table is `v`.
-pub fn serial_set(table_id: u64, v: i64) {
-    with_serials(|m| {
-        m.insert(table_id, v);
-    })
-}
-
 /// Fills SERIAL and RANDOM columns the row does not give (`given`); `serial` is the row's
-/// SERIAL value (taken for every row, see [`serial_reserve`]).
+/// SERIAL value (taken for every row, see [`amelie_catalog::Serial`]).
 pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool], serial: Option<i64>) {
     if let Some(v) = serial {
         for (c, col) in t.columns.iter().enumerate() {
@@ -621,16 +577,13 @@ mod tests {
     use crate::{compile, CompileCtx, Compiled};
     use amelie_catalog::{DdlOp, Node};
 
-    /// A catalog with one table made by `sql`. Every call gives its table an id of its own:
-    /// SERIAL counters are process-wide by table id, and tests run in parallel.
+    /// A catalog with one table made by `sql` (with a SERIAL counter of its own).
     fn catalog(sql: &str, serial: &[&str]) -> Catalog {
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
         let mut c = Catalog::default();
         c.apply(&DdlOp::CreateNode(Node {
             uuid: "node-0".into(),
         }))
         .unwrap();
-        c.next_table_id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let req = amelie_parser::parse(sql).unwrap();
         let Compiled::Ddl(DdlOp::CreateTable(mut t)) =
             compile(&req, &c, &CompileCtx::default()).unwrap()
@@ -654,14 +607,14 @@ mod tests {
         let Some(t) = p.inserts.first() else {
             return Ok(Vec::new());
         };
-        let table = p.program.tables[0].id;
-        let serial = serial_peek(table);
+        let counter = &c.tables[0].serial;
+        let serial = counter.peek();
         let preq = amelie_parser::parse_params(sql)?;
         let Compiled::Program(q) = compile(&preq, c, &CompileCtx::default())? else {
             return Err(Error::new("program expected"));
         };
         let again = q.inserts[0].rows(&preq.params, 0);
-        serial_set(table, serial);
+        counter.set(serial);
         let rows = t.rows(&[], 0);
         match (&rows, &again) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "{sql}"),
@@ -677,14 +630,13 @@ mod tests {
             "create table s (id int primary key, data int)",
             &["id", "data"],
         );
-        let id = c.table("public", "s").unwrap().id;
-        serial_set(id, 0);
+        let counter = c.table("public", "s").unwrap().serial.clone();
         let r = rows(&c, "insert into s () values (), ()").unwrap();
         assert_eq!(&*r[0], &[Value::Int(0), Value::Int(0)]);
         assert_eq!(&*r[1], &[Value::Int(1), Value::Int(1)]);
         let r = rows(&c, "insert into s (data) values (7)").unwrap();
         assert_eq!(&*r[0], &[Value::Int(2), Value::Int(7)]);
-        serial_observe(id, 10);
+        counter.observe(10);
         let r = rows(&c, "insert into s (id) values (3)").unwrap();
         assert_eq!(&*r[0], &[Value::Int(3), Value::Int(11)]);
         let e = rows(&c, "insert into s (id, data) values (null, 1)").unwrap_err();

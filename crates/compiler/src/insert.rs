@@ -114,7 +114,7 @@ impl InsertTemplate {
         let columns = self.on_nodes.clone()?;
         let count = self.count();
         let serial = if t.columns.iter().any(|c| c.serial) {
-            crate::dml::serial_reserve(t.id, count)
+            t.serial.reserve(count)
         } else {
             0
         };
@@ -162,7 +162,7 @@ impl InsertTemplate {
             .columns
             .iter()
             .any(|c| c.serial)
-            .then(|| crate::dml::serial_reserve(t.id, count));
+            .then(|| t.serial.reserve(count));
         let stored_params = self.stored.as_ref().map(|s| s.params(now));
         let mut given = vec![false; width];
         let mut row: Vec<Value> = Vec::with_capacity(width);

@@ -12,7 +12,6 @@ mod plan;
 mod select;
 
 pub use builder::{CompileCtx, SystemFuncs};
-pub use dml::{serial_observe, serial_peek, serial_set};
 pub use insert::InsertTemplate;
 
 use amelie_catalog::{Catalog, DdlOp};

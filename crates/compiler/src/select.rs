@@ -1603,6 +1603,7 @@ fn set_table(name: &str, columns: &[String]) -> Table {
         shared: true,
         unlogged: true,
         partitions: Vec::new(),
+        serial: Default::default(),
     }
 }
 

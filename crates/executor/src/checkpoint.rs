@@ -180,7 +180,7 @@ impl Executor {
             .tables
             .iter()
             .filter(|t| t.columns.iter().any(|c| c.serial))
-            .map(|t| (t.id, amelie_compiler::serial_peek(t.id)))
+            .map(|t| (t.id, t.serial.peek()))
             .collect();
         let file = CatalogFile {
             lsn,
@@ -314,7 +314,9 @@ impl Executor {
             return Err(e);
         }
         for (table, next) in file.serials {
-            amelie_compiler::serial_set(table, next);
+            if let Some(t) = catalog.tables.iter().find(|t| t.id == table) {
+                t.serial.set(next);
+            }
         }
         *self.nodes.write() = Arc::new(nodes);
         *self.catalog.write() = Arc::new(catalog);

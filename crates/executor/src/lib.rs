@@ -276,7 +276,7 @@ impl Executor {
                 let (row, _) = amelie_storage::Row::from_encoded(row)?;
                 for (i, col) in t.columns.iter().enumerate() {
                     if let (true, Value::Int(v)) = (col.serial, row.get(i)) {
-                        amelie_compiler::serial_observe(t.id, v);
+                        t.serial.observe(v);
                     }
                 }
             }
@@ -1014,3 +1014,6 @@ impl Driver<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -352,7 +352,7 @@ impl SystemFuncs for SystemSnapshot {
             "config" => json(self.config_json()),
             "$serial" => Some(match args {
                 [Value::Str(schema), Value::Str(table)] => match c.table(schema, table) {
-                    Some(t) => Ok(Value::Int(amelie_compiler::serial_peek(t.id))),
+                    Some(t) => Ok(Value::Int(t.serial.peek())),
                     None => Err(amelie_common::Error::new(format!(
                         "table '{table}': not exists"
                     ))),
@@ -761,7 +761,7 @@ impl crate::Executor {
                 value,
             } => {
                 if let Some(t) = new.table(schema, name) {
-                    amelie_compiler::serial_set(t.id, *value);
+                    t.serial.set(*value);
                 }
             }
             _ => {}
@@ -827,6 +827,7 @@ mod tests {
                 min: 0,
                 max: 8096,
             }],
+            serial: Default::default(),
         }))
         .unwrap();
         Arc::new(c)
