@@ -104,6 +104,18 @@ fn remove_others(dir: &Path, keep: u64) -> Result<()> {
 }
 
 impl Executor {
+    /// Sets how many nodes write their snapshots at once when CHECKPOINT names no WORKERS.
+    pub fn set_checkpoint_workers(&self, n: u64) {
+        self.checkpoint_workers.store(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn default_checkpoint_workers(&self) -> Option<usize> {
+        match self.checkpoint_workers.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+    }
+
     /// The LSN of the newest checkpoint (0: none).
     pub fn checkpoint_lsn(&self) -> u64 {
         self.checkpoint.load(Ordering::Acquire)
