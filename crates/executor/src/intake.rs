@@ -229,3 +229,29 @@ impl Executor {
         Ok(Some(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utility_heads() {
+        for sql in [
+            "create table t (id int primary key)",
+            "  SET x TO 1",
+            "Show all",
+            "watch 1",
+        ] {
+            assert!(utility_head(sql), "{sql}");
+        }
+        for sql in [
+            "select 1",
+            "explain create table t",
+            "-- c\nshow all",
+            "",
+            "settle",
+        ] {
+            assert!(!utility_head(sql), "{sql}");
+        }
+    }
+}

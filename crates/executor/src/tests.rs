@@ -70,3 +70,35 @@ fn serial_counters_belong_to_their_executor() {
     let _ = std::fs::remove_dir_all(&da);
     let _ = std::fs::remove_dir_all(&db);
 }
+
+/// `SET timezone` changes the session it runs in (after the one parse of the request);
+/// `system.*()` values are there for any request that calls them.
+#[test]
+fn session_timezone_and_system_values() {
+    let d = dir("session");
+    let exec = open(&d);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut session = SessionCtx::default();
+    let mut run = |sql: &str| rt.block_on(exec.execute_session(sql, &mut session));
+    assert_eq!(run("set timezone to 'Asia/Tokyo'").unwrap(), None);
+    assert_eq!(
+        run("set timezone to 'Nowhere/Else'").unwrap_err().msg(),
+        "set 'timezone': unable to find timezone 'Nowhere/Else'"
+    );
+    assert_eq!(
+        run("set timezone to 1").unwrap_err().msg(),
+        "string value expected"
+    );
+    assert_eq!(run("show timezone").unwrap().unwrap(), r#"["Asia/Tokyo"]"#);
+    assert_eq!(session.timezone.as_deref(), Some("Asia/Tokyo"));
+    assert_ne!(session.tz_offset, SessionCtx::default().tz_offset);
+    let mut session = SessionCtx::default();
+    let mut run = |sql: &str| rt.block_on(exec.execute_session(sql, &mut session));
+    assert_eq!(run("select system.wal().lsn").unwrap().unwrap(), "[0]");
+    assert_eq!(run("select 1").unwrap().unwrap(), "[1]");
+    drop(exec);
+    let _ = std::fs::remove_dir_all(&d);
+}
