@@ -62,6 +62,63 @@ pub struct Table {
     pub shared: bool,
     pub unlogged: bool,
     pub partitions: Vec<PartitionInfo>,
+    /// The table's SERIAL counter (see [`Serial`]): not part of its definition, so neither
+    /// encoded (WAL, checkpoint catalog) nor compared.
+    #[serde(skip)]
+    pub serial: Serial,
+}
+
+/// The SERIAL counter of one table, shared by all its SERIAL columns: the next value to hand
+/// out. A value is taken for every inserted row (also when the row gives the column), and
+/// values are unique but may have gaps (aborted transactions).
+///
+/// The counter belongs to the table, not to one catalog snapshot: a catalog change that
+/// copies the table (ALTER, RENAME, TRUNCATE, ...) keeps sharing it, while a table made by
+/// `CREATE TABLE` (or decoded from the WAL or a checkpoint) starts a fresh one at 0. The
+/// executor persists its value in checkpoints and advances it past the values replayed from
+/// the WAL.
+#[derive(Clone, Default)]
+pub struct Serial(Arc<std::sync::atomic::AtomicI64>);
+
+impl Serial {
+    /// Takes the next `n` values; returns the first.
+    pub fn reserve(&self, n: usize) -> i64 {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let add = |v: i64| Some(v.saturating_add(n));
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        match self.0.fetch_update(relaxed, relaxed, add) {
+            Ok(first) | Err(first) => first,
+        }
+    }
+
+    /// The next value, without taking it (`serial(schema, table)`, checkpoints).
+    pub fn peek(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Recovery: a row holds value `v`, so the next value is at least `v + 1`.
+    pub fn observe(&self, v: i64) {
+        self.0
+            .fetch_max(v.saturating_add(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `ALTER TABLE ... SET SERIAL TO v`, or a checkpoint's value: the next value is `v`.
+    pub fn set(&self, v: i64) {
+        self.0.store(v, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Serial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Serial({})", self.peek())
+    }
+}
+
+/// Tables are compared by definition: their counters never differ.
+impl PartialEq for Serial {
+    fn eq(&self, _: &Serial) -> bool {
+        true
+    }
 }
 
 impl Table {
@@ -610,6 +667,7 @@ mod tests {
             shared: true,
             unlogged: false,
             partitions: c.plan_partitions(true).unwrap(),
+            serial: Serial::default(),
         };
         c.apply(&DdlOp::CreateTable(t)).unwrap();
         assert_eq!(
@@ -642,6 +700,7 @@ mod tests {
             shared: false,
             unlogged: false,
             partitions: c.plan_partitions(false).unwrap(),
+            serial: Serial::default(),
         };
         c.apply(&DdlOp::CreateTable(t.clone())).unwrap();
         assert!(c.apply(&DdlOp::CreateTable(t)).is_err());
@@ -680,7 +739,40 @@ mod tests {
             shared: false,
             unlogged: false,
             partitions: c.plan_partitions(false).unwrap(),
+            serial: Serial::default(),
         }
+    }
+
+    #[test]
+    fn serial_counter_follows_the_table() {
+        let mut c = catalog_with_nodes(1);
+        c.apply(&DdlOp::CreateTable(table("public", "t", &c)))
+            .unwrap();
+        let before = c.table("public", "t").unwrap().serial.clone();
+        assert_eq!(before.reserve(3), 0);
+        // a change that copies the table keeps its counter
+        c.apply(&DdlOp::RenameTable {
+            schema: "public".into(),
+            name: "t".into(),
+            new_schema: "public".into(),
+            new_name: "u".into(),
+        })
+        .unwrap();
+        let after = &c.table("public", "u").unwrap().serial;
+        assert_eq!(after.reserve(1), 3);
+        assert_eq!(before.peek(), 4);
+        after.observe(9);
+        after.observe(2);
+        assert_eq!(before.peek(), 10);
+        // a new table of the same name starts at 0
+        c.apply(&DdlOp::DropTable {
+            schema: "public".into(),
+            name: "u".into(),
+        })
+        .unwrap();
+        c.apply(&DdlOp::CreateTable(table("public", "u", &c)))
+            .unwrap();
+        assert_eq!(c.table("public", "u").unwrap().serial.peek(), 0);
     }
 
     #[test]

@@ -432,6 +432,7 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
         shared: ct.shared,
         unlogged: ct.unlogged,
         partitions,
+        serial: Default::default(),
     };
     for (i, c) in table.columns.iter().enumerate() {
         if let Some(text) = &c.gen.stored {

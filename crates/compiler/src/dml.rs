@@ -507,21 +507,17 @@ fn stage_row_image(b: &mut Builder, values: &[Option<Reg>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serial::{serial_observe, serial_peek, serial_set};
     use crate::{compile, CompileCtx, Compiled};
     use amelie_catalog::{DdlOp, Node};
     use amelie_common::Value;
 
-    /// A catalog with one table made by `sql`. Every call gives its table an id of its own:
-    /// SERIAL counters are process-wide by table id, and tests run in parallel.
+    /// A catalog with one table made by `sql` (with a SERIAL counter of its own).
     fn catalog(sql: &str, serial: &[&str]) -> Catalog {
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
         let mut c = Catalog::default();
         c.apply(&DdlOp::CreateNode(Node {
             uuid: "node-0".into(),
         }))
         .unwrap();
-        c.next_table_id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let req = amelie_parser::parse(sql).unwrap();
         let Compiled::Ddl(DdlOp::CreateTable(mut t)) =
             compile(&req, &c, &CompileCtx::default()).unwrap()
@@ -545,14 +541,14 @@ mod tests {
         let Some(t) = p.inserts.first() else {
             return Ok(Vec::new());
         };
-        let table = p.program.tables[0].id;
-        let serial = serial_peek(table);
+        let counter = &c.tables[0].serial;
+        let serial = counter.peek();
         let preq = amelie_parser::parse_params(sql)?;
         let Compiled::Program(q) = compile(&preq, c, &CompileCtx::default())? else {
             return Err(Error::new("program expected"));
         };
         let again = q.inserts[0].rows(&preq.params, 0);
-        serial_set(table, serial);
+        counter.set(serial);
         let rows = t.rows(&[], 0);
         match (&rows, &again) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "{sql}"),
@@ -568,14 +564,13 @@ mod tests {
             "create table s (id int primary key, data int)",
             &["id", "data"],
         );
-        let id = c.table("public", "s").unwrap().id;
-        serial_set(id, 0);
+        let counter = c.table("public", "s").unwrap().serial.clone();
         let r = rows(&c, "insert into s () values (), ()").unwrap();
         assert_eq!(&*r[0], &[Value::Int(0), Value::Int(0)]);
         assert_eq!(&*r[1], &[Value::Int(1), Value::Int(1)]);
         let r = rows(&c, "insert into s (data) values (7)").unwrap();
         assert_eq!(&*r[0], &[Value::Int(2), Value::Int(7)]);
-        serial_observe(id, 10);
+        counter.observe(10);
         let r = rows(&c, "insert into s (id) values (3)").unwrap();
         assert_eq!(&*r[0], &[Value::Int(3), Value::Int(11)]);
         let e = rows(&c, "insert into s (id, data) values (null, 1)").unwrap_err();

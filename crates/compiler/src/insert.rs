@@ -21,7 +21,7 @@ pub(crate) fn column_default(t: &Table, col: usize) -> Value {
 }
 
 /// Fills SERIAL and RANDOM columns the row does not give (`given`); `serial` is the row's
-/// SERIAL value (taken for every row, see [`crate::serial::serial_reserve`]).
+/// SERIAL value (taken for every row, see [`amelie_catalog::Serial`]).
 pub(crate) fn fill_generated(t: &Table, row: &mut [Value], given: &[bool], serial: Option<i64>) {
     if let Some(v) = serial {
         for (c, col) in t.columns.iter().enumerate() {
@@ -141,7 +141,7 @@ impl InsertTemplate {
         let columns = self.on_nodes.clone()?;
         let count = self.count();
         let serial = if t.columns.iter().any(|c| c.serial) {
-            crate::serial::serial_reserve(t.id, count)
+            t.serial.reserve(count)
         } else {
             0
         };
@@ -189,7 +189,7 @@ impl InsertTemplate {
             .columns
             .iter()
             .any(|c| c.serial)
-            .then(|| crate::serial::serial_reserve(t.id, count));
+            .then(|| t.serial.reserve(count));
         let stored_params = self.stored.as_ref().map(|s| s.params(now));
         let mut given = vec![false; width];
         let mut row: Vec<Value> = Vec::with_capacity(width);

@@ -16,7 +16,6 @@ mod insert;
 mod output;
 mod pipeline;
 mod query;
-mod serial;
 mod stmt;
 
 #[cfg(test)]
@@ -25,7 +24,6 @@ mod tests;
 pub use builder::{CompileCtx, SystemFuncs};
 pub use insert::InsertTemplate;
 pub use output::{Compiled, Plan};
-pub use serial::{serial_observe, serial_peek, serial_set};
 
 use amelie_catalog::Catalog;
 use amelie_common::Result;

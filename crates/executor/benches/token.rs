@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use amelie_executor::user::{make_token, validate_token, User};
+use amelie_executor::admin::users::{make_token, validate_token, User};
 use amelie_vm::func::sha256;
 use criterion::{criterion_group, criterion_main, Criterion};
 

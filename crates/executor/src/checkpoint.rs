@@ -104,6 +104,18 @@ fn remove_others(dir: &Path, keep: u64) -> Result<()> {
 }
 
 impl Executor {
+    /// Sets how many nodes write their snapshots at once when CHECKPOINT names no WORKERS.
+    pub fn set_checkpoint_workers(&self, n: u64) {
+        self.checkpoint_workers.store(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn default_checkpoint_workers(&self) -> Option<usize> {
+        match self.checkpoint_workers.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+    }
+
     /// The LSN of the newest checkpoint (0: none).
     pub fn checkpoint_lsn(&self) -> u64 {
         self.checkpoint.load(Ordering::Acquire)
@@ -180,7 +192,7 @@ impl Executor {
             .tables
             .iter()
             .filter(|t| t.columns.iter().any(|c| c.serial))
-            .map(|t| (t.id, amelie_compiler::serial_peek(t.id)))
+            .map(|t| (t.id, t.serial.peek()))
             .collect();
         let file = CatalogFile {
             lsn,
@@ -314,7 +326,9 @@ impl Executor {
             return Err(e);
         }
         for (table, next) in file.serials {
-            amelie_compiler::serial_set(table, next);
+            if let Some(t) = catalog.tables.iter().find(|t| t.id == table) {
+                t.serial.set(next);
+            }
         }
         *self.nodes.write() = Arc::new(nodes);
         *self.catalog.write() = Arc::new(catalog);

@@ -42,7 +42,7 @@ fn to_json(v: &serde_json::Value) -> amelie_common::Json {
     amelie_common::Json::parse(&v.to_string()).unwrap_or(amelie_common::Json::Null)
 }
 
-impl amelie_executor::ddl::ConfigSource for ConfigState {
+impl amelie_executor::ConfigSource for ConfigState {
     fn net(&self) -> (u64, u64, u64) {
         (
             self.http.connections(),
@@ -117,18 +117,18 @@ impl amelie_executor::ddl::ConfigSource for ConfigState {
         Ok(())
     }
 
-    fn users(&self) -> Vec<amelie_executor::user::User> {
-        amelie_executor::user::users_from_json(&to_json(&self.config.lock().users))
+    fn users(&self) -> Vec<amelie_executor::admin::users::User> {
+        amelie_executor::admin::users::users_from_json(&to_json(&self.config.lock().users))
     }
 
     fn update_users(
         &self,
-        f: &mut dyn FnMut(&mut Vec<amelie_executor::user::User>) -> Result<(), Error>,
+        f: &mut dyn FnMut(&mut Vec<amelie_executor::admin::users::User>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut config = self.config.lock();
-        let mut users = amelie_executor::user::users_from_json(&to_json(&config.users));
+        let mut users = amelie_executor::admin::users::users_from_json(&to_json(&config.users));
         f(&mut users)?;
-        let text = amelie_executor::user::users_to_json(&users).to_compact_string();
+        let text = amelie_executor::admin::users::users_to_json(&users).to_compact_string();
         let mut next = config.clone();
         next.users = serde_json::from_str(&text).map_err(|e| Error::new(format!("users: {e}")))?;
         self.repo.save_config(&next)?;
@@ -171,7 +171,8 @@ impl Backend for Server {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        amelie_executor::user::validate_token(token, &self.exec.users(), now).map(|(name, _)| name)
+        amelie_executor::admin::users::validate_token(token, &self.exec.users(), now)
+            .map(|(name, _)| name)
     }
 
     async fn execute(&self, session: &mut Session, sql: String) -> Result<Option<String>, Error> {

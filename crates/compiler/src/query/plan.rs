@@ -588,6 +588,7 @@ pub(super) fn set_table(name: &str, columns: &[String]) -> Table {
         shared: true,
         unlogged: true,
         partitions: Vec::new(),
+        serial: Default::default(),
     }
 }
 

@@ -92,16 +92,6 @@ impl crate::Executor {
         self.ddl(DdlOp::DropNode { uuid }).await?;
         Ok(None)
     }
-
-    /// Removes a dropped node from the running set and stops its thread (its handle's drop
-    /// joins it once the last in-flight reference is gone; DDL runs alone, so that is now).
-    pub(crate) fn stop_node(&self, uuid: &str) {
-        let mut nodes = (*self.nodes()).clone();
-        let stopped: Vec<_> = nodes.iter().filter(|n| n.uuid == uuid).cloned().collect();
-        nodes.retain(|n| n.uuid != uuid);
-        *self.nodes.write() = std::sync::Arc::new(nodes);
-        drop(stopped);
-    }
 }
 
 #[cfg(test)]

@@ -1,29 +1,19 @@
-//! Users, tokens and WATCH (spec §1.6, §2.10, §2.14).
+//! Users and tokens (spec §1.6, §2.10).
 //!
 //! Users live in the server configuration (`config.json`, hidden `users` variable), not in the
-//! WAL: the executor reaches them through [`crate::ddl::ConfigSource`]. Tokens are HS256 JWTs
+//! WAL: the executor reaches them through [`ConfigSource`]. Tokens are HS256 JWTs
 //! signed with the user's secret; [`validate_token`] checks one for the HTTP front end.
 
-use crate::ddl::ConfigSource;
+use super::ConfigSource;
+pub use super::User;
+use crate::now_us;
 use amelie_common::format::{encode_single, Format};
 use amelie_common::{Error, Json, Result, Value};
-use amelie_compiler::{compile, CompileCtx, Compiled};
-use amelie_parser::{Request, Select, Stmt};
+use amelie_parser::Stmt;
 use amelie_vm::func::{b64url_decode_strict, hmac_sha256_verify, jwt_encode};
-use amelie_vm::{Coordinator, Step};
-
-/// One user: a name and an optional secret (`""` = none).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub secret: String,
-}
 
 /// The JWT header `CREATE TOKEN` emits.
 pub const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-/// How long `WATCH` sleeps between two evaluations of its expression.
-pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// The `SHOW USER` / `system.user()` form of a user (the secret is never shown).
 fn user_obj(u: &User) -> Json {
@@ -164,13 +154,6 @@ pub fn validate_token(token: &str, users: &[User], now: i64) -> Option<(String, 
         .then(|| (sub.clone(), exp))
 }
 
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
 fn not_exists(name: &str) -> Error {
     Error::new(format!("user '{name}': not exists"))
 }
@@ -215,8 +198,8 @@ impl crate::Executor {
             .unwrap_or_default()
     }
 
-    /// Runs user/token statements and WATCH; `None` for any other statement.
-    pub(crate) async fn user_stmt(
+    /// Runs user and token statements; `None` for any other statement.
+    pub(crate) fn user_stmt(
         &self,
         stmt: &Stmt,
         session: &crate::SessionCtx,
@@ -263,7 +246,6 @@ impl crate::Executor {
             Stmt::CreateToken { name, expire } => {
                 self.create_token(name, expire.as_deref(), session)
             }
-            Stmt::Watch(select) => self.watch(select, session).await.map(|_| None),
             _ => return None,
         })
     }
@@ -304,72 +286,6 @@ impl crate::Executor {
             &mut out,
         );
         Ok(Some(out))
-    }
-
-    /// Evaluates `select` (one expression) in the coordinator; true when it is `true`.
-    fn watch_once(&self, select: &Select, session: &crate::SessionCtx) -> Result<bool> {
-        let req = Request {
-            explain: false,
-            stmts: vec![Stmt::Select(Box::new(select.clone()))],
-            ..Request::default()
-        };
-        let now = now_us();
-        let ctx = CompileCtx {
-            now,
-            tz_offset: session.tz,
-            system: Some(self.system_snapshot()),
-        };
-        let catalog = self.catalog();
-        let Compiled::Program(plan) = compile(&req, &catalog, &ctx)? else {
-            return Err(Error::new("WATCH: expression expected"));
-        };
-        let program = &plan.program;
-        let params: Vec<Value> = program.bind(&[], now);
-        let routes = crate::route::plan(
-            program,
-            &plan.inserts,
-            &crate::route::Execution {
-                lits: &[],
-                params: &params,
-                now,
-                gov: &amelie_common::Governor::unlimited(),
-            },
-            &catalog,
-            &self.nodes(),
-        )?;
-        if !crate::route::participants(&routes).is_empty() {
-            return Err(Error::new("WATCH: expression cannot read tables"));
-        }
-        let mut coord = Coordinator::new(
-            program,
-            amelie_vm::Env {
-                params: &params,
-                now,
-            },
-        );
-        match coord.resume(None)? {
-            Step::Done => {}
-            Step::Dispatch(_) | Step::Await(_) | Step::Yield => {
-                return Err(Error::new("WATCH: expression cannot read tables"))
-            }
-        }
-        let rows = coord
-            .take_result()
-            .map(|(_, rows)| rows)
-            .unwrap_or_default();
-        Ok(matches!(
-            rows.first().and_then(|r| r.first()),
-            Some(Value::Bool(true))
-        ))
-    }
-
-    /// `WATCH expr`: re-evaluates `expr` every [`WATCH_INTERVAL`] until it is true. The loop
-    /// ends early when the request is dropped (the client went away).
-    async fn watch(&self, select: &Select, session: &crate::SessionCtx) -> Result<()> {
-        while !self.watch_once(select, session)? {
-            tokio::time::sleep(WATCH_INTERVAL).await;
-        }
-        Ok(())
     }
 }
 

@@ -1,0 +1,52 @@
+//! Admin statements and views: SHOW and SET (`show`), the `system.*()` functions (`system`)
+//! and the JSON of catalog objects (`json`), compute nodes (`nodes`), users and tokens
+//! (`users`), WATCH (`watch`). The server's configuration, and the users kept in it, are
+//! reached through [`ConfigSource`].
+
+pub mod json;
+pub mod nodes;
+pub mod show;
+pub mod system;
+pub mod users;
+pub mod watch;
+
+use amelie_common::{Json, Result, Value};
+use std::sync::Arc;
+
+/// One user: a name and an optional secret (`""` = none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub secret: String,
+}
+
+/// Server configuration as the executor sees it (filled by the server crate).
+pub trait ConfigSource: Send + Sync {
+    /// The `SHOW ALL` / `system.config()` listing, in order.
+    /// `psn` is the last partition id handed out.
+    fn show_all(&self, lsn: u64, psn: u64) -> Vec<(String, Json)>;
+    /// Validates and applies `SET name TO value` for a server-wide variable. `Ok(false)`: the
+    /// executor handles it itself (it was only validated).
+    fn set(&self, name: &str, value: &Value) -> Result<()>;
+    /// The persisted users (hidden `users` variable), in creation order.
+    fn users(&self) -> Vec<User> {
+        Vec::new()
+    }
+    /// Changes the users atomically and persists them (`config.json`); `f` failing changes
+    /// nothing.
+    fn update_users(&self, f: &mut dyn FnMut(&mut Vec<User>) -> Result<()>) -> Result<()> {
+        let _ = f;
+        Err(amelie_common::Error::new("users are not available"))
+    }
+    /// Network counters for `SHOW STATUS`: (open connections, bytes sent, bytes received).
+    fn net(&self) -> (u64, u64, u64) {
+        (0, 0, 0)
+    }
+}
+
+impl crate::Executor {
+    /// Sets where `SHOW`/`SET`/`system.config()` read and write server variables.
+    pub fn set_config_source(&self, source: Arc<dyn ConfigSource>) {
+        *self.config_source.write() = Some(source);
+    }
+}
