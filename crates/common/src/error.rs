@@ -3,20 +3,56 @@
 
 use std::fmt;
 
-/// A user-facing error message. Crates keep their own `thiserror` enums and convert into this
-/// at their boundary; the text is exactly what the client receives in `{"msg": ...}`.
+/// What kind of failure an [`Error`] is, for code that must react to one failure and not
+/// another: code decides on the kind, never on the message text. Errors nobody needs to tell
+/// apart are [`ErrorKind::Other`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    #[default]
+    Other,
+    /// Text where an expression was expected is not one (`bad expression`).
+    BadExpression,
+    /// An operator applied to operand types it does not take (`unsupported operation: ...`).
+    UnsupportedOperation,
+    /// A distributed table named inside a subquery (`distributed table '...' cannot be used
+    /// in subquery`): the query cannot run whatever the plan.
+    DistributedTableInSubquery,
+}
+
+/// A user-facing error message: the text is exactly what the client receives in
+/// `{"msg": ...}`, and [`Error::kind`] classifies it. Crates with errors of their own (the
+/// WAL's `WalError`, the system crate's `OptionError`) convert into it at their boundary.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Error {
     msg: String,
+    #[serde(default)]
+    kind: ErrorKind,
 }
 
 impl Error {
+    /// An error of kind [`ErrorKind::Other`].
     pub fn new(msg: impl Into<String>) -> Self {
-        Error { msg: msg.into() }
+        Error {
+            msg: msg.into(),
+            kind: ErrorKind::Other,
+        }
+    }
+
+    /// An error of the given kind.
+    pub fn with_kind(kind: ErrorKind, msg: impl Into<String>) -> Self {
+        Error {
+            msg: msg.into(),
+            kind,
+        }
     }
 
     pub fn msg(&self) -> &str {
         &self.msg
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 }
 
@@ -64,6 +100,20 @@ macro_rules! err {
 mod tests {
     use super::path_tail;
     use std::path::Path;
+
+    #[test]
+    fn kinds() {
+        use super::{Error, ErrorKind};
+        let e = Error::new("x");
+        assert_eq!((e.kind(), e.msg()), (ErrorKind::Other, "x"));
+        let e = Error::with_kind(ErrorKind::BadExpression, "bad expression");
+        assert_eq!(e.kind(), ErrorKind::BadExpression);
+        assert_eq!(e.to_string(), "bad expression");
+        // the kind travels with the error where errors are encoded (node replies)
+        let bytes = postcard::to_allocvec(&e).unwrap();
+        let back: Error = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, e);
+    }
 
     #[test]
     fn path_tail_hides_the_directory() {

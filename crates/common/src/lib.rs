@@ -14,7 +14,7 @@ pub mod time;
 pub mod types;
 pub mod value;
 
-pub use error::{path_tail, Error, Result};
+pub use error::{path_tail, Error, ErrorKind, Result};
 pub use format::{encode_rows, encode_single, fmt_double, write_escaped_str, write_value, Format};
 pub use governor::Governor;
 pub use hashing::{FastMap, FastSet, FastState};

@@ -2,7 +2,7 @@
 
 use crate::builder::{Builder, Sec};
 use amelie_catalog::Table;
-use amelie_common::{Error, Json, Result, Value};
+use amelie_common::{Error, ErrorKind, Json, Result, Value};
 use amelie_parser::{AggFunc, BinaryOp, Expr, UnaryOp, Walk};
 use amelie_vm::func::FuncId;
 use amelie_vm::program::Bind;
@@ -752,7 +752,7 @@ fn static_check(op: BinaryOp, left: &Expr, right: &Expr, scope: &Scope) -> Resul
         return Ok(());
     };
     match amelie_vm::exec::binary(binop(op), &a, &c) {
-        Err(e) if e.msg().starts_with("unsupported operation") => Err(e),
+        Err(e) if e.kind() == ErrorKind::UnsupportedOperation => Err(e),
         _ => Ok(()),
     }
 }

@@ -289,7 +289,7 @@ impl Parser {
             // Amelie rejects an array constructor right after NOT (`select not []`).
             Tok::Word(_, Some(Kw::Not)) if matches!(self.peek_at(1), Tok::P(P::LBracket)) => {
                 self.advance();
-                self.fail("bad expression")
+                self.bad_expression()
             }
             Tok::Word(_, Some(Kw::Not)) => self.unary_op(UnaryOp::Not),
             _ => self.postfix(),
@@ -417,7 +417,7 @@ impl Parser {
             Tok::P(P::LBracket) | Tok::P(P::LBrace) => self.constructor(),
             Tok::Name(_) | Tok::Word(_, None) => self.name_or_call(),
             Tok::Word(_, Some(kw)) => self.keyword_primary(*kw),
-            _ => self.fail("bad expression"),
+            _ => self.bad_expression(),
         }
     }
 
@@ -466,7 +466,7 @@ impl Parser {
                 let name = parts.pop().unwrap_or_default();
                 self.call(parts.pop(), name)
             }
-            _ => self.fail("bad expression"),
+            _ => self.bad_expression(),
         }
     }
 
@@ -525,7 +525,7 @@ impl Parser {
                 self.close_node(saved, 0)?;
                 return Ok(Expr::Subquery(Box::new(select)));
             }
-            _ => return self.fail("bad expression"),
+            _ => return self.bad_expression(),
         };
         self.advance();
         Ok(e)
@@ -678,7 +678,9 @@ impl Parser {
             self.list_item(elems.len().saturating_sub(1))?;
             return Ok(Expr::Array(elems));
         }
-        self.expect_p(P::LBrace, "bad expression")?;
+        if !self.accept_p(P::LBrace) {
+            return self.bad_expression();
+        }
         let mut members = Vec::new();
         if !self.accept_p(P::RBrace) {
             loop {
@@ -776,7 +778,7 @@ impl Parser {
             Tok::Word(_, Some(Kw::Vector)) if matches!(self.peek_at(1), Tok::P(P::LBracket)) => {
                 self.primary()
             }
-            _ => self.fail("bad expression"),
+            _ => self.bad_expression(),
         }
     }
 }

@@ -12,7 +12,7 @@
 use crate::ast::Expr;
 use crate::lexer::{Tok, P};
 use crate::parser::Parser;
-use amelie_common::{Error, Result};
+use amelie_common::{Error, ErrorKind, Result};
 
 /// The body format, chosen by the request's `Content-Type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,7 +208,7 @@ impl Parser {
         self.h = 0;
         self.max_h = 0;
         match self.value() {
-            Err(e) if e.msg() == "bad expression" => match column {
+            Err(e) if e.kind() == ErrorKind::BadExpression => match column {
                 Some(col) => Err(Error::new(format!(
                     "column <{}> value expected to be '{}'",
                     col.name, col.ty

@@ -5,7 +5,7 @@
 
 use crate::ast::*;
 use crate::lexer::{lex, Kw, Tok, P};
-use amelie_common::{Error, Result, Value};
+use amelie_common::{Error, ErrorKind, Result, Value};
 
 /// Maximum nesting of expressions/subqueries; deeper input is rejected instead of risking a
 /// stack overflow.
@@ -253,12 +253,24 @@ impl Parser {
     /// tokenizer failed, that error wins (Amelie's lexer is lazy, so it reports the first
     /// problem in reading order).
     pub(crate) fn fail<T>(&self, msg: impl Into<String>) -> Result<T> {
+        self.fail_kind(ErrorKind::Other, msg)
+    }
+
+    /// [`Parser::fail`] with an error of the given kind (a lexer error past this point is
+    /// reported instead, as always, with its own kind).
+    pub(crate) fn fail_kind<T>(&self, kind: ErrorKind, msg: impl Into<String>) -> Result<T> {
         if let Some((at, lex_msg)) = self.lex_error {
             if self.pos >= at {
                 return Err(Error::new(lex_msg));
             }
         }
-        Err(Error::new(msg))
+        Err(Error::with_kind(kind, msg))
+    }
+
+    /// Text where an expression was expected is not one: `bad expression`
+    /// ([`ErrorKind::BadExpression`]).
+    pub(crate) fn bad_expression<T>(&self) -> Result<T> {
+        self.fail_kind(ErrorKind::BadExpression, "bad expression")
     }
 
     /// Takes the current word as a name; keywords (case-insensitive) come out lowercase, so

@@ -2,7 +2,7 @@
 
 use crate::ast::*;
 use crate::parse;
-use amelie_common::{ColumnType, Json};
+use amelie_common::{ColumnType, ErrorKind, Json};
 
 fn ok(sql: &str) -> Request {
     match parse(sql) {
@@ -2049,4 +2049,13 @@ fn names_lists_and_statements_are_bounded() {
         err(&"select 1;".repeat(most + 1)),
         format!("too many statements in one request (the limit is {most})")
     );
+}
+
+#[test]
+fn error_kinds() {
+    let kind = |sql: &str| parse(sql).expect_err(sql).kind();
+    assert_eq!(kind("select 1 + t.*"), ErrorKind::BadExpression);
+    assert_eq!(kind("select 1 +"), ErrorKind::BadExpression);
+    assert_eq!(kind("select )"), ErrorKind::BadExpression);
+    assert_eq!(kind("selec 1"), ErrorKind::Other);
 }

@@ -380,22 +380,66 @@ pub fn is_valid_uuid(s: &str) -> bool {
         })
 }
 
-fn type_error(name: &str, ty: VarType) -> Error {
+/// A bad option value: where it was given (`option 'name'`, `server`) and what is wrong. As
+/// an [`Error`] it reads `<where>: <problem>` (the command line, `--json`, `config.json`);
+/// `SET` answers with the problem alone, the option being named in the statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    place: Option<String>,
+    problem: String,
+}
+
+impl OptionError {
+    /// A problem with the value of option `name`.
+    fn of(name: &str, problem: impl Into<String>) -> OptionError {
+        OptionError {
+            place: Some(format!("option '{name}'")),
+            problem: problem.into(),
+        }
+    }
+
+    /// An error that names its option in its own words (`option 'x' is not found`).
+    fn whole(msg: impl Into<String>) -> OptionError {
+        OptionError {
+            place: None,
+            problem: msg.into(),
+        }
+    }
+
+    /// What is wrong, without where.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+}
+
+impl From<OptionError> for Error {
+    fn from(e: OptionError) -> Error {
+        match e.place {
+            Some(place) => Error::new(format!("{place}: {}", e.problem)),
+            None => Error::new(e.problem),
+        }
+    }
+}
+
+fn type_error(name: &str, ty: VarType) -> OptionError {
     let what = match ty {
         VarType::Bool => "bool",
         VarType::Int => "integer",
         VarType::String => "string",
         VarType::Json => "json",
     };
-    Error::new(format!("option '{name}': {what} value expected"))
+    OptionError::of(name, format!("{what} value expected"))
 }
 
-fn listen_error(msg: &str) -> Error {
-    Error::new(format!("server: listen[] {msg}"))
+fn listen_error(msg: &str) -> OptionError {
+    OptionError {
+        place: Some("server".into()),
+        problem: format!("listen[] {msg}"),
+    }
 }
 
 /// Parses the `listen` JSON: `null` or an array of `{"host": string, "port": int}` objects.
-pub fn parse_listen(value: &Value) -> Result<Vec<ListenAddr>> {
+pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, OptionError> {
     let items = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items,
@@ -446,27 +490,32 @@ impl Config {
     }
 
     /// Sets one C variable from a command-line / `--json` option (type-checked).
-    pub fn set_option(&mut self, name: &str, value: &Value) -> Result<()> {
+    pub fn set_option(
+        &mut self,
+        name: &str,
+        value: &Value,
+    ) -> std::result::Result<(), OptionError> {
         match var_def(name) {
             Some(def) if def.option => {
                 self.set_var(def, value)?;
                 self.check_option(name)
             }
-            Some(_) => Err(Error::new(format!(
+            Some(_) => Err(OptionError::whole(format!(
                 "option '{name}' cannot be set from the command line"
             ))),
-            None => Err(Error::new(format!("option '{name}' is not found"))),
+            None => Err(OptionError::whole(format!("option '{name}' is not found"))),
         }
     }
 
     /// Value checks of options (not applied to `config.json`, so that a file written by an
     /// older version still loads; see the uses of the values instead).
-    fn check_option(&self, name: &str) -> Result<()> {
+    fn check_option(&self, name: &str) -> std::result::Result<(), OptionError> {
         let at_least = |v: u64, min: u64| {
             if v < min {
-                return Err(Error::new(format!(
-                    "option '{name}': value must be at least {min}"
-                )));
+                return Err(OptionError::of(
+                    name,
+                    format!("value must be at least {min}"),
+                ));
             }
             Ok(())
         };
@@ -494,7 +543,7 @@ impl Config {
         Ok(config)
     }
 
-    fn set_var(&mut self, def: &VarDef, value: &Value) -> Result<()> {
+    fn set_var(&mut self, def: &VarDef, value: &Value) -> std::result::Result<(), OptionError> {
         let name = def.name;
         match def.ty {
             VarType::Bool => {
@@ -504,7 +553,7 @@ impl Config {
             VarType::Int => {
                 let v = value.as_u64().ok_or_else(|| type_error(name, def.ty))?;
                 if def.nonzero && v == 0 {
-                    return Err(Error::new(format!("option '{name}': value cannot be zero")));
+                    return Err(OptionError::of(name, "value cannot be zero"));
                 }
                 match name {
                     "frontends" => self.frontends = to_usize(name, v)?,
@@ -515,7 +564,7 @@ impl Config {
             VarType::String => {
                 let v = value.as_str().ok_or_else(|| type_error(name, def.ty))?;
                 if name == "uuid" && !v.is_empty() && !is_valid_uuid(v) {
-                    return Err(Error::new(format!("option 'uuid': invalid uuid '{v}'")));
+                    return Err(OptionError::of("uuid", format!("invalid uuid '{v}'")));
                 }
                 *self.string_mut(name).expect("string variable") = v.to_string();
             }
@@ -669,7 +718,7 @@ impl Config {
     }
 }
 
-fn to_usize(name: &str, v: u64) -> Result<usize> {
+fn to_usize(name: &str, v: u64) -> std::result::Result<usize, OptionError> {
     usize::try_from(v).map_err(|_| type_error(name, VarType::Int))
 }
 
@@ -761,6 +810,31 @@ mod tests {
         assert_eq!(c.frontends, 2);
         let c = apply(&["--limit_write=1", "--limit_write=7"]).unwrap();
         assert_eq!(c.limit_write, 7);
+    }
+
+    #[test]
+    fn option_errors_keep_place_and_problem_apart() {
+        let mut c = Config::default();
+        let e = c
+            .set_option("uuid", &json!("xyz"))
+            .expect_err("invalid uuid");
+        assert_eq!(e.problem(), "invalid uuid 'xyz'");
+        assert_eq!(Error::from(e).msg(), "option 'uuid': invalid uuid 'xyz'");
+        let e = c.set_option("nope", &json!(1)).expect_err("unknown");
+        assert_eq!(e.problem(), "option 'nope' is not found");
+        assert_eq!(Error::from(e).msg(), "option 'nope' is not found");
+        let e = c
+            .set_option("listen", &json!([{"host": "h", "x": 1}]))
+            .expect_err("bad listen");
+        assert_eq!(e.problem(), "listen[] unknown option 'x'");
+        assert_eq!(Error::from(e).msg(), "server: listen[] unknown option 'x'");
+        let e = c
+            .set_option("wal_rotate_wm", &json!(1))
+            .expect_err("too small");
+        assert_eq!(
+            e.problem(),
+            format!("value must be at least {MIN_WAL_ROTATE_WM}")
+        );
     }
 
     #[test]

@@ -91,13 +91,9 @@ impl amelie_executor::ConfigSource for ConfigState {
         }
         let mut config = self.config.lock();
         let mut next = config.clone();
-        next.set_option(name, &json).map_err(|e| {
-            let msg = e.msg().to_string();
-            match msg.split_once(": ") {
-                Some((_, rest)) => Error::new(rest.to_string()),
-                None => Error::new(msg),
-            }
-        })?;
+        // SET names the option itself: the answer is the problem alone
+        next.set_option(name, &json)
+            .map_err(|e| Error::new(e.problem()))?;
         if name == "checkpoint_interval" {
             let ms = checkpoint_ms(&next.checkpoint_interval)?;
             self.checkpoint_every_ms

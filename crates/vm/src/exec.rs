@@ -4,7 +4,7 @@
 use crate::func;
 use crate::op::{BinOp, Op, UnOp};
 use crate::program::{Env, Program};
-use amelie_common::{Error, Result, Value};
+use amelie_common::{Error, ErrorKind, Result, Value};
 use std::cmp::Ordering;
 
 pub fn type_error(fname: &str, v: &Value) -> Error {
@@ -15,12 +15,15 @@ pub fn type_error(fname: &str, v: &Value) -> Error {
 }
 
 fn unsupported(op: BinOp, a: &Value, b: &Value) -> Error {
-    Error::new(format!(
-        "unsupported operation: <{}> {} <{}>",
-        a.type_of().name(),
-        op.symbol(),
-        b.type_of().name()
-    ))
+    Error::with_kind(
+        ErrorKind::UnsupportedOperation,
+        format!(
+            "unsupported operation: <{}> {} <{}>",
+            a.type_of().name(),
+            op.symbol(),
+            b.type_of().name()
+        ),
+    )
 }
 
 fn as_num(v: &Value) -> Option<i64> {
@@ -285,16 +288,16 @@ pub fn unary(op: UnOp, a: &Value) -> Result<Value> {
         (UnOp::Neg, Value::Double(d)) => Value::Double(-d),
         (UnOp::BitNot, Value::Int(i)) => Value::Int(!i),
         (UnOp::Neg, v) => {
-            return Err(Error::new(format!(
-                "unsupported operation: - <{}>",
-                v.type_of().name()
-            )))
+            return Err(Error::with_kind(
+                ErrorKind::UnsupportedOperation,
+                format!("unsupported operation: - <{}>", v.type_of().name()),
+            ))
         }
         (UnOp::BitNot, v) => {
-            return Err(Error::new(format!(
-                "unsupported operation: ~ <{}>",
-                v.type_of().name()
-            )))
+            return Err(Error::with_kind(
+                ErrorKind::UnsupportedOperation,
+                format!("unsupported operation: ~ <{}>", v.type_of().name()),
+            ))
         }
     })
 }
@@ -490,12 +493,13 @@ mod tests {
                 .msg(),
             "zero division"
         );
-        assert_eq!(
-            binary(BinOp::Add, &Value::Int(1), &Value::str("a"))
-                .unwrap_err()
-                .msg(),
-            "unsupported operation: <int> + <string>"
-        );
+        let e = binary(BinOp::Add, &Value::Int(1), &Value::str("a")).unwrap_err();
+        assert_eq!(e.msg(), "unsupported operation: <int> + <string>");
+        assert_eq!(e.kind(), ErrorKind::UnsupportedOperation);
+        let e = binary(BinOp::Div, &Value::Int(1), &Value::Int(0)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Other);
+        let e = unary(UnOp::Neg, &Value::str("a")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnsupportedOperation);
     }
 
     #[test]

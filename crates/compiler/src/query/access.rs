@@ -6,7 +6,7 @@
 use crate::builder::Builder;
 use crate::expr::{const_value, Scope};
 use amelie_catalog::Table;
-use amelie_common::{Error, Result, Value};
+use amelie_common::{Error, ErrorKind, Result, Value};
 use amelie_parser::{BinaryOp, Expr};
 
 /// How a scan reads its table.
@@ -309,11 +309,14 @@ fn check_key_types(b: &Builder, t: &Table, scope: &Scope, filter: &Expr) -> Resu
         };
         if let (Some(x), Some(y)) = (group(l), group(r)) {
             if x != y {
-                return Err(Error::new(format!(
-                    "unsupported operation: <{}> {symbol} <{}>",
-                    l.name(),
-                    r.name()
-                )));
+                return Err(Error::with_kind(
+                    ErrorKind::UnsupportedOperation,
+                    format!(
+                        "unsupported operation: <{}> {symbol} <{}>",
+                        l.name(),
+                        r.name()
+                    ),
+                ));
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::builder::Builder;
 use crate::expr::{collect_aggs, Scope, PSEUDO_TABLE_ID};
 use amelie_catalog::{Catalog, Table};
 use amelie_common::format::Format;
-use amelie_common::{Error, Result};
+use amelie_common::{Error, ErrorKind, Result};
 use amelie_parser::{Expr, FromItem, ObjectName, Select, SelectItem};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -185,10 +185,13 @@ pub(crate) fn plan<'a>(
         });
     };
     if b.subquery_depth > 0 && !table.shared {
-        return Err(Error::new(format!(
-            "distributed table '{}.{}' cannot be used in subquery",
-            table.schema, table.name
-        )));
+        return Err(Error::with_kind(
+            ErrorKind::DistributedTableInSubquery,
+            format!(
+                "distributed table '{}.{}' cannot be used in subquery",
+                table.schema, table.name
+            ),
+        ));
     }
     let s: Cow<Select> = match s.from.first().and_then(|f| f.use_index.as_deref()) {
         Some(ix) => Cow::Owned(index_order(s, table, ix)?),

@@ -15,7 +15,7 @@ use super::scan::fetch_all;
 use crate::builder::{Builder, InlineSub, Sec};
 use crate::expr::{agg_kind, collect_aggs, expr, Scope};
 use amelie_catalog::Table;
-use amelie_common::{Error, Result};
+use amelie_common::{Error, ErrorKind, Result};
 use amelie_parser::{Expr, Select, SelectItem};
 use amelie_vm::{Op, Reg};
 
@@ -79,7 +79,7 @@ pub(super) fn hoist(
         let compiled = (cx.select)(b, cx, sel, None);
         b.subquery_depth -= 1;
         match compiled {
-            Err(e) if e.msg().contains("cannot be used in subquery") => return Err(e),
+            Err(e) if e.kind() == ErrorKind::DistributedTableInSubquery => return Err(e),
             Ok(stmt) => {
                 b.subq.push((sel.clone(), stmt));
                 done.push(sel.clone());

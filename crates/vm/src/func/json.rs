@@ -2,7 +2,7 @@
 
 use super::{def, int_arg, str_arg, to_json, Ctx, Def, VARIADIC};
 use amelie_common::governor::check_json_parts;
-use amelie_common::{Error, Json, Result, Value};
+use amelie_common::{Error, ErrorKind, Json, Result, Value};
 
 pub const DEFS: &[Def] = &[
     def("append", 0, VARIADIC, false, append),
@@ -23,11 +23,14 @@ pub const DEFS: &[Def] = &[
 ];
 
 fn unsupported_idx(a: &Value, b: &Value) -> Error {
-    Error::new(format!(
-        "unsupported operation: <{}> [] <{}>",
-        a.type_of().name(),
-        b.type_of().name()
-    ))
+    Error::with_kind(
+        ErrorKind::UnsupportedOperation,
+        format!(
+            "unsupported operation: <{}> [] <{}>",
+            a.type_of().name(),
+            b.type_of().name()
+        ),
+    )
 }
 
 /// `a[b]`: json[int], json[string], vector[int].
