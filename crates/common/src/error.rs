@@ -3,21 +3,51 @@
 
 use std::fmt;
 
-/// What kind of failure an [`Error`] is, for code that must react to one failure and not
-/// another: code decides on the kind, never on the message text. Errors nobody needs to tell
-/// apart are [`ErrorKind::Other`].
+/// What kind of failure an [`Error`] is. The kind is for code (and logs): code decides on
+/// the kind, never on the message text, and the text a client receives does not depend on
+/// it. Errors nobody has classified are [`ErrorKind::Other`].
+///
+/// [`ErrorKind::BadExpression`], [`ErrorKind::UnsupportedOperation`] and
+/// [`ErrorKind::DistributedTableInSubquery`] are refinements (of `Syntax`, `Type` and
+/// `Unsupported`) that some code matches on; they keep their places so the encoding of an
+/// error between nodes does not change.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ErrorKind {
+    /// Not classified.
     #[default]
     Other,
-    /// Text where an expression was expected is not one (`bad expression`).
+    /// Text where an expression was expected is not one (`bad expression`); a kind of
+    /// `Syntax`.
     BadExpression,
-    /// An operator applied to operand types it does not take (`unsupported operation: ...`).
+    /// An operator applied to operand types it does not take (`unsupported operation: ...`);
+    /// a kind of `Type`.
     UnsupportedOperation,
     /// A distributed table named inside a subquery (`distributed table '...' cannot be used
-    /// in subquery`): the query cannot run whatever the plan.
+    /// in subquery`): the query cannot run whatever the plan; a kind of `Unsupported`.
     DistributedTableInSubquery,
+    /// Text that does not parse: tokenizer and parser errors, malformed literals.
+    Syntax,
+    /// A named object does not exist: table, schema, column, function, option, user, ...
+    NotFound,
+    /// An object to be created exists already.
+    AlreadyExists,
+    /// A feature or combination that is not supported.
+    Unsupported,
+    /// A value of the wrong type, a failed cast, an argument out of its domain.
+    Type,
+    /// A constraint is violated: NOT NULL, unique / primary key duplicates.
+    Constraint,
+    /// A transaction conflict or abort.
+    Conflict,
+    /// A memory, time, size or count limit is reached.
+    LimitReached,
+    /// Authentication and permission: tokens, users, grants.
+    Auth,
+    /// File, WAL and checkpoint input/output.
+    Io,
+    /// A state that should not happen: a bug or a broken invariant.
+    Internal,
 }
 
 /// A user-facing error message: the text is exactly what the client receives in
@@ -45,6 +75,67 @@ impl Error {
             msg: msg.into(),
             kind,
         }
+    }
+
+    /// An error of kind [`ErrorKind::Syntax`].
+    pub fn syntax(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Syntax, msg)
+    }
+
+    /// An error of kind [`ErrorKind::NotFound`].
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::NotFound, msg)
+    }
+
+    /// An error of kind [`ErrorKind::AlreadyExists`].
+    pub fn already_exists(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::AlreadyExists, msg)
+    }
+
+    /// An error of kind [`ErrorKind::Unsupported`].
+    pub fn unsupported(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Unsupported, msg)
+    }
+
+    /// An error of kind [`ErrorKind::Type`].
+    pub fn type_error(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Type, msg)
+    }
+
+    /// An error of kind [`ErrorKind::Constraint`].
+    pub fn constraint(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Constraint, msg)
+    }
+
+    /// An error of kind [`ErrorKind::Conflict`].
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Conflict, msg)
+    }
+
+    /// An error of kind [`ErrorKind::LimitReached`].
+    pub fn limit_reached(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::LimitReached, msg)
+    }
+
+    /// An error of kind [`ErrorKind::Auth`].
+    pub fn auth(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Auth, msg)
+    }
+
+    /// An error of kind [`ErrorKind::Io`].
+    pub fn io(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Io, msg)
+    }
+
+    /// An error of kind [`ErrorKind::Internal`].
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Internal, msg)
+    }
+
+    /// The same text with another kind (for a generic error a caller knows more about).
+    pub fn into_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     pub fn msg(&self) -> &str {
@@ -84,15 +175,23 @@ pub fn path_tail(path: &std::path::Path) -> String {
         .join("/")
 }
 
-/// `bail!("text {}", x)` returns `Err(Error::new(format!(...)))`.
+/// `bail!("text {}", x)` returns `Err(Error::new(format!(...)))`; `bail!(NotFound, "text {}",
+/// x)` returns an error of that [`ErrorKind`].
 #[macro_export]
 macro_rules! bail {
+    ($kind:ident, $($arg:tt)*) => {
+        return Err($crate::Error::with_kind($crate::ErrorKind::$kind, format!($($arg)*)))
+    };
     ($($arg:tt)*) => { return Err($crate::Error::new(format!($($arg)*))) };
 }
 
-/// `err!("text {}", x)` builds an `Error`.
+/// `err!("text {}", x)` builds an `Error`; `err!(NotFound, "text {}", x)` one of that
+/// [`ErrorKind`].
 #[macro_export]
 macro_rules! err {
+    ($kind:ident, $($arg:tt)*) => {
+        $crate::Error::with_kind($crate::ErrorKind::$kind, format!($($arg)*))
+    };
     ($($arg:tt)*) => { $crate::Error::new(format!($($arg)*)) };
 }
 
@@ -113,6 +212,50 @@ mod tests {
         let bytes = postcard::to_allocvec(&e).unwrap();
         let back: Error = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn macros_and_constructors_set_the_kind_and_keep_the_text() {
+        use super::{Error, ErrorKind};
+        let name = "t";
+        let e = crate::err!(NotFound, "table '{}' not exists", name);
+        assert_eq!(
+            (e.kind(), e.msg()),
+            (ErrorKind::NotFound, "table 't' not exists")
+        );
+        let e = crate::err!("plain {}", 1);
+        assert_eq!((e.kind(), e.msg()), (ErrorKind::Other, "plain 1"));
+        fn limited() -> crate::Result<()> {
+            crate::bail!(LimitReached, "memory limit reached ({} bytes)", 10)
+        }
+        let e = limited().unwrap_err();
+        assert_eq!(
+            (e.kind(), e.msg()),
+            (ErrorKind::LimitReached, "memory limit reached (10 bytes)")
+        );
+        fn plain() -> crate::Result<()> {
+            crate::bail!("x {}", "y")
+        }
+        assert_eq!(plain().unwrap_err().kind(), ErrorKind::Other);
+        for (e, kind) in [
+            (Error::syntax("m"), ErrorKind::Syntax),
+            (Error::not_found("m"), ErrorKind::NotFound),
+            (Error::already_exists("m"), ErrorKind::AlreadyExists),
+            (Error::unsupported("m"), ErrorKind::Unsupported),
+            (Error::type_error("m"), ErrorKind::Type),
+            (Error::constraint("m"), ErrorKind::Constraint),
+            (Error::conflict("m"), ErrorKind::Conflict),
+            (Error::limit_reached("m"), ErrorKind::LimitReached),
+            (Error::auth("m"), ErrorKind::Auth),
+            (Error::io("m"), ErrorKind::Io),
+            (Error::internal("m"), ErrorKind::Internal),
+        ] {
+            assert_eq!((e.kind(), e.msg()), (kind, "m"));
+        }
+        assert_eq!(
+            Error::new("m").into_kind(ErrorKind::Io).kind(),
+            ErrorKind::Io
+        );
     }
 
     #[test]

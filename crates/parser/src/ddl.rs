@@ -3,6 +3,7 @@
 use crate::ast::*;
 use crate::lexer::{Kw, Tok, P};
 use crate::parser::Parser;
+use amelie_common::ErrorKind;
 use amelie_common::{ColumnType, Result};
 
 impl Parser {
@@ -128,7 +129,7 @@ impl Parser {
                 })
             }
             Some(Kw::Table) => self.alter_table(),
-            Some(Kw::User) => self.fail("ALTER USER is not supported"),
+            Some(Kw::User) => self.fail_kind(ErrorKind::Unsupported, "ALTER USER is not supported"),
             _ => self.fail("ALTER <USER|SCHEMA|TABLE|INDEX> expected"),
         }
     }
@@ -171,10 +172,16 @@ impl Parser {
                 self.advance();
                 let column = self.column_constraints(col, ty)?;
                 if column.primary_key {
-                    return self.fail("PRIMARY KEY clause is not supported in this command");
+                    return self.fail_kind(
+                        ErrorKind::Unsupported,
+                        "PRIMARY KEY clause is not supported in this command",
+                    );
                 }
                 if column.not_null {
-                    return self.fail("ALTER TABLE ADD NOT NULL currently not supported");
+                    return self.fail_kind(
+                        ErrorKind::Unsupported,
+                        "ALTER TABLE ADD NOT NULL currently not supported",
+                    );
                 }
                 AlterTableOp::AddColumn {
                     if_not_exists,

@@ -3,6 +3,7 @@
 use crate::ast::*;
 use crate::lexer::{Kw, Tok, P};
 use crate::parser::Parser;
+use amelie_common::ErrorKind;
 use amelie_common::Result;
 
 impl Parser {
@@ -52,7 +53,10 @@ impl Parser {
             }
             Some(Kw::Select) => {
                 if columns.is_some() {
-                    return self.fail("INSERT SELECT using column list is not supported");
+                    return self.fail_kind(
+                        ErrorKind::Unsupported,
+                        "INSERT SELECT using column list is not supported",
+                    );
                 }
                 InsertSource::Select(Box::new(self.select()?))
             }

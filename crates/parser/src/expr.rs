@@ -18,6 +18,7 @@
 use crate::ast::*;
 use crate::lexer::{Kw, Tok, P};
 use crate::parser::{Parser, MAX_DEPTH, MAX_HEIGHT};
+use amelie_common::ErrorKind;
 use amelie_common::{Json, Result};
 
 /// An infix operator found at the current position.
@@ -49,7 +50,7 @@ impl Parser {
     fn set_h(&mut self, h: u32) -> Result<()> {
         self.h = h;
         if h > MAX_HEIGHT {
-            return self.fail("expression is too deeply nested");
+            return self.fail_kind(ErrorKind::LimitReached, "expression is too deeply nested");
         }
         Ok(())
     }
@@ -281,7 +282,7 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr> {
         self.depth += 1;
         if self.depth > MAX_DEPTH || self.stack_exhausted() {
-            return self.fail("expression is too deeply nested");
+            return self.fail_kind(ErrorKind::LimitReached, "expression is too deeply nested");
         }
         let result = match self.peek() {
             Tok::P(P::Minus) => self.unary_op(UnaryOp::Neg),

@@ -74,7 +74,7 @@ pub fn parse_import(body: &str, spec: ImportSpec) -> Result<Vec<ImportRow>> {
     let mut p = Parser::new(body);
     let mut rows = Vec::new();
     if spec.format == ImportFormat::Csv && spec.list.is_some_and(|l| l.is_empty()) {
-        return Err(Error::new(
+        return Err(Error::unsupported(
             "CSV import with empty column list is not supported",
         ));
     }
@@ -189,7 +189,10 @@ impl Parser {
                 return self.fail("{\"key\"<:> expected");
             }
             let Some(c) = columns.iter().position(|col| col.name == key) else {
-                return self.fail(format!("column '{key}' does not exists"));
+                return self.fail_kind(
+                    ErrorKind::NotFound,
+                    format!("column '{key}' does not exists"),
+                );
             };
             if members.iter().any(|(m, _)| *m == c) {
                 return self.fail(format!("column <{key}> value is redefined"));
@@ -209,7 +212,7 @@ impl Parser {
         self.max_h = 0;
         match self.value() {
             Err(e) if e.kind() == ErrorKind::BadExpression => match column {
-                Some(col) => Err(Error::new(format!(
+                Some(col) => Err(Error::type_error(format!(
                     "column <{}> value expected to be '{}'",
                     col.name, col.ty
                 ))),

@@ -66,7 +66,7 @@ pub(crate) fn parse_request(sql: &str, params_mode: bool) -> Result<Request> {
     // Unreachable in practice (an error token is never accepted), but never let a tokenizer
     // error slip through.
     if let Some((_, msg)) = p.lex_error {
-        return Err(Error::new(msg));
+        return Err(Error::syntax(msg));
     }
     request.params = std::mem::take(&mut p.params);
     request.baked = std::mem::take(&mut p.baked);
@@ -242,18 +242,19 @@ impl Parser {
     #[inline]
     pub(crate) fn list_item(&self, len: usize) -> Result<()> {
         if len >= MAX_LIST {
-            return self.fail(format!(
-                "too many items in one list (the limit is {MAX_LIST})"
-            ));
+            return self.fail_kind(
+                ErrorKind::LimitReached,
+                format!("too many items in one list (the limit is {MAX_LIST})"),
+            );
         }
         Ok(())
     }
 
-    /// A parse error at the current position. If the parser has reached the place where the
+    /// A parse error ([`ErrorKind::Syntax`]) at the current position. If the parser has reached the place where the
     /// tokenizer failed, that error wins (Amelie's lexer is lazy, so it reports the first
     /// problem in reading order).
     pub(crate) fn fail<T>(&self, msg: impl Into<String>) -> Result<T> {
-        self.fail_kind(ErrorKind::Other, msg)
+        self.fail_kind(ErrorKind::Syntax, msg)
     }
 
     /// [`Parser::fail`] with an error of the given kind (a lexer error past this point is
@@ -261,7 +262,7 @@ impl Parser {
     pub(crate) fn fail_kind<T>(&self, kind: ErrorKind, msg: impl Into<String>) -> Result<T> {
         if let Some((at, lex_msg)) = self.lex_error {
             if self.pos >= at {
-                return Err(Error::new(lex_msg));
+                return Err(Error::syntax(lex_msg));
             }
         }
         Err(Error::with_kind(kind, msg))
@@ -389,9 +390,12 @@ impl Parser {
                 }
                 _ => {
                     if stmts.len() >= MAX_STATEMENTS {
-                        return self.fail(format!(
+                        return self.fail_kind(
+                            ErrorKind::LimitReached,
+                            format!(
                             "too many statements in one request (the limit is {MAX_STATEMENTS})"
-                        ));
+                        ),
+                        );
                     }
                     stmts.push(self.stmt()?);
                     if !matches!(
@@ -410,7 +414,10 @@ impl Parser {
             return self.fail("EXPLAIN without command");
         }
         if stmts.len() > 1 && stmts.iter().any(Stmt::is_utility) {
-            return self.fail("CTE and multi-statement utility commands are not supported");
+            return self.fail_kind(
+                ErrorKind::Unsupported,
+                "CTE and multi-statement utility commands are not supported",
+            );
         }
         Ok(Request {
             explain,
@@ -533,7 +540,7 @@ pub(crate) fn parse_expr(text: &str) -> Result<Expr> {
         return p.fail("unexpected token after the expression");
     }
     if let Some((_, msg)) = p.lex_error {
-        return Err(Error::new(msg));
+        return Err(Error::syntax(msg));
     }
     Ok(e)
 }

@@ -5,6 +5,7 @@
 use crate::ast::*;
 use crate::lexer::{Kw, Tok, P};
 use crate::parser::Parser;
+use amelie_common::ErrorKind;
 use amelie_common::Result;
 
 impl Parser {
@@ -53,7 +54,10 @@ impl Parser {
                 return self.fail("<JOIN> expected");
             }
             if outer {
-                return self.fail("outer joins currently are not supported");
+                return self.fail_kind(
+                    ErrorKind::Unsupported,
+                    "outer joins currently are not supported",
+                );
             }
             let prev = from
                 .last()

@@ -4,6 +4,7 @@
 use crate::ast::*;
 use crate::lexer::{Kw, Tok, P};
 use crate::parser::{toks_text, Parser};
+use amelie_common::ErrorKind;
 use amelie_common::{ColumnType, Result, Type};
 
 impl Parser {
@@ -30,9 +31,10 @@ impl Parser {
         };
         match self.peek_kw() {
             Some(Kw::Table) => Ok(Stmt::CreateTable(self.create_table(unlogged, shared)?)),
-            Some(kw @ (Kw::User | Kw::Replica | Kw::Node)) => {
-                self.fail(format!("CREATE {} is not supported", kw_upper(kw)))
-            }
+            Some(kw @ (Kw::User | Kw::Replica | Kw::Node)) => self.fail_kind(
+                ErrorKind::Unsupported,
+                format!("CREATE {} is not supported", kw_upper(kw)),
+            ),
             _ => self.fail("CREATE <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
         }
     }
@@ -48,9 +50,10 @@ impl Parser {
             }
             Some(Kw::Schema) => self.drop_schema(),
             Some(Kw::Index) => self.drop_index(),
-            Some(kw @ (Kw::User | Kw::Replica | Kw::Node)) => {
-                self.fail(format!("DROP {} is not supported", kw_upper(kw)))
-            }
+            Some(kw @ (Kw::User | Kw::Replica | Kw::Node)) => self.fail_kind(
+                ErrorKind::Unsupported,
+                format!("DROP {} is not supported", kw_upper(kw)),
+            ),
             _ => self.fail("DROP <USER|REPLICA|NODE|SCHEMA|TABLE|INDEX> expected"),
         }
     }
@@ -97,7 +100,10 @@ impl Parser {
                         return self.fail("KEY (<name> expected");
                     };
                     let Some(column) = columns.iter_mut().find(|c| c.name == key) else {
-                        return self.fail(format!("<{key}> column does not exists"));
+                        return self.fail_kind(
+                            ErrorKind::NotFound,
+                            format!("<{key}> column does not exists"),
+                        );
                     };
                     column.primary_key = true;
                     if !primary_key.contains(&key) {
@@ -141,10 +147,13 @@ impl Parser {
         }
         for column in columns.iter_mut().filter(|c| c.primary_key) {
             if !column.ty.can_be_key() {
-                return self.fail(format!(
-                    "<{}> column key can be text, int32, int64 or timestamp",
-                    column.name
-                ));
+                return self.fail_kind(
+                    ErrorKind::Type,
+                    format!(
+                        "<{}> column key can be text, int32, int64 or timestamp",
+                        column.name
+                    ),
+                );
             }
             column.not_null = true;
         }
@@ -187,8 +196,10 @@ impl Parser {
                         ty,
                         ColumnType::Timestamp | ColumnType::Interval | ColumnType::Vector
                     ) {
-                        return self
-                            .fail(format!("DEFAULT for column <{}> is not supported", c.name));
+                        return self.fail_kind(
+                            ErrorKind::Unsupported,
+                            format!("DEFAULT for column <{}> is not supported", c.name),
+                        );
                     }
                     let value = self.expr()?;
                     match const_default(value, ty) {
@@ -205,16 +216,20 @@ impl Parser {
                 Some(Kw::Serial) => {
                     self.advance();
                     if !matches!(ty, ColumnType::Int32 | ColumnType::Int64) {
-                        return self
-                            .fail(format!("SERIAL column <{}> must be int or int64", c.name));
+                        return self.fail_kind(
+                            ErrorKind::Type,
+                            format!("SERIAL column <{}> must be int or int64", c.name),
+                        );
                     }
                     c.serial = true;
                 }
                 Some(Kw::Random) => {
                     self.advance();
                     if !matches!(ty, ColumnType::Int32 | ColumnType::Int64) {
-                        return self
-                            .fail(format!("RANDOM column <{}> must be int or int64", c.name));
+                        return self.fail_kind(
+                            ErrorKind::Type,
+                            format!("RANDOM column <{}> must be int or int64", c.name),
+                        );
                     }
                     let mut modulo = None;
                     if self.accept_p(P::LParen) {

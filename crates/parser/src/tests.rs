@@ -2057,5 +2057,23 @@ fn error_kinds() {
     assert_eq!(kind("select 1 + t.*"), ErrorKind::BadExpression);
     assert_eq!(kind("select 1 +"), ErrorKind::BadExpression);
     assert_eq!(kind("select )"), ErrorKind::BadExpression);
-    assert_eq!(kind("selec 1"), ErrorKind::Other);
+    assert_eq!(kind("selec 1"), ErrorKind::Syntax);
+    assert_eq!(kind("select 'abc"), ErrorKind::Syntax);
+    assert_eq!(
+        kind("select 1 from t left join u on true"),
+        ErrorKind::Unsupported
+    );
+    assert_eq!(kind("create table t (a int, a int)"), ErrorKind::Syntax);
+    assert_eq!(
+        kind(&"select 1;".repeat(crate::parser::MAX_STATEMENTS + 1)),
+        ErrorKind::LimitReached
+    );
+    assert_eq!(
+        kind(&format!("select {}1{}", "(".repeat(5000), ")".repeat(5000))),
+        ErrorKind::LimitReached
+    );
+    assert_eq!(
+        kind("create table t (a int, primary key (b))"),
+        ErrorKind::NotFound
+    );
 }

@@ -5,7 +5,7 @@
 //! The E (state) variables such as `lsn` or `directory` are not owned by [`Config`]; the server
 //! supplies them through [`RuntimeVars`] when it builds the `SHOW ALL` listing.
 
-use amelie_common::{Error, Result};
+use amelie_common::{err, Error, ErrorKind, Result};
 use serde_json::Value;
 
 /// Version string reported by `--version`, `SHOW version` and `SHOW ALL`.
@@ -387,6 +387,7 @@ pub fn is_valid_uuid(s: &str) -> bool {
 pub struct OptionError {
     place: Option<String>,
     problem: String,
+    kind: ErrorKind,
 }
 
 impl OptionError {
@@ -395,14 +396,16 @@ impl OptionError {
         OptionError {
             place: Some(format!("option '{name}'")),
             problem: problem.into(),
+            kind: ErrorKind::Type,
         }
     }
 
     /// An error that names its option in its own words (`option 'x' is not found`).
-    fn whole(msg: impl Into<String>) -> OptionError {
+    fn whole(kind: ErrorKind, msg: impl Into<String>) -> OptionError {
         OptionError {
             place: None,
             problem: msg.into(),
+            kind,
         }
     }
 
@@ -410,13 +413,18 @@ impl OptionError {
     pub fn problem(&self) -> &str {
         &self.problem
     }
+
+    /// The kind of the problem (an unknown option, a bad value, ...).
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
 }
 
 impl From<OptionError> for Error {
     fn from(e: OptionError) -> Error {
         match e.place {
-            Some(place) => Error::new(format!("{place}: {}", e.problem)),
-            None => Error::new(e.problem),
+            Some(place) => Error::with_kind(e.kind, format!("{place}: {}", e.problem)),
+            None => Error::with_kind(e.kind, e.problem),
         }
     }
 }
@@ -435,6 +443,7 @@ fn listen_error(msg: &str) -> OptionError {
     OptionError {
         place: Some("server".into()),
         problem: format!("listen[] {msg}"),
+        kind: ErrorKind::Type,
     }
 }
 
@@ -500,10 +509,14 @@ impl Config {
                 self.set_var(def, value)?;
                 self.check_option(name)
             }
-            Some(_) => Err(OptionError::whole(format!(
-                "option '{name}' cannot be set from the command line"
-            ))),
-            None => Err(OptionError::whole(format!("option '{name}' is not found"))),
+            Some(_) => Err(OptionError::whole(
+                ErrorKind::Unsupported,
+                format!("option '{name}' cannot be set from the command line"),
+            )),
+            None => Err(OptionError::whole(
+                ErrorKind::NotFound,
+                format!("option '{name}' is not found"),
+            )),
         }
     }
 
@@ -530,14 +543,14 @@ impl Config {
     /// Parses `config.json` text; variables missing from the file keep their defaults.
     pub fn from_json(text: &str) -> Result<Config> {
         let parsed: Value = serde_json::from_str(text)
-            .map_err(|e| Error::new(format!("config: json parse error ({e})")))?;
+            .map_err(|e| Error::syntax(format!("config: json parse error ({e})")))?;
         let Value::Object(map) = parsed else {
-            return Err(Error::new("config: json object expected"));
+            return Err(Error::type_error("config: json object expected"));
         };
         let mut config = Config::default();
         for (name, value) in &map {
             let def =
-                var_def(name).ok_or_else(|| Error::new(format!("option '{name}' is not found")))?;
+                var_def(name).ok_or_else(|| err!(NotFound, "option '{name}' is not found"))?;
             config.set_var(def, value)?;
         }
         Ok(config)
@@ -834,6 +847,27 @@ mod tests {
         assert_eq!(
             e.problem(),
             format!("value must be at least {MIN_WAL_ROTATE_WM}")
+        );
+    }
+
+    #[test]
+    fn option_error_kinds() {
+        let kind = |a: &[&str]| apply(a).unwrap_err().kind();
+        assert_eq!(kind(&["--nope=1"]), ErrorKind::NotFound);
+        assert_eq!(kind(&["--frontends=abc"]), ErrorKind::Type);
+        assert_eq!(kind(&[r#"--json={"users": []}"#]), ErrorKind::Unsupported);
+        let e = Config::default()
+            .set_option("wal_rotate_wm", &json!(1))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Type);
+        assert_eq!(Error::from(e).kind(), ErrorKind::Type);
+        assert_eq!(
+            Config::from_json(r#"{"nope": 1}"#).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            Config::from_json("{").unwrap_err().kind(),
+            ErrorKind::Syntax
         );
     }
 

@@ -93,7 +93,7 @@ impl amelie_executor::ConfigSource for ConfigState {
         let mut next = config.clone();
         // SET names the option itself: the answer is the problem alone
         next.set_option(name, &json)
-            .map_err(|e| Error::new(e.problem()))?;
+            .map_err(|e| Error::with_kind(e.kind(), e.problem()))?;
         if name == "checkpoint_interval" {
             let ms = checkpoint_ms(&next.checkpoint_interval)?;
             self.checkpoint_every_ms

@@ -85,6 +85,14 @@ impl WalError {
 
 impl From<WalError> for amelie_common::Error {
     fn from(e: WalError) -> Self {
-        amelie_common::Error::new(e.to_string())
+        use amelie_common::ErrorKind;
+        let kind = match e {
+            WalError::Encode(_) | WalError::Decode(_) | WalError::NonMonotonicLsn { .. } => {
+                ErrorKind::Internal
+            }
+            WalError::RecordTooLarge { .. } => ErrorKind::LimitReached,
+            _ => ErrorKind::Io,
+        };
+        amelie_common::Error::with_kind(kind, e.to_string())
     }
 }

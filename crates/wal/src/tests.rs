@@ -354,7 +354,9 @@ fn flipped_byte_in_middle_is_corrupt() {
             }
             other => panic!("flip at {pos}: expected Corrupt, got {other:?}"),
         }
-        let msg = amelie_common::Error::from(err).msg().to_string();
+        let e = amelie_common::Error::from(err);
+        assert_eq!(e.kind(), amelie_common::ErrorKind::Io);
+        let msg = e.msg().to_string();
         assert!(msg.contains("00000000000000000001.wal"), "{msg}");
         assert!(msg.contains("corrupt"), "{msg}");
         // Nothing was modified.
@@ -642,7 +644,9 @@ fn encode_decode() {
     assert_eq!(&buf[1..], &bytes[..]);
     let err = decode::<Vec<Op>>(&bytes[..bytes.len() - 1]).unwrap_err();
     assert!(matches!(err, WalError::Decode(_)));
-    let msg = amelie_common::Error::from(err).msg().to_string();
+    let e = amelie_common::Error::from(err);
+    assert_eq!(e.kind(), amelie_common::ErrorKind::Internal);
+    let msg = e.msg().to_string();
     assert!(msg.starts_with("wal: failed to decode"), "{msg}");
 }
 
