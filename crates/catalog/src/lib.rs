@@ -131,7 +131,7 @@ impl Table {
                 .iter()
                 .any(|i| i.keys.iter().any(|&k| k >= self.columns.len()));
         if bad {
-            return Err(Error::new(format!(
+            return Err(Error::internal(format!(
                 "table '{}': malformed definition",
                 self.name
             )));
@@ -318,7 +318,7 @@ impl Catalog {
     /// one partition on the first node for a shared table.
     pub fn plan_partitions(&self, shared: bool) -> Result<Vec<PartitionInfo>> {
         if self.nodes.is_empty() {
-            return Err(Error::new("system has no nodes"));
+            return Err(Error::not_found("system has no nodes"));
         }
         let n = if shared { 1 } else { self.nodes.len() as u32 };
         let step = PARTITION_SLOTS / n;
@@ -344,14 +344,14 @@ impl Catalog {
             .iter_mut()
             .find(|t| t.schema == schema && t.name == name)
             .map(Arc::make_mut)
-            .ok_or_else(|| Error::new(format!("table '{name}': not exists")))
+            .ok_or_else(|| Error::not_found(format!("table '{name}': not exists")))
     }
 
     /// Checks that objects may be created in `schema`.
     pub fn check_create_schema(&self, schema: &str) -> Result<()> {
         match self.schema(schema) {
-            None => Err(Error::new(format!("schema '{schema}': not exists"))),
-            Some(s) if !s.create => Err(Error::new(format!(
+            None => Err(Error::not_found(format!("schema '{schema}': not exists"))),
+            Some(s) if !s.create => Err(Error::unsupported(format!(
                 "system schema <{schema}> cannot be used to create objects"
             ))),
             Some(_) => Ok(()),
@@ -363,29 +363,37 @@ impl Catalog {
         match op {
             DdlOp::CreateNode(node) => {
                 if self.nodes.iter().any(|n| n.uuid == node.uuid) {
-                    return Err(Error::new(format!("node '{}': already exists", node.uuid)));
+                    return Err(Error::already_exists(format!(
+                        "node '{}': already exists",
+                        node.uuid
+                    )));
                 }
                 self.nodes.push(node.clone());
             }
             DdlOp::DropNode { uuid } => {
                 let Some(pos) = self.nodes.iter().position(|n| n.uuid == *uuid) else {
-                    return Err(Error::new(format!("node '{uuid}': not exists")));
+                    return Err(Error::not_found(format!("node '{uuid}': not exists")));
                 };
                 let used = self
                     .tables
                     .iter()
                     .any(|t| t.partitions.iter().any(|p| p.node == *uuid));
                 if used {
-                    return Err(Error::new(format!("node '{uuid}': has dependencies")));
+                    return Err(Error::constraint(format!(
+                        "node '{uuid}': has dependencies"
+                    )));
                 }
                 self.nodes.remove(pos);
             }
             DdlOp::CreateTable(table) => {
                 if self.schema(&table.schema).is_none() {
-                    return Err(Error::new(format!("schema '{}': not exists", table.schema)));
+                    return Err(Error::not_found(format!(
+                        "schema '{}': not exists",
+                        table.schema
+                    )));
                 }
                 if self.table(&table.schema, &table.name).is_some() {
-                    return Err(Error::new(format!(
+                    return Err(Error::already_exists(format!(
                         "table '{}': already exists",
                         table.name
                     )));
@@ -401,12 +409,12 @@ impl Catalog {
                 self.tables
                     .retain(|t| !(t.schema == *schema && t.name == *name));
                 if self.tables.len() == before {
-                    return Err(Error::new(format!("table '{}': not exists", name)));
+                    return Err(Error::not_found(format!("table '{}': not exists", name)));
                 }
             }
             DdlOp::CreateSchema(schema) => {
                 if self.schema(&schema.name).is_some() {
-                    return Err(Error::new(format!(
+                    return Err(Error::already_exists(format!(
                         "schema '{}': already exists",
                         schema.name
                     )));
@@ -415,16 +423,16 @@ impl Catalog {
             }
             DdlOp::DropSchema { name, cascade } => {
                 let Some(s) = self.schema(name) else {
-                    return Err(Error::new(format!("schema '{name}': not exists")));
+                    return Err(Error::not_found(format!("schema '{name}': not exists")));
                 };
                 if s.system {
-                    return Err(Error::new(format!(
+                    return Err(Error::unsupported(format!(
                         "schema '{name}': system schema cannot be dropped"
                     )));
                 }
                 if let Some(t) = self.tables.iter().find(|t| t.schema == *name) {
                     if !cascade {
-                        return Err(Error::new(format!(
+                        return Err(Error::constraint(format!(
                             "table '{}' depends on schema '{name}",
                             t.name
                         )));
@@ -435,15 +443,17 @@ impl Catalog {
             }
             DdlOp::RenameSchema { name, new_name } => {
                 let Some(s) = self.schema(name) else {
-                    return Err(Error::new(format!("schema '{name}': not exists")));
+                    return Err(Error::not_found(format!("schema '{name}': not exists")));
                 };
                 if s.system {
-                    return Err(Error::new(format!(
+                    return Err(Error::unsupported(format!(
                         "schema '{name}': system schema cannot be altered"
                     )));
                 }
                 if self.schema(new_name).is_some() {
-                    return Err(Error::new(format!("schema '{new_name}': already exists")));
+                    return Err(Error::already_exists(format!(
+                        "schema '{new_name}': already exists"
+                    )));
                 }
                 for s in self.schemas.iter_mut().filter(|s| s.name == *name) {
                     s.name = new_name.clone();
@@ -461,7 +471,9 @@ impl Catalog {
                 self.table_mut(schema, name)?;
                 self.check_create_schema(new_schema)?;
                 if self.table(new_schema, new_name).is_some() {
-                    return Err(Error::new(format!("table '{new_name}': already exists")));
+                    return Err(Error::already_exists(format!(
+                        "table '{new_name}': already exists"
+                    )));
                 }
                 let t = self.table_mut(schema, name)?;
                 t.schema = new_schema.clone();
@@ -480,12 +492,12 @@ impl Catalog {
             } => {
                 let t = self.table_mut(schema, table)?;
                 if t.column(to).is_some() {
-                    return Err(Error::new(format!(
+                    return Err(Error::already_exists(format!(
                         "table '{table}': column '{to}' already exists"
                     )));
                 }
                 let Some(i) = t.column(from) else {
-                    return Err(Error::new(format!(
+                    return Err(Error::not_found(format!(
                         "table '{table}': column '{from}' not exists"
                     )));
                 };
@@ -500,7 +512,7 @@ impl Catalog {
             } => {
                 let t = self.table_mut(schema, table)?;
                 let Some(i) = t.column(column) else {
-                    return Err(Error::new(format!(
+                    return Err(Error::not_found(format!(
                         "table '{table}': column '{column}' not exists"
                     )));
                 };
@@ -519,7 +531,7 @@ impl Catalog {
             } => {
                 let t = self.table_mut(schema, table)?;
                 let Some(i) = t.column(column) else {
-                    return Err(Error::new(format!(
+                    return Err(Error::not_found(format!(
                         "table '{table}': column '{column}' not exists"
                     )));
                 };
@@ -532,7 +544,7 @@ impl Catalog {
             } => {
                 let t = self.table_mut(schema, table)?;
                 if t.column(&column.name).is_some() {
-                    return Err(Error::new(format!(
+                    return Err(Error::already_exists(format!(
                         "table '{table}': column '{}' already exists",
                         column.name
                     )));
@@ -546,12 +558,12 @@ impl Catalog {
             } => {
                 let t = self.table_mut(schema, table)?;
                 let Some(i) = t.column(name) else {
-                    return Err(Error::new(format!(
+                    return Err(Error::not_found(format!(
                         "table '{table}': column '{name}' not exists"
                     )));
                 };
                 if t.indexes.iter().any(|x| x.keys.contains(&i)) {
-                    return Err(Error::new(format!(
+                    return Err(Error::constraint(format!(
                         "table '{table}': column '{name}' is a key"
                     )));
                 }
@@ -571,7 +583,7 @@ impl Catalog {
             } => {
                 let t = self.table_mut(schema, table)?;
                 if t.indexes.iter().any(|x| x.name == index.name) {
-                    return Err(Error::new(format!(
+                    return Err(Error::already_exists(format!(
                         "table '{table}' index '{}': already exists",
                         index.name
                     )));
@@ -589,7 +601,7 @@ impl Catalog {
                         t.indexes.remove(i);
                     }
                     None => {
-                        return Err(Error::new(format!(
+                        return Err(Error::not_found(format!(
                             "table '{table}' index '{name}': not exists"
                         )))
                     }
@@ -603,14 +615,14 @@ impl Catalog {
             } => {
                 let t = self.table_mut(schema, table)?;
                 if t.indexes.iter().any(|x| x.name == *new_name) {
-                    return Err(Error::new(format!(
+                    return Err(Error::already_exists(format!(
                         "table '{table}' index '{new_name}': already exists"
                     )));
                 }
                 match t.indexes.iter_mut().find(|x| x.name == *name) {
                     Some(x) => x.name = new_name.clone(),
                     None => {
-                        return Err(Error::new(format!(
+                        return Err(Error::not_found(format!(
                             "table '{table}' index '{name}': not exists"
                         )))
                     }
@@ -627,6 +639,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use amelie_common::ErrorKind;
 
     fn catalog_with_nodes(n: usize) -> Catalog {
         let mut c = Catalog::default();
@@ -654,9 +667,10 @@ mod tests {
     fn drop_node_checks_dependencies() {
         let mut c = catalog_with_nodes(2);
         let drop = |uuid: &str| DdlOp::DropNode { uuid: uuid.into() };
+        let e = c.clone().apply(&drop("x")).unwrap_err();
         assert_eq!(
-            c.clone().apply(&drop("x")).unwrap_err().msg(),
-            "node 'x': not exists"
+            (e.kind(), e.msg()),
+            (ErrorKind::NotFound, "node 'x': not exists")
         );
         let t = Table {
             id: 1,
@@ -670,9 +684,10 @@ mod tests {
             serial: Serial::default(),
         };
         c.apply(&DdlOp::CreateTable(t)).unwrap();
+        let e = c.clone().apply(&drop("node-0")).unwrap_err();
         assert_eq!(
-            c.clone().apply(&drop("node-0")).unwrap_err().msg(),
-            "node 'node-0': has dependencies"
+            (e.kind(), e.msg()),
+            (ErrorKind::Constraint, "node 'node-0': has dependencies")
         );
         c.apply(&drop("node-1")).unwrap();
         assert_eq!(c.nodes.len(), 1);
@@ -703,13 +718,22 @@ mod tests {
             serial: Serial::default(),
         };
         c.apply(&DdlOp::CreateTable(t.clone())).unwrap();
-        assert!(c.apply(&DdlOp::CreateTable(t)).is_err());
-        c.apply(&DdlOp::DropTable {
+        let e = c.apply(&DdlOp::CreateTable(t)).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.msg()),
+            (ErrorKind::AlreadyExists, "table 't': already exists")
+        );
+        let drop = DdlOp::DropTable {
             schema: "public".into(),
             name: "t".into(),
-        })
-        .unwrap();
+        };
+        c.apply(&drop).unwrap();
         assert!(c.table("public", "t").is_none());
+        let e = c.apply(&drop).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.msg()),
+            (ErrorKind::NotFound, "table 't': not exists")
+        );
     }
 
     fn table(schema: &str, name: &str, c: &Catalog) -> Table {

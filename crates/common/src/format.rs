@@ -76,7 +76,7 @@ impl Format {
         let mut parts = spec.split('-');
         let ty = parts.next().unwrap_or("");
         if !ty.eq_ignore_ascii_case("json") {
-            crate::bail!("unrecognized format type '{}'", ty);
+            crate::bail!(Syntax, "unrecognized format type '{}'", ty);
         }
         let mut fmt = Format {
             obj: false,
@@ -90,7 +90,7 @@ impl Format {
             } else if flag.eq_ignore_ascii_case("pretty") {
                 fmt.pretty = true;
             } else {
-                crate::bail!("unrecognized format flag '{}'", flag);
+                crate::bail!(Syntax, "unrecognized format flag '{}'", flag);
             }
         }
         Ok(fmt)

@@ -38,7 +38,7 @@ pub const STRING_LIMIT: &str = "string size limit reached";
 /// Fails when a string of `len` bytes would be past [`MAX_STRING`].
 pub fn check_string(len: usize) -> Result<()> {
     if len > MAX_STRING {
-        return Err(Error::new(STRING_LIMIT));
+        return Err(Error::limit_reached(STRING_LIMIT));
     }
     Ok(())
 }
@@ -54,7 +54,7 @@ pub fn check_json_parts(parts: &[Value]) -> Result<()> {
     for v in parts {
         n += value_heap_bytes(v);
         if n > MAX_STRING {
-            return Err(Error::new(JSON_LIMIT));
+            return Err(Error::limit_reached(JSON_LIMIT));
         }
     }
     Ok(())
@@ -71,12 +71,12 @@ pub enum Stop {
 
 impl Stop {
     pub fn error(self) -> Error {
-        Error::new(match self {
-            Stop::Memory => MEMORY_LIMIT,
-            Stop::ServerMemory => SERVER_MEMORY_LIMIT,
-            Stop::Time => TIME_LIMIT,
-            Stop::Cancelled => CANCELLED,
-        })
+        match self {
+            Stop::Memory => Error::limit_reached(MEMORY_LIMIT),
+            Stop::ServerMemory => Error::limit_reached(SERVER_MEMORY_LIMIT),
+            Stop::Time => Error::limit_reached(TIME_LIMIT),
+            Stop::Cancelled => Error::new(CANCELLED),
+        }
     }
 }
 
@@ -323,6 +323,27 @@ fn json_heap_bytes(root: &Json) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stops_and_sizes_are_limits_except_a_cancel() {
+        use crate::ErrorKind;
+        for (stop, kind, msg) in [
+            (Stop::Memory, ErrorKind::LimitReached, MEMORY_LIMIT),
+            (
+                Stop::ServerMemory,
+                ErrorKind::LimitReached,
+                SERVER_MEMORY_LIMIT,
+            ),
+            (Stop::Time, ErrorKind::LimitReached, TIME_LIMIT),
+            (Stop::Cancelled, ErrorKind::Other, CANCELLED),
+        ] {
+            let e = stop.error();
+            assert_eq!((e.kind(), e.msg()), (kind, msg));
+        }
+        let e = check_string(MAX_STRING + 1).unwrap_err();
+        assert_eq!((e.kind(), e.msg()), (ErrorKind::LimitReached, STRING_LIMIT));
+        assert!(check_string(MAX_STRING).is_ok());
+    }
 
     #[test]
     fn the_budget_fails_once_exceeded() {

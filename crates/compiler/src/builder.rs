@@ -67,7 +67,7 @@ pub struct Builder {
 /// The error for a request needing more registers, statements, tables or other numbered
 /// program parts than the 16-bit program format can address.
 pub fn too_many() -> amelie_common::Error {
-    amelie_common::Error::new(
+    amelie_common::Error::limit_reached(
         "too many expressions or statements in one request (a program addresses at most 65535 registers and statements)",
     )
 }
@@ -95,7 +95,7 @@ pub struct InlineSub {
 pub type InlineEmit = fn(&mut Builder, &amelie_parser::Select, bool) -> amelie_common::Result<Reg>;
 
 fn no_inline(_: &mut Builder, _: &amelie_parser::Select, _: bool) -> amelie_common::Result<Reg> {
-    Err(amelie_common::Error::new(
+    Err(amelie_common::Error::unsupported(
         "subqueries are not supported here",
     ))
 }

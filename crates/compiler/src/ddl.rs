@@ -21,7 +21,10 @@ fn find_table<'a>(
     match catalog.table(&schema_of(name), &name.name) {
         Some(t) => Ok(Some(t)),
         None if if_exists => Ok(None),
-        None => Err(Error::new(format!("table '{}': not exists", name.name))),
+        None => Err(Error::not_found(format!(
+            "table '{}': not exists",
+            name.name
+        ))),
     }
 }
 
@@ -34,7 +37,10 @@ pub fn compile_utility(stmt: &Stmt, catalog: &Catalog) -> Result<Compiled> {
                 if *if_exists {
                     return Ok(Compiled::Nothing);
                 }
-                return Err(Error::new(format!("table '{}': not exists", name.name)));
+                return Err(Error::not_found(format!(
+                    "table '{}': not exists",
+                    name.name
+                )));
             }
             Ok(Compiled::Ddl(DdlOp::DropTable {
                 schema,
@@ -49,7 +55,9 @@ pub fn compile_utility(stmt: &Stmt, catalog: &Catalog) -> Result<Compiled> {
                 if *if_not_exists {
                     return Ok(Compiled::Nothing);
                 }
-                return Err(Error::new(format!("schema '{name}': already exists")));
+                return Err(Error::already_exists(format!(
+                    "schema '{name}': already exists"
+                )));
             }
             Ok(Compiled::Ddl(DdlOp::CreateSchema(Schema {
                 name: name.clone(),
@@ -102,7 +110,7 @@ pub fn compile_utility(stmt: &Stmt, catalog: &Catalog) -> Result<Compiled> {
             name,
             table,
         } => {
-            let t = find_table(catalog, table, false)?.ok_or_else(|| Error::new("table"))?;
+            let t = find_table(catalog, table, false)?.ok_or_else(|| Error::internal("table"))?;
             if *if_exists && !t.indexes.iter().any(|i| i.name == *name) {
                 return Ok(Compiled::Nothing);
             }
@@ -121,7 +129,7 @@ pub fn compile_utility(stmt: &Stmt, catalog: &Catalog) -> Result<Compiled> {
             table,
             new_name,
         } => {
-            let t = find_table(catalog, table, false)?.ok_or_else(|| Error::new("table"))?;
+            let t = find_table(catalog, table, false)?.ok_or_else(|| Error::internal("table"))?;
             if *if_exists && !t.indexes.iter().any(|i| i.name == *name) {
                 return Ok(Compiled::Nothing);
             }
@@ -145,7 +153,7 @@ pub fn compile_utility(stmt: &Stmt, catalog: &Catalog) -> Result<Compiled> {
             };
             alter_table(t, op, catalog)
         }
-        _ => Err(Error::new("unexpected statement")),
+        _ => Err(Error::internal("unexpected statement")),
     }
 }
 
@@ -157,18 +165,18 @@ fn check(catalog: &Catalog, op: DdlOp) -> Result<Compiled> {
 }
 
 fn create_index(ci: &CreateIndex, catalog: &Catalog) -> Result<Compiled> {
-    let t = find_table(catalog, &ci.table, false)?.ok_or_else(|| Error::new("table"))?;
+    let t = find_table(catalog, &ci.table, false)?.ok_or_else(|| Error::internal("table"))?;
     if t.indexes.iter().any(|i| i.name == ci.name) {
         if ci.if_not_exists {
             return Ok(Compiled::Nothing);
         }
-        return Err(Error::new(format!(
+        return Err(Error::already_exists(format!(
             "table '{}' index '{}': already exists",
             t.name, ci.name
         )));
     }
     if ci.unique && !t.shared {
-        return Err(Error::new(
+        return Err(Error::unsupported(
             "CREATE UNIQUE INDEX cannot be created on distributed tables",
         ));
     }
@@ -176,9 +184,9 @@ fn create_index(ci: &CreateIndex, catalog: &Catalog) -> Result<Compiled> {
     for k in &ci.keys {
         let pos = t
             .column(k)
-            .ok_or_else(|| Error::new(format!("<{k}> column does not exists")))?;
+            .ok_or_else(|| Error::not_found(format!("<{k}> column does not exists")))?;
         if !t.columns[pos].ty.can_be_key() {
-            return Err(Error::new(format!(
+            return Err(Error::type_error(format!(
                 "<{k}> column key can be text, int32, int64 or timestamp"
             )));
         }
@@ -217,7 +225,7 @@ fn column_default(
 ) -> Result<amelie_common::Value> {
     let b = Builder::new(&CompileCtx::default());
     let err = || {
-        Error::new(format!(
+        Error::type_error(format!(
             "column <{name}> DEFAULT value must be a const and match the column type <{}>",
             ty.runtime().name()
         ))
@@ -249,7 +257,7 @@ fn alter_table(t: &Table, op: &AlterTableOp, catalog: &Catalog) -> Result<Compil
         },
         AlterTableOp::SetDefault { column, value } => {
             let ty = t.column(column).map(|i| t.columns[i].ty).ok_or_else(|| {
-                Error::new(format!("table '{table}': column '{column}' not exists"))
+                Error::not_found(format!("table '{table}': column '{column}' not exists"))
             })?;
             DdlOp::SetDefault {
                 default: Some(column_default(column, ty, value)?),
@@ -313,7 +321,7 @@ fn alter_table(t: &Table, op: &AlterTableOp, catalog: &Catalog) -> Result<Compil
             value,
         } => {
             let i = t.column(column).ok_or_else(|| {
-                Error::new(format!("table '{table}': column '{column}' not exists"))
+                Error::not_found(format!("table '{table}': column '{column}' not exists"))
             })?;
             if let Some(text) = value {
                 crate::generated::check(t, i, text, !*stored)?;
@@ -333,10 +341,10 @@ fn alter_table(t: &Table, op: &AlterTableOp, catalog: &Catalog) -> Result<Compil
 fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
     let schema = ct.name.schema.clone().unwrap_or_else(|| "public".into());
     let Some(s) = catalog.schema(&schema) else {
-        return Err(Error::new(format!("schema '{schema}': not exists")));
+        return Err(Error::not_found(format!("schema '{schema}': not exists")));
     };
     if !s.create {
-        return Err(Error::new(format!(
+        return Err(Error::unsupported(format!(
             "system schema <{schema}> cannot be used to create objects"
         )));
     }
@@ -344,7 +352,7 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
         if ct.if_not_exists {
             return Ok(Compiled::Nothing);
         }
-        return Err(Error::new(format!(
+        return Err(Error::already_exists(format!(
             "table '{}': already exists",
             ct.name.name
         )));
@@ -353,13 +361,13 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
     let mut columns: Vec<Column> = Vec::with_capacity(ct.columns.len());
     for c in &ct.columns {
         if columns.iter().any(|x| x.name == c.name) {
-            return Err(Error::new(format!("<{}> column redefined", c.name)));
+            return Err(Error::syntax(format!("<{}> column redefined", c.name)));
         }
         let default = match &c.default {
             None => None,
             Some(e) => {
                 let v = const_value(e, &b)?.ok_or_else(|| {
-                    Error::new(format!(
+                    Error::type_error(format!(
                         "column <{}> DEFAULT value must be a const and match the column type <{}>",
                         c.name,
                         c.ty.runtime().name()
@@ -367,7 +375,7 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
                 })?;
                 Some(
                     amelie_vm::exec::coerce_to_column(v, c.ty, &c.name, false).map_err(|_| {
-                        Error::new(format!(
+                        Error::type_error(format!(
                         "column <{}> DEFAULT value must be a const and match the column type <{}>",
                         c.name,
                         c.ty.runtime().name()
@@ -391,21 +399,21 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
         });
     }
     if ct.primary_key.is_empty() {
-        return Err(Error::new("primary key is not defined"));
+        return Err(Error::syntax("primary key is not defined"));
     }
     let mut keys = Vec::with_capacity(ct.primary_key.len());
     for k in &ct.primary_key {
         let pos = columns
             .iter()
             .position(|c| c.name == *k)
-            .ok_or_else(|| Error::new(format!("<{k}> column not found")))?;
+            .ok_or_else(|| Error::not_found(format!("<{k}> column not found")))?;
         if !columns[pos].ty.can_be_key() {
-            return Err(Error::new(format!(
+            return Err(Error::type_error(format!(
                 "<{k}> column key can be text, int32, int64 or timestamp"
             )));
         }
         if keys.contains(&pos) {
-            return Err(Error::new("PRIMARY KEY defined twice"));
+            return Err(Error::syntax("PRIMARY KEY defined twice"));
         }
         columns[pos].not_null = true;
         keys.push(pos);
@@ -414,7 +422,11 @@ fn create_table(ct: &CreateTable, catalog: &Catalog) -> Result<Compiled> {
         None => IndexKind::Tree,
         Some(t) if t.eq_ignore_ascii_case("tree") => IndexKind::Tree,
         Some(t) if t.eq_ignore_ascii_case("hash") => IndexKind::Hash,
-        Some(t) => return Err(Error::new(format!("WITH: unrecognized index type '{t}'"))),
+        Some(t) => {
+            return Err(Error::syntax(format!(
+                "WITH: unrecognized index type '{t}'"
+            )))
+        }
     };
     let partitions = catalog.plan_partitions(ct.shared)?;
     let table = Table {

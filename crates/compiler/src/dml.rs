@@ -52,7 +52,7 @@ fn dml_stmt(
             }
             SelectItem::QualifiedWildcard(q) => {
                 if Some(q.as_str()) != alias && *q != t.name {
-                    return Err(Error::new(format!("<{q}> target not found")));
+                    return Err(Error::not_found(format!("<{q}> target not found")));
                 }
                 for c in &t.columns {
                     exprs.push(Expr::Name(vec![c.name.clone()]));
@@ -168,20 +168,23 @@ fn emit_set(
 ) -> Result<()> {
     let mut values: Vec<Option<Reg>> = vec![None; t.columns.len()];
     for a in set {
-        let c = t
-            .column(&a.column)
-            .ok_or_else(|| Error::new(format!("<{}.{}> column not found", t.name, a.column)))?;
+        let c = t.column(&a.column).ok_or_else(|| {
+            Error::not_found(format!("<{}.{}> column not found", t.name, a.column))
+        })?;
         if matches!(a.value, Some(Expr::Null)) && a.path.is_empty() && t.columns[c].not_null {
-            return Err(Error::new(format!("column <{}> cannot be NULL", a.column)));
+            return Err(Error::constraint(format!(
+                "column <{}> cannot be NULL",
+                a.column
+            )));
         }
         if t.indexes.iter().any(|i| i.keys.contains(&c)) {
-            return Err(Error::new(format!(
+            return Err(Error::constraint(format!(
                 "<{}.{}> column used as a part of a key",
                 t.name, a.column
             )));
         }
         if values[c].is_some() {
-            return Err(Error::new(format!(
+            return Err(Error::syntax(format!(
                 "<{}.{}> column is redefined in UPDATE",
                 t.name, a.column
             )));
@@ -198,7 +201,7 @@ fn emit_set(
                 ],
             }),
             (None, false) => {
-                return Err(Error::new(
+                return Err(Error::unsupported(
                     "UPDATE: DEFAULT cannot be used with a JSON path",
                 ))
             }
@@ -267,7 +270,7 @@ fn emit_generate_rows(b: &mut Builder, t: &Table, tref: u16) -> Result<()> {
             .any(|(c, col)| col.gen.stored.is_some() && t.is_key(c))
     {
         // (rows are routed by their key before the node could compute it)
-        return Err(Error::new(
+        return Err(Error::unsupported(
             "INSERT SELECT into a stored key column is not supported",
         ));
     }
@@ -318,9 +321,9 @@ pub fn insert(
             for n in names {
                 let c = t
                     .column(n)
-                    .ok_or_else(|| Error::new(format!("<{n}> column not found")))?;
+                    .ok_or_else(|| Error::not_found(format!("<{n}> column not found")))?;
                 if out.last().is_some_and(|last| *last >= c) {
-                    return Err(Error::new("column list must be in order"));
+                    return Err(Error::syntax("column list must be in order"));
                 }
                 out.push(c);
             }
@@ -344,7 +347,7 @@ pub fn insert(
                 _ => None,
             };
             if width.is_some_and(|w| w != t.columns.len()) {
-                return Err(Error::new(
+                return Err(Error::type_error(
                     "INSERT SELECT columns do not match the table columns",
                 ));
             }
@@ -460,7 +463,7 @@ fn dml_subqueries(
     alias: Option<&str>,
 ) -> Result<(usize, usize)> {
     query::node_subqueries(b, catalog, exprs, t, alias)?.ok_or_else(|| {
-        Error::new(
+        Error::unsupported(
             "correlated subquery is not supported in UPDATE/DELETE (only scalar or EXISTS \
                  over one shared table or CTE, without GROUP BY, ORDER BY, LIMIT or DISTINCT)",
         )
@@ -536,7 +539,7 @@ mod tests {
     fn rows(c: &Catalog, sql: &str) -> Result<Vec<Box<[Value]>>> {
         let req = amelie_parser::parse(sql)?;
         let Compiled::Program(p) = compile(&req, c, &CompileCtx::default())? else {
-            return Err(Error::new("program expected"));
+            return Err(Error::internal("program expected"));
         };
         let Some(t) = p.inserts.first() else {
             return Ok(Vec::new());
@@ -545,7 +548,7 @@ mod tests {
         let serial = counter.peek();
         let preq = amelie_parser::parse_params(sql)?;
         let Compiled::Program(q) = compile(&preq, c, &CompileCtx::default())? else {
-            return Err(Error::new("program expected"));
+            return Err(Error::internal("program expected"));
         };
         let again = q.inserts[0].rows(&preq.params, 0);
         counter.set(serial);

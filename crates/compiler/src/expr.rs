@@ -28,7 +28,7 @@ impl Scope<'_> {
                 if let Some(col) = t.column(c) {
                     return Ok((col, rest));
                 }
-                return Err(Error::new(format!(
+                return Err(Error::not_found(format!(
                     "<{}> column not found",
                     parts.join(".")
                 )));
@@ -44,16 +44,16 @@ impl Scope<'_> {
     pub fn column(&self, parts: &[String]) -> Result<usize> {
         let full = parts.join(".");
         let Some(t) = self.table else {
-            return Err(Error::new(format!("<{full}> column not found")));
+            return Err(Error::not_found(format!("<{full}> column not found")));
         };
         let col = match parts {
             [c] => c,
             [q, c] if Some(q.as_str()) == self.alias || *q == t.name => c,
-            [q, _] => return Err(Error::new(format!("<{q}> target not found"))),
-            _ => return Err(Error::new(format!("<{full}> column not found"))),
+            [q, _] => return Err(Error::not_found(format!("<{q}> target not found"))),
+            _ => return Err(Error::not_found(format!("<{full}> column not found"))),
         };
         t.column(col)
-            .ok_or_else(|| Error::new(format!("<{full}> column not found")))
+            .ok_or_else(|| Error::not_found(format!("<{full}> column not found")))
     }
 }
 
@@ -265,7 +265,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
                     (1, Some(target)) => format!("{target}.{}", parts[0]),
                     _ => parts.join("."),
                 };
-                return Err(Error::new(format!(
+                return Err(Error::type_error(format!(
                     "<{full}> column must appear in the GROUP BY clause or be used in an aggregate function"
                 )));
             }
@@ -279,14 +279,14 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             }
             let (col, path) = scope.column_path(parts).map_err(|e| {
                 if parts.len() == 1 && parts[0].eq_ignore_ascii_case("self") {
-                    Error::new("unexpected <SELF> usage without lambda context")
+                    Error::syntax("unexpected <SELF> usage without lambda context")
                 } else {
                     e
                 }
             })?;
             // in the coordinator, columns are read from the row of the current set loop
             if sec == Sec::Coordinator && scope.table.is_none() {
-                return Err(Error::new(format!(
+                return Err(Error::not_found(format!(
                     "<{}> column not found",
                     parts.join(".")
                 )));
@@ -392,7 +392,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
                     Some(s) => format!("{s}.{name}"),
                     None => name.clone(),
                 };
-                Error::new(format!("{full}(): function not found"))
+                Error::not_found(format!("{full}(): function not found"))
             })?;
             f.check_arity(args.len())?;
             let regs: Vec<Reg> = args
@@ -441,7 +441,9 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             dst
         }
         Expr::Aggregate { .. } => {
-            return Err(Error::new("aggregate functions are not allowed here"));
+            return Err(Error::unsupported(
+                "aggregate functions are not allowed here",
+            ));
         }
         Expr::Array(items) if items.is_empty() => {
             b.load_const(sec, Value::Json(Box::new(Json::Array(vec![]))))
@@ -471,7 +473,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             let k = b.load_const(sec, Value::str(name));
             call_internal(b, sec, "$field", &[a, k])?
         }
-        Expr::Default => return Err(Error::new("DEFAULT is not allowed here")),
+        Expr::Default => return Err(Error::unsupported("DEFAULT is not allowed here")),
         Expr::Subquery(sel) | Expr::Exists(sel)
             if sec == Sec::Node && b.node_inline.iter().any(|i| i.sel == **sel) =>
         {
@@ -481,7 +483,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
         Expr::Subquery(sel) => {
             let stmt = subquery_stmt(b, sec, sel)?;
             if b.p.stmts[stmt as usize].columns.len() > 1 {
-                return Err(Error::new("subquery must return only one column"));
+                return Err(Error::type_error("subquery must return only one column"));
             }
             let dst = b.regs(sec, 1);
             b.emit(sec, Op::SetScalar { stmt, dst });
@@ -529,7 +531,7 @@ pub fn expr(b: &mut Builder, sec: Sec, e: &Expr, scope: &Scope) -> Result<Reg> {
             }
             dst
         }
-        _ => return Err(Error::new("this expression is not supported yet")),
+        _ => return Err(Error::unsupported("this expression is not supported yet")),
     })
 }
 
@@ -543,7 +545,7 @@ fn subquery_stmt(b: &mut Builder, sec: Sec, sel: &amelie_parser::Select) -> Resu
             b.use_set(stmt);
             Ok(stmt)
         }
-        _ => Err(Error::new("subqueries are not supported here")),
+        _ => Err(Error::unsupported("subqueries are not supported here")),
     }
 }
 
@@ -557,7 +559,7 @@ fn in_list(b: &mut Builder, sec: Sec, inner: &Expr, list: &[Expr], scope: &Scope
             Expr::Subquery(sel) => {
                 let stmt = subquery_stmt(b, sec, sel)?;
                 if b.p.stmts[stmt as usize].columns.len() != 1 {
-                    return Err(Error::new("IN: subquery must return one column"));
+                    return Err(Error::type_error("IN: subquery must return one column"));
                 }
                 subs.push(stmt)
             }
@@ -650,7 +652,7 @@ pub fn call_func(b: &mut Builder, sec: Sec, f: FuncId, regs: &[Reg]) -> Reg {
 /// Calls one of the internal operator functions (`$index`, `$field`, `$array`, `$object`).
 fn call_internal(b: &mut Builder, sec: Sec, name: &str, regs: &[Reg]) -> Result<Reg> {
     let f = FuncId::lookup(None, name)
-        .ok_or_else(|| Error::new(format!("{name}(): function not found")))?;
+        .ok_or_else(|| Error::not_found(format!("{name}(): function not found")))?;
     Ok(call_func(b, sec, f, regs))
 }
 
@@ -677,7 +679,7 @@ fn case_types(whens: &[(Expr, Expr)], else_: Option<&Expr>) -> Result<()> {
     for e in whens.iter().map(|(_, t)| t).chain(else_) {
         if let Some(t) = lit(e) {
             if seen.is_some_and(|s| s != t) {
-                return Err(Error::new("CASE expr types must match"));
+                return Err(Error::type_error("CASE expr types must match"));
             }
             seen = Some(t);
         }

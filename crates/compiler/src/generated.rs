@@ -21,7 +21,7 @@ pub fn has_subquery(e: &Expr) -> bool {
 pub fn parse(text: &str) -> Result<Expr> {
     let e = amelie_parser::parse_expr(text)?;
     if has_subquery(&e) {
-        return Err(Error::new("unexpected subquery"));
+        return Err(Error::internal("unexpected subquery"));
     }
     Ok(e)
 }
@@ -45,7 +45,7 @@ fn sample(ty: Type) -> Value {
 pub fn check(t: &Table, col: usize, text: &str, resolved: bool) -> Result<()> {
     if resolved && t.is_key(col) {
         let name = t.columns.get(col).map(|c| c.name.as_str()).unwrap_or("");
-        return Err(Error::new(format!(
+        return Err(Error::unsupported(format!(
             "<{}.{name}> key column cannot be RESOLVED",
             t.name
         )));
@@ -72,7 +72,7 @@ pub fn check(t: &Table, col: usize, text: &str, resolved: bool) -> Result<()> {
     let want = c.ty.runtime();
     let got = v.type_of();
     if got != Type::Null && got != want && want != Type::Json {
-        return Err(Error::new(format!(
+        return Err(Error::type_error(format!(
             "<{}.{}> column generated expression type '{}' does not match column type '{}'",
             t.name,
             c.name,
@@ -109,7 +109,7 @@ impl Evaluator {
         let start = self.b.pc(Sec::Node);
         let r = expr(&mut self.b, Sec::Node, e, &scope)?;
         if !self.b.p.stmts.is_empty() {
-            return Err(Error::new("unexpected subquery"));
+            return Err(Error::internal("unexpected subquery"));
         }
         let end = self.b.pc(Sec::Node);
         self.exprs.push((start, end, r));
@@ -135,7 +135,7 @@ impl Evaluator {
             match step(p, env, op, &mut regs, Some(amelie_vm::RowRef::Values(row)))? {
                 Flow::Next => pc += 1,
                 Flow::Jump(to) => pc = to,
-                Flow::NotExpr => return Err(Error::new("unexpected subquery")),
+                Flow::NotExpr => return Err(Error::internal("unexpected subquery")),
             }
         }
         Ok(regs.get(r as usize).cloned().unwrap_or_default())

@@ -89,12 +89,12 @@ impl InsertTemplate {
                 // (any row without a column list, an empty one with it) wants the next column
                 let next = cols.get(src.len()).filter(|_| !explicit || src.is_empty());
                 return Err(match next {
-                    Some(&c) => Error::new(format!(
+                    Some(&c) => Error::type_error(format!(
                         "column <{}> value expected to be '{}'",
                         t.columns[c].name,
                         t.columns[c].ty.runtime().name()
                     )),
-                    None => Error::new("row has incorrect number of columns"),
+                    None => Error::type_error("row has incorrect number of columns"),
                 });
             }
         }
@@ -219,14 +219,14 @@ impl InsertTemplate {
                         && t.columns[c].ty.runtime() == amelie_common::Type::Vector =>
                     {
                         self.value(&args[0], lits, now)?.ok_or_else(|| {
-                            Error::new(format!(
+                            Error::type_error(format!(
                                 "column <{}> value expected to be 'vector'",
                                 t.columns[c].name
                             ))
                         })?
                     }
                     e => self.value(e, lits, now)?.ok_or_else(|| {
-                        Error::new(format!(
+                        Error::type_error(format!(
                             "column <{}> value expected to be '{}'",
                             t.columns[c].name,
                             t.columns[c].ty.runtime().name()

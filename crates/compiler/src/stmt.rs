@@ -22,7 +22,7 @@ pub(crate) fn compile(
         Stmt::Update(u) => dml::update(b, catalog, u),
         Stmt::Delete(d) => dml::delete(b, catalog, d),
         Stmt::With { ctes, main } => with(b, catalog, ctes, main.as_deref(), inserts),
-        _ => Err(Error::new(
+        _ => Err(Error::unsupported(
             "CTE and multi-statement utility commands are not supported",
         )),
     }
@@ -41,7 +41,7 @@ fn with(
     let mut chunks = Vec::new();
     for cte in ctes {
         if b.ctes.iter().any(|(n, _, _)| *n == cte.name) {
-            return Err(Error::new(format!("CTE <{}> redefined", cte.name)));
+            return Err(Error::syntax(format!("CTE <{}> redefined", cte.name)));
         }
         b.ctes.push((cte.name.clone(), None, Vec::new()));
         let before = b.p.stmts.len();
@@ -60,7 +60,11 @@ fn with(
                 dml::delete(b, catalog, d)?;
                 None
             }
-            _ => return Err(Error::new("CTE: SELECT, INSERT, UPDATE or DELETE expected")),
+            _ => {
+                return Err(Error::syntax(
+                    "CTE: SELECT, INSERT, UPDATE or DELETE expected",
+                ))
+            }
         };
         // DML: its RETURNING rows are in the statement it created
         let stmt = stmt
@@ -69,7 +73,7 @@ fn with(
         let mut columns = b.p.stmts[stmt as usize].columns.clone();
         if !cte.columns.is_empty() {
             if cte.columns.len() != columns.len() {
-                return Err(Error::new(format!(
+                return Err(Error::type_error(format!(
                     "CTE <{}> arguments number mismatch",
                     cte.name
                 )));
@@ -93,7 +97,7 @@ fn with(
         Some(Stmt::Insert(i)) => dml::insert(b, catalog, i, inserts),
         Some(Stmt::Update(u)) => dml::update(b, catalog, u),
         Some(Stmt::Delete(d)) => dml::delete(b, catalog, d),
-        Some(_) => Err(Error::new("CTE: unsupported main statement")),
+        Some(_) => Err(Error::unsupported("CTE: unsupported main statement")),
         None => {
             if let Some(stmt) = last {
                 b.emit(Sec::Coordinator, Op::Result { stmt });

@@ -53,7 +53,7 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    Error::new(format!("checkpoint '{shown}': {e}"))
+    Error::io(format!("checkpoint '{shown}': {e}"))
 }
 
 /// Complete checkpoint directories (`<lsn>/`) and incomplete ones (`<lsn>.incomplete/`).
@@ -126,10 +126,10 @@ impl Executor {
     /// bounds how many nodes write at the same time (default: all of them).
     pub async fn checkpoint(&self, workers: Option<i64>) -> Result<()> {
         if workers.is_some_and(|w| w <= 0) {
-            return Err(Error::new("CHECKPOINT WORKERS <integer> expected"));
+            return Err(Error::syntax("CHECKPOINT WORKERS <integer> expected"));
         }
         let Some(dir) = self.dir.clone() else {
-            return Err(Error::new("checkpoint: no repository directory"));
+            return Err(Error::io("checkpoint: no repository directory"));
         };
         let _exclusive = self.control.write().await;
         let lsn = self.lsn();
@@ -273,7 +273,7 @@ impl Executor {
             nodes
                 .iter()
                 .find(|n| n.uuid == uuid)
-                .ok_or_else(|| Error::new(format!("checkpoint: node '{uuid}' not exists")))
+                .ok_or_else(|| Error::not_found(format!("checkpoint: node '{uuid}' not exists")))
         };
         let mut waits = Vec::new();
         let mut load = CheckpointLoad {

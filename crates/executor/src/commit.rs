@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 pub type Waiter = oneshot::Receiver<Result<u64>>;
 
 pub fn conflict() -> Error {
-    Error::new("transaction conflict, abort")
+    Error::conflict("transaction conflict, abort")
 }
 
 /// The WAL record of a finished transaction: the changes its nodes encoded, written as
@@ -97,7 +97,7 @@ impl Tx {
         light: &[bool],
     ) -> Result<()> {
         if self.ended.load(Ordering::Acquire) {
-            return Err(Error::new("internal: transaction has already ended"));
+            return Err(Error::internal("internal: transaction has already ended"));
         }
         if last {
             self.ended.store(true, Ordering::Release);

@@ -65,7 +65,7 @@ impl Executor {
                 .iter()
                 .find(|n| n.uuid == uuid)
                 .cloned()
-                .ok_or_else(|| Error::new(format!("node '{uuid}': not exists")))
+                .ok_or_else(|| Error::not_found(format!("node '{uuid}': not exists")))
         };
         match op {
             DdlOp::CreateNode(n) => {

@@ -24,10 +24,12 @@ fn parse_args(query: Option<&str>, columns: &[&str]) -> Result<Option<Vec<usize>
     for arg in query.split('&').filter(|a| !a.is_empty()) {
         let (name, value) = arg.split_once('=').unwrap_or((arg, ""));
         if name != "columns" {
-            return Err(Error::new(format!("unsupported URI argument '{name}'")));
+            return Err(Error::unsupported(format!(
+                "unsupported URI argument '{name}'"
+            )));
         }
         if list.is_some() {
-            return Err(Error::new("columns argument redefined"));
+            return Err(Error::syntax("columns argument redefined"));
         }
         let mut out: Vec<usize> = Vec::new();
         // like Amelie, the list ends at the first empty name (`a,b,` is `a,b`)
@@ -35,9 +37,9 @@ fn parse_args(query: Option<&str>, columns: &[&str]) -> Result<Option<Vec<usize>
             let c = columns
                 .iter()
                 .position(|col| *col == name)
-                .ok_or_else(|| Error::new(format!("column '{name}' does not exists")))?;
+                .ok_or_else(|| Error::not_found(format!("column '{name}' does not exists")))?;
             if out.last().is_some_and(|&last| last >= c) {
-                return Err(Error::new("column list must be ordered"));
+                return Err(Error::syntax("column list must be ordered"));
             }
             out.push(c);
         }
@@ -115,12 +117,12 @@ impl Executor {
         session: &SessionCtx,
     ) -> Result<()> {
         let format = ImportFormat::from_content_type(content_type)
-            .ok_or_else(|| Error::new("unsupported API operation"))?;
+            .ok_or_else(|| Error::unsupported("unsupported API operation"))?;
         let stmts = {
             let catalog = self.catalog();
             let t = catalog
                 .table(schema, table)
-                .ok_or_else(|| Error::new(format!("table '{table}': not exists")))?;
+                .ok_or_else(|| Error::not_found(format!("table '{table}': not exists")))?;
             let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
             let list = parse_args(query, &names)?;
             let types: Vec<&str> = t.columns.iter().map(|c| c.ty.runtime().name()).collect();

@@ -141,7 +141,7 @@ impl Executor {
         if let [stmt] = req.stmts.as_slice() {
             if stmt.is_utility() {
                 if req.explain {
-                    return Err(Error::new(
+                    return Err(Error::unsupported(
                         "EXPLAIN is not supported for utility statements",
                     ));
                 }

@@ -120,7 +120,7 @@ impl Executor {
             .read()
             .iter()
             .position(|n| n.uuid == uuid)
-            .ok_or_else(|| Error::new(format!("node '{uuid}': not exists")))
+            .ok_or_else(|| Error::not_found(format!("node '{uuid}': not exists")))
     }
 }
 

@@ -57,7 +57,9 @@ impl Executor {
     pub(crate) fn check_limit_write(&self, record: &crate::commit::Record) -> Result<()> {
         let limit = self.limit_write.load(Ordering::Relaxed);
         if limit > 0 && record.count() > 0 && record.size() as u64 > limit {
-            return Err(amelie_common::Error::new("transaction log limit reached"));
+            return Err(amelie_common::Error::limit_reached(
+                "transaction log limit reached",
+            ));
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ fn node_of(nodes: &[Arc<NodeHandle>], uuid: &str) -> Result<usize> {
     nodes
         .iter()
         .position(|n| n.uuid == uuid)
-        .ok_or_else(|| Error::new(format!("node '{uuid}': not exists")))
+        .ok_or_else(|| Error::not_found(format!("node '{uuid}': not exists")))
 }
 
 fn route_for(t: &Table, nodes: &[Arc<NodeHandle>], idx: usize) -> Result<Route> {
@@ -84,7 +84,7 @@ pub fn plan(
         };
         let id = program.tables[tref].id;
         let t = catalog.table_by_id(id).ok_or_else(|| {
-            Error::new(format!("table '{}': not exists", program.tables[tref].name))
+            Error::not_found(format!("table '{}': not exists", program.tables[tref].name))
         })?;
         let keys = &t.primary().keys;
         let r = match target {
@@ -102,7 +102,7 @@ pub fn plan(
             Target::Insert(index) => {
                 let template = inserts
                     .get(*index as usize)
-                    .ok_or_else(|| Error::new("internal: INSERT rows not found"))?;
+                    .ok_or_else(|| Error::internal("internal: INSERT rows not found"))?;
                 if let Some(g) = template.on_nodes() {
                     // every node makes the rows and keeps its own
                     let g = Arc::new(g);
@@ -168,10 +168,10 @@ pub fn fill_set_rows(
     let tref = &program.tables[table];
     let t = catalog
         .table_by_id(tref.id)
-        .ok_or_else(|| Error::new(format!("table '{}': not exists", tref.name)))?;
+        .ok_or_else(|| Error::not_found(format!("table '{}': not exists", tref.name)))?;
     let keys = &t.primary().keys;
     for row in rows {
-        let mismatch = || Error::new("INSERT SELECT columns do not match the table columns");
+        let mismatch = || Error::type_error("INSERT SELECT columns do not match the table columns");
         if row.len() != t.columns.len() {
             return Err(mismatch());
         }
@@ -200,7 +200,7 @@ pub fn fill_set_rows(
         let route = routes
             .iter_mut()
             .find(|r| Some(r.partition) == id)
-            .ok_or_else(|| Error::new("INSERT: partition route not found"))?;
+            .ok_or_else(|| Error::internal("INSERT: partition route not found"))?;
         check_values(&out)?;
         encode_row_into(&out, &mut route.rows);
     }

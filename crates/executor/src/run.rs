@@ -56,7 +56,7 @@ impl Executor {
                     Step::Done => break coord.take_result(),
                     Step::Yield => tokio::task::yield_now().await,
                     Step::Dispatch(_) | Step::Await(_) => {
-                        return Err(Error::new("dispatch without participants"))
+                        return Err(Error::internal("dispatch without participants"))
                     }
                 }
             }
@@ -95,7 +95,7 @@ impl Executor {
                     drop(leader);
                 }
                 wait.await
-                    .map_err(|_| Error::new("commit was interrupted"))??;
+                    .map_err(|_| Error::conflict("commit was interrupted"))??;
             } else {
                 // no node work was sent: nothing to order or commit
                 run?;
@@ -114,7 +114,7 @@ impl Executor {
         let cap = usize::try_from(self.limit_send.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
         // stops at the limit: a reply too large to send is not built in full first
         if !encode_rows_capped(&info.columns, &rows, format, session.tz, cap, &mut out) {
-            return Err(Error::new("reply limit reached"));
+            return Err(Error::limit_reached("reply limit reached"));
         }
         Ok(Some(out))
     }
@@ -239,7 +239,7 @@ impl Driver<'_> {
         self.participants
             .iter()
             .position(|&n| n == node)
-            .ok_or_else(|| Error::new("node is not a participant of the transaction"))
+            .ok_or_else(|| Error::internal("node is not a participant of the transaction"))
     }
 
     /// Adds the node requests of one dispatch to the round.
@@ -431,7 +431,7 @@ impl Driver<'_> {
                     .get_mut(pos)
                     .and_then(|r| r.get_mut(i))
                     .and_then(Option::take)
-                    .ok_or_else(|| Error::new("internal: node reply is missing an output"))?;
+                    .ok_or_else(|| Error::internal("internal: node reply is missing an output"))?;
                 outs.push(o);
             }
             outputs.push((stmt, outs));
@@ -478,7 +478,9 @@ impl Driver<'_> {
             let last = awaited.is_none() || !coord.may_dispatch();
             let ended = self.tx.as_ref().is_some_and(|t| t.has_ended());
             if !round.is_empty() && ended {
-                return Err(Error::new("internal: dispatch after the transaction ended"));
+                return Err(Error::internal(
+                    "internal: dispatch after the transaction ended",
+                ));
             }
             let replies = if round.is_empty() && (ended || self.tx.is_none()) {
                 // nothing to send (no node work at all, or the nodes already know the end)
@@ -496,7 +498,7 @@ impl Driver<'_> {
             parked.extend(replies);
             match parked.iter().position(|(s, _)| *s == stmt) {
                 Some(i) => outputs = parked.remove(i).map(|(_, o)| o),
-                None => return Err(Error::new("internal: no reply to wait for")),
+                None => return Err(Error::internal("internal: no reply to wait for")),
             }
         }
     }

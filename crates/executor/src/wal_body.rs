@@ -67,7 +67,7 @@ impl WalBody {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<WalBody> {
-        let bad = |e: String| Error::new(format!("wal: bad record body: {e}"));
+        let bad = |e: String| Error::io(format!("wal: bad record body: {e}"));
         match bytes.first() {
             Some(&CHANGES) => Ok(WalBody::Changes(bytes[1..].to_vec())),
             Some(&DDL) | Some(&LEGACY_DML) => {

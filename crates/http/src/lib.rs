@@ -116,7 +116,7 @@ pub trait Backend: Send + Sync + 'static {
         body: String,
     ) -> impl Future<Output = Result<(), Error>> + Send {
         let _ = (session, schema, table, content_type, query, body);
-        std::future::ready(Err(Error::new(MSG_UNSUPPORTED)))
+        std::future::ready(Err(Error::unsupported(MSG_UNSUPPORTED)))
     }
 
     /// Validates the token of an `Authorization: Bearer <token>` header. A request whose

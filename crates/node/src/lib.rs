@@ -312,7 +312,7 @@ impl Drop for NodeHandle {
 }
 
 fn conflict() -> Error {
-    Error::new("transaction conflict, abort")
+    Error::conflict("transaction conflict, abort")
 }
 
 /// Requests that panicked on any node since the process started (`SHOW STATUS`:
@@ -326,7 +326,7 @@ pub fn panics() -> u64 {
 
 /// The error of a request whose execution panicked on the node.
 fn panicked() -> Error {
-    Error::new("internal error while running the request on a compute node")
+    Error::internal("internal error while running the request on a compute node")
 }
 
 /// The node thread: drains the queue whenever it is woken, parks when it is empty (or
@@ -569,7 +569,9 @@ impl Node {
             NodeMsg::LoadSnapshot { id, path, done } => {
                 let res = match self.partitions.get_mut(&id) {
                     Some(p) => snapshot::load_partition(p, &path),
-                    None => Err(Error::new(format!("snapshot: partition {id} not found"))),
+                    None => Err(Error::internal(format!(
+                        "snapshot: partition {id} not found"
+                    ))),
                 };
                 let _ = done.send(res);
             }
@@ -650,7 +652,7 @@ impl Node {
                 if let Some(reply) = w.reply {
                     reply(Err(BatchError {
                         index: 0,
-                        error: Error::new("internal: transaction is not running on this node"),
+                        error: Error::internal("internal: transaction is not running on this node"),
                         wrote: true,
                     }));
                 }
@@ -737,7 +739,7 @@ impl Node {
         changes: &mut ChangeLog,
     ) -> Result<NodeOutput> {
         let Some(partition) = self.partitions.get_mut(&req.partition) else {
-            return Err(Error::new("partition not found"));
+            return Err(Error::internal("partition not found"));
         };
         let ctx = NodeCtx {
             partition,

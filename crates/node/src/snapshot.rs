@@ -25,7 +25,7 @@ pub fn part_path(dir: &Path, id: u64) -> PathBuf {
 /// Frames a postcard body with the header.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     let body = postcard::to_allocvec(value)
-        .map_err(|e| Error::new(format!("snapshot: cannot encode: {e}")))?;
+        .map_err(|e| Error::internal(format!("snapshot: cannot encode: {e}")))?;
     Ok(frame(&body))
 }
 
@@ -83,7 +83,7 @@ fn checked_body(bytes: &[u8]) -> std::result::Result<(u32, &[u8]), String> {
 /// Writes `bytes` to `path` and syncs it.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let io = |e: std::io::Error| {
-        Error::new(format!(
+        Error::io(format!(
             "snapshot '{}': {e}",
             amelie_common::path_tail(path)
         ))
@@ -96,13 +96,13 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Reads and decodes a snapshot file; every failure names the file.
 pub fn read_file<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Error::new(format!(
+        Error::io(format!(
             "snapshot '{}': {e}",
             amelie_common::path_tail(path)
         ))
     })?;
     decode(&bytes).map_err(|e| {
-        Error::new(format!(
+        Error::io(format!(
             "snapshot '{}' is corrupt: {e}",
             amelie_common::path_tail(path)
         ))
@@ -131,10 +131,10 @@ pub fn write_partition(p: &Partition, path: &Path) -> Result<u64> {
         },
     );
     if let Some(e) = err {
-        return Err(Error::new(format!("snapshot: cannot encode: {e}")));
+        return Err(Error::internal(format!("snapshot: cannot encode: {e}")));
     }
     let mut body = postcard::to_allocvec(&n)
-        .map_err(|e| Error::new(format!("snapshot: cannot encode: {e}")))?;
+        .map_err(|e| Error::internal(format!("snapshot: cannot encode: {e}")))?;
     body.extend_from_slice(&rows);
     write_file(path, &frame(&body))?;
     Ok(n as u64)
@@ -143,13 +143,13 @@ pub fn write_partition(p: &Partition, path: &Path) -> Result<u64> {
 /// Loads the rows of the snapshot at `path` into `p`. Returns the number of rows.
 pub fn load_partition(p: &mut Partition, path: &Path) -> Result<u64> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Error::new(format!(
+        Error::io(format!(
             "snapshot '{}': {e}",
             amelie_common::path_tail(path)
         ))
     })?;
     let corrupt = |e: String| {
-        Error::new(format!(
+        Error::io(format!(
             "snapshot '{}' is corrupt: {e}",
             amelie_common::path_tail(path)
         ))

@@ -114,7 +114,7 @@ fn check_encoded(buf: &[u8]) -> Check<usize> {
 }
 
 fn corrupt(c: Corrupt) -> Error {
-    Error::new(format!("corrupt row encoding: {}", c.0))
+    Error::internal(format!("corrupt row encoding: {}", c.0))
 }
 
 impl Row {

@@ -176,7 +176,7 @@ fn process_alive(pid: u32) -> bool {
 /// `stop`: if a server holds the lock of `dir`, send it SIGINT and wait for it to exit.
 fn stop(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
-        return Err(Error::new(format!(
+        return Err(Error::io(format!(
             "directory '{}' open error (not found)",
             dir.display()
         )));
@@ -194,7 +194,7 @@ fn stop(dir: &Path) -> Result<()> {
             return Ok(());
         }
         if started.elapsed() > Duration::from_secs(2) {
-            return Err(Error::new("pid file not found"));
+            return Err(Error::not_found("pid file not found"));
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -203,9 +203,9 @@ fn stop(dir: &Path) -> Result<()> {
         .arg(pid.to_string())
         .stdin(Stdio::null())
         .status()
-        .map_err(|e| Error::new(format!("kill: {e}")))?;
+        .map_err(|e| Error::io(format!("kill: {e}")))?;
     if !status.success() {
-        return Err(Error::new(format!("failed to signal process {pid}")));
+        return Err(Error::io(format!("failed to signal process {pid}")));
     }
     let started = Instant::now();
     loop {
@@ -214,7 +214,7 @@ fn stop(dir: &Path) -> Result<()> {
             return Ok(());
         }
         if started.elapsed() > STOP_TIMEOUT {
-            return Err(Error::new(format!(
+            return Err(Error::limit_reached(format!(
                 "server (pid {pid}) did not stop within {} seconds",
                 STOP_TIMEOUT.as_secs()
             )));

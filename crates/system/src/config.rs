@@ -328,21 +328,21 @@ pub fn parse_options(args: &[String]) -> Result<Options> {
     let mut out = Options::new();
     for arg in args {
         let Some(body) = arg.strip_prefix("--") else {
-            return Err(Error::new(format!("unexpected argument '{arg}'")));
+            return Err(Error::syntax(format!("unexpected argument '{arg}'")));
         };
         let (name, value) = match body.split_once('=') {
             Some((name, text)) => (name, Some(text)),
             None => (body, None),
         };
         if name.is_empty() {
-            return Err(Error::new(format!("unexpected argument '{arg}'")));
+            return Err(Error::syntax(format!("unexpected argument '{arg}'")));
         }
         if name == "json" {
             let text = value.unwrap_or("");
             let parsed: Value = serde_json::from_str(text)
-                .map_err(|_| Error::new("option 'json': json object expected"))?;
+                .map_err(|_| Error::type_error("option 'json': json object expected"))?;
             let Value::Object(map) = parsed else {
-                return Err(Error::new("option 'json': json object expected"));
+                return Err(Error::type_error("option 'json': json object expected"));
             };
             for (key, value) in map {
                 out.push((key, value));

@@ -130,7 +130,7 @@ impl Output {
                 .create(true)
                 .append(true)
                 .open(&path)
-                .map_err(|e| Error::new(format!("log: '{}' open error ({e})", path.display())))?;
+                .map_err(|e| Error::io(format!("log: '{}' open error ({e})", path.display())))?;
             Some(BufWriter::new(f))
         } else {
             None
@@ -167,7 +167,7 @@ pub fn level(var: Option<&str>) -> Result<LevelFilter> {
     match var.map(str::trim) {
         None | Some("") => Ok(LevelFilter::INFO),
         Some(v) => v.parse().map_err(|_| {
-            Error::new(format!(
+            Error::syntax(format!(
                 "log: {LEVEL_VAR} '{v}' is not a level (off, error, warn, info, debug, trace)"
             ))
         }),

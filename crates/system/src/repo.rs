@@ -29,7 +29,7 @@ pub struct Repo {
 }
 
 fn dir_error(dir: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(format!("directory '{}' {what} error ({e})", dir.display()))
+    Error::io(format!("directory '{}' {what} error ({e})", dir.display()))
 }
 
 /// True when `dir` is missing or holds nothing but (possibly) a stale lock file.
@@ -60,7 +60,7 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .map_err(|e| dir_error(dir, "lock", e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(Error::new("instance already started")),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::already_exists("instance already started")),
         Err(fs::TryLockError::Error(e)) => Err(dir_error(dir, "lock", e)),
     }
 }
@@ -86,7 +86,7 @@ impl Repo {
         // Validate the options before touching the file system.
         Config::default().apply_options(options)?;
         if create_only && !is_blank(dir)? {
-            return Err(Error::new("directory already exists"));
+            return Err(Error::already_exists("directory already exists"));
         }
         if dir.exists() && !dir.is_dir() {
             return Err(dir_error(dir, "open", "not a directory"));
@@ -109,7 +109,7 @@ impl Repo {
             config
         } else {
             if create_only {
-                return Err(Error::new("directory already exists"));
+                return Err(Error::already_exists("directory already exists"));
             }
             if !repo.config_path().exists() {
                 return Err(dir_error(
@@ -159,7 +159,7 @@ impl Repo {
     pub fn load_config(&self) -> Result<Config> {
         let path = self.config_path();
         let text = fs::read_to_string(&path)
-            .map_err(|e| Error::new(format!("config: '{}' read error ({e})", path.display())))?;
+            .map_err(|e| Error::io(format!("config: '{}' read error ({e})", path.display())))?;
         Config::from_json(&text)
     }
 
@@ -170,7 +170,7 @@ impl Repo {
         let tmp = self.dir.join("config.json.tmp");
         // the text may reach a client (`SET`, `CREATE USER`): no absolute path in it
         let io_err =
-            |e: std::io::Error| Error::new(format!("config: '{CONFIG_FILE}' write error ({e})"));
+            |e: std::io::Error| Error::io(format!("config: '{CONFIG_FILE}' write error ({e})"));
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -196,7 +196,7 @@ impl Repo {
     pub fn write_pid(&self) -> Result<PidFile> {
         let path = self.pid_path();
         fs::write(&path, format!("{}\n", std::process::id()))
-            .map_err(|e| Error::new(format!("pid: '{}' write error ({e})", path.display())))?;
+            .map_err(|e| Error::io(format!("pid: '{}' write error ({e})", path.display())))?;
         Ok(PidFile { path })
     }
 }
@@ -228,9 +228,9 @@ pub fn read_pid(dir: &Path) -> Result<Option<u32>> {
             .trim()
             .parse()
             .map(Some)
-            .map_err(|_| Error::new(format!("pid: '{}' is malformed", path.display()))),
+            .map_err(|_| Error::io(format!("pid: '{}' is malformed", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::new(format!(
+        Err(e) => Err(Error::io(format!(
             "pid: '{}' read error ({e})",
             path.display()
         ))),

@@ -32,7 +32,7 @@ fn checkpoint_ms(text: &str) -> Result<u64, Error> {
         return Ok(0);
     }
     amelie_common::time::parse_interval(text)
-        .map_err(|_| Error::new(format!("checkpoint_interval: invalid interval '{text}'")))?;
+        .map_err(|_| Error::syntax(format!("checkpoint_interval: invalid interval '{text}'")))?;
     Ok(amelie_executor::checkpoint::interval_duration(text)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0))
@@ -72,9 +72,11 @@ impl amelie_executor::ConfigSource for ConfigState {
         use amelie_common::Value as V;
         let def = crate::config::var_def(name)
             .filter(|d| !d.hidden || d.runtime)
-            .ok_or_else(|| Error::new(format!("SET '{name}': variable not found")))?;
+            .ok_or_else(|| Error::not_found(format!("SET '{name}': variable not found")))?;
         if !def.runtime {
-            return Err(Error::new(format!("SET '{name}': variable is read-only")));
+            return Err(Error::unsupported(format!(
+                "SET '{name}': variable is read-only"
+            )));
         }
         let json = match value {
             V::Bool(b) => serde_json::Value::Bool(*b),
@@ -86,7 +88,7 @@ impl amelie_executor::ConfigSource for ConfigState {
             // a tiny value means a WAL file per transaction
             let min = crate::config::MIN_WAL_ROTATE_WM_SET;
             if json.as_u64().is_some_and(|v| v < min) {
-                return Err(Error::new(format!("value must be at least {min}")));
+                return Err(Error::type_error(format!("value must be at least {min}")));
             }
         }
         let mut config = self.config.lock();
@@ -126,7 +128,7 @@ impl amelie_executor::ConfigSource for ConfigState {
         f(&mut users)?;
         let text = amelie_executor::admin::users::users_to_json(&users).to_compact_string();
         let mut next = config.clone();
-        next.users = serde_json::from_str(&text).map_err(|e| Error::new(format!("users: {e}")))?;
+        next.users = serde_json::from_str(&text).map_err(|e| Error::auth(format!("users: {e}")))?;
         self.repo.save_config(&next)?;
         *config = next;
         Ok(())
@@ -229,7 +231,7 @@ fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, Error> {
         let text = l.bind_addr();
         let addrs = text
             .to_socket_addrs()
-            .map_err(|e| Error::new(format!("listen '{text}': {e}")))?;
+            .map_err(|e| Error::io(format!("listen '{text}': {e}")))?;
         out.extend(addrs.take(1));
     }
     Ok(out)
@@ -267,7 +269,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::new(format!("runtime: {e}")))
+        .map_err(|e| Error::io(format!("runtime: {e}")))
 }
 
 /// A frontend thread's runtime: node replies are delivered in batches through the thread's
@@ -276,7 +278,7 @@ fn frontend_runtime() -> Result<tokio::runtime::Runtime, Error> {
     let mut b = tokio::runtime::Builder::new_current_thread();
     b.enable_all();
     amelie_executor::mailbox::hooks(&mut b);
-    let rt = b.build().map_err(|e| Error::new(format!("runtime: {e}")))?;
+    let rt = b.build().map_err(|e| Error::io(format!("runtime: {e}")))?;
     let mailbox = amelie_executor::mailbox::install();
     rt.spawn(amelie_executor::mailbox::serve(mailbox));
     Ok(rt)
@@ -366,7 +368,7 @@ pub fn run_until(
         checkpoint_every_ms: checkpoint_every_ms.clone(),
     }));
     let default_zone = amelie_common::Tz::lookup(&config.timezone_default).ok_or_else(|| {
-        Error::new(format!(
+        Error::not_found(format!(
             "unable to find timezone '{}'",
             config.timezone_default
         ))
@@ -380,7 +382,7 @@ pub fn run_until(
     }
     let (sockets, http) = listeners
         .into_std()
-        .map_err(|e| Error::new(format!("listen: {e}")))?;
+        .map_err(|e| Error::io(format!("listen: {e}")))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // a frontend that stops on its own (an error) stops the server
     let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -390,7 +392,7 @@ pub fn run_until(
             .iter()
             .map(|l| l.try_clone())
             .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| Error::new(format!("listen: {e}")))?;
+            .map_err(|e| Error::io(format!("listen: {e}")))?;
         let (server, http, mut stop) = (server.clone(), http.clone(), stop_rx.clone());
         let ended_tx = ended_tx.clone();
         let thread = std::thread::Builder::new()
@@ -408,7 +410,7 @@ pub fn run_until(
                 });
                 rt.block_on(async move {
                     let listeners = amelie_http::Listeners::from_std(sockets, http)
-                        .map_err(|e| Error::new(format!("listen: {e}")))?;
+                        .map_err(|e| Error::io(format!("listen: {e}")))?;
                     let stopped = async move {
                         while !*stop.borrow_and_update() {
                             if stop.changed().await.is_err() {
@@ -419,10 +421,10 @@ pub fn run_until(
                     listeners
                         .serve(server, stopped)
                         .await
-                        .map_err(|e| Error::new(format!("server: {e}")))
+                        .map_err(|e| Error::io(format!("server: {e}")))
                 })
             })
-            .map_err(|e| Error::new(format!("frontend thread: {e}")))?;
+            .map_err(|e| Error::internal(format!("frontend thread: {e}")))?;
         frontends.push(thread);
     }
     drop(sockets);
@@ -457,7 +459,7 @@ pub fn run_until(
     for t in frontends {
         let r = t
             .join()
-            .unwrap_or_else(|_| Err(Error::new("frontend thread panicked")));
+            .unwrap_or_else(|_| Err(Error::internal("frontend thread panicked")));
         if result.is_ok() {
             result = r;
         }

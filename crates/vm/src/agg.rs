@@ -38,7 +38,9 @@ impl AggState {
             AggKind::Sum | AggKind::Avg => {
                 if !matches!(v, Value::Int(_) | Value::Double(_)) {
                     let name = if kind == AggKind::Sum { "sum" } else { "avg" };
-                    return Err(Error::new(format!("{name}(): int or double expected")));
+                    return Err(Error::type_error(format!(
+                        "{name}(): int or double expected"
+                    )));
                 }
                 self.acc = if self.count == 0 {
                     v.clone()

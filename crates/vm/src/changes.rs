@@ -170,7 +170,7 @@ impl<'a> Iterator for ChangeReader<'a> {
             Some(c) => Some(Ok(c)),
             None => {
                 self.failed = true;
-                Some(Err(Error::new("wal: corrupt row change")))
+                Some(Err(Error::internal("wal: corrupt row change")))
             }
         }
     }

@@ -298,9 +298,13 @@ impl<'p> Coordinator<'p> {
                                 .iter()
                                 .map(|e| vec![json_value(e)].into_boxed_slice())
                                 .collect(),
-                            _ => return Err(Error::new("FROM: json array expected")),
+                            _ => return Err(Error::type_error("FROM: json array expected")),
                         },
-                        _ => return Err(Error::new("function must return result set or JSON")),
+                        _ => {
+                            return Err(Error::type_error(
+                                "function must return result set or JSON",
+                            ))
+                        }
                     };
                     if self.measuring() {
                         let bytes = rows.iter().map(|r| row_bytes(r)).sum();
@@ -404,7 +408,9 @@ impl<'p> Coordinator<'p> {
                         match r.map(|r| &self.regs[r as usize]) {
                             None | Some(Value::Null) => Ok(None),
                             Some(Value::Int(i)) => Ok(Some((*i).max(0) as usize)),
-                            Some(_) => Err(Error::new(format!("{what}: integer type expected"))),
+                            Some(_) => {
+                                Err(Error::type_error(format!("{what}: integer type expected")))
+                            }
                         }
                     };
                     let offset = int(*offset, "OFFSET")?;
@@ -427,7 +433,7 @@ impl<'p> Coordinator<'p> {
                 Op::NoResult => self.result = None,
                 Op::End => return Ok(Step::Done),
                 other => {
-                    return Err(Error::new(format!(
+                    return Err(Error::internal(format!(
                         "unexpected op in coordinator section: {other}"
                     )))
                 }
@@ -572,13 +578,13 @@ pub fn any_all_array(op: BinOp, all: bool, a: &Value, b: &Value) -> Result<Value
     match b {
         Value::Json(j) => match &**j {
             Json::Array(items) => any_all(op, all, a, items.iter().map(json_value)),
-            _ => Err(Error::new(format!(
+            _ => Err(Error::type_error(format!(
                 "{}: json array expected",
                 if all { "ALL" } else { "ANY" }
             ))),
         },
         Value::Null => Ok(Value::Null),
-        other => Err(Error::new(format!(
+        other => Err(Error::type_error(format!(
             "{}: json array expected, but got {}",
             if all { "ALL" } else { "ANY" },
             other.type_of().name()

@@ -8,7 +8,7 @@ use amelie_common::{Error, ErrorKind, Result, Value};
 use std::cmp::Ordering;
 
 pub fn type_error(fname: &str, v: &Value) -> Error {
-    Error::new(format!(
+    Error::type_error(format!(
         "{fname}(): expected int or double for argument 0, but got {}",
         v.type_of().name()
     ))
@@ -102,7 +102,7 @@ pub(crate) fn like(s: &[u8], p: &[u8]) -> bool {
 /// `t ± iv`: months first (day clamped to the month length), then days and microseconds.
 pub fn ts_add(t: i64, iv: &amelie_common::Interval, sub: bool) -> Result<i64> {
     use amelie_common::time::{days_in_month, DateTime, Tz, US_PER_DAY};
-    let overflow = || Error::new("timestamp overflow");
+    let overflow = || Error::type_error("timestamp overflow");
     let s: i64 = if sub { -1 } else { 1 };
     let mut r = t;
     if iv.months != 0 {
@@ -136,7 +136,7 @@ pub fn interval_add(
     y: &amelie_common::Interval,
     sub: bool,
 ) -> Result<amelie_common::Interval> {
-    let overflow = || Error::new("interval overflow");
+    let overflow = || Error::type_error("interval overflow");
     let (months, days, us) = if sub {
         (
             x.months.checked_sub(y.months),
@@ -204,7 +204,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
             }
             (Vector(x), Vector(y)) if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) => {
                 if x.len() != y.len() {
-                    return Err(Error::new("vector sizes mismatch"));
+                    return Err(Error::type_error("vector sizes mismatch"));
                 }
                 Vector(
                     x.iter()
@@ -221,7 +221,9 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
                 BinOp::Add => x.wrapping_add(*y),
                 BinOp::Sub => x.wrapping_sub(*y),
                 BinOp::Mul => x.wrapping_mul(*y),
-                BinOp::Div | BinOp::Mod if *y == 0 => return Err(Error::new("zero division")),
+                BinOp::Div | BinOp::Mod if *y == 0 => {
+                    return Err(Error::type_error("zero division"))
+                }
                 BinOp::Div => x.wrapping_div(*y),
                 _ => x.wrapping_rem(*y),
             }),
@@ -244,7 +246,7 @@ pub fn binary(op: BinOp, a: &Value, b: &Value) -> Result<Value> {
                     BinOp::Add => x + y,
                     BinOp::Sub => x - y,
                     BinOp::Mul => x * y,
-                    _ if y == 0.0 => return Err(Error::new("zero division")),
+                    _ if y == 0.0 => return Err(Error::type_error("zero division")),
                     _ => x / y,
                 })
             }
@@ -409,7 +411,7 @@ pub fn coerce_to_column(
 ) -> Result<Value> {
     use amelie_common::ColumnType as C;
     let bad = |ty: C| {
-        Error::new(format!(
+        Error::type_error(format!(
             "column <{name}> value expected to be '{}'",
             ty.runtime().name()
         ))
@@ -417,7 +419,9 @@ pub fn coerce_to_column(
     Ok(match (ty, v) {
         (_, Value::Null) => {
             if not_null {
-                return Err(Error::new(format!("column <{name}> value cannot be NULL")));
+                return Err(Error::constraint(format!(
+                    "column <{name}> value cannot be NULL"
+                )));
             }
             Value::Null
         }
@@ -487,17 +491,16 @@ mod tests {
             binary(BinOp::Add, &Value::Int(1), &Value::Null).unwrap(),
             Value::Null
         );
+        let e = binary(BinOp::Div, &Value::Int(1), &Value::Int(0)).unwrap_err();
         assert_eq!(
-            binary(BinOp::Div, &Value::Int(1), &Value::Int(0))
-                .unwrap_err()
-                .msg(),
-            "zero division"
+            (e.kind(), e.msg()),
+            (amelie_common::ErrorKind::Type, "zero division")
         );
         let e = binary(BinOp::Add, &Value::Int(1), &Value::str("a")).unwrap_err();
         assert_eq!(e.msg(), "unsupported operation: <int> + <string>");
         assert_eq!(e.kind(), ErrorKind::UnsupportedOperation);
         let e = binary(BinOp::Div, &Value::Int(1), &Value::Int(0)).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Other);
+        assert_eq!(e.kind(), ErrorKind::Type);
         let e = unary(UnOp::Neg, &Value::str("a")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnsupportedOperation);
     }

@@ -53,7 +53,7 @@ struct Parser<'a> {
 }
 
 fn perr(msg: impl std::fmt::Display) -> crate::Error {
-    crate::Error::new(format!("json parse error: {}", msg))
+    crate::Error::syntax(format!("json parse error: {}", msg))
 }
 
 impl Parser<'_> {

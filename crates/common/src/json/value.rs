@@ -69,7 +69,7 @@ pub const MAX_DEPTH: usize = 256;
 
 /// The error for a value that would be nested deeper than [`MAX_DEPTH`].
 pub fn too_deep() -> crate::Error {
-    crate::Error::new("json nesting is too deep")
+    crate::Error::limit_reached("json nesting is too deep")
 }
 
 /// Levels the walks over a value (clone, compare, equality, hash, writing, depth) descend by

@@ -68,8 +68,8 @@ pub fn parse_interval(s: &str) -> Result<Interval> {
     let b = s.as_bytes();
     let mut pos = 0;
     let mut iv = Interval::default();
-    let malformed = || crate::Error::new(MALFORMED_IV);
-    let overflow = || crate::Error::new("interval overflow");
+    let malformed = || crate::Error::syntax(MALFORMED_IV);
+    let overflow = || crate::Error::type_error("interval overflow");
     loop {
         while b.get(pos).is_some_and(|c| c.is_ascii_whitespace()) {
             pos += 1;

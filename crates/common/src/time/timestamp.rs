@@ -122,10 +122,10 @@ fn parse_parts(s: &str) -> Option<(DateTime, Option<i32>)> {
 /// overflow is normalised (`00:00:70` → `00:01:10`); a bad shape, month > 12 or day > 31
 /// give `malformed timestamp string`; a result before the epoch gives `timestamp overflow`.
 pub fn parse_timestamp(s: &str, default: Tz) -> Result<i64> {
-    let (dt, zone) = parse_parts(s).ok_or_else(|| crate::Error::new(MALFORMED_TS))?;
+    let (dt, zone) = parse_parts(s).ok_or_else(|| crate::Error::syntax(MALFORMED_TS))?;
     let ts = dt.to_timestamp(zone.map_or(default, Tz::Fixed));
     if ts < 0 {
-        crate::bail!("timestamp overflow");
+        crate::bail!(Type, "timestamp overflow");
     }
     Ok(ts)
 }
@@ -134,7 +134,7 @@ pub fn parse_timestamp(s: &str, default: Tz) -> Result<i64> {
 /// returns the wall-clock fields and the explicit offset (seconds east of UTC) if the string
 /// carries one. Useful for zones whose offset depends on the local time (DST).
 pub fn parse_timestamp_parts(s: &str) -> Result<(DateTime, Option<i32>)> {
-    parse_parts(s).ok_or_else(|| crate::Error::new(MALFORMED_TS))
+    parse_parts(s).ok_or_else(|| crate::Error::syntax(MALFORMED_TS))
 }
 
 fn push_2(out: &mut String, v: u32) {

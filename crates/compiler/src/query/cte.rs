@@ -11,7 +11,9 @@ pub(super) fn cte_source(b: &Builder, f: &FromItem) -> Result<Option<(u16, Vec<S
         return Ok(None);
     }
     match b.ctes.iter().find(|(n, _, _)| *n == f.table.name) {
-        Some((n, None, _)) => Err(Error::new(format!("<{n}> recursive CTE are not supported"))),
+        Some((n, None, _)) => Err(Error::unsupported(format!(
+            "<{n}> recursive CTE are not supported"
+        ))),
         Some((_, Some(stmt), cols)) => Ok(Some((*stmt, cols.clone()))),
         None => Ok(None),
     }

@@ -73,7 +73,7 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
         match &f.subquery {
             Some(sub) => {
                 let Some(alias) = &f.alias else {
-                    return Err(Error::new("FROM (SELECT) subquery must have an alias"));
+                    return Err(Error::syntax("FROM (SELECT) subquery must have an alias"));
                 };
                 let src = (cx.select)(b, cx, sub, None)?;
                 let columns = b.p.stmts[src as usize].columns.clone();
@@ -87,7 +87,7 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
             None => {
                 let t = resolve_table(cx.catalog, &f.table)?;
                 if !t.shared && distributed {
-                    return Err(Error::new(
+                    return Err(Error::unsupported(
                         "FROM: only one distributed table can be part of JOIN",
                     ));
                 }
@@ -159,7 +159,7 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
                         sources
                             .iter()
                             .position(|(_, n, _)| n == q)
-                            .ok_or_else(|| Error::new(format!("<{q}> target not found")))?,
+                            .ok_or_else(|| Error::not_found(format!("<{q}> target not found")))?,
                     ),
                     _ => None,
                 };
@@ -196,7 +196,7 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
         h.for_each_mut(&mut fix);
     }
     if let Some(c) = bad {
-        return Err(Error::new(format!(
+        return Err(Error::unsupported(format!(
             "<{c}> column requires explicit target name"
         )));
     }

@@ -50,7 +50,7 @@ pub(super) fn select(b: &mut Builder, cx: &Cx, q: &Query) -> Result<u16> {
             match *op {
                 Op::Column { dst, col } if col >= n => *op = Op::Column { dst, col: col - n },
                 Op::Column { .. } => {
-                    return Err(Error::new("lambda seed cannot read columns"));
+                    return Err(Error::unsupported("lambda seed cannot read columns"));
                 }
                 _ => {}
             }

@@ -110,7 +110,9 @@ fn select_stmt(b: &mut Builder, cx: &Cx, s: &Select, outer: Option<&Scope>) -> R
                 }
                 (Shape::Grouped, None) => {
                     plan::check_no_aggs(&j.items)?;
-                    Err(Error::new("GROUP BY with joins is not supported yet"))
+                    Err(Error::unsupported(
+                        "GROUP BY with joins is not supported yet",
+                    ))
                 }
                 _ => join::rows(b, s, &j, dist),
             }

@@ -115,11 +115,15 @@ pub(crate) fn plan<'a>(
 ) -> Result<QueryPlan<'a>> {
     check_format(&s.format)?;
     if s.distinct && !s.order_by.is_empty() {
-        return Err(Error::new("ORDER BY and DISTINCT cannot be combined"));
+        return Err(Error::unsupported(
+            "ORDER BY and DISTINCT cannot be combined",
+        ));
     }
     if has_distinct_aggregate(s) {
         // refuse rather than silently aggregating duplicates
-        return Err(Error::new("DISTINCT inside aggregates is not supported"));
+        return Err(Error::unsupported(
+            "DISTINCT inside aggregates is not supported",
+        ));
     }
     // (each condition is evaluated only where it decides, as comparing aggregates may
     // bake literals into the program)
@@ -155,7 +159,7 @@ pub(crate) fn plan<'a>(
     }] = s.from.as_slice()
     {
         let Some(alias) = alias else {
-            return Err(Error::new("FROM (SELECT) subquery must have an alias"));
+            return Err(Error::syntax("FROM (SELECT) subquery must have an alias"));
         };
         return Ok(plain(Source::Subquery {
             sub,
@@ -217,7 +221,7 @@ pub(crate) fn plan<'a>(
     let subqueries = has_subquery(&exprs);
     let shape = if !lambdas(&exprs).is_empty() {
         if !table.shared {
-            return Err(Error::new(
+            return Err(Error::unsupported(
                 "distributed operation with lambda is not supported",
             ));
         }
@@ -284,7 +288,7 @@ pub(crate) fn resolve_table<'c>(catalog: &'c Catalog, name: &ObjectName) -> Resu
     let schema = name.schema.as_deref().unwrap_or("public");
     catalog
         .table(schema, &name.name)
-        .ok_or_else(|| Error::new(format!("<{}.{}> relation not found", schema, name.name)))
+        .ok_or_else(|| Error::not_found(format!("<{}.{}> relation not found", schema, name.name)))
 }
 
 pub(super) fn check_format(f: &Option<String>) -> Result<()> {
@@ -304,7 +308,7 @@ pub(super) fn from_table<'c>(
             resolve_table(catalog, &f.table)?,
             f.alias.as_deref(),
         ))),
-        _ => Err(Error::new("joins are not supported yet")),
+        _ => Err(Error::unsupported("joins are not supported yet")),
     }
 }
 
@@ -332,7 +336,7 @@ pub(super) fn expand_items(
     for (i, item) in s.items.iter().enumerate() {
         match item {
             SelectItem::Wildcard => {
-                let t = table.ok_or_else(|| Error::new("'*': no targets defined"))?;
+                let t = table.ok_or_else(|| Error::not_found("'*': no targets defined"))?;
                 for c in &t.columns {
                     out.push((Expr::Name(vec![c.name.clone()]), c.name.clone()));
                 }
@@ -340,7 +344,7 @@ pub(super) fn expand_items(
             SelectItem::QualifiedWildcard(q) => {
                 let t = table
                     .filter(|t| Some(q.as_str()) == alias || *q == t.name)
-                    .ok_or_else(|| Error::new(format!("<{q}> target not found")))?;
+                    .ok_or_else(|| Error::not_found(format!("<{q}> target not found")))?;
                 for c in &t.columns {
                     out.push((Expr::Name(vec![c.name.clone()]), c.name.clone()));
                 }
@@ -434,7 +438,7 @@ pub(super) fn check_no_aggs(items: &[(Expr, String)]) -> Result<()> {
     if aggs.is_empty() {
         Ok(())
     } else {
-        Err(Error::new("aggregates are not supported here"))
+        Err(Error::unsupported("aggregates are not supported here"))
     }
 }
 
@@ -454,7 +458,11 @@ pub(super) fn order_keys(
         let oe = crate::expr::position_literal(&o.expr);
         let col = match &*oe {
             Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => (*i - 1) as u16,
-            Expr::Int(_) => return Err(Error::new("ORDER BY: column position is out of range")),
+            Expr::Int(_) => {
+                return Err(Error::type_error(
+                    "ORDER BY: column position is out of range",
+                ))
+            }
             Expr::Name(p)
                 if p.len() == 1
                     && items.iter().any(|(_, name)| *name == p[0])
@@ -484,7 +492,11 @@ pub(super) fn group_keys(s: &Select, items: &[(Expr, String)], table: &Table) ->
             Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => {
                 items[(*i - 1) as usize].0.clone()
             }
-            Expr::Int(_) => return Err(Error::new("GROUP BY: column position is out of range")),
+            Expr::Int(_) => {
+                return Err(Error::type_error(
+                    "GROUP BY: column position is out of range",
+                ))
+            }
             Expr::Name(p)
                 if p.len() == 1
                     && table.column(&p[0]).is_none()
@@ -510,7 +522,7 @@ pub(super) fn index_order(s: &Select, table: &Table, name: &str) -> Result<Selec
         .indexes
         .iter()
         .find(|i| i.name == name)
-        .ok_or_else(|| Error::new(format!("index '{name}': not exists")))?;
+        .ok_or_else(|| Error::not_found(format!("index '{name}': not exists")))?;
     let mut r = s.clone();
     if ix.kind == amelie_common::IndexKind::Tree {
         for k in ix.keys.iter().chain(table.primary().keys.iter()) {

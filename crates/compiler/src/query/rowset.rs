@@ -30,7 +30,9 @@ pub(super) fn const_select(
         collect_aggs(e, &mut aggs);
     }
     if !aggs.is_empty() || !s.group_by.is_empty() || !lambdas(&row_exprs(s)).is_empty() {
-        return Err(Error::new("no targets to use with GROUP BY or aggregates"));
+        return Err(Error::not_found(
+            "no targets to use with GROUP BY or aggregates",
+        ));
     }
     let stmt = new_stmt(b, s, &items);
     prepare(b, cx, &row_exprs(s), &scope)?;

@@ -303,7 +303,7 @@ pub(super) fn inline_subquery(b: &mut Builder, sel: &Select, exists: bool) -> Re
         .iter()
         .find(|i| i.sel == *sel)
         .cloned()
-        .ok_or_else(|| Error::new("subqueries are not supported here"))?;
+        .ok_or_else(|| Error::unsupported("subqueries are not supported here"))?;
     b.use_set(info.set);
     let r = &info.rewritten;
     let scope = Scope {
@@ -315,7 +315,7 @@ pub(super) fn inline_subquery(b: &mut Builder, sel: &Select, exists: bool) -> Re
         SelectItem::Expr { expr, .. } => Some(expr.clone()),
         _ if exists => None,
         _ if info.inner == 1 => Some(Expr::Name(vec![info.combined.columns[0].name.clone()])),
-        _ => return Err(Error::new("subquery must return only one column")),
+        _ => return Err(Error::type_error("subquery must return only one column")),
     };
     let mut aggs = Vec::new();
     if let (false, Some(e)) = (exists, &item) {

@@ -317,3 +317,36 @@ fn query_errors() {
         "outer joins currently are not supported"
     );
 }
+
+#[test]
+fn error_kinds() {
+    use amelie_common::ErrorKind;
+    let c = catalog("create table t (id int primary key, data int)");
+    let kind = |sql: &str| {
+        let req = amelie_parser::parse(sql).unwrap();
+        compile(&req, &c, &CompileCtx::default())
+            .err()
+            .unwrap_or_else(|| panic!("{sql}: compiled"))
+            .kind()
+    };
+    assert_eq!(kind("select * from nope"), ErrorKind::NotFound);
+    assert_eq!(kind("select nope from t"), ErrorKind::NotFound);
+    assert_eq!(kind("select nope(1)"), ErrorKind::NotFound);
+    assert_eq!(
+        kind("create table t (id int primary key)"),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        kind("create table nope.x (id int primary key)"),
+        ErrorKind::NotFound
+    );
+    assert_eq!(kind("insert into t values (1, 2, 3)"), ErrorKind::Type);
+    assert_eq!(kind("update t set id = 1"), ErrorKind::Constraint);
+    assert_eq!(kind("select 0 -> self + 1 from t"), ErrorKind::Unsupported);
+    assert_eq!(kind("select id from t order by 2"), ErrorKind::Type);
+    // the kind does not change the text
+    assert_eq!(
+        err(&c, "select * from nope"),
+        "<public.nope> relation not found"
+    );
+}

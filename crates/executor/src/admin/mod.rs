@@ -36,7 +36,7 @@ pub trait ConfigSource: Send + Sync {
     /// nothing.
     fn update_users(&self, f: &mut dyn FnMut(&mut Vec<User>) -> Result<()>) -> Result<()> {
         let _ = f;
-        Err(amelie_common::Error::new("users are not available"))
+        Err(amelie_common::Error::unsupported("users are not available"))
     }
     /// Network counters for `SHOW STATUS`: (open connections, bytes sent, bytes received).
     fn net(&self) -> (u64, u64, u64) {

@@ -20,7 +20,7 @@ pub fn parse_uuid(s: &str) -> Result<String> {
             _ => c.is_ascii_hexdigit(),
         });
     if !ok {
-        return Err(Error::new("failed to parse uuid"));
+        return Err(Error::syntax("failed to parse uuid"));
     }
     Ok(s.to_ascii_lowercase())
 }

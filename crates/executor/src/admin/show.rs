@@ -40,7 +40,7 @@ impl Executor {
             return None;
         }
         let Expr::String(tz) = value else {
-            return Some(Err(Error::new("string value expected")));
+            return Some(Err(Error::type_error("string value expected")));
         };
         Some(match amelie_common::Tz::lookup(tz) {
             Some(offset) => {
@@ -48,7 +48,7 @@ impl Executor {
                 session.timezone = Some(tz.clone());
                 Ok(None)
             }
-            None => Err(Error::new(format!(
+            None => Err(Error::not_found(format!(
                 "set 'timezone': unable to find timezone '{tz}'"
             ))),
         })
@@ -107,12 +107,12 @@ impl Executor {
             "checkpoint" => Json::Int(self.checkpoint_lsn() as i64),
             name => {
                 let Some(vars) = snap.config_json().into_members() else {
-                    return Err(amelie_common::Error::new("config is not available"));
+                    return Err(amelie_common::Error::unsupported("config is not available"));
                 };
                 match vars.into_iter().find(|(n, _)| n == name) {
                     Some((_, v)) => v,
                     None => {
-                        return Err(amelie_common::Error::new(format!(
+                        return Err(amelie_common::Error::not_found(format!(
                             "SHOW name: '{name}' not found"
                         )))
                     }
@@ -139,7 +139,7 @@ impl Executor {
             Expr::Int(i) => Value::Int(*i),
             Expr::String(x) => Value::Str(x.as_str().into()),
             Expr::Bool(b) => Value::Bool(*b),
-            _ => return Err(amelie_common::Error::new("SET name TO <value> expected")),
+            _ => return Err(amelie_common::Error::syntax("SET name TO <value> expected")),
         };
         if name == "format" {
             if let Value::Str(f) = &v {

@@ -184,7 +184,7 @@ fn arg_str(args: &[Value]) -> Result<Option<&str>> {
     match args {
         [Value::Str(x)] => Ok(Some(x)),
         [Value::Null] => Ok(None),
-        _ => Err(amelie_common::Error::new("string argument expected")),
+        _ => Err(amelie_common::Error::type_error("string argument expected")),
     }
 }
 
@@ -197,11 +197,11 @@ impl SystemFuncs for SystemSnapshot {
             "$serial" => Some(match args {
                 [Value::Str(schema), Value::Str(table)] => match c.table(schema, table) {
                     Some(t) => Ok(Value::Int(t.serial.peek())),
-                    None => Err(amelie_common::Error::new(format!(
+                    None => Err(amelie_common::Error::not_found(format!(
                         "table '{table}': not exists"
                     ))),
                 },
-                _ => Err(amelie_common::Error::new(
+                _ => Err(amelie_common::Error::type_error(
                     "serial(): expected string for argument 0",
                 )),
             }),

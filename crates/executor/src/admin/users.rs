@@ -155,7 +155,7 @@ pub fn validate_token(token: &str, users: &[User], now: i64) -> Option<(String, 
 }
 
 fn not_exists(name: &str) -> Error {
-    Error::new(format!("user '{name}': not exists"))
+    Error::not_found(format!("user '{name}': not exists"))
 }
 
 /// The right to manage users. Amelie has no grants, so the right follows the listener: a
@@ -175,7 +175,7 @@ pub fn check_user_rights(stmt: &Stmt, user: Option<&str>) -> Result<()> {
     if allowed {
         Ok(())
     } else {
-        Err(Error::new(format!(
+        Err(Error::auth(format!(
             "user '{user}': permission denied (users are managed on a listener without auth)"
         )))
     }
@@ -186,7 +186,7 @@ impl crate::Executor {
         self.config_source
             .read()
             .clone()
-            .ok_or_else(|| Error::new("users are not available"))
+            .ok_or_else(|| Error::unsupported("users are not available"))
     }
 
     /// The current users (empty without a config source).
@@ -217,7 +217,9 @@ impl crate::Executor {
                     if *if_not_exists {
                         return Ok(());
                     }
-                    return Err(Error::new(format!("user '{name}': already exists")));
+                    return Err(Error::already_exists(format!(
+                        "user '{name}': already exists"
+                    )));
                 }
                 users.push(User {
                     name: name.clone(),
@@ -270,7 +272,7 @@ impl crate::Executor {
             .find(|u| u.name == name)
             .ok_or_else(|| not_exists(name))?;
         if user.secret.is_empty() {
-            return Err(Error::new(format!("{name}: user has no secret")));
+            return Err(Error::auth(format!("{name}: user has no secret")));
         }
         let iv = amelie_common::time::parse_interval(expire.unwrap_or("1 year"))?;
         let now = now_us();

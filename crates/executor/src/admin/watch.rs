@@ -37,7 +37,7 @@ impl Executor {
             system: Some(self.system_funcs(&catalog)),
         };
         let Compiled::Program(plan) = compile(&req, &catalog, &ctx)? else {
-            return Err(Error::new("WATCH: expression expected"));
+            return Err(Error::syntax("WATCH: expression expected"));
         };
         let program = &plan.program;
         let params: Vec<Value> = program.bind(&[], now);
@@ -54,7 +54,7 @@ impl Executor {
             &self.nodes(),
         )?;
         if !route::participants(&routes).is_empty() {
-            return Err(Error::new("WATCH: expression cannot read tables"));
+            return Err(Error::unsupported("WATCH: expression cannot read tables"));
         }
         let mut coord = Coordinator::new(
             program,
@@ -66,7 +66,7 @@ impl Executor {
         match coord.resume(None)? {
             Step::Done => {}
             Step::Dispatch(_) | Step::Await(_) | Step::Yield => {
-                return Err(Error::new("WATCH: expression cannot read tables"))
+                return Err(Error::unsupported("WATCH: expression cannot read tables"))
             }
         }
         let rows = coord

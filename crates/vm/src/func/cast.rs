@@ -19,7 +19,7 @@ pub const DEFS: &[Def] = &[
 
 /// `f(type): operation type is not supported`.
 pub fn not_supported(f: &str, v: &Value) -> Error {
-    Error::new(format!(
+    Error::unsupported(format!(
         "{f}({}): operation type is not supported",
         v.type_of().name()
     ))
@@ -32,7 +32,7 @@ fn type_(_: &Ctx, a: &[Value]) -> Result<Value> {
 fn parse_int(s: &str) -> Result<i64> {
     s.trim()
         .parse::<i64>()
-        .map_err(|_| Error::new("int(): failed to cast string"))
+        .map_err(|_| Error::type_error("int(): failed to cast string"))
 }
 
 fn int(_: &Ctx, a: &[Value]) -> Result<Value> {
@@ -72,7 +72,7 @@ fn double(_: &Ctx, a: &[Value]) -> Result<Value> {
     let parse = |s: &str| {
         s.trim()
             .parse::<f64>()
-            .map_err(|_| Error::new("double(): failed to cast string"))
+            .map_err(|_| Error::type_error("double(): failed to cast string"))
     };
     Ok(Value::Double(match &a[0] {
         Value::Int(i) | Value::Timestamp(i) => *i as f64,
@@ -132,7 +132,7 @@ fn timestamp(c: &Ctx, a: &[Value]) -> Result<Value> {
             let tz = match a.get(1) {
                 None => c.tz,
                 Some(Value::Str(z)) => Tz::lookup(z).ok_or_else(|| {
-                    Error::new(format!("timestamp(): failed to find timezone '{z}'"))
+                    Error::not_found(format!("timestamp(): failed to find timezone '{z}'"))
                 })?,
                 Some(v) => return Err(super::arg_err("timestamp", 1, "string", v)),
             };

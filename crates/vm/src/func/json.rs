@@ -45,14 +45,14 @@ fn op_index(_: &Ctx, a: &[Value]) -> Result<Value> {
                 .map(|v| Value::Json(Box::new(v.clone())))
                 .unwrap_or(Value::Null)),
             Json::Null => Ok(Value::Null),
-            _ => Err(Error::new("[]: array expected")),
+            _ => Err(Error::type_error("[]: array expected")),
         },
         (Value::Json(j), Value::Str(k)) => field_of(j, k),
         (Value::Vector(v), Value::Int(n)) => usize::try_from(*n)
             .ok()
             .and_then(|n| v.get(n))
             .map(|f| Value::Double(*f as f64))
-            .ok_or_else(|| Error::new("[]: vector index is out of bounds")),
+            .ok_or_else(|| Error::type_error("[]: vector index is out of bounds")),
         _ => Err(unsupported_idx(x, i)),
     }
 }
@@ -65,7 +65,7 @@ fn field_of(j: &Json, k: &str) -> Result<Value> {
             .map(|(_, v)| Value::Json(Box::new(v.clone())))
             .unwrap_or(Value::Null)),
         Json::Null => Ok(Value::Null),
-        _ => Err(Error::new("[]: object expected")),
+        _ => Err(Error::type_error("[]: object expected")),
     }
 }
 
@@ -74,7 +74,7 @@ fn op_field(_: &Ctx, a: &[Value]) -> Result<Value> {
     match (&a[0], &a[1]) {
         (Value::Null, _) => Ok(Value::Null),
         (Value::Json(j), Value::Str(k)) => field_of(j, k),
-        _ => Err(Error::new("[]: object expected")),
+        _ => Err(Error::type_error("[]: object expected")),
     }
 }
 
@@ -97,7 +97,7 @@ fn op_object(c: &Ctx, a: &[Value]) -> Result<Value> {
     for kv in a.chunks(2) {
         let k = match &kv[0] {
             Value::Str(s) => s.to_string(),
-            _ => return Err(Error::new("{}: {name <:>} expected")),
+            _ => return Err(Error::syntax("{}: {name <:>} expected")),
         };
         let v = kv.get(1).map(|v| to_json(v, c.tz)).unwrap_or(Json::Null);
         m.push((k, v));
@@ -109,16 +109,16 @@ fn array(f: &str, v: &Value) -> Result<Vec<Json>> {
     match v {
         Value::Json(j) => match &**j {
             Json::Array(a) => Ok(a.clone()),
-            _ => Err(Error::new(format!("{f}(): json array expected"))),
+            _ => Err(Error::type_error(format!("{f}(): json array expected"))),
         },
-        _ => Err(Error::new(format!("{f}(): json array expected"))),
+        _ => Err(Error::type_error(format!("{f}(): json array expected"))),
     }
 }
 
 fn object(f: &str, v: &Value) -> Result<Json> {
     match v {
         Value::Json(j) if matches!(**j, Json::Object(_)) => Ok((**j).clone()),
-        _ => Err(Error::new(format!("{f}(): json object expected"))),
+        _ => Err(Error::syntax(format!("{f}(): json object expected"))),
     }
 }
 
@@ -128,7 +128,9 @@ fn arr(v: Vec<Json>) -> Value {
 
 fn append_impl(f: &str, c: &Ctx, a: &[Value]) -> Result<Value> {
     if a.len() < 2 {
-        return Err(Error::new(format!("{f}(): expected two or more arguments")));
+        return Err(Error::type_error(format!(
+            "{f}(): expected two or more arguments"
+        )));
     }
     if a[0].is_null() {
         return Ok(Value::Null);
@@ -149,7 +151,7 @@ fn push_back(c: &Ctx, a: &[Value]) -> Result<Value> {
 
 fn push(c: &Ctx, a: &[Value]) -> Result<Value> {
     if a.len() < 2 {
-        return Err(Error::new("push(): expected two or more arguments"));
+        return Err(Error::type_error("push(): expected two or more arguments"));
     }
     if a[0].is_null() {
         return Ok(Value::Null);
@@ -178,7 +180,9 @@ fn pop_back(_: &Ctx, a: &[Value]) -> Result<Value> {
 fn index(f: &str, a: &[Value], len: usize) -> Result<usize> {
     let i = int_arg(f, a, 1)?;
     if i < 0 || i as u64 >= len as u64 {
-        return Err(Error::new(format!("{f}: array index {i} is out of bounds")));
+        return Err(Error::type_error(format!(
+            "{f}: array index {i} is out of bounds"
+        )));
     }
     Ok(i as usize)
 }
@@ -206,7 +210,7 @@ fn path<'a>(f: &str, a: &'a [Value]) -> Result<Vec<&'a str>> {
     }
     let parts: Vec<&str> = p.split('.').collect();
     if parts.iter().any(|s| s.trim().is_empty()) {
-        return Err(Error::new("set: incorrect path"));
+        return Err(Error::syntax("set: incorrect path"));
     }
     Ok(parts)
 }

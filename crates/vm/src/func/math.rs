@@ -56,7 +56,7 @@ fn num(f: &str, a: &[Value], i: usize) -> Result<f64> {
 
 fn checked(f: &str, r: f64) -> Result<Value> {
     if r.is_nan() {
-        return Err(Error::new(format!("{f}(): operation failed")));
+        return Err(Error::type_error(format!("{f}(): operation failed")));
     }
     Ok(Value::Double(r))
 }
@@ -143,7 +143,7 @@ fn mod_(_: &Ctx, a: &[Value]) -> Result<Value> {
     let x = super::int_arg("mod", a, 0)?;
     let y = super::int_arg("mod", a, 1)?;
     if y == 0 {
-        return Err(Error::new("zero division"));
+        return Err(Error::type_error("zero division"));
     }
     Ok(Value::Int(x.wrapping_rem(y)))
 }
@@ -179,7 +179,7 @@ fn extreme(f: &str, a: &[Value], want: std::cmp::Ordering) -> Result<Value> {
             None => best = Some(v),
             Some(b) => {
                 if b.type_of() != v.type_of() {
-                    return Err(Error::new(format!(
+                    return Err(Error::type_error(format!(
                         "public.{f}(): arguments types mismatch"
                     )));
                 }

@@ -109,7 +109,7 @@ fn codec(f: &str, a: &[Value]) -> Result<bool> {
     match s_arg(f, a, 1)? {
         "base64" => Ok(false),
         "base64url" => Ok(true),
-        _ => Err(Error::new(format!("{f}(): unsupported format"))),
+        _ => Err(Error::unsupported(format!("{f}(): unsupported format"))),
     }
 }
 
@@ -136,7 +136,7 @@ fn decode(_: &Ctx, a: &[Value]) -> Result<Value> {
     let text = s.split('=').next().unwrap_or_default();
     let b = engine
         .decode(text)
-        .map_err(|_| Error::new("decode(): failed to decode"))?;
+        .map_err(|_| Error::syntax("decode(): failed to decode"))?;
     Ok(Value::Str(String::from_utf8_lossy(&b).into_owned().into()))
 }
 

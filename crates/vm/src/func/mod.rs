@@ -106,7 +106,7 @@ impl FuncId {
 
 /// Error for a wrong argument type: `f(): expected T for argument I, but got U`.
 pub fn arg_err(f: &str, idx: usize, want: &str, got: &Value) -> Error {
-    Error::new(format!(
+    Error::type_error(format!(
         "{f}(): expected {want} for argument {idx}, but got {}",
         got.type_of().name()
     ))
@@ -115,7 +115,7 @@ pub fn arg_err(f: &str, idx: usize, want: &str, got: &Value) -> Error {
 /// Calls `f` over `args`. `now` is the request start time.
 pub fn call(f: FuncId, args: &[Value], now: i64, tz: Tz) -> Result<Value> {
     let Some(d) = f.def() else {
-        return Err(Error::new("function not found"));
+        return Err(Error::not_found("function not found"));
     };
     f.check_arity(args.len())?;
     if d.null_first && args.first().is_some_and(|a| a.is_null()) {
@@ -128,17 +128,17 @@ impl FuncId {
     /// Errors unless `n` arguments are accepted (also checked while compiling a call).
     pub fn check_arity(self, n: usize) -> Result<()> {
         let Some(d) = self.def() else {
-            return Err(Error::new("function not found"));
+            return Err(Error::not_found("function not found"));
         };
         let args = n;
         if args < d.min || args > d.max {
             if d.min == d.max {
-                return Err(Error::new(format!(
+                return Err(Error::type_error(format!(
                     "{}(): expected {} arguments, but got {}",
                     d.name, d.min, args
                 )));
             }
-            return Err(Error::new(format!(
+            return Err(Error::type_error(format!(
                 "{}(): unexpected number of arguments",
                 d.name
             )));
@@ -175,7 +175,9 @@ pub fn str_arg<'a>(f: &str, args: &'a [Value], idx: usize) -> Result<&'a str> {
     match args.get(idx) {
         Some(Value::Str(s)) => Ok(s),
         Some(v) => Err(arg_err(f, idx, "string", v)),
-        None => Err(Error::new(format!("{f}(): unexpected number of arguments"))),
+        None => Err(Error::type_error(format!(
+            "{f}(): unexpected number of arguments"
+        ))),
     }
 }
 
@@ -184,7 +186,9 @@ pub fn int_arg(f: &str, args: &[Value], idx: usize) -> Result<i64> {
     match args.get(idx) {
         Some(Value::Int(i)) => Ok(*i),
         Some(v) => Err(arg_err(f, idx, "int", v)),
-        None => Err(Error::new(format!("{f}(): unexpected number of arguments"))),
+        None => Err(Error::type_error(format!(
+            "{f}(): unexpected number of arguments"
+        ))),
     }
 }
 
@@ -203,5 +207,6 @@ mod tests {
         assert!(FuncId::lookup(Some("x"), "upper").is_none());
         let e = call(f, &[], 0, Tz::UTC).unwrap_err();
         assert_eq!(e.msg(), "upper(): expected 1 arguments, but got 0");
+        assert_eq!(e.kind(), amelie_common::ErrorKind::Type);
     }
 }

@@ -14,7 +14,7 @@ fn same_types(f: &str, a: &[Value]) -> Result<()> {
         match t {
             None => t = Some(v.type_of()),
             Some(x) if x != v.type_of() => {
-                return Err(Error::new(format!(
+                return Err(Error::type_error(format!(
                     "public.{f}(): arguments types mismatch"
                 )))
             }

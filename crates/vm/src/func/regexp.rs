@@ -38,7 +38,7 @@ const PCRE2_ERROR_DEPTHLIMIT: i32 = -53;
 const PCRE2_ERROR_HEAPLIMIT: i32 = -63;
 
 fn compile_err() -> Error {
-    Error::new("regexp: failed to compile pattern")
+    Error::syntax("regexp: failed to compile pattern")
 }
 
 fn match_err(e: &pcre2::Error) -> Error {
@@ -47,7 +47,7 @@ fn match_err(e: &pcre2::Error) -> Error {
         | PCRE2_ERROR_MATCHLIMIT
         | PCRE2_ERROR_NOMEMORY
         | PCRE2_ERROR_DEPTHLIMIT
-        | PCRE2_ERROR_HEAPLIMIT => Error::new("regexp: match limit exceeded"),
+        | PCRE2_ERROR_HEAPLIMIT => Error::limit_reached("regexp: match limit exceeded"),
         _ => Error::new("regexp: matching failed"),
     }
 }

@@ -44,7 +44,7 @@ fn concat(_: &Ctx, a: &[Value]) -> Result<Value> {
                 check_string(out.len().saturating_add(s.len()))?;
                 out.push_str(s)
             }
-            _ => return Err(Error::new("concat(): string argument expected")),
+            _ => return Err(Error::type_error("concat(): string argument expected")),
         }
     }
     Ok(Value::Str(out.into()))
@@ -71,7 +71,7 @@ fn substr(_: &Ctx, a: &[Value]) -> Result<Value> {
         None => None,
         Some(_) => Some(super::int_arg("substr", a, 2)?),
     };
-    let oob = || Error::new("substr(): position is out of bounds");
+    let oob = || Error::type_error("substr(): position is out of bounds");
     let chars = if s.is_ascii() {
         s.len()
     } else {
@@ -119,7 +119,7 @@ fn replace(_: &Ctx, a: &[Value]) -> Result<Value> {
     let from = str_arg("replace", a, 1)?;
     let to = str_arg("replace", a, 2)?;
     if from.is_empty() {
-        return Err(Error::new("replace(): invalid from argument"));
+        return Err(Error::type_error("replace(): invalid from argument"));
     }
     if to.len() > from.len() {
         let grows = s

@@ -22,9 +22,8 @@ fn now(c: &Ctx, _: &[Value]) -> Result<Value> {
 /// The zone of argument `idx` (a timezone name).
 fn zone_arg(f: &str, a: &[Value], idx: usize) -> Result<Tz> {
     match &a[idx] {
-        Value::Str(s) => {
-            Tz::lookup(s).ok_or_else(|| Error::new(format!("{f}(): failed to find timezone '{s}'")))
-        }
+        Value::Str(s) => Tz::lookup(s)
+            .ok_or_else(|| Error::not_found(format!("{f}(): failed to find timezone '{s}'"))),
         v => Err(arg_err(f, idx, "string", v)),
     }
 }
@@ -59,20 +58,20 @@ fn date_bin(c: &Ctx, a: &[Value]) -> Result<Value> {
     };
     let _ = c;
     if iv.months != 0 {
-        return Err(Error::new(
+        return Err(Error::unsupported(
             "date_bin(): month and year intervals are not supported",
         ));
     }
-    let overflow = || Error::new("timestamp overflow");
+    let overflow = || Error::type_error("timestamp overflow");
     let stride = (iv.days as i64)
         .checked_mul(US_PER_DAY)
         .and_then(|d| d.checked_add(iv.us))
         .ok_or_else(overflow)?;
     if stride <= 0 {
-        return Err(Error::new("date_bin(): invalid argument"));
+        return Err(Error::type_error("date_bin(): invalid argument"));
     }
     if origin > ts {
-        return Err(Error::new("date_bin(): origin is in the future"));
+        return Err(Error::type_error("date_bin(): origin is in the future"));
     }
     let delta = ts.checked_sub(origin).ok_or_else(overflow)?;
     // between origin and ts, so in range
@@ -146,10 +145,10 @@ fn date_trunc(c: &Ctx, a: &[Value]) -> Result<Value> {
         U::Second => dt.us = 0,
         U::Millisecond => dt.us -= dt.us % 1000,
         U::Microsecond => {}
-        U::Week => return Err(Error::new("unknown timestamp truncate field")),
+        U::Week => return Err(Error::not_found("unknown timestamp truncate field")),
     }
     // the start of the first day, hour, ... of an extreme timestamp may be out of range
-    let overflow = || Error::new("timestamp overflow");
+    let overflow = || Error::type_error("timestamp overflow");
     Ok(Value::Timestamp(
         dt.checked_to_timestamp(zone).ok_or_else(overflow)?,
     ))
@@ -196,7 +195,7 @@ fn interval_trunc(_: &Ctx, a: &[Value]) -> Result<Value> {
             ..iv
         },
         U::Microsecond => iv,
-        U::Week => return Err(Error::new("unknown interval truncate field")),
+        U::Week => return Err(Error::not_found("unknown interval truncate field")),
     };
     Ok(Value::Interval(r))
 }
@@ -224,7 +223,7 @@ fn extract(c: &Ctx, a: &[Value]) -> Result<Value> {
                 U::Second => dt.second as i64,
                 U::Millisecond => (dt.us / 1000) as i64,
                 U::Microsecond => dt.us as i64,
-                U::Week => return Err(Error::new("unknown timestamp field")),
+                U::Week => return Err(Error::not_found("unknown timestamp field")),
             }))
         }
         Value::Interval(iv) => Ok(Value::Int(match unit {
@@ -236,7 +235,7 @@ fn extract(c: &Ctx, a: &[Value]) -> Result<Value> {
             U::Second => iv.us % US_PER_MIN / US_PER_SEC,
             U::Millisecond => iv.us % US_PER_SEC / US_PER_MS,
             U::Microsecond => iv.us % US_PER_MS,
-            U::Week => return Err(Error::new("unknown interval field")),
+            U::Week => return Err(Error::not_found("unknown interval field")),
         })),
         v => Err(arg_err("extract", vi, "timestamp or interval", v)),
     }

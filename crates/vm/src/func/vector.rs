@@ -6,7 +6,7 @@ use amelie_common::{Error, Json, Result, Value};
 pub const DEFS: &[Def] = &[def("cos_distance", 2, 2, true, cos_distance)];
 
 pub fn vector(_: &Ctx, a: &[Value]) -> Result<Value> {
-    let bad = || Error::new("vector(): json array int or real values expected");
+    let bad = || Error::type_error("vector(): json array int or real values expected");
     match &a[0] {
         Value::Vector(v) => Ok(Value::Vector(v.clone())),
         Value::Json(j) => match &**j {
@@ -38,7 +38,9 @@ fn cos_distance(_: &Ctx, a: &[Value]) -> Result<Value> {
         v => return Err(arg_err("cos_distance", 1, "vector", v)),
     };
     if x.len() != y.len() {
-        return Err(Error::new("cos_distance(): vector sizes does not match"));
+        return Err(Error::type_error(
+            "cos_distance(): vector sizes does not match",
+        ));
     }
     let (mut dot, mut nx, mut ny) = (0f64, 0f64, 0f64);
     for (p, q) in x.iter().zip(y.iter()) {

@@ -241,7 +241,7 @@ pub(super) fn set_op(
             let a = st
                 .sub_aggs
                 .get_mut(*slot as usize)
-                .ok_or_else(|| Error::new("aggregate state out of range"))?;
+                .ok_or_else(|| Error::internal("aggregate state out of range"))?;
             a.step(*kind, arg.map(|r| &regs[r as usize]))?;
             pc + 1
         }
@@ -249,7 +249,7 @@ pub(super) fn set_op(
             let a = st
                 .sub_aggs
                 .get(*slot as usize)
-                .ok_or_else(|| Error::new("aggregate state out of range"))?;
+                .ok_or_else(|| Error::internal("aggregate state out of range"))?;
             regs[*dst as usize] = a.finish(*kind)?;
             pc + 1
         }
@@ -310,13 +310,17 @@ fn body_op(
             let n = st.width.unwrap_or(row.len());
             let image = regs
                 .get(s..s + n)
-                .ok_or_else(|| Error::new("stage_update: register range out of bounds"))?;
+                .ok_or_else(|| Error::internal("stage_update: register range out of bounds"))?;
             amelie_storage::check_values(image)?;
             st.staged_keys.extend_from_slice(key);
             st.staged
                 .push((st.staged_keys.len(), Some(Row::encode(image))));
         }
-        other => return Err(Error::new(format!("unexpected op in scan body: {other}"))),
+        other => {
+            return Err(Error::internal(format!(
+                "unexpected op in scan body: {other}"
+            )))
+        }
     }
     Ok(())
 }

@@ -51,7 +51,7 @@ impl Iterator for Input<'_> {
 
 /// The error of a duplicate in a unique index.
 pub(super) fn unique_violation(name: &str) -> Error {
-    Error::new(format!("index '{name}': unique key constraint violation"))
+    Error::constraint(format!("index '{name}': unique key constraint violation"))
 }
 
 /// An upsert's handling of a row whose primary key is present.
@@ -80,7 +80,7 @@ impl Upserting<'_> {
     ) -> Result<Option<Row>> {
         match self.mode {
             Conflict::Primary => Err(unique_violation("primary")),
-            Conflict::Error => Err(Error::new("unique key constraint violation")),
+            Conflict::Error => Err(Error::constraint("unique key constraint violation")),
             Conflict::Nothing => {
                 if self.keep {
                     st.applied.push(existing.clone());
@@ -104,7 +104,7 @@ impl Upserting<'_> {
                 };
                 st.staged.clear();
                 if !image.cmp_key(self.key_cols, key).is_eq() {
-                    return Err(Error::new("primary key columns cannot be updated"));
+                    return Err(Error::constraint("primary key columns cannot be updated"));
                 }
                 Ok(Some(image))
             }

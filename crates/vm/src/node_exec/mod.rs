@@ -199,7 +199,9 @@ pub fn run_node(
                         Some(row) => {
                             part.row_key(&row, &mut key);
                             if key.as_slice() != k {
-                                return Err(Error::new("primary key columns cannot be updated"));
+                                return Err(Error::constraint(
+                                    "primary key columns cannot be updated",
+                                ));
                             }
                             if ctx.logged {
                                 ctx.changes.put(part.id, &row);
@@ -377,7 +379,7 @@ pub fn run_node(
             }
             Op::Ret => break,
             other => {
-                return Err(Error::new(format!(
+                return Err(Error::internal(format!(
                     "unexpected op in node section: {other}"
                 )))
             }
