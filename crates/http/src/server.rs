@@ -677,7 +677,7 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
                 Some(Ok(Some(body))) => reply::ok(body),
                 Some(Ok(None)) => reply::no_content(),
                 Some(Err(e)) => {
-                    tracing::debug!(id = ctx.id, error = e.msg(), "request error");
+                    tracing::debug!(id = ctx.id, error = e.msg(), kind = ?e.kind(), "request error");
                     reply::error(e.msg())
                 }
                 None => {
@@ -712,7 +712,7 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
             match CatchUnwind(run).await {
                 Some(Ok(())) => reply::no_content(),
                 Some(Err(e)) => {
-                    tracing::debug!(id = ctx.id, error = e.msg(), "import error");
+                    tracing::debug!(id = ctx.id, error = e.msg(), kind = ?e.kind(), "import error");
                     reply::error(e.msg())
                 }
                 None => {
