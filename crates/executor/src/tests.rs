@@ -102,3 +102,39 @@ fn session_timezone_and_system_values() {
     drop(exec);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Errors that reach a client carry a kind, whichever crate made them (the text is the
+/// transcripts' business).
+#[test]
+fn error_kinds_through_the_executor() {
+    use amelie_common::ErrorKind;
+    let d = dir("kinds");
+    let exec = open(&d);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut session = SessionCtx::default();
+    let mut run = |sql: &str| rt.block_on(exec.execute_session(sql, &mut session));
+    run("create node").unwrap();
+    run("create table t (id int primary key, v int not null)").unwrap();
+    run("insert into t values (1, 1)").unwrap();
+    let mut kind = |sql: &str| run(sql).expect_err(sql).kind();
+    assert_eq!(kind("selec 1"), ErrorKind::Syntax);
+    assert_eq!(kind("select * from nope"), ErrorKind::NotFound);
+    assert_eq!(kind("drop table nope"), ErrorKind::NotFound);
+    assert_eq!(
+        kind("create table t (id int primary key)"),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(kind("insert into t values (1, 2)"), ErrorKind::Constraint);
+    assert_eq!(
+        kind("insert into t values (2, null)"),
+        ErrorKind::Constraint
+    );
+    assert_eq!(kind("select 1 / 0"), ErrorKind::Type);
+    assert_eq!(kind("set timezone to 'Nowhere/Else'"), ErrorKind::NotFound);
+    assert_eq!(kind("set timezone to 1"), ErrorKind::Type);
+    drop(exec);
+    let _ = std::fs::remove_dir_all(&d);
+}
