@@ -53,8 +53,15 @@ pub enum ErrorKind {
 /// A user-facing error message: the text is exactly what the client receives in
 /// `{"msg": ...}`, and [`Error::kind`] classifies it. Crates with errors of their own (the
 /// WAL's `WalError`, the system crate's `OptionError`) convert into it at their boundary.
+///
+/// The message and kind sit behind one pointer, so an `Error` is one word and a
+/// `Result<T>` is no bigger than it must be: results are returned per row on the hot paths,
+/// and errors are rare.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Error(Box<Inner>);
+
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Error {
+struct Inner {
     msg: String,
     #[serde(default)]
     kind: ErrorKind,
@@ -63,18 +70,15 @@ pub struct Error {
 impl Error {
     /// An error of kind [`ErrorKind::Other`].
     pub fn new(msg: impl Into<String>) -> Self {
-        Error {
-            msg: msg.into(),
-            kind: ErrorKind::Other,
-        }
+        Self::with_kind(ErrorKind::Other, msg)
     }
 
     /// An error of the given kind.
     pub fn with_kind(kind: ErrorKind, msg: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             msg: msg.into(),
             kind,
-        }
+        }))
     }
 
     /// An error of kind [`ErrorKind::Syntax`].
@@ -134,22 +138,31 @@ impl Error {
 
     /// The same text with another kind (for a generic error a caller knows more about).
     pub fn into_kind(mut self, kind: ErrorKind) -> Self {
-        self.kind = kind;
+        self.0.kind = kind;
         self
     }
 
     pub fn msg(&self) -> &str {
-        &self.msg
+        &self.0.msg
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("msg", &self.0.msg)
+            .field("kind", &self.0.kind)
+            .finish()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.msg)
+        f.write_str(&self.0.msg)
     }
 }
 
@@ -255,6 +268,23 @@ mod tests {
         assert_eq!(
             Error::new("m").into_kind(ErrorKind::Io).kind(),
             ErrorKind::Io
+        );
+    }
+
+    #[test]
+    fn an_error_is_one_word() {
+        // results travel per row on the hot paths: an error must not make them bigger
+        assert_eq!(
+            std::mem::size_of::<super::Error>(),
+            std::mem::size_of::<usize>()
+        );
+        assert_eq!(
+            std::mem::size_of::<super::Result<()>>(),
+            std::mem::size_of::<usize>()
+        );
+        assert_eq!(
+            std::mem::size_of::<super::Result<crate::Value>>(),
+            std::mem::size_of::<crate::Value>()
         );
     }
 
