@@ -144,6 +144,22 @@ impl Builder {
         self.code(sec).len()
     }
 
+    /// Copies the values of `regs` into fresh consecutive registers (at least one is
+    /// allocated) and returns the first: the operand layout of calls, rows and lists.
+    pub fn consecutive(&mut self, sec: Sec, regs: &[Reg]) -> Reg {
+        let start = self.regs(sec, (regs.len() as u16).max(1));
+        for (i, r) in regs.iter().enumerate() {
+            self.emit(
+                sec,
+                Op::Move {
+                    dst: start + i as Reg,
+                    src: *r,
+                },
+            );
+        }
+        start
+    }
+
     /// Allocates `n` consecutive registers.
     pub fn regs(&mut self, sec: Sec, n: u16) -> Reg {
         let counter = match sec {

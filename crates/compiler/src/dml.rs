@@ -89,16 +89,7 @@ fn emit_returning(b: &mut Builder, exprs: &[Expr], scope: &Scope) -> Result<()> 
         .map(|e| expr(b, Sec::Node, e, scope))
         .collect::<Result<_>>()?;
     let n = regs.len() as u16;
-    let start = b.regs(Sec::Node, n);
-    for (i, r) in regs.iter().enumerate() {
-        b.emit(
-            Sec::Node,
-            Op::Move {
-                dst: start + i as Reg,
-                src: *r,
-            },
-        );
-    }
+    let start = b.consecutive(Sec::Node, &regs);
     b.emit(Sec::Node, Op::Emit { start, n });
     let end = b.pc(Sec::Node) as u32;
     if let Some(Op::ReturnRows { end: e }) = b.p.node.get_mut(at) {

@@ -568,16 +568,7 @@ fn in_list(b: &mut Builder, sec: Sec, inner: &Expr, list: &[Expr], scope: &Scope
     }
     let mut parts = Vec::new();
     let n = values.len() as u16;
-    let start = b.regs(sec, n.max(1));
-    for (i, r) in values.iter().enumerate() {
-        b.emit(
-            sec,
-            Op::Move {
-                dst: start + i as Reg,
-                src: *r,
-            },
-        );
-    }
+    let start = b.consecutive(sec, &values);
     let dst = b.regs(sec, 1);
     b.emit(sec, Op::InList { dst, a, start, n });
     parts.push(dst);
@@ -601,16 +592,7 @@ fn in_list(b: &mut Builder, sec: Sec, inner: &Expr, list: &[Expr], scope: &Scope
     // combine the partial results: true if any is true, else null if any is null
     let t = b.load_const(sec, Value::Bool(true));
     let n = parts.len() as u16;
-    let start = b.regs(sec, n);
-    for (i, r) in parts.iter().enumerate() {
-        b.emit(
-            sec,
-            Op::Move {
-                dst: start + i as Reg,
-                src: *r,
-            },
-        );
-    }
+    let start = b.consecutive(sec, &parts);
     let dst = b.regs(sec, 1);
     b.emit(
         sec,
@@ -626,16 +608,7 @@ fn in_list(b: &mut Builder, sec: Sec, inner: &Expr, list: &[Expr], scope: &Scope
 
 /// Emits a call of the builtin `name` over the registers `regs` (copied to consecutive ones).
 pub fn call_func(b: &mut Builder, sec: Sec, f: FuncId, regs: &[Reg]) -> Reg {
-    let start = b.regs(sec, regs.len().max(1) as u16);
-    for (i, r) in regs.iter().enumerate() {
-        b.emit(
-            sec,
-            Op::Move {
-                dst: start + i as Reg,
-                src: *r,
-            },
-        );
-    }
+    let start = b.consecutive(sec, regs);
     let dst = b.regs(sec, 1);
     b.emit(
         sec,

@@ -40,16 +40,7 @@ pub(super) fn add_row(b: &mut Builder, stmt: u16, exprs: &[&Expr], scope: &Scope
         .map(|e| expr(b, Sec::Coordinator, e, scope))
         .collect::<Result<_>>()?;
     let n = regs.len() as u16;
-    let start = b.regs(Sec::Coordinator, n.max(1));
-    for (i, r) in regs.iter().enumerate() {
-        b.emit(
-            Sec::Coordinator,
-            Op::Move {
-                dst: start + i as Reg,
-                src: *r,
-            },
-        );
-    }
+    let start = b.consecutive(Sec::Coordinator, &regs);
     b.emit(Sec::Coordinator, Op::SetAdd { stmt, start, n });
     Ok(())
 }

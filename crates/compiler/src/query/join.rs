@@ -414,16 +414,7 @@ impl NodeJoin<'_> {
             .map(|e| expr(b, Sec::Node, e, scope))
             .collect::<Result<_>>()?;
         let width = regs.len() as u16;
-        let start = b.regs(Sec::Node, width.max(1));
-        for (i, r) in regs.iter().enumerate() {
-            b.emit(
-                Sec::Node,
-                Op::Move {
-                    dst: start + i as Reg,
-                    src: *r,
-                },
-            );
-        }
+        let start = b.consecutive(Sec::Node, &regs);
         b.emit(Sec::Node, Op::Emit { start, n: width });
         // columns of the combined table: the scanned row, or a row of an enclosing set loop
         let nloops = (self.sources.len() - 1) as u16;

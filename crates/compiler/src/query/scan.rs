@@ -160,16 +160,7 @@ pub(super) fn rows(b: &mut Builder, q: &Query) -> Result<u16> {
         .map(|e| expr(b, Sec::Node, e, &scope))
         .collect::<Result<_>>()?;
     let width = regs.len() as u16;
-    let start = b.regs(Sec::Node, width);
-    for (i, r) in regs.iter().enumerate() {
-        b.emit(
-            Sec::Node,
-            Op::Move {
-                dst: start + i as Reg,
-                src: *r,
-            },
-        );
-    }
+    let start = b.consecutive(Sec::Node, &regs);
     b.emit(Sec::Node, Op::Emit { start, n: width });
     close_scan(b, scan);
     node_finish(b, s, n, &order_cols)?;
@@ -362,16 +353,7 @@ pub(super) fn fetch_with(
         .map(|e| expr(b, Sec::Node, e, scope))
         .collect::<Result<_>>()?;
     let n = regs.len() as u16;
-    let start = b.regs(Sec::Node, n.max(1));
-    for (i, r) in regs.iter().enumerate() {
-        b.emit(
-            Sec::Node,
-            Op::Move {
-                dst: start + i as Reg,
-                src: *r,
-            },
-        );
-    }
+    let start = b.consecutive(Sec::Node, &regs);
     b.emit(Sec::Node, Op::Emit { start, n });
     close_scan(b, scan);
     if let Some(op) = post {
