@@ -92,6 +92,11 @@ impl RawConn {
 
 /// Sends `bytes` on a new connection to `addr`, half-closes it and reads until the peer closes
 /// or `timeout` passes. A failed write is not an error: the peer may close early on purpose.
+///
+/// Meant for malformed input, which the server answers as soon as it reads it. A client that
+/// half-closes has gone away as far as the server is concerned, so a *valid* request sent this
+/// way may be dropped without a reply: for those, read the reply before half-closing
+/// ([`RawConn::read`] with [`Wait::quiet`]).
 pub fn exchange(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> io::Result<Drained> {
     let mut c = RawConn::connect(addr)?;
     let _ = c.send(bytes);
