@@ -44,6 +44,23 @@ impl Executor {
         self.ddl(DdlOp::CreateNode(Node { uuid })).await
     }
 
+    /// Bootstraps a new repository: creates its compute nodes without logging them, sets the
+    /// LSN to 1 and writes checkpoint 1, which holds the node definitions. A fresh repository
+    /// is checkpoint 1 at LSN 1 whatever the number of nodes, as in Amelie.
+    pub async fn bootstrap(&self, uuids: Vec<String>) -> Result<()> {
+        {
+            let _exclusive = self.control.write().await;
+            if self.lsn() != 0 {
+                return Err(Error::internal("bootstrap: the repository is not empty"));
+            }
+            for uuid in uuids {
+                self.apply_ddl(&DdlOp::CreateNode(Node { uuid }))?;
+            }
+            self.lsn.store(1, Ordering::Release);
+        }
+        self.checkpoint(None).await
+    }
+
     /// Applies a DDL operation (no WAL): the new catalog snapshot, and its node side. The one
     /// place a `DdlOp` takes effect, at run time ([`Executor::ddl`]) and in recovery.
     pub(crate) fn apply_ddl(&self, op: &DdlOp) -> Result<()> {

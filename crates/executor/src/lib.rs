@@ -22,7 +22,7 @@ mod route;
 mod run;
 pub mod wal_body;
 
-pub use admin::ConfigSource;
+pub use admin::{ConfigSource, EngineState};
 pub use cache::CacheStats;
 pub use recovery::RecoveryReport;
 

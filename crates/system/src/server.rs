@@ -51,15 +51,15 @@ impl amelie_executor::ConfigSource for ConfigState {
         )
     }
 
-    fn show_all(&self, lsn: u64, psn: u64) -> Vec<(String, amelie_common::Json)> {
+    fn show_all(&self, state: amelie_executor::EngineState) -> Vec<(String, amelie_common::Json)> {
         let config = self.config.lock();
         let rt = crate::config::RuntimeVars {
             directory: self.directory.clone(),
             timezone: config.timezone_default.clone(),
-            checkpoint: 1,
+            checkpoint: state.checkpoint,
             read_only: false,
-            lsn,
-            psn,
+            lsn: state.lsn,
+            psn: state.psn,
         };
         config
             .show_all_with(&rt)
@@ -333,14 +333,11 @@ pub fn run_until(
         seconds = format_args!("{:.3}", started.elapsed().as_secs_f64()),
         "recovery: done"
     );
-    if report.records == 0 && exec.catalog().nodes.is_empty() {
-        for _ in 0..config.backends {
-            let uuid = uuid_v4();
-            rt.block_on(exec.create_node(uuid))?;
-        }
+    if report.checkpoint.lsn == 0 && report.records == 0 && exec.catalog().nodes.is_empty() {
+        // checkpoint 1 at LSN 1 holds the node definitions: they consume no LSN
+        let uuids = (0..config.backends).map(|_| uuid_v4()).collect();
+        rt.block_on(exec.bootstrap(uuids))?;
         tracing::info!(nodes = config.backends, "bootstrap: created compute nodes");
-        // the first checkpoint makes the node definitions durable on their own
-        rt.block_on(exec.checkpoint(None))?;
     }
     exec.reset_wal_counters();
     let mut http = ServerConfig::new(listen_addrs(&config)?);

@@ -20,11 +20,22 @@ pub struct User {
     pub secret: String,
 }
 
+/// The state variables of `SHOW ALL` that the engine owns.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineState {
+    /// Last committed LSN.
+    pub lsn: u64,
+    /// Last partition id handed out.
+    pub psn: u64,
+    /// LSN of the last checkpoint.
+    pub checkpoint: u64,
+}
+
 /// Server configuration as the executor sees it (filled by the server crate).
 pub trait ConfigSource: Send + Sync {
-    /// The `SHOW ALL` / `system.config()` listing, in order.
-    /// `psn` is the last partition id handed out.
-    fn show_all(&self, lsn: u64, psn: u64) -> Vec<(String, Json)>;
+    /// The `SHOW ALL` / `system.config()` listing, in order, with the engine's own state
+    /// variables taken from `state`.
+    fn show_all(&self, state: EngineState) -> Vec<(String, Json)>;
     /// Validates and applies `SET name TO value` for a server-wide variable. `Ok(false)`: the
     /// executor handles it itself (it was only validated).
     fn set(&self, name: &str, value: &Value) -> Result<()>;

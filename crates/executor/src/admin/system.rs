@@ -114,7 +114,11 @@ impl SystemSnapshot {
     pub fn config_json(&self) -> Json {
         match &self.config {
             Some(c) => {
-                Json::Object(c.show_all(self.lsn, self.catalog.next_partition_id.saturating_sub(1)))
+                Json::Object(c.show_all(super::EngineState {
+                    lsn: self.lsn,
+                    psn: self.catalog.next_partition_id.saturating_sub(1),
+                    checkpoint: self.wal.checkpoint,
+                }))
             }
             None => Json::Object(Vec::new()),
         }
@@ -128,7 +132,7 @@ impl SystemSnapshot {
                 self.config
                     .as_ref()
                     .and_then(|c| {
-                        c.show_all(0, 0)
+                        c.show_all(Default::default())
                             .into_iter()
                             .find(|(k, _)| k == "uuid")
                             .map(|(_, v)| v)
@@ -139,7 +143,7 @@ impl SystemSnapshot {
             (
                 "frontends",
                 Json::Int(match &self.config {
-                    Some(cfg) => super::nodes::frontends_of(&cfg.show_all(0, 0)),
+                    Some(cfg) => super::nodes::frontends_of(&cfg.show_all(Default::default())),
                     None => 1,
                 }),
             ),
