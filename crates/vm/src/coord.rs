@@ -403,18 +403,10 @@ impl<'p> Coordinator<'p> {
                     limit,
                     offset,
                 } => {
+                    // (LIMIT is checked before OFFSET, as Amelie does)
+                    let limit = limit_value(limit.map(|r| &self.regs[r as usize]), "LIMIT")?;
+                    let offset = limit_value(offset.map(|r| &self.regs[r as usize]), "OFFSET")?;
                     let set = &mut self.sets[*stmt as usize];
-                    let int = |r: Option<u16>, what: &str| -> Result<Option<usize>> {
-                        match r.map(|r| &self.regs[r as usize]) {
-                            None | Some(Value::Null) => Ok(None),
-                            Some(Value::Int(i)) => Ok(Some((*i).max(0) as usize)),
-                            Some(_) => {
-                                Err(Error::type_error(format!("{what}: integer type expected")))
-                            }
-                        }
-                    };
-                    let offset = int(*offset, "OFFSET")?;
-                    let limit = int(*limit, "LIMIT")?;
                     if let Some(off) = offset {
                         set.drain(..off.min(set.len()));
                     }
@@ -538,6 +530,19 @@ pub fn group_rows(
         .collect()
 }
 
+/// The value of a LIMIT or OFFSET register (`what` names the clause): None when the clause is
+/// absent. It must be a non-negative integer: anything else, NULL included, is an error.
+pub(crate) fn limit_value(v: Option<&Value>, what: &str) -> Result<Option<usize>> {
+    match v {
+        None => Ok(None),
+        Some(Value::Int(i)) if *i < 0 => Err(Error::type_error(format!(
+            "{what}: positive integer value expected"
+        ))),
+        Some(Value::Int(i)) => Ok(Some(usize::try_from(*i).unwrap_or(usize::MAX))),
+        Some(_) => Err(Error::type_error(format!("{what}: integer type expected"))),
+    }
+}
+
 /// A JSON array element as a value (scalars map to their SQL type, containers stay json).
 pub fn json_value(j: &Json) -> Value {
     match j {
@@ -646,6 +651,34 @@ mod tests {
             Value::Bool(false)
         );
         assert!(any_all_array(BinOp::Eq, false, &one, &Value::Int(1)).is_err());
+    }
+
+    #[test]
+    fn limit_values_are_non_negative_integers() {
+        let msg = |v: Value, what| limit_value(Some(&v), what).unwrap_err().msg().to_string();
+        assert_eq!(limit_value(None, "LIMIT").unwrap(), None);
+        assert_eq!(limit_value(Some(&Value::Int(0)), "LIMIT").unwrap(), Some(0));
+        assert_eq!(
+            limit_value(Some(&Value::Int(7)), "OFFSET").unwrap(),
+            Some(7)
+        );
+        assert_eq!(
+            msg(Value::Int(-1), "LIMIT"),
+            "LIMIT: positive integer value expected"
+        );
+        assert_eq!(
+            msg(Value::Int(i64::MIN), "OFFSET"),
+            "OFFSET: positive integer value expected"
+        );
+        assert_eq!(msg(Value::Null, "LIMIT"), "LIMIT: integer type expected");
+        assert_eq!(
+            msg(Value::Double(1.0), "OFFSET"),
+            "OFFSET: integer type expected"
+        );
+        assert_eq!(
+            msg(Value::Str("1".into()), "LIMIT"),
+            "LIMIT: integer type expected"
+        );
     }
 
     #[test]

@@ -253,7 +253,8 @@ pub enum Op {
         stmt: u16,
         keys: Vec<(u16, bool)>,
     },
-    /// Apply OFFSET/LIMIT registers (None: absent) to the set.
+    /// Apply OFFSET/LIMIT registers (None: absent) to the set; each must hold a non-negative
+    /// integer (`LIMIT: integer type expected`, `LIMIT: positive integer value expected`).
     Limit {
         stmt: u16,
         limit: Option<Reg>,
@@ -397,7 +398,8 @@ pub enum Op {
         keys: Vec<(u16, bool)>,
     },
     /// Node: keep only the first `limit + offset` emitted rows (registers; a non-integer or
-    /// null keeps everything, the coordinator's `Limit` reports the error).
+    /// null keeps everything and a negative one nothing: the coordinator's `Limit` reports
+    /// the error).
     NodeTop {
         limit: Reg,
         offset: Option<Reg>,
