@@ -398,10 +398,8 @@ impl Parser {
                         );
                     }
                     stmts.push(self.stmt()?);
-                    if !matches!(
-                        self.peek(),
-                        Tok::Eof | Tok::P(P::Semicolon) | Tok::Word(_, Some(Kw::Commit))
-                    ) {
+                    // a statement ends with `;` or the request (also before COMMIT)
+                    if !matches!(self.peek(), Tok::Eof | Tok::P(P::Semicolon)) {
                         return self.fail("unexpected token at the end of statement");
                     }
                 }

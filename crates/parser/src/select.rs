@@ -230,17 +230,18 @@ impl Parser {
         let format = self.format()?;
         let (from, filter) = self.select_sources()?;
         let mut group_by = Vec::new();
+        let mut having = None;
         if self.accept_kw(Kw::Group) {
             if !self.accept_kw(Kw::By) {
                 return self.fail("GROUP <BY> expected");
             }
             group_by = self.expr_list()?;
+            // HAVING only follows GROUP BY: elsewhere it is left over for the caller to
+            // refuse (`unexpected token at the end of statement`)
+            if self.accept_kw(Kw::Having) {
+                having = Some(self.expr()?);
+            }
         }
-        let having = if self.accept_kw(Kw::Having) {
-            Some(self.expr()?)
-        } else {
-            None
-        };
         let mut order_by = Vec::new();
         if self.accept_kw(Kw::Order) {
             if !self.accept_kw(Kw::By) {

@@ -186,7 +186,7 @@ fn request_framing() {
     assert_eq!(ok("begin commit").stmts.len(), 0);
     assert_eq!(ok("begin; commit").stmts.len(), 0);
     assert_eq!(ok("BEGIN; COMMIT;").stmts.len(), 0);
-    assert_eq!(ok("begin select 1 commit").stmts.len(), 1);
+    assert_eq!(ok("begin select 1; commit").stmts.len(), 1);
     assert_eq!(ok("begin; select 1; select 2; commit;").stmts.len(), 2);
     assert_eq!(ok("select 1; select 2;").stmts.len(), 2);
     assert_eq!(ok("select 1;;select 2").stmts.len(), 2);
@@ -211,6 +211,15 @@ fn request_framing() {
     assert_eq!(
         err("begin; commit; select 1"),
         "unexpected statement after COMMIT"
+    );
+    // a statement ends with `;` or the end of the request, also before COMMIT
+    assert_eq!(
+        err("begin select 1 commit"),
+        "unexpected token at the end of statement"
+    );
+    assert_eq!(
+        err("begin; select 1 commit;"),
+        "unexpected token at the end of statement"
     );
     assert_eq!(err("explain"), "EXPLAIN without command");
     assert_eq!(err("explain ;"), "EXPLAIN without command");
@@ -698,6 +707,19 @@ fn operator_errors() {
         ("select `a`", "bad expression"),
         ("select 1 /* comment */", "bad expression"),
         ("select é", "bad expression"),
+        // HAVING only after GROUP BY
+        (
+            "select count(*) from t having count(*) > 0",
+            "unexpected token at the end of statement",
+        ),
+        (
+            "select 1 having 1 > 0",
+            "unexpected token at the end of statement",
+        ),
+        (
+            "select a from t group by a order by a having count(*) > 0",
+            "unexpected token at the end of statement",
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(err(sql), want, "{sql}");
