@@ -25,7 +25,7 @@ impl Scope<'_> {
         if let (Some(t), [q, c, rest @ ..]) = (self.table, parts) {
             let own = self.alias.unwrap_or(&t.name);
             if q == own || *q == t.name {
-                if let Some(col) = t.column(c) {
+                if let Some(col) = unique_column(t, own, c)? {
                     return Ok((col, rest));
                 }
                 return Err(Error::not_found(format!(
@@ -33,7 +33,7 @@ impl Scope<'_> {
                     parts.join(".")
                 )));
             }
-            if let Some(col) = t.column(q) {
+            if let Some(col) = unique_column(t, own, q)? {
                 return Ok((col, &parts[1..]));
             }
         }
@@ -52,9 +52,25 @@ impl Scope<'_> {
             [q, _] => return Err(Error::not_found(format!("<{q}> target not found"))),
             _ => return Err(Error::not_found(format!("<{full}> column not found"))),
         };
-        t.column(col)
+        unique_column(t, self.alias.unwrap_or(&t.name), col)?
             .ok_or_else(|| Error::not_found(format!("<{full}> column not found")))
     }
+}
+
+/// The ordinal of column `name` of `t` (None when it has none), refusing a name two columns
+/// share: the rows of a statement set (a CTE or FROM subquery whose select list repeats a
+/// name) cannot say which one is meant: `<target.name> column name is ambiguous`, with the
+/// target as the query names it. Catalog tables never repeat a name.
+pub(crate) fn unique_column(t: &Table, target: &str, name: &str) -> Result<Option<usize>> {
+    let Some(col) = t.column(name) else {
+        return Ok(None);
+    };
+    if t.id == PSEUDO_TABLE_ID && t.columns[col + 1..].iter().any(|c| c.name == name) {
+        return Err(Error::not_found(format!(
+            "<{target}.{name}> column name is ambiguous"
+        )));
+    }
+    Ok(Some(col))
 }
 
 /// The id of the pseudo tables describing statement sets (FROM subqueries, CTEs, function

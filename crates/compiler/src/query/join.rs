@@ -11,7 +11,7 @@ use super::emit::{add_row, close_loop, finish_set, new_stmt, open_loop};
 use super::plan::{item_name, order_keys, resolve_table, set_table, Cx, OUTER};
 use super::scan::{fetch_all, node_finish};
 use crate::builder::{Builder, Sec};
-use crate::expr::{expr, Scope};
+use crate::expr::{expr, unique_column, Scope};
 use amelie_catalog::Table;
 use amelie_common::{Error, Result};
 use amelie_parser::{Expr, Select, SelectItem};
@@ -119,15 +119,24 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
             origin.push((i, j as u16));
         }
     }
-    let resolve = |parts: &[String]| -> Option<Vec<String>> {
+    // `q.col[.path]` naming a source: its pseudo column; the column must be one of that
+    // source's, and only one
+    let resolve = |parts: &[String]| -> Result<Option<Vec<String>>> {
         if parts.len() >= 2 {
             if let Some(i) = sources.iter().position(|(_, q, _)| *q == parts[0]) {
+                let (t, q, _) = &sources[i];
+                if unique_column(t, q, &parts[1])?.is_none() {
+                    return Err(Error::not_found(format!(
+                        "<{q}.{}> column not found",
+                        parts[1]
+                    )));
+                }
                 let mut p = vec![pseudo(i, &parts[1])];
                 p.extend(parts[2..].iter().cloned());
-                return Some(p);
+                return Ok(Some(p));
             }
         }
-        None
+        Ok(None)
     };
     // column references in joins must name their target
     let unqualified = |parts: &[String]| -> Option<String> {
@@ -140,13 +149,24 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
             .any(|(t, _, _)| t.column(first).is_some())
             .then(|| first.clone())
     };
-    let mut bad: Option<String> = None;
+    // the first naming error, reported once every expression has been looked at
+    let mut bad: Option<Error> = None;
     let mut fix = |e: &mut Expr| {
         if let Expr::Name(parts) = e {
-            if let Some(p) = resolve(parts) {
-                *parts = p;
-            } else if let Some(c) = unqualified(parts) {
-                bad.get_or_insert(c);
+            match resolve(parts) {
+                Ok(Some(p)) => *parts = p,
+                Ok(None) => {
+                    if let Some(c) = unqualified(parts) {
+                        bad.get_or_insert_with(|| {
+                            Error::unsupported(format!(
+                                "<{c}> column requires explicit target name"
+                            ))
+                        });
+                    }
+                }
+                Err(e) => {
+                    bad.get_or_insert(e);
+                }
             }
         }
     };
@@ -163,11 +183,12 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
                     ),
                     _ => None,
                 };
-                for (i, (t, _, _)) in sources.iter().enumerate() {
+                for (i, (t, q, _)) in sources.iter().enumerate() {
                     if only.is_some_and(|o| o != i) {
                         continue;
                     }
                     for c in &t.columns {
+                        unique_column(t, q, &c.name)?;
                         items.push((Expr::Name(vec![pseudo(i, &c.name)]), c.name.clone()));
                     }
                 }
@@ -195,10 +216,8 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
     if let Some(h) = &mut order.having {
         h.for_each_mut(&mut fix);
     }
-    if let Some(c) = bad {
-        return Err(Error::unsupported(format!(
-            "<{c}> column requires explicit target name"
-        )));
+    if let Some(e) = bad {
+        return Err(e);
     }
     Ok(Join {
         sources,

@@ -94,8 +94,8 @@ pub(crate) enum Source<'a> {
 pub(crate) enum Shape {
     /// One output row per source row (per joined tuple).
     Rows,
-    /// Aggregates without GROUP BY over a table (no subqueries): partial states per node,
-    /// merged in the coordinator.
+    /// Aggregates without GROUP BY or ORDER BY over a table (no subqueries): partial states
+    /// per node, merged in the coordinator.
     Aggregate,
     /// GROUP BY / HAVING, or aggregates over any other source: one output row per group.
     Grouped,
@@ -234,8 +234,12 @@ pub(crate) fn plan<'a>(
         rows_or_groups(&s)
     } else if !s.group_by.is_empty() || s.having.is_some() {
         Shape::Grouped
-    } else if has_item_aggs(&s) {
+    } else if has_item_aggs(&s) && s.order_by.is_empty() {
         Shape::Aggregate
+    } else if has_aggs(&s) {
+        // an aggregate in ORDER BY also makes the query one group; its ORDER BY keys are
+        // evaluated over that group
+        Shape::Grouped
     } else {
         Shape::Rows
     };

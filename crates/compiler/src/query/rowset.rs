@@ -26,7 +26,11 @@ pub(super) fn const_select(
     let scope = outer.copied().unwrap_or_default();
     let items = expand_items(s, scope.table, scope.alias)?;
     let mut aggs = Vec::new();
-    for (e, _) in &items {
+    for e in items
+        .iter()
+        .map(|(e, _)| e)
+        .chain(s.order_by.iter().map(|o| &o.expr))
+    {
         collect_aggs(e, &mut aggs);
     }
     if !aggs.is_empty() || !s.group_by.is_empty() || !lambdas(&row_exprs(s)).is_empty() {

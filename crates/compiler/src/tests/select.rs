@@ -350,3 +350,67 @@ fn error_kinds() {
         "<public.nope> relation not found"
     );
 }
+
+#[test]
+fn an_aggregate_in_order_by_groups_the_query() {
+    let c = catalog2();
+    for sql in [
+        "select 1 from t order by count(id)",
+        "select 1 from s order by count(g)",
+        "select count(*) from t order by sum(g)",
+    ] {
+        let p = program(&c, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert!(
+            p.coordinator
+                .iter()
+                .any(|op| matches!(op, Op::GroupAgg { keys: 0, .. })),
+            "{sql}: one group expected"
+        );
+    }
+    assert_eq!(
+        err(&c, "select id from t order by count(id)"),
+        "<t.id> column must appear in the GROUP BY clause or be used in an aggregate function"
+    );
+    assert_eq!(
+        err(&c, "select 1 order by count(*)"),
+        "no targets to use with GROUP BY or aggregates"
+    );
+}
+
+#[test]
+fn names_resolve_to_one_column_of_their_target() {
+    let c = catalog2();
+    assert_eq!(
+        err(&c, "select * from t join s using (zz)"),
+        "<t.zz> column not found"
+    );
+    assert_eq!(
+        err(&c, "select * from t x join s y on x.g = y.zz"),
+        "<y.zz> column not found"
+    );
+    let dup = "with c as (select 1 as a, 2 as a, 3 as b)";
+    for (q, want) in [
+        ("select * from c", Some("<c.a> column name is ambiguous")),
+        ("select a from c", Some("<c.a> column name is ambiguous")),
+        (
+            "select z.a from c z",
+            Some("<z.a> column name is ambiguous"),
+        ),
+        (
+            "select c.a from c join s on true",
+            Some("<c.a> column name is ambiguous"),
+        ),
+        (
+            "select * from c join s on true",
+            Some("<c.a> column name is ambiguous"),
+        ),
+        ("select b from c", None),
+        ("select count(*) from c", None),
+    ] {
+        let sql = format!("{dup} {q}");
+        match want {
+            Some(want) => assert_eq!(err(&c, &sql), want, "{sql}"),
+            None => assert!(program(&c, &sql).is_ok(), "{sql}"),
+        }
+    }
+}
