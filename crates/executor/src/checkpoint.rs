@@ -297,6 +297,7 @@ impl Executor {
                         id,
                         cols: index.keys.clone(),
                         unique: index.unique,
+                        strict: false,
                         done: crossbeam_channel::bounded(1).0,
                     })?;
                 }

@@ -6,7 +6,7 @@
 
 use crate::wal_body::WalBody;
 use crate::Executor;
-use amelie_catalog::{Catalog, DdlOp, Node};
+use amelie_catalog::{Catalog, DdlOp, IndexDef, Node};
 use amelie_common::{Error, Result, Value};
 use amelie_node::{NodeHandle, NodeMsg};
 use std::sync::atomic::Ordering;
@@ -29,14 +29,85 @@ impl Executor {
             c.apply(&op)
         };
         catalog_check?;
+        // an index is built before it is logged: CREATE UNIQUE INDEX over rows that share a
+        // key fails here, and leaves neither an index nor a WAL record behind
+        let built = match &op {
+            DdlOp::CreateIndex {
+                schema,
+                table,
+                index,
+            } => {
+                self.build_index(schema, table, index)?;
+                true
+            }
+            _ => false,
+        };
         let lsn = self.lsn.load(Ordering::Acquire) + 1;
-        self.wal
-            .lock()
-            .write_batch(&[(lsn, 1, &body)])
-            .map_err(Error::from)?;
+        let written = self.wal.lock().write_batch(&[(lsn, 1, &body)]);
+        if let Err(e) = written {
+            if let DdlOp::CreateIndex { schema, table, .. } = &op {
+                self.unbuild_index(schema, table, None)?;
+            }
+            return Err(Error::from(e));
+        }
         self.lsn.store(lsn, Ordering::Release);
         tracing::debug!(lsn, op = ?op, "ddl");
+        if built {
+            let mut new = (*self.catalog()).clone();
+            new.apply(&op)?;
+            *self.catalog.write() = Arc::new(new);
+            return Ok(());
+        }
         self.apply_ddl(&op)
+    }
+
+    /// Builds the secondary index `index` of `schema.table` on every partition, checking a
+    /// unique index against the rows: when one partition holds two rows with the same key,
+    /// the index is taken off the partitions that built it and the answer is `index unique
+    /// constraint violation`.
+    fn build_index(&self, schema: &str, table: &str, index: &IndexDef) -> Result<()> {
+        let catalog = self.catalog();
+        let t = catalog
+            .table(schema, table)
+            .ok_or_else(|| Error::not_found(format!("table '{table}': not exists")))?;
+        let nodes = self.nodes();
+        let node = |uuid: &str| node_of(&nodes, uuid);
+        let built = on_all_partitions(t, &node, |id, done| NodeMsg::CreateSecondary {
+            id,
+            cols: index.keys.clone(),
+            unique: index.unique,
+            strict: true,
+            done,
+        })?;
+        if built.iter().all(|b| *b) {
+            return Ok(());
+        }
+        self.unbuild_index(schema, table, Some(&built))?;
+        Err(Error::constraint("index unique constraint violation"))
+    }
+
+    /// Drops the secondary index [`Executor::build_index`] appended to the partitions of
+    /// `schema.table` (all of them, or those whose entry of `built` is true); the catalog
+    /// does not hold it yet.
+    fn unbuild_index(&self, schema: &str, table: &str, built: Option<&[bool]>) -> Result<()> {
+        let catalog = self.catalog();
+        let Some(t) = catalog.table(schema, table) else {
+            return Ok(());
+        };
+        // the new index comes after the table's existing secondary indexes
+        let index = t.indexes.len().saturating_sub(1);
+        let nodes = self.nodes();
+        for (i, p) in t.partitions.iter().enumerate() {
+            if built.is_some_and(|b| !b.get(i).copied().unwrap_or(false)) {
+                continue;
+            }
+            node_of(&nodes, &p.node)?.call(|done| NodeMsg::DropSecondary {
+                id: p.id,
+                index,
+                done,
+            })?;
+        }
+        Ok(())
     }
 
     /// Creates a compute node (bootstrap; `CREATE NODE` later).
@@ -77,13 +148,7 @@ impl Executor {
     fn apply_nodes(&self, op: &DdlOp, new: &Catalog) -> Result<()> {
         let old = self.catalog();
         let nodes = self.nodes();
-        let node = |uuid: &str| -> Result<Arc<NodeHandle>> {
-            nodes
-                .iter()
-                .find(|n| n.uuid == uuid)
-                .cloned()
-                .ok_or_else(|| Error::not_found(format!("node '{uuid}': not exists")))
-        };
+        let node = |uuid: &str| node_of(&nodes, uuid);
         match op {
             DdlOp::CreateNode(n) => {
                 let handle = Arc::new(NodeHandle::start_with(
@@ -140,6 +205,7 @@ impl Executor {
                                 id: p.id,
                                 cols: x.keys.clone(),
                                 unique: x.unique,
+                                strict: false,
                                 done,
                             })?;
                         }
@@ -152,10 +218,12 @@ impl Executor {
                 index,
             } => {
                 if let Some(t) = new.table(schema, table) {
+                    // (at run time the index was built, and checked, before it was logged)
                     on_all_partitions(t, &node, |id, done| NodeMsg::CreateSecondary {
                         id,
                         cols: index.keys.clone(),
                         unique: index.unique,
+                        strict: false,
                         done,
                     })?;
                 }
@@ -237,22 +305,35 @@ impl Executor {
     }
 }
 
+/// The running node `uuid`.
+fn node_of(nodes: &[Arc<NodeHandle>], uuid: &str) -> Result<Arc<NodeHandle>> {
+    nodes
+        .iter()
+        .find(|n| n.uuid == uuid)
+        .cloned()
+        .ok_or_else(|| Error::not_found(format!("node '{uuid}': not exists")))
+}
+
 /// Sends one message per partition of `t` to the node owning it, all before waiting for any
 /// answer, so every node rebuilds its partition (CREATE INDEX, ADD/DROP COLUMN) in parallel.
-fn on_all_partitions(
+/// The answers come back in the order of `t.partitions`.
+fn on_all_partitions<T>(
     t: &amelie_catalog::Table,
     node: &dyn Fn(&str) -> Result<Arc<amelie_node::NodeHandle>>,
-    make: impl Fn(u64, crossbeam_channel::Sender<()>) -> amelie_node::NodeMsg,
-) -> Result<()> {
+    make: impl Fn(u64, crossbeam_channel::Sender<T>) -> amelie_node::NodeMsg,
+) -> Result<Vec<T>> {
     let mut waits = Vec::with_capacity(t.partitions.len());
     for p in &t.partitions {
         let (done, wait) = crossbeam_channel::bounded(1);
         node(&p.node)?.send(make(p.id, done))?;
         waits.push(wait);
     }
+    let mut out = Vec::with_capacity(waits.len());
     for w in waits {
-        w.recv()
-            .map_err(|_| amelie_common::Error::new("compute node is not running"))?;
+        out.push(
+            w.recv()
+                .map_err(|_| amelie_common::Error::new("compute node is not running"))?,
+        );
     }
-    Ok(())
+    Ok(out)
 }

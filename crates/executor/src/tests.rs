@@ -90,7 +90,7 @@ fn session_timezone_and_system_values() {
     );
     assert_eq!(
         run("set timezone to 1").unwrap_err().msg(),
-        "string value expected"
+        "SET 'timezone': string value expected"
     );
     assert_eq!(run("show timezone").unwrap().unwrap(), r#"["Asia/Tokyo"]"#);
     assert_eq!(session.timezone.as_deref(), Some("Asia/Tokyo"));
@@ -135,6 +135,83 @@ fn error_kinds_through_the_executor() {
     assert_eq!(kind("select 1 / 0"), ErrorKind::Type);
     assert_eq!(kind("set timezone to 'Nowhere/Else'"), ErrorKind::NotFound);
     assert_eq!(kind("set timezone to 1"), ErrorKind::Type);
+    drop(exec);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A unique index that one partition cannot build is taken off the partitions that built
+/// it: the catalog and every partition keep agreeing on which secondary index is which, so a
+/// later unique index checks its own keys (the statement refuses UNIQUE on distributed tables;
+/// the operation itself is run here to have several partitions).
+#[test]
+fn a_failed_unique_index_leaves_no_partition_behind() {
+    use amelie_catalog::{DdlOp, IndexDef};
+    use amelie_common::{IndexKind, Value};
+    let d = dir("unique-build");
+    let exec = open(&d);
+    for _ in 0..3 {
+        run(&exec, "create node");
+    }
+    run(&exec, "create table t (id int primary key, a int, b int)");
+    let catalog = exec.catalog();
+    let t = catalog.table("public", "t").unwrap();
+    let part = |id: i64| t.partition_for_slot(amelie_common::murmur::key_slot([&Value::Int(id)]));
+    // two keys of one partition share `a`; the other partitions have rows with distinct `a`
+    let first = 1;
+    let twin = (2..1000).find(|&id| part(id) == part(first)).unwrap();
+    let others: Vec<i64> = (2..1000)
+        .filter(|&id| part(id) != part(first))
+        .take(4)
+        .collect();
+    assert!(others.iter().any(|&id| part(id) != part(others[0])));
+    let mut values = vec![
+        format!("({first}, 7, {first})"),
+        format!("({twin}, 7, {twin})"),
+    ];
+    values.extend(others.iter().map(|id| format!("({id}, {id}, {id})")));
+    run(
+        &exec,
+        &format!("insert into t values {}", values.join(", ")),
+    );
+    let unique = |name: &str, col: usize| DdlOp::CreateIndex {
+        schema: "public".into(),
+        table: "t".into(),
+        index: IndexDef {
+            name: name.into(),
+            kind: IndexKind::Tree,
+            keys: vec![col],
+            unique: true,
+            primary: false,
+        },
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lsn = exec.lsn();
+    let e = rt.block_on(exec.ddl(unique("ia", 1))).unwrap_err();
+    assert_eq!(e.msg(), "index unique constraint violation");
+    assert_eq!(e.kind(), amelie_common::ErrorKind::Constraint);
+    assert_eq!(exec.lsn(), lsn, "nothing is logged");
+    assert_eq!(
+        exec.catalog().table("public", "t").unwrap().indexes.len(),
+        1
+    );
+    // the next unique index is the first secondary index of every partition
+    rt.block_on(exec.ddl(unique("ib", 2))).unwrap();
+    // in a partition that had built `ia`: a taken `a` is fine, a taken `b` is not
+    let id = others[0];
+    let mut fresh = (5000..10000).filter(|&n| part(n) == part(id));
+    let (n, m) = (fresh.next().unwrap(), fresh.next().unwrap());
+    run(&exec, &format!("insert into t values ({n}, {id}, {n})"));
+    let mut session = SessionCtx::default();
+    let e = rt
+        .block_on(exec.execute_session(
+            &format!("insert into t values ({m}, {m}, {id})"),
+            &mut session,
+        ))
+        .unwrap_err();
+    assert_eq!(e.msg(), "index 'ib': unique key constraint violation");
     drop(exec);
     let _ = std::fs::remove_dir_all(&d);
 }

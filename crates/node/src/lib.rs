@@ -138,11 +138,15 @@ pub enum NodeMsg {
         done: Sender<()>,
     },
     /// CREATE INDEX: build a secondary index on `cols` (appended after the existing ones).
+    /// With `strict`, a unique index is not built over rows that share a key and the answer
+    /// is false (CREATE UNIQUE INDEX); otherwise it is always built (recovery, checkpoint
+    /// load, TRUNCATE).
     CreateSecondary {
         id: u64,
         cols: Vec<usize>,
         unique: bool,
-        done: Sender<()>,
+        strict: bool,
+        done: Sender<bool>,
     },
     /// DROP INDEX: drop the `index`-th secondary index.
     DropSecondary {
@@ -514,12 +518,18 @@ impl Node {
                 id,
                 cols,
                 unique,
+                strict,
                 done,
             } => {
-                if let Some(p) = self.partitions.get_mut(&id) {
-                    p.create_secondary(&cols, unique);
-                }
-                let _ = done.send(());
+                let built = match self.partitions.get_mut(&id) {
+                    Some(p) if strict => p.try_create_secondary(&cols, unique),
+                    Some(p) => {
+                        p.create_secondary(&cols, unique);
+                        true
+                    }
+                    None => true,
+                };
+                let _ = done.send(built);
             }
             NodeMsg::DropSecondary { id, index, done } => {
                 if let Some(p) = self.partitions.get_mut(&id) {

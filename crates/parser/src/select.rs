@@ -194,9 +194,14 @@ impl Parser {
             if !self.accept_p(P::LParen) {
                 return self.fail("USE INDEX <(> expected");
             }
-            match self.take_ident() {
-                Some(name) => use_index = Some(name),
-                None => return self.fail("USE INDEX (<name> expected"),
+            // the primary index is named `primary`, a keyword
+            if self.accept_kw(Kw::Primary) {
+                use_index = Some("primary".to_string());
+            } else {
+                match self.take_ident() {
+                    Some(name) => use_index = Some(name),
+                    None => return self.fail("USE INDEX (<name> expected"),
+                }
             }
             self.expect_p(P::RParen, "expected ')'")?;
         }

@@ -2099,3 +2099,15 @@ fn error_kinds() {
         ErrorKind::NotFound
     );
 }
+
+#[test]
+fn use_index_names_the_primary_index() {
+    let sel = select("select * from t use index (primary)");
+    assert_eq!(sel.from[0].use_index.as_deref(), Some("primary"));
+    let sel = select("select * from t use index (i)");
+    assert_eq!(sel.from[0].use_index.as_deref(), Some("i"));
+    assert_eq!(
+        err("select * from t use index (select)"),
+        "USE INDEX (<name> expected"
+    );
+}

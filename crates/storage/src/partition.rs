@@ -310,6 +310,26 @@ impl Partition {
         self.secondary.push(sec);
     }
 
+    /// [`Partition::create_secondary`] that refuses to build a unique index over rows that
+    /// break it: when two rows share a key (keys holding a NULL never do), nothing is added
+    /// and the answer is false.
+    pub fn try_create_secondary(&mut self, cols: &[usize], unique: bool) -> bool {
+        let mut sec = Secondary::new(cols, unique);
+        let mut ok = true;
+        self.scan(|k, r| {
+            if sec.conflict(r, Some(k)) {
+                ok = false;
+                return false;
+            }
+            sec.insert(r, k);
+            true
+        });
+        if ok {
+            self.secondary.push(sec);
+        }
+        ok
+    }
+
     /// Drops the `i`-th secondary index.
     pub fn drop_secondary(&mut self, i: usize) {
         if i < self.secondary.len() {

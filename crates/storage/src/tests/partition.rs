@@ -279,6 +279,27 @@ fn unique_secondary_conflicts() {
 }
 
 #[test]
+fn a_unique_index_is_not_built_over_duplicates() {
+    for kind in KINDS {
+        let mut p = Partition::new(1, 1, kind, &[0]);
+        let null_row = |id: i64| Row::encode(&[Value::Int(id), Value::Null]);
+        put(&mut p, row(1, 10), None);
+        put(&mut p, null_row(2), None);
+        put(&mut p, null_row(3), None);
+        // NULL keys do not count as duplicates
+        assert!(p.try_create_secondary(&[1], true));
+        assert_eq!(p.secondary_lens(), vec![3]);
+        put(&mut p, row(4, 10), None);
+        // two rows share 10: nothing is added
+        assert!(!p.try_create_secondary(&[1], true));
+        assert_eq!(p.secondary_lens(), vec![4]);
+        // a non-unique index is built whatever the rows
+        assert!(p.try_create_secondary(&[1], false));
+        assert_eq!(p.secondary_lens(), vec![4, 4]);
+    }
+}
+
+#[test]
 fn secondary_on_compound_text_keys() {
     let mut p = Partition::new(1, 1, IndexKind::Tree, &[0]);
     let long = "k".repeat(90);
