@@ -237,6 +237,14 @@ fn emit_resolve(b: &mut Builder, t: &Table, tref: u16, resolved: &[(usize, Expr)
         let r = expr(b, Sec::Node, &e, &scope)?;
         b.emit(
             Sec::Node,
+            Op::CheckGenerated {
+                reg: r,
+                table: tref,
+                col: *c as u16,
+            },
+        );
+        b.emit(
+            Sec::Node,
             Op::CastColumn {
                 reg: r,
                 table: tref,
@@ -278,6 +286,14 @@ fn emit_generate_rows(b: &mut Builder, t: &Table, tref: u16) -> Result<()> {
         };
         let e = crate::generated::parse(text)?;
         let r = expr(b, Sec::Node, &e, &scope)?;
+        b.emit(
+            Sec::Node,
+            Op::CheckGenerated {
+                reg: r,
+                table: tref,
+                col: c as u16,
+            },
+        );
         b.emit(
             Sec::Node,
             Op::CastColumn {
@@ -353,6 +369,9 @@ pub fn insert(
     let resolved = crate::generated::resolved(t)?;
     let resolve =
         !resolved.is_empty() && matches!(ins.on_conflict, None | Some(OnConflict::Resolve));
+    // the generated expressions must give their columns' types (checked by the INSERT, not
+    // by CREATE TABLE)
+    crate::generated::check_types(t, resolve)?;
     let mode = match &ins.on_conflict {
         _ if resolve => Conflict::Update,
         // (RETURNING without ON CONFLICT reports the conflict without the index name)
@@ -588,14 +607,38 @@ mod tests {
             &*r[0],
             &[Value::Int(2), Value::Int(5), Value::Int(10), Value::Int(43)]
         );
+        // the type of a generated expression is checked by the INSERT, not CREATE TABLE
         let req =
             amelie_parser::parse("create table e (id int primary key, a int as ('x') stored)")
                 .unwrap();
+        let Compiled::Ddl(op) = compile(&req, &c, &CompileCtx::default()).unwrap() else {
+            panic!("ddl expected");
+        };
+        let mut c = c.clone();
+        c.apply(&op).unwrap();
+        let e = rows(&c, "insert into e (id) values (1)").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "<e.a> column generated expression type 'string' does not match column type 'int'"
+        );
+        let req = amelie_parser::parse("insert into e generate 0").unwrap();
         let e = compile(&req, &c, &CompileCtx::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "<e.a> column generated expression type 'string' does not match column type 'int'"
         );
+        // a type only the row's values show is checked as the row is computed
+        let c = catalog(
+            "create table j (id int primary key, doc json, a int as (doc.x) stored)",
+            &[],
+        );
+        let r = rows(&c, "insert into j (id, doc) values (1, {\"x\": 1})").unwrap_err();
+        assert_eq!(
+            r.to_string(),
+            "<j.a> column generated expression type 'json' does not match column type 'int'"
+        );
+        let r = rows(&c, "insert into j (id, doc) values (1, null)").unwrap();
+        assert_eq!(&*r[0], &[Value::Int(1), Value::Null, Value::Null]);
         let req =
             amelie_parser::parse("create table e (id int primary key as (1) resolved)").unwrap();
         let e = compile(&req, &c, &CompileCtx::default()).unwrap_err();

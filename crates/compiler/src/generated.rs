@@ -40,8 +40,9 @@ fn sample(ty: Type) -> Value {
 }
 
 /// Checks a generated expression for column `col` of `t` (CREATE TABLE, ALTER TABLE SET
-/// COLUMN): it parses, has no subquery, resolves its names and, evaluated over a sample row,
-/// yields the column's type. A RESOLVED expression may not be on a key column.
+/// COLUMN): it parses, has no subquery and resolves its names. A RESOLVED expression may not be
+/// on a key column. Its type is not checked here but by every INSERT that computes it
+/// ([`check_types`], [`amelie_vm::exec::check_generated`]), as in Amelie.
 pub fn check(t: &Table, col: usize, text: &str, resolved: bool) -> Result<()> {
     if resolved && t.is_key(col) {
         let name = t.columns.get(col).map(|c| c.name.as_str()).unwrap_or("");
@@ -52,33 +53,42 @@ pub fn check(t: &Table, col: usize, text: &str, resolved: bool) -> Result<()> {
     }
     let e = parse(text)?;
     let mut ev = Evaluator::new(&CompileCtx::default());
-    let reg = ev.add(t, &e)?;
+    ev.add(t, &e)?;
+    Ok(())
+}
+
+/// The compile-time type check of an INSERT into `t`: each STORED expression (and each
+/// RESOLVED one when the insert resolves conflicts), evaluated over a row of sample values
+/// of the column types, must give NULL or its column's type. So a mismatch fails the
+/// statement whatever its rows (also none); the rows' own values are checked again as they
+/// are computed.
+pub fn check_types(t: &Table, resolve: bool) -> Result<()> {
+    let mut ev = Evaluator::new(&CompileCtx::default());
+    let mut exprs = Vec::new();
+    for (i, c) in t.columns.iter().enumerate() {
+        let text = match (&c.gen.stored, &c.gen.resolved) {
+            (Some(text), _) => text,
+            (None, Some(text)) if resolve => text,
+            _ => continue,
+        };
+        exprs.push((i, ev.add(t, &parse(text)?)?));
+    }
+    if exprs.is_empty() {
+        return Ok(());
+    }
     let row: Vec<Value> = t.columns.iter().map(|c| sample(c.ty.runtime())).collect();
     let params = ev.params(0);
-    // (an evaluation error over made-up values says nothing about the expression)
-    let Ok(v) = ev.eval(
-        &row,
-        reg,
-        Env {
+    for (col, reg) in exprs {
+        let env = Env {
             params: &params,
             now: 0,
-        },
-    ) else {
-        return Ok(());
-    };
-    let Some(c) = t.columns.get(col) else {
-        return Ok(());
-    };
-    let want = c.ty.runtime();
-    let got = v.type_of();
-    if got != Type::Null && got != want && want != Type::Json {
-        return Err(Error::type_error(format!(
-            "<{}.{}> column generated expression type '{}' does not match column type '{}'",
-            t.name,
-            c.name,
-            got.name(),
-            want.name()
-        )));
+        };
+        // (an evaluation error over made-up values says nothing about the expression)
+        let Ok(v) = ev.eval(&row, reg, env) else {
+            continue;
+        };
+        let c = &t.columns[col];
+        amelie_vm::exec::check_generated(&v, c.ty, &t.name, &c.name)?;
     }
     Ok(())
 }
@@ -147,6 +157,9 @@ pub struct Stored {
     ev: Evaluator,
     /// Column ordinal and expression index.
     cols: Vec<(usize, Reg)>,
+    /// The table's name and its columns' names and types (for the type check).
+    table: String,
+    columns: Vec<(String, amelie_common::ColumnType)>,
 }
 
 impl Stored {
@@ -167,7 +180,12 @@ impl Stored {
                 cols.push((i, ev.add(t, &e)?));
             }
         }
-        Ok(Some(Stored { ev, cols }))
+        Ok(Some(Stored {
+            ev,
+            cols,
+            table: t.name.clone(),
+            columns: t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect(),
+        }))
     }
 
     pub fn is_stored(&self, col: usize) -> bool {
@@ -186,7 +204,11 @@ impl Stored {
         let env = Env { params, now };
         let mut out = Vec::with_capacity(self.cols.len());
         for (c, i) in &self.cols {
-            out.push((*c, self.ev.eval(row, *i, env)?));
+            let v = self.ev.eval(row, *i, env)?;
+            if let Some((name, ty)) = self.columns.get(*c) {
+                amelie_vm::exec::check_generated(&v, *ty, &self.table, name)?;
+            }
+            out.push((*c, v));
         }
         for (c, v) in out {
             if let Some(slot) = row.get_mut(c) {

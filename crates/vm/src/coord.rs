@@ -465,7 +465,8 @@ impl<'p> Coordinator<'p> {
             | Op::Call { .. }
             | Op::Jump { .. }
             | Op::JumpIfNot { .. }
-            | Op::CastColumn { .. } => false,
+            | Op::CastColumn { .. }
+            | Op::CheckGenerated { .. } => false,
             _ => true,
         })
     }

@@ -4,7 +4,7 @@
 use crate::func;
 use crate::op::{BinOp, Op, UnOp};
 use crate::program::{Env, Program};
-use amelie_common::{Error, ErrorKind, Result, Value};
+use amelie_common::{Error, ErrorKind, Result, Type, Value};
 use std::cmp::Ordering;
 
 pub fn type_error(fname: &str, v: &Value) -> Error {
@@ -389,6 +389,11 @@ pub fn step(
             let v = std::mem::take(&mut regs[*reg as usize]);
             regs[*reg as usize] = coerce_to_column(v, *ty, name, *not_null)?;
         }
+        Op::CheckGenerated { reg, table, col } => {
+            let t = &program.tables[*table as usize];
+            let (name, ty, _) = &t.columns[*col as usize];
+            check_generated(&regs[*reg as usize], *ty, &t.name, name)?;
+        }
         Op::Jump { to } => return Ok(Flow::Jump(*to as usize)),
         Op::JumpIfNot { cond, to } => {
             if !regs[*cond as usize].is_true() {
@@ -398,6 +403,28 @@ pub fn step(
         _ => return Ok(Flow::NotExpr),
     }
     Ok(Flow::Next)
+}
+
+/// Checks the value a generated (STORED or RESOLVED) expression gave column `column` of
+/// table `table` (of type `ty`): NULL or a value of the column's type, else `<t.c> column
+/// generated expression type '<type>' does not match column type '<type>'`. A JSON column
+/// takes any value (it is converted when stored).
+pub fn check_generated(
+    v: &Value,
+    ty: amelie_common::ColumnType,
+    table: &str,
+    column: &str,
+) -> Result<()> {
+    let want = ty.runtime();
+    let got = v.type_of();
+    if got == Type::Null || got == want || want == Type::Json {
+        return Ok(());
+    }
+    Err(Error::type_error(format!(
+        "<{table}.{column}> column generated expression type '{}' does not match column type '{}'",
+        got.name(),
+        want.name()
+    )))
 }
 
 /// Coerces `v` for storing into a column of type `ty` named `name` (`table.column` form is

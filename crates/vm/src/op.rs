@@ -146,6 +146,14 @@ pub enum Op {
         table: u16,
         col: u16,
     },
+    /// Fails unless the value in `reg`, computed by the generated (STORED or RESOLVED)
+    /// expression of column `col` of table `table`, is NULL or of the column's type
+    /// ([`crate::exec::check_generated`]).
+    CheckGenerated {
+        reg: Reg,
+        table: u16,
+        col: u16,
+    },
 
     // ---- node section
     /// Iterates the partition: for each row run the body `pc+1 .. end`. With `key`, only the
@@ -444,6 +452,9 @@ impl fmt::Display for Op {
             Op::JumpIfNot { cond, to } => ("jntr", r(to), r(cond), "-".into(), String::new()),
             Op::CastColumn { reg, table, col } => {
                 ("cast_column", r(reg), r(table), r(col), String::new())
+            }
+            Op::CheckGenerated { reg, table, col } => {
+                ("check_generated", r(reg), r(table), r(col), String::new())
             }
             Op::ScanRange {
                 table,
