@@ -21,6 +21,12 @@ pub struct CompileCtx {
 pub trait SystemFuncs: Send + Sync + std::fmt::Debug {
     /// `None`: no such system function.
     fn call(&self, name: &str, args: &[Value]) -> Option<amelie_common::Result<Value>>;
+    /// The number of arguments system function `name` takes (`None`: no such function, or
+    /// any number). Checked before the arguments are evaluated.
+    fn arity(&self, name: &str) -> Option<usize> {
+        let _ = name;
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

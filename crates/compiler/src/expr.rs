@@ -168,6 +168,14 @@ pub fn const_value(e: &Expr, b: &Builder) -> Result<Option<Value>> {
         Expr::Function { schema, name, args }
             if schema.as_deref() == Some("system") && b.system.is_some() =>
         {
+            if let Some(n) = b.system.as_ref().and_then(|s| s.arity(name)) {
+                if args.len() != n {
+                    return Err(amelie_common::Error::type_error(format!(
+                        "{name}(): expected {n} arguments, but got {}",
+                        args.len()
+                    )));
+                }
+            }
             let mut vals = Vec::with_capacity(args.len());
             for a in args {
                 match const_value(a, b)? {

@@ -365,12 +365,13 @@ impl Parser {
         if !self.accept_kw(Kw::To) {
             return self.fail("SET name <TO> expected");
         }
+        // (a negative number is not a value here)
         let value = match self.take() {
-            Tok::Int(n) => Expr::Int(n),
+            Tok::Int(n) if n >= 0 => Expr::Int(n),
             Tok::Str(s) => Expr::String(s),
             Tok::Word(_, Some(Kw::True)) => Expr::Bool(true),
             Tok::Word(_, Some(Kw::False)) => Expr::Bool(false),
-            _ => return self.fail("SET name TO <value> expected"),
+            _ => return self.fail("SET name TO <value> expected string, int, or bool"),
         };
         Ok(Stmt::Set { name, value })
     }
@@ -387,6 +388,37 @@ mod tests {
 
     fn err(sql: &str) -> String {
         parse(sql).unwrap_err().msg().to_string()
+    }
+
+    #[test]
+    fn set_statement() {
+        assert_eq!(
+            one("set test_int to 1234"),
+            Stmt::Set {
+                name: "test_int".into(),
+                value: Expr::Int(1234)
+            }
+        );
+        assert_eq!(
+            one("set test_bool to false"),
+            Stmt::Set {
+                name: "test_bool".into(),
+                value: Expr::Bool(false)
+            }
+        );
+        assert_eq!(err("set"), "SET <name> expected");
+        assert_eq!(err("set x"), "SET name <TO> expected");
+        for sql in ["set x to", "set x to -1", "set x to 1.5", "set x to null"] {
+            assert_eq!(
+                err(sql),
+                "SET name TO <value> expected string, int, or bool",
+                "{sql}"
+            );
+        }
+        assert_eq!(
+            err("set x to 0 junk"),
+            "unexpected token at the end of statement"
+        );
     }
 
     #[test]

@@ -170,6 +170,82 @@ pub fn var_def(name: &str) -> Option<&'static VarDef> {
     VARS.iter().find(|v| v.name == name)
 }
 
+/// The test variables (flags E H R): settable with `SET` and shown by `SHOW <name>`, but
+/// neither listed by `SHOW ALL` / `system.config()` nor stored in `config.json` (a restart
+/// resets them). They exist to exercise `SET`'s type rules.
+pub const TEST_VARS: &[(&str, VarType)] = &[
+    ("test_bool", VarType::Bool),
+    ("test_int", VarType::Int),
+    ("test_string", VarType::String),
+    ("test_json", VarType::Json),
+];
+
+/// The error of `SET name TO value` when the value does not fit the variable's type:
+/// `SET '<name>': bool value expected` (`integer`, `string`); a JSON variable cannot be set at
+/// all (`SET '<name>': variable cannot be changed`).
+pub fn set_type_error(name: &str, ty: VarType) -> Error {
+    match ty {
+        VarType::Bool => err!(Type, "SET '{name}': bool value expected"),
+        VarType::Int => err!(Type, "SET '{name}': integer value expected"),
+        VarType::String => err!(Type, "SET '{name}': string value expected"),
+        VarType::Json => err!(Unsupported, "SET '{name}': variable cannot be changed"),
+    }
+}
+
+/// Whether a `SET` value (`true`/`false`, a non-negative integer or a string) fits a
+/// variable of type `ty`; no value fits a JSON variable.
+pub fn set_value_fits(ty: VarType, value: &amelie_common::Value) -> bool {
+    use amelie_common::Value as V;
+    matches!(
+        (ty, value),
+        (VarType::Bool, V::Bool(_)) | (VarType::Int, V::Int(0..)) | (VarType::String, V::Str(_))
+    )
+}
+
+/// The values of the [`TEST_VARS`] (defaults `false`, `0`, `""`, `null`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TestVars {
+    pub test_bool: bool,
+    pub test_int: i64,
+    pub test_string: String,
+    pub test_json: Value,
+}
+
+impl TestVars {
+    /// The type of test variable `name` (None: not one).
+    pub fn type_of(name: &str) -> Option<VarType> {
+        TEST_VARS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+
+    /// The value of test variable `name`.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "test_bool" => self.test_bool.into(),
+            "test_int" => self.test_int.into(),
+            "test_string" => Value::String(self.test_string.clone()),
+            "test_json" => self.test_json.clone(),
+            _ => return None,
+        })
+    }
+
+    /// `SET name TO value` on a test variable (type-checked like any `SET`).
+    pub fn set(&mut self, name: &str, value: &amelie_common::Value) -> Result<()> {
+        use amelie_common::Value as V;
+        let ty = Self::type_of(name)
+            .ok_or_else(|| err!(NotFound, "SET '{name}': variable not found"))?;
+        if !set_value_fits(ty, value) {
+            return Err(set_type_error(name, ty));
+        }
+        match value {
+            V::Bool(b) => self.test_bool = *b,
+            V::Int(i) => self.test_int = *i,
+            V::Str(x) => self.test_string = x.to_string(),
+            _ => return Err(set_type_error(name, ty)),
+        }
+        Ok(())
+    }
+}
+
 /// One element of the `listen` array.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ListenAddr {
@@ -1066,6 +1142,51 @@ mod tests {
                 .wal_rotate_wm,
             0
         );
+    }
+
+    #[test]
+    fn test_variables() {
+        use amelie_common::Value as V;
+        let mut t = TestVars::default();
+        assert_eq!(t.get("test_bool"), Some(json!(false)));
+        assert_eq!(t.get("test_int"), Some(json!(0)));
+        assert_eq!(t.get("test_string"), Some(json!("")));
+        assert_eq!(t.get("test_json"), Some(Value::Null));
+        assert_eq!(t.get("test_other"), None);
+        t.set("test_bool", &V::Bool(true)).unwrap();
+        t.set("test_int", &V::Int(1234)).unwrap();
+        t.set("test_string", &V::str("hello")).unwrap();
+        assert_eq!(
+            (t.get("test_bool"), t.get("test_int"), t.get("test_string")),
+            (Some(json!(true)), Some(json!(1234)), Some(json!("hello")))
+        );
+        let msg = |t: &mut TestVars, name: &str, v: V| t.set(name, &v).unwrap_err().to_string();
+        assert_eq!(
+            msg(&mut t, "test_bool", V::Int(1)),
+            "SET 'test_bool': bool value expected"
+        );
+        assert_eq!(
+            msg(&mut t, "test_int", V::str("1")),
+            "SET 'test_int': integer value expected"
+        );
+        assert_eq!(
+            msg(&mut t, "test_int", V::Int(-1)),
+            "SET 'test_int': integer value expected"
+        );
+        assert_eq!(
+            msg(&mut t, "test_string", V::Int(1)),
+            "SET 'test_string': string value expected"
+        );
+        assert_eq!(
+            msg(&mut t, "test_json", V::Int(1)),
+            "SET 'test_json': variable cannot be changed"
+        );
+        assert_eq!(t.get("test_int"), Some(json!(1234)));
+        // never listed nor stored
+        let c = Config::default();
+        let all = c.show_all_with(&RuntimeVars::default());
+        assert!(all.iter().all(|(n, _)| !n.starts_with("test_")));
+        assert!(!c.to_json_pretty().contains("test_"));
     }
 
     #[test]

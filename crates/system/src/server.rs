@@ -24,6 +24,8 @@ struct ConfigState {
     /// `checkpoint_interval` in milliseconds (0: no periodic checkpoints), read by the
     /// checkpoint task so `SET checkpoint_interval` applies at once.
     checkpoint_every_ms: Arc<AtomicU64>,
+    /// The hidden test variables (never stored).
+    test: parking_lot::Mutex<crate::config::TestVars>,
 }
 
 /// `checkpoint_interval` text as milliseconds (0: off); an unparsable interval is an error.
@@ -68,8 +70,20 @@ impl amelie_executor::ConfigSource for ConfigState {
             .collect()
     }
 
+    fn get(&self, name: &str) -> Option<amelie_common::Json> {
+        if let Some(v) = self.test.lock().get(name) {
+            return Some(to_json(&v));
+        }
+        // a hidden variable is left out of SHOW ALL only; the secret ones not even that
+        let def = crate::config::var_def(name).filter(|d| d.option)?;
+        self.config.lock().get(def.name).map(|v| to_json(&v))
+    }
+
     fn set(&self, name: &str, value: &amelie_common::Value) -> Result<(), Error> {
         use amelie_common::Value as V;
+        if crate::config::TestVars::type_of(name).is_some() {
+            return self.test.lock().set(name, value);
+        }
         let def = crate::config::var_def(name)
             .filter(|d| !d.hidden || d.runtime)
             .ok_or_else(|| Error::not_found(format!("SET '{name}': variable not found")))?;
@@ -77,6 +91,9 @@ impl amelie_executor::ConfigSource for ConfigState {
             return Err(Error::unsupported(format!(
                 "SET '{name}': variable is read-only"
             )));
+        }
+        if !crate::config::set_value_fits(def.ty, value) {
+            return Err(crate::config::set_type_error(name, def.ty));
         }
         let json = match value {
             V::Bool(b) => serde_json::Value::Bool(*b),
@@ -363,6 +380,7 @@ pub fn run_until(
         log_connections: http.log_connections.clone(),
         http: http.stats.clone(),
         checkpoint_every_ms: checkpoint_every_ms.clone(),
+        test: Default::default(),
     }));
     let default_zone = amelie_common::Tz::lookup(&config.timezone_default).ok_or_else(|| {
         Error::not_found(format!(

@@ -39,6 +39,12 @@ pub trait ConfigSource: Send + Sync {
     /// Validates and applies `SET name TO value` for a server-wide variable. `Ok(false)`: the
     /// executor handles it itself (it was only validated).
     fn set(&self, name: &str, value: &Value) -> Result<()>;
+    /// `SHOW name` of a variable `show_all` leaves out (a hidden one such as the test
+    /// variables); `None` when there is no such variable or it is secret.
+    fn get(&self, name: &str) -> Option<Json> {
+        let _ = name;
+        None
+    }
     /// The persisted users (hidden `users` variable), in creation order.
     fn users(&self) -> Vec<User> {
         Vec::new()

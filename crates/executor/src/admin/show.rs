@@ -40,7 +40,9 @@ impl Executor {
             return None;
         }
         let Expr::String(tz) = value else {
-            return Some(Err(Error::type_error("string value expected")));
+            return Some(Err(Error::type_error(
+                "SET 'timezone': string value expected",
+            )));
         };
         Some(match amelie_common::Tz::lookup(tz) {
             Some(offset) => {
@@ -70,7 +72,13 @@ impl Executor {
                 .and_then(|n| super::users::user_json(snap.config.as_deref(), n))
                 .unwrap_or(Json::Null),
             "replicas" => Json::Array(Vec::new()),
-            "replica" => Json::Null,
+            // there are no replicas, but the argument must be a uuid
+            "replica" => {
+                if let Some(id) = arg {
+                    super::nodes::parse_uuid(id)?;
+                }
+                Json::Null
+            }
             "node" => arg
                 .map(|n| super::nodes::node_json(c, n))
                 .unwrap_or(Json::Null),
@@ -109,8 +117,14 @@ impl Executor {
                 let Some(vars) = snap.config_json().into_members() else {
                     return Err(amelie_common::Error::unsupported("config is not available"));
                 };
-                match vars.into_iter().find(|(n, _)| n == name) {
-                    Some((_, v)) => v,
+                let hidden = || snap.config.as_ref().and_then(|c| c.get(name));
+                match vars
+                    .into_iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v)
+                    .or_else(hidden)
+                {
+                    Some(v) => v,
                     None => {
                         return Err(amelie_common::Error::not_found(format!(
                             "SHOW name: '{name}' not found"
@@ -139,7 +153,11 @@ impl Executor {
             Expr::Int(i) => Value::Int(*i),
             Expr::String(x) => Value::Str(x.as_str().into()),
             Expr::Bool(b) => Value::Bool(*b),
-            _ => return Err(amelie_common::Error::syntax("SET name TO <value> expected")),
+            _ => {
+                return Err(amelie_common::Error::syntax(
+                    "SET name TO <value> expected string, int, or bool",
+                ))
+            }
         };
         if name == "format" {
             if let Value::Str(f) = &v {

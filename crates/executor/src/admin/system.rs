@@ -182,18 +182,46 @@ impl SystemSnapshot {
     }
 }
 
-fn arg_str(args: &[Value]) -> Result<Option<&str>> {
+/// The number of arguments of each `system.*()` function (None: not one).
+pub fn system_arity(name: &str) -> Option<usize> {
+    Some(match name {
+        "config" | "users" | "replicas" | "repl" | "replication" | "nodes" | "schemas"
+        | "tables" | "wal" | "status" => 0,
+        "user" | "replica" | "node" | "schema" | "table" => 1,
+        _ => return None,
+    })
+}
+
+/// The one argument of `f()`: a string, or NULL (None).
+fn arg_str<'a>(f: &str, args: &'a [Value]) -> Result<Option<&'a str>> {
     match args {
         [Value::Str(x)] => Ok(Some(x)),
         [Value::Null] => Ok(None),
-        _ => Err(amelie_common::Error::type_error("string argument expected")),
+        [v] => Err(amelie_common::Error::type_error(format!(
+            "{f}(): expected string for argument 0, but got {}",
+            v.type_of().name()
+        ))),
+        _ => Err(amelie_common::Error::type_error(format!(
+            "{f}(): expected 1 arguments, but got {}",
+            args.len()
+        ))),
     }
 }
 
 impl SystemFuncs for SystemSnapshot {
+    fn arity(&self, name: &str) -> Option<usize> {
+        system_arity(name)
+    }
+
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value>> {
         let c = &self.catalog;
         let json = |j: Json| Some(Ok(Value::Json(Box::new(j))));
+        if let Some(n) = system_arity(name).filter(|n| *n != args.len()) {
+            return Some(Err(amelie_common::Error::type_error(format!(
+                "{name}(): expected {n} arguments, but got {}",
+                args.len()
+            ))));
+        }
         match name {
             "config" => json(self.config_json()),
             "$serial" => Some(match args {
@@ -208,15 +236,21 @@ impl SystemFuncs for SystemSnapshot {
                 )),
             }),
             "users" => json(super::users::users_json(self.config.as_deref())),
-            "user" => Some(arg_str(args).map(|n| {
+            "user" => Some(arg_str(name, args).map(|n| {
                 match n.and_then(|n| super::users::user_json(self.config.as_deref(), n)) {
                     Some(u) => Value::Json(Box::new(u)),
                     None => Value::Null,
                 }
             })),
             "replicas" => json(Json::Array(Vec::new())),
-            "replica" => Some(Ok(Value::Null)),
-            "node" => Some(arg_str(args).map(|n| match n {
+            // there are no replicas, but the argument must be a uuid
+            "replica" => Some(arg_str(name, args).and_then(|n| {
+                if let Some(n) = n {
+                    super::nodes::parse_uuid(n)?;
+                }
+                Ok(Value::Null)
+            })),
+            "node" => Some(arg_str(name, args).map(|n| match n {
                 Some(n) => match super::nodes::node_json(c, n) {
                     Json::Null => Value::Null,
                     j => Value::Json(Box::new(j)),
@@ -236,11 +270,13 @@ impl SystemFuncs for SystemSnapshot {
             "tables" => json(Json::Array(
                 c.tables.iter().map(|t| table_json(t, true)).collect(),
             )),
-            "schema" => Some(arg_str(args).map(|n| match n.and_then(|n| c.schema(n)) {
-                Some(x) => Value::Json(Box::new(schema_json(x, true))),
-                None => Value::Null,
-            })),
-            "table" => Some(arg_str(args).map(|n| {
+            "schema" => Some(
+                arg_str(name, args).map(|n| match n.and_then(|n| c.schema(n)) {
+                    Some(x) => Value::Json(Box::new(schema_json(x, true))),
+                    None => Value::Null,
+                }),
+            ),
+            "table" => Some(arg_str(name, args).map(|n| {
                 let t = n.and_then(|n| {
                     let (sc, name) = split_name(n);
                     c.table(&sc, &name)
@@ -328,6 +364,10 @@ impl std::fmt::Debug for LazySystem {
 }
 
 impl SystemFuncs for LazySystem {
+    fn arity(&self, name: &str) -> Option<usize> {
+        system_arity(name)
+    }
+
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value>> {
         self.snapshot
             .get_or_init(|| {
@@ -451,7 +491,30 @@ mod tests {
             snap.call("table", &[Value::str("nope")]),
             Some(Ok(Value::Null))
         ));
-        assert!(snap.call("schema", &[Value::Int(1)]).unwrap().is_err());
+        let err = |name: &str, args: &[Value]| match snap.call(name, args) {
+            Some(Err(e)) => e.msg().to_string(),
+            _ => panic!("{name}: error expected"),
+        };
+        assert_eq!(
+            err("schema", &[Value::Int(1)]),
+            "schema(): expected string for argument 0, but got int"
+        );
+        assert_eq!(
+            err("config", &[Value::Int(1)]),
+            "config(): expected 0 arguments, but got 1"
+        );
+        assert_eq!(
+            err("table", &[]),
+            "table(): expected 1 arguments, but got 0"
+        );
+        assert_eq!(err("replica", &[Value::str("abc")]), "failed to parse uuid");
+        assert!(matches!(
+            snap.call(
+                "replica",
+                &[Value::str("00000000-0000-0000-0000-000000000000")]
+            ),
+            Some(Ok(Value::Null))
+        ));
         assert!(snap.call("unknown", &[]).is_none());
         let Some(Ok(Value::Json(s))) = snap.call("schemas", &[]) else {
             panic!("schemas json expected");
