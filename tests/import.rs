@@ -102,12 +102,33 @@ fn import_formats_and_errors() {
         rows(&s, "select * format 'json' from d order by id"),
         json("[[0, 7], [1, 7], [2, 7], [3, 7]]")
     );
+    // CSV with an empty list as well, as long as the body holds no row: it is read like any
+    // body (an empty line is whitespace, so no row) before the list is refused
+    import_ok(&s, CSV, "/public/d?columns=", "");
+    import_ok(&s, CSV, "/public/d?columns=", "\n");
+    import_ok(&s, CSV, "/public/d?columns=", "\n \n\n");
     import_err(
         &s,
         CSV,
         "/public/d?columns=",
-        "",
+        "1\n",
         "CSV import with empty column list is not supported",
+    );
+    import_err(
+        &s,
+        CSV,
+        "/public/d?columns=",
+        "\n,\n",
+        "CSV import with empty column list is not supported",
+    );
+    assert_eq!(
+        rows(&s, "select * format 'json' from d order by id"),
+        json("[[0, 7], [1, 7], [2, 7], [3, 7]]")
+    );
+    import_ok(&s, CSV, "/public/d?columns=v", "8\n\n9\n");
+    assert_eq!(
+        rows(&s, "select * format 'json' from d where id > 3 order by id"),
+        json("[[4, 8], [5, 9]]")
     );
 
     // URI errors
@@ -250,6 +271,26 @@ fn import_generated_resolved_and_typed_columns() {
             json("[[1, 3], [2, 1]]")
         );
     }
+
+    // a STORED expression of the wrong type fails the import, which adds nothing
+    s.exec("create table gt (id int primary key, c text as (id * 2) stored)");
+    for (ct, body) in [
+        (CSV, "1, 'a'\n"),
+        (JSON, "[[1, 'a'], [2, 'b']]"),
+        (JSONL, "{\"id\": 1}"),
+    ] {
+        import_err(
+            &s,
+            ct,
+            "/public/gt",
+            body,
+            "<gt.c> column generated expression type 'int' does not match column type 'string'",
+        );
+    }
+    assert_eq!(
+        rows(&s, "select count(*) format 'json' from gt"),
+        json("[0]")
+    );
 
     // a bulk import: many rows in one transaction
     s.exec("create table big (id int primary key, v string)");
