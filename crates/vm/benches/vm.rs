@@ -98,6 +98,7 @@ fn bench_node(c: &mut Criterion) {
                 },
                 gov: None,
                 held: &mut 0,
+                first: true,
                 regs: &mut regs,
             };
             run_node(
