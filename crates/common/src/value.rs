@@ -99,6 +99,52 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The sort order of ORDER BY and DISTINCT (Amelie's): values of different types by
+    /// type, `null < bool < int < double < string < json < timestamp < interval < vector`
+    /// (so, unlike [`Value::total_cmp`], an int sorts before every double whatever their
+    /// values and NULL comes first); within a type by value (doubles numerically with
+    /// `-0.0 == 0.0`, strings bytewise, json by [`Json::sort_cmp`](crate::Json::sort_cmp)).
+    pub fn sort_cmp(&self, other: &Value) -> Ordering {
+        use Value::*;
+        match (self, other) {
+            (Int(a), Int(b)) => a.cmp(b),
+            (Str(a), Str(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Double(a), Double(b)) => crate::json::cmp_f64(*a, *b),
+            (Null, Null) => Ordering::Equal,
+            (Bool(a), Bool(b)) => a.cmp(b),
+            (Json(a), Json(b)) => a.sort_cmp(b),
+            (Timestamp(a), Timestamp(b)) => a.cmp(b),
+            (Interval(a), Interval(b)) => a.cmp_parts(b),
+            (Vector(a), Vector(b)) => cmp_vectors(a, b),
+            (a, b) => sort_rank(a).cmp(&sort_rank(b)),
+        }
+    }
+
+    /// Whether two values are the same group key: the same type and equal by
+    /// [`Value::total_cmp`] (so int 1 and double 1.0 are two keys). Consistent with
+    /// [`std::hash::Hash`]: equal keys hash alike.
+    #[inline]
+    pub fn same_key(&self, other: &Value) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.total_cmp(other).is_eq()
+    }
+}
+
+fn sort_rank(v: &Value) -> u8 {
+    match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Int(_) => 2,
+        Value::Double(_) => 3,
+        Value::Str(_) => 4,
+        Value::Json(_) => 5,
+        Value::Timestamp(_) => 6,
+        Value::Interval(_) => 7,
+        Value::Vector(_) => 8,
+    }
+}
+
 fn type_rank(t: Type) -> u8 {
     match t {
         Type::Null => 0,
@@ -178,6 +224,40 @@ mod tests {
         assert!(!Value::Null.is_true());
         assert!(!Value::str("").is_true());
         assert!(Value::str("x").is_true());
+    }
+
+    #[test]
+    fn sort_order_is_by_type_first() {
+        let mut v = [
+            Value::Interval(Interval::default()),
+            Value::Timestamp(0),
+            Value::str("a"),
+            Value::Double(-5.0),
+            Value::Int(100),
+            Value::Bool(false),
+            Value::Null,
+            Value::Json(Box::new(crate::Json::Int(0))),
+        ];
+        v.sort_by(|a, b| a.sort_cmp(b));
+        let types: Vec<Type> = v.iter().map(Value::type_of).collect();
+        assert_eq!(
+            types,
+            [
+                Type::Null,
+                Type::Bool,
+                Type::Int,
+                Type::Double,
+                Type::String,
+                Type::Json,
+                Type::Timestamp,
+                Type::Interval
+            ]
+        );
+        assert!(Value::Double(-0.0).sort_cmp(&Value::Double(0.0)).is_eq());
+        assert!(Value::str("ab").sort_cmp(&Value::str("b")).is_lt());
+        assert!(Value::str("a").sort_cmp(&Value::str("ab")).is_lt());
+        assert!(!Value::Int(1).same_key(&Value::Double(1.0)));
+        assert!(Value::Int(1).same_key(&Value::Int(1)));
     }
 
     #[test]

@@ -110,6 +110,7 @@ fn bench_dispatch(c: &mut Criterion) {
                 params: params.clone(),
                 now: 0,
                 gov: gov.clone(),
+                first: true,
                 light: in_place,
             })
             .collect();

@@ -293,6 +293,7 @@ impl Driver<'_> {
                 params: self.params.clone(),
                 now: self.now,
                 gov: self.gov.clone(),
+                first: r == 0,
                 light,
             });
             work.1.push(index);

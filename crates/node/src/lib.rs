@@ -55,6 +55,9 @@ pub struct NodeRequest {
     pub now: i64,
     /// The request's limits (shared by its requests and its coordinator).
     pub gov: Arc<amelie_common::Governor>,
+    /// This partition's output comes first in the coordinator's merge (see
+    /// `amelie_vm::NodeCtx::first`).
+    pub first: bool,
     /// Short work (a point read or write, a small INSERT batch) that a sender may run in
     /// place instead of waking the node thread ([`NodeHandle::run_or_wake`]).
     pub light: bool,
@@ -763,6 +766,7 @@ impl Node {
             },
             gov: Some(&req.gov),
             held,
+            first: req.first,
             regs: &mut self.regs,
         };
         let input = match &req.generate {
@@ -809,6 +813,7 @@ mod tests {
             params: Arc::from(Vec::new()),
             now: 0,
             gov: Arc::default(),
+            first: true,
             light: false,
         }
     }

@@ -382,6 +382,9 @@ pub struct Delete {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Select {
     pub distinct: bool,
+    /// `DISTINCT ON (e1, ...)` (with `distinct` set): sorted by these, the first row of
+    /// each run of equal values stays. Empty for a plain DISTINCT.
+    pub distinct_on: Vec<Expr>,
     pub items: Vec<SelectItem>,
     pub format: Option<String>,
     pub from: Vec<FromItem>,

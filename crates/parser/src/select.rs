@@ -231,6 +231,12 @@ impl Parser {
     pub(crate) fn select(&mut self) -> Result<Select> {
         self.advance();
         let distinct = self.accept_kw(Kw::Distinct);
+        let mut distinct_on = Vec::new();
+        if distinct && self.accept_kw(Kw::On) {
+            self.expect_p(P::LParen, "DISTINCT ON <(> expected")?;
+            distinct_on = self.expr_list()?;
+            self.expect_p(P::RParen, "DISTINCT ON (<)> expected")?;
+        }
         let items = self.select_items()?;
         let format = self.format()?;
         let (from, filter) = self.select_sources()?;
@@ -279,6 +285,7 @@ impl Parser {
         };
         Ok(Select {
             distinct,
+            distinct_on,
             items,
             format,
             from,

@@ -730,6 +730,21 @@ fn operator_errors() {
 // SELECT
 
 #[test]
+fn select_distinct_on() {
+    let sel = select("select distinct on (a, b + 1) a, c from t");
+    assert!(sel.distinct);
+    assert_eq!(sel.distinct_on.len(), 2);
+    assert_eq!(sel.distinct_on[0], Expr::Name(vec![s("a")]));
+    assert_eq!(sel.items.len(), 2);
+    assert!(select("select distinct a from t").distinct_on.is_empty());
+    // without DISTINCT, `on` is not a clause
+    assert!(!err("select on (a) from t").is_empty());
+    assert!(err("select distinct on a from t").contains("DISTINCT ON <(> expected"));
+    assert!(err("select distinct on (a from t").contains("DISTINCT ON (<)> expected"));
+    assert!(!err("select distinct on () a from t").is_empty());
+}
+
+#[test]
 fn select_full() {
     let sel = select(
         "select distinct a, b as x, c y, count(*) format 'json-obj' from public.t as t1, u u1, v \

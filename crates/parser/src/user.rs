@@ -84,6 +84,7 @@ impl Parser {
         let expr = self.expr()?;
         Ok(Stmt::Watch(Box::new(Select {
             distinct: false,
+            distinct_on: Vec::new(),
             items: vec![SelectItem::Expr { expr, alias: None }],
             format: Some("json".to_string()),
             from: Vec::new(),

@@ -232,10 +232,11 @@ impl SelectItem {
 }
 
 impl Select {
-    /// Calls `f` on every top-level expression of the query, in clause order: the select
-    /// list, FROM functions, WHERE, GROUP BY, HAVING, ORDER BY, LIMIT, OFFSET (not entering
-    /// FROM subqueries or subquery expressions).
+    /// Calls `f` on every top-level expression of the query, in clause order: DISTINCT ON,
+    /// the select list, FROM functions, WHERE, GROUP BY, HAVING, ORDER BY, LIMIT, OFFSET
+    /// (not entering FROM subqueries or subquery expressions).
     pub fn for_each_expr<'s>(&'s self, f: &mut dyn FnMut(&'s Expr)) {
+        self.distinct_on.iter().for_each(&mut *f);
         self.items
             .iter()
             .filter_map(SelectItem::expr)

@@ -71,16 +71,28 @@ fn bench_node(c: &mut Criterion) {
     let mut undo = UndoLog::default();
     let mut changes = amelie_vm::ChangeLog::default();
 
+    // (name, query, output rows, first partition of its dispatch)
+    let group_by = "select v % 1000, count(*), sum(v) from t group by 1";
     let cases = [
         (
             "agg_scan_100k",
             "select count(*), sum(v) from t where v > 10",
             1usize,
+            true,
         ),
-        ("point_lookup", "select id from t where id = 5", 1usize),
+        (
+            "point_lookup",
+            "select id from t where id = 5",
+            1usize,
+            true,
+        ),
+        // partial GROUP BY into 1,000 groups: in first-appearance order (the first
+        // partition) and in grouping slot order (any other)
+        ("group_by_100k", group_by, 1000, true),
+        ("group_by_slot_order_100k", group_by, 1000, false),
     ];
     let mut group = c.benchmark_group("vm/run_node");
-    for (name, sql, expect_rows) in cases {
+    for (name, sql, expect_rows, first) in cases {
         let program = program(&catalog, sql);
         let (stmt, entry) = first_send(&program);
         let params: Vec<Value> = program.bind(&[], 0);
@@ -98,6 +110,7 @@ fn bench_node(c: &mut Criterion) {
                 },
                 gov: None,
                 held: &mut 0,
+                first,
                 regs: &mut regs,
             };
             run_node(
@@ -111,7 +124,7 @@ fn bench_node(c: &mut Criterion) {
         };
         let out = run();
         assert_eq!(out.rows.len(), expect_rows, "{sql}: {:?}", out.rows);
-        if name == "agg_scan_100k" {
+        if name != "point_lookup" {
             group.throughput(Throughput::Elements(N as u64));
         } else {
             group.throughput(Throughput::Elements(1));

@@ -2,7 +2,7 @@
 
 use crate::exec::binary;
 use crate::op::BinOp;
-use amelie_common::{Error, FastMap, Result, Value};
+use amelie_common::{Error, Result, Value};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,96 +116,9 @@ impl AggState {
     }
 }
 
-/// Groups rows `key ++ one input per aggregate` by key. With `partial`, the inputs are
-/// instead `count, acc` pairs of partial states, which are merged. Returns the key of each
-/// group with its states, ordered by key.
-pub fn group_states(
-    rows: Vec<crate::Tuple>,
-    nkeys: usize,
-    kinds: &[AggKind],
-    partial: bool,
-) -> Result<Vec<(Vec<Value>, Vec<AggState>)>> {
-    let mut groups: FastMap<Vec<Value>, Vec<AggState>> = FastMap::default();
-    for row in rows {
-        let key: Vec<Value> = row.iter().take(nkeys).cloned().collect();
-        let states = groups
-            .entry(key)
-            .or_insert_with(|| vec![AggState::default(); kinds.len()]);
-        for (i, kind) in kinds.iter().enumerate() {
-            if partial {
-                let (Some(c), Some(a)) = (row.get(nkeys + 2 * i), row.get(nkeys + 2 * i + 1))
-                else {
-                    continue;
-                };
-                states[i].merge(*kind, &AggState::from_values(c, a))?;
-            } else {
-                let v = row.get(nkeys + i);
-                let v = if *kind == AggKind::CountStar { None } else { v };
-                states[i].step(*kind, v)?;
-            }
-        }
-    }
-    let mut out: Vec<(Vec<Value>, Vec<AggState>)> = groups.into_iter().collect();
-    out.sort_by(|a, b| {
-        for (x, y) in a.0.iter().zip(b.0.iter()) {
-            let o = x.total_cmp(y);
-            if o.is_ne() {
-                return o;
-            }
-        }
-        std::cmp::Ordering::Equal
-    });
-    Ok(out)
-}
-
-/// Node side of a grouped aggregate: rows `key ++ inputs` → rows `key ++ (count, acc)*`.
-pub fn group_partial(
-    rows: Vec<crate::Tuple>,
-    nkeys: usize,
-    kinds: &[AggKind],
-) -> Result<Vec<crate::Tuple>> {
-    Ok(group_states(rows, nkeys, kinds, false)?
-        .into_iter()
-        .map(|(mut key, states)| {
-            for st in &states {
-                st.to_values(&mut key);
-            }
-            key.into_boxed_slice()
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn grouped_partials_merge_by_key() {
-        let kinds = [AggKind::CountStar, AggKind::Sum];
-        let row = |k: i64, v: Value| vec![Value::Int(k), Value::Null, v].into_boxed_slice();
-        let a = group_partial(
-            vec![
-                row(1, Value::Int(2)),
-                row(2, Value::Int(3)),
-                row(1, Value::Null),
-            ],
-            1,
-            &kinds,
-        )
-        .unwrap();
-        let b = group_partial(vec![row(1, Value::Int(5))], 1, &kinds).unwrap();
-        let mut all = a;
-        all.extend(b);
-        let merged = group_states(all, 1, &kinds, true).unwrap();
-        assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].0, vec![Value::Int(1)]);
-        assert_eq!(
-            merged[0].1[0].finish(AggKind::CountStar).unwrap(),
-            Value::Int(3)
-        );
-        assert_eq!(merged[0].1[1].finish(AggKind::Sum).unwrap(), Value::Int(7));
-        assert_eq!(merged[1].1[1].finish(AggKind::Sum).unwrap(), Value::Int(3));
-    }
 
     #[test]
     fn partial_states_merge() {

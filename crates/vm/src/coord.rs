@@ -12,7 +12,7 @@ use crate::sets::{set_expr, InCaches};
 use crate::Tuple;
 use amelie_common::governor::{row_bytes, Governor, CHECK_EVERY};
 use amelie_common::Json;
-use amelie_common::{Error, FastMap, FastSet, Result, Value};
+use amelie_common::{Error, FastMap, Result, Value};
 use std::sync::Arc;
 
 /// Node work requested by the coordinator: run node code at `entry` for statement `stmt`
@@ -82,6 +82,7 @@ fn modified_sets(op: &Op) -> [Option<usize>; 2] {
         Op::Recv { stmt, .. }
         | Op::SetAdd { stmt, .. }
         | Op::Sort { stmt, .. }
+        | Op::Cluster { stmt, .. }
         | Op::Limit { stmt, .. }
         | Op::Trim { stmt, .. }
         | Op::Distinct { stmt, .. }
@@ -320,9 +321,7 @@ impl<'p> Coordinator<'p> {
                         *a = AggState::default();
                     }
                 }
-                Op::Distinct { stmt, n } => {
-                    distinct_rows(&mut self.sets[*stmt as usize], *n as usize)
-                }
+                Op::Distinct { stmt, keys } => distinct_rows(&mut self.sets[*stmt as usize], keys),
                 Op::Send {
                     stmt,
                     table,
@@ -398,6 +397,10 @@ impl<'p> Coordinator<'p> {
                     self.sets[*stmt as usize].push(row);
                 }
                 Op::Sort { stmt, keys } => sort_rows(&mut self.sets[*stmt as usize], keys),
+                Op::Cluster { stmt, keys } => {
+                    let set = &mut self.sets[*stmt as usize];
+                    *set = crate::grouping::cluster(std::mem::take(set), *keys as usize);
+                }
                 Op::Limit {
                     stmt,
                     limit,
@@ -478,14 +481,15 @@ impl<'p> Coordinator<'p> {
     }
 }
 
-/// Stable sort of `rows` by `keys` (column, ascending). The set of one dispatch is the
-/// concatenation of per-partition runs, each already sorted by the node when the plan sorts
-/// there (`NodeSort`); the stable merge sort finds those runs and merges them, with ties
-/// kept in partition order.
+/// Stable sort of `rows` by `keys` (column, ascending) in the sort order of
+/// [`Value::sort_cmp`]; descending keys reverse the comparison, not the order of ties. The
+/// set of one dispatch is the concatenation of per-partition runs, each already sorted by
+/// the node when the plan sorts there (`NodeSort`); the stable merge sort finds those runs
+/// and merges them, ties going to the lower partition.
 pub fn sort_rows(rows: &mut [Tuple], keys: &[(u16, bool)]) {
     rows.sort_by(|a, b| {
         for (col, asc) in keys {
-            let o = a[*col as usize].total_cmp(&b[*col as usize]);
+            let o = a[*col as usize].sort_cmp(&b[*col as usize]);
             let o = if *asc { o } else { o.reverse() };
             if o.is_ne() {
                 return o;
@@ -495,28 +499,26 @@ pub fn sort_rows(rows: &mut [Tuple], keys: &[(u16, bool)]) {
     });
 }
 
-/// Removes duplicate rows (first occurrences stay), comparing the first `n` columns (0: all).
-pub fn distinct_rows(rows: &mut Vec<Tuple>, n: usize) {
-    let mut seen = FastSet::default();
-    rows.retain(|row| {
-        let key: &[Value] = if n == 0 {
-            row
-        } else {
-            &row[..n.min(row.len())]
-        };
-        seen.insert(key.to_vec())
+/// DISTINCT over rows sorted by `keys`: drops every row whose `keys` columns equal (by
+/// [`Value::sort_cmp`]) those of the row kept before it, so the first row of each run of
+/// equal keys stays.
+pub fn distinct_rows(rows: &mut Vec<Tuple>, keys: &[u16]) {
+    rows.dedup_by(|row, kept| {
+        keys.iter()
+            .all(|&k| row[k as usize].sort_cmp(&kept[k as usize]).is_eq())
     });
 }
 
-/// Groups rows `key ++ inputs` (or partial states, see [`crate::agg::group_states`]) by key
-/// and returns `key ++ finals` rows ordered by key. Without keys there is always one row.
+/// Groups rows `key ++ inputs` (or partial states, see [`crate::grouping::group_partial`])
+/// by key and returns `key ++ finals` rows in the order the groups first appear. Without
+/// keys there is always one row.
 pub fn group_rows(
     rows: Vec<Tuple>,
     nkeys: usize,
     kinds: &[AggKind],
     partial: bool,
 ) -> Result<Vec<Tuple>> {
-    let mut groups = crate::agg::group_states(rows, nkeys, kinds, partial)?;
+    let mut groups = crate::grouping::find_groups(rows, nkeys, kinds, partial)?.groups;
     if nkeys == 0 && groups.is_empty() {
         groups.push((Vec::new(), vec![AggState::default(); kinds.len()]));
     }
@@ -655,6 +657,7 @@ mod tests {
     }
 
     #[test]
+<<<<<<< HEAD
     fn limit_values_are_non_negative_integers() {
         let msg = |v: Value, what| limit_value(Some(&v), what).unwrap_err().msg().to_string();
         assert_eq!(limit_value(None, "LIMIT").unwrap(), None);
@@ -684,6 +687,9 @@ mod tests {
 
     #[test]
     fn grouping_orders_by_key() {
+=======
+    fn grouping_keeps_first_appearance() {
+>>>>>>> i16-order
         let rows: Vec<Tuple> = vec![
             vec![Value::Int(2), Value::Null, Value::Int(10)].into_boxed_slice(),
             vec![Value::Int(1), Value::Null, Value::Int(5)].into_boxed_slice(),
@@ -691,7 +697,7 @@ mod tests {
         ];
         let out = group_rows(rows, 1, &[AggKind::CountStar, AggKind::Sum], false).unwrap();
         assert_eq!(out.len(), 2);
-        assert_eq!(&*out[0], &[Value::Int(1), Value::Int(1), Value::Int(5)]);
-        assert_eq!(&*out[1], &[Value::Int(2), Value::Int(2), Value::Int(10)]);
+        assert_eq!(&*out[0], &[Value::Int(2), Value::Int(2), Value::Int(10)]);
+        assert_eq!(&*out[1], &[Value::Int(1), Value::Int(1), Value::Int(5)]);
     }
 }

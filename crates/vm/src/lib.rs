@@ -12,6 +12,7 @@ pub mod coord;
 pub mod exec;
 pub mod func;
 pub mod generate;
+pub mod grouping;
 pub mod node_exec;
 pub mod op;
 pub mod program;

@@ -261,8 +261,19 @@ pub enum Op {
         stmt: u16,
         keys: Vec<(u16, bool)>,
     },
+<<<<<<< HEAD
     /// Apply OFFSET/LIMIT registers (None: absent) to the set; each must hold a non-negative
     /// integer (`LIMIT: integer type expected`, `LIMIT: positive integer value expected`).
+=======
+    /// Reorder the set so that rows with equal first `keys` columns (group keys, see
+    /// `Value::same_key`) are adjacent: groups in the order they first appear, rows of a
+    /// group in set order.
+    Cluster {
+        stmt: u16,
+        keys: u16,
+    },
+    /// Apply OFFSET/LIMIT registers (None: absent) to the set.
+>>>>>>> i16-order
     Limit {
         stmt: u16,
         limit: Option<Reg>,
@@ -337,7 +348,8 @@ pub enum Op {
         end: u32,
     },
     /// Coordinator: groups the rows of `src` (first `keys` columns = group key, then one
-    /// aggregate input per kind) into `dst` rows `key ++ final aggregates`, ordered by key.
+    /// aggregate input per kind) into `dst` rows `key ++ final aggregates`, in the order the
+    /// groups first appear in `src`.
     GroupAgg {
         src: u16,
         dst: u16,
@@ -347,7 +359,10 @@ pub enum Op {
         partial: bool,
     },
     /// Node, after a scan: groups the emitted rows (`keys` key columns, then one input per
-    /// aggregate) into one row per key with partial states (`count, acc` per aggregate).
+    /// aggregate) into one row per key with partial states (`count, acc` per aggregate). The
+    /// first partition hands its groups over in first-appearance order, every other one in
+    /// the slot order of Amelie's grouping table (see `crate::grouping`), so that merging
+    /// them in partition order gives Amelie's group order.
     GroupPartial {
         keys: u16,
         aggs: Vec<crate::agg::AggKind>,
@@ -369,11 +384,12 @@ pub enum Op {
     SetReset {
         stmt: u16,
     },
-    /// Coordinator: removes duplicate rows of the set (keeps first occurrences), comparing
-    /// the first `n` columns (0 = all).
+    /// Coordinator: DISTINCT over the set, sorted by the columns `keys`: drops each row
+    /// whose `keys` equal those of the row kept before it (the first row of each run of
+    /// equal keys stays).
     Distinct {
         stmt: u16,
-        n: u16,
+        keys: Vec<u16>,
     },
 
     /// Node: leave the innermost set loop and jump to `to` (a correlated subquery found its
@@ -412,15 +428,22 @@ pub enum Op {
         limit: Reg,
         offset: Option<Reg>,
     },
-    /// Node: remove duplicate emitted rows (first occurrences stay), comparing the first `n`
-    /// columns (0 = all).
+    /// Node: DISTINCT over the emitted rows, sorted by the columns `keys` (`NodeSort`): the
+    /// first row of each run of equal keys stays, as in `Distinct`.
     NodeDistinct {
-        n: u16,
+        keys: Vec<u16>,
     },
 }
 
 fn r(x: impl fmt::Display) -> String {
     x.to_string()
+}
+
+fn cols(keys: &[u16]) -> String {
+    keys.iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl fmt::Display for Op {
@@ -583,6 +606,9 @@ impl fmt::Display for Op {
                 "-".into(),
                 String::new(),
             ),
+            Op::Cluster { stmt, keys } => {
+                ("set_cluster", r(stmt), r(keys), "-".into(), String::new())
+            }
             Op::Limit {
                 stmt,
                 limit,
@@ -662,7 +688,13 @@ impl fmt::Display for Op {
                 ("set_unnest", r(stmt), r(src), "-".into(), String::new())
             }
             Op::SetReset { stmt } => ("set_reset", r(stmt), "-".into(), "-".into(), String::new()),
-            Op::Distinct { stmt, n } => ("set_distinct", r(stmt), r(n), "-".into(), String::new()),
+            Op::Distinct { stmt, keys } => (
+                "set_distinct",
+                r(stmt),
+                r(keys.len()),
+                "-".into(),
+                cols(keys),
+            ),
             Op::NodeSort { keys } => (
                 "sort",
                 "-".into(),
@@ -680,7 +712,13 @@ impl fmt::Display for Op {
                 "-".into(),
                 String::new(),
             ),
-            Op::NodeDistinct { n } => ("distinct", r(n), "-".into(), "-".into(), String::new()),
+            Op::NodeDistinct { keys } => (
+                "distinct",
+                r(keys.len()),
+                "-".into(),
+                "-".into(),
+                cols(keys),
+            ),
             Op::SetBreak { to } => ("set_break", r(to), "-".into(), "-".into(), String::new()),
             Op::SubAggReset { slot, n } => ("agg_reset", r(slot), r(n), "-".into(), String::new()),
             Op::SubAggStep { slot, kind, arg } => (

@@ -12,9 +12,10 @@
 //!
 //! The code by part: `value` (the [`Json`] type, its serde form, limits, items and drop),
 //! `walk` (the iterative pre-order walk, [`Walk`]), `ops` (ordering, equality, hashing,
-//! cloning, depth), `write` (compact and pretty text, `Debug`) and `parse` (text in).
+//! cloning, depth), `order` (the sort order of ORDER BY and DISTINCT), `write` (compact and pretty text, `Debug`) and `parse` (text in).
 
 mod ops;
+mod order;
 mod parse;
 mod value;
 mod walk;
@@ -23,5 +24,6 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use order::cmp_f64;
 pub use value::{too_deep, Json, MAX_DEPTH, SERDE_MAX_DEPTH};
 pub use walk::{Event, Walk};

@@ -45,7 +45,9 @@ pub(super) fn add_row(b: &mut Builder, stmt: u16, exprs: &[&Expr], scope: &Scope
     Ok(())
 }
 
-/// DISTINCT, ORDER BY, hidden column removal, OFFSET/LIMIT over the finished set.
+/// ORDER BY or DISTINCT (a sort, see [`order_keys`](super::plan::order_keys)), hidden
+/// column removal, OFFSET/LIMIT over the finished set. `order_cols` are the sort keys (for
+/// DISTINCT without them, e.g. over one row: every output column).
 pub(super) fn finish_set(
     b: &mut Builder,
     s: &Select,
@@ -54,15 +56,27 @@ pub(super) fn finish_set(
     order_cols: Vec<(u16, bool)>,
     width: u16,
 ) -> Result<()> {
-    if s.distinct {
-        b.emit(Sec::Coordinator, Op::Distinct { stmt, n });
-    }
+    let order_cols = if s.distinct && order_cols.is_empty() {
+        (0..n).map(|i| (i, true)).collect()
+    } else {
+        order_cols
+    };
+    let distinct: Vec<u16> = order_cols.iter().map(|(c, _)| *c).collect();
     if !order_cols.is_empty() {
         b.emit(
             Sec::Coordinator,
             Op::Sort {
                 stmt,
                 keys: order_cols,
+            },
+        );
+    }
+    if s.distinct {
+        b.emit(
+            Sec::Coordinator,
+            Op::Distinct {
+                stmt,
+                keys: distinct,
             },
         );
     }

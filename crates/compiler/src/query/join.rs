@@ -213,6 +213,10 @@ pub(super) fn sources(b: &mut Builder, cx: &Cx, s: &Select, dist: Option<usize>)
         .group_by
         .iter_mut()
         .for_each(|e| e.for_each_mut(&mut fix));
+    order
+        .distinct_on
+        .iter_mut()
+        .for_each(|e| e.for_each_mut(&mut fix));
     if let Some(h) = &mut order.having {
         h.for_each_mut(&mut fix);
     }
@@ -250,9 +254,8 @@ pub(super) fn rows(b: &mut Builder, s: &Select, j: &Join, dist: Option<usize>) -
         };
         let exprs: Vec<&Expr> = items.iter().map(|(e, _)| e).chain(extra.iter()).collect();
         let join = j.on_nodes(d);
-        let n = items.len() as u16;
         join.emit(b, stmt, &scope, filter.as_ref(), &exprs, |b| {
-            node_finish(b, s, n, &order_cols)
+            node_finish(b, s, &order_cols)
         })?;
         let width = exprs.len() as u16;
         finish_set(b, s, stmt, items.len() as u16, order_cols, width)?;

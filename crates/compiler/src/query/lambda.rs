@@ -121,8 +121,9 @@ pub(super) fn select(b: &mut Builder, cx: &Cx, q: &Query) -> Result<u16> {
     Ok(stmt)
 }
 
-/// GROUP BY with lambda aggregates (shared tables): rows sorted by the group key are folded
-/// in order, one state per lambda, reset at every key change.
+/// GROUP BY with lambda aggregates (shared tables): rows clustered by the group key (groups
+/// in first-appearance order, the order of a single source) are folded in order, one state
+/// per lambda, reset at every key change.
 pub(super) fn grouped(b: &mut Builder, q: &Query) -> Result<u16> {
     let (s, table, alias) = (q.select, q.table, q.alias);
     use amelie_vm::BinOp;
@@ -149,9 +150,9 @@ pub(super) fn grouped(b: &mut Builder, q: &Query) -> Result<u16> {
     let src = fetch(b, table, &scope, s.filter.as_ref(), &inputs)?;
     b.emit(
         Sec::Coordinator,
-        Op::Sort {
+        Op::Cluster {
             stmt: src,
-            keys: (0..nk).map(|i| (i, true)).collect(),
+            keys: nk,
         },
     );
     let k = lambdas.len() as u16;

@@ -12,7 +12,7 @@ use crate::expr::{collect_aggs, Scope, PSEUDO_TABLE_ID};
 use amelie_catalog::{Catalog, Table};
 use amelie_common::format::Format;
 use amelie_common::{Error, ErrorKind, Result};
-use amelie_parser::{Expr, FromItem, ObjectName, Select, SelectItem};
+use amelie_parser::{Expr, FromItem, ObjectName, OrderBy, Select, SelectItem};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -390,6 +390,7 @@ pub(super) fn row_exprs(s: &Select) -> Vec<&Expr> {
     out.extend(s.having.iter());
     out.extend(s.group_by.iter());
     out.extend(s.order_by.iter().map(|o| &o.expr));
+    out.extend(s.distinct_on.iter());
     out
 }
 
@@ -449,16 +450,45 @@ pub(super) fn check_no_aggs(items: &[(Expr, String)]) -> Result<()> {
 /// ORDER BY keys: (column, asc) over the output row, plus hidden expressions appended to it.
 pub(super) type OrderKeys = (Vec<(u16, bool)>, Vec<Expr>);
 
-/// Computes the [`OrderKeys`] of `s`.
+/// Computes the [`OrderKeys`] of `s`. DISTINCT is a sort too (Amelie's rewrite): on every
+/// output column ascending, or on the expressions of `DISTINCT ON (...)` ascending; the
+/// rows whose sort keys equal those of the row before are then dropped (`Distinct`).
 pub(super) fn order_keys(
     s: &Select,
+    items: &[(Expr, String)],
+    table: Option<&Table>,
+) -> Result<OrderKeys> {
+    if s.distinct {
+        if s.distinct_on.is_empty() {
+            return Ok((
+                (0..items.len() as u16).map(|i| (i, true)).collect(),
+                Vec::new(),
+            ));
+        }
+        let on: Vec<OrderBy> = s
+            .distinct_on
+            .iter()
+            .map(|e| OrderBy {
+                expr: e.clone(),
+                asc: true,
+            })
+            .collect();
+        return sort_keys(&on, items, table);
+    }
+    sort_keys(&s.order_by, items, table)
+}
+
+/// The [`OrderKeys`] of the sort `order` over `items`: an output position, an output name
+/// (that is not a column of `table`), or a hidden expression.
+fn sort_keys(
+    order: &[OrderBy],
     items: &[(Expr, String)],
     table: Option<&Table>,
 ) -> Result<OrderKeys> {
     let n = items.len() as u16;
     let mut order_cols = Vec::new();
     let mut extra = Vec::new();
-    for o in &s.order_by {
+    for o in order {
         let oe = crate::expr::position_literal(&o.expr);
         let col = match &*oe {
             Expr::Int(i) if *i >= 1 && (*i as usize) <= items.len() => (*i - 1) as u16,
@@ -583,6 +613,9 @@ pub(super) fn correlate(
     }
     for o in &mut r.order_by {
         o.expr.for_each_mut(&mut fix);
+    }
+    for e in &mut r.distinct_on {
+        e.for_each_mut(&mut fix);
     }
     if !found {
         return None;

@@ -145,6 +145,9 @@ pub(super) fn function_select(
     for g in &mut r.group_by {
         g.for_each_mut(&mut fix);
     }
+    for e in &mut r.distinct_on {
+        e.for_each_mut(&mut fix);
+    }
     if let Some(h) = &mut r.having {
         h.for_each_mut(&mut fix);
     }

@@ -5,7 +5,7 @@
 //! coordinator for the shapes that run there.
 
 use super::access::{access, Access, KeyValue};
-use super::emit::limit_regs;
+use super::emit::finish_set;
 use super::plan::{expand_items, order_keys, Items, Query};
 use crate::builder::{Builder, Sec};
 use crate::expr::{agg_kind, collect_aggs, expr, Scope};
@@ -163,7 +163,7 @@ pub(super) fn rows(b: &mut Builder, q: &Query) -> Result<u16> {
     let start = b.consecutive(Sec::Node, &regs);
     b.emit(Sec::Node, Op::Emit { start, n: width });
     close_scan(b, scan);
-    node_finish(b, s, n, &order_cols)?;
+    node_finish(b, s, &order_cols)?;
     b.emit(Sec::Node, Op::Ret);
     b.send(stmt, tref, entry, target);
     b.emit(
@@ -173,19 +173,8 @@ pub(super) fn rows(b: &mut Builder, q: &Query) -> Result<u16> {
             merge: Merge::Union,
         },
     );
-    if !order_cols.is_empty() {
-        b.emit(
-            Sec::Coordinator,
-            Op::Sort {
-                stmt,
-                keys: order_cols,
-            },
-        );
-    }
-    if width > n {
-        b.emit(Sec::Coordinator, Op::Trim { stmt, n });
-    }
-    finish(b, s, stmt, n)
+    finish_set(b, s, stmt, n, order_cols, width)?;
+    Ok(stmt)
 }
 
 /// Aggregates without GROUP BY on the nodes: each node steps the aggregates over its
@@ -253,46 +242,29 @@ pub(super) fn aggregate(b: &mut Builder, q: &Query) -> Result<u16> {
             n,
         },
     );
-    finish(b, s, stmt, n)
-}
-
-/// DISTINCT and LIMIT/OFFSET over the merged rows of [`rows`] / [`aggregate`].
-fn finish(b: &mut Builder, s: &Select, stmt: u16, n: u16) -> Result<u16> {
-    if s.distinct {
-        b.emit(Sec::Coordinator, Op::Distinct { stmt, n });
-    }
-    let (limit, offset) = limit_regs(b, s)?;
-    if limit.is_some() || offset.is_some() {
-        b.emit(
-            Sec::Coordinator,
-            Op::Limit {
-                stmt,
-                limit,
-                offset,
-            },
-        );
-    }
+    finish_set(b, s, stmt, n, Vec::new(), n)?;
     Ok(stmt)
 }
 
-/// The per-partition part of DISTINCT, ORDER BY and LIMIT over the rows a scan emitted
-/// (before `Ret`): each node removes its duplicates, sorts its rows and keeps only the first
-/// `limit + offset` of them (when both are integer constants); the coordinator then merges
-/// the partitions' runs and applies the whole operation again.
-pub(super) fn node_finish(
-    b: &mut Builder,
-    s: &Select,
-    n: u16,
-    order_cols: &[(u16, bool)],
-) -> Result<()> {
-    if s.distinct {
-        b.emit(Sec::Node, Op::NodeDistinct { n });
-    }
+/// The per-partition part of ORDER BY, DISTINCT and LIMIT over the rows a scan emitted
+/// (before `Ret`): each node sorts its rows (stably: ties keep scan order), drops those whose
+/// DISTINCT keys equal the row's before, and keeps only the first `limit + offset` of them
+/// (when both are integer constants); the coordinator then merges the partitions' runs and
+/// applies the whole operation again.
+pub(super) fn node_finish(b: &mut Builder, s: &Select, order_cols: &[(u16, bool)]) -> Result<()> {
     if !order_cols.is_empty() {
         b.emit(
             Sec::Node,
             Op::NodeSort {
                 keys: order_cols.to_vec(),
+            },
+        );
+    }
+    if s.distinct {
+        b.emit(
+            Sec::Node,
+            Op::NodeDistinct {
+                keys: order_cols.iter().map(|(c, _)| *c).collect(),
             },
         );
     }

@@ -39,6 +39,11 @@ pub struct NodeCtx<'a> {
     /// High-water mark of the transaction's bytes on this node, reserved from the server-wide
     /// memory pool (kept by the node from statement to statement; starts at 0).
     pub held: &'a mut usize,
+    /// Whether this partition's output comes first in the coordinator's merge (the first
+    /// partition of a dispatch to every partition, or the only one): its groups are handed
+    /// over in first-appearance order, those of the others in Amelie's slot order
+    /// (`Op::GroupPartial`).
+    pub first: bool,
     /// Register file, reused from request to request. It must start out null for each
     /// batch of requests (the caller clears it); a statement's code writes a register before
     /// it reads it and statements use disjoint registers, so requests of one batch share it.
@@ -368,13 +373,13 @@ pub fn run_node(
                 }
                 pc += 1;
             }
-            Op::NodeDistinct { n } => {
-                crate::coord::distinct_rows(&mut st.rows, *n as usize);
+            Op::NodeDistinct { keys } => {
+                crate::coord::distinct_rows(&mut st.rows, keys);
                 pc += 1;
             }
             Op::GroupPartial { keys, aggs } => {
                 let rows = std::mem::take(&mut st.rows);
-                st.rows = crate::agg::group_partial(rows, *keys as usize, aggs)?;
+                st.rows = crate::grouping::group_partial(rows, *keys as usize, aggs, ctx.first)?;
                 pc += 1;
             }
             Op::Ret => break,

@@ -28,6 +28,7 @@ fn run(p: &Program, part: &mut Partition, input: Vec<Row>) -> Result<Vec<Tuple>>
         env: Env::EMPTY,
         gov: None,
         held: &mut 0,
+        first: true,
         regs: &mut Vec::new(),
     };
     Ok(run_node(p, 0, 0, InsertRows::Encoded(&batch(input)), ctx)?.rows)
@@ -195,6 +196,7 @@ fn run_with_set(p: &Program, part: &mut Partition, set: Vec<Tuple>) -> Vec<Tuple
         env: Env::EMPTY,
         gov: None,
         held: &mut 0,
+        first: true,
         regs: &mut Vec::new(),
     };
     run_node(p, 0, 0, InsertRows::Encoded(&[]), ctx)
