@@ -657,7 +657,6 @@ mod tests {
     }
 
     #[test]
-<<<<<<< HEAD
     fn limit_values_are_non_negative_integers() {
         let msg = |v: Value, what| limit_value(Some(&v), what).unwrap_err().msg().to_string();
         assert_eq!(limit_value(None, "LIMIT").unwrap(), None);
@@ -686,10 +685,7 @@ mod tests {
     }
 
     #[test]
-    fn grouping_orders_by_key() {
-=======
     fn grouping_keeps_first_appearance() {
->>>>>>> i16-order
         let rows: Vec<Tuple> = vec![
             vec![Value::Int(2), Value::Null, Value::Int(10)].into_boxed_slice(),
             vec![Value::Int(1), Value::Null, Value::Int(5)].into_boxed_slice(),

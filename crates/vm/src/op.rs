@@ -261,10 +261,6 @@ pub enum Op {
         stmt: u16,
         keys: Vec<(u16, bool)>,
     },
-<<<<<<< HEAD
-    /// Apply OFFSET/LIMIT registers (None: absent) to the set; each must hold a non-negative
-    /// integer (`LIMIT: integer type expected`, `LIMIT: positive integer value expected`).
-=======
     /// Reorder the set so that rows with equal first `keys` columns (group keys, see
     /// `Value::same_key`) are adjacent: groups in the order they first appear, rows of a
     /// group in set order.
@@ -272,8 +268,8 @@ pub enum Op {
         stmt: u16,
         keys: u16,
     },
-    /// Apply OFFSET/LIMIT registers (None: absent) to the set.
->>>>>>> i16-order
+    /// Apply OFFSET/LIMIT registers (None: absent) to the set; each must hold a non-negative
+    /// integer (`LIMIT: integer type expected`, `LIMIT: positive integer value expected`).
     Limit {
         stmt: u16,
         limit: Option<Reg>,
