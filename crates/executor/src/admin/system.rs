@@ -113,13 +113,11 @@ impl std::fmt::Debug for SystemSnapshot {
 impl SystemSnapshot {
     pub fn config_json(&self) -> Json {
         match &self.config {
-            Some(c) => {
-                Json::Object(c.show_all(super::EngineState {
-                    lsn: self.lsn,
-                    psn: self.catalog.next_partition_id.saturating_sub(1),
-                    checkpoint: self.wal.checkpoint,
-                }))
-            }
+            Some(c) => Json::Object(c.show_all(super::EngineState {
+                lsn: self.lsn,
+                psn: self.catalog.next_partition_id.saturating_sub(1),
+                checkpoint: self.wal.checkpoint,
+            })),
             None => Json::Object(Vec::new()),
         }
     }
