@@ -12,7 +12,8 @@ use amelie_common::{Error, Json, Result, Value};
 use amelie_parser::Stmt;
 use amelie_vm::func::{b64url_decode_strict, hmac_sha256_verify};
 
-/// The JWT header `CREATE TOKEN` emits.
+/// The token format (the header `CREATE TOKEN` emits and the token it signs) is shared with
+/// the client: it lives in `amelie_common::token`.
 pub use amelie_common::token::{make_token, JWT_HEADER};
 
 /// The `SHOW USER` / `system.user()` form of a user (the secret is never shown).
