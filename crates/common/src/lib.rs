@@ -11,6 +11,7 @@ pub mod random;
 pub mod stack;
 pub mod text;
 pub mod time;
+pub mod token;
 pub mod types;
 pub mod value;
 

@@ -1,4 +1,4 @@
-//! The connection's IO object: a `TcpStream` that counts bytes and arms the header timeout;
+//! The connection's IO object: a TCP or unix stream that counts bytes and arms the header timeout;
 //! the connection state its timers read; the registry of open connections behind the
 //! connection cap.
 
@@ -13,9 +13,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::net::Stream;
 use crate::HttpStats;
 
 /// State shared by a connection's IO object, its request handler and its driver task.
@@ -271,17 +271,17 @@ struct Replaced {
     reported: usize,
 }
 
-/// `TcpStream` wrapper feeding [`HttpStats`] and [`ConnState`]; it also gives hyper's own
+/// Stream wrapper feeding [`HttpStats`] and [`ConnState`]; it also gives hyper's own
 /// error replies a `{"msg"}` body.
 pub(crate) struct CountingIo {
-    pub(crate) inner: TcpStream,
+    pub(crate) inner: Stream,
     pub(crate) stats: Arc<HttpStats>,
     pub(crate) state: Arc<ConnState>,
     replaced: Option<Replaced>,
 }
 
 impl CountingIo {
-    pub(crate) fn new(inner: TcpStream, stats: Arc<HttpStats>, state: Arc<ConnState>) -> Self {
+    pub(crate) fn new(inner: Stream, stats: Arc<HttpStats>, state: Arc<ConnState>) -> Self {
         CountingIo {
             inner,
             stats,

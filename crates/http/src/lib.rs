@@ -20,11 +20,13 @@ use std::time::Duration;
 pub use amelie_common::Error;
 
 mod io;
+mod net;
 mod reply;
 mod route;
 mod server;
 
 pub use io::Registry;
+pub use net::{Endpoint, Peer, SocketFiles, StdListener, DEFAULT_SOCKET_MODE};
 pub use reply::{error_body, escape_json_into};
 pub use route::{parse_import_path, ContentKind};
 pub use server::{bind, serve, Listeners};
@@ -199,8 +201,9 @@ impl HttpStats {
 /// Server configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// TCP addresses to listen on (port 0 = pick a free port, see [`Listeners::local_addrs`]).
-    pub listen: Vec<SocketAddr>,
+    /// Where to listen: TCP addresses (port 0 = pick a free port, see
+    /// [`Listeners::local_addrs`]) and unix sockets.
+    pub listen: Vec<Endpoint>,
     /// Request body limit in bytes (`>=` is rejected); shared so `SET limit_recv` applies live.
     pub limit_recv: Arc<AtomicU64>,
     /// Counters updated by the server.
@@ -226,7 +229,7 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Largest accepted request head (request line + headers); larger → 431 and close.
     pub max_header_size: usize,
-    /// Per listener, in `listen` order: requests must carry a valid token (`"auth": true`).
+    /// Per endpoint, in `listen` order: requests must carry a valid token (`"auth": true`).
     /// Missing entries mean false.
     pub auth: Vec<bool>,
     /// The server-wide memory pool (`limit_memory_total`): request bodies past
@@ -243,6 +246,11 @@ impl ServerConfig {
     /// 60 s idle timeout, 10,000 connections, 5 s shutdown timeout, 16 KiB header limit,
     /// connections not logged.
     pub fn new(listen: Vec<SocketAddr>) -> Self {
+        Self::with_endpoints(listen.into_iter().map(Endpoint::Tcp).collect())
+    }
+
+    /// [`ServerConfig::new`] over TCP and unix socket endpoints.
+    pub fn with_endpoints(listen: Vec<Endpoint>) -> Self {
         ServerConfig {
             listen,
             limit_recv: Arc::new(AtomicU64::new(DEFAULT_LIMIT_RECV)),

@@ -17,11 +17,11 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinSet;
 
 use crate::io::{ConnState, CountingIo, Deadline, Registry};
+use crate::net::{bind_endpoint, Endpoint, Listener, Peer, SocketFiles, StdListener, Stream};
 use crate::reply::{self, Reply};
 use crate::route::{parse_import_path, ContentKind};
 use crate::{
@@ -41,20 +41,25 @@ const MAX_PREALLOC: u64 = 1024 * 1024;
 /// Bound listening sockets, not yet accepting. See [`bind`].
 #[derive(Debug)]
 pub struct Listeners {
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     config: ServerConfig,
+    /// The unix socket files made by [`bind`] (removed when the last owner drops them).
+    files: SocketFiles,
 }
 
-/// Bind every address of `config.listen` (port 0 picks a free port).
+/// Bind every endpoint of `config.listen` (port 0 picks a free port; a unix socket file is
+/// created, replacing a stale one, and removed again when the listeners are dropped).
 pub async fn bind(config: ServerConfig) -> io::Result<Listeners> {
     let mut listeners = Vec::with_capacity(config.listen.len());
-    for addr in &config.listen {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| io::Error::new(e.kind(), format!("listen {addr}: {e}")))?;
-        listeners.push(listener);
+    let mut files = SocketFiles::default();
+    for endpoint in &config.listen {
+        listeners.push(bind_endpoint(endpoint, &mut files).await?);
     }
-    Ok(Listeners { listeners, config })
+    Ok(Listeners {
+        listeners,
+        config,
+        files,
+    })
 }
 
 /// [`bind`] then [`Listeners::serve`].
@@ -67,40 +72,57 @@ pub async fn serve<B: Backend>(
 }
 
 impl Listeners {
-    /// The actually bound addresses, in `listen` order.
+    /// The actually bound TCP addresses, in `listen` order (unix sockets are left out).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .filter_map(|l| match l {
+                Listener::Tcp(l) => l.local_addr().ok(),
+                Listener::Unix(_) => None,
+            })
+            .collect()
+    }
+
+    /// Every endpoint as bound, in `listen` order (TCP addresses with their actual port).
+    pub fn local_endpoints(&self) -> Vec<Endpoint> {
+        self.listeners
+            .iter()
+            .zip(&self.config.listen)
+            .map(|(l, configured)| match l {
+                Listener::Tcp(l) => l
+                    .local_addr()
+                    .map(Endpoint::Tcp)
+                    .unwrap_or_else(|_| configured.clone()),
+                Listener::Unix(_) => configured.clone(),
+            })
             .collect()
     }
 
     /// Turns the bound sockets into std sockets (to be shared by several runtimes, see
-    /// [`Listeners::from_std`]), with the configuration.
-    pub fn into_std(self) -> io::Result<(Vec<std::net::TcpListener>, ServerConfig)> {
+    /// [`Listeners::from_std`]), with the configuration and the unix socket files, which
+    /// the caller keeps until no runtime serves the sockets any more.
+    pub fn into_std(self) -> io::Result<(Vec<StdListener>, ServerConfig, SocketFiles)> {
         let listeners = self
             .listeners
             .into_iter()
-            .map(|l| l.into_std())
+            .map(Listener::into_std)
             .collect::<io::Result<Vec<_>>>()?;
-        Ok((listeners, self.config))
+        Ok((listeners, self.config, self.files))
     }
 
     /// Listeners over already bound std sockets (copies made with `try_clone` share the
     /// socket: every runtime serving a copy accepts connections from it). Must be called
     /// inside the tokio runtime that will serve them.
-    pub fn from_std(
-        listeners: Vec<std::net::TcpListener>,
-        config: ServerConfig,
-    ) -> io::Result<Listeners> {
+    pub fn from_std(listeners: Vec<StdListener>, config: ServerConfig) -> io::Result<Listeners> {
         let listeners = listeners
             .into_iter()
-            .map(|l| {
-                l.set_nonblocking(true)?;
-                TcpListener::from_std(l)
-            })
+            .map(Listener::from_std)
             .collect::<io::Result<Vec<_>>>()?;
-        Ok(Listeners { listeners, config })
+        Ok(Listeners {
+            listeners,
+            config,
+            files: SocketFiles::default(),
+        })
     }
 
     /// The counters this server updates (same `Arc` as `ServerConfig::stats`).
@@ -116,7 +138,11 @@ impl Listeners {
         backend: Arc<B>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let Listeners { listeners, config } = self;
+        let Listeners {
+            listeners,
+            config,
+            files,
+        } = self;
         let shared = Arc::new(Shared::new(&config));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut conns = JoinSet::new();
@@ -164,6 +190,7 @@ impl Listeners {
             }
         }
         drop(listeners);
+        drop(files);
         let _ = stop_tx.send(true);
         let drain = async { while conns.join_next().await.is_some() {} };
         if tokio::time::timeout(config.shutdown_timeout, drain)
@@ -177,7 +204,7 @@ impl Listeners {
 }
 
 /// Refuse a connection at the cap: a 503 reply if the socket takes it at once, then close.
-fn refuse(stream: TcpStream) {
+fn refuse(stream: Stream) {
     let reply = reply::raw_reply_close("503 Service Unavailable", MSG_TOO_MANY_CONNECTIONS);
     let _ = stream.try_write(&reply);
 }
@@ -185,10 +212,10 @@ fn refuse(stream: TcpStream) {
 /// Accept from whichever listener is ready, starting the scan at a rotating index. Also
 /// returns the peer's address and the index of the listener.
 fn poll_accept(
-    listeners: &[TcpListener],
+    listeners: &[Listener],
     next: &mut usize,
     cx: &mut Context<'_>,
-) -> Poll<io::Result<(TcpStream, SocketAddr, usize)>> {
+) -> Poll<io::Result<(Stream, Peer, usize)>> {
     let n = listeners.len();
     for i in 0..n {
         let idx = (*next + i) % n;
@@ -262,7 +289,7 @@ struct OpenGuard {
     key: u64,
     state: Arc<ConnState>,
     /// Peer and id of a connection whose opening was logged.
-    logged: Option<(SocketAddr, u64)>,
+    logged: Option<(Peer, u64)>,
 }
 
 impl Drop for OpenGuard {
@@ -292,8 +319,8 @@ enum Outcome {
 
 /// A connection admitted to the registry, not yet served.
 struct Accepted {
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: Stream,
+    peer: Peer,
     /// The listener requires a token.
     auth: bool,
     state: Arc<ConnState>,
@@ -314,7 +341,7 @@ async fn run_connection<B: Backend>(
         state,
         key,
     } = accepted;
-    let _ = stream.set_nodelay(true);
+    stream.set_nodelay();
     let stats = Arc::clone(&shared.stats);
     stats.connection_opened();
     // registry keys are unique over every frontend sharing the registry

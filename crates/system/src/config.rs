@@ -246,15 +246,43 @@ impl TestVars {
     }
 }
 
-/// One element of the `listen` array.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// One element of the `listen` array: a TCP `host`/`port`, or a unix socket `path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenAddr {
     /// Host as configured; `"*"` means every interface (see [`ListenAddr::bind_host`]).
+    /// Empty for a unix socket listener.
     pub host: String,
     pub port: u16,
+    /// A unix socket file (relative to the repository unless absolute); when set, the
+    /// listener is that socket and `host`/`port` are not used.
+    pub path: Option<String>,
+    /// Permission bits of the socket file as octal digits (`"0700"`, the default).
+    pub path_mode: Option<String>,
     /// `"auth": true`: every request must carry a valid `Authorization: Bearer <JWT>`.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub auth: bool,
+}
+
+impl serde::Serialize for ListenAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        if let Some(path) = &self.path {
+            if !self.host.is_empty() {
+                map.serialize_entry("host", &self.host)?;
+            }
+            map.serialize_entry("path", path)?;
+            if let Some(mode) = &self.path_mode {
+                map.serialize_entry("path_mode", mode)?;
+            }
+        } else {
+            map.serialize_entry("host", &self.host)?;
+            map.serialize_entry("port", &self.port)?;
+        }
+        if self.auth {
+            map.serialize_entry("auth", &true)?;
+        }
+        map.end()
+    }
 }
 
 impl ListenAddr {
@@ -276,6 +304,22 @@ impl ListenAddr {
             format!("{host}:{}", self.port)
         }
     }
+
+    /// The socket file's permission bits: `path_mode` read as octal, else 0700.
+    pub fn socket_mode(&self) -> u32 {
+        self.path_mode
+            .as_deref()
+            .and_then(parse_mode)
+            .unwrap_or(0o700)
+    }
+}
+
+/// Octal permission bits (`"0700"`, `"755"`): at most 0o777.
+fn parse_mode(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o777)
 }
 
 /// E (state) variables supplied by the running server for `SHOW ALL`.
@@ -366,6 +410,8 @@ impl Default for Config {
             listen: vec![ListenAddr {
                 host: "127.0.0.1".into(),
                 port: DEFAULT_PORT,
+                path: None,
+                path_mode: None,
                 auth: false,
             }],
             limit_send: 3_145_728,
@@ -523,7 +569,8 @@ fn listen_error(msg: &str) -> OptionError {
     }
 }
 
-/// Parses the `listen` JSON: `null` or an array of `{"host": string, "port": int}` objects.
+/// Parses the `listen` JSON: `null` or an array of objects with `host` and `port` (TCP) or
+/// `path` and `path_mode` (a unix socket), and `auth`.
 pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, OptionError> {
     let items = match value {
         Value::Null => return Ok(Vec::new()),
@@ -537,6 +584,8 @@ pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, Optio
         };
         let mut host = None;
         let mut port = DEFAULT_PORT;
+        let mut path = None;
+        let mut path_mode = None;
         let mut auth = false;
         for (key, v) in map {
             match key.as_str() {
@@ -550,6 +599,18 @@ pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, Optio
                         .and_then(|p| u16::try_from(p).ok())
                         .ok_or_else(|| listen_error("<port> must be an integer (0..65535)"))?;
                 }
+                "path" => match v {
+                    Value::String(s) if !s.is_empty() => path = Some(s.clone()),
+                    _ => return Err(listen_error("<path> must be a string")),
+                },
+                "path_mode" => match v {
+                    Value::String(s) if parse_mode(s).is_some() => path_mode = Some(s.clone()),
+                    _ => {
+                        return Err(listen_error(
+                            "<path_mode> must be a string of octal digits (\"0700\")",
+                        ))
+                    }
+                },
                 "auth" => {
                     auth = v
                         .as_bool()
@@ -558,8 +619,21 @@ pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, Optio
                 other => return Err(listen_error(&format!("unknown option '{other}'"))),
             }
         }
-        let host = host.ok_or_else(|| listen_error("<host> is not defined"))?;
-        out.push(ListenAddr { host, port, auth });
+        if path.is_none() && path_mode.is_some() {
+            return Err(listen_error("<path_mode> requires <path>"));
+        }
+        let host = match (host, &path) {
+            (Some(host), _) => host,
+            (None, Some(_)) => String::new(),
+            (None, None) => return Err(listen_error("<host> is not defined")),
+        };
+        out.push(ListenAddr {
+            host,
+            port,
+            path,
+            path_mode,
+            auth,
+        });
     }
     Ok(out)
 }
@@ -841,6 +915,8 @@ mod tests {
             vec![ListenAddr {
                 host: "127.0.0.1".into(),
                 port: 3485,
+                path: None,
+                path_mode: None,
                 auth: false,
             }]
         );
@@ -1026,6 +1102,45 @@ mod tests {
             "server: listen[] <host> is not defined"
         );
         assert_eq!(err(&["--listen=[1]"]), "server: listen[] object expected");
+    }
+
+    #[test]
+    fn listen_unix_paths() {
+        let c = apply(&[
+            r#"--listen=[{"path": "x.sock"}, {"path": "/tmp/y.sock", "path_mode": "0755", "auth": true}]"#,
+        ])
+        .unwrap();
+        assert_eq!(c.listen[0].path.as_deref(), Some("x.sock"));
+        assert_eq!(c.listen[0].socket_mode(), 0o700);
+        assert_eq!(c.listen[1].socket_mode(), 0o755);
+        assert!(c.listen[1].auth);
+        let text = serde_json::to_string(&c.listen).unwrap();
+        assert_eq!(
+            text,
+            r#"[{"path":"x.sock"},{"path":"/tmp/y.sock","path_mode":"0755","auth":true}]"#
+        );
+        assert_eq!(
+            parse_listen(&serde_json::from_str(&text).unwrap()).unwrap(),
+            c.listen
+        );
+        for (bad, msg) in [
+            (r#"[{"path": 1}]"#, "<path> must be a string"),
+            (
+                r#"[{"path": "a", "path_mode": "0800"}]"#,
+                "<path_mode> must be",
+            ),
+            (
+                r#"[{"path": "a", "path_mode": 448}]"#,
+                "<path_mode> must be",
+            ),
+            (
+                r#"[{"host": "a", "path_mode": "0700"}]"#,
+                "<path_mode> requires <path>",
+            ),
+        ] {
+            let e = err(&[&format!("--listen={bad}")]);
+            assert!(e.contains(msg), "{bad}: {e}");
+        }
     }
 
     #[test]

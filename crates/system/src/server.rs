@@ -7,7 +7,7 @@ use amelie_common::Error;
 use amelie_executor::{Executor, ExecutorConfig, SessionCtx};
 use amelie_http::{Backend, ServerConfig, Session};
 use amelie_wal::WalConfig;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -242,14 +242,56 @@ fn open_files_limit() -> Option<u64> {
         .ok()
 }
 
-fn listen_addrs(config: &Config) -> Result<Vec<SocketAddr>, Error> {
+/// The name of the unix socket every server listens on in its repository (no auth).
+pub const REPO_SOCKET: &str = "amelie.sock";
+
+/// Longest path a unix socket address holds (`sun_path` less its terminating zero).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// The endpoints to listen on, each with its `auth`: the `listen` entries in order (a `path`
+/// relative to the repository unless absolute), then the repository's own unix socket
+/// `<repo>/amelie.sock` (mode 0700, no auth). The repository socket is left out, with a
+/// warning, when its path is too long for a socket address.
+fn listen_endpoints(
+    config: &Config,
+    repo: &std::path::Path,
+) -> Result<Vec<(amelie_http::Endpoint, bool)>, Error> {
+    use amelie_http::Endpoint;
     let mut out = Vec::new();
     for l in &config.listen {
+        if let Some(path) = &l.path {
+            let path = repo.join(path);
+            out.push((
+                Endpoint::Unix {
+                    path,
+                    mode: l.socket_mode(),
+                },
+                l.auth,
+            ));
+            continue;
+        }
         let text = l.bind_addr();
-        let addrs = text
+        let mut addrs = text
             .to_socket_addrs()
             .map_err(|e| Error::io(format!("listen '{text}': {e}")))?;
-        out.extend(addrs.take(1));
+        if let Some(addr) = addrs.next() {
+            out.push((Endpoint::Tcp(addr), l.auth));
+        }
+    }
+    let own = repo.join(REPO_SOCKET);
+    if own.as_os_str().len() > MAX_SOCKET_PATH {
+        tracing::warn!(
+            path = %own.display(),
+            "the repository path is too long for a unix socket: not listening on it"
+        );
+    } else {
+        out.push((
+            Endpoint::Unix {
+                path: own,
+                mode: amelie_http::DEFAULT_SOCKET_MODE,
+            },
+            false,
+        ));
     }
     Ok(out)
 }
@@ -357,10 +399,12 @@ pub fn run_until(
         tracing::info!(nodes = config.backends, "bootstrap: created compute nodes");
     }
     exec.reset_wal_counters();
-    let mut http = ServerConfig::new(listen_addrs(&config)?);
+    let (endpoints, auth): (Vec<_>, Vec<_>) =
+        listen_endpoints(&config, &repo.dir)?.into_iter().unzip();
+    let mut http = ServerConfig::with_endpoints(endpoints);
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
     http.log_connections = Arc::new(AtomicBool::new(config.log_connections));
-    http.auth = config.listen.iter().map(|l| l.auth).collect();
+    http.auth = auth;
     http.max_connections = connection_cap(config.limit_connections);
     http.idle_timeout = Duration::from_millis(config.idle_timeout_ms);
     http.header_read_timeout = Duration::from_millis(config.header_timeout_ms.max(1));
@@ -392,10 +436,11 @@ pub fn run_until(
     let listeners = rt
         .block_on(amelie_http::bind(http))
         .map_err(|e| Error::new(format!("{e}")))?;
-    for a in listeners.local_addrs() {
+    for a in listeners.local_endpoints() {
         tracing::info!(addr = %a, "listening");
     }
-    let (sockets, http) = listeners
+    // the unix socket files stay until every frontend has stopped
+    let (sockets, http, socket_files) = listeners
         .into_std()
         .map_err(|e| Error::io(format!("listen: {e}")))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -479,6 +524,7 @@ pub fn run_until(
             result = r;
         }
     }
+    drop(socket_files);
     drop(rt);
     // stop the nodes and close the WAL (synced on drop)
     drop(server);

@@ -10,10 +10,11 @@ use crate::now_us;
 use amelie_common::format::{encode_single, Format};
 use amelie_common::{Error, Json, Result, Value};
 use amelie_parser::Stmt;
-use amelie_vm::func::{b64url_decode_strict, hmac_sha256_verify, jwt_encode};
+use amelie_vm::func::{b64url_decode_strict, hmac_sha256_verify};
 
-/// The JWT header `CREATE TOKEN` emits.
-pub const JWT_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+/// The token format (the header `CREATE TOKEN` emits and the token it signs) is shared with
+/// the client: it lives in `amelie_common::token`.
+pub use amelie_common::token::{make_token, JWT_HEADER};
 
 /// The `SHOW USER` / `system.user()` form of a user (the secret is never shown).
 fn user_obj(u: &User) -> Json {
@@ -83,15 +84,6 @@ pub fn users_to_json(users: &[User]) -> Json {
             })
             .collect(),
     )
-}
-
-/// Builds a signed token for `user`, issued at `iat` and expiring at `exp` (seconds).
-pub fn make_token(user: &str, secret: &str, iat: i64, exp: i64) -> String {
-    let payload = format!(
-        r#"{{"sub": {}, "iat": {iat}, "exp": {exp}}}"#,
-        Json::String(user.to_string()).to_compact_string()
-    );
-    jwt_encode(JWT_HEADER.as_bytes(), payload.as_bytes(), secret.as_bytes())
 }
 
 fn field<'a>(obj: &'a Json, key: &str) -> Option<&'a Json> {
@@ -294,6 +286,7 @@ impl crate::Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use amelie_common::token::jwt_encode;
 
     fn users() -> Vec<User> {
         vec![

@@ -3,15 +3,17 @@
 use super::{arg_err, def, Ctx, Def};
 use amelie_common::{Error, Json, Result, Value};
 use base64::alphabet;
-use base64::engine::general_purpose::{
-    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD,
-};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+
+/// The token primitives live in `amelie_common::token` (the client signs tokens too).
+pub use amelie_common::token::{
+    b64url_decode_strict, b64url_encode, hmac_sha256, hmac_sha256_verify, jwt_encode,
+};
 
 pub const DEFS: &[Def] = &[
     def("error", 1, 1, false, error),
@@ -58,24 +60,6 @@ pub fn sha256(input: &[u8]) -> [u8; 32] {
     Sha256::digest(input).into()
 }
 
-fn hmac_of(key: &[u8], msg: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes a key of any length (longer keys are hashed): this cannot fail
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts a key of any length");
-    mac.update(msg);
-    mac
-}
-
-/// HMAC-SHA256 of `msg` under `key` (RustCrypto `hmac`).
-pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    hmac_of(key, msg).finalize().into_bytes().into()
-}
-
-/// True when `tag` is the HMAC-SHA256 of `msg` under `key`; compared in constant time.
-pub fn hmac_sha256_verify(key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
-    hmac_of(key, msg).verify_slice(tag).is_ok()
-}
-
 fn md5_fn(_: &Ctx, a: &[Value]) -> Result<Value> {
     let s = s_arg("md5", a, 0)?;
     Ok(Value::Str(hex(&Md5::digest(s.as_bytes())).into()))
@@ -84,18 +68,6 @@ fn md5_fn(_: &Ctx, a: &[Value]) -> Result<Value> {
 fn sha1_fn(_: &Ctx, a: &[Value]) -> Result<Value> {
     let s = s_arg("sha1", a, 0)?;
     Ok(Value::Str(hex(&Sha1::digest(s.as_bytes())).into()))
-}
-
-/// base64url without padding, as in tokens (`jwt()`, `CREATE TOKEN`, `encode(s, 'base64url')`).
-pub fn b64url_encode(input: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(input)
-}
-
-/// Strict base64url for token parts: the URL-safe alphabet, no padding, no other character,
-/// and only the canonical encoding (unused bits of the last character must be zero). Each byte
-/// string has exactly one accepted text, so a token cannot be altered and stay valid.
-pub fn b64url_decode_strict(input: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(input).ok()
 }
 
 /// `decode()`'s tolerant decoders: padding optional, unused trailing bits ignored.
@@ -155,17 +127,6 @@ fn jwt(_: &Ctx, a: &[Value]) -> Result<Value> {
     Ok(Value::Str(
         jwt_encode(h.as_bytes(), p.as_bytes(), secret.as_bytes()).into(),
     ))
-}
-
-/// An HS256 token: `b64url(header).b64url(payload).b64url(HMAC-SHA256 of the first two)`.
-pub fn jwt_encode(header: &[u8], payload: &[u8], secret: &[u8]) -> String {
-    let mut out = b64url_encode(header);
-    out.push('.');
-    out.push_str(&b64url_encode(payload));
-    let sig = hmac_sha256(secret, out.as_bytes());
-    out.push('.');
-    out.push_str(&b64url_encode(&sig));
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,328 @@
+//! The HTTP/1.1 client: one keep-alive connection over TCP or a unix socket (hyper's client
+//! connection on tokio), reconnecting when the server has closed it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use amelie_common::{Error, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::remote::{Remote, Target};
+
+/// How long opening a connection may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A reply: the status and the body (as text; the server sends JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    /// 200 or 204.
+    pub fn is_success(&self) -> bool {
+        self.status == 200 || self.status == 204
+    }
+}
+
+/// A client of one server. Connects on the first request, keeps the connection open
+/// between requests, and opens a new one when the server has closed it (after a 403, an
+/// idle timeout or a restart).
+pub struct Client {
+    target: Target,
+    /// `Bearer <token>`, when the remote has a token or a user and secret.
+    auth: Option<HeaderValue>,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Client {
+    /// A client for `remote` (its target and token are checked now; no connection yet). A
+    /// token signed from a user and secret is made once, valid for a year.
+    pub fn new(remote: &Remote) -> Result<Client> {
+        let target = remote.target()?;
+        let auth = match remote.bearer(now_secs()) {
+            Some(token) => Some(
+                HeaderValue::from_str(&format!("Bearer {token}"))
+                    .map_err(|_| Error::syntax("remote: the token holds invalid characters"))?,
+            ),
+            None => None,
+        };
+        Ok(Client {
+            target,
+            auth,
+            sender: None,
+        })
+    }
+
+    /// Where this client connects.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Opens the connection now (requests open it when needed).
+    pub async fn connect(&mut self) -> Result<()> {
+        self.sender = Some(self.open().await?);
+        Ok(())
+    }
+
+    async fn open(&self) -> Result<SendRequest<Full<Bytes>>> {
+        let what = match &self.target {
+            Target::Tcp { host, port } => format!("{host}:{port}"),
+            Target::Unix(path) => path.display().to_string(),
+        };
+        let fail = |e: std::io::Error| Error::io(format!("connect to {what}: {e}"));
+        let connect = async {
+            match &self.target {
+                Target::Tcp { host, port } => {
+                    let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+                        .await
+                        .map_err(fail)?;
+                    let _ = stream.set_nodelay(true);
+                    handshake(stream).await
+                }
+                Target::Unix(path) => {
+                    let stream = tokio::net::UnixStream::connect(path).await.map_err(fail)?;
+                    handshake(stream).await
+                }
+            }
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .map_err(|_| Error::io(format!("connect to {what}: timed out")))?
+    }
+
+    /// `POST /` of `sql` as `text/plain`.
+    pub async fn sql(&mut self, sql: &str) -> Result<Reply> {
+        self.request("/", "text/plain", Bytes::copy_from_slice(sql.as_bytes()))
+            .await
+    }
+
+    /// `POST <path>` with `body` of `content_type`.
+    pub async fn request(&mut self, path: &str, content_type: &str, body: Bytes) -> Result<Reply> {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(CONTENT_TYPE, content_type);
+        if let Some(auth) = &self.auth {
+            builder = builder.header(AUTHORIZATION, auth.clone());
+        }
+        let mut req = builder
+            .body(Full::new(body))
+            .map_err(|e| Error::syntax(format!("request: {e}")))?;
+        // A connection the server closed meanwhile gives the request back unsent: it is
+        // then sent once more on a new connection. A request that was sent is never resent.
+        for attempt in 0..2 {
+            let reusable = match self.sender.as_mut() {
+                Some(s) if !s.is_closed() => s.ready().await.is_ok(),
+                _ => false,
+            };
+            if !reusable {
+                self.sender = Some(self.open().await?);
+            }
+            let Some(sender) = self.sender.as_mut() else {
+                return Err(Error::internal("request: no connection"));
+            };
+            match sender.try_send_request(req).await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body = resp
+                        .into_body()
+                        .collect()
+                        .await
+                        .map_err(|e| Error::io(format!("reply: {e}")))?
+                        .to_bytes();
+                    return Ok(Reply {
+                        status,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                }
+                Err(mut e) => {
+                    self.sender = None;
+                    match e.take_message() {
+                        Some(unsent) if attempt == 0 => req = unsent,
+                        _ => return Err(Error::io(format!("request: {}", e.into_error()))),
+                    }
+                }
+            }
+        }
+        Err(Error::io("request: the connection was closed"))
+    }
+}
+
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| Error::io(format!("connect: {e}")))?;
+    tokio::spawn(async move {
+        // ends when the server closes the connection or the client is dropped
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// A [`Client`] with a runtime of its own, for code that is not async (the console).
+pub struct BlockingClient {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+}
+
+impl BlockingClient {
+    pub fn new(remote: &Remote) -> Result<BlockingClient> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io(format!("runtime: {e}")))?;
+        Ok(BlockingClient {
+            rt,
+            client: Client::new(remote)?,
+        })
+    }
+
+    pub fn connect(&mut self) -> Result<()> {
+        self.rt.block_on(self.client.connect())
+    }
+
+    pub fn sql(&mut self, sql: &str) -> Result<Reply> {
+        self.rt.block_on(self.client.sql(sql))
+    }
+
+    pub fn request(&mut self, path: &str, content_type: &str, body: Bytes) -> Result<Reply> {
+        self.rt
+            .block_on(self.client.request(path, content_type, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server over a unix socket that answers each request with a fixed reply, then
+    /// closes the connection after `per_conn` requests; it records the request heads.
+    async fn serve(
+        listener: tokio::net::UnixListener,
+        per_conn: usize,
+        heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    ) {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let heads = heads.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                for _ in 0..per_conn {
+                    // read one request: head, then Content-Length bytes
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 1024];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let mut chunk = [0u8; 1024];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body = String::from_utf8_lossy(&buf[head_end..head_end + len]).to_string();
+                    buf.drain(..head_end + len);
+                    heads.lock().unwrap().push(head);
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if s.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn keep_alive_reconnect_and_token() {
+        let dir = std::env::temp_dir().join(format!("amelie-client-conn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("s.sock");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        rt.block_on(async {
+            let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+            tokio::spawn(serve(listener, 2, heads.clone()));
+            let mut remote = Remote::new();
+            remote.path = sock.display().to_string();
+            remote.token = "abc".into();
+            let mut c = Client::new(&remote).unwrap();
+            for i in 0..5 {
+                let r = c.sql(&format!("select {i}")).await.unwrap();
+                assert_eq!(
+                    r,
+                    Reply {
+                        status: 200,
+                        body: format!("select {i}")
+                    }
+                );
+            }
+        });
+        let heads = heads.lock().unwrap();
+        assert_eq!(heads.len(), 5);
+        for h in heads.iter() {
+            let lower = h.to_ascii_lowercase();
+            assert!(lower.starts_with("post / http/1.1\r\n"), "{h}");
+            assert!(lower.contains("content-type: text/plain\r\n"), "{h}");
+            assert!(h.contains("Bearer abc\r\n"), "{h}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn connect_errors_are_values() {
+        let mut remote = Remote::new();
+        remote.path = "/nonexistent/amelie-test.sock".into();
+        let mut c = BlockingClient::new(&remote).unwrap();
+        let e = c.sql("select 1").unwrap_err();
+        assert_eq!(e.kind(), amelie_common::ErrorKind::Io);
+        assert!(
+            e.msg()
+                .starts_with("connect to /nonexistent/amelie-test.sock: "),
+            "{e}"
+        );
+        remote.token = "a\nb".into();
+        assert!(BlockingClient::new(&remote).is_err());
+    }
+}

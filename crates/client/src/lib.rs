@@ -1,0 +1,23 @@
+//! The client side of Amelie in Rust: what the `amelie` binary is made of.
+//!
+//! - [`remote`]: connection options (`Remote`), `--name=value` / `--json={...}` arguments,
+//!   the `[http[s]://][user[:secret]@]host[:port]` URI;
+//! - [`login`]: the client home (`$AMELIE_HOME`, `~/.amelie`) with saved logins and history;
+//! - [`conn`]: a keep-alive HTTP/1.1 client over TCP or a unix socket (hyper on tokio), with
+//!   a blocking wrapper;
+//! - [`split`]: pipe mode's statement splitter;
+//! - [`cli`]: the commands.
+//!
+//! Tokens signed from a user and secret use `amelie_common::token`, the code the server
+//! validates them with. The crate talks to the server over HTTP only: it depends on no
+//! server crate.
+
+pub mod cli;
+pub mod conn;
+pub mod login;
+pub mod remote;
+pub mod split;
+
+pub use conn::{BlockingClient, Client, Reply};
+pub use login::Home;
+pub use remote::{Args, Remote, Target};
