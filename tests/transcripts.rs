@@ -304,6 +304,36 @@ fn describe_expect(e: &Expect) -> String {
 // Running
 // ---------------------------------------------------------------------------------------------
 
+/// `@post <content-type> <path> <body>` in place of a statement: a `POST` of `body` to `path`
+/// (an import, say). In the body `\n` stands for a newline and `\\` for a backslash; the body
+/// is the rest of the line and may be empty. Returns None for an SQL statement.
+fn parse_post(line: &str) -> Option<Result<(String, String, String), String>> {
+    let rest = line.strip_prefix("@post")?;
+    let mut parts = rest.trim_start().splitn(3, ' ');
+    let (Some(content_type), Some(path)) = (parts.next(), parts.next()) else {
+        return Some(Err("@post needs <content-type> <path> [<body>]".to_string()));
+    };
+    if content_type.is_empty() || !path.starts_with('/') {
+        return Some(Err("@post needs <content-type> <path> [<body>]".to_string()));
+    }
+    let mut body = String::new();
+    let mut chars = parts.next().unwrap_or("").chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some('n')) => {
+                body.push('\n');
+                chars.next();
+            }
+            ('\\', Some('\\')) => {
+                body.push('\\');
+                chars.next();
+            }
+            _ => body.push(c),
+        }
+    }
+    Some(Ok((content_type.to_string(), path.to_string(), body)))
+}
+
 /// A running server plus the connection the transcript talks on.
 struct Session {
     server: Server,
@@ -332,7 +362,18 @@ impl Session {
                 }
             }
             let conn = self.conn.as_mut().expect("connection present");
-            match conn.request(&Request::sql(sql)) {
+            let post = match parse_post(sql) {
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => return Reply::Transport(e),
+                None => None,
+            };
+            let request = match &post {
+                Some((content_type, path, body)) => Request::post(path)
+                    .content_type(content_type)
+                    .body(body.as_bytes()),
+                None => Request::sql(sql),
+            };
+            match conn.request(&request) {
                 Ok(r) => return Reply::Http(r.status, r.text()),
                 Err(e) => {
                     self.conn = None;
@@ -597,6 +638,29 @@ fn format_parses_every_expectation_kind() {
     );
     assert!(t.items.contains(&Item::Restart { kill: true }));
     assert!(t.items.contains(&Item::Reconnect));
+}
+
+#[test]
+fn post_lines_name_a_content_type_a_path_and_a_body() {
+    assert_eq!(parse_post("select 1"), None);
+    assert_eq!(
+        parse_post("@post text/csv /public/t?columns= 1, 2\\n3, 4\\\\n"),
+        Some(Ok((
+            "text/csv".to_string(),
+            "/public/t?columns=".to_string(),
+            "1, 2\n3, 4\\n".to_string()
+        )))
+    );
+    assert_eq!(
+        parse_post("@post application/json /public/t"),
+        Some(Ok((
+            "application/json".to_string(),
+            "/public/t".to_string(),
+            String::new()
+        )))
+    );
+    assert!(matches!(parse_post("@post text/csv"), Some(Err(_))));
+    assert!(matches!(parse_post("@post text/csv public"), Some(Err(_))));
 }
 
 #[test]
