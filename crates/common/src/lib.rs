@@ -6,6 +6,7 @@ pub mod governor;
 pub mod hashing;
 pub mod idle;
 pub mod json;
+pub mod metrics;
 pub mod murmur;
 pub mod random;
 pub mod stack;

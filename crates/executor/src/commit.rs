@@ -178,6 +178,30 @@ pub struct GroupCommit {
     /// Id of the newest committed transaction, read by the nodes (see
     /// `NodeHandle::start_with`).
     pub committed: Arc<AtomicU64>,
+    /// Counters of `GET /metrics`, updated once per group write or abort.
+    pub metrics: CommitMetrics,
+}
+
+/// Commit counters (for `GET /metrics`): relaxed atomics touched by the group-commit leader
+/// once per batch, never per statement.
+#[derive(Debug)]
+pub struct CommitMetrics {
+    /// Transactions answered with success.
+    pub commits: AtomicU64,
+    /// Transactions aborted (failed, or in a group abort behind a failed one).
+    pub aborts: AtomicU64,
+    /// Transactions per group write.
+    pub batch: amelie_common::metrics::Histogram,
+}
+
+impl Default for CommitMetrics {
+    fn default() -> Self {
+        CommitMetrics {
+            commits: AtomicU64::new(0),
+            aborts: AtomicU64::new(0),
+            batch: amelie_common::metrics::Histogram::new(amelie_common::metrics::SIZE_BOUNDS, 1.0),
+        }
+    }
 }
 
 impl GroupCommit {
@@ -191,7 +215,13 @@ impl GroupCommit {
             wal,
             lsn,
             committed: Arc::new(AtomicU64::new(0)),
+            metrics: CommitMetrics::default(),
         }
+    }
+
+    /// Transactions placed in the global order so far.
+    pub fn begun(&self) -> u64 {
+        self.state.lock().next_id - 1
     }
 
     /// Places a transaction in the global order and enqueues its first work on every
@@ -292,7 +322,7 @@ impl GroupCommit {
                 if all.len() > 1 {
                     tracing::debug!(transactions = all.len(), "group abort");
                 }
-                Self::abort(nodes, &all, None);
+                self.abort(nodes, &all, None);
                 continue;
             }
             let mut batch = Vec::new();
@@ -308,6 +338,10 @@ impl GroupCommit {
             st = self.state.lock();
             match written {
                 Ok(lsns) => {
+                    self.metrics
+                        .commits
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.metrics.batch.observe(batch.len() as u64);
                     let upto = batch.last().map(|t| t.id).unwrap_or(0);
                     self.committed.store(upto, Ordering::Release);
                     for (tx, lsn) in batch.iter().zip(lsns) {
@@ -325,7 +359,7 @@ impl GroupCommit {
                         error = e.msg(),
                         "group commit: wal write failed, transactions aborted"
                     );
-                    Self::abort(nodes, &all, Some(e));
+                    self.abort(nodes, &all, Some(e));
                 }
             }
         }
@@ -334,10 +368,13 @@ impl GroupCommit {
 
     /// Group abort of `txs` (in order): roll back on every node, answer the first one with its
     /// own error (or `first_err`) and the rest with a conflict.
-    fn abort(nodes: &[Arc<NodeHandle>], txs: &[Arc<Tx>], first_err: Option<Error>) {
+    fn abort(&self, nodes: &[Arc<NodeHandle>], txs: &[Arc<Tx>], first_err: Option<Error>) {
         let (Some(first), Some(last)) = (txs.first(), txs.last()) else {
             return;
         };
+        self.metrics
+            .aborts
+            .fetch_add(txs.len() as u64, Ordering::Relaxed);
         for tx in txs {
             tx.aborted.store(true, Ordering::Release);
         }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use amelie_common::metrics::{self, Histogram};
 pub use amelie_common::Error;
 
 mod io;
@@ -134,21 +135,123 @@ pub trait Backend: Send + Sync + 'static {
     fn token_user(&self, token: &str) -> Option<String> {
         self.authenticate(token).then(String::new)
     }
+
+    /// Appends the backend's own metrics to a `GET /metrics` reply, in the Prometheus text
+    /// format (see `amelie_common::metrics`); the server has written its HTTP metrics
+    /// before. The default adds nothing.
+    fn metrics(&self, out: &mut String) {
+        let _ = out;
+    }
 }
 
-/// Network counters (for `SHOW STATUS` / `SHOW connections` etc.).
-#[derive(Debug, Default)]
+/// Network counters (for `SHOW STATUS` / `SHOW connections` etc., and `GET /metrics`).
+#[derive(Debug)]
 pub struct HttpStats {
     connections: AtomicU64,
     connections_total: AtomicU64,
     requests: AtomicU64,
     sent_bytes: AtomicU64,
     recv_bytes: AtomicU64,
+    /// Replies of the request handler by status class (1xx .. 5xx), counted only while
+    /// [`ServerConfig::metrics`] is on.
+    replies: [AtomicU64; 5],
+    /// Connections refused at the connection cap.
+    refused: AtomicU64,
+    /// Time from a parsed request head to its reply, in microseconds (with `metrics` on).
+    latency: Histogram,
+}
+
+impl Default for HttpStats {
+    fn default() -> Self {
+        HttpStats {
+            connections: AtomicU64::new(0),
+            connections_total: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            sent_bytes: AtomicU64::new(0),
+            recv_bytes: AtomicU64::new(0),
+            replies: Default::default(),
+            refused: AtomicU64::new(0),
+            latency: Histogram::new(metrics::LATENCY_BOUNDS, 1e-6),
+        }
+    }
 }
 
 impl HttpStats {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Records a reply of the request handler: its status and how long it took.
+    pub(crate) fn add_reply(&self, status: u16, micros: u64) {
+        let class = (status / 100).clamp(1, 5) as usize - 1;
+        self.replies[class].fetch_add(1, Ordering::Relaxed);
+        self.latency.observe(micros);
+    }
+
+    pub(crate) fn add_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes the HTTP metrics in the Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        let name = "amelie_http_requests_total";
+        metrics::header(
+            out,
+            name,
+            "HTTP requests answered, by status class.",
+            "counter",
+        );
+        for (i, n) in self.replies.iter().enumerate() {
+            let class = ["1xx", "2xx", "3xx", "4xx", "5xx"][i];
+            metrics::sample(out, name, &[("code", class)], n.load(Ordering::Relaxed));
+        }
+        metrics::single(
+            out,
+            "amelie_http_request_heads_total",
+            "HTTP request heads received.",
+            "counter",
+            self.requests(),
+        );
+        self.latency.render(
+            out,
+            "amelie_http_request_duration_seconds",
+            "Time from a parsed request head to its reply.",
+        );
+        metrics::single(
+            out,
+            "amelie_connections",
+            "Open client connections.",
+            "gauge",
+            self.connections(),
+        );
+        metrics::single(
+            out,
+            "amelie_connections_total",
+            "Client connections accepted.",
+            "counter",
+            self.connections_total(),
+        );
+        metrics::single(
+            out,
+            "amelie_connections_refused_total",
+            "Client connections refused at the connection cap.",
+            "counter",
+            self.refused.load(Ordering::Relaxed),
+        );
+        metrics::single(
+            out,
+            "amelie_sent_bytes_total",
+            "Bytes written to clients.",
+            "counter",
+            self.sent_bytes(),
+        );
+        metrics::single(
+            out,
+            "amelie_recv_bytes_total",
+            "Bytes read from clients.",
+            "counter",
+            self.recv_bytes(),
+        );
     }
 
     /// Currently open connections.
@@ -236,6 +339,9 @@ pub struct ServerConfig {
     /// [`BODY_FREE`] bytes are reserved from it while they are read and run, and refused
     /// with `400 server memory limit reached` when it is full. None: not counted.
     pub memory_pool: Option<Arc<amelie_common::governor::MemoryPool>>,
+    /// Serve `GET /metrics` (Prometheus text format) and count replies and latencies for
+    /// it. Off: `GET /metrics` is refused like any other GET.
+    pub metrics: bool,
 }
 
 /// Bytes of a request body read without reserving them from the memory pool.
@@ -265,6 +371,7 @@ impl ServerConfig {
             max_header_size: 16 * 1024,
             auth: Vec::new(),
             memory_pool: None,
+            metrics: false,
         }
     }
 }

@@ -53,6 +53,17 @@ pub(crate) fn raw_reply_close(status: &str, msg: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The content type of the Prometheus text exposition format.
+const METRICS_TEXT: HeaderValue =
+    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+
+/// 200 with the text of `GET /metrics`.
+pub(crate) fn metrics(body: String) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(CONTENT_TYPE, METRICS_TEXT);
+    r
+}
+
 /// 200 with a JSON body (hyper adds `Content-Length`).
 pub(crate) fn ok(body: String) -> Reply {
     json(StatusCode::OK, body)

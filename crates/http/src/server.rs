@@ -7,7 +7,7 @@ use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
@@ -165,7 +165,7 @@ impl Listeners {
                                 peer = %peer,
                                 "connection refused: too many connections"
                             );
-                            refuse(stream);
+                            refuse(stream, &shared.stats);
                             continue;
                         };
                         let accepted = Accepted {
@@ -204,7 +204,8 @@ impl Listeners {
 }
 
 /// Refuse a connection at the cap: a 503 reply if the socket takes it at once, then close.
-fn refuse(stream: Stream) {
+fn refuse(stream: Stream, stats: &HttpStats) {
+    stats.add_refused();
     let reply = reply::raw_reply_close("503 Service Unavailable", MSG_TOO_MANY_CONNECTIONS);
     let _ = stream.try_write(&reply);
 }
@@ -238,6 +239,8 @@ struct Shared {
     max_connections: usize,
     registry: Arc<Registry>,
     memory_pool: Option<Arc<amelie_common::governor::MemoryPool>>,
+    /// Serve `GET /metrics`, count replies and latencies.
+    metrics: bool,
     builder: http1::Builder,
 }
 
@@ -265,6 +268,7 @@ impl Shared {
             max_connections: config.max_connections,
             registry: Arc::clone(&config.connections),
             memory_pool: config.memory_pool.clone(),
+            metrics: config.metrics,
             builder,
         }
     }
@@ -372,7 +376,12 @@ async fn run_connection<B: Backend>(
         let busy = BusyGuard(Arc::clone(&ctx.state));
         let ctx = Arc::clone(&ctx);
         Box::pin(async move {
+            let started = ctx.shared.metrics.then(Instant::now);
             let reply = handle(&ctx, req).await;
+            if let (Some(started), Ok(reply)) = (started, &reply) {
+                let micros = started.elapsed().as_micros().min(u64::MAX as u128) as u64;
+                ctx.shared.stats.add_reply(reply.status().as_u16(), micros);
+            }
             drop(busy);
             reply
         })
@@ -618,7 +627,9 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
     let shared = &ctx.shared;
     shared.stats.add_request();
 
-    if req.method() != Method::POST {
+    // `GET /metrics` when it is on; otherwise a GET is refused like any other method
+    let metrics = shared.metrics && req.method() == Method::GET && req.uri().path() == "/metrics";
+    if req.method() != Method::POST && !metrics {
         ctx.state.set_linger();
         return Ok(reply::forbidden());
     }
@@ -635,6 +646,12 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
         ctx.state.set_linger();
         return Ok(reply::forbidden());
     };
+    if metrics {
+        let mut out = String::with_capacity(8 * 1024);
+        shared.stats.render_metrics(&mut out);
+        ctx.backend.metrics(&mut out);
+        return Ok(reply::metrics(out));
+    }
     // the request's user matters on listeners that require a token only
     let user = if ctx.auth { Some(user) } else { None };
 

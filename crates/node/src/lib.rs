@@ -285,6 +285,12 @@ impl NodeHandle {
         Ok(())
     }
 
+    /// Messages waiting in the node's queue (not yet taken by its thread or a frontend
+    /// running it in place); a gauge of `GET /metrics`.
+    pub fn queue_len(&self) -> usize {
+        self.tx.len()
+    }
+
     /// Queues a message without waking the node (call [`NodeHandle::wake`] afterwards; used
     /// inside the ordering critical section so the wake-up syscall happens outside it).
     pub fn send_quiet(&self, msg: NodeMsg) -> Result<()> {

@@ -153,6 +153,11 @@ pub const VARS: &[VarDef] = &[
         hidden: true,
         ..var("body_timeout_ms", VarType::Int)
     },
+    // `GET /metrics` (our own, hidden from `SHOW ALL`; a start option)
+    VarDef {
+        hidden: true,
+        ..var("metrics", VarType::Bool)
+    },
     VarDef {
         option: false,
         hidden: true,
@@ -378,6 +383,8 @@ pub struct Config {
     pub header_timeout_ms: u64,
     /// Longest pause within a request body, in milliseconds; hidden.
     pub body_timeout_ms: u64,
+    /// Serve `GET /metrics` (Prometheus text format); hidden.
+    pub metrics: bool,
     /// Persisted replica definitions (hidden; only loaded from `config.json`).
     pub replicas: Value,
     /// Persisted users (hidden and secret; only loaded from `config.json`).
@@ -434,6 +441,7 @@ impl Default for Config {
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             header_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
             body_timeout_ms: DEFAULT_READ_TIMEOUT_MS,
+            metrics: false,
             replicas: Value::Array(Vec::new()),
             users: Value::Array(Vec::new()),
         }
@@ -751,6 +759,7 @@ impl Config {
             "wal_sync_on_rotate" => &mut self.wal_sync_on_rotate,
             "wal_sync_on_write" => &mut self.wal_sync_on_write,
             "repl" => &mut self.repl,
+            "metrics" => &mut self.metrics,
             _ => return None,
         })
     }
@@ -826,6 +835,7 @@ impl Config {
             "idle_timeout_ms" => self.idle_timeout_ms.into(),
             "header_timeout_ms" => self.header_timeout_ms.into(),
             "body_timeout_ms" => self.body_timeout_ms.into(),
+            "metrics" => self.metrics.into(),
             "replicas" => self.replicas.clone(),
             "users" => self.users.clone(),
             _ => return None,

@@ -211,6 +211,10 @@ impl Backend for Server {
             .import(schema, table, content_type, query, &body, &ctx)
             .await
     }
+
+    fn metrics(&self, out: &mut String) {
+        self.exec.render_metrics(out);
+    }
 }
 
 /// File descriptors kept free of HTTP connections (WAL files, checkpoints, listeners).
@@ -413,6 +417,7 @@ pub fn run_until(
     exec.set_limit_memory(config.limit_memory);
     exec.set_limit_memory_total(config.limit_memory_total);
     http.memory_pool = Some(exec.memory_pool());
+    http.metrics = config.metrics;
     exec.set_limit_time(config.limit_time);
     let checkpoint_every_ms = Arc::new(AtomicU64::new(checkpoint_ms(&config.checkpoint_interval)?));
     exec.set_checkpoint_workers(config.checkpoint_workers);
@@ -489,15 +494,19 @@ pub fn run_until(
     }
     drop(sockets);
     // periodic checkpoints every `checkpoint_interval` (re-read each second, so SET applies;
-    // a no-op when nothing changed since the last one), until SIGINT/SIGTERM
+    // a no-op when nothing changed since the last one), until SIGINT/SIGTERM; the CPU load
+    // of SHOW STATUS is sampled on the same tick
     {
         let s = server.clone();
         let every = checkpoint_every_ms.clone();
         rt.block_on(async move {
             let checkpoints = async move {
                 let mut last = std::time::Instant::now();
+                amelie_executor::admin::cpu::sample();
                 loop {
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    // the per-thread CPU load of SHOW STATUS, over the last second
+                    amelie_executor::admin::cpu::sample();
                     let ms = every.load(std::sync::atomic::Ordering::Relaxed);
                     if ms == 0 || (last.elapsed().as_millis() as u64) < ms {
                         continue;

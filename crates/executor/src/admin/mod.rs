@@ -3,7 +3,9 @@
 //! (`users`), WATCH (`watch`). The server's configuration, and the users kept in it, are
 //! reached through [`ConfigSource`].
 
+pub mod cpu;
 pub mod json;
+pub mod metrics;
 pub mod nodes;
 pub mod show;
 pub mod system;

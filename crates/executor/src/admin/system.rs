@@ -25,8 +25,10 @@ pub fn mark_started() {
 }
 
 /// `process` object of `SHOW STATUS`: uptime in seconds, memory in bytes (from
-/// /proc/self/statm), CPU count. Per-thread CPU load is not sampled (0 / empty).
-fn process_json(cache: (u64, u64)) -> Json {
+/// /proc/self/statm), CPU count, and the CPU load over the last second (see `cpu`):
+/// `cpu` in percent of all CPUs, `cpu_frontends` one percentage of one CPU per frontend
+/// thread, `cpu_backends` one per compute node in catalog order.
+fn process_json(cache: (u64, u64), nodes: &[amelie_catalog::Node]) -> Json {
     let uptime = STARTED.get().map(|t| t.elapsed().as_secs()).unwrap_or(0);
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: Vec<i64> = statm
@@ -38,15 +40,27 @@ fn process_json(cache: (u64, u64)) -> Json {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
+    let load = super::cpu::load();
     obj(vec![
         ("uptime", Json::Int(uptime as i64)),
         ("mem_virt", at(0)),
         ("mem_resident", at(1)),
         ("mem_shared", at(2)),
         ("cpu_count", Json::Int(cpus as i64)),
-        ("cpu", Json::Int(0)),
-        ("cpu_frontends", Json::Array(Vec::new())),
-        ("cpu_backends", Json::Array(Vec::new())),
+        ("cpu", Json::Int(load.process)),
+        (
+            "cpu_frontends",
+            Json::Array(load.named("frontend").into_iter().map(Json::Int).collect()),
+        ),
+        (
+            "cpu_backends",
+            Json::Array(
+                nodes
+                    .iter()
+                    .map(|n| Json::Int(load.node(&n.uuid)))
+                    .collect(),
+            ),
+        ),
         (
             "program_cache",
             obj(vec![
@@ -166,7 +180,7 @@ impl SystemSnapshot {
                     ),
                 ]),
             ),
-            ("process", process_json(self.cache)),
+            ("process", process_json(self.cache, &c.nodes)),
             ("net", {
                 let (connections, sent, recv) =
                     self.config.as_ref().map(|c| c.net()).unwrap_or((0, 0, 0));
