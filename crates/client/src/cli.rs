@@ -1,5 +1,5 @@
-//! The `amelie` command line (spec §4.1): `client` (the default), `login`, `logout`,
-//! `--version`, `--help`. `import`, `bench`, `top` and `backup` are not built yet and say so.
+//! The `amelie` command line (spec §4.1): `client` (the default), `login`, `logout`, `top`,
+//! `--version`, `--help`. `import`, `bench` and `backup` are not built yet and say so.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -23,7 +23,10 @@ commands:
                                     (split into statements at ';')
   login <name> [options]            save connection options as a login
   logout <name>                     delete a saved login
-  import, bench, top, backup        not yet implemented
+  top [login | path] [options]      a live view of SHOW STATUS (q quits);
+                                    --interval=<ms> (1000), --count=<refreshes>,
+                                    --once (one frame as text, also when not a tty)
+  import, bench, backup             not yet implemented
   -v, --version                     print the version
   -h, --help                        print this help
 
@@ -49,6 +52,7 @@ enum Cmd {
     Client(Args),
     Login(Args),
     Logout(Args),
+    Top(Args),
     /// A command that a later version builds.
     NotYet(String),
 }
@@ -64,7 +68,8 @@ fn parse_cmd(args: &[String]) -> Result<Cmd> {
         "client" => Cmd::Client(Args::parse(rest)?),
         "login" => Cmd::Login(Args::parse(rest)?),
         "logout" => Cmd::Logout(Args::parse(rest)?),
-        "import" | "bench" | "top" | "backup" => Cmd::NotYet(cmd.to_string()),
+        "top" => Cmd::Top(Args::parse(rest)?),
+        "import" | "bench" | "backup" => Cmd::NotYet(cmd.to_string()),
         "init" | "start" | "stop" => {
             return Err(Error::unsupported(format!(
                 "'{cmd}' is a command of amelie-server"
@@ -89,6 +94,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(Cmd::Client(args)) => client(args),
         Ok(Cmd::Login(args)) => login(args).map(|_| 0),
         Ok(Cmd::Logout(args)) => logout(args).map(|_| 0),
+        Ok(Cmd::Top(args)) => top(args).map(|_| 0),
         Ok(Cmd::NotYet(cmd)) => Err(Error::unsupported(format!("{cmd}: not yet implemented"))),
         Err(e) => Err(e),
     };
@@ -120,6 +126,18 @@ fn resolve_remote(home: &Home, args: &mut Args) -> Result<Remote> {
     }
     remote.apply(&options)?;
     Ok(remote)
+}
+
+/// `amelie top [login | path] [options]`: see [`crate::top`].
+fn top(mut args: Args) -> Result<()> {
+    let opts = crate::top::TopOptions::from_options(
+        &args.take_options(crate::top::TopOptions::is_option),
+    )?;
+    let home = Home::from_env()?;
+    let remote = resolve_remote(&home, &mut args)?;
+    let mut client = BlockingClient::new(&remote)?;
+    client.connect()?;
+    crate::top::run(&mut client, remote.display_name(), &opts)
 }
 
 /// `amelie login <name> [options]`: saves (or replaces) a login.

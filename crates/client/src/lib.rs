@@ -6,6 +6,7 @@
 //! - [`conn`]: a keep-alive HTTP/1.1 client over TCP or a unix socket (hyper on tokio), with
 //!   a blocking wrapper;
 //! - [`split`]: pipe mode's statement splitter;
+//! - [`top`]: `amelie top`, a terminal view of `SHOW STATUS`;
 //! - [`cli`]: the commands.
 //!
 //! Tokens signed from a user and secret use `amelie_common::token`, the code the server
@@ -17,6 +18,7 @@ pub mod conn;
 pub mod login;
 pub mod remote;
 pub mod split;
+pub mod top;
 
 pub use conn::{BlockingClient, Client, Reply};
 pub use login::Home;
