@@ -180,7 +180,11 @@ fn amelie(home: &Path, args: &[&str], stdin: &str) -> Run {
         .spawn()
         .unwrap();
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
+    // a command that fails before reading its input (an unknown login, say) may have exited
+    // already: its closed pipe is part of that outcome, not an error of the test
+    if let Err(e) = input.write_all(stdin.as_bytes()) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     drop(input);
     let out = child.wait_with_output().unwrap();
     Run {
