@@ -1,6 +1,6 @@
 //! End-to-end tests of `amelie import` against the real `amelie-server` (started over the
 //! repository's unix socket and a TCP port): a generated CSV file (`AMELIE_IMPORT_TEST_MB`
-//! megabytes, default 4; the release figure in docs/architecture/client.md is for 50), a
+//! megabytes, default 4; docs/architecture/client.md gives the figure for 50), a
 //! JSONL file, standard input, and errors named by file and line.
 //!
 //! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`.
