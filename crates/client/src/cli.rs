@@ -1,5 +1,5 @@
 //! The `amelie` command line (spec §4.1): `client` (the default), `login`, `logout`,
-//! `--version`, `--help`. `import`, `bench`, `top` and `backup` are not built yet and say so.
+//! `import`, `--version`, `--help`. `bench`, `top` and `backup` are not built yet and say so.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -7,6 +7,7 @@ use std::path::Path;
 use amelie_common::{Error, Result};
 
 use crate::conn::{BlockingClient, Reply};
+use crate::import;
 use crate::login::Home;
 use crate::remote::{Args, Remote, REPO_SOCKET};
 use crate::split::{needs_more, Splitter};
@@ -23,7 +24,12 @@ commands:
                                     (split into statements at ';')
   login <name> [options]            save connection options as a login
   logout <name>                     delete a saved login
-  import, bench, top, backup        not yet implemented
+  import [login | path] [options] [--format=auto|csv|jsonl] [--clients=12]
+         [--batch=500] [schema.]table [files...]
+                                    bulk import of CSV or JSONL files (or of
+                                    standard input, with --format) in batches
+                                    of rows over several connections
+  bench, top, backup                not yet implemented
   -v, --version                     print the version
   -h, --help                        print this help
 
@@ -49,6 +55,7 @@ enum Cmd {
     Client(Args),
     Login(Args),
     Logout(Args),
+    Import(Args),
     /// A command that a later version builds.
     NotYet(String),
 }
@@ -64,7 +71,8 @@ fn parse_cmd(args: &[String]) -> Result<Cmd> {
         "client" => Cmd::Client(Args::parse(rest)?),
         "login" => Cmd::Login(Args::parse(rest)?),
         "logout" => Cmd::Logout(Args::parse(rest)?),
-        "import" | "bench" | "top" | "backup" => Cmd::NotYet(cmd.to_string()),
+        "import" => Cmd::Import(Args::parse(rest)?),
+        "bench" | "top" | "backup" => Cmd::NotYet(cmd.to_string()),
         "init" | "start" | "stop" => {
             return Err(Error::unsupported(format!(
                 "'{cmd}' is a command of amelie-server"
@@ -89,6 +97,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(Cmd::Client(args)) => client(args),
         Ok(Cmd::Login(args)) => login(args).map(|_| 0),
         Ok(Cmd::Logout(args)) => logout(args).map(|_| 0),
+        Ok(Cmd::Import(args)) => import(args),
         Ok(Cmd::NotYet(cmd)) => Err(Error::unsupported(format!("{cmd}: not yet implemented"))),
         Err(e) => Err(e),
     };
@@ -120,6 +129,43 @@ fn resolve_remote(home: &Home, args: &mut Args) -> Result<Remote> {
     }
     remote.apply(&options)?;
     Ok(remote)
+}
+
+/// `amelie import [login | path] [options] [schema.]table [files...]`. The first positional
+/// argument is the remote when it starts with `.` or `/` or names a saved login and more
+/// arguments follow; otherwise it is the table. Returns the exit code: 1 on any error.
+fn import(mut args: Args) -> Result<i32> {
+    let home = Home::from_env()?;
+    let import_options = args.take_options(import::is_option);
+    let options = args.take_options(Remote::is_option);
+    args.check_no_options()?;
+    let mut positional = args.positional.as_slice();
+    let mut remote = match positional {
+        [p, _, ..] if p.starts_with('.') || p.starts_with('/') => {
+            positional = &positional[1..];
+            Remote {
+                path: Path::new(p).join(REPO_SOCKET).display().to_string(),
+                ..Remote::new()
+            }
+        }
+        [name, _, ..] if home.logins()?.iter().any(|r| &r.name == name) => {
+            positional = &positional[1..];
+            home.login(name)?
+        }
+        _ => Remote::new(),
+    };
+    remote.apply(&options)?;
+    let Some((table, files)) = positional.split_first() else {
+        return Err(Error::syntax("import: [schema.]table is missing"));
+    };
+    let opts = import::ImportOptions::new(&import_options, table, files)?;
+    let summary = import::run(&remote, &opts, remote.debug)?;
+    Ok(import::report(
+        &summary,
+        !remote.debug,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    ))
 }
 
 /// `amelie login <name> [options]`: saves (or replaces) a login.

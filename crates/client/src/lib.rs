@@ -6,6 +6,7 @@
 //! - [`conn`]: a keep-alive HTTP/1.1 client over TCP or a unix socket (hyper on tokio), with
 //!   a blocking wrapper;
 //! - [`split`]: pipe mode's statement splitter;
+//! - [`import`]: `amelie import`, batches of CSV or JSONL rows over several connections;
 //! - [`cli`]: the commands.
 //!
 //! Tokens signed from a user and secret use `amelie_common::token`, the code the server
@@ -14,6 +15,7 @@
 
 pub mod cli;
 pub mod conn;
+pub mod import;
 pub mod login;
 pub mod remote;
 pub mod split;
