@@ -440,7 +440,14 @@ fn version_help_and_commands_not_built() {
         (run.code, run.stderr.as_str()),
         (1, "error: option 'nope' is not found\n")
     );
-    let run = amelie(&tmp.0, &["--uri=https://localhost"], "");
-    assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("not supported"), "{}", run.stderr);
+    // TLS options are checked before connecting (tests/tls.rs connects over TLS)
+    let run = amelie(
+        &tmp.0,
+        &["--uri=https://localhost:1", "--tls_cert=c.pem"],
+        "",
+    );
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (1, "error: tls_cert requires tls_key\n")
+    );
 }
