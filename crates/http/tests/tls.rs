@@ -61,11 +61,16 @@ struct Server {
 
 impl Server {
     fn start(pki: &Pki) -> Server {
+        Self::start_with(pki, |_| {})
+    }
+
+    fn start_with(pki: &Pki, tune: impl FnOnce(&mut ServerConfig)) -> Server {
         let mut config = ServerConfig::new(vec!["127.0.0.1:0".parse().unwrap()]);
         config.tls = vec![true];
         config.tls_server =
             Some(TlsServer::from_pem(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap());
         config.header_read_timeout = HEADER_TIMEOUT;
+        tune(&mut config);
         let stats = Arc::clone(&config.stats);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -292,6 +297,28 @@ fn a_client_that_does_not_trust_the_certificate_fails() {
     assert!(e.to_string().contains("not valid for name"), "{e}");
     server.wait_no_connections();
     works(&server, &pki);
+}
+
+#[test]
+fn a_handshake_holds_a_connection_slot_until_a_newcomer_needs_it() {
+    let pki = pki();
+    let server = Server::start_with(&pki, |c| {
+        c.max_connections = 1;
+        c.header_read_timeout = WAIT * 4;
+    });
+    // a client that connects and stays silent: in its handshake, idle, at the cap
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    silent.set_read_timeout(Some(WAIT)).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while server.stats.connections() != 1 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // a newcomer makes it go, long before its header timeout
+    let started = Instant::now();
+    works(&server, &pki);
+    assert!(read_to_close(&mut silent).is_empty());
+    assert!(started.elapsed() < WAIT, "{:?}", started.elapsed());
 }
 
 fn pki_other() -> CertificateDer<'static> {
