@@ -37,12 +37,17 @@ A first argument starting with '.' or '/' is a repository: the client connects
 to its unix socket <path>/amelie.sock. Any other name is a saved login.
 
 options (--name=value, or --json='{\"name\": value, ...}'):
-  --uri=[http://][user[:secret]@]host[:port]   server address (port 3485)
+  --uri=[http[s]://][user[:secret]@]host[:port]  server address (port 3485;
+                                               https: TLS)
   --path=<socket file or repository>           unix socket
   --user=<name> --secret=<secret>              sign a token with the secret
   --token=<token>                              a token from CREATE TOKEN
-  --name, --debug, --tls_capath, --tls_ca, --tls_cert, --tls_key, --tls_server
-        (the tls_* options are saved but TLS is not supported yet)
+  --tls_ca=<file> --tls_capath=<dir>           certificates to trust (PEM; default:
+                                               the system's)
+  --tls_cert=<file> --tls_key=<file>           client certificate and key (PEM)
+  --tls_server=<name>                          name the server certificate must
+                                               have (default: the uri's host)
+  --name, --debug
 
 files: $AMELIE_HOME (default ~/.amelie)/login and /history
 ";
