@@ -1,5 +1,5 @@
-//! The `amelie` command line (spec §4.1): `client` (the default), `login`, `logout`, `top`,
-//! `--version`, `--help`. `import`, `bench` and `backup` are not built yet and say so.
+//! The `amelie` command line (spec §4.1): `client` (the default), `login`, `logout`,
+//! `import`, `top`, `--version`, `--help`. `bench` and `backup` are not built yet and say so.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -7,6 +7,7 @@ use std::path::Path;
 use amelie_common::{Error, Result};
 
 use crate::conn::{BlockingClient, Reply};
+use crate::import;
 use crate::login::Home;
 use crate::remote::{Args, Remote, REPO_SOCKET};
 use crate::split::{needs_more, Splitter};
@@ -23,10 +24,15 @@ commands:
                                     (split into statements at ';')
   login <name> [options]            save connection options as a login
   logout <name>                     delete a saved login
+  import [login | path] [options] [--format=auto|csv|jsonl] [--clients=12]
+         [--batch=500] [schema.]table [files...]
+                                    bulk import of CSV or JSONL files (or of
+                                    standard input, with --format) in batches
+                                    of rows over several connections
   top [login | path] [options]      a live view of SHOW STATUS (q quits);
                                     --interval=<ms> (1000), --count=<refreshes>,
                                     --once (one frame as text, also when not a tty)
-  import, bench, backup             not yet implemented
+  bench, backup                     not yet implemented
   -v, --version                     print the version
   -h, --help                        print this help
 
@@ -34,12 +40,17 @@ A first argument starting with '.' or '/' is a repository: the client connects
 to its unix socket <path>/amelie.sock. Any other name is a saved login.
 
 options (--name=value, or --json='{\"name\": value, ...}'):
-  --uri=[http://][user[:secret]@]host[:port]   server address (port 3485)
+  --uri=[http[s]://][user[:secret]@]host[:port]  server address (port 3485;
+                                               https: TLS)
   --path=<socket file or repository>           unix socket
   --user=<name> --secret=<secret>              sign a token with the secret
   --token=<token>                              a token from CREATE TOKEN
-  --name, --debug, --tls_capath, --tls_ca, --tls_cert, --tls_key, --tls_server
-        (the tls_* options are saved but TLS is not supported yet)
+  --tls_ca=<file> --tls_capath=<dir>           certificates to trust (PEM; default:
+                                               the system's)
+  --tls_cert=<file> --tls_key=<file>           client certificate and key (PEM)
+  --tls_server=<name>                          name the server certificate must
+                                               have (default: the uri's host)
+  --name, --debug
 
 files: $AMELIE_HOME (default ~/.amelie)/login and /history
 ";
@@ -53,6 +64,7 @@ enum Cmd {
     Login(Args),
     Logout(Args),
     Top(Args),
+    Import(Args),
     /// A command that a later version builds.
     NotYet(String),
 }
@@ -69,7 +81,8 @@ fn parse_cmd(args: &[String]) -> Result<Cmd> {
         "login" => Cmd::Login(Args::parse(rest)?),
         "logout" => Cmd::Logout(Args::parse(rest)?),
         "top" => Cmd::Top(Args::parse(rest)?),
-        "import" | "bench" | "backup" => Cmd::NotYet(cmd.to_string()),
+        "import" => Cmd::Import(Args::parse(rest)?),
+        "bench" | "backup" => Cmd::NotYet(cmd.to_string()),
         "init" | "start" | "stop" => {
             return Err(Error::unsupported(format!(
                 "'{cmd}' is a command of amelie-server"
@@ -95,6 +108,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(Cmd::Login(args)) => login(args).map(|_| 0),
         Ok(Cmd::Logout(args)) => logout(args).map(|_| 0),
         Ok(Cmd::Top(args)) => top(args).map(|_| 0),
+        Ok(Cmd::Import(args)) => import(args),
         Ok(Cmd::NotYet(cmd)) => Err(Error::unsupported(format!("{cmd}: not yet implemented"))),
         Err(e) => Err(e),
     };
@@ -138,6 +152,43 @@ fn top(mut args: Args) -> Result<()> {
     let mut client = BlockingClient::new(&remote)?;
     client.connect()?;
     crate::top::run(&mut client, remote.display_name(), &opts)
+}
+
+/// `amelie import [login | path] [options] [schema.]table [files...]`. The first positional
+/// argument is the remote when it starts with `.` or `/` or names a saved login and more
+/// arguments follow; otherwise it is the table. Returns the exit code: 1 on any error.
+fn import(mut args: Args) -> Result<i32> {
+    let home = Home::from_env()?;
+    let import_options = args.take_options(import::is_option);
+    let options = args.take_options(Remote::is_option);
+    args.check_no_options()?;
+    let mut positional = args.positional.as_slice();
+    let mut remote = match positional {
+        [p, _, ..] if p.starts_with('.') || p.starts_with('/') => {
+            positional = &positional[1..];
+            Remote {
+                path: Path::new(p).join(REPO_SOCKET).display().to_string(),
+                ..Remote::new()
+            }
+        }
+        [name, _, ..] if home.logins()?.iter().any(|r| &r.name == name) => {
+            positional = &positional[1..];
+            home.login(name)?
+        }
+        _ => Remote::new(),
+    };
+    remote.apply(&options)?;
+    let Some((table, files)) = positional.split_first() else {
+        return Err(Error::syntax("import: [schema.]table is missing"));
+    };
+    let opts = import::ImportOptions::new(&import_options, table, files)?;
+    let summary = import::run(&remote, &opts, remote.debug)?;
+    Ok(import::report(
+        &summary,
+        !remote.debug,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    ))
 }
 
 /// `amelie login <name> [options]`: saves (or replaces) a login.

@@ -1,5 +1,5 @@
-//! The HTTP/1.1 client: one keep-alive connection over TCP or a unix socket (hyper's client
-//! connection on tokio), reconnecting when the server has closed it.
+//! The HTTP/1.1 client: one keep-alive connection over TCP (plain or TLS) or a unix socket
+//! (hyper's client connection on tokio), reconnecting when the server has closed it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::remote::{Remote, Target};
+use crate::tls::TlsClient;
 
 /// How long opening a connection may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,6 +39,8 @@ pub struct Client {
     target: Target,
     /// `Bearer <token>`, when the remote has a token or a user and secret.
     auth: Option<HeaderValue>,
+    /// An `https://` remote: TLS over the TCP connection.
+    tls: Option<TlsClient>,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
@@ -49,8 +52,9 @@ fn now_secs() -> i64 {
 }
 
 impl Client {
-    /// A client for `remote` (its target and token are checked now; no connection yet). A
-    /// token signed from a user and secret is made once, valid for a year.
+    /// A client for `remote` (its target, token and TLS options are checked now, and the
+    /// certificates loaded; no connection yet). A token signed from a user and secret is
+    /// made once, valid for a year.
     pub fn new(remote: &Remote) -> Result<Client> {
         let target = remote.target()?;
         let auth = match remote.bearer(now_secs()) {
@@ -60,9 +64,14 @@ impl Client {
             ),
             None => None,
         };
+        let tls = match &target {
+            Target::Tcp { host, .. } if remote.uses_tls() => Some(TlsClient::new(remote, host)?),
+            _ => None,
+        };
         Ok(Client {
             target,
             auth,
+            tls,
             sender: None,
         })
     }
@@ -91,7 +100,16 @@ impl Client {
                         .await
                         .map_err(fail)?;
                     let _ = stream.set_nodelay(true);
-                    handshake(stream).await
+                    match &self.tls {
+                        None => handshake(stream).await,
+                        Some(tls) => {
+                            let stream = tls
+                                .connect(stream)
+                                .await
+                                .map_err(|e| Error::io(format!("connect to {what}: tls: {e}")))?;
+                            handshake(stream).await
+                        }
+                    }
                 }
                 Target::Unix(path) => {
                     let stream = tokio::net::UnixStream::connect(path).await.map_err(fail)?;

@@ -3,9 +3,12 @@
 //! - [`remote`]: connection options (`Remote`), `--name=value` / `--json={...}` arguments,
 //!   the `[http[s]://][user[:secret]@]host[:port]` URI;
 //! - [`login`]: the client home (`$AMELIE_HOME`, `~/.amelie`) with saved logins and history;
-//! - [`conn`]: a keep-alive HTTP/1.1 client over TCP or a unix socket (hyper on tokio), with
-//!   a blocking wrapper;
+//! - [`conn`]: a keep-alive HTTP/1.1 client over TCP (plain or TLS) or a unix socket (hyper
+//!   on tokio), with a blocking wrapper;
+//! - [`tls`]: the client side of TLS (rustls): trusted certificates, client certificate,
+//!   server name;
 //! - [`split`]: pipe mode's statement splitter;
+//! - [`import`]: `amelie import`, batches of CSV or JSONL rows over several connections;
 //! - [`top`]: `amelie top`, a terminal view of `SHOW STATUS`;
 //! - [`cli`]: the commands.
 //!
@@ -15,10 +18,12 @@
 
 pub mod cli;
 pub mod conn;
+pub mod import;
 pub mod login;
 pub mod remote;
 pub mod split;
 pub mod top;
+pub mod tls;
 
 pub use conn::{BlockingClient, Client, Reply};
 pub use login::Home;

@@ -28,8 +28,8 @@ pub const REMOTE_OPTIONS: &[&str] = &[
     "debug",
 ];
 
-/// Connection options. Empty strings mean "not set". The `tls_*` options are kept (and
-/// saved with a login) but not used yet: an `https://` URI is refused.
+/// Connection options. Empty strings mean "not set". The `tls_*` options apply to an
+/// `https://` URI (see [`crate::tls`]); over a unix socket they are not used.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Remote {
     /// The login name (set by `amelie login <name>` and when a login is used).
@@ -336,15 +336,15 @@ impl Remote {
             return Err(Error::not_found("remote: uri or path is not defined"));
         }
         let uri = parse_uri(&self.uri)?;
-        if uri.tls {
-            return Err(Error::unsupported(
-                "remote: https (TLS) is not supported yet",
-            ));
-        }
         Ok(Target::Tcp {
             host: uri.host,
             port: uri.port,
         })
+    }
+
+    /// Does the connection speak TLS: an `https://` uri, and no unix socket `path`.
+    pub fn uses_tls(&self) -> bool {
+        self.path.is_empty() && parse_uri(&self.uri).is_ok_and(|u| u.tls)
     }
 
     /// The user and secret to sign a token with: the options, else the `uri`'s
@@ -485,7 +485,14 @@ mod tests {
         let mut r = Remote::new();
         assert!(r.target().is_err());
         r.uri = "https://h".into();
-        assert!(r.target().unwrap_err().msg().contains("not supported"));
+        assert!(r.uses_tls());
+        assert_eq!(
+            r.target().unwrap(),
+            Target::Tcp {
+                host: "h".into(),
+                port: 3485
+            }
+        );
         r.uri = "u:s@h:7".into();
         assert_eq!(
             r.target().unwrap(),
@@ -502,6 +509,7 @@ mod tests {
         );
         r.token = "tok".into();
         assert_eq!(r.bearer(1).as_deref(), Some("tok"));
+        assert!(!r.uses_tls());
         r.path = "/no/such/file.sock".into();
         assert_eq!(
             r.target().unwrap(),

@@ -5,6 +5,7 @@ pub mod format;
 pub mod governor;
 pub mod hashing;
 pub mod idle;
+pub mod import_rows;
 pub mod json;
 pub mod metrics;
 pub mod murmur;

@@ -25,12 +25,14 @@ mod net;
 mod reply;
 mod route;
 mod server;
+mod tls;
 
 pub use io::Registry;
 pub use net::{Endpoint, Peer, SocketFiles, StdListener, DEFAULT_SOCKET_MODE};
 pub use reply::{error_body, escape_json_into};
 pub use route::{parse_import_path, ContentKind};
 pub use server::{bind, serve, Listeners};
+pub use tls::TlsServer;
 
 /// Default `limit_recv`: 1 MiB.
 pub const DEFAULT_LIMIT_RECV: u64 = 1024 * 1024;
@@ -59,6 +61,8 @@ pub const MSG_HEADER_TIMEOUT: &str = "HTTP request header read timeout";
 pub const MSG_BODY_TIMEOUT: &str = "HTTP request body read timeout";
 /// Error text (503) for a connection refused at the connection cap.
 pub const MSG_TOO_MANY_CONNECTIONS: &str = "too many connections";
+/// Start-up error text (after `server: `) for a TLS listener without a usable certificate.
+pub const MSG_TLS_NO_CERT: &str = "listen[] <tls> requires a valid server certificate";
 
 /// Default cap on open connections (see [`ServerConfig::max_connections`]).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -335,6 +339,13 @@ pub struct ServerConfig {
     /// Per endpoint, in `listen` order: requests must carry a valid token (`"auth": true`).
     /// Missing entries mean false.
     pub auth: Vec<bool>,
+    /// Per endpoint, in `listen` order: the connections speak TLS (`"tls": true`), with
+    /// [`ServerConfig::tls_server`]'s certificate. Missing entries mean false. The TLS
+    /// handshake must end within `header_read_timeout`.
+    pub tls: Vec<bool>,
+    /// The certificate and key of the TLS endpoints ([`bind`] fails when an endpoint has
+    /// `tls` and this is `None`).
+    pub tls_server: Option<TlsServer>,
     /// The server-wide memory pool (`limit_memory_total`): request bodies past
     /// [`BODY_FREE`] bytes are reserved from it while they are read and run, and refused
     /// with `400 server memory limit reached` when it is full. None: not counted.
@@ -370,6 +381,8 @@ impl ServerConfig {
             shutdown_timeout: Duration::from_secs(5),
             max_header_size: 16 * 1024,
             auth: Vec::new(),
+            tls: Vec::new(),
+            tls_server: None,
             memory_pool: None,
             metrics: false,
         }

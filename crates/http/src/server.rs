@@ -50,6 +50,12 @@ pub struct Listeners {
 /// Bind every endpoint of `config.listen` (port 0 picks a free port; a unix socket file is
 /// created, replacing a stale one, and removed again when the listeners are dropped).
 pub async fn bind(config: ServerConfig) -> io::Result<Listeners> {
+    if config.tls_server.is_none() && config.tls.iter().any(|t| *t) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            crate::MSG_TLS_NO_CERT,
+        ));
+    }
     let mut listeners = Vec::with_capacity(config.listen.len());
     let mut files = SocketFiles::default();
     for endpoint in &config.listen {
@@ -159,19 +165,29 @@ impl Listeners {
                             shared.header_timeout,
                             shared.idle_timeout,
                         ));
+                        let tls = match &shared.tls {
+                            Some(tls) if config.tls.get(idx).copied().unwrap_or(false) => {
+                                Some(tls.acceptor().clone())
+                            }
+                            _ => None,
+                        };
                         let Some(key) = shared.registry.admit(&state, shared.max_connections)
                         else {
                             tracing::warn!(
                                 peer = %peer,
                                 "connection refused: too many connections"
                             );
-                            refuse(stream, &shared.stats);
+                            // a TLS client would not understand a plain reply: just close
+                            if tls.is_none() {
+                                refuse(stream, &shared.stats);
+                            }
                             continue;
                         };
                         let accepted = Accepted {
                             stream,
                             peer,
                             auth: config.auth.get(idx).copied().unwrap_or(false),
+                            tls,
                             state,
                             key,
                         };
@@ -204,7 +220,7 @@ impl Listeners {
 }
 
 /// Refuse a connection at the cap: a 503 reply if the socket takes it at once, then close.
-fn refuse(stream: Stream, stats: &HttpStats) {
+fn refuse(mut stream: Stream, stats: &HttpStats) {
     stats.add_refused();
     let reply = reply::raw_reply_close("503 Service Unavailable", MSG_TOO_MANY_CONNECTIONS);
     let _ = stream.try_write(&reply);
@@ -242,6 +258,8 @@ struct Shared {
     /// Serve `GET /metrics`, count replies and latencies.
     metrics: bool,
     builder: http1::Builder,
+    /// The certificate of the TLS listeners.
+    tls: Option<crate::TlsServer>,
 }
 
 impl Shared {
@@ -270,6 +288,7 @@ impl Shared {
             memory_pool: config.memory_pool.clone(),
             metrics: config.metrics,
             builder,
+            tls: config.tls_server.clone(),
         }
     }
 }
@@ -327,6 +346,8 @@ struct Accepted {
     peer: Peer,
     /// The listener requires a token.
     auth: bool,
+    /// The listener speaks TLS: the handshake comes first.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<ConnState>,
     /// The connection's registry key.
     key: u64,
@@ -342,6 +363,7 @@ async fn run_connection<B: Backend>(
         stream,
         peer,
         auth,
+        tls,
         state,
         key,
     } = accepted;
@@ -359,6 +381,18 @@ async fn run_connection<B: Backend>(
         key,
         state: Arc::clone(&state),
         logged: logged.then_some((peer, id)),
+    };
+    let stream = match tls {
+        None => stream,
+        Some(acceptor) => {
+            match tls_handshake(&acceptor, stream, &shared, &state, stop.clone()).await {
+                Ok(stream) => stream,
+                Err(why) => {
+                    tracing::debug!(id, error = %why, "tls handshake failed");
+                    return;
+                }
+            }
+        }
     };
 
     let ctx = Arc::new(ConnCtx {
@@ -446,7 +480,7 @@ async fn run_connection<B: Backend>(
         Outcome::HeaderTimeout => {
             tracing::debug!(id, "request header read timeout");
             // hyper is part-way through the head: answer for it, without waiting
-            let io = conn.into_parts().io.into_inner();
+            let mut io = conn.into_parts().io.into_inner();
             let _ = io
                 .inner
                 .try_write(&reply::raw_error_close(MSG_HEADER_TIMEOUT));
@@ -463,6 +497,36 @@ async fn run_connection<B: Backend>(
                 }
             }
         }
+    }
+}
+
+/// The server side of a TLS handshake on `stream`. It goes like a request head: it must end
+/// within the header timeout (so a silent client cannot hold a connection slot), and it
+/// is given up when the server stops or the connection is chosen to make room for another.
+/// A failed handshake (a plain HTTP client, garbage, a client that does not trust the
+/// certificate) is an error: the connection just closes (rustls has sent its alert if any).
+async fn tls_handshake(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: Stream,
+    shared: &Shared,
+    state: &ConnState,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Stream, String> {
+    let stopping = async move {
+        while !*stop.borrow_and_update() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        res = tokio::time::timeout(shared.header_timeout, acceptor.accept(stream)) => match res {
+            Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls))),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".to_string()),
+        },
+        _ = state.evicted() => Err("closed to make room for a new connection".to_string()),
+        _ = stopping => Err("server stopping".to_string()),
     }
 }
 

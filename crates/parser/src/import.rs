@@ -402,6 +402,50 @@ mod tests {
         );
     }
 
+    /// The client cuts bodies into batches at the row boundaries of
+    /// `amelie_common::import_rows`: parsing every row alone must give the rows of the whole
+    /// body, and an open string there is the lexer's `unterminated string`.
+    #[test]
+    fn client_row_boundaries_agree_with_the_lexer() {
+        use amelie_common::import_rows::{split_rows, Unclosed};
+        let csv = spec(ImportFormat::Csv, None);
+        let jsonl = spec(ImportFormat::Jsonl, None);
+        let cases = [
+            (
+                "1, 'a', [1]\n2, \"b\nc\", {\"x\": 1}\r\n\r\n3,'d\\'e', null",
+                csv,
+            ),
+            (
+                "-- head 'x\n-1, 'a', [1, -- 'y\n2]\n4, 'it\\'s', \"\"\n",
+                csv,
+            ),
+            ("5, '-- no comment', '/* nor this'\n6, '}', '['", csv),
+            (
+                "[1, 'a', [1]]\n{\"id\": 2,\n\"data\": {\"y\":\n[1]}}\n\n{}\n",
+                jsonl,
+            ),
+            ("{'id': 3, 'name': '\n{'}\n[4, null, \"]\"]", jsonl),
+        ];
+        for (body, s) in cases {
+            let whole = parse_import(body, s).unwrap_or_else(|e| panic!("{body:?}: {e}"));
+            let mut each = Vec::new();
+            for (range, _) in split_rows(body.as_bytes(), 1).unwrap() {
+                let rows = parse_import(&body[range.clone()], s).unwrap();
+                assert_eq!(rows.len(), 1, "{:?}", &body[range]);
+                each.extend(rows);
+            }
+            assert_eq!(each, whole, "{body:?}");
+        }
+        for body in ["1, 'a\n", "1, \"a\\\"\n"] {
+            assert_eq!(err(body, csv), "unterminated string");
+            let e = split_rows(body.as_bytes(), 1).unwrap_err();
+            assert_eq!(
+                (e.what, e.to_string().as_str()),
+                (Unclosed::String, "unterminated string")
+            );
+        }
+    }
+
     #[test]
     fn deep_nesting_is_an_error() {
         let body = format!("[{}]", "[".repeat(100_000));

@@ -265,6 +265,8 @@ pub struct ListenAddr {
     pub path_mode: Option<String>,
     /// `"auth": true`: every request must carry a valid `Authorization: Bearer <JWT>`.
     pub auth: bool,
+    /// `"tls": true`: the listener speaks HTTPS with `tls_cert` and `tls_key`.
+    pub tls: bool,
 }
 
 impl serde::Serialize for ListenAddr {
@@ -282,6 +284,9 @@ impl serde::Serialize for ListenAddr {
         } else {
             map.serialize_entry("host", &self.host)?;
             map.serialize_entry("port", &self.port)?;
+        }
+        if self.tls {
+            map.serialize_entry("tls", &true)?;
         }
         if self.auth {
             map.serialize_entry("auth", &true)?;
@@ -420,6 +425,7 @@ impl Default for Config {
                 path: None,
                 path_mode: None,
                 auth: false,
+                tls: false,
             }],
             limit_send: 3_145_728,
             limit_recv: 1_048_576,
@@ -578,7 +584,7 @@ fn listen_error(msg: &str) -> OptionError {
 }
 
 /// Parses the `listen` JSON: `null` or an array of objects with `host` and `port` (TCP) or
-/// `path` and `path_mode` (a unix socket), and `auth`.
+/// `path` and `path_mode` (a unix socket), and `auth` and `tls`.
 pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, OptionError> {
     let items = match value {
         Value::Null => return Ok(Vec::new()),
@@ -595,6 +601,7 @@ pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, Optio
         let mut path = None;
         let mut path_mode = None;
         let mut auth = false;
+        let mut tls = false;
         for (key, v) in map {
             match key.as_str() {
                 "host" => match v {
@@ -624,6 +631,11 @@ pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, Optio
                         .as_bool()
                         .ok_or_else(|| listen_error("<auth> must be a bool"))?;
                 }
+                "tls" => {
+                    tls = v
+                        .as_bool()
+                        .ok_or_else(|| listen_error("<tls> must be a bool"))?;
+                }
                 other => return Err(listen_error(&format!("unknown option '{other}'"))),
             }
         }
@@ -641,6 +653,7 @@ pub fn parse_listen(value: &Value) -> std::result::Result<Vec<ListenAddr>, Optio
             path,
             path_mode,
             auth,
+            tls,
         });
     }
     Ok(out)
@@ -928,6 +941,7 @@ mod tests {
                 path: None,
                 path_mode: None,
                 auth: false,
+                tls: false,
             }]
         );
         assert!(c.frontends >= 1);
@@ -1099,9 +1113,25 @@ mod tests {
             err(&[r#"--listen=[{"host": "a", "auth": 1}]"#]),
             "server: listen[] <auth> must be a bool"
         );
+        assert!(!c.listen[0].tls);
+        let c =
+            apply(&[r#"--listen=[{"host": "a", "port": 1, "tls": true, "auth": true}]"#]).unwrap();
+        assert!(c.listen[0].tls && c.listen[0].auth);
         assert_eq!(
-            err(&[r#"--listen=[{"host": "a", "port": 1, "tls": true}]"#]),
-            "server: listen[] unknown option 'tls'"
+            serde_json::to_string(&c.listen).unwrap(),
+            r#"[{"host":"a","port":1,"tls":true,"auth":true}]"#
+        );
+        // persisted: read back from config.json text
+        let text = format!("--listen={}", serde_json::to_string(&c.listen).unwrap());
+        let again = apply(&[text.as_str()]).unwrap();
+        assert_eq!(again.listen, c.listen);
+        assert_eq!(
+            err(&[r#"--listen=[{"host": "a", "tls": "yes"}]"#]),
+            "server: listen[] <tls> must be a bool"
+        );
+        assert_eq!(
+            err(&[r#"--listen=[{"host": "a", "port": 1, "tlx": true}]"#]),
+            "server: listen[] unknown option 'tlx'"
         );
         assert_eq!(
             err(&[r#"--listen=[{"host": "a", "port": 70000}]"#]),

@@ -252,14 +252,51 @@ pub const REPO_SOCKET: &str = "amelie.sock";
 /// Longest path a unix socket address holds (`sun_path` less its terminating zero).
 const MAX_SOCKET_PATH: usize = 107;
 
-/// The endpoints to listen on, each with its `auth`: the `listen` entries in order (a `path`
-/// relative to the repository unless absolute), then the repository's own unix socket
-/// `<repo>/amelie.sock` (mode 0700, no auth). The repository socket is left out, with a
-/// warning, when its path is too long for a socket address.
+/// Where a TLS file option (`tls_cert`, `tls_key`) points: relative to the repository,
+/// unless absolute or starting with `./` or `../` (then relative to the working directory).
+fn tls_path(repo: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(text);
+    if path.is_absolute() || text.starts_with("./") || text.starts_with("../") {
+        path.to_path_buf()
+    } else {
+        repo.join(path)
+    }
+}
+
+/// The certificate and key of the TLS listeners (`tls_cert`, `tls_key`), when a `listen`
+/// entry has `tls`. Without them, or when they do not load, the server does not start:
+/// `server: listen[] <tls> requires a valid server certificate` (with the reason after it
+/// in parentheses when a file is the problem). `tls_ca` and `tls_capath` are not used by
+/// the server: client certificates are not verified.
+fn tls_server(
+    config: &Config,
+    repo: &std::path::Path,
+) -> Result<Option<amelie_http::TlsServer>, Error> {
+    if !config.listen.iter().any(|l| l.tls) {
+        return Ok(None);
+    }
+    let no_cert = amelie_http::MSG_TLS_NO_CERT;
+    if config.tls_cert.is_empty() || config.tls_key.is_empty() {
+        return Err(Error::not_found(format!("server: {no_cert}")));
+    }
+    let cert = tls_path(repo, &config.tls_cert);
+    let key = tls_path(repo, &config.tls_key);
+    let server = amelie_http::TlsServer::from_pem_files(&cert, &key)
+        .map_err(|e| Error::with_kind(e.kind(), format!("server: {no_cert} ({})", e.msg())))?;
+    if !config.tls_ca.is_empty() || !config.tls_capath.is_empty() {
+        tracing::info!("tls_ca and tls_capath are not used by the server: client certificates are not verified");
+    }
+    Ok(Some(server))
+}
+
+/// The endpoints to listen on, each with its `auth` and `tls`: the `listen` entries in order
+/// (a `path` relative to the repository unless absolute), then the repository's own unix
+/// socket `<repo>/amelie.sock` (mode 0700, no auth, no TLS). The repository socket is left
+/// out, with a warning, when its path is too long for a socket address.
 fn listen_endpoints(
     config: &Config,
     repo: &std::path::Path,
-) -> Result<Vec<(amelie_http::Endpoint, bool)>, Error> {
+) -> Result<Vec<(amelie_http::Endpoint, bool, bool)>, Error> {
     use amelie_http::Endpoint;
     let mut out = Vec::new();
     for l in &config.listen {
@@ -271,6 +308,7 @@ fn listen_endpoints(
                     mode: l.socket_mode(),
                 },
                 l.auth,
+                l.tls,
             ));
             continue;
         }
@@ -279,7 +317,7 @@ fn listen_endpoints(
             .to_socket_addrs()
             .map_err(|e| Error::io(format!("listen '{text}': {e}")))?;
         if let Some(addr) = addrs.next() {
-            out.push((Endpoint::Tcp(addr), l.auth));
+            out.push((Endpoint::Tcp(addr), l.auth, l.tls));
         }
     }
     let own = repo.join(REPO_SOCKET);
@@ -294,6 +332,7 @@ fn listen_endpoints(
                 path: own,
                 mode: amelie_http::DEFAULT_SOCKET_MODE,
             },
+            false,
             false,
         ));
     }
@@ -367,6 +406,8 @@ pub fn run_until(
 ) -> Result<(), Error> {
     let rt = runtime()?;
     let started = Instant::now();
+    // a TLS listener without a usable certificate stops the start before recovery
+    let tls_server = tls_server(&config, &repo.dir)?;
     let exec_config = ExecutorConfig {
         wal: WalConfig {
             dir: repo.wal_dir(),
@@ -403,9 +444,16 @@ pub fn run_until(
         tracing::info!(nodes = config.backends, "bootstrap: created compute nodes");
     }
     exec.reset_wal_counters();
-    let (endpoints, auth): (Vec<_>, Vec<_>) =
-        listen_endpoints(&config, &repo.dir)?.into_iter().unzip();
+    let mut endpoints = Vec::new();
+    let (mut auth, mut tls) = (Vec::new(), Vec::new());
+    for (endpoint, a, t) in listen_endpoints(&config, &repo.dir)? {
+        endpoints.push(endpoint);
+        auth.push(a);
+        tls.push(t);
+    }
     let mut http = ServerConfig::with_endpoints(endpoints);
+    http.tls = tls;
+    http.tls_server = tls_server;
     http.limit_recv = Arc::new(AtomicU64::new(config.limit_recv));
     http.log_connections = Arc::new(AtomicBool::new(config.log_connections));
     http.auth = auth;
@@ -539,4 +587,43 @@ pub fn run_until(
     drop(server);
     tracing::info!("stopped");
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn tls_paths_are_relative_to_the_repository() {
+        let repo = Path::new("/r");
+        assert_eq!(tls_path(repo, "certs/a.pem"), Path::new("/r/certs/a.pem"));
+        assert_eq!(tls_path(repo, "/etc/a.pem"), Path::new("/etc/a.pem"));
+        assert_eq!(tls_path(repo, "./a.pem"), Path::new("./a.pem"));
+        assert_eq!(tls_path(repo, "../a.pem"), Path::new("../a.pem"));
+    }
+
+    #[test]
+    fn a_tls_listener_without_a_certificate_stops_the_start() {
+        let repo = Path::new("/nonexistent-repo");
+        let mut config = Config::default();
+        assert!(tls_server(&config, repo).unwrap().is_none());
+        config.listen[0].tls = true;
+        let e = tls_server(&config, repo).unwrap_err();
+        assert_eq!(
+            e.msg(),
+            "server: listen[] <tls> requires a valid server certificate"
+        );
+        config.tls_cert = "certs/server.pem".into();
+        assert_eq!(tls_server(&config, repo).unwrap_err().msg(), e.msg());
+        config.tls_key = "certs/server.key".into();
+        let e = tls_server(&config, repo).unwrap_err();
+        assert!(
+            e.msg().starts_with(
+                "server: listen[] <tls> requires a valid server certificate \
+                 (tls_cert '/nonexistent-repo/certs/server.pem': "
+            ),
+            "{e}"
+        );
+    }
 }
