@@ -22,8 +22,8 @@ pub mod import;
 pub mod login;
 pub mod remote;
 pub mod split;
-pub mod top;
 pub mod tls;
+pub mod top;
 
 pub use conn::{BlockingClient, Client, Reply};
 pub use login::Home;
