@@ -3,11 +3,11 @@
 //! clap checks each value on its own (the parsers at the end of this file); the rules that tie
 //! options of `bench load` together are [`LoadArgs::check`], applied by [`parse`].
 
-use clap::builder::PossibleValuesParser;
+use amelie_loadgen::Workload;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::error::ErrorKind;
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::ffi::OsString;
-use std::fmt;
 
 /// Project tasks of Amelie in Rust: CI, crash and soak tests, conformance, benchmarks, fuzzing.
 #[derive(Parser, Debug, Clone, PartialEq)]
@@ -107,73 +107,12 @@ The last line that bench load prints is for scripts:
 where a measure that was not taken is `na`; for the memory workload it is
   bench: workload=memory rows=.. rss_before_kb=.. rss_after_kb=.. bytes_per_row=.. seconds=..";
 
-/// The workloads of `bench load` (`--workload`, `--type`); a variant's doc is its help line.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Workload {
-    /// BENCH.md's TPC-B request: five statements, one history row per transaction
-    Tpcb,
-    /// insert into __bench.test generate <batch>, a serial key
-    Insert,
-    /// ... generate <batch> on conflict do update set data = data + 1 (100000 keys)
-    Upsert,
-    /// POST /__bench/test?columns= with <batch> empty JSON rows
-    Import,
-    /// generate <batch> into a table with a RESOLVED generated column
-    Resolved,
-    /// point select on the tpcb accounts
-    Select,
-    /// count(*), sum(v) ... where v > 500 over 1M rows x scale (pushdown)
-    Scan,
-    /// count(*), sum(v) ... group by g over 1M rows x scale (partial GROUP BY)
-    Aggregate,
-    /// group by over the 1M rows x scale joined with a 100-row shared table
-    Join,
-    /// RSS growth per row for --rows generated rows (no clients, no window)
-    Memory,
-}
-
-/// Rows per scale unit of the scan/aggregate table.
-pub const AGG_ROWS: usize = 1_000_000;
-
-impl Workload {
-    /// The name on the command line and in the `bench:` line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::Tpcb => "tpcb",
-            Workload::Insert => "insert",
-            Workload::Upsert => "upsert",
-            Workload::Import => "import",
-            Workload::Resolved => "resolved",
-            Workload::Select => "select",
-            Workload::Scan => "scan",
-            Workload::Aggregate => "aggregate",
-            Workload::Join => "join",
-            Workload::Memory => "memory",
-        }
-    }
-
-    /// The workloads whose requests write `--batch` rows each.
-    pub fn is_batch(self) -> bool {
-        matches!(
-            self,
-            Workload::Insert | Workload::Upsert | Workload::Import | Workload::Resolved
-        )
-    }
-
-    /// Rows written or read by one transaction, for the rows/s figure.
-    pub fn rows_per_tx(self, batch: usize, scale: usize) -> usize {
-        match self {
-            Workload::Insert | Workload::Upsert | Workload::Import | Workload::Resolved => batch,
-            Workload::Tpcb | Workload::Select | Workload::Memory => 1,
-            Workload::Scan | Workload::Aggregate | Workload::Join => AGG_ROWS * scale,
-        }
-    }
-}
-
-impl fmt::Display for Workload {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// `--workload` / `--type`: the workloads of the load generator, each with its help line.
+fn workload_parser() -> impl TypedValueParser<Value = Workload> {
+    PossibleValuesParser::new(
+        Workload::ALL.map(|w| clap::builder::PossibleValue::new(w.name()).help(w.help())),
+    )
+    .map(|name| name.parse::<Workload>().expect("a listed workload"))
 }
 
 const STARTED: &str = "The started server (not with --uri)";
@@ -181,7 +120,8 @@ const STARTED: &str = "The started server (not with --uri)";
 #[derive(Args, Debug, Clone, PartialEq)]
 pub struct LoadArgs {
     /// The workload to run
-    #[arg(long, visible_alias = "type", value_name = "W", default_value_t = Workload::Tpcb)]
+    #[arg(long, visible_alias = "type", value_name = "W", default_value_t = Workload::Tpcb,
+          value_parser = workload_parser())]
     pub workload: Workload,
     /// Client threads, each one event loop over its share of the connections
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_1)]
@@ -616,9 +556,7 @@ mod tests {
 
     #[test]
     fn every_workload_by_name() {
-        assert_eq!(Workload::value_variants().len(), 10);
-        for &w in Workload::value_variants() {
-            assert_eq!(w.to_possible_value().unwrap().get_name(), w.name());
+        for w in Workload::ALL {
             assert_eq!(load(&format!("--type {w}")).unwrap().workload, w);
             assert_eq!(load(&format!("--workload={w}")).unwrap().workload, w);
         }
@@ -705,15 +643,6 @@ mod tests {
         assert!(load_err("--pid 1")
             .1
             .contains("Usage: cargo xtask bench load"));
-    }
-
-    #[test]
-    fn rows_per_tx() {
-        assert_eq!(Workload::Insert.rows_per_tx(500, 3), 500);
-        assert_eq!(Workload::Import.rows_per_tx(7, 1), 7);
-        assert_eq!(Workload::Tpcb.rows_per_tx(500, 3), 1);
-        assert_eq!(Workload::Scan.rows_per_tx(500, 3), 3 * AGG_ROWS);
-        assert!(Workload::Resolved.is_batch() && !Workload::Tpcb.is_batch());
     }
 
     #[test]
@@ -842,7 +771,7 @@ mod tests {
         }
         // every workload is in the help with its description
         let text = command("bench load --help").unwrap_err().to_string();
-        for &w in Workload::value_variants() {
+        for w in Workload::ALL {
             assert!(text.contains(&format!("- {w}: ")), "{w}");
         }
     }

@@ -2,15 +2,13 @@
 //! with the cost measures BENCH.md defines (server CPU and thread switches per operation over a
 //! measured window, bytes per row).
 
-use crate::args::{LoadArgs, Workload, AGG_ROWS};
-use crate::driver::{Shared, ThreadStats, Worker, MEASURE, STOP};
+use crate::args::LoadArgs;
 use crate::http;
 use crate::procfs;
-use crate::requests::{self, Generator, ACCOUNTS_PER_BRANCH, TELLERS_PER_BRANCH};
+use amelie_loadgen::requests::{self, ACCOUNTS_PER_BRANCH, TELLERS_PER_BRANCH};
+use amelie_loadgen::{Connector, Load, LoadOptions, Workload, AGG_ROWS};
 use amelie_testclient::Client;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::Ordering;
-use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -162,7 +160,7 @@ struct Mark {
 
 /// Takes the server's numbers (CPU and switches, then the row count) and the client count.
 fn mark(
-    shared: &Shared,
+    load: &Load,
     pid: Option<u32>,
     counter: &mut Option<(Client, &'static str)>,
     notes: &mut Vec<String>,
@@ -180,10 +178,10 @@ fn mark(
     let client_ticks = procfs::sample(std::process::id()).ok().map(|s| s.cpu_ticks);
     Mark {
         at: Instant::now(),
-        ok: shared.ok.load(Ordering::Relaxed),
         proc,
         client_ticks,
         rows,
+        ok: load.ok(),
     }
 }
 
@@ -342,96 +340,67 @@ pub fn run(args: &LoadArgs, addr: &str, pid: Option<u32>) -> Result<(), String> 
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let shared = Shared::default();
-    let mut workers = Vec::with_capacity(args.threads);
-    for t in 0..args.threads {
-        let connections =
-            args.clients / args.threads + usize::from(t < args.clients % args.threads);
-        let generator = Generator::new(args, seed ^ ((t as u64 + 1) << 48));
-        workers.push(
-            Worker::connect(socket, addr, connections, generator, &shared)
-                .map_err(|e| format!("client thread {t}: {e}"))?,
-        );
-    }
-    let barrier = Barrier::new(args.threads + 1);
+    let mut connector = Connector::tcp(socket);
+    connector.host = addr.to_string();
+    let opts = LoadOptions {
+        workload: args.workload,
+        threads: args.threads,
+        clients: args.clients,
+        scale: args.scale,
+        batch: args.batch,
+        seed,
+    };
+    let load = Load::start(&connector, &opts)?;
     eprintln!(
         "xtask: running {} with {} connections on {} client thread(s) for {}s \
          (window from {}s)",
         args.workload, args.clients, args.threads, args.seconds, args.warmup
     );
 
-    let (stats, start, end, run_s) = thread::scope(|s| {
-        let handles: Vec<_> = workers
-            .into_iter()
-            .enumerate()
-            .map(|(t, w)| {
-                let barrier = &barrier;
-                thread::Builder::new()
-                    .name(format!("bench-client-{t}"))
-                    .spawn_scoped(s, move || w.run(barrier))
-                    .expect("spawn a client thread")
-            })
-            .collect();
-        barrier.wait();
-        let started = Instant::now();
-        let warmup_at = started + Duration::from_secs_f64(args.warmup);
-        let end_at = started + Duration::from_secs_f64(args.seconds);
-        let rows_per_tx = args.workload.rows_per_tx(args.batch, args.scale) as f64;
-        let mut start = None;
-        let mut tick = 1;
-        let (mut last_ok, mut last_failed) = (0, 0);
-        let end = loop {
-            let now = Instant::now();
-            if start.is_none() && now >= warmup_at {
-                let m = mark(&shared, pid, &mut counter, &mut notes);
-                shared.phase.store(MEASURE, Ordering::Relaxed);
-                start = Some(Mark {
-                    at: Instant::now(),
-                    ok: shared.ok.load(Ordering::Relaxed),
-                    ..m
-                });
-                continue;
-            }
-            if now >= end_at && start.is_some() {
-                let m = mark(&shared, pid, &mut counter, &mut notes);
-                shared.phase.store(STOP, Ordering::Relaxed);
-                break m;
-            }
-            if now >= started + Duration::from_secs(tick) {
-                let ok = shared.ok.load(Ordering::Relaxed);
-                let failed = shared.failed.load(Ordering::Relaxed);
-                eprintln!(
-                    "  [{tick:>4}s] {:>9} tx/s  {:>12.0} rows/s  {:>6} failed/s",
-                    ok - last_ok,
-                    (ok - last_ok) as f64 * rows_per_tx,
-                    failed - last_failed
-                );
-                (last_ok, last_failed) = (ok, failed);
-                tick += 1;
-                continue;
-            }
-            let next = [warmup_at, end_at, started + Duration::from_secs(tick)]
-                .into_iter()
-                .filter(|t| *t > now)
-                .min()
-                .unwrap_or(now);
-            thread::sleep((next - now).min(Duration::from_millis(100)));
-        };
-        let mut stats = ThreadStats::default();
-        for h in handles {
-            match h.join() {
-                Ok(s) => stats.merge(s),
-                Err(_) => {
-                    *stats
-                        .errors
-                        .entry("a client thread panicked".to_string())
-                        .or_default() += 1
-                }
-            }
+    let started = Instant::now();
+    let warmup_at = started + Duration::from_secs_f64(args.warmup);
+    let end_at = started + Duration::from_secs_f64(args.seconds);
+    let rows_per_tx = args.workload.rows_per_tx(args.batch, args.scale) as f64;
+    let mut start = None;
+    let mut tick = 1;
+    let (mut last_ok, mut last_failed) = (0, 0);
+    let end = loop {
+        let now = Instant::now();
+        if start.is_none() && now >= warmup_at {
+            let m = mark(&load, pid, &mut counter, &mut notes);
+            load.measure();
+            start = Some(Mark {
+                at: Instant::now(),
+                ok: load.ok(),
+                ..m
+            });
+            continue;
         }
-        let run_s = started.elapsed().as_secs_f64();
-        (stats, start.expect("the window started"), end, run_s)
-    });
+        if now >= end_at && start.is_some() {
+            break mark(&load, pid, &mut counter, &mut notes);
+        }
+        if now >= started + Duration::from_secs(tick) {
+            let (ok, failed) = (load.ok(), load.failed());
+            eprintln!(
+                "  [{tick:>4}s] {:>9} tx/s  {:>12.0} rows/s  {:>6} failed/s",
+                ok - last_ok,
+                (ok - last_ok) as f64 * rows_per_tx,
+                failed - last_failed
+            );
+            (last_ok, last_failed) = (ok, failed);
+            tick += 1;
+            continue;
+        }
+        let next = [warmup_at, end_at, started + Duration::from_secs(tick)]
+            .into_iter()
+            .filter(|t| *t > now)
+            .min()
+            .unwrap_or(now);
+        thread::sleep((next - now).min(Duration::from_millis(100)));
+    };
+    let stats = load.stop();
+    let run_s = started.elapsed().as_secs_f64();
+    let start = start.expect("the window started");
     drop(counter);
 
     let f = figures(args, &start, &end, clk_tck);

@@ -2,12 +2,10 @@
 //! `cargo xtask --help`.
 
 mod args;
-mod driver;
 mod fuzz;
 mod http;
 mod load;
 mod procfs;
-mod requests;
 mod server;
 
 use args::{BenchCommand, Command, Fuzz, FuzzReplay, LoadArgs};

@@ -1,5 +1,5 @@
 //! The `amelie` command line (spec §4.1): `client` (the default), `login`, `logout`,
-//! `import`, `top`, `--version`, `--help`. `bench` and `backup` are not built yet and say so.
+//! `import`, `top`, `bench`, `--version`, `--help`. `backup` is not built yet and says so.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -32,7 +32,13 @@ commands:
   top [login | path] [options]      a live view of SHOW STATUS (q quits);
                                     --interval=<ms> (1000), --count=<refreshes>,
                                     --once (one frame as text, also when not a tty)
-  bench, backup                     not yet implemented
+  bench [login | path] [options] [--type=tpcb|insert|upsert|import|resolved]
+        [--threads=4] [--clients=12] [--time=10] [--scale=1] [--batch=500]
+        [--init=true] [--unlogged=false]
+                                    Amelie's benchmarks in schema __bench:
+                                    transactions and writes each second, totals
+                                    at the end (--init=false: reuse the tables)
+  backup                            not yet implemented
   -v, --version                     print the version
   -h, --help                        print this help
 
@@ -65,6 +71,7 @@ enum Cmd {
     Logout(Args),
     Top(Args),
     Import(Args),
+    Bench(Args),
     /// A command that a later version builds.
     NotYet(String),
 }
@@ -82,7 +89,8 @@ fn parse_cmd(args: &[String]) -> Result<Cmd> {
         "logout" => Cmd::Logout(Args::parse(rest)?),
         "top" => Cmd::Top(Args::parse(rest)?),
         "import" => Cmd::Import(Args::parse(rest)?),
-        "bench" | "backup" => Cmd::NotYet(cmd.to_string()),
+        "bench" => Cmd::Bench(Args::parse(rest)?),
+        "backup" => Cmd::NotYet(cmd.to_string()),
         "init" | "start" | "stop" => {
             return Err(Error::unsupported(format!(
                 "'{cmd}' is a command of amelie-server"
@@ -109,6 +117,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(Cmd::Logout(args)) => logout(args).map(|_| 0),
         Ok(Cmd::Top(args)) => top(args).map(|_| 0),
         Ok(Cmd::Import(args)) => import(args),
+        Ok(Cmd::Bench(args)) => bench(args),
         Ok(Cmd::NotYet(cmd)) => Err(Error::unsupported(format!("{cmd}: not yet implemented"))),
         Err(e) => Err(e),
     };
@@ -152,6 +161,27 @@ fn top(mut args: Args) -> Result<()> {
     let mut client = BlockingClient::new(&remote)?;
     client.connect()?;
     crate::top::run(&mut client, remote.display_name(), &opts)
+}
+
+/// `amelie bench [login | path] [options]`: see [`crate::bench`]. Returns the exit code: 1
+/// when no transaction committed or any request failed (the failures go to stderr).
+fn bench(mut args: Args) -> Result<i32> {
+    let opts = crate::bench::BenchOptions::from_options(
+        &args.take_options(crate::bench::BenchOptions::is_option),
+    )?;
+    let home = Home::from_env()?;
+    let remote = resolve_remote(&home, &mut args)?;
+    let outcome = crate::bench::run(&remote, &opts, &mut std::io::stdout().lock())?;
+    let failures = crate::bench::failures(&outcome.stats);
+    for line in &failures {
+        eprintln!("{line}");
+    }
+    if outcome.transactions == 0 {
+        eprintln!("error: bench: no transaction committed");
+    }
+    Ok(i32::from(
+        outcome.transactions == 0 || !outcome.stats.errors.is_empty(),
+    ))
 }
 
 /// `amelie import [login | path] [options] [schema.]table [files...]`. The first positional
@@ -381,9 +411,13 @@ mod tests {
             parse_cmd(&args(&["logout", "x"])).unwrap(),
             Cmd::Logout(_)
         ));
-        assert_eq!(
+        assert!(matches!(
             parse_cmd(&args(&["bench", "--type=tpcb"])).unwrap(),
-            Cmd::NotYet("bench".into())
+            Cmd::Bench(_)
+        ));
+        assert_eq!(
+            parse_cmd(&args(&["backup", "x"])).unwrap(),
+            Cmd::NotYet("backup".into())
         );
         assert!(parse_cmd(&args(&["start", "x"])).is_err());
         assert!(parse_cmd(&args(&["client", "--json=1"])).is_err());

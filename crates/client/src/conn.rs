@@ -81,6 +81,46 @@ impl Client {
         &self.target
     }
 
+    /// How the load generator reaches the same server (`amelie bench`): the address
+    /// resolved now, the same TLS configuration and token.
+    pub fn load_connector(&self) -> Result<amelie_loadgen::Connector> {
+        use std::net::ToSocketAddrs;
+        let (endpoint, host) = match &self.target {
+            Target::Tcp { host, port } => {
+                let addr = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(|e| Error::io(format!("connect to {host}:{port}: {e}")))?
+                    .next()
+                    .ok_or_else(|| Error::io(format!("connect to {host}:{port}: no address")))?;
+                let name = if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                };
+                (amelie_loadgen::Endpoint::Tcp(addr), name)
+            }
+            Target::Unix(path) => (
+                amelie_loadgen::Endpoint::Unix(path.clone()),
+                "localhost".to_string(),
+            ),
+        };
+        let headers = match &self.auth {
+            Some(auth) => vec![(
+                "Authorization".to_string(),
+                auth.to_str()
+                    .map_err(|_| Error::syntax("remote: the token holds invalid characters"))?
+                    .to_string(),
+            )],
+            None => Vec::new(),
+        };
+        Ok(amelie_loadgen::Connector {
+            endpoint,
+            tls: self.tls.as_ref().map(TlsClient::load_options),
+            host,
+            headers,
+        })
+    }
+
     /// Opens the connection now (requests open it when needed).
     pub async fn connect(&mut self) -> Result<()> {
         self.sender = Some(self.open().await?);
@@ -214,6 +254,11 @@ impl BlockingClient {
 
     pub fn connect(&mut self) -> Result<()> {
         self.rt.block_on(self.client.connect())
+    }
+
+    /// See [`Client::load_connector`].
+    pub fn load_connector(&self) -> Result<amelie_loadgen::Connector> {
+        self.client.load_connector()
     }
 
     pub fn sql(&mut self, sql: &str) -> Result<Reply> {

@@ -10,12 +10,15 @@
 //! - [`split`]: pipe mode's statement splitter;
 //! - [`import`]: `amelie import`, batches of CSV or JSONL rows over several connections;
 //! - [`top`]: `amelie top`, a terminal view of `SHOW STATUS`;
+//! - [`bench`]: `amelie bench`, Amelie's benchmarks on the load generator of
+//!   `amelie-loadgen` (shared with `cargo xtask bench load`);
 //! - [`cli`]: the commands.
 //!
 //! Tokens signed from a user and secret use `amelie_common::token`, the code the server
 //! validates them with. The crate talks to the server over HTTP only: it depends on no
 //! server crate.
 
+pub mod bench;
 pub mod cli;
 pub mod conn;
 pub mod import;

@@ -17,7 +17,7 @@ use crate::remote::Remote;
 /// How to open TLS over a TCP connection to one server.
 #[derive(Clone)]
 pub struct TlsClient {
-    connector: TlsConnector,
+    config: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
 }
 
@@ -138,14 +138,24 @@ impl TlsClient {
         let name = ServerName::try_from(name.to_string())
             .map_err(|_| Error::syntax(format!("tls_server '{name}': invalid server name")))?;
         Ok(TlsClient {
-            connector: TlsConnector::from(Arc::new(config)),
+            config: Arc::new(config),
             name,
         })
     }
 
     /// The TLS handshake over `stream`.
     pub async fn connect(&self, stream: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
-        self.connector.connect(self.name.clone(), stream).await
+        TlsConnector::from(self.config.clone())
+            .connect(self.name.clone(), stream)
+            .await
+    }
+
+    /// The same configuration for the load generator's connections (`amelie bench`).
+    pub fn load_options(&self) -> amelie_loadgen::TlsOptions {
+        amelie_loadgen::TlsOptions {
+            config: self.config.clone(),
+            server_name: self.name.clone(),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! next (pipelined) response stay for the next [`Client::read_response`].
 
 use crate::encode::Request;
-use crate::json::json_msg;
+use crate::json_msg;
 use crate::parse::{self, Framing, Head};
 use crate::raw::{self, Drained, Wait};
 use std::io::{self, Read, Write};

@@ -1,19 +1,17 @@
-//! The client side of `bench load`, shaped like `amelie bench`: each client thread runs one
-//! event loop (mio) over its keep-alive connections, and as soon as a reply arrives on a
-//! connection the next request goes out on it. The buffers of a connection are reused; a
-//! workload whose request never changes builds it once.
+//! One client thread: a mio event loop over its keep-alive connections. As soon as a reply
+//! arrives on a connection the next request goes out on it. The buffers of a connection are
+//! reused; a workload whose request never changes builds it once.
 
+use crate::net::{Connector, Io};
 use crate::requests::Generator;
-use amelie_testclient::encode::frame;
-use amelie_testclient::json_msg;
-use amelie_testclient::parse::{self, Framing};
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use crate::wire::encode::frame;
+use crate::wire::json_msg;
+use crate::wire::parse::{self, Framing};
+use mio::{Events, Poll, Token};
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::io;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 pub const CONFLICT: &str = "transaction conflict, abort";
@@ -109,7 +107,7 @@ fn record_reply(
 
 struct Conn {
     /// None once the connection could not be re-opened: it sends nothing more.
-    stream: Option<TcpStream>,
+    stream: Option<Io>,
     /// The whole request being sent (head and body).
     out: Vec<u8>,
     written: usize,
@@ -122,22 +120,9 @@ struct Conn {
     failures: u32,
 }
 
-fn open(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = std::net::TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    stream.set_nonblocking(true)?;
-    Ok(TcpStream::from_std(stream))
-}
-
-/// `POST <path> HTTP/1.1` and the headers up to the value of `Content-Length` (the shared
-/// encoder of `amelie-testclient`; [`frame`] completes it per request).
-pub fn request_prefix(host: &str, path: &str, content_type: &str) -> Vec<u8> {
-    amelie_testclient::encode::prefix("POST", path, host, &[("Content-Type", content_type)])
-}
-
 /// One client thread: its connections and its event loop.
-pub struct Worker<'a> {
-    addr: SocketAddr,
+pub struct Worker {
+    connector: Connector,
     poll: Poll,
     conns: Vec<Conn>,
     generator: Generator,
@@ -146,22 +131,21 @@ pub struct Worker<'a> {
     fixed: Option<Vec<u8>>,
     body: Vec<u8>,
     in_flight: usize,
-    shared: &'a Shared,
+    shared: Arc<Shared>,
     stats: ThreadStats,
 }
 
-impl<'a> Worker<'a> {
-    /// Opens `connections` connections to `addr` (`host` is the `Host` header).
+impl Worker {
+    /// Opens `connections` connections with `connector`.
     pub fn connect(
-        addr: SocketAddr,
-        host: &str,
+        connector: &Connector,
         connections: usize,
         mut generator: Generator,
-        shared: &'a Shared,
-    ) -> Result<Worker<'a>, String> {
+        shared: Arc<Shared>,
+    ) -> Result<Worker, String> {
         let poll = Poll::new().map_err(|e| format!("cannot create a poller: {e}"))?;
         let target = generator.target();
-        let prefix = request_prefix(host, target.path, target.content_type);
+        let prefix = connector.request_prefix(target.path, target.content_type);
         let mut body = Vec::with_capacity(4096);
         let fixed = generator.is_fixed().then(|| {
             generator.build(&mut body);
@@ -171,13 +155,11 @@ impl<'a> Worker<'a> {
         });
         let mut conns = Vec::with_capacity(connections);
         for i in 0..connections {
-            let mut stream = open(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-            poll.registry()
-                .register(
-                    &mut stream,
-                    Token(i),
-                    Interest::READABLE | Interest::WRITABLE,
-                )
+            let mut stream = connector
+                .open()
+                .map_err(|e| format!("connect to {}: {e}", connector.describe()))?;
+            stream
+                .register(poll.registry(), Token(i))
                 .map_err(|e| format!("register a connection: {e}"))?;
             conns.push(Conn {
                 stream: Some(stream),
@@ -191,7 +173,7 @@ impl<'a> Worker<'a> {
             });
         }
         Ok(Worker {
-            addr,
+            connector: connector.clone(),
             poll,
             conns,
             generator,
@@ -288,6 +270,10 @@ impl<'a> Worker<'a> {
         let Some(stream) = c.stream.as_mut() else {
             return;
         };
+        if let Err(e) = stream.flush_tls() {
+            let now = Instant::now();
+            return self.fail(i, format!("io: send: {e}"), phase, now);
+        }
         while c.in_flight && c.written < c.out.len() {
             match stream.write(&c.out[c.written..]) {
                 Ok(0) => {
@@ -328,7 +314,7 @@ impl<'a> Worker<'a> {
                         c.filled += n;
                         // A short read emptied the socket: whatever arrives later raises a new
                         // edge, so the read that would only say WouldBlock is saved.
-                        if n < room {
+                        if n < room && stream.short_read_drains() {
                             break;
                         }
                     }
@@ -364,7 +350,7 @@ impl<'a> Worker<'a> {
             };
             record_reply(
                 &mut self.stats,
-                self.shared,
+                &self.shared,
                 head.status,
                 &body,
                 now.duration_since(c.sent_at),
@@ -406,7 +392,7 @@ impl<'a> Worker<'a> {
         c.failures += 1;
         if c.failures >= MAX_FAILURES {
             if let Some(mut old) = c.stream.take() {
-                let _ = self.poll.registry().deregister(&mut old);
+                old.deregister(self.poll.registry());
             }
             self.stats.error(format!(
                 "io: connection stopped after {MAX_FAILURES} failures in a row"
@@ -420,19 +406,17 @@ impl<'a> Worker<'a> {
     fn reopen(&mut self, i: usize, phase: u8, now: Instant) {
         let c = &mut self.conns[i];
         if let Some(mut old) = c.stream.take() {
-            let _ = self.poll.registry().deregister(&mut old);
+            old.deregister(self.poll.registry());
         }
         c.filled = 0;
         c.written = 0;
         if phase == STOP {
             return;
         }
-        let opened = open(self.addr).and_then(|mut s| {
-            self.poll
-                .registry()
-                .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)
-                .map(|()| s)
-        });
+        let opened = self
+            .connector
+            .open()
+            .and_then(|mut s| s.register(self.poll.registry(), Token(i)).map(|()| s));
         match opened {
             Ok(stream) => {
                 c.stream = Some(stream);
@@ -448,14 +432,15 @@ impl<'a> Worker<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::{LoadArgs, Workload};
-    use std::io::BufRead;
+    use crate::Workload;
+    use std::io::{BufRead, Read, Write};
     use std::net::TcpListener;
-    use std::sync::Arc;
 
     #[test]
     fn framing() {
-        let prefix = request_prefix("h:1", "/", "text/plain");
+        let mut connector = Connector::tcp("127.0.0.1:1".parse().unwrap());
+        connector.host = "h:1".into();
+        let prefix = connector.request_prefix("/", "text/plain");
         let mut out = Vec::new();
         frame(&mut out, &prefix, b"select 1");
         assert_eq!(
@@ -464,6 +449,15 @@ mod tests {
         );
         frame(&mut out, &prefix, b"");
         assert!(out.ends_with(b"Content-Length: 0\r\n\r\n"));
+        // the connector's headers come after Host, before Content-Type
+        connector.headers = vec![("Authorization".into(), "Bearer t".into())];
+        let prefix = connector.request_prefix("/s/t?columns=", "application/json");
+        frame(&mut out, &prefix, b"[]");
+        assert_eq!(
+            out,
+            b"POST /s/t?columns= HTTP/1.1\r\nHost: h:1\r\nAuthorization: Bearer t\r\n\
+              Content-Type: application/json\r\nContent-Length: 2\r\n\r\n[]"
+        );
     }
 
     #[test]
@@ -555,16 +549,11 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = fake_server(listener, 3);
         let shared = Arc::new(Shared::default());
-        let args = LoadArgs {
-            workload: Workload::Tpcb,
-            ..LoadArgs::default()
-        };
         let worker = Worker::connect(
-            addr,
-            &addr.to_string(),
+            &Connector::tcp(addr),
             3,
-            Generator::new(&args, 7),
-            &shared,
+            Generator::new(Workload::Tpcb, 1, 500, 7),
+            shared.clone(),
         )
         .unwrap();
         let barrier = Arc::new(Barrier::new(2));

@@ -1,7 +1,7 @@
-//! What `bench load` sends: the set-up statements and the request of each workload, with the
-//! texts of `amelie bench` as `../shared/spec/BENCH.md` states them.
+//! What the workloads send: the set-up statements and the request of each workload, with the
+//! texts of Amelie's own benchmark client as `../shared/spec/BENCH.md` states them.
 
-use crate::args::{LoadArgs, Workload};
+use crate::Workload;
 
 pub const ACCOUNTS_PER_BRANCH: i64 = 100_000;
 pub const TELLERS_PER_BRANCH: i64 = 10;
@@ -41,6 +41,21 @@ pub fn create_test_table(workload: Workload) -> Option<&'static str> {
         ),
         _ => None,
     }
+}
+
+/// The tables of one of Amelie's types (`amelie bench`): the four of TPC-B, or `__bench.test`;
+/// with `unlogged`, as `create unlogged table` (Amelie's `--unlogged=true`).
+pub fn create_tables(workload: Workload, unlogged: bool) -> Vec<String> {
+    let ddl: Vec<&str> = match workload {
+        Workload::Tpcb => TPCB_TABLES.to_vec(),
+        w => create_test_table(w).into_iter().collect(),
+    };
+    ddl.into_iter()
+        .map(|d| match (unlogged, d.strip_prefix("create table ")) {
+            (true, Some(rest)) => format!("create unlogged table {rest}"),
+            _ => d.to_string(),
+        })
+        .collect()
 }
 
 pub const CREATE_MEM: &str = "create table __bench.mem (id int primary key serial)";
@@ -184,12 +199,14 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(args: &LoadArgs, seed: u64) -> Generator {
+    /// The requests of `workload` at `scale` (TPC-B branches) with `batch` rows each, keys
+    /// drawn from a generator seeded with `seed`.
+    pub fn new(workload: Workload, scale: usize, batch: usize, seed: u64) -> Generator {
         Generator {
-            workload: args.workload,
+            workload,
             rng: Rng::new(seed),
-            scale: args.scale as i64,
-            batch: args.batch,
+            scale: scale.max(1) as i64,
+            batch: batch.max(1),
         }
     }
 
@@ -275,12 +292,7 @@ mod tests {
     }
 
     fn generator(workload: Workload, batch: usize) -> Generator {
-        let args = LoadArgs {
-            workload,
-            batch,
-            ..LoadArgs::default()
-        };
-        Generator::new(&args, 1)
+        Generator::new(workload, 1, batch, 1)
     }
 
     #[test]
@@ -476,6 +488,21 @@ mod tests {
                 .unwrap();
             assert!((0..ACCOUNTS_PER_BRANCH).contains(&aid));
         }
+    }
+
+    #[test]
+    fn amelie_tables() {
+        assert_eq!(create_tables(Workload::Tpcb, false), TPCB_TABLES.to_vec());
+        let t = create_tables(Workload::Tpcb, true);
+        assert_eq!(t.len(), 4);
+        assert!(t
+            .iter()
+            .all(|d| d.starts_with("create unlogged table __bench.")));
+        assert_eq!(
+            create_tables(Workload::Import, true),
+            vec!["create unlogged table __bench.test (id int primary key serial)".to_string()]
+        );
+        assert!(create_tables(Workload::Select, false).is_empty());
     }
 
     #[test]
