@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod format;
+pub mod fs;
 pub mod governor;
 pub mod hashing;
 pub mod idle;
