@@ -43,6 +43,7 @@ pub struct Remote {
     pub token: String,
     /// A unix socket file, or a directory holding `amelie.sock` (a repository).
     pub path: String,
+    // tls_* paths are used as given (no repo here), unlike the server's (amelie_system tls_path).
     pub tls_capath: String,
     pub tls_ca: String,
     pub tls_cert: String,
