@@ -1,8 +1,9 @@
 //! End-to-end TLS: the real `amelie-server` with an HTTPS listener on 127.0.0.1 (a CA and a
 //! server certificate made at test time with rcgen, kept in the repository's `certs/`), and
 //! the real `amelie` client in pipe mode: the right CA works, no CA or a wrong one fails
-//! with a clear error and exit status 1, plain HTTP on the TLS port fails, and the server
-//! serves on afterwards. Also the start-up error of a TLS listener without a certificate.
+//! with a clear error and exit status 1, plain HTTP on the TLS port fails with a hint (the
+//! console client, import and top), and the server serves on afterwards. Also the start-up
+//! error of a TLS listener without a certificate.
 //!
 //! The harness (starting and stopping the server, running `amelie`) is `common/mod.rs`.
 
@@ -147,16 +148,33 @@ fn https_listener_with_the_amelie_client() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("not valid for name"), "{}", run.stderr);
 
-    // plain HTTP on the TLS port
+    // plain HTTP on the TLS port: the console client, import and top say what is wrong
+    let plain = format!("--uri=http://127.0.0.1:{port}");
+    let hint = "request: connection closed by the server before a reply \
+                (is it a TLS port? use an https:// uri)";
+    let run = amelie(&home, &wrong_ca, &[&plain], "select 1");
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.stderr, format!("error: {hint}\n"));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
     let run = amelie(
         &home,
         &wrong_ca,
-        &[&format!("--uri=http://127.0.0.1:{port}")],
-        "select 1",
+        &["import", &plain, "--format=csv", "t"],
+        "3, 'three'\n",
     );
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (1, format!("error: stdin:1: {hint}\n").as_str()),
+        "{}",
+        run.stdout
+    );
+    let run = amelie(&home, &wrong_ca, &["top", &plain], "");
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (1, format!("error: {hint}\n").as_str()),
+        "{}",
+        run.stdout
+    );
     // a raw plain request gets no HTTP reply, only a closed connection
     {
         use std::io::Read;
