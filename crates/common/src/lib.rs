@@ -1,5 +1,6 @@
 //! Values, data types, JSON and the one user-facing error type shared by every crate.
 
+pub mod cli;
 pub mod error;
 pub mod format;
 pub mod fs;
