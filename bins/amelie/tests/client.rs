@@ -185,8 +185,7 @@ fn login_and_logout() {
         0o600
     );
     let run = amelie(&home, &["local"], "select 1");
-    assert_eq!(run.code, 1);
-    assert_eq!(run.stderr, "error: login: login name 'local' not found\n");
+    run.expect_err("error: login: login name 'local' not found\n");
     let run = amelie(&home, &["logout", "local"], "");
     assert_eq!(run.code, 1);
     let run = amelie(&home, &["login", "nowhere"], "");
@@ -211,28 +210,18 @@ fn version_help_and_commands_not_built() {
     assert!(run.stdout.starts_with("usage: amelie"), "{}", run.stdout);
     // import is built (tests/import.rs); without a table it says so
     let run = amelie(&tmp.0, &["import"], "");
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (1, "error: import: [schema.]table is missing\n")
-    );
+    run.expect_err("error: import: [schema.]table is missing\n");
     for cmd in ["bench", "backup"] {
         let run = amelie(&tmp.0, &[cmd], "");
-        assert_eq!(run.code, 1);
-        assert_eq!(run.stderr, format!("error: {cmd}: not yet implemented\n"));
+        run.expect_err(&format!("error: {cmd}: not yet implemented\n"));
     }
     let run = amelie(&tmp.0, &["--uri=x", "--nope=1"], "");
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (1, "error: option 'nope' is not found\n")
-    );
+    run.expect_err("error: option 'nope' is not found\n");
     // TLS options are checked before connecting (tests/tls.rs connects over TLS)
     let run = amelie(
         &tmp.0,
         &["--uri=https://localhost:1", "--tls_cert=c.pem"],
         "",
     );
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (1, "error: tls_cert requires tls_key\n")
-    );
+    run.expect_err("error: tls_cert requires tls_key\n");
 }

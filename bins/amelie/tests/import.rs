@@ -182,18 +182,9 @@ fn errors_name_the_file_and_line() {
     let json = dir.0.join("x.json");
     fs::write(&json, "[]").unwrap();
     let run = import(&dir.0, &[&uri, "t", json.to_str().unwrap()], b"");
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (1, "error: unknown import format 'json'\n")
-    );
+    run.expect_err("error: unknown import format 'json'\n");
     let run = import(&dir.0, &[&uri, "t"], b"1, 'a', null\n");
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (
-            1,
-            "error: import: reading standard input needs --format=csv or --format=jsonl\n"
-        )
-    );
+    run.expect_err("error: import: reading standard input needs --format=csv or --format=jsonl\n");
     let missing = dir.0.join("missing.csv");
     let run = import(&dir.0, &[&uri, "t", missing.to_str().unwrap()], b"");
     assert_eq!(run.code, 1);

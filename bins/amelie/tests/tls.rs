@@ -153,8 +153,7 @@ fn https_listener_with_the_amelie_client() {
     let hint = "request: connection closed by the server before a reply \
                 (is it a TLS port? use an https:// uri)";
     let run = amelie(&home, &wrong_ca, &[&plain], "select 1");
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    assert_eq!(run.stderr, format!("error: {hint}\n"));
+    run.expect_err(&format!("error: {hint}\n"));
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     let run = amelie(
         &home,
@@ -162,19 +161,9 @@ fn https_listener_with_the_amelie_client() {
         &["import", &plain, "--format=csv", "t"],
         "3, 'three'\n",
     );
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (1, format!("error: stdin:1: {hint}\n").as_str()),
-        "{}",
-        run.stdout
-    );
+    run.expect_err(&format!("error: stdin:1: {hint}\n"));
     let run = amelie(&home, &wrong_ca, &["top", &plain], "");
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (1, format!("error: {hint}\n").as_str()),
-        "{}",
-        run.stdout
-    );
+    run.expect_err(&format!("error: {hint}\n"));
     // a raw plain request gets no HTTP reply, only a closed connection
     {
         use std::io::Read;
@@ -207,26 +196,25 @@ fn a_tls_listener_without_a_certificate_does_not_start() {
     let port = free_port();
     let listen = format!(r#"--listen=[{{"host": "127.0.0.1", "port": {port}, "tls": true}}]"#);
     let stderr = tmp.0.join("start.stderr");
-    let status = server_cmd("start", &repo, std::slice::from_ref(&listen), &stderr)
-        .status()
-        .unwrap();
-    assert!(!status.success());
-    let text = fs::read_to_string(&stderr).unwrap();
+    // `amelie-server start` with `options` fails: what it said
+    let start_fails = |options: &[String]| {
+        let status = server_cmd("start", &repo, options, &stderr)
+            .status()
+            .unwrap();
+        assert!(!status.success());
+        fs::read_to_string(&stderr).unwrap()
+    };
+    let text = start_fails(std::slice::from_ref(&listen));
     assert!(
         text.contains("error: server: listen[] <tls> requires a valid server certificate\n"),
         "{text}"
     );
     // a certificate file that is not there
-    let options = [
+    let text = start_fails(&[
         listen,
         "--tls_cert=certs/none.pem".to_string(),
         "--tls_key=certs/none.key".to_string(),
-    ];
-    let status = server_cmd("start", &repo, &options, &stderr)
-        .status()
-        .unwrap();
-    assert!(!status.success());
-    let text = fs::read_to_string(&stderr).unwrap();
+    ]);
     assert!(
         text.contains(
             "error: server: listen[] <tls> requires a valid server certificate (tls_cert '"

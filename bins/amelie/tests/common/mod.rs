@@ -222,6 +222,17 @@ impl Run {
             self.stderr
         );
     }
+
+    /// Asserts exit status 1 and standard error (showing standard output when not).
+    #[track_caller]
+    pub fn expect_err(&self, stderr: &str) {
+        assert_eq!(
+            (self.code, self.stderr.as_str()),
+            (1, stderr),
+            "stdout: {}",
+            self.stdout
+        );
+    }
 }
 
 /// `amelie <args>` with `AMELIE_HOME` set to `home`.
