@@ -3,149 +3,43 @@
 //! megabytes, default 4; docs/architecture/client.md gives the figure for 50), a
 //! JSONL file, standard input, and errors named by file and line.
 //!
-//! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`.
+//! The harness (starting and stopping the server, running `amelie`) is `common/mod.rs`.
+
+mod common;
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Instant;
 
-use amelie_client::{BlockingClient, Remote};
+use common::{amelie_cmd, free_port, run, tcp, Run, Server, TempDir};
 
-const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
-
-static DIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh directory, removed on drop unless the test failed.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let n = DIRS.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("ami-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
+/// Runs `amelie import <args>` (with `AMELIE_HOME` in `<dir>/home`) feeding `stdin`.
+fn import(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
+    let mut cmd = amelie_cmd(&dir.join("home"), &["import"]);
+    cmd.args(args);
+    run(cmd, stdin)
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("keeping {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-struct Server {
-    repo: PathBuf,
-    port: u16,
-    child: Child,
-}
-
-impl Server {
-    fn start(repo: &Path) -> Server {
-        let server = Path::new(AMELIE).with_file_name("amelie-server");
-        assert!(server.is_file(), "run `cargo build -p amelie-server` first");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(server)
-            .arg("start")
-            .arg(repo)
-            .arg(format!(
-                "--listen=[{{\"host\": \"127.0.0.1\", \"port\": {port}}}]"
-            ))
-            .args(["--backends=1", "--frontends=1", "--log_to_stdout=false"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(repo.with_extension("stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut server = Server {
-            repo: repo.to_path_buf(),
-            port,
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while server.sql("select 1").as_deref() != Some("[1]") {
-            assert!(server.child.try_wait().unwrap().is_none(), "server exited");
-            assert!(Instant::now() < deadline, "amelie-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn sql(&self, sql: &str) -> Option<String> {
-        let remote = Remote {
-            path: self.repo.join("amelie.sock").display().to_string(),
-            ..Remote::new()
-        };
-        let reply = BlockingClient::new(&remote).ok()?.sql(sql).ok()?;
-        reply.is_success().then_some(reply.body)
-    }
-
-    fn count(&self, table: &str) -> u64 {
-        let body = self
-            .sql(&format!("select count(*) from {table}"))
-            .expect("count");
-        body.trim_matches(|c| c == '[' || c == ']')
-            .parse()
-            .unwrap_or_else(|_| panic!("count: {body}"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `amelie import <args>` (with `AMELIE_HOME` in `home`) feeding `stdin`.
-fn import(home: &Path, args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = Command::new(AMELIE)
-        .arg("import")
-        .args(args)
-        .env("AMELIE_HOME", home.join("home"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn setup(tag: &str) -> (TempDir, Server) {
+/// A server on `<dir>/repo` listening on a TCP port too (returned) with the table `t`.
+fn setup(tag: &str) -> (TempDir, Server, u16) {
     let dir = TempDir::new(tag);
-    let server = Server::start(&dir.0.join("repo"));
+    let port = free_port();
+    let server = Server::start_listen(&dir.0.join("repo"), &format!("[{}]", tcp(port, false)));
     server
         .sql("create table t (id int primary key, name text, data json)")
         .expect("create table");
-    (dir, server)
+    (dir, server, port)
+}
+
+/// `select count(*)` of `table`.
+fn count(server: &Server, table: &str) -> u64 {
+    let body = server
+        .sql(&format!("select count(*) from {table}"))
+        .expect("count");
+    body.trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .unwrap_or_else(|_| panic!("count: {body}"))
 }
 
 /// Writes a CSV of about `bytes` bytes (some strings hold newlines, commas and quotes; CRLF
@@ -169,7 +63,7 @@ fn write_csv(path: &Path, bytes: u64) -> u64 {
 
 #[test]
 fn csv_and_jsonl_files() {
-    let (dir, server) = setup("files");
+    let (dir, server, _) = setup("import-files");
     let mb: u64 = std::env::var("AMELIE_IMPORT_TEST_MB")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -213,7 +107,7 @@ fn csv_and_jsonl_files() {
     );
     // not a terminal: no progress line
     assert_eq!(run.stderr, "");
-    assert_eq!(server.count("t"), total);
+    assert_eq!(count(&server, "t"), total);
     eprintln!(
         "imported {mb} MiB, {total} rows in {secs:.2} s ({:.0} rows/s)",
         total as f64 / secs
@@ -226,8 +120,8 @@ fn csv_and_jsonl_files() {
 
 #[test]
 fn errors_name_the_file_and_line() {
-    let (dir, server) = setup("errors");
-    let uri = format!("--uri=127.0.0.1:{}", server.port);
+    let (dir, server, port) = setup("import-errors");
+    let uri = format!("--uri=127.0.0.1:{port}");
     let mut text = String::new();
     for i in 0..250 {
         if i == 137 {
@@ -259,7 +153,7 @@ fn errors_name_the_file_and_line() {
         )
     );
     assert!(run.stdout.ends_with(", 1 errors\n"), "{}", run.stdout);
-    assert_eq!(server.count("t"), 137);
+    assert_eq!(count(&server, "t"), 137);
 
     // a unique key violation found with many clients: every batch in flight may fail, the
     // messages come in file order
@@ -288,18 +182,9 @@ fn errors_name_the_file_and_line() {
     let json = dir.0.join("x.json");
     fs::write(&json, "[]").unwrap();
     let run = import(&dir.0, &[&uri, "t", json.to_str().unwrap()], b"");
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (1, "error: unknown import format 'json'\n")
-    );
+    run.expect_err("error: unknown import format 'json'\n");
     let run = import(&dir.0, &[&uri, "t"], b"1, 'a', null\n");
-    assert_eq!(
-        (run.code, run.stderr.as_str()),
-        (
-            1,
-            "error: import: reading standard input needs --format=csv or --format=jsonl\n"
-        )
-    );
+    run.expect_err("error: import: reading standard input needs --format=csv or --format=jsonl\n");
     let missing = dir.0.join("missing.csv");
     let run = import(&dir.0, &[&uri, "t", missing.to_str().unwrap()], b"");
     assert_eq!(run.code, 1);
@@ -316,7 +201,7 @@ fn errors_name_the_file_and_line() {
 
 #[test]
 fn stdin_with_a_format() {
-    let (dir, server) = setup("stdin");
+    let (dir, server, _) = setup("import-stdin");
     let repo = dir.0.join("repo");
     let mut text = String::new();
     for i in 0..1234 {
@@ -339,7 +224,7 @@ fn stdin_with_a_format() {
         "{}",
         run.stdout
     );
-    assert_eq!(server.count("t"), 1234);
+    assert_eq!(count(&server, "t"), 1234);
     // --debug=0: nothing printed
     let run = import(
         &dir.0,
@@ -350,5 +235,5 @@ fn stdin_with_a_format() {
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
         (0, "", "")
     );
-    assert_eq!(server.count("t"), 1236);
+    assert_eq!(count(&server, "t"), 1236);
 }

@@ -1,65 +1,20 @@
 //! End-to-end TLS: the real `amelie-server` with an HTTPS listener on 127.0.0.1 (a CA and a
 //! server certificate made at test time with rcgen, kept in the repository's `certs/`), and
 //! the real `amelie` client in pipe mode: the right CA works, no CA or a wrong one fails
-//! with a clear error and exit status 1, plain HTTP on the TLS port fails, and the server
-//! serves on afterwards. Also the start-up error of a TLS listener without a certificate.
+//! with a clear error and exit status 1, plain HTTP on the TLS port fails with a hint (the
+//! console client, import and top), and the server serves on afterwards. Also the start-up
+//! error of a TLS listener without a certificate.
 //!
-//! The server binary is the one Cargo builds next to `amelie` (`cargo test --workspace`
-//! builds it; alone, run `cargo build -p amelie-server` first).
+//! The harness (starting and stopping the server, running `amelie`) is `common/mod.rs`.
+
+mod common;
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use amelie_client::{BlockingClient, Remote};
-
-const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
-
-fn server_bin() -> PathBuf {
-    let path = Path::new(AMELIE).with_file_name("amelie-server");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build -p amelie-server` (cargo test --workspace builds it)",
-        path.display()
-    );
-    path
-}
-
-static DIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh directory under the system temp dir, removed on drop unless the test failed.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let n = DIRS.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("amtls-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("keeping {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{amelie_cmd, free_port, run, server_cmd, Run, Server, TempDir};
 
 /// A CA (PEM) and a certificate it signed for `localhost` and 127.0.0.1, with its key.
 struct Pki {
@@ -88,114 +43,18 @@ fn pki(ca_name: &str) -> Pki {
     }
 }
 
-fn server_cmd(repo: &Path, args: &[String], stderr: &Path) -> Command {
-    let mut cmd = Command::new(server_bin());
-    cmd.args(args)
-        .args([
-            "--backends=1",
-            "--frontends=1",
-            "--log_to_stdout=false",
-            "--timezone_default=UTC",
-        ])
-        .current_dir(repo.parent().unwrap())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(stderr).unwrap());
-    cmd
-}
-
-struct Server {
-    repo: PathBuf,
-    child: Option<Child>,
-}
-
-impl Server {
-    /// Starts `amelie-server start <repo>` with `options` and waits until `select 1`
-    /// answers over the repository's unix socket.
-    fn start(repo: &Path, options: &[String]) -> Server {
-        let stderr = repo.with_extension("stderr");
-        let mut args = vec!["start".to_string(), repo.display().to_string()];
-        args.extend_from_slice(options);
-        let child = server_cmd(repo, &args, &stderr).spawn().unwrap();
-        let mut server = Server {
-            repo: repo.to_path_buf(),
-            child: Some(child),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = server.child.as_mut().unwrap().try_wait().unwrap() {
-                server.child = None;
-                panic!(
-                    "amelie-server exited with {status}: {}",
-                    fs::read_to_string(&stderr).unwrap_or_default()
-                );
-            }
-            if server.sql("select 1").as_deref() == Some("[1]") {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "amelie-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// A request over the unix socket: the 200 body, or None.
-    fn sql(&self, sql: &str) -> Option<String> {
-        let remote = Remote {
-            path: self.repo.join("amelie.sock").display().to_string(),
-            ..Remote::new()
-        };
-        let reply = BlockingClient::new(&remote).ok()?.sql(sql).ok()?;
-        (reply.status == 200 || reply.status == 204).then_some(reply.body)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `amelie <args>` with `stdin` piped in, `AMELIE_HOME` set to `home` and the
 /// platform's trusted certificates (for a client given no CA) from `system_ca`.
 fn amelie(home: &Path, system_ca: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(AMELIE)
-        .args(args)
-        .env("AMELIE_HOME", home)
-        .env("SSL_CERT_FILE", system_ca)
-        .env_remove("SSL_CERT_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut cmd = amelie_cmd(home, args);
+    cmd.env("SSL_CERT_FILE", system_ca)
+        .env_remove("SSL_CERT_DIR");
+    run(cmd, stdin.as_bytes())
 }
 
 #[test]
 fn https_listener_with_the_amelie_client() {
-    let tmp = TempDir::new("https");
+    let tmp = TempDir::new("tls-https");
     let repo = tmp.0.join("repo");
     let home = tmp.0.join("home");
     let good = pki("amelie test CA");
@@ -203,13 +62,9 @@ fn https_listener_with_the_amelie_client() {
 
     // init makes <repo>/certs; the certificate goes there and is named relative to the
     // repository
-    let init = server_cmd(
-        &repo,
-        &["init".to_string(), repo.display().to_string()],
-        &tmp.0.join("init.stderr"),
-    )
-    .status()
-    .unwrap();
+    let init = server_cmd("init", &repo, &[], &tmp.0.join("init.stderr"))
+        .status()
+        .unwrap();
     assert!(init.success());
     fs::write(repo.join("certs/server.pem"), &good.cert).unwrap();
     fs::write(repo.join("certs/server.key"), &good.key).unwrap();
@@ -255,12 +110,7 @@ fn https_listener_with_the_amelie_client() {
         ],
         "select count(*) from t",
     );
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, "[2]\n"),
-        "{}",
-        run.stderr
-    );
+    run.expect(0, "[2]\n");
 
     // no CA: the platform's certificates do not include ours
     let run = amelie(&home, &wrong_ca, &[&https], "select 1");
@@ -298,16 +148,22 @@ fn https_listener_with_the_amelie_client() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("not valid for name"), "{}", run.stderr);
 
-    // plain HTTP on the TLS port
+    // plain HTTP on the TLS port: the console client, import and top say what is wrong
+    let plain = format!("--uri=http://127.0.0.1:{port}");
+    let hint = "request: connection closed by the server before a reply \
+                (is it a TLS port? use an https:// uri)";
+    let run = amelie(&home, &wrong_ca, &[&plain], "select 1");
+    run.expect_err(&format!("error: {hint}\n"));
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
     let run = amelie(
         &home,
         &wrong_ca,
-        &[&format!("--uri=http://127.0.0.1:{port}")],
-        "select 1",
+        &["import", &plain, "--format=csv", "t"],
+        "3, 'three'\n",
     );
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    run.expect_err(&format!("error: stdin:1: {hint}\n"));
+    let run = amelie(&home, &wrong_ca, &["top", &plain], "");
+    run.expect_err(&format!("error: {hint}\n"));
     // a raw plain request gets no HTTP reply, only a closed connection
     {
         use std::io::Read;
@@ -329,45 +185,36 @@ fn https_listener_with_the_amelie_client() {
         &[&https, &ca_opt],
         "select v from t where id = 2",
     );
-    assert_eq!(
-        (run.code, run.stdout.as_str()),
-        (0, "[\"two\"]\n"),
-        "{}",
-        run.stderr
-    );
+    run.expect(0, "[\"two\"]\n");
     assert_eq!(server.sql("select count(*) from t").as_deref(), Some("[2]"));
 }
 
 #[test]
 fn a_tls_listener_without_a_certificate_does_not_start() {
-    let tmp = TempDir::new("nocert");
+    let tmp = TempDir::new("tls-nocert");
     let repo = tmp.0.join("repo");
     let port = free_port();
     let listen = format!(r#"--listen=[{{"host": "127.0.0.1", "port": {port}, "tls": true}}]"#);
     let stderr = tmp.0.join("start.stderr");
-    let args = [
-        "start".to_string(),
-        repo.display().to_string(),
-        listen.clone(),
-    ];
-    let status = server_cmd(&repo, &args, &stderr).status().unwrap();
-    assert!(!status.success());
-    let text = fs::read_to_string(&stderr).unwrap();
+    // `amelie-server start` with `options` fails: what it said
+    let start_fails = |options: &[String]| {
+        let status = server_cmd("start", &repo, options, &stderr)
+            .status()
+            .unwrap();
+        assert!(!status.success());
+        fs::read_to_string(&stderr).unwrap()
+    };
+    let text = start_fails(std::slice::from_ref(&listen));
     assert!(
         text.contains("error: server: listen[] <tls> requires a valid server certificate\n"),
         "{text}"
     );
     // a certificate file that is not there
-    let args = [
-        "start".to_string(),
-        repo.display().to_string(),
+    let text = start_fails(&[
         listen,
         "--tls_cert=certs/none.pem".to_string(),
         "--tls_key=certs/none.key".to_string(),
-    ];
-    let status = server_cmd(&repo, &args, &stderr).status().unwrap();
-    assert!(!status.success());
-    let text = fs::read_to_string(&stderr).unwrap();
+    ]);
     assert!(
         text.contains(
             "error: server: listen[] <tls> requires a valid server certificate (tls_cert '"

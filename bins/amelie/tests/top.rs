@@ -4,98 +4,30 @@
 //! under a pseudo-terminal made by `script` (util-linux), which must leave the terminal as
 //! it found it.
 //!
-//! Like `tests/client.rs`, this needs the `amelie-server` binary next to `amelie`
-//! (`cargo test --workspace` builds it).
+//! The harness (starting and stopping the server) is `common/mod.rs`.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amelie_client::top::{buffer_text, Sample, Status, View, STATUS_SQL};
-use amelie_client::{BlockingClient, Remote};
+use amelie_client::BlockingClient;
+use common::{Server, TempDir, AMELIE};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
-
-struct Server {
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Server {
-    /// `amelie-server start <dir>/repo` with no TCP listener, 2 frontends and 2 backends;
-    /// waits until `select 1` answers over the unix socket.
-    fn start(tag: &str) -> Server {
-        let dir = std::env::temp_dir().join(format!("amc-top-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let bin = Path::new(AMELIE).with_file_name("amelie-server");
-        assert!(
-            bin.is_file(),
-            "{} is missing: cargo build -p amelie-server",
-            bin.display()
-        );
-        let child = Command::new(bin)
-            .arg("start")
-            .arg(dir.join("repo"))
-            .args([
-                "--listen=null",
-                "--backends=2",
-                "--frontends=2",
-                "--log_to_stdout=false",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server {
-            dir,
-            child: Some(child),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while server
-            .client()
-            .and_then(|mut c| c.sql("select 1").ok())
-            .map(|r| r.body)
-            != Some("[1]".into())
-        {
-            assert!(Instant::now() < deadline, "amelie-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn repo(&self) -> String {
-        self.dir.join("repo").display().to_string()
-    }
-
-    fn client(&self) -> Option<BlockingClient> {
-        let remote = Remote {
-            path: self.dir.join("repo/amelie.sock").display().to_string(),
-            ..Remote::new()
-        };
-        BlockingClient::new(&remote).ok()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
+/// `amelie-server start <dir>/repo` with no TCP listener, 2 frontends and 2 backends.
+fn start(tag: &str) -> (TempDir, Server) {
+    let dir = TempDir::new(tag);
+    let options = ["--listen=null", "--backends=2", "--frontends=2"].map(String::from);
+    let server = Server::start(&dir.0.join("repo"), &options);
+    (dir, server)
 }
 
 #[test]
 fn the_view_of_real_samples_on_a_test_backend() {
-    let server = Server::start("view");
+    let (_dir, server) = start("top-view");
     let mut client = server.client().unwrap();
     client.sql("create table t (id int primary key)").unwrap();
     let started = Instant::now();
@@ -154,10 +86,10 @@ fn the_view_of_real_samples_on_a_test_backend() {
 
 #[test]
 fn once_prints_a_frame_and_a_pty_run_restores_the_terminal() {
-    let server = Server::start("run");
-    let home = server.dir.join("home");
+    let (dir, server) = start("top-run");
+    let home = dir.0.join("home");
     let out = Command::new(AMELIE)
-        .args(["top", &server.repo(), "--interval=100"])
+        .args(["top", &server.repo_arg(), "--interval=100"])
         .env("AMELIE_HOME", &home)
         .stdin(Stdio::null())
         .output()
@@ -180,7 +112,7 @@ fn once_prints_a_frame_and_a_pty_run_restores_the_terminal() {
     // (the pseudo-terminal of `script` without a terminal on its stdin has no size: set one)
     let cmd = format!(
         "stty cols 100 rows 30; {AMELIE} top {} --interval=200 --count=2",
-        server.repo()
+        server.repo_arg()
     );
     let out = Command::new("script")
         .args(["-q", "-e", "-c", &cmd, "/dev/null"])

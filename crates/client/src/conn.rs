@@ -1,6 +1,9 @@
 //! The HTTP/1.1 client: one keep-alive connection over TCP (plain or TLS) or a unix socket
 //! (hyper's client connection on tokio), reconnecting when the server has closed it.
 
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use amelie_common::{Error, Result};
@@ -10,13 +13,18 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::remote::{Remote, Target};
 use crate::tls::TlsClient;
 
 /// How long opening a connection may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The error of a plain `http://` request that a TLS listener has refused: it answers a TLS
+/// alert, not HTTP, and closes (see [`Heard::met_tls`]).
+pub const MSG_TLS_PORT: &str =
+    "request: connection closed by the server before a reply (is it a TLS port? use an https:// uri)";
 
 /// A reply: the status and the body (as text; the server sends JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +50,8 @@ pub struct Client {
     /// An `https://` remote: TLS over the TCP connection.
     tls: Option<TlsClient>,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// The first bytes the server sent on the connection of `sender`, when it is plain TCP.
+    heard: Option<Heard>,
 }
 
 fn now_secs() -> i64 {
@@ -73,6 +83,7 @@ impl Client {
             auth,
             tls,
             sender: None,
+            heard: None,
         })
     }
 
@@ -123,11 +134,14 @@ impl Client {
 
     /// Opens the connection now (requests open it when needed).
     pub async fn connect(&mut self) -> Result<()> {
-        self.sender = Some(self.open().await?);
+        let (sender, heard) = self.open().await?;
+        self.sender = Some(sender);
+        self.heard = heard;
         Ok(())
     }
 
-    async fn open(&self) -> Result<SendRequest<Full<Bytes>>> {
+    /// A new connection, and what the server sends on it when it is plain TCP.
+    async fn open(&self) -> Result<(SendRequest<Full<Bytes>>, Option<Heard>)> {
         let what = match &self.target {
             Target::Tcp { host, port } => format!("{host}:{port}"),
             Target::Unix(path) => path.display().to_string(),
@@ -141,19 +155,23 @@ impl Client {
                         .map_err(fail)?;
                     let _ = stream.set_nodelay(true);
                     match &self.tls {
-                        None => handshake(stream).await,
+                        None => {
+                            let heard = Heard::default();
+                            let sender = handshake(Listen::new(stream, &heard)).await?;
+                            Ok((sender, Some(heard)))
+                        }
                         Some(tls) => {
                             let stream = tls
                                 .connect(stream)
                                 .await
                                 .map_err(|e| Error::io(format!("connect to {what}: tls: {e}")))?;
-                            handshake(stream).await
+                            Ok((handshake(stream).await?, None))
                         }
                     }
                 }
                 Target::Unix(path) => {
                     let stream = tokio::net::UnixStream::connect(path).await.map_err(fail)?;
-                    handshake(stream).await
+                    Ok((handshake(stream).await?, None))
                 }
             }
         };
@@ -188,7 +206,9 @@ impl Client {
                 _ => false,
             };
             if !reusable {
-                self.sender = Some(self.open().await?);
+                let (sender, heard) = self.open().await?;
+                self.sender = Some(sender);
+                self.heard = heard;
             }
             let Some(sender) = self.sender.as_mut() else {
                 return Err(Error::internal("request: no connection"));
@@ -209,9 +229,16 @@ impl Client {
                 }
                 Err(mut e) => {
                     self.sender = None;
+                    let heard = self.heard.take();
                     match e.take_message() {
                         Some(unsent) if attempt == 0 => req = unsent,
-                        _ => return Err(Error::io(format!("request: {}", e.into_error()))),
+                        _ => {
+                            let e = e.into_error();
+                            if heard.is_some_and(|h| h.met_tls(&e)) {
+                                return Err(Error::io(MSG_TLS_PORT));
+                            }
+                            return Err(Error::io(format!("request: {e}")));
+                        }
                     }
                 }
             }
@@ -232,6 +259,112 @@ where
         let _ = conn.await;
     });
     Ok(sender)
+}
+
+/// The first bytes a server sent on a plain TCP connection (a couple: enough to tell a TLS
+/// record from an HTTP reply), shared between the connection and its [`Client`].
+#[derive(Clone, Default)]
+struct Heard(Arc<Mutex<Vec<u8>>>);
+
+/// How many of the first bytes [`Heard`] keeps.
+const HEARD: usize = 2;
+
+impl Heard {
+    fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether a request that failed with `e` went to a TLS listener: the server answered
+    /// with a TLS record (an alert, or any other: content type 20 to 24, major version 3)
+    /// where an HTTP reply was due, or closed (or reset) the connection without a byte.
+    fn met_tls(&self, e: &hyper::Error) -> bool {
+        match self.bytes()[..] {
+            [0x14..=0x18] | [0x14..=0x18, 0x03, ..] => true,
+            [] => e.is_incomplete_message() || was_reset(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether the cause of `e` is the connection reset or aborted by the server.
+fn was_reset(e: &hyper::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe);
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// A plain TCP stream that keeps the first bytes it reads in a [`Heard`].
+struct Listen<S> {
+    inner: S,
+    heard: Heard,
+    /// `heard` holds all it keeps: reads no longer look.
+    full: bool,
+}
+
+impl<S> Listen<S> {
+    fn new(inner: S, heard: &Heard) -> Listen<S> {
+        Listen {
+            inner,
+            heard: heard.clone(),
+            full: false,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Listen<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let read = &buf.filled()[before..];
+        if !this.full && !read.is_empty() {
+            let mut head = this.heard.0.lock().unwrap_or_else(|e| e.into_inner());
+            let take = read.len().min(HEARD - head.len());
+            head.extend_from_slice(&read[..take]);
+            this.full = head.len() == HEARD;
+        }
+        res
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Listen<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
 }
 
 /// A [`Client`] with a runtime of its own, for code that is not async (the console).
@@ -371,6 +504,44 @@ mod tests {
             assert!(h.contains("Bearer abc\r\n"), "{h}");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A TCP server on 127.0.0.1 that reads one request's first bytes, answers `reply` and
+    /// closes; its port.
+    fn answer_once(reply: &'static [u8]) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 64];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(reply);
+        });
+        port
+    }
+
+    fn plain_error(port: u16) -> Error {
+        let mut remote = Remote::new();
+        remote.uri = format!("http://127.0.0.1:{port}");
+        BlockingClient::new(&remote)
+            .unwrap()
+            .sql("select 1")
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_plain_request_to_a_tls_port_says_so() {
+        // what rustls answers a plain HTTP request with: a fatal decode_error alert
+        let e = plain_error(answer_once(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]));
+        assert_eq!(e.kind(), amelie_common::ErrorKind::Io);
+        assert_eq!(e.msg(), MSG_TLS_PORT);
+        // a server that closes without a byte
+        assert_eq!(plain_error(answer_once(b"")).msg(), MSG_TLS_PORT);
+        // something else that is not HTTP: hyper's own words
+        let e = plain_error(answer_once(b"SSH-2.0-x\r\n"));
+        assert!(e.msg().starts_with("request: "), "{e}");
+        assert_ne!(e.msg(), MSG_TLS_PORT);
     }
 
     #[test]

@@ -2,9 +2,8 @@
 //! (saved connection profiles, JSON, mode 0600: they may hold secrets and tokens) and
 //! `history` (the console's line history).
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use amelie_common::{Error, Result};
@@ -113,36 +112,24 @@ impl Home {
         self.write_logins(&all)
     }
 
-    /// Rewrites the login file: a temporary file of mode 0600, then a rename.
+    /// Rewrites the login file: a temporary file of mode 0600, then a rename
+    /// ([`amelie_common::fs::save_atomic`]).
     fn write_logins(&self, all: &[Remote]) -> Result<()> {
         self.create()?;
         let path = self.login_path();
-        let tmp = self.dir.join("login.tmp");
-        let err = |e| io_error("login", &path, e);
-        let text =
+        let mut text =
             serde_json::to_string_pretty(&Value::Array(all.iter().map(Remote::to_json).collect()))
                 .map_err(|e| Error::internal(format!("login: {e}")))?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(err)?;
-        // a left-over temporary file keeps its mode: fix it
-        file.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(err)?;
-        file.write_all(text.as_bytes()).map_err(err)?;
-        file.write_all(b"\n").map_err(err)?;
-        file.sync_all().map_err(err)?;
-        drop(file);
-        fs::rename(&tmp, &path).map_err(err)
+        text.push('\n');
+        amelie_common::fs::save_atomic(&path, text.as_bytes(), 0o600)
+            .map_err(|e| io_error("login", &path, e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn save_replace_remove() {

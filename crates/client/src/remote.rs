@@ -43,6 +43,7 @@ pub struct Remote {
     pub token: String,
     /// A unix socket file, or a directory holding `amelie.sock` (a repository).
     pub path: String,
+    // tls_* paths are used as given (no repo here), unlike the server's (amelie_system tls_path).
     pub tls_capath: String,
     pub tls_ca: String,
     pub tls_cert: String,
@@ -68,43 +69,25 @@ pub struct Args {
 }
 
 impl Args {
-    /// Splits `args`. An argument starting with `--` is an option; everything else is
-    /// positional.
+    /// Splits `args` ([`amelie_common::cli::parse_options`]). An argument starting with
+    /// `--` is an option (its value a string); everything else is positional.
     pub fn parse(args: &[String]) -> Result<Args> {
-        let mut out = Args::default();
-        for arg in args {
-            let Some(body) = arg.strip_prefix("--") else {
-                out.positional.push(arg.clone());
-                continue;
-            };
-            let (name, value) = match body.split_once('=') {
-                Some((name, text)) => (name, Some(text)),
-                None => (body, None),
-            };
-            if name.is_empty() {
-                return Err(Error::syntax(format!("unexpected argument '{arg}'")));
-            }
-            if name == "json" {
-                let parsed: Value = serde_json::from_str(value.unwrap_or(""))
-                    .map_err(|_| Error::type_error("option 'json': json object expected"))?;
-                let Value::Object(map) = parsed else {
-                    return Err(Error::type_error("option 'json': json object expected"));
-                };
-                for (name, value) in map {
-                    out.options.push(Opt { name, value });
-                }
-                continue;
-            }
-            let value = match value {
-                None => Value::Bool(true),
-                Some(text) => Value::String(text.to_string()),
-            };
-            out.options.push(Opt {
-                name: name.to_string(),
-                value,
-            });
-        }
-        Ok(out)
+        let mut positional = Vec::new();
+        let options = amelie_common::cli::parse_options(
+            args,
+            |arg| {
+                positional.push(arg.to_string());
+                Ok(())
+            },
+            |_, text| Value::String(text.to_string()),
+        )?;
+        Ok(Args {
+            positional,
+            options: options
+                .into_iter()
+                .map(|(name, value)| Opt { name, value })
+                .collect(),
+        })
     }
 
     /// Takes out the options that `keep` accepts, leaving the others.

@@ -45,6 +45,18 @@ fn pem_certs(what: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>> {
         .map_err(|e| Error::syntax(format!("{what} '{}': {e}", path.display())))
 }
 
+/// The certificates of a PEM file that must hold one at least.
+fn some_pem_certs(what: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = pem_certs(what, path)?;
+    if certs.is_empty() {
+        return Err(Error::syntax(format!(
+            "{what} '{}': no certificate found",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
 /// The certificates to trust: those of `tls_ca` (a PEM file) and of every PEM file in
 /// `tls_capath` (files that hold no certificate are passed over); when neither is set, the
 /// platform's (`rustls-native-certs`: `SSL_CERT_FILE`, `SSL_CERT_DIR`, else the system
@@ -53,14 +65,7 @@ fn roots(remote: &Remote) -> Result<rustls::RootCertStore> {
     let mut roots = rustls::RootCertStore::empty();
     if !remote.tls_ca.is_empty() {
         let path = Path::new(&remote.tls_ca);
-        let certs = pem_certs("tls_ca", path)?;
-        if certs.is_empty() {
-            return Err(Error::syntax(format!(
-                "tls_ca '{}': no certificate found",
-                path.display()
-            )));
-        }
-        for c in certs {
+        for c in some_pem_certs("tls_ca", path)? {
             roots
                 .add(c)
                 .map_err(|e| Error::syntax(format!("tls_ca '{}': {e}", path.display())))?;
@@ -113,14 +118,7 @@ impl TlsClient {
             (false, true) => return Err(Error::not_found("tls_cert requires tls_key")),
             (true, false) => return Err(Error::not_found("tls_key requires tls_cert")),
             (false, false) => {
-                let cert_path = Path::new(&remote.tls_cert);
-                let chain = pem_certs("tls_cert", cert_path)?;
-                if chain.is_empty() {
-                    return Err(Error::syntax(format!(
-                        "tls_cert '{}': no certificate found",
-                        cert_path.display()
-                    )));
-                }
+                let chain = some_pem_certs("tls_cert", Path::new(&remote.tls_cert))?;
                 let key_path = Path::new(&remote.tls_key);
                 let key = PrivateKeyDer::from_pem_slice(&read_file("tls_key", key_path)?)
                     .map_err(|e| Error::syntax(format!("tls_key '{}': {e}", key_path.display())))?;

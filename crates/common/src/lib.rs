@@ -1,7 +1,9 @@
 //! Values, data types, JSON and the one user-facing error type shared by every crate.
 
+pub mod cli;
 pub mod error;
 pub mod format;
+pub mod fs;
 pub mod governor;
 pub mod hashing;
 pub mod idle;

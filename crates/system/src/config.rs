@@ -455,43 +455,18 @@ impl Default for Config {
 }
 
 /// An ordered list of `(name, value)` option assignments, as given on the command line.
-pub type Options = Vec<(String, Value)>;
+pub type Options = amelie_common::cli::Options;
 
-/// Parses `--name=value` / `--json={...}` arguments left to right. Values are JSON when they
-/// parse as JSON, plain strings otherwise; `--name` alone means `true`. Names are not checked
-/// here (see [`Config::apply_options`]).
+/// Parses `--name=value` / `--json={...}` arguments left to right
+/// ([`amelie_common::cli::parse_options`]; an argument that is not an option is an error).
+/// Values are JSON when they parse as JSON, plain strings otherwise; `--name` alone means
+/// `true`. Names are not checked here (see [`Config::apply_options`]).
 pub fn parse_options(args: &[String]) -> Result<Options> {
-    let mut out = Options::new();
-    for arg in args {
-        let Some(body) = arg.strip_prefix("--") else {
-            return Err(Error::syntax(format!("unexpected argument '{arg}'")));
-        };
-        let (name, value) = match body.split_once('=') {
-            Some((name, text)) => (name, Some(text)),
-            None => (body, None),
-        };
-        if name.is_empty() {
-            return Err(Error::syntax(format!("unexpected argument '{arg}'")));
-        }
-        if name == "json" {
-            let text = value.unwrap_or("");
-            let parsed: Value = serde_json::from_str(text)
-                .map_err(|_| Error::type_error("option 'json': json object expected"))?;
-            let Value::Object(map) = parsed else {
-                return Err(Error::type_error("option 'json': json object expected"));
-            };
-            for (key, value) in map {
-                out.push((key, value));
-            }
-            continue;
-        }
-        let value = match value {
-            None => Value::Bool(true),
-            Some(text) => cli_value(name, text),
-        };
-        out.push((name.to_string(), value));
-    }
-    Ok(out)
+    amelie_common::cli::parse_options(
+        args,
+        |arg| Err(Error::syntax(format!("unexpected argument '{arg}'"))),
+        cli_value,
+    )
 }
 
 /// The JSON value of a `--name=text` flag: JSON if it parses; for string variables a text that

@@ -4,8 +4,6 @@
 //! server uses the directory), `pid`, `log`, `certs/`, `wal/`.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use amelie_common::{Error, Result};
@@ -163,33 +161,17 @@ impl Repo {
         Config::from_json(&text)
     }
 
-    /// Atomically rewrites `config.json` (write `config.json.tmp`, fsync, rename, fsync dir).
-    /// The file holds user secrets: it is created readable by the owner only (mode 0600).
+    /// Atomically rewrites `config.json` (write `config.json.tmp`, fsync, rename, fsync dir:
+    /// [`amelie_common::fs::save_atomic`]). The file holds user secrets: it is created
+    /// readable by the owner only (mode 0600).
     pub fn save_config(&self, config: &Config) -> Result<()> {
-        let path = self.config_path();
-        let tmp = self.dir.join("config.json.tmp");
         // the text may reach a client (`SET`, `CREATE USER`): no absolute path in it
-        let io_err =
-            |e: std::io::Error| Error::io(format!("config: '{CONFIG_FILE}' write error ({e})"));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io_err)?;
-        // a temporary file left over by an older version keeps its mode: fix it
-        file.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(io_err)?;
-        file.write_all(config.to_json_pretty().as_bytes())
-            .map_err(io_err)?;
-        file.sync_all().map_err(io_err)?;
-        drop(file);
-        fs::rename(&tmp, &path).map_err(io_err)?;
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        amelie_common::fs::save_atomic(
+            &self.config_path(),
+            config.to_json_pretty().as_bytes(),
+            0o600,
+        )
+        .map_err(|e| Error::io(format!("config: '{CONFIG_FILE}' write error ({e})")))
     }
 
     /// Writes `<dir>/pid` with this process id; the file is removed when the guard drops.

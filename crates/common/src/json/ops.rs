@@ -2,7 +2,7 @@
 //! each by bounded recursion that goes on with an explicit stack ([`Walk`]) on deep values.
 
 use super::value::{too_deep, Json, MAX_DEPTH, RECURSION};
-use super::walk::{Event, Walk, INLINE_FRAMES};
+use super::walk::{cmp_walk, Event, OrderRules, Walk, INLINE_FRAMES};
 use crate::stack::InlineStack;
 use std::cmp::Ordering;
 
@@ -181,34 +181,7 @@ impl Json {
 
     /// [`Json::total_cmp`] without recursion.
     pub(super) fn total_cmp_iter(&self, other: &Json) -> Ordering {
-        if !self.is_open() && !other.is_open() {
-            return self.cmp_leaf(other);
-        }
-        let (mut a, mut b) = (Walk::new(self), Walk::new(other));
-        loop {
-            let (x, y) = match (a.next(), b.next()) {
-                (Some((x, _)), Some((y, _))) => (x, y),
-                // the walks go in step, so they end together
-                _ => return Ordering::Equal,
-            };
-            let o = match (x, y) {
-                (Event::Close(_), Event::Close(_)) => Ordering::Equal,
-                // a container that ends first is a prefix of the other
-                (Event::Close(_), _) => Ordering::Less,
-                (_, Event::Close(_)) => Ordering::Greater,
-                (Event::Key(p), Event::Key(q)) => p.as_bytes().cmp(q.as_bytes()),
-                (Event::Key(_), _) => Ordering::Greater,
-                (_, Event::Key(_)) => Ordering::Less,
-                (Event::Open(p), Event::Open(q)) => p.rank().cmp(&q.rank()),
-                // an empty container against a non-empty one (or another kind)
-                (Event::Leaf(p), Event::Open(q)) => p.rank().cmp(&q.rank()).then(Ordering::Less),
-                (Event::Open(p), Event::Leaf(q)) => p.rank().cmp(&q.rank()).then(Ordering::Greater),
-                (Event::Leaf(p), Event::Leaf(q)) => p.cmp_leaf(q),
-            };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
+        cmp_walk::<TotalOrder>(self, other)
     }
 
     /// [`Json::total_cmp`] of two values of which neither is a non-empty container.
@@ -251,6 +224,23 @@ impl Json {
             (Object(a), Object(b)) => a.len() == b.len(),
             _ => false,
         }
+    }
+}
+
+/// The rules of [`Json::total_cmp`] for [`cmp_walk`]: a prefix sorts first.
+struct TotalOrder;
+
+impl OrderRules for TotalOrder {
+    const PREFIX: Ordering = Ordering::Less;
+
+    #[inline]
+    fn class(j: &Json) -> u8 {
+        j.rank()
+    }
+
+    #[inline]
+    fn leaf(a: &Json, b: &Json) -> Ordering {
+        a.cmp_leaf(b)
     }
 }
 

@@ -6,7 +6,7 @@
 //! a container sorts *before* its own prefix (`[1, 2] < [1]`, `[0, 5] < [1]`).
 
 use super::value::Json;
-use super::walk::{Event, Walk};
+use super::walk::{cmp_walk, OrderRules};
 use std::cmp::Ordering;
 
 /// Numeric order of two doubles, `-0.0 == 0.0`; NaNs (which no numeric order places) go
@@ -20,39 +20,7 @@ pub fn cmp_f64(a: f64, b: f64) -> Ordering {
 impl Json {
     /// The sort order of json values: see the module head.
     pub fn sort_cmp(&self, other: &Json) -> Ordering {
-        if !self.is_open() && !other.is_open() {
-            return self.sort_leaf(other);
-        }
-        let (mut a, mut b) = (Walk::new(self), Walk::new(other));
-        loop {
-            let (x, y) = match (a.next(), b.next()) {
-                (Some((x, _)), Some((y, _))) => (x, y),
-                // the walks go in step, so they end together
-                _ => return Ordering::Equal,
-            };
-            let o = match (x, y) {
-                (Event::Close(_), Event::Close(_)) => Ordering::Equal,
-                // the container that ends first is a prefix of the other: it sorts after
-                (Event::Close(_), _) => Ordering::Greater,
-                (_, Event::Close(_)) => Ordering::Less,
-                (Event::Key(p), Event::Key(q)) => p.as_bytes().cmp(q.as_bytes()),
-                // (a key meets a key: both containers are objects)
-                (Event::Key(_), _) => Ordering::Less,
-                (_, Event::Key(_)) => Ordering::Greater,
-                (Event::Open(p), Event::Open(q)) => p.sort_class().cmp(&q.sort_class()),
-                // an empty container against a non-empty one of its class: its prefix
-                (Event::Leaf(p), Event::Open(q)) => {
-                    p.sort_class().cmp(&q.sort_class()).then(Ordering::Greater)
-                }
-                (Event::Open(p), Event::Leaf(q)) => {
-                    p.sort_class().cmp(&q.sort_class()).then(Ordering::Less)
-                }
-                (Event::Leaf(p), Event::Leaf(q)) => p.sort_leaf(q),
-            };
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
+        cmp_walk::<SortOrder>(self, other)
     }
 
     /// The class rank of the sort order.
@@ -71,7 +39,7 @@ impl Json {
 
     /// [`Json::sort_cmp`] of two values of which neither is a non-empty container.
     #[inline]
-    fn sort_leaf(&self, other: &Json) -> Ordering {
+    pub(super) fn sort_leaf(&self, other: &Json) -> Ordering {
         use Json::*;
         match (self, other) {
             (Bool(a), Bool(b)) => a.cmp(b),
@@ -81,6 +49,24 @@ impl Json {
             // null against null, or two empty containers of one class: equal
             (a, b) => a.sort_class().cmp(&b.sort_class()),
         }
+    }
+}
+
+/// The rules of [`Json::sort_cmp`] for [`cmp_walk`]: a container sorts after a longer one
+/// of which it is a prefix.
+struct SortOrder;
+
+impl OrderRules for SortOrder {
+    const PREFIX: Ordering = Ordering::Greater;
+
+    #[inline]
+    fn class(j: &Json) -> u8 {
+        j.sort_class()
+    }
+
+    #[inline]
+    fn leaf(a: &Json, b: &Json) -> Ordering {
+        a.sort_leaf(b)
     }
 }
 

@@ -498,6 +498,35 @@ fn ref_cmp(a: &Json, b: &Json) -> Ordering {
     }
 }
 
+/// [`Json::sort_cmp`] by recursion: as [`ref_cmp`], but a longer container sorts first.
+fn ref_sort_cmp(a: &Json, b: &Json) -> Ordering {
+    match (a, b) {
+        (Json::Array(x), Json::Array(y)) => {
+            for (p, q) in x.iter().zip(y.iter()) {
+                match ref_sort_cmp(p, q) {
+                    Ordering::Equal => {}
+                    o => return o,
+                }
+            }
+            y.len().cmp(&x.len())
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            for ((kp, p), (kq, q)) in x.iter().zip(y.iter()) {
+                match kp
+                    .as_bytes()
+                    .cmp(kq.as_bytes())
+                    .then_with(|| ref_sort_cmp(p, q))
+                {
+                    Ordering::Equal => {}
+                    o => return o,
+                }
+            }
+            y.len().cmp(&x.len())
+        }
+        (a, b) => a.sort_leaf(b),
+    }
+}
+
 fn ref_debug(j: &Json, out: &mut String) {
     use std::fmt::Write;
     match j {
@@ -615,6 +644,7 @@ fn iterative_walks_match_the_recursive_ones() {
             let o = a.total_cmp(b);
             assert_eq!(o, ref_cmp(a, b), "{a:?} {b:?}");
             assert_eq!(a.total_cmp_iter(b), o, "{a:?} {b:?}");
+            assert_eq!(a.sort_cmp(b), ref_sort_cmp(a, b), "{a:?} {b:?}");
             assert_eq!(a.eq_iter(b), *a == *b, "{a:?} {b:?}");
             let hi = |j: &Json| {
                 use std::hash::Hasher;
@@ -657,6 +687,7 @@ fn iterative_walks_match_the_recursive_ones() {
         assert_eq!(x, y);
         assert_eq!(wa.total_cmp(&wb), ref_cmp(&wa, &wb));
         assert_eq!(wa.total_cmp_iter(&wb), ref_cmp(&wa, &wb));
+        assert_eq!(wa.sort_cmp(&wb), ref_sort_cmp(&wa, &wb));
         assert_eq!(wa == wb, wa.eq_iter(&wb));
         let c = wa.clone();
         assert!(c == wa && c.eq_iter(&wa));

@@ -3,6 +3,7 @@
 
 use super::value::Json;
 use crate::stack::InlineStack;
+use std::cmp::Ordering;
 
 /// Walk frames kept inline before [`Walk`] allocates (see [`InlineStack`]).
 pub(super) const INLINE_FRAMES: usize = 24;
@@ -105,5 +106,55 @@ impl<'a> Walk<'a> {
                 (Event::Close(container), false)
             }
         })
+    }
+}
+
+/// The rules that make one order of json values out of [`cmp_walk`]: the comparison
+/// operators' ([`Json::total_cmp`]) and the sort order of ORDER BY ([`Json::sort_cmp`]).
+pub(super) trait OrderRules {
+    /// How a container compares with a longer one of its class of which it is a prefix
+    /// (`[1]` against `[1, 2]`, `{}` against `{"a": 1}`).
+    const PREFIX: Ordering;
+    /// The rank of a value's class: values of two classes compare by it alone.
+    fn class(j: &Json) -> u8;
+    /// Two values of which neither is a non-empty container.
+    fn leaf(a: &Json, b: &Json) -> Ordering;
+}
+
+/// Compares `a` and `b` by the rules `R`, walking both in step without recursion:
+/// containers by class, then item by item (object members key first, keys bytewise), a
+/// prefix as [`OrderRules::PREFIX`] says.
+pub(super) fn cmp_walk<R: OrderRules>(a: &Json, b: &Json) -> Ordering {
+    if !a.is_open() && !b.is_open() {
+        return R::leaf(a, b);
+    }
+    let (mut wa, mut wb) = (Walk::new(a), Walk::new(b));
+    loop {
+        let (x, y) = match (wa.next(), wb.next()) {
+            (Some((x, _)), Some((y, _))) => (x, y),
+            // the walks go in step, so they end together
+            _ => return Ordering::Equal,
+        };
+        let o = match (x, y) {
+            (Event::Close(_), Event::Close(_)) => Ordering::Equal,
+            // the container that ends first is a prefix of the other
+            (Event::Close(_), _) => R::PREFIX,
+            (_, Event::Close(_)) => R::PREFIX.reverse(),
+            (Event::Key(p), Event::Key(q)) => p.as_bytes().cmp(q.as_bytes()),
+            // (not reached: a key meets a key or a close, both containers being objects as
+            // their classes compared equal)
+            (Event::Key(_), _) => R::PREFIX.reverse(),
+            (_, Event::Key(_)) => R::PREFIX,
+            (Event::Open(p), Event::Open(q)) => R::class(p).cmp(&R::class(q)),
+            // an empty container against a non-empty one of its class: its prefix
+            (Event::Leaf(p), Event::Open(q)) => R::class(p).cmp(&R::class(q)).then(R::PREFIX),
+            (Event::Open(p), Event::Leaf(q)) => {
+                R::class(p).cmp(&R::class(q)).then(R::PREFIX.reverse())
+            }
+            (Event::Leaf(p), Event::Leaf(q)) => R::leaf(p, q),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
     }
 }
