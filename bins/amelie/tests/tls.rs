@@ -95,6 +95,51 @@ fn https_listener_with_the_amelie_client() {
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{}", run.stdout);
     assert_eq!(run.stdout, "[\"one\", \"two\"]\n");
 
+    // amelie bench over TLS: the load generator's connections use the same configuration
+    let run = amelie(
+        &home,
+        &wrong_ca,
+        &[
+            "bench",
+            &https,
+            &ca_opt,
+            "--type=import",
+            "--time=1",
+            "--threads=1",
+            "--clients=2",
+            "--batch=50",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let total: u64 = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("transactions: "))
+        .unwrap_or_else(|| panic!("{}", run.stdout))
+        .parse()
+        .unwrap();
+    assert!(total > 0, "{}", run.stdout);
+    // with a wrong CA every connection fails, and says why
+    let run = amelie(
+        &home,
+        &ca,
+        &[
+            "bench",
+            &https,
+            &format!("--tls_ca={}", wrong_ca.display()),
+            "--type=insert",
+            "--time=1",
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("tls: invalid peer certificate"),
+        "{}",
+        run.stderr
+    );
+
     // the CA in a directory, and the certificate's other name via tls_server
     let capath = tmp.0.join("cas");
     fs::create_dir_all(&capath).unwrap();
