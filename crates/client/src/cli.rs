@@ -1,5 +1,5 @@
 //! The `amelie` command line (spec §4.1): `client` (the default), `login`, `logout`,
-//! `import`, `top`, `--version`, `--help`. `bench` and `backup` are not built yet and say so.
+//! `import`, `top`, `backup`, `--version`, `--help`. `bench` is not built yet and says so.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -32,7 +32,11 @@ commands:
   top [login | path] [options]      a live view of SHOW STATUS (q quits);
                                     --interval=<ms> (1000), --count=<refreshes>,
                                     --once (one frame as text, also when not a tty)
-  bench, backup                     not yet implemented
+  backup <dir> [login | path] [options]
+                                    copy a running server into a new
+                                    repository <dir> (a hot backup: the
+                                    server keeps working); --debug=0 is quiet
+  bench                             not yet implemented
   -v, --version                     print the version
   -h, --help                        print this help
 
@@ -65,6 +69,7 @@ enum Cmd {
     Logout(Args),
     Top(Args),
     Import(Args),
+    Backup(Args),
     /// A command that a later version builds.
     NotYet(String),
 }
@@ -82,7 +87,8 @@ fn parse_cmd(args: &[String]) -> Result<Cmd> {
         "logout" => Cmd::Logout(Args::parse(rest)?),
         "top" => Cmd::Top(Args::parse(rest)?),
         "import" => Cmd::Import(Args::parse(rest)?),
-        "bench" | "backup" => Cmd::NotYet(cmd.to_string()),
+        "backup" => Cmd::Backup(Args::parse(rest)?),
+        "bench" => Cmd::NotYet(cmd.to_string()),
         "init" | "start" | "stop" => {
             return Err(Error::unsupported(format!(
                 "'{cmd}' is a command of amelie-server"
@@ -109,6 +115,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(Cmd::Logout(args)) => logout(args).map(|_| 0),
         Ok(Cmd::Top(args)) => top(args).map(|_| 0),
         Ok(Cmd::Import(args)) => import(args),
+        Ok(Cmd::Backup(args)) => backup(args).map(|_| 0),
         Ok(Cmd::NotYet(cmd)) => Err(Error::unsupported(format!("{cmd}: not yet implemented"))),
         Err(e) => Err(e),
     };
@@ -189,6 +196,23 @@ fn import(mut args: Args) -> Result<i32> {
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
     ))
+}
+
+/// `amelie backup <dir> [login | path] [options]`: see [`crate::backup`]. The summary
+/// line goes to stdout unless `--debug=0`.
+fn backup(mut args: Args) -> Result<()> {
+    let home = Home::from_env()?;
+    if args.positional.is_empty() {
+        return Err(Error::syntax("backup: <dir> is missing"));
+    }
+    let dir = args.positional.remove(0);
+    let remote = resolve_remote(&home, &mut args)?;
+    let dir = Path::new(&dir);
+    let summary = crate::backup::run(&remote, dir, remote.debug)?;
+    if remote.debug {
+        println!("{}", crate::backup::report(dir, &summary));
+    }
+    Ok(())
 }
 
 /// `amelie login <name> [options]`: saves (or replaces) a login.
@@ -385,6 +409,11 @@ mod tests {
             parse_cmd(&args(&["bench", "--type=tpcb"])).unwrap(),
             Cmd::NotYet("bench".into())
         );
+        let Cmd::Backup(a) = parse_cmd(&args(&["backup", "d", "--json={\"uri\": \"h\"}"])).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(a.positional, vec!["d"]);
         assert!(parse_cmd(&args(&["start", "x"])).is_err());
         assert!(parse_cmd(&args(&["client", "--json=1"])).is_err());
     }

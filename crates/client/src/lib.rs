@@ -10,12 +10,14 @@
 //! - [`split`]: pipe mode's statement splitter;
 //! - [`import`]: `amelie import`, batches of CSV or JSONL rows over several connections;
 //! - [`top`]: `amelie top`, a terminal view of `SHOW STATUS`;
+//! - [`backup`]: `amelie backup`, a hot backup of a server into a new repository;
 //! - [`cli`]: the commands.
 //!
 //! Tokens signed from a user and secret use `amelie_common::token`, the code the server
 //! validates them with. The crate talks to the server over HTTP only: it depends on no
 //! server crate.
 
+pub mod backup;
 pub mod cli;
 pub mod conn;
 pub mod import;
