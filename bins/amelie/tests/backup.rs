@@ -652,3 +652,71 @@ fn token_is_required_where_auth_is_on() {
     );
     copy.stop();
 }
+
+/// The figure of docs/performance.md: `AMELIE_BACKUP_TEST_ROWS` rows (default 1,000,000)
+/// generated in chunks of 50,000, then `amelie backup` timed with the rows in the WAL only,
+/// and again after a checkpoint; each copy is started and counted. Run with a release build:
+/// `cargo build --release -p amelie-server && cargo test --release -p amelie --test backup
+/// -- --ignored --nocapture million_rows`.
+#[test]
+#[ignore]
+fn million_rows() {
+    let rows: i64 = std::env::var("AMELIE_BACKUP_TEST_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = TempDir::new("million");
+    let primary = Server::start(&dir.0.join("p"), &["--backends=2"]);
+    primary.sql(
+        "create table t (id int serial primary key, a int default 42, \
+         name text default 'a row of some text, 32 bytes...')",
+    );
+    let started = Instant::now();
+    let mut left = rows;
+    while left > 0 {
+        let n = left.min(50_000);
+        primary.sql(&format!("insert into t generate {n}"));
+        left -= n;
+    }
+    eprintln!(
+        "insert {rows} rows: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    fn size_of(p: &Path) -> u64 {
+        let mut total = 0;
+        for entry in fs::read_dir(p).unwrap().flatten() {
+            let meta = entry.metadata().unwrap();
+            total += if meta.is_dir() {
+                size_of(&entry.path())
+            } else {
+                meta.len()
+            };
+        }
+        total
+    }
+    for (k, label) in ["the rows in the WAL", "after a checkpoint"]
+        .iter()
+        .enumerate()
+    {
+        if k == 1 {
+            let t = Instant::now();
+            primary.sql("checkpoint");
+            eprintln!("checkpoint: {:.2} s", t.elapsed().as_secs_f64());
+        }
+        let e = dir.0.join(format!("e{k}"));
+        let t = Instant::now();
+        backup_ok(&dir.0, &e, &primary);
+        let secs = t.elapsed().as_secs_f64();
+        let bytes = size_of(&e);
+        eprintln!(
+            "backup, {label}: {secs:.2} s, {bytes} bytes ({:.0} MiB/s)",
+            bytes as f64 / secs / 1048576.0
+        );
+        let t = Instant::now();
+        let copy = Server::start(&e, &[]);
+        eprintln!("copy started in {:.2} s", t.elapsed().as_secs_f64());
+        assert_eq!(copy.int("select count(*) from t"), rows);
+        assert_eq!(copy.sql("show lsn"), primary.sql("show lsn"));
+        copy.stop();
+    }
+}
