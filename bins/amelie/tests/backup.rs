@@ -609,9 +609,10 @@ fn protocol_slots_and_refusals() {
 }
 
 #[test]
-fn token_is_required_where_auth_is_on() {
+fn backups_are_taken_where_users_are_managed() {
     let dir = TempDir::new("auth");
     let port = free_port();
+    // the harness's own listener has no auth; a second one requires a token
     let primary = Server::start_with(
         &dir.0.join("p"),
         &format!(", {{\"host\": \"127.0.0.1\", \"port\": {port}, \"auth\": true}}"),
@@ -624,25 +625,37 @@ fn token_is_required_where_auth_is_on() {
         .to_string();
     primary.sql("create table t (id int primary key)");
     primary.sql("insert into t values (1), (2)");
-    // without a token: 403
+    let with =
+        |uri: String, token: &str| format!("--json={{\"uri\": \"{uri}\", \"token\": \"{token}\"}}");
+    let auth_uri = format!("127.0.0.1:{port}");
+    let open_uri = format!("127.0.0.1:{}", primary.port);
+    // on the auth listener: no token is a 403, a token is not enough (the copy holds every
+    // user's secret)
+    let e0 = dir.0.join("e0");
     let run = backup(
         &dir.0,
-        &[
-            dir.0.join("e0").to_str().unwrap(),
-            &format!("--uri=127.0.0.1:{port}"),
-        ],
+        &[e0.to_str().unwrap(), &format!("--uri={auth_uri}")],
     );
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("403"), "{}", run.stderr);
-    assert!(!dir.0.join("e0").exists());
+    assert_eq!(run.stderr, "error: backup: 403\n");
+    let run = backup(&dir.0, &[e0.to_str().unwrap(), &with(auth_uri, &token)]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "error: backup: user 'u': permission denied (backups are taken on a listener without auth)\n"
+    );
+    assert!(!e0.exists());
+    // a bad token is refused on any listener
+    let run = backup(
+        &dir.0,
+        &[e0.to_str().unwrap(), &with(open_uri.clone(), "x.y.z")],
+    );
+    assert_eq!((run.code, run.stderr.as_str()), (1, "error: backup: 403\n"));
+    // on the listener without auth, with a valid token (as `--json`): the copy, users included
     let e = dir.0.join("e");
     let run = backup(
         &dir.0,
-        &[
-            e.to_str().unwrap(),
-            &format!("--json={{\"uri\": \"127.0.0.1:{port}\", \"token\": \"{token}\"}}"),
-            "--debug=0",
-        ],
+        &[e.to_str().unwrap(), &with(open_uri, &token), "--debug=0"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let copy = Server::start(&e, &[]);
@@ -650,6 +663,7 @@ fn token_is_required_where_auth_is_on() {
         copy.sql("select * from t order by id"),
         primary.sql("select * from t order by id")
     );
+    assert_eq!(copy.sql("show users"), primary.sql("show users"));
     copy.stop();
 }
 

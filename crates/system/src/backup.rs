@@ -1,5 +1,6 @@
 //! Hot backup, the server side (spec §1.8): `POST /` with `Am-Service: backup`.
 //!
+//! Only a request on a listener without `auth` may start a backup (see [`msg_denied`]).
 //! The first request pins the newest checkpoint and the WAL after it
 //! ([`amelie_executor::Executor::backup`], a WAL slot) and answers the state
 //! `{"checkpoint": <lsn>, "files": [[path, size], ...], "config": {...}}`: the checkpoint's
@@ -36,6 +37,13 @@ impl std::fmt::Debug for Running {
 
 /// Error text for a file request on a connection without a running backup.
 pub const MSG_NO_BACKUP: &str = "backup: no backup in progress on this connection";
+
+/// Error text for a backup asked for on a listener with `auth`. A backup copies
+/// `config.json` with every user's secret, which is the right to act as any user: like user
+/// management it is left to listeners without `auth` (whoever reaches them is the operator).
+pub fn msg_denied(user: &str) -> String {
+    format!("user '{user}': permission denied (backups are taken on a listener without auth)")
+}
 
 /// Error text for a file that is not in the backup's list.
 pub fn msg_not_listed(path: &str) -> String {

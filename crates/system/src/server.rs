@@ -227,6 +227,10 @@ impl Backend for Server {
         let repo = &self.config.repo.dir;
         match request {
             BackupRequest::Start => {
+                // the copy holds every user's secret: only where users are managed
+                if let Some(user) = &session.user {
+                    return Err(Error::auth(crate::backup::msg_denied(user)));
+                }
                 // a new backup on the connection replaces (and releases) the previous one
                 session.service = None;
                 let pin = self.exec.backup().await?;
