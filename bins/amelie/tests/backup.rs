@@ -286,8 +286,17 @@ fn rotation_and_checkpoint() {
     let wal_files = primary.wal()["files"].as_i64().unwrap();
     assert!(wal_files > 2, "{wal_files}");
 
+    // over the repository's unix socket this time (the remote named by the primary's path)
     let e = dir.0.join("e");
-    backup_ok(&dir.0, &e, &primary);
+    let run = backup(
+        &dir.0,
+        &[
+            e.to_str().unwrap(),
+            primary.repo.to_str().unwrap(),
+            "--debug=0",
+        ],
+    );
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
     let copy = Server::start(&e, &[]);
     assert_eq!(fingerprint(&copy, &["t"]), fingerprint(&primary, &["t"]));
     assert_eq!(copy.int("select count(*) from t"), 190);
