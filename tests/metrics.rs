@@ -102,6 +102,8 @@ fn metrics_count_requests_transactions_and_wal() {
     assert_eq!(queues, 3, "{after:?}");
     // fsyncs: the default does not sync on write
     assert!(after.contains_key("amelie_wal_fsyncs_total"));
+    // no backup runs
+    assert_eq!(after.get("amelie_wal_slots"), Some(&0.0));
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //! server certificate made at test time with rcgen, kept in the repository's `certs/`), and
 //! the real `amelie` client in pipe mode: the right CA works, no CA or a wrong one fails
 //! with a clear error and exit status 1, plain HTTP on the TLS port fails with a hint (the
-//! console client, import and top), and the server serves on afterwards. Also the start-up
-//! error of a TLS listener without a certificate.
+//! console client, import and top), and the server serves on afterwards; `amelie bench`
+//! runs over TLS; a hot backup over HTTPS starts as a TLS server of its own. Also the
+//! start-up error of a TLS listener without a certificate.
 //!
 //! The harness (starting and stopping the server, running `amelie`) is `common/mod.rs`.
 
@@ -232,6 +233,58 @@ fn https_listener_with_the_amelie_client() {
     );
     run.expect(0, "[\"two\"]\n");
     assert_eq!(server.sql("select count(*) from t").as_deref(), Some("[2]"));
+
+    // a hot backup over HTTPS copies certs/ too (the key readable by the owner only): the
+    // copy starts with its own TLS listener on the copied certificate
+    let copy = tmp.0.join("copy");
+    let run = amelie(
+        &home,
+        &wrong_ca,
+        &[
+            "backup",
+            copy.to_str().unwrap(),
+            &https,
+            &ca_opt,
+            "--debug=0",
+        ],
+        "",
+    );
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{}", run.stdout);
+    for f in ["server.pem", "server.key"] {
+        assert_eq!(
+            fs::read(copy.join("certs").join(f)).unwrap(),
+            fs::read(repo.join("certs").join(f)).unwrap()
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(copy.join("certs/server.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let copy_port = free_port();
+    let copy_server = Server::start(
+        &copy,
+        &[format!(
+            r#"--listen=[{{"host": "127.0.0.1", "port": {copy_port}, "tls": true}}]"#
+        )],
+    );
+    assert_eq!(
+        copy_server.sql("select count(*) from t").as_deref(),
+        Some("[2]")
+    );
+    let run = amelie(
+        &home,
+        &wrong_ca,
+        &[&format!("--uri=https://127.0.0.1:{copy_port}"), &ca_opt],
+        "select v from t order by id",
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "[\"one\", \"two\"]\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The `amelie` command line (spec §4.1): `client` (the default), `login`, `logout`,
-//! `import`, `top`, `bench`, `--version`, `--help`. `backup` is not built yet and says so.
+//! `import`, `top`, `bench`, `backup`, `--version`, `--help`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -38,7 +38,10 @@ commands:
                                     Amelie's benchmarks in schema __bench:
                                     transactions and writes each second, totals
                                     at the end (--init=false: reuse the tables)
-  backup                            not yet implemented
+  backup <dir> [login | path] [options]
+                                    copy a running server into a new
+                                    repository <dir> (a hot backup: the
+                                    server keeps working); --debug=0 is quiet
   -v, --version                     print the version
   -h, --help                        print this help
 
@@ -72,8 +75,7 @@ enum Cmd {
     Top(Args),
     Import(Args),
     Bench(Args),
-    /// A command that a later version builds.
-    NotYet(String),
+    Backup(Args),
 }
 
 fn parse_cmd(args: &[String]) -> Result<Cmd> {
@@ -90,7 +92,7 @@ fn parse_cmd(args: &[String]) -> Result<Cmd> {
         "top" => Cmd::Top(Args::parse(rest)?),
         "import" => Cmd::Import(Args::parse(rest)?),
         "bench" => Cmd::Bench(Args::parse(rest)?),
-        "backup" => Cmd::NotYet(cmd.to_string()),
+        "backup" => Cmd::Backup(Args::parse(rest)?),
         "init" | "start" | "stop" => {
             return Err(Error::unsupported(format!(
                 "'{cmd}' is a command of amelie-server"
@@ -118,7 +120,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Ok(Cmd::Top(args)) => top(args).map(|_| 0),
         Ok(Cmd::Import(args)) => import(args),
         Ok(Cmd::Bench(args)) => bench(args),
-        Ok(Cmd::NotYet(cmd)) => Err(Error::unsupported(format!("{cmd}: not yet implemented"))),
+        Ok(Cmd::Backup(args)) => backup(args).map(|_| 0),
         Err(e) => Err(e),
     };
     match result {
@@ -219,6 +221,23 @@ fn import(mut args: Args) -> Result<i32> {
         &mut std::io::stdout().lock(),
         &mut std::io::stderr().lock(),
     ))
+}
+
+/// `amelie backup <dir> [login | path] [options]`: see [`crate::backup`]. The summary
+/// line goes to stdout unless `--debug=0`.
+fn backup(mut args: Args) -> Result<()> {
+    let home = Home::from_env()?;
+    if args.positional.is_empty() {
+        return Err(Error::syntax("backup: <dir> is missing"));
+    }
+    let dir = args.positional.remove(0);
+    let remote = resolve_remote(&home, &mut args)?;
+    let dir = Path::new(&dir);
+    let summary = crate::backup::run(&remote, dir, remote.debug)?;
+    if remote.debug {
+        println!("{}", crate::backup::report(dir, &summary));
+    }
+    Ok(())
 }
 
 /// `amelie login <name> [options]`: saves (or replaces) a login.
@@ -415,10 +434,11 @@ mod tests {
             parse_cmd(&args(&["bench", "--type=tpcb"])).unwrap(),
             Cmd::Bench(_)
         ));
-        assert_eq!(
-            parse_cmd(&args(&["backup", "x"])).unwrap(),
-            Cmd::NotYet("backup".into())
-        );
+        let Cmd::Backup(a) = parse_cmd(&args(&["backup", "d", "--json={\"uri\": \"h\"}"])).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(a.positional, vec!["d"]);
         assert!(parse_cmd(&args(&["start", "x"])).is_err());
         assert!(parse_cmd(&args(&["client", "--json=1"])).is_err());
     }

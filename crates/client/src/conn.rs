@@ -188,10 +188,50 @@ impl Client {
 
     /// `POST <path>` with `body` of `content_type`.
     pub async fn request(&mut self, path: &str, content_type: &str, body: Bytes) -> Result<Reply> {
-        let mut builder = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(CONTENT_TYPE, content_type);
+        let (status, body) = self
+            .request_bytes(path, Some(content_type), &[], body)
+            .await?;
+        Ok(Reply {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+
+    /// [`Client::send`], then the whole reply: its status and body bytes.
+    pub async fn request_bytes(
+        &mut self,
+        path: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<(u16, Bytes)> {
+        let resp = self.send(path, content_type, headers, body).await?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Error::io(format!("reply: {e}")))?
+            .to_bytes();
+        Ok((status, body))
+    }
+
+    /// `POST <path>` with `body` (of `content_type`, when given) and the extra `headers`;
+    /// the reply's body is left to the caller to read (a backup file is streamed).
+    pub async fn send(
+        &mut self,
+        path: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
+        let mut builder = Request::builder().method(Method::POST).uri(path);
+        if let Some(content_type) = content_type {
+            builder = builder.header(CONTENT_TYPE, content_type);
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         if let Some(auth) = &self.auth {
             builder = builder.header(AUTHORIZATION, auth.clone());
         }
@@ -214,19 +254,7 @@ impl Client {
                 return Err(Error::internal("request: no connection"));
             };
             match sender.try_send_request(req).await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let body = resp
-                        .into_body()
-                        .collect()
-                        .await
-                        .map_err(|e| Error::io(format!("reply: {e}")))?
-                        .to_bytes();
-                    return Ok(Reply {
-                        status,
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                    });
-                }
+                Ok(resp) => return Ok(resp),
                 Err(mut e) => {
                     self.sender = None;
                     let heard = self.heard.take();
@@ -401,6 +429,18 @@ impl BlockingClient {
     pub fn request(&mut self, path: &str, content_type: &str, body: Bytes) -> Result<Reply> {
         self.rt
             .block_on(self.client.request(path, content_type, body))
+    }
+
+    /// See [`Client::request_bytes`].
+    pub fn request_bytes(
+        &mut self,
+        path: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<(u16, Bytes)> {
+        self.rt
+            .block_on(self.client.request_bytes(path, content_type, headers, body))
     }
 }
 

@@ -12,12 +12,14 @@
 //! - [`top`]: `amelie top`, a terminal view of `SHOW STATUS`;
 //! - [`bench`]: `amelie bench`, Amelie's benchmarks on the load generator of
 //!   `amelie-loadgen` (shared with `cargo xtask bench load`);
+//! - [`backup`]: `amelie backup`, a hot backup of a server into a new repository;
 //! - [`cli`]: the commands.
 //!
 //! Tokens signed from a user and secret use `amelie_common::token`, the code the server
 //! validates them with. The crate talks to the server over HTTP only: it depends on no
 //! server crate.
 
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod conn;

@@ -4,7 +4,8 @@
 //! the LSN is fixed. Every node writes a snapshot of each of its partitions in parallel into
 //! `<repo>/<lsn>.incomplete/<%010id>.part`; the catalog and the SERIAL counters go to
 //! `catalog.snap` (same framing: magic, version, crc32). The directory is then renamed to
-//! `<repo>/<lsn>/`, older checkpoints are removed, and WAL files wholly covered by it too.
+//! `<repo>/<lsn>/`, older checkpoints are removed, and WAL files wholly covered by it too,
+//! except what a WAL slot holds (a running backup: its checkpoint and the WAL after it).
 
 use crate::Executor;
 use amelie_catalog::Catalog;
@@ -90,13 +91,17 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Removes `*.incomplete` directories and complete checkpoints other than `keep`.
-fn remove_others(dir: &Path, keep: u64) -> Result<()> {
+/// Removes `*.incomplete` directories and complete checkpoints other than `keep` and those
+/// a WAL slot holds (`pinned`: a running backup copies them).
+fn remove_others(dir: &Path, keep: u64, pinned: &[u64]) -> Result<()> {
     let (complete, incomplete) = scan_dir(dir)?;
     for p in incomplete {
         std::fs::remove_dir_all(&p).map_err(|e| io_err(&p, e))?;
     }
-    for lsn in complete.into_iter().filter(|l| *l != keep) {
+    for lsn in complete
+        .into_iter()
+        .filter(|l| *l != keep && !pinned.contains(l))
+    {
         let p = dir.join(lsn.to_string());
         std::fs::remove_dir_all(&p).map_err(|e| io_err(&p, e))?;
     }
@@ -178,7 +183,10 @@ impl Executor {
         std::fs::rename(&tmp, &target).map_err(|e| io_err(&target, e))?;
         sync_dir(dir);
         self.checkpoint.store(lsn, Ordering::Release);
-        remove_others(dir, lsn)?;
+        // a running backup's checkpoint and WAL stay (its slot); the exclusive lock keeps
+        // new backups out meanwhile
+        let pinned = self.wal.lock().slots().checkpoints();
+        remove_others(dir, lsn, &pinned)?;
         self.wal
             .lock()
             .remove_below(lsn.saturating_add(1))
@@ -387,7 +395,11 @@ mod tests {
         let (complete, incomplete) = scan_dir(&dir).unwrap();
         assert_eq!(complete, vec![3, 12]);
         assert_eq!(incomplete, vec![dir.join("15.incomplete")]);
-        remove_others(&dir, 12).unwrap();
+        remove_others(&dir, 12, &[3]).unwrap();
+        let (complete, incomplete) = scan_dir(&dir).unwrap();
+        assert_eq!(complete, vec![3, 12]);
+        assert!(incomplete.is_empty());
+        remove_others(&dir, 12, &[]).unwrap();
         let (complete, incomplete) = scan_dir(&dir).unwrap();
         assert_eq!(complete, vec![12]);
         assert!(incomplete.is_empty());

@@ -6,9 +6,11 @@
 //! an admin statement (`admin`), DDL (`ddl`), a checkpoint (`checkpoint`), or a transaction:
 //! `route` (targets to partitions and nodes), `run` (the rounds of node work), `commit`
 //! (global order, group commit and abort), under the request limits of `limits`. `recovery`
-//! opens an executor; `import` runs a bulk load as one transaction.
+//! opens an executor; `import` runs a bulk load as one transaction; `backup` pins a
+//! checkpoint and the WAL after it for a hot backup.
 
 pub mod admin;
+pub mod backup;
 pub mod cache;
 pub mod checkpoint;
 pub mod commit;
@@ -23,6 +25,7 @@ mod run;
 pub mod wal_body;
 
 pub use admin::{ConfigSource, EngineState};
+pub use backup::BackupPin;
 pub use cache::CacheStats;
 pub use recovery::RecoveryReport;
 

@@ -215,3 +215,85 @@ fn a_failed_unique_index_leaves_no_partition_behind() {
     drop(exec);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A backup pin keeps its checkpoint and the WAL from its first file while later
+/// checkpoints run, shows in `SHOW WAL`, and lets them go once dropped.
+#[test]
+fn backup_pin_holds_checkpoint_and_wal() {
+    let d = dir("backup-pin");
+    let config = ExecutorConfig {
+        wal: WalConfig {
+            rotate_wm: 256,
+            ..WalConfig::new(d.join("wal"))
+        },
+        format: "json".into(),
+        limit_send: u64::MAX,
+        dir: Some(d.clone()),
+    };
+    let exec = Executor::open(config).unwrap().0;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    run(&exec, "create node");
+    run(&exec, "create table t (id int primary key, v text)");
+    // no checkpoint yet: nothing to copy
+    let e = rt.block_on(exec.backup()).unwrap_err();
+    assert_eq!(e.msg(), "backup: there is no checkpoint to copy");
+    for i in 0..20 {
+        run(
+            &exec,
+            &format!("insert into t values ({i}, 'text to fill the log {i}')"),
+        );
+    }
+    run(&exec, "checkpoint");
+    let first = exec.checkpoint_lsn();
+    for i in 20..40 {
+        run(
+            &exec,
+            &format!("insert into t values ({i}, 'text to fill the log {i}')"),
+        );
+    }
+    let status = |exec: &Executor| {
+        let s = exec.wal_status();
+        (s.slots, s.slots_min)
+    };
+    assert_eq!(status(&exec), (0, -1));
+    let pin = rt.block_on(exec.backup()).unwrap();
+    assert_eq!(pin.checkpoint, first);
+    assert_eq!(pin.lsn, exec.lsn());
+    assert!(pin
+        .files
+        .iter()
+        .any(|(p, _)| *p == format!("{first}/catalog.snap")));
+    let wal: Vec<&(String, u64)> = pin
+        .files
+        .iter()
+        .filter(|(p, _)| p.starts_with("wal/"))
+        .collect();
+    assert!(wal.len() > 1, "{:?}", pin.files);
+    let min = i64::try_from(pin.slot.lsn()).unwrap();
+    assert!(pin.slot.lsn() <= first);
+    assert_eq!(status(&exec), (1, min));
+    // more writes and checkpoints: the pinned files stay as they were listed
+    for i in 40..60 {
+        run(
+            &exec,
+            &format!("insert into t values ({i}, 'text to fill the log {i}')"),
+        );
+    }
+    run(&exec, "checkpoint");
+    assert!(exec.checkpoint_lsn() > first);
+    for (path, size) in &pin.files {
+        let len = std::fs::metadata(d.join(path)).unwrap().len();
+        assert!(len >= *size, "{path}");
+    }
+    drop(pin);
+    assert_eq!(status(&exec), (0, -1));
+    run(&exec, "insert into t values (100, 'x')");
+    run(&exec, "checkpoint");
+    assert!(!d.join(first.to_string()).exists());
+    assert_eq!(exec.wal_status().files, 1);
+    drop(exec);
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -64,6 +64,20 @@ pub const MSG_TOO_MANY_CONNECTIONS: &str = "too many connections";
 /// Start-up error text (after `server: `) for a TLS listener without a usable certificate.
 pub const MSG_TLS_NO_CERT: &str = "listen[] <tls> requires a valid server certificate";
 
+/// Error text for `Am-Service: backup` on a server that does not serve backups.
+pub const MSG_BACKUP_UNSUPPORTED: &str = "backup is not supported";
+/// Error text for `Am-Service: repl` (replication is not built).
+pub const MSG_REPL_UNSUPPORTED: &str = "replication is not supported";
+/// Error text for an `Am-File-Size` that is not a non-negative integer.
+pub const MSG_FILE_SIZE: &str = "Am-File-Size: integer expected";
+/// Error text for an `Am-File` or `Am-Service` value that is not plain text.
+pub const MSG_HEADER_TEXT: &str = "Am-Service and Am-File must be plain text";
+
+/// Error text for an `Am-Service` value other than `backup` or `repl`.
+pub fn msg_unknown_service(name: &str) -> String {
+    format!("unsupported Am-Service '{name}'")
+}
+
 /// Default cap on open connections (see [`ServerConfig::max_connections`]).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default time an idle keep-alive connection stays open.
@@ -74,8 +88,8 @@ pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Per-connection state: one session per TCP connection, handed mutably to every request
-/// received on that connection (keep-alive).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// received on that connection (keep-alive). It is dropped when the connection closes.
+#[derive(Default)]
 pub struct Session {
     /// Unique (per server, over every frontend) connection id, starting at 1; the `id` of
     /// the connection's log lines.
@@ -85,16 +99,55 @@ pub struct Session {
     /// On a listener that requires a token (`"auth": true`): the user the current request's
     /// token names. `None` on other listeners.
     pub user: Option<String>,
+    /// What the backend keeps for this connection between requests: a running backup
+    /// (see [`Backend::backup`]). Dropped with the session, so whatever it holds is
+    /// released when the connection goes away.
+    pub service: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("timezone", &self.timezone)
+            .field("user", &self.user)
+            .field("service", &self.service.is_some())
+            .finish()
+    }
 }
 
 impl Session {
     pub fn new(id: u64) -> Self {
         Session {
             id,
-            timezone: None,
-            user: None,
+            ..Default::default()
         }
     }
+}
+
+/// The header that selects an internal service instead of SQL or an import (spec §1.8).
+pub const HEADER_SERVICE: &str = "am-service";
+/// The header naming a file of a running backup (a path relative to the repository).
+pub const HEADER_FILE: &str = "am-file";
+/// The header giving the size the client expects of that file.
+pub const HEADER_FILE_SIZE: &str = "am-file-size";
+
+/// An `Am-Service: backup` request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupRequest<'a> {
+    /// No `Am-File`: pin a checkpoint and the WAL after it, and list the files.
+    Start,
+    /// `Am-File: <path>` (and `Am-File-Size: <size>` when given): one file of the list.
+    File { path: &'a str, size: Option<u64> },
+}
+
+/// The answer to a [`BackupRequest`].
+#[derive(Debug)]
+pub enum BackupReply {
+    /// 200 `application/json` with this body (the state: checkpoint, files, config).
+    State(String),
+    /// 200 `application/octet-stream`: the first `size` bytes of `file`, streamed.
+    File { file: std::fs::File, size: u64 },
 }
 
 /// What the HTTP server calls to do the actual work.
@@ -124,6 +177,19 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send {
         let _ = (session, schema, table, content_type, query, body);
         std::future::ready(Err(Error::unsupported(MSG_UNSUPPORTED)))
+    }
+
+    /// `Am-Service: backup` on `/` (spec §1.8): [`BackupRequest::Start`] pins what the
+    /// backup copies and lists it; [`BackupRequest::File`] serves one listed file. What a
+    /// backup pins is kept in [`Session::service`], so it is released when the connection
+    /// closes. `Err(e)` → 400 `{"msg": "<e>"}`. The default refuses.
+    fn backup(
+        &self,
+        session: &mut Session,
+        request: BackupRequest<'_>,
+    ) -> impl Future<Output = Result<BackupReply, Error>> + Send {
+        let _ = (session, request);
+        std::future::ready(Err(Error::unsupported(MSG_BACKUP_UNSUPPORTED)))
     }
 
     /// Validates the token of an `Authorization: Bearer <token>` header. A request whose

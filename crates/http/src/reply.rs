@@ -1,11 +1,152 @@
 //! Reply construction: 200 / 204 / 400 / 403 and the `{"msg": ...}` error body.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 
-pub(crate) type Reply = Response<Full<Bytes>>;
+pub(crate) type Reply = Response<ReplyBody>;
+
+/// The body of a reply: a whole buffer, or a file streamed in chunks (a backup file).
+pub(crate) enum ReplyBody {
+    Full(Full<Bytes>),
+    File(FileBody),
+}
+
+impl ReplyBody {
+    fn full(bytes: impl Into<Bytes>) -> ReplyBody {
+        ReplyBody::Full(Full::new(bytes.into()))
+    }
+}
+
+impl Body for ReplyBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        match self.get_mut() {
+            ReplyBody::Full(full) => Pin::new(full)
+                .poll_frame(cx)
+                .map_err(|never| match never {}),
+            ReplyBody::File(file) => file.poll_chunk(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReplyBody::Full(full) => full.is_end_stream(),
+            ReplyBody::File(file) => file.remaining == 0,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ReplyBody::Full(full) => full.size_hint(),
+            ReplyBody::File(file) => SizeHint::with_exact(file.remaining),
+        }
+    }
+}
+
+/// Bytes of a file read at a time.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// The first `size` bytes of a file, read by a blocking task (the frontend's runtime never
+/// waits for the disk) and handed over in chunks of [`FILE_CHUNK`]; at most two chunks wait.
+/// A file shorter than `size` ends the body with an error, so the connection is cut rather
+/// than a short body sent under a longer `Content-Length`.
+pub(crate) struct FileBody {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    remaining: u64,
+}
+
+impl FileBody {
+    pub(crate) fn new(file: std::fs::File, size: u64) -> FileBody {
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        if size > 0 {
+            tokio::task::spawn_blocking(move || read_chunks(file, size, tx));
+        }
+        FileBody {
+            rx,
+            remaining: size,
+        }
+    }
+
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.remaining = 0;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                self.remaining = 0;
+                Poll::Ready(Some(Err(std::io::Error::other("file reader stopped"))))
+            }
+        }
+    }
+}
+
+/// The blocking side of [`FileBody`]: stops at `size` bytes, at the end of the file (an
+/// error) or when the body is gone (the client closed the connection).
+fn read_chunks(
+    mut file: std::fs::File,
+    size: u64,
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+) {
+    use std::io::Read;
+    let mut left = size;
+    while left > 0 {
+        let want = usize::try_from(left).unwrap_or(FILE_CHUNK).min(FILE_CHUNK);
+        let mut buf = vec![0u8; want];
+        let mut got = 0;
+        let mut failure = None;
+        while got < want {
+            match file.read(&mut buf[got..]) {
+                Ok(0) => {
+                    failure = Some(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file is shorter than announced",
+                    ));
+                    break;
+                }
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if got > 0 {
+            buf.truncate(got);
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return;
+            }
+            left -= got as u64;
+        }
+        if let Some(e) = failure {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+    }
+}
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const CLOSE: HeaderValue = HeaderValue::from_static("close");
@@ -59,7 +200,7 @@ const METRICS_TEXT: HeaderValue =
 
 /// 200 with the text of `GET /metrics`.
 pub(crate) fn metrics(body: String) -> Reply {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(ReplyBody::full(body));
     r.headers_mut().insert(CONTENT_TYPE, METRICS_TEXT);
     r
 }
@@ -71,8 +212,19 @@ pub(crate) fn ok(body: String) -> Reply {
 
 /// 204, no body.
 pub(crate) fn no_content() -> Reply {
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(ReplyBody::full(Bytes::new()));
     *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
+/// The content type of a backup file.
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
+/// 200 `application/octet-stream` with the first `size` bytes of `file` (hyper sets
+/// `Content-Length` from the exact size).
+pub(crate) fn file(file: std::fs::File, size: u64) -> Reply {
+    let mut r = Response::new(ReplyBody::File(FileBody::new(file, size)));
+    r.headers_mut().insert(CONTENT_TYPE, OCTET_STREAM);
     r
 }
 
@@ -90,14 +242,14 @@ pub(crate) fn error_close(msg: &str) -> Reply {
 
 /// 403 without body, then close the connection.
 pub(crate) fn forbidden() -> Reply {
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(ReplyBody::full(Bytes::new()));
     *r.status_mut() = StatusCode::FORBIDDEN;
     r.headers_mut().insert(CONNECTION, CLOSE);
     r
 }
 
 fn json(status: StatusCode, body: String) -> Reply {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(ReplyBody::full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, APPLICATION_JSON);
     r

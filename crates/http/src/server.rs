@@ -25,9 +25,10 @@ use crate::net::{bind_endpoint, Endpoint, Listener, Peer, SocketFiles, StdListen
 use crate::reply::{self, Reply};
 use crate::route::{parse_import_path, ContentKind};
 use crate::{
-    Backend, HttpStats, ServerConfig, Session, BODY_FREE, MSG_BODY_TIMEOUT, MSG_HEADER_TIMEOUT,
-    MSG_LIMIT, MSG_MALFORMED_BODY, MSG_NO_CONTENT_TYPE, MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED,
-    MSG_URI_PATH, MSG_UTF8,
+    msg_unknown_service, Backend, BackupReply, BackupRequest, HttpStats, ServerConfig, Session,
+    BODY_FREE, HEADER_FILE, HEADER_FILE_SIZE, HEADER_SERVICE, MSG_BODY_TIMEOUT, MSG_FILE_SIZE,
+    MSG_HEADER_TEXT, MSG_HEADER_TIMEOUT, MSG_LIMIT, MSG_MALFORMED_BODY, MSG_NO_CONTENT_TYPE,
+    MSG_REPL_UNSUPPORTED, MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED, MSG_URI_PATH, MSG_UTF8,
 };
 
 /// How long a connection closed with unread request bytes keeps draining them, so that the
@@ -687,6 +688,59 @@ impl<F: std::future::Future> std::future::Future for CatchUnwind<'_, F> {
     }
 }
 
+/// A request with `Am-Service` (spec §1.8): `backup` on `/` goes to [`Backend::backup`],
+/// with `Am-File` (and `Am-File-Size`) when it asks for a file; `repl` and anything else
+/// are refused with a 400.
+async fn service_request<B: Backend>(
+    ctx: &ConnCtx<B>,
+    parts: &hyper::http::request::Parts,
+    service: &hyper::header::HeaderValue,
+    user: Option<String>,
+) -> Reply {
+    let Ok(name) = service.to_str() else {
+        return reply::error(MSG_HEADER_TEXT);
+    };
+    match name {
+        "backup" => {}
+        "repl" => return reply::error(MSG_REPL_UNSUPPORTED),
+        other => return reply::error(&msg_unknown_service(other)),
+    }
+    if !is_root(&parts.uri) {
+        return reply::error(MSG_UNSUPPORTED);
+    }
+    let request = match parts.headers.get(HEADER_FILE) {
+        None => BackupRequest::Start,
+        Some(path) => {
+            let Ok(path) = path.to_str() else {
+                return reply::error(MSG_HEADER_TEXT);
+            };
+            let size = match parts.headers.get(HEADER_FILE_SIZE) {
+                None => None,
+                Some(v) => match v.to_str().ok().and_then(|t| t.parse::<u64>().ok()) {
+                    Some(n) => Some(n),
+                    None => return reply::error(MSG_FILE_SIZE),
+                },
+            };
+            BackupRequest::File { path, size }
+        }
+    };
+    let mut session = ctx.session.lock().await;
+    session.user = user;
+    let run = std::pin::pin!(ctx.backend.backup(&mut session, request));
+    match CatchUnwind(run).await {
+        Some(Ok(BackupReply::State(body))) => reply::ok(body),
+        Some(Ok(BackupReply::File { file, size })) => reply::file(file, size),
+        Some(Err(e)) => {
+            tracing::debug!(id = ctx.id, error = e.msg(), kind = ?e.kind(), "backup error");
+            reply::error(e.msg())
+        }
+        None => {
+            tracing::error!(id = ctx.id, "backup request panicked");
+            reply::error(MSG_PANIC)
+        }
+    }
+}
+
 async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Result<Reply> {
     let shared = &ctx.shared;
     shared.stats.add_request();
@@ -764,6 +818,11 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
         }
     };
     drop(body);
+
+    // an internal service is chosen by its header, whatever the content type
+    if let Some(service) = parts.headers.get(HEADER_SERVICE) {
+        return Ok(service_request(ctx, &parts, service, user).await);
+    }
 
     let Some(content_type) = parts.headers.get(CONTENT_TYPE) else {
         return Ok(reply::error(MSG_NO_CONTENT_TYPE));

@@ -809,3 +809,152 @@ fn serve_function_and_multiple_listeners() {
         .unwrap()
         .unwrap();
 }
+
+/// Counts the backups held by sessions: one is made by `Start`, dropped with the session.
+struct Held(Arc<AtomicU64>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A backend serving backups of files in a directory.
+struct Files {
+    dir: std::path::PathBuf,
+    held: Arc<AtomicU64>,
+}
+
+impl Backend for Files {
+    async fn execute(&self, _session: &mut Session, sql: String) -> Result<Option<String>, Error> {
+        Ok(Some(sql))
+    }
+
+    async fn backup(
+        &self,
+        session: &mut Session,
+        request: amelie_http::BackupRequest<'_>,
+    ) -> Result<amelie_http::BackupReply, Error> {
+        use amelie_http::{BackupReply, BackupRequest};
+        match request {
+            BackupRequest::Start => {
+                self.held.fetch_add(1, Ordering::SeqCst);
+                session.service = Some(Box::new(Held(self.held.clone())));
+                Ok(BackupReply::State("{\"files\": []}".into()))
+            }
+            BackupRequest::File { path, size } => {
+                if session.service.is_none() {
+                    return Err(Error::new("no backup"));
+                }
+                let file = std::fs::File::open(self.dir.join(path))
+                    .map_err(|e| Error::io(e.to_string()))?;
+                let len = file.metadata().unwrap().len();
+                Ok(BackupReply::File {
+                    file,
+                    size: size.unwrap_or(len),
+                })
+            }
+        }
+    }
+}
+
+#[test]
+fn backup_service_routing_and_files() {
+    let dir = std::env::temp_dir().join(format!("amelie-http-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let big: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("big"), &big).unwrap();
+    std::fs::write(dir.join("empty"), b"").unwrap();
+    let held = Arc::new(AtomicU64::new(0));
+    let server = Server::start(Arc::new(Files {
+        dir: dir.clone(),
+        held: held.clone(),
+    }));
+    let service = |c: &mut Client, headers: &[(&str, &str)]| {
+        let mut r = Request::post("/");
+        for (n, v) in headers {
+            r = r.header(n, v);
+        }
+        c.request(&r).unwrap()
+    };
+    let mut c = server.connect();
+    // the header decides, not the content type; unknown services are refused
+    assert_error(
+        &service(&mut c, &[("Am-Service", "other")]),
+        "unsupported Am-Service 'other'",
+    );
+    assert_error(
+        &service(&mut c, &[("Am-Service", "repl")]),
+        amelie_http::MSG_REPL_UNSUPPORTED,
+    );
+    let r = post(&mut c, Some("text/plain"), "/", b"select 1");
+    assert_eq!(r.text(), "select 1");
+    let mut r = Request::post("/a/b");
+    r = r.header("Am-Service", "backup");
+    assert_error(&c.request(&r).unwrap(), amelie_http::MSG_UNSUPPORTED);
+    assert_error(
+        &service(&mut c, &[("Am-Service", "backup"), ("Am-File", "big")]),
+        "no backup",
+    );
+    let r = service(&mut c, &[("Am-Service", "backup")]);
+    assert_eq!((r.status, r.text().as_str()), (200, "{\"files\": []}"));
+    assert_eq!(held.load(Ordering::SeqCst), 1);
+    assert_error(
+        &service(
+            &mut c,
+            &[
+                ("Am-Service", "backup"),
+                ("Am-File", "big"),
+                ("Am-File-Size", "-1"),
+            ],
+        ),
+        amelie_http::MSG_FILE_SIZE,
+    );
+    // a whole file in several chunks, a prefix, an empty file
+    let r = service(&mut c, &[("Am-Service", "backup"), ("Am-File", "big")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(r.header("content-length"), Some("700000"));
+    assert!(r.body == big, "the file differs");
+    let r = service(
+        &mut c,
+        &[
+            ("Am-Service", "backup"),
+            ("Am-File", "big"),
+            ("Am-File-Size", "1000"),
+        ],
+    );
+    assert_eq!((r.status, r.body.as_slice()), (200, &big[..1000]));
+    let r = service(&mut c, &[("Am-Service", "backup"), ("Am-File", "empty")]);
+    assert_eq!((r.status, r.header("content-length")), (200, Some("0")));
+    assert!(r.body.is_empty());
+    // the session keeps the backup between requests; closing the connection drops it
+    drop(c);
+    let deadline = std::time::Instant::now() + WAIT;
+    while held.load(Ordering::SeqCst) != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session was not dropped"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // a file shorter than announced: the connection is cut, never a short body
+    let mut c = server.connect();
+    assert_eq!(service(&mut c, &[("Am-Service", "backup")]).status, 200);
+    c.send(
+        &Request::post("/")
+            .header("Am-Service", "backup")
+            .header("Am-File", "big")
+            .header("Am-File-Size", "800000"),
+    )
+    .unwrap();
+    let rest = c.read_to_close(WAIT);
+    assert!(rest.closed);
+    let text = rest.bytes;
+    let head_end = text.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(String::from_utf8_lossy(&text[..head_end]).contains("content-length: 800000"));
+    assert!(text.len() - head_end < 800_000);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

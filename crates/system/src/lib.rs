@@ -1,5 +1,6 @@
 //! Server library: config, repository directory, bootstrap, recovery, wiring and the CLI.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod log;

@@ -1,11 +1,12 @@
 //! Wiring: recovery, compute nodes, the executor and the HTTP front end.
 
+use crate::backup::Running;
 use crate::config::Config;
 use crate::repo::Repo;
 use amelie_common::random::uuid_v4;
 use amelie_common::Error;
 use amelie_executor::{Executor, ExecutorConfig, SessionCtx};
-use amelie_http::{Backend, ServerConfig, Session};
+use amelie_http::{Backend, BackupReply, BackupRequest, ServerConfig, Session};
 use amelie_wal::WalConfig;
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -157,6 +158,8 @@ pub struct Server {
     exec: Executor,
     /// The zone of `timezone_default`.
     default_zone: amelie_common::Tz,
+    /// The configuration and the repository (a backup sends `config.json` and reads files).
+    config: Arc<ConfigState>,
 }
 
 impl Server {
@@ -214,6 +217,48 @@ impl Backend for Server {
 
     fn metrics(&self, out: &mut String) {
         self.exec.render_metrics(out);
+    }
+
+    async fn backup(
+        &self,
+        session: &mut Session,
+        request: BackupRequest<'_>,
+    ) -> Result<BackupReply, Error> {
+        let repo = &self.config.repo.dir;
+        match request {
+            BackupRequest::Start => {
+                // the copy holds every user's secret: only where users are managed
+                if let Some(user) = &session.user {
+                    return Err(Error::auth(crate::backup::msg_denied(user)));
+                }
+                // a new backup on the connection replaces (and releases) the previous one
+                session.service = None;
+                let pin = self.exec.backup().await?;
+                let config = self.config.config.lock().to_json_pretty();
+                let (running, body) = Running::new(pin, repo, &config)?;
+                session.service = Some(Box::new(running));
+                Ok(BackupReply::State(body))
+            }
+            BackupRequest::File { path, size } => {
+                let Some(running) = session
+                    .service
+                    .as_mut()
+                    .and_then(|s| s.downcast_mut::<Running>())
+                else {
+                    return Err(Error::new(crate::backup::MSG_NO_BACKUP));
+                };
+                let (file, size, done) = running.open(repo, path, size)?;
+                if done {
+                    tracing::info!(
+                        id = session.id,
+                        checkpoint = running.checkpoint(),
+                        "backup: every file handed out, released"
+                    );
+                    session.service = None;
+                }
+                Ok(BackupReply::File { file, size })
+            }
+        }
     }
 }
 
@@ -470,7 +515,7 @@ pub fn run_until(
     exec.set_limit_time(config.limit_time);
     let checkpoint_every_ms = Arc::new(AtomicU64::new(checkpoint_ms(&config.checkpoint_interval)?));
     exec.set_checkpoint_workers(config.checkpoint_workers);
-    exec.set_config_source(Arc::new(ConfigState {
+    let config_state = Arc::new(ConfigState {
         config: parking_lot::Mutex::new(config.clone()),
         directory: repo.dir.display().to_string(),
         repo,
@@ -479,14 +524,19 @@ pub fn run_until(
         http: http.stats.clone(),
         checkpoint_every_ms: checkpoint_every_ms.clone(),
         test: Default::default(),
-    }));
+    });
+    exec.set_config_source(config_state.clone());
     let default_zone = amelie_common::Tz::lookup(&config.timezone_default).ok_or_else(|| {
         Error::not_found(format!(
             "unable to find timezone '{}'",
             config.timezone_default
         ))
     })?;
-    let server = Arc::new(Server { exec, default_zone });
+    let server = Arc::new(Server {
+        exec,
+        default_zone,
+        config: config_state,
+    });
     let listeners = rt
         .block_on(amelie_http::bind(http))
         .map_err(|e| Error::new(format!("{e}")))?;

@@ -11,10 +11,13 @@
 //! * [`Wal::write_batch`] writes a group of records with one `write_all` (and one fsync when
 //!   `sync_on_write`), rotating to a new file at `rotate_wm` bytes.
 //! * [`Wal::read_dir`] streams records without modifying anything.
+//! * [`Slot`]s (a running backup) keep the files from their LSN on: removal after a
+//!   checkpoint never passes the lowest one.
 
 mod error;
 pub mod format;
 mod reader;
+mod slot;
 mod wal;
 
 #[cfg(test)]
@@ -23,6 +26,7 @@ mod tests;
 pub use error::WalError;
 pub use format::RecordView;
 pub use reader::{read_dir, ReadSummary};
+pub use slot::{Slot, Slots};
 pub use wal::{Recovery, Wal, WalConfig, WalFileInfo, WalRecord, WalStats};
 
 use serde::de::DeserializeOwned;

@@ -577,6 +577,34 @@ fn remove_below() {
 }
 
 #[test]
+fn slots_hold_files_back() {
+    let t = TempDir::new("slots");
+    let (mut wal, _) = open(&t.wal(), 150);
+    write_range(&mut wal, 1, 60, 2);
+    let before = wal.file_infos().to_vec();
+    assert!(before.len() > 4);
+    // a slot at the third file's first LSN keeps it and everything after it
+    let slot = wal.slots().create(before[2].first_lsn, Some(7));
+    assert_eq!(wal.slots().count(), 1);
+    assert_eq!(wal.remove_below(u64::MAX).unwrap(), 2);
+    assert_eq!(wal.file_infos(), &before[2..]);
+    assert_eq!(file_paths(&t.wal()).len(), before.len() - 2);
+    // the files stay while the slot is held, also after more writes
+    write_range(&mut wal, 61, 80, 2);
+    assert_eq!(wal.remove_below(u64::MAX).unwrap(), 0);
+    assert_eq!(wal.file_infos()[0], before[2]);
+    // moving the slot forward lets the files below it go
+    slot.advance(before[4].first_lsn);
+    assert_eq!(wal.remove_below(u64::MAX).unwrap(), 2);
+    assert_eq!(wal.file_infos()[0], before[4]);
+    // released: only the current file stays
+    drop(slot);
+    assert_eq!(wal.slots().count(), 0);
+    wal.remove_below(u64::MAX).unwrap();
+    assert_eq!(wal.files().len(), 1);
+}
+
+#[test]
 fn sync_options_and_stats() {
     let t = TempDir::new("sync");
     let cfg = WalConfig {

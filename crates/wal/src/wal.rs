@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::error::WalError;
 use crate::format::{self, RecordView, FILE_HEADER_SIZE, RECORD_HEADER_SIZE};
 use crate::reader::{self, ReadSummary};
+use crate::slot::Slots;
+use std::sync::Arc;
 
 /// Configuration of the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +102,8 @@ pub struct Wal {
     /// Set after a failure that leaves the file state unknown.
     failed: Option<String>,
     rotate_error: Option<String>,
+    /// Readers that need part of the log kept (backups): `remove_below` never passes them.
+    slots: Arc<Slots>,
 }
 
 fn open_append(path: &Path) -> Result<File, WalError> {
@@ -227,6 +231,7 @@ impl Wal {
             dirty: false,
             failed: None,
             rotate_error: None,
+            slots: Arc::new(Slots::default()),
         };
         Ok((wal, recovery))
     }
@@ -412,10 +417,15 @@ impl Wal {
         Ok(())
     }
 
-    /// Removes whole files whose records are all below `lsn` (never the current file).
-    /// Only a prefix of the file list is removed, so the remaining log stays contiguous.
-    /// Returns the number of files removed.
+    /// Removes whole files whose records are all below `lsn` (never the current file), and
+    /// never below the lowest [`Slot`](crate::Slot): a file holding a record at or above a
+    /// slot's LSN stays. Only a prefix of the file list is removed, so the remaining log
+    /// stays contiguous. Returns the number of files removed.
     pub fn remove_below(&mut self, lsn: u64) -> Result<usize, WalError> {
+        let lsn = match self.slots.min() {
+            Some(pinned) => lsn.min(pinned),
+            None => lsn,
+        };
         let mut removable = 0;
         while removable + 1 < self.files.len() {
             let f = &self.files[removable];
@@ -461,6 +471,12 @@ impl Wal {
     /// Detailed description of every file, in LSN order.
     pub fn file_infos(&self) -> &[WalFileInfo] {
         &self.files
+    }
+
+    /// The slots of this log: a [`Slot`](crate::Slot) made from them keeps the files from
+    /// its LSN on (see [`Wal::remove_below`]).
+    pub fn slots(&self) -> &Arc<Slots> {
+        &self.slots
     }
 
     /// Counters since open.

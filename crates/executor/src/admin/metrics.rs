@@ -37,7 +37,10 @@ impl Executor {
             "amelie_group_commit_transactions",
             "Transactions per group commit.",
         );
-        let stats = self.wal.lock().stats();
+        let (stats, slots) = {
+            let wal = self.wal.lock();
+            (wal.stats(), wal.slots().count())
+        };
         single(
             out,
             "amelie_wal_writes_total",
@@ -65,6 +68,13 @@ impl Executor {
             "fsyncs of WAL files.",
             "counter",
             stats.syncs,
+        );
+        single(
+            out,
+            "amelie_wal_slots",
+            "WAL slots held (running backups).",
+            "gauge",
+            slots as u64,
         );
         single(
             out,

@@ -83,6 +83,9 @@ pub struct WalStatus {
     pub writes_bytes: u64,
     pub ops: u64,
     pub checkpoint: u64,
+    /// WAL slots held (running backups) and the lowest LSN they pin (-1: none).
+    pub slots: u64,
+    pub slots_min: i64,
 }
 
 pub fn wal_json(w: &WalStatus) -> Json {
@@ -90,8 +93,8 @@ pub fn wal_json(w: &WalStatus) -> Json {
         ("lsn", Json::Int(w.lsn as i64)),
         ("lsn_min", Json::Int(w.lsn_min as i64)),
         ("files", Json::Int(w.files as i64)),
-        ("slots", Json::Int(0)),
-        ("slots_min", Json::Int(-1)),
+        ("slots", Json::Int(w.slots as i64)),
+        ("slots_min", Json::Int(w.slots_min)),
         ("writes", Json::Int(w.writes as i64)),
         ("writes_bytes", Json::Int(w.writes_bytes as i64)),
         ("ops", Json::Int(w.ops as i64)),
@@ -328,7 +331,11 @@ impl Counters {
         let wal = self.wal.lock();
         let files = wal.files();
         let stats = wal.stats();
+        let slots = wal.slots().clone();
         drop(wal);
+        let slots_min = slots
+            .min()
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let base = *self.wal_base.lock();
         let lsn = self.lsn.load(Ordering::Acquire);
         WalStatus {
@@ -344,6 +351,8 @@ impl Counters {
             writes_bytes: stats.bytes.saturating_sub(base.1),
             ops: stats.records.saturating_sub(base.2),
             checkpoint: self.checkpoint.load(Ordering::Acquire),
+            slots: slots.count() as u64,
+            slots_min,
         }
     }
 
