@@ -6,7 +6,8 @@
 //! an admin statement (`admin`), DDL (`ddl`), a checkpoint (`checkpoint`), or a transaction:
 //! `route` (targets to partitions and nodes), `run` (the rounds of node work), `commit`
 //! (global order, group commit and abort), under the request limits of `limits`. `recovery`
-//! opens an executor; `import` runs a bulk load as one transaction.
+//! opens an executor; `import` runs a bulk load as one transaction; `repl` holds the
+//! replication state (replicas, role, read-only mode) and the hook of the WAL streaming.
 
 pub mod admin;
 pub mod cache;
@@ -18,6 +19,7 @@ mod intake;
 mod limits;
 pub mod mailbox;
 pub mod recovery;
+pub mod repl;
 mod route;
 mod run;
 pub mod wal_body;
@@ -25,6 +27,7 @@ pub mod wal_body;
 pub use admin::{ConfigSource, EngineState};
 pub use cache::CacheStats;
 pub use recovery::RecoveryReport;
+pub use repl::{NoStreaming, ReplState, ReplicaDef, ReplicaStatus, Streamer};
 
 use amelie_catalog::Catalog;
 use amelie_common::{Error, Result};
@@ -86,6 +89,8 @@ pub struct Executor {
     wal_base: Arc<Mutex<(u64, u64, u64)>>,
     /// Program cache hits and misses.
     cache: Arc<CacheStats>,
+    /// Replicas, the replication role and the read-only mode (`repl.rs`).
+    repl: Arc<repl::Replication>,
 }
 
 /// Default `limit_memory`: 1 GiB.
