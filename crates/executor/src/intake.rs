@@ -8,12 +8,12 @@
 //!    parse, which is the reference for their behaviour and error texts. A text whose first
 //!    word starts a utility statement takes the plain parse at once.
 //! 3. A subscribed replica refuses every request that writes to the database: the one
-//!    read-only check ([`Executor::admit`], `repl.rs`) reads the request's typed
+//!    read-only check ([`Executor::admit`], `admin/repl.rs`) reads the request's typed
 //!    [`amelie_parser::Effect`] (kept in a cached program too), under the shared `control`
 //!    lock that `SUBSCRIBE` takes exclusively.
 //! 4. A lone utility statement is dispatched without a transaction: `SET timezone` (the
 //!    session), SHOW/SET, users and tokens, WATCH, CREATE/DROP NODE ([`crate::admin`]),
-//!    replicas and replication ([`crate::repl`]), CHECKPOINT, and DDL ([`crate::ddl`]). Anything else is compiled (`system.*()` values
+//!    replicas and replication ([`crate::admin::repl`]), CHECKPOINT, and DDL ([`crate::ddl`]). Anything else is compiled (`system.*()` values
 //!    come from a [`crate::admin::system::LazySystem`]), answered here when it is an EXPLAIN,
 //!    kept in the program cache when it can serve other literal values, and run as one
 //!    transaction.

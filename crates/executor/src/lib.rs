@@ -6,7 +6,7 @@
 //! an admin statement (`admin`), DDL (`ddl`), a checkpoint (`checkpoint`), or a transaction:
 //! `route` (targets to partitions and nodes), `run` (the rounds of node work), `commit`
 //! (global order, group commit and abort), under the request limits of `limits`. `recovery`
-//! opens an executor; `import` runs a bulk load as one transaction; `repl` holds the
+//! opens an executor; `import` runs a bulk load as one transaction; `admin::repl` holds the
 //! replication state (replicas, role, read-only mode) and the hook of the WAL streaming.
 
 pub mod admin;
@@ -19,15 +19,14 @@ mod intake;
 mod limits;
 pub mod mailbox;
 pub mod recovery;
-pub mod repl;
 mod route;
 mod run;
 pub mod wal_body;
 
+pub use admin::repl::{NoStreaming, ReplState, ReplicaDef, ReplicaStatus, Streamer};
 pub use admin::{ConfigSource, EngineState};
 pub use cache::CacheStats;
 pub use recovery::RecoveryReport;
-pub use repl::{NoStreaming, ReplState, ReplicaDef, ReplicaStatus, Streamer};
 
 use amelie_catalog::Catalog;
 use amelie_common::{Error, Result};
@@ -89,8 +88,8 @@ pub struct Executor {
     wal_base: Arc<Mutex<(u64, u64, u64)>>,
     /// Program cache hits and misses.
     cache: Arc<CacheStats>,
-    /// Replicas, the replication role and the read-only mode (`repl.rs`).
-    repl: Arc<repl::Replication>,
+    /// Replicas, the replication role and the read-only mode (`admin/repl.rs`).
+    repl: Arc<admin::repl::Replication>,
 }
 
 /// Default `limit_memory`: 1 GiB.

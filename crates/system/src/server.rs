@@ -137,7 +137,7 @@ impl amelie_executor::ConfigSource for ConfigState {
         amelie_executor::ReplState {
             active: config.repl,
             primary: config.repl_primary.to_ascii_lowercase(),
-            replicas: amelie_executor::repl::replicas_from_json(&to_json(&config.replicas)),
+            replicas: amelie_executor::admin::repl::replicas_from_json(&to_json(&config.replicas)),
         }
     }
 
@@ -146,7 +146,8 @@ impl amelie_executor::ConfigSource for ConfigState {
         let mut next = config.clone();
         next.repl = state.active;
         next.repl_primary = state.primary.clone();
-        let text = amelie_executor::repl::replicas_to_json(&state.replicas).to_compact_string();
+        let text =
+            amelie_executor::admin::repl::replicas_to_json(&state.replicas).to_compact_string();
         next.replicas =
             serde_json::from_str(&text).map_err(|e| Error::internal(format!("replicas: {e}")))?;
         self.repo.save_config(&next)?;

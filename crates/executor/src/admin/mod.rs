@@ -1,12 +1,13 @@
 //! Admin statements and views: SHOW and SET (`show`), the `system.*()` functions (`system`)
 //! and the JSON of catalog objects (`json`), compute nodes (`nodes`), users and tokens
-//! (`users`), WATCH (`watch`). The server's configuration, and the users kept in it, are
+//! (`users`), WATCH (`watch`), replicas and the replication role (`repl`). The server's configuration, and the users kept in it, are
 //! reached through [`ConfigSource`].
 
 pub mod cpu;
 pub mod json;
 pub mod metrics;
 pub mod nodes;
+pub mod repl;
 pub mod show;
 pub mod system;
 pub mod users;
@@ -70,11 +71,11 @@ pub trait ConfigSource: Send + Sync {
             .unwrap_or_default()
     }
     /// The persisted replication state (`repl`, `repl_primary`, the hidden `replicas`).
-    fn repl(&self) -> crate::repl::ReplState {
-        crate::repl::ReplState::default()
+    fn repl(&self) -> repl::ReplState {
+        repl::ReplState::default()
     }
     /// Persists a new replication state (`config.json`); an error changes nothing.
-    fn save_repl(&self, state: &crate::repl::ReplState) -> Result<()> {
+    fn save_repl(&self, state: &repl::ReplState) -> Result<()> {
         let _ = state;
         Ok(())
     }

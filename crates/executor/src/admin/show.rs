@@ -71,9 +71,9 @@ impl Executor {
             "user" => arg
                 .and_then(|n| super::users::user_json(snap.config.as_deref(), n))
                 .unwrap_or(Json::Null),
-            "replicas" => crate::repl::replicas_of(&snap.repl),
+            "replicas" => super::repl::replicas_of(&snap.repl),
             "replica" => match arg {
-                Some(id) => crate::repl::replica_of(&snap.repl, id)?,
+                Some(id) => super::repl::replica_of(&snap.repl, id)?,
                 None => Json::Null,
             },
             "node" => arg

@@ -252,11 +252,11 @@ impl SystemFuncs for SystemSnapshot {
                     None => Value::Null,
                 }
             })),
-            "replicas" => json(crate::repl::replicas_of(&self.repl)),
+            "replicas" => json(super::repl::replicas_of(&self.repl)),
             "replica" => Some(arg_str(name, args).and_then(|n| {
                 Ok(
                     match n
-                        .map(|n| crate::repl::replica_of(&self.repl, n))
+                        .map(|n| super::repl::replica_of(&self.repl, n))
                         .transpose()?
                     {
                         Some(Json::Null) | None => Value::Null,
@@ -321,7 +321,7 @@ pub(crate) struct Counters {
     /// Program cache hits and misses.
     pub cache: Arc<CacheStats>,
     /// Replicas, role and read-only mode.
-    pub repl: Arc<crate::repl::Replication>,
+    pub repl: Arc<super::repl::Replication>,
 }
 
 impl Counters {
@@ -497,7 +497,7 @@ mod tests {
             lsn: 2,
             wal: WalStatus::default(),
             cache: (0, 0),
-            repl: crate::repl::Replication::default().repl_json(2),
+            repl: crate::admin::repl::Replication::default().repl_json(2),
             read_only: false,
         };
         let Some(Ok(Value::Json(t))) = snap.call("table", &[Value::str("public.t")]) else {

@@ -13,8 +13,8 @@
 //! when the role changes, and answers for each replica whether it is connected and up to
 //! which LSN it has confirmed (the replica's WAL slot).
 
-use crate::admin::json::{obj, s};
-use crate::admin::nodes::parse_uuid;
+use super::json::{obj, s};
+use super::nodes::parse_uuid;
 use crate::Executor;
 use amelie_common::{Error, Json, Result};
 use amelie_parser::{CreateReplica, Effect, Stmt};
