@@ -161,10 +161,10 @@ impl Default for Replication {
     }
 }
 
-/// `repl: primary id cannot match this server id`.
+/// `repl: primary id cannot match this server id` (a value outside its domain: kind `Type`).
 fn check_primary(primary: &str, own: &str) -> Result<()> {
     if !primary.is_empty() && primary.eq_ignore_ascii_case(own) {
-        return Err(Error::syntax(
+        return Err(Error::type_error(
             "repl: primary id cannot match this server id",
         ));
     }
