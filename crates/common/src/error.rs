@@ -46,6 +46,8 @@ pub enum ErrorKind {
     Auth,
     /// File, WAL and checkpoint input/output.
     Io,
+    /// A write refused by a read-only server (a subscribed replica).
+    ReadOnly,
     /// A state that should not happen: a bug or a broken invariant.
     Internal,
 }
@@ -129,6 +131,12 @@ impl Error {
     /// An error of kind [`ErrorKind::Io`].
     pub fn io(msg: impl Into<String>) -> Self {
         Self::with_kind(ErrorKind::Io, msg)
+    }
+
+    /// The refusal of a write on a read-only server (a subscribed replica): kind
+    /// [`ErrorKind::ReadOnly`], Amelie's text.
+    pub fn read_only() -> Self {
+        Self::with_kind(ErrorKind::ReadOnly, "system is in read-only mode")
     }
 
     /// An error of kind [`ErrorKind::Internal`].
@@ -268,6 +276,11 @@ mod tests {
         assert_eq!(
             Error::new("m").into_kind(ErrorKind::Io).kind(),
             ErrorKind::Io
+        );
+        let e = Error::read_only();
+        assert_eq!(
+            (e.kind(), e.msg()),
+            (ErrorKind::ReadOnly, "system is in read-only mode")
         );
     }
 

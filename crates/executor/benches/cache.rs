@@ -66,6 +66,7 @@ fn bench_cache(c: &mut Criterion) {
     let prepared = Arc::new(Prepared {
         program: Arc::new(plan.program),
         inserts: plan.inserts,
+        effect: req.effect(),
     });
     insert(
         &key,

@@ -33,6 +33,8 @@ pub struct Prepared {
     pub program: Arc<Program>,
     /// Rows of INSERT VALUES/GENERATE, built for each execution.
     pub inserts: Vec<InsertTemplate>,
+    /// What the request changes (a read-only server refuses [`Effect::Write`]).
+    pub effect: amelie_parser::Effect,
 }
 
 struct Entry {
@@ -161,6 +163,7 @@ mod tests {
         Arc::new(Prepared {
             program: Arc::new(Program::default()),
             inserts: Vec::new(),
+            effect: amelie_parser::Effect::Read,
         })
     }
 

@@ -17,6 +17,9 @@ impl Executor {
     /// writes it to the WAL.
     pub async fn ddl(&self, mut op: DdlOp) -> Result<()> {
         let _exclusive = self.control.write().await;
+        // intake admitted this DDL; a SUBSCRIBE may have made the server read-only while it
+        // waited for the lock
+        self.admit(amelie_parser::Effect::Write)?;
         if let DdlOp::CreateTable(t) = &mut op {
             // ids and partitions are assigned against the catalog as it is now
             let catalog = self.catalog();

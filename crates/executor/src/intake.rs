@@ -7,9 +7,13 @@
 //!    be cached, or, for utility statements (and texts that do not parse), with the plain
 //!    parse, which is the reference for their behaviour and error texts. A text whose first
 //!    word starts a utility statement takes the plain parse at once.
-//! 3. A lone utility statement is dispatched without a transaction: `SET timezone` (the
+//! 3. A subscribed replica refuses every request that writes to the database: the one
+//!    read-only check ([`Executor::admit`], `admin/repl.rs`) reads the request's typed
+//!    [`amelie_parser::Effect`] (kept in a cached program too), under the shared `control`
+//!    lock that `SUBSCRIBE` takes exclusively.
+//! 4. A lone utility statement is dispatched without a transaction: `SET timezone` (the
 //!    session), SHOW/SET, users and tokens, WATCH, CREATE/DROP NODE ([`crate::admin`]),
-//!    CHECKPOINT, and DDL ([`crate::ddl`]). Anything else is compiled (`system.*()` values
+//!    replicas and replication ([`crate::admin::repl`]), CHECKPOINT, and DDL ([`crate::ddl`]). Anything else is compiled (`system.*()` values
 //!    come from a [`crate::admin::system::LazySystem`]), answered here when it is an EXPLAIN,
 //!    kept in the program cache when it can serve other literal values, and run as one
 //!    transaction.
@@ -39,6 +43,10 @@ fn utility_head(sql: &str) -> bool {
         "set",
         "checkpoint",
         "watch",
+        "start",
+        "stop",
+        "subscribe",
+        "unsubscribe",
     ]
     .iter()
     .any(|k| word.eq_ignore_ascii_case(k))
@@ -66,6 +74,7 @@ impl Executor {
             let catalog = self.catalog();
             if let Some(prepared) = cache::lookup(&key, &catalog, session.tz, &lits) {
                 self.cache.hit();
+                self.admit(prepared.effect)?;
                 let r = self
                     .run_prepared(&prepared, &lits, &catalog, session, now_us())
                     .await;
@@ -96,6 +105,8 @@ impl Executor {
             return Ok(None);
         }
         let _shared = self.control.read().await;
+        let effect = req.effect();
+        self.admit(effect)?;
         let catalog = self.catalog();
         let now = now_us();
         let ctx = CompileCtx {
@@ -109,6 +120,7 @@ impl Executor {
         let prepared = Arc::new(Prepared {
             program: Arc::new(plan.program),
             inserts: plan.inserts,
+            effect,
         });
         if req.explain {
             return self.explain(&prepared, &req.params, session, now);
@@ -138,6 +150,7 @@ impl Executor {
         if req.stmts.is_empty() {
             return Ok(None);
         }
+        let effect = req.effect();
         if let [stmt] = req.stmts.as_slice() {
             if stmt.is_utility() {
                 if req.explain {
@@ -145,10 +158,12 @@ impl Executor {
                         "EXPLAIN is not supported for utility statements",
                     ));
                 }
+                self.admit(effect)?;
                 return self.utility(&req, stmt, system, session).await;
             }
         }
         let _shared = self.control.read().await;
+        self.admit(effect)?;
         let catalog = self.catalog();
         let now = now_us();
         let ctx = CompileCtx {
@@ -162,6 +177,7 @@ impl Executor {
         let prepared = Prepared {
             program: Arc::new(plan.program),
             inserts: plan.inserts,
+            effect,
         };
         if req.explain {
             return self.explain(&prepared, &req.params, session, now);
@@ -188,6 +204,9 @@ impl Executor {
             return r;
         }
         if let Some(r) = self.node_stmt(stmt).await {
+            return r;
+        }
+        if let Some(r) = self.repl_stmt(stmt).await {
             return r;
         }
         if let Stmt::Checkpoint { workers } = stmt {

@@ -7,7 +7,8 @@
 //! `route` (targets to partitions and nodes), `run` (the rounds of node work), `commit`
 //! (global order, group commit and abort), under the request limits of `limits`. `recovery`
 //! opens an executor; `import` runs a bulk load as one transaction; `backup` pins a
-//! checkpoint and the WAL after it for a hot backup.
+//! checkpoint and the WAL after it for a hot backup; `admin::repl` holds the replication
+//! state (replicas, role, read-only mode) and the hook of the WAL streaming.
 
 pub mod admin;
 pub mod backup;
@@ -24,6 +25,7 @@ mod route;
 mod run;
 pub mod wal_body;
 
+pub use admin::repl::{NoStreaming, ReplState, ReplicaDef, ReplicaStatus, Streamer};
 pub use admin::{ConfigSource, EngineState};
 pub use backup::BackupPin;
 pub use cache::CacheStats;
@@ -89,6 +91,8 @@ pub struct Executor {
     wal_base: Arc<Mutex<(u64, u64, u64)>>,
     /// Program cache hits and misses.
     cache: Arc<CacheStats>,
+    /// Replicas, the replication role and the read-only mode (`admin/repl.rs`).
+    repl: Arc<admin::repl::Replication>,
 }
 
 /// Default `limit_memory`: 1 GiB.

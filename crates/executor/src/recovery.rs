@@ -62,6 +62,7 @@ impl Executor {
             checkpoint_workers: AtomicU64::new(0),
             wal_base: Arc::new(Mutex::new((0, 0, 0))),
             cache: Arc::new(CacheStats::default()),
+            repl: Default::default(),
         };
         Format::parse(&config.format)?;
         let mut report = RecoveryReport {

@@ -192,6 +192,23 @@ pub enum Stmt {
         if_exists: bool,
         id: String,
     },
+    /// `CREATE REPLICA [IF NOT EXISTS] 'uuid' uri '...' [token '...'] [tls_* '...']`
+    CreateReplica(CreateReplica),
+    /// `DROP REPLICA [IF EXISTS] 'uuid'`
+    DropReplica {
+        if_exists: bool,
+        id: String,
+    },
+    /// `START REPL | START REPLICATION`
+    StartRepl,
+    /// `STOP REPL | STOP REPLICATION`
+    StopRepl,
+    /// `SUBSCRIBE 'primary-uuid'`: become a read-only replica of that primary.
+    Subscribe {
+        primary: String,
+    },
+    /// `UNSUBSCRIBE`: become a primary again.
+    Unsubscribe,
     /// `WATCH expr`: the expression as a coordinator-only `SELECT expr`.
     Watch(Box<Select>),
     /// `WITH name [(cols)] AS (stmt), ... [main]` (main absent: a standalone WITH block).
@@ -234,9 +251,95 @@ impl Stmt {
                 | Stmt::CreateToken { .. }
                 | Stmt::CreateNode { .. }
                 | Stmt::DropNode { .. }
+                | Stmt::CreateReplica(_)
+                | Stmt::DropReplica { .. }
+                | Stmt::StartRepl
+                | Stmt::StopRepl
+                | Stmt::Subscribe { .. }
+                | Stmt::Unsubscribe
                 | Stmt::Watch(_)
         )
     }
+
+    /// What running the statement changes; a read-only server (a subscribed replica) refuses
+    /// every [`Effect::Write`].
+    pub fn effect(&self) -> Effect {
+        match self {
+            Stmt::Select(_) | Stmt::Show { .. } | Stmt::Watch(_) => Effect::Read,
+            Stmt::Set { .. }
+            | Stmt::Checkpoint { .. }
+            | Stmt::CreateUser { .. }
+            | Stmt::AlterUser { .. }
+            | Stmt::DropUser { .. }
+            | Stmt::CreateToken { .. }
+            | Stmt::CreateReplica(_)
+            | Stmt::DropReplica { .. }
+            | Stmt::StartRepl
+            | Stmt::StopRepl
+            | Stmt::Subscribe { .. }
+            | Stmt::Unsubscribe => Effect::Server,
+            Stmt::With { ctes, main } => ctes
+                .iter()
+                .map(|c| c.stmt.effect())
+                .chain(main.iter().map(|m| m.effect()))
+                .max()
+                .unwrap_or(Effect::Read),
+            Stmt::Insert(_)
+            | Stmt::Update(_)
+            | Stmt::Delete(_)
+            | Stmt::CreateTable(_)
+            | Stmt::DropTable { .. }
+            | Stmt::CreateSchema { .. }
+            | Stmt::DropSchema { .. }
+            | Stmt::AlterSchema { .. }
+            | Stmt::Truncate { .. }
+            | Stmt::CreateIndex(_)
+            | Stmt::DropIndex { .. }
+            | Stmt::AlterIndex { .. }
+            | Stmt::AlterTable { .. }
+            | Stmt::CreateNode { .. }
+            | Stmt::DropNode { .. } => Effect::Write,
+        }
+    }
+}
+
+/// What a statement changes (ordered: a request's effect is the largest of its statements').
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    /// Nothing: SELECT, SHOW, WATCH, and any EXPLAIN.
+    Read,
+    /// The server's own state kept in `config.json`, outside the database and its WAL: SET,
+    /// users and tokens, replicas and the replication role, CHECKPOINT.
+    Server,
+    /// The database, through its WAL: DML (also inside a WITH), DDL, compute nodes, imports.
+    Write,
+}
+
+impl Request {
+    /// The largest [`Stmt::effect`] of the request; an EXPLAIN runs nothing ([`Effect::Read`]).
+    pub fn effect(&self) -> Effect {
+        if self.explain {
+            return Effect::Read;
+        }
+        self.stmts
+            .iter()
+            .map(Stmt::effect)
+            .max()
+            .unwrap_or(Effect::Read)
+    }
+}
+
+/// `CREATE REPLICA`: the replica's id and connection options (`""`: not given).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CreateReplica {
+    pub if_not_exists: bool,
+    pub id: String,
+    pub uri: String,
+    pub token: String,
+    pub tls_ca: String,
+    pub tls_capath: String,
+    pub tls_cert: String,
+    pub tls_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]

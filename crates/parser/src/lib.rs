@@ -5,7 +5,7 @@
 //!   turns its tokens into Amelie tokens (negative number literals, compound names, `t.*`,
 //!   string decoding, keywords).
 //! * `parser`: request framing (EXPLAIN/BEGIN/COMMIT) and statement dispatch; `select`,
-//!   `dml`, `table`, `ddl`, `user`, `node`: the statements.
+//!   `dml`, `table`, `ddl`, `user`, `node`, `repl`: the statements.
 //! * `expr`: expressions with Amelie's operator priorities.
 //! * `visit`: the one walk over expressions ([`Expr::walk`], [`Expr::any`], ...).
 
@@ -18,6 +18,7 @@ pub mod import;
 mod lexer;
 mod node;
 mod parser;
+mod repl;
 mod select;
 mod table;
 mod user;

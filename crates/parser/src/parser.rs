@@ -438,6 +438,8 @@ impl Parser {
             }
             Some(Kw::Create | Kw::Drop) if self.at_node_stmt() => self.node_stmt(),
             Some(Kw::Watch) => self.watch(),
+            Some(Kw::Start | Kw::Stop) => self.repl_ctl(),
+            Some(Kw::Subscribe | Kw::Unsubscribe) => self.subscribe(),
             Some(Kw::Create) => self.create(),
             Some(Kw::Drop) => self.drop(),
             Some(Kw::Alter) => self.alter(),

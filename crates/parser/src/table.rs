@@ -22,6 +22,9 @@ impl Parser {
         if self.is_kw(Kw::Schema) {
             return self.create_schema();
         }
+        if self.is_kw(Kw::Replica) {
+            return self.create_replica();
+        }
         let unlogged = self.accept_kw(Kw::Unlogged);
         let shared = if self.accept_kw(Kw::Shared) {
             true
@@ -31,7 +34,7 @@ impl Parser {
         };
         match self.peek_kw() {
             Some(Kw::Table) => Ok(Stmt::CreateTable(self.create_table(unlogged, shared)?)),
-            Some(kw @ (Kw::User | Kw::Replica | Kw::Node)) => self.fail_kind(
+            Some(kw @ (Kw::User | Kw::Node)) => self.fail_kind(
                 ErrorKind::Unsupported,
                 format!("CREATE {} is not supported", kw_upper(kw)),
             ),
@@ -50,7 +53,8 @@ impl Parser {
             }
             Some(Kw::Schema) => self.drop_schema(),
             Some(Kw::Index) => self.drop_index(),
-            Some(kw @ (Kw::User | Kw::Replica | Kw::Node)) => self.fail_kind(
+            Some(Kw::Replica) => self.drop_replica(),
+            Some(kw @ (Kw::User | Kw::Node)) => self.fail_kind(
                 ErrorKind::Unsupported,
                 format!("DROP {} is not supported", kw_upper(kw)),
             ),
@@ -324,7 +328,6 @@ impl Parser {
 fn kw_upper(kw: Kw) -> &'static str {
     match kw {
         Kw::User => "USER",
-        Kw::Replica => "REPLICA",
         Kw::Node => "NODE",
         Kw::Schema => "SCHEMA",
         Kw::Index => "INDEX",

@@ -323,6 +323,12 @@ impl Stmt {
             | Stmt::CreateToken { .. }
             | Stmt::CreateNode { .. }
             | Stmt::DropNode { .. }
+            | Stmt::CreateReplica(_)
+            | Stmt::DropReplica { .. }
+            | Stmt::StartRepl
+            | Stmt::StopRepl
+            | Stmt::Subscribe { .. }
+            | Stmt::Unsubscribe
             | Stmt::With { .. } => {}
         }
     }

@@ -60,7 +60,7 @@ impl amelie_executor::ConfigSource for ConfigState {
             directory: self.directory.clone(),
             timezone: config.timezone_default.clone(),
             checkpoint: state.checkpoint,
-            read_only: false,
+            read_only: state.read_only,
             lsn: state.lsn,
             psn: state.psn,
         };
@@ -130,6 +130,29 @@ impl amelie_executor::ConfigSource for ConfigState {
         self.repo.save_config(&next)?;
         *config = next;
         tracing::info!(name = %name, value = %json, "config: set");
+        Ok(())
+    }
+
+    fn repl(&self) -> amelie_executor::ReplState {
+        let config = self.config.lock();
+        amelie_executor::ReplState {
+            active: config.repl,
+            primary: config.repl_primary.to_ascii_lowercase(),
+            replicas: amelie_executor::admin::repl::replicas_from_json(&to_json(&config.replicas)),
+        }
+    }
+
+    fn save_repl(&self, state: &amelie_executor::ReplState) -> Result<(), Error> {
+        let mut config = self.config.lock();
+        let mut next = config.clone();
+        next.repl = state.active;
+        next.repl_primary = state.primary.clone();
+        let text =
+            amelie_executor::admin::repl::replicas_to_json(&state.replicas).to_compact_string();
+        next.replicas =
+            serde_json::from_str(&text).map_err(|e| Error::internal(format!("replicas: {e}")))?;
+        self.repo.save_config(&next)?;
+        *config = next;
         Ok(())
     }
 
@@ -526,6 +549,9 @@ pub fn run_until(
         test: Default::default(),
     });
     exec.set_config_source(config_state.clone());
+    // replicas, role and read-only mode from config.json (no WAL streaming yet: the
+    // executor's streamer is `NoStreaming`)
+    exec.open_repl()?;
     let default_zone = amelie_common::Tz::lookup(&config.timezone_default).ok_or_else(|| {
         Error::not_found(format!(
             "unable to find timezone '{}'",

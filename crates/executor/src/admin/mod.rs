@@ -1,12 +1,13 @@
 //! Admin statements and views: SHOW and SET (`show`), the `system.*()` functions (`system`)
 //! and the JSON of catalog objects (`json`), compute nodes (`nodes`), users and tokens
-//! (`users`), WATCH (`watch`). The server's configuration, and the users kept in it, are
+//! (`users`), WATCH (`watch`), replicas and the replication role (`repl`). The server's configuration, and the users kept in it, are
 //! reached through [`ConfigSource`].
 
 pub mod cpu;
 pub mod json;
 pub mod metrics;
 pub mod nodes;
+pub mod repl;
 pub mod show;
 pub mod system;
 pub mod users;
@@ -31,6 +32,8 @@ pub struct EngineState {
     pub psn: u64,
     /// LSN of the last checkpoint.
     pub checkpoint: u64,
+    /// Subscribed to a primary: writes are refused.
+    pub read_only: bool,
 }
 
 /// Server configuration as the executor sees it (filled by the server crate).
@@ -56,6 +59,25 @@ pub trait ConfigSource: Send + Sync {
     fn update_users(&self, f: &mut dyn FnMut(&mut Vec<User>) -> Result<()>) -> Result<()> {
         let _ = f;
         Err(amelie_common::Error::unsupported("users are not available"))
+    }
+    /// This server's uuid (`uuid`).
+    fn uuid(&self) -> String {
+        self.show_all(EngineState::default())
+            .into_iter()
+            .find_map(|(k, v)| match &v {
+                Json::String(s) if k == "uuid" => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+    /// The persisted replication state (`repl`, `repl_primary`, the hidden `replicas`).
+    fn repl(&self) -> repl::ReplState {
+        repl::ReplState::default()
+    }
+    /// Persists a new replication state (`config.json`); an error changes nothing.
+    fn save_repl(&self, state: &repl::ReplState) -> Result<()> {
+        let _ = state;
+        Ok(())
     }
     /// Network counters for `SHOW STATUS`: (open connections, bytes sent, bytes received).
     fn net(&self) -> (u64, u64, u64) {

@@ -2,7 +2,7 @@
 //! `SET timezone` for the session).
 
 use super::json::{s, schema_json, split_name, table_json};
-use super::system::{repl_json, wal_json};
+use super::system::wal_json;
 use crate::{Executor, SessionCtx};
 use amelie_common::{Error, Json, Result, Value};
 use amelie_parser::{Expr, Stmt};
@@ -71,19 +71,16 @@ impl Executor {
             "user" => arg
                 .and_then(|n| super::users::user_json(snap.config.as_deref(), n))
                 .unwrap_or(Json::Null),
-            "replicas" => Json::Array(Vec::new()),
-            // there are no replicas, but the argument must be a uuid
-            "replica" => {
-                if let Some(id) = arg {
-                    super::nodes::parse_uuid(id)?;
-                }
-                Json::Null
-            }
+            "replicas" => super::repl::replicas_of(&snap.repl),
+            "replica" => match arg {
+                Some(id) => super::repl::replica_of(&snap.repl, id)?,
+                None => Json::Null,
+            },
             "node" => arg
                 .map(|n| super::nodes::node_json(c, n))
                 .unwrap_or(Json::Null),
             "nodes" | "cluster" => super::nodes::nodes_json(c),
-            "repl" | "replication" => repl_json(),
+            "repl" | "replication" => snap.repl.clone(),
             "wal" => wal_json(&snap.wal),
             "status" => snap.status_json(),
             "schemas" => Json::Array(c.schemas.iter().map(|x| schema_json(x, extended)).collect()),

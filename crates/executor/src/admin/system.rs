@@ -102,15 +102,6 @@ pub fn wal_json(w: &WalStatus) -> Json {
     ])
 }
 
-pub fn repl_json() -> Json {
-    obj(vec![
-        ("active", Json::Bool(false)),
-        ("role", s("primary")),
-        ("primary", Json::Null),
-        ("replicas", Json::Array(Vec::new())),
-    ])
-}
-
 /// A catalog + config snapshot answering `system.*()` calls.
 pub struct SystemSnapshot {
     pub catalog: Arc<Catalog>,
@@ -119,6 +110,10 @@ pub struct SystemSnapshot {
     pub wal: WalStatus,
     /// Program cache (hits, misses).
     pub cache: (u64, u64),
+    /// The `repl` object (`SHOW REPL`), with the replicas.
+    pub repl: Json,
+    /// Subscribed to a primary (`read_only`).
+    pub read_only: bool,
 }
 
 impl std::fmt::Debug for SystemSnapshot {
@@ -134,6 +129,7 @@ impl SystemSnapshot {
                 lsn: self.lsn,
                 psn: self.catalog.next_partition_id.saturating_sub(1),
                 checkpoint: self.wal.checkpoint,
+                read_only: self.read_only,
             })),
             None => Json::Object(Vec::new()),
         }
@@ -194,7 +190,7 @@ impl SystemSnapshot {
                 ])
             }),
             ("wal", wal_json(&self.wal)),
-            ("repl", repl_json()),
+            ("repl", self.repl.clone()),
         ])
     }
 }
@@ -259,13 +255,17 @@ impl SystemFuncs for SystemSnapshot {
                     None => Value::Null,
                 }
             })),
-            "replicas" => json(Json::Array(Vec::new())),
-            // there are no replicas, but the argument must be a uuid
+            "replicas" => json(super::repl::replicas_of(&self.repl)),
             "replica" => Some(arg_str(name, args).and_then(|n| {
-                if let Some(n) = n {
-                    super::nodes::parse_uuid(n)?;
-                }
-                Ok(Value::Null)
+                Ok(
+                    match n
+                        .map(|n| super::repl::replica_of(&self.repl, n))
+                        .transpose()?
+                    {
+                        Some(Json::Null) | None => Value::Null,
+                        Some(j) => Value::Json(Box::new(j)),
+                    },
+                )
             })),
             "node" => Some(arg_str(name, args).map(|n| match n {
                 Some(n) => match super::nodes::node_json(c, n) {
@@ -274,7 +274,7 @@ impl SystemFuncs for SystemSnapshot {
                 },
                 None => Value::Null,
             })),
-            "repl" | "replication" => json(repl_json()),
+            "repl" | "replication" => json(self.repl.clone()),
             "nodes" => json(Json::Array(
                 c.nodes
                     .iter()
@@ -323,6 +323,8 @@ pub(crate) struct Counters {
     pub checkpoint: Arc<AtomicU64>,
     /// Program cache hits and misses.
     pub cache: Arc<CacheStats>,
+    /// Replicas, role and read-only mode.
+    pub repl: Arc<super::repl::Replication>,
 }
 
 impl Counters {
@@ -361,12 +363,15 @@ impl Counters {
         catalog: Arc<Catalog>,
         config: Option<Arc<dyn ConfigSource>>,
     ) -> SystemSnapshot {
+        let lsn = self.lsn.load(Ordering::Acquire);
         SystemSnapshot {
             catalog,
             config,
-            lsn: self.lsn.load(Ordering::Acquire),
+            lsn,
             wal: self.wal_status(),
             cache: self.cache.get(),
+            repl: self.repl.repl_json(lsn),
+            read_only: self.repl.read_only(),
         }
     }
 }
@@ -409,6 +414,7 @@ impl Executor {
             wal_base: self.wal_base.clone(),
             checkpoint: self.checkpoint.clone(),
             cache: self.cache.clone(),
+            repl: self.repl.clone(),
         }
     }
 
@@ -500,6 +506,8 @@ mod tests {
             lsn: 2,
             wal: WalStatus::default(),
             cache: (0, 0),
+            repl: crate::admin::repl::Replication::default().repl_json(2),
+            read_only: false,
         };
         let Some(Ok(Value::Json(t))) = snap.call("table", &[Value::str("public.t")]) else {
             panic!("table json expected");
