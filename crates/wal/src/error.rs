@@ -57,6 +57,12 @@ pub enum WalError {
     #[error("wal: log is unusable after an earlier failure: {reason}")]
     Failed { reason: String },
 
+    /// The records from `lsn` on are no longer in the log: the files holding them were
+    /// removed after a checkpoint (the oldest file left starts at `oldest`). A replica
+    /// asking for them is outdated and must start again from a backup.
+    #[error("wal: lsn {lsn} is no longer in the log (the oldest file starts at lsn {oldest})")]
+    Outdated { lsn: u64, oldest: u64 },
+
     /// `encode` failed (the value cannot be represented by postcard).
     #[error("wal: failed to encode record: {0}")]
     Encode(String),
@@ -91,6 +97,7 @@ impl From<WalError> for amelie_common::Error {
                 ErrorKind::Internal
             }
             WalError::RecordTooLarge { .. } => ErrorKind::LimitReached,
+            WalError::Outdated { .. } => ErrorKind::Other,
             _ => ErrorKind::Io,
         };
         amelie_common::Error::with_kind(kind, e.to_string())

@@ -11,6 +11,8 @@
 //! * [`Wal::write_batch`] writes a group of records with one `write_all` (and one fsync when
 //!   `sync_on_write`), rotating to a new file at `rotate_wm` bytes.
 //! * [`Wal::read_dir`] streams records without modifying anything.
+//! * [`read_after`] reads the records after an LSN from a live log, in bounded batches
+//!   (for the replication streamer).
 //! * [`Slot`]s (a running backup) keep the files from their LSN on: removal after a
 //!   checkpoint never passes the lowest one.
 
@@ -18,6 +20,7 @@ mod error;
 pub mod format;
 mod reader;
 mod slot;
+mod tail;
 mod wal;
 
 #[cfg(test)]
@@ -27,6 +30,7 @@ pub use error::WalError;
 pub use format::RecordView;
 pub use reader::{read_dir, ReadSummary};
 pub use slot::{Slot, Slots};
+pub use tail::read_after;
 pub use wal::{Recovery, Wal, WalConfig, WalFileInfo, WalRecord, WalStats};
 
 use serde::de::DeserializeOwned;

@@ -707,3 +707,179 @@ fn buffer_is_reused() {
         assert_eq!(wal.buf_capacity(), cap);
     }
 }
+
+// ---- the tail reader (`read_after`) ----
+
+/// Every record `read_after` returns from `after` on, in batches of `max_bytes`.
+fn tail_all(dir: &Path, mut after: u64, max_bytes: usize) -> Vec<WalRecord> {
+    let mut out = Vec::new();
+    loop {
+        let batch = read_after(dir, after, max_bytes).unwrap();
+        let Some(last) = batch.last() else {
+            return out;
+        };
+        after = last.lsn;
+        out.extend(batch);
+    }
+}
+
+#[test]
+fn tail_reads_across_rotated_files() {
+    let tmp = TempDir::new("tail-rotate");
+    let (mut wal, _) = open(&tmp.wal(), 200);
+    write_range(&mut wal, 1, 60, 3);
+    assert!(wal.files().len() > 3, "{:?}", wal.files());
+    assert_eq!(tail_all(&tmp.wal(), 0, usize::MAX), expected(1..=60));
+    assert_eq!(
+        read_after(&tmp.wal(), 0, usize::MAX).unwrap(),
+        expected(1..=60)
+    );
+}
+
+#[test]
+fn tail_from_the_middle_of_a_file() {
+    let tmp = TempDir::new("tail-middle");
+    let (mut wal, _) = open(&tmp.wal(), 300);
+    write_range(&mut wal, 1, 40, 2);
+    let files = wal.files();
+    // an `after` strictly inside the second file
+    let second = files[1].0;
+    let after = second + 1;
+    assert!(files[2].0 > after + 1);
+    assert_eq!(
+        read_after(&tmp.wal(), after, usize::MAX).unwrap(),
+        expected(after + 1..=40)
+    );
+    // `after` just before a file's first record
+    assert_eq!(
+        read_after(&tmp.wal(), second - 1, usize::MAX).unwrap(),
+        expected(second..=40)
+    );
+}
+
+#[test]
+fn tail_at_the_end_is_empty() {
+    let tmp = TempDir::new("tail-end");
+    let (mut wal, _) = open(&tmp.wal(), 1 << 20);
+    write_range(&mut wal, 1, 10, 4);
+    assert!(read_after(&tmp.wal(), 10, usize::MAX).unwrap().is_empty());
+    assert!(read_after(&tmp.wal(), 25, usize::MAX).unwrap().is_empty());
+    // and a missing directory is an empty log
+    assert!(read_after(&tmp.path().join("none"), 0, 10)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn tail_batches_by_max_bytes() {
+    let tmp = TempDir::new("tail-batch");
+    let (mut wal, _) = open(&tmp.wal(), 250);
+    write_range(&mut wal, 1, 50, 5);
+    for max in [0usize, 1, 30, 100, 1000] {
+        let mut after = 0;
+        let mut all = Vec::new();
+        loop {
+            let batch = read_after(&tmp.wal(), after, max).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            let bytes: usize = batch.iter().map(|r| r.body.len()).sum();
+            // at most max bytes, unless one record alone is larger
+            assert!(bytes <= max || batch.len() == 1, "max {max}: {bytes} bytes");
+            after = batch.last().unwrap().lsn;
+            all.extend(batch);
+        }
+        assert_eq!(all, expected(1..=50), "max {max}");
+    }
+    // a batch stops before the record that would pass max_bytes
+    let first = read_after(&tmp.wal(), 0, body(1).len() + body(2).len()).unwrap();
+    assert_eq!(first, expected(1..=2));
+}
+
+#[test]
+fn tail_stops_at_a_torn_tail_and_continues_later() {
+    let tmp = TempDir::new("tail-torn");
+    let (mut wal, _) = open(&tmp.wal(), 1 << 20);
+    write_range(&mut wal, 1, 10, 10);
+    let path = wal.current_path();
+    drop(wal);
+    let full = fs::read(&path).unwrap();
+    // cut the last record in its header, then in its body
+    let last_len = RECORD_HEADER_SIZE + body(10).len();
+    for cut in [last_len - 3, last_len - RECORD_HEADER_SIZE + 2, last_len] {
+        fs::write(&path, &full[..full.len() - cut]).unwrap();
+        assert_eq!(
+            read_after(&tmp.wal(), 0, usize::MAX).unwrap(),
+            expected(1..=9),
+            "cut {cut}"
+        );
+        assert!(read_after(&tmp.wal(), 9, usize::MAX).unwrap().is_empty());
+    }
+    // a checksum mismatch in the very last record: a write not finished yet
+    let mut bad = full.clone();
+    let at = full.len() - 1;
+    bad[at] ^= 0xff;
+    fs::write(&path, &bad).unwrap();
+    assert_eq!(
+        read_after(&tmp.wal(), 5, usize::MAX).unwrap(),
+        expected(6..=9)
+    );
+    // the write completes: the record is read
+    fs::write(&path, &full).unwrap();
+    assert_eq!(
+        read_after(&tmp.wal(), 9, usize::MAX).unwrap(),
+        expected(10..=10)
+    );
+    // a file just created, header not complete yet
+    let next = format::file_path(&tmp.wal(), 11);
+    fs::write(&next, &format::file_header()[..5]).unwrap();
+    assert!(read_after(&tmp.wal(), 10, usize::MAX).unwrap().is_empty());
+}
+
+#[test]
+fn tail_corruption_is_an_error() {
+    let tmp = TempDir::new("tail-corrupt");
+    let (mut wal, _) = open(&tmp.wal(), 200);
+    write_range(&mut wal, 1, 30, 3);
+    let files = wal.files();
+    drop(wal);
+    // a damaged record in the middle of the last file (valid records follow)
+    let one = TempDir::new("tail-corrupt-one");
+    let (mut single, _) = open(&one.wal(), 1 << 20);
+    write_range(&mut single, 1, 5, 5);
+    let current = single.current_path();
+    drop(single);
+    let mut data = fs::read(&current).unwrap();
+    data[FILE_HEADER_SIZE + 4] ^= 0x01;
+    fs::write(&current, &data).unwrap();
+    let err = read_after(&one.wal(), 0, usize::MAX).unwrap_err();
+    assert!(matches!(err, WalError::Corrupt { .. }), "{err}");
+    // a torn record in a file that is not the last
+    let first = format::file_path(&tmp.wal(), files[0].0);
+    let data = fs::read(&first).unwrap();
+    fs::write(&first, &data[..data.len() - 2]).unwrap();
+    let err = read_after(&tmp.wal(), 0, usize::MAX).unwrap_err();
+    assert!(matches!(err, WalError::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn tail_behind_removed_files_is_outdated() {
+    let tmp = TempDir::new("tail-outdated");
+    let (mut wal, _) = open(&tmp.wal(), 200);
+    write_range(&mut wal, 1, 40, 2);
+    let files = wal.files();
+    let removed = wal.remove_below(files[2].0).unwrap();
+    assert!(removed >= 2);
+    let oldest = wal.files()[0].0;
+    let err = read_after(&tmp.wal(), 0, 100).unwrap_err();
+    assert!(
+        matches!(err, WalError::Outdated { lsn: 1, oldest: o } if o == oldest),
+        "{err}"
+    );
+    let err = read_after(&tmp.wal(), oldest - 2, 100).unwrap_err();
+    assert!(matches!(err, WalError::Outdated { .. }), "{err}");
+    // from the oldest file's first record on, the log still has everything
+    assert_eq!(tail_all(&tmp.wal(), oldest - 1, 64), expected(oldest..=40));
+    let e: amelie_common::Error = err.into();
+    assert_eq!(e.kind(), amelie_common::ErrorKind::Other);
+}
