@@ -119,6 +119,7 @@ fn bench_dispatch(c: &mut Criterion) {
             first: true,
             last: true,
             reqs,
+            apply: Vec::new(),
             reply: Some(Box::new(move |res| {
                 let _ = reply.send(res);
             })),

@@ -54,6 +54,8 @@ struct Slot {
 /// (None when there are no requests).
 pub struct Work {
     pub reqs: Vec<NodeRequest>,
+    /// Replicated row changes applied before `reqs` (`TxWork::apply`; empty otherwise).
+    pub apply: Vec<u8>,
     pub reply: Option<Reply>,
 }
 
@@ -112,6 +114,7 @@ impl Tx {
                 first: false,
                 last,
                 reqs: w.reqs,
+                apply: w.apply,
                 reply: w.reply,
             });
             match nodes[n].send_quiet(msg) {
@@ -135,6 +138,7 @@ impl Tx {
                 .iter()
                 .map(|_| Work {
                     reqs: Vec::new(),
+                    apply: Vec::new(),
                     reply: None,
                 })
                 .collect();
@@ -247,6 +251,7 @@ impl GroupCommit {
                 first: true,
                 last,
                 reqs: w.reqs,
+                apply: w.apply,
                 reply: w.reply,
             });
             if let Err(e) = nodes[n].send_quiet(msg) {

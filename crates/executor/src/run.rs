@@ -344,7 +344,11 @@ impl Driver<'_> {
                 })
             };
             request_dispatch.push(owners);
-            out.push(commit::Work { reqs, reply });
+            out.push(commit::Work {
+                reqs,
+                apply: Vec::new(),
+                reply,
+            });
         }
         match &self.tx {
             None => {

@@ -99,6 +99,10 @@ pub struct TxWork {
     pub last: bool,
     /// Requests to run, in order (may be empty).
     pub reqs: Vec<NodeRequest>,
+    /// Row changes made elsewhere (`ChangeLog` bytes of this node's partitions: a
+    /// transaction a replica receives from its primary), applied with undo before `reqs`.
+    /// Empty for every transaction the node code runs.
+    pub apply: Vec<u8>,
     /// Where the outputs go (None: nobody waits, `reqs` is empty).
     pub reply: Option<Reply>,
 }
@@ -703,8 +707,18 @@ impl Node {
                 wrote: false,
             };
             let mut failed = None;
+            if !w.apply.is_empty() {
+                if let Err(error) = apply_changes(&mut self.partitions, &w.apply, &mut cur.undo) {
+                    failed = Some(BatchError {
+                        index: 0,
+                        error,
+                        wrote: false,
+                    });
+                }
+            }
             self.regs.clear();
-            for (index, req) in w.reqs.into_iter().enumerate() {
+            let reqs = if failed.is_some() { Vec::new() } else { w.reqs };
+            for (index, req) in reqs.into_iter().enumerate() {
                 // A panic (a bug) fails the request like an error: the transaction is then
                 // aborted through its undo log and the node keeps serving.
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -783,6 +797,37 @@ impl Node {
     }
 }
 
+/// Applies replicated row changes (`TxWork::apply`) to their partitions, logging every
+/// change in `undo` so that an abort rolls them back like the node code's own. A change of a
+/// partition this node does not hold is an error.
+fn apply_changes(
+    partitions: &mut FastMap<u64, Partition>,
+    changes: &[u8],
+    undo: &mut UndoLog,
+) -> Result<()> {
+    for c in ChangeReader::new(changes) {
+        let c = c?;
+        let id = c.partition();
+        let Some(p) = partitions.get_mut(&id) else {
+            return Err(Error::internal(format!(
+                "replication: partition {id} not found"
+            )));
+        };
+        match c {
+            amelie_vm::ChangeRef::Put { row, .. } => {
+                let (row, _) = Row::from_encoded(row)?;
+                let mut key = Vec::new();
+                p.row_key(&row, &mut key);
+                p.put(&key, row, Some(undo));
+            }
+            amelie_vm::ChangeRef::Remove { key, .. } => {
+                p.remove(key, Some(undo));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -837,6 +882,7 @@ mod tests {
                 first: true,
                 last: true,
                 reqs: vec![failing_request()],
+                apply: Vec::new(),
                 reply: Some(Box::new(move |r| {
                     let _ = tx.send(r.map(|_| ()).map_err(|e| e.error.msg().to_string()));
                 })),
@@ -863,6 +909,7 @@ mod tests {
             } else {
                 Vec::new()
             },
+            apply: Vec::new(),
             reply: Some(Box::new(move |_| {
                 let _ = log.send((id, std::thread::current().id()));
             })),
@@ -929,5 +976,68 @@ mod start_tests {
             let n = NodeHandle::start_with(uuid.to_string(), Arc::new(AtomicU64::new(0)));
             drop(n);
         }
+    }
+
+    /// Replicated changes (`TxWork::apply`) run inside an ordered transaction with undo: an
+    /// abort takes them back, a commit keeps them, and a change of an unknown partition
+    /// fails the transaction.
+    #[test]
+    fn applied_changes_have_undo() {
+        use amelie_common::Value;
+        let committed = Arc::new(AtomicU64::new(0));
+        let node = NodeHandle::start_with(
+            "00000000-0000-0000-0000-000000000002".into(),
+            committed.clone(),
+        );
+        node.call(|done| NodeMsg::CreatePartition {
+            id: 1,
+            table_id: 1,
+            kind: IndexKind::Tree,
+            keys: vec![0],
+            done,
+        })
+        .unwrap();
+        let run = |id: u64, changes: &ChangeLog| {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            node.send(NodeMsg::Tx(TxWork {
+                id,
+                first: true,
+                last: true,
+                reqs: Vec::new(),
+                apply: changes.as_bytes().to_vec(),
+                reply: Some(Box::new(move |r| {
+                    let _ = tx.send(r.map(|r| r.wrote).map_err(|e| e.error));
+                })),
+            }))
+            .unwrap();
+            rx.recv().unwrap()
+        };
+        let count = || node.call(|done| NodeMsg::Count { id: 1, done }).unwrap();
+        let mut puts = ChangeLog::default();
+        for i in 0..3 {
+            puts.put(1, &Row::encode(&[Value::Int(i), Value::Int(i * 10)]));
+        }
+        assert!(run(1, &puts).unwrap());
+        assert_eq!(count(), 3);
+        node.send(NodeMsg::Abort { from: 1, to: 1 }).unwrap();
+        assert_eq!(count(), 0, "an abort takes applied changes back");
+
+        assert!(run(2, &puts).unwrap());
+        committed.store(2, Ordering::Release);
+        let mut remove = ChangeLog::default();
+        let mut key = Vec::new();
+        Row::encode(&[Value::Int(1), Value::Int(10)]).encode_key(&[0], &mut key);
+        remove.remove(1, &key);
+        assert!(run(3, &remove).unwrap());
+        committed.store(3, Ordering::Release);
+        node.send(NodeMsg::Abort { from: 2, to: 2 }).unwrap();
+        assert_eq!(count(), 2, "committed changes stay");
+
+        let mut other = ChangeLog::default();
+        other.put(9, &Row::encode(&[Value::Int(1)]));
+        let err = run(4, &other).unwrap_err();
+        assert_eq!(err.kind(), amelie_common::ErrorKind::Internal);
+        node.send(NodeMsg::Abort { from: 4, to: 4 }).unwrap();
+        assert_eq!(count(), 2);
     }
 }
