@@ -50,6 +50,9 @@ pub enum ErrorKind {
     ReadOnly,
     /// A state that should not happen: a bug or a broken invariant.
     Internal,
+    /// A replication stream that does not fit: a gap in the LSNs a replica receives, or a
+    /// replica asking for WAL records the primary no longer has (`replica is outdated`).
+    Replication,
 }
 
 /// A user-facing error message: the text is exactly what the client receives in
@@ -134,6 +137,11 @@ impl Error {
     }
 
     /// The refusal of a write on a read-only server (a subscribed replica): kind
+    /// An error of kind [`ErrorKind::Replication`].
+    pub fn replication(msg: impl Into<String>) -> Self {
+        Self::with_kind(ErrorKind::Replication, msg)
+    }
+
     /// [`ErrorKind::ReadOnly`], Amelie's text.
     pub fn read_only() -> Self {
         Self::with_kind(ErrorKind::ReadOnly, "system is in read-only mode")
@@ -270,6 +278,7 @@ mod tests {
             (Error::auth("m"), ErrorKind::Auth),
             (Error::io("m"), ErrorKind::Io),
             (Error::internal("m"), ErrorKind::Internal),
+            (Error::replication("m"), ErrorKind::Replication),
         ] {
             assert_eq!((e.kind(), e.msg()), (kind, "m"));
         }

@@ -97,7 +97,7 @@ impl From<WalError> for amelie_common::Error {
                 ErrorKind::Internal
             }
             WalError::RecordTooLarge { .. } => ErrorKind::LimitReached,
-            WalError::Outdated { .. } => ErrorKind::Other,
+            WalError::Outdated { .. } => ErrorKind::Replication,
             _ => ErrorKind::Io,
         };
         amelie_common::Error::with_kind(kind, e.to_string())

@@ -881,5 +881,5 @@ fn tail_behind_removed_files_is_outdated() {
     // from the oldest file's first record on, the log still has everything
     assert_eq!(tail_all(&tmp.wal(), oldest - 1, 64), expected(oldest..=40));
     let e: amelie_common::Error = err.into();
-    assert_eq!(e.kind(), amelie_common::ErrorKind::Other);
+    assert_eq!(e.kind(), amelie_common::ErrorKind::Replication);
 }
