@@ -21,6 +21,7 @@ mod intake;
 mod limits;
 pub mod mailbox;
 pub mod recovery;
+mod replica;
 mod route;
 mod run;
 pub mod wal_body;
@@ -93,6 +94,8 @@ pub struct Executor {
     cache: Arc<CacheStats>,
     /// Replicas, the replication role and the read-only mode (`admin/repl.rs`).
     repl: Arc<admin::repl::Replication>,
+    /// Held by `apply_replicated` (`replica.rs`): one replicated batch at a time.
+    replica_apply: tokio::sync::Mutex<()>,
 }
 
 /// Default `limit_memory`: 1 GiB.

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Recovery: partition id -> (index of its node, its table when it has SERIAL columns).
-type Owners = HashMap<u64, (usize, Option<Arc<amelie_catalog::Table>>)>;
+pub(crate) type Owners = HashMap<u64, (usize, Option<Arc<amelie_catalog::Table>>)>;
 
 /// What recovery did, for the start-up log.
 #[derive(Debug, Default)]
@@ -63,6 +63,7 @@ impl Executor {
             wal_base: Arc::new(Mutex::new((0, 0, 0))),
             cache: Arc::new(CacheStats::default()),
             repl: Default::default(),
+            replica_apply: tokio::sync::Mutex::new(()),
         };
         Format::parse(&config.format)?;
         let mut report = RecoveryReport {
@@ -106,7 +107,7 @@ impl Executor {
 
     /// Recovery: every partition's owning node and, for tables with SERIAL columns, the
     /// table (its counters resume past the replayed values).
-    fn partition_owners(&self) -> Result<Owners> {
+    pub(crate) fn partition_owners(&self) -> Result<Owners> {
         let catalog = self.catalog();
         let mut owners = HashMap::new();
         for t in &catalog.tables {
