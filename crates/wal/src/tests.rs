@@ -883,3 +883,26 @@ fn tail_behind_removed_files_is_outdated() {
     let e: amelie_common::Error = err.into();
     assert_eq!(e.kind(), amelie_common::ErrorKind::Replication);
 }
+
+/// A reader following a log that is being written and rotated sees every record once, in
+/// order, and never an error.
+#[test]
+fn tail_follows_a_log_being_written() {
+    let tmp = TempDir::new("tail-live");
+    let (mut wal, _) = open(&tmp.wal(), 512);
+    let dir = tmp.wal();
+    let last = 1500u64;
+    std::thread::scope(|scope| {
+        scope.spawn(move || write_range(&mut wal, 1, last, 7));
+        let mut after = 0;
+        let mut got = Vec::new();
+        while after < last {
+            let batch = read_after(&dir, after, 300).unwrap();
+            if let Some(r) = batch.last() {
+                after = r.lsn;
+            }
+            got.extend(batch);
+        }
+        assert_eq!(got, expected(1..=last));
+    });
+}

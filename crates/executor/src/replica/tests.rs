@@ -253,3 +253,31 @@ fn readers_on_the_replica_see_whole_transactions() {
     let _ = std::fs::remove_dir_all(&dp);
     let _ = std::fs::remove_dir_all(&dr);
 }
+
+/// A replica with nothing yet takes the whole log, the primary's CREATE NODE records
+/// included: it starts the same nodes.
+#[test]
+fn an_empty_replica_takes_the_whole_log() {
+    let (dp, dr) = (dir("scratch-p"), dir("scratch-r"));
+    let primary = open(&dp);
+    run(&primary, "create node");
+    run(&primary, "create node");
+    run(&primary, "create table t (id int primary key, v int)");
+    run(
+        &primary,
+        "insert into t values (1, 1), (2, 2), (3, 3), (4, 4)",
+    );
+    let replica = open(&dr);
+    assert_eq!(ship(&dp, &replica, 1 << 20), primary.lsn());
+    let uuids =
+        |e: &Executor| -> Vec<String> { e.nodes().iter().map(|n| n.uuid.clone()).collect() };
+    assert_eq!(uuids(&replica), uuids(&primary));
+    assert_eq!(
+        run(&replica, "select * from t order by id"),
+        run(&primary, "select * from t order by id")
+    );
+    assert_eq!(all_records(&dr), all_records(&dp));
+    drop((primary, replica));
+    let _ = std::fs::remove_dir_all(&dp);
+    let _ = std::fs::remove_dir_all(&dr);
+}
