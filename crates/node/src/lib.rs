@@ -88,6 +88,10 @@ pub struct BatchError {
 /// Reply callback of a [`TxWork`].
 pub type Reply = Box<dyn FnOnce(std::result::Result<BatchReply, BatchError>) + Send>;
 
+/// Replicated changes (`TxWork::apply`) of at most this many bytes may run in place like
+/// light requests; larger ones go to the node thread.
+const LIGHT_APPLY: usize = 4096;
+
 /// Work of one transaction on this node.
 pub struct TxWork {
     /// The transaction's place in the global order.
@@ -458,7 +462,7 @@ impl Node {
             NodeMsg::Tx(w) => match &self.current {
                 // it only waits in the backlog
                 Some(c) if c.id != w.id => true,
-                _ => w.reqs.iter().all(|r| r.light),
+                _ => w.apply.len() <= LIGHT_APPLY && w.reqs.iter().all(|r| r.light),
             },
             // (an abort must also never wait: `apply_committed` relies on it)
             NodeMsg::Commit { .. }

@@ -188,6 +188,19 @@ fn resends_are_skipped_and_gaps_refused() {
     );
     // an empty batch
     assert_eq!(apply(&replica, &[]).unwrap(), primary.lsn());
+    // changes of a partition the replica does not have: refused before anything is queued
+    let mut changes = amelie_vm::ChangeLog::default();
+    let row = amelie_storage::Row::encode(&[amelie_common::Value::Int(1)]);
+    changes.put(999_999, &row);
+    let stray = WalRecord {
+        lsn: replica.lsn() + 1,
+        count: 1,
+        body: crate::wal_body::WalBody::encode_changes(&changes),
+    };
+    let err = apply(&replica, &[stray]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Replication, "{}", err.msg());
+    assert_eq!(replica.lsn(), primary.lsn());
+    assert_eq!(all_records(&dr), wal);
     drop((primary, replica));
     let _ = std::fs::remove_dir_all(&dp);
     let _ = std::fs::remove_dir_all(&dr);
