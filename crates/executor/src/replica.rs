@@ -46,6 +46,7 @@ impl Drop for Inflight<'_> {
     fn drop(&mut self) {
         let mut lead = false;
         for tx in self.txs.drain(..) {
+            tx.mark_wrote();
             let (_, l) = self
                 .commit
                 .complete(&tx, Err(Error::new("request cancelled")));
@@ -194,6 +195,9 @@ impl Executor {
                 waits.push(w);
             }
             let (tx, sent) = self.commit.begin(&nodes, participants, works, true);
+            // it writes on every participant: a failure must also abort the transactions
+            // queued behind it (one `Abort` for the range, rolled back newest first)
+            tx.mark_wrote();
             inflight.txs.push_back(tx);
             queued.push((split.lsn, split.all, waits, sent));
         }
@@ -209,22 +213,9 @@ impl Executor {
             for w in waits {
                 let reply = w.await;
                 let failed = match reply {
-                    Ok(Ok(r)) => {
-                        if r.wrote {
-                            tx.mark_wrote();
-                        }
-                        None
-                    }
-                    Ok(Err(e)) => {
-                        if e.wrote {
-                            tx.mark_wrote();
-                        }
-                        Some(e.error)
-                    }
-                    Err(_) => {
-                        tx.mark_wrote();
-                        Some(Error::internal("internal: node reply is missing"))
-                    }
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(e.error),
+                    Err(_) => Some(Error::internal("internal: node reply is missing")),
                 };
                 if let (Some(e), Ok(())) = (failed, &outcome) {
                     outcome = Err(e);

@@ -294,3 +294,47 @@ fn an_empty_replica_takes_the_whole_log() {
     let _ = std::fs::remove_dir_all(&dp);
     let _ = std::fs::remove_dir_all(&dr);
 }
+
+/// A batch dropped mid-way (the connection went away) leaves a prefix: the transactions it
+/// had queued but not completed are aborted on the nodes, nothing stalls, and the batch
+/// applies in full when sent again.
+#[test]
+fn a_dropped_batch_leaves_a_prefix() {
+    let (dp, primary, dr, replica) = primary_and_replica("dropped");
+    run(&primary, "create table a (id int primary key, v int)");
+    let rows: Vec<String> = (0..64).map(|i| format!("({i}, 0)")).collect();
+    run(
+        &primary,
+        &format!("insert into a values {}", rows.join(", ")),
+    );
+    ship(&dp, &replica, usize::MAX);
+    let base = replica.lsn();
+    for _ in 0..10 {
+        run(&primary, "update a set v = v + 1");
+    }
+    let batch = read_after(&dp.join("wal"), base, usize::MAX).unwrap();
+    assert_eq!(batch.len(), 10);
+    let dropped = rt().block_on(async {
+        tokio::time::timeout(std::time::Duration::ZERO, replica.apply_replicated(&batch)).await
+    });
+    let read = |e: &Executor| -> Vec<i64> {
+        run(e, "select min(v), max(v), count(*) from a")
+            .split(|c: char| !(c.is_ascii_digit() || c == '-'))
+            .filter_map(|x| x.parse().ok())
+            .collect()
+    };
+    let v = read(&replica);
+    let applied = (replica.lsn() - base) as i64;
+    assert!(dropped.is_err() || applied == 10, "{dropped:?}");
+    assert_eq!(
+        v,
+        vec![applied, applied, 64],
+        "a prefix of {applied} transactions"
+    );
+    assert_eq!(apply(&replica, &batch).unwrap(), primary.lsn());
+    assert_eq!(read(&replica), vec![10, 10, 64]);
+    assert_eq!(all_records(&dr), all_records(&dp));
+    drop((primary, replica));
+    let _ = std::fs::remove_dir_all(&dp);
+    let _ = std::fs::remove_dir_all(&dr);
+}
