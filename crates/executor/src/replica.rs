@@ -71,7 +71,9 @@ impl Executor {
     /// reconnect) and are skipped. The rest must follow on without a gap (`current + 1`,
     /// `current + 2`, ...), or nothing of the batch is applied and the error is of kind
     /// `Replication`. Each record ends with the same LSN as on the primary; if it cannot
-    /// (the replica wrote on its own meanwhile), that is an error.
+    /// (the replica wrote on its own meanwhile), that is an error. A record that fails to
+    /// apply, or a call dropped mid-way, leaves the records before it applied: the replica
+    /// is then at a prefix of the batch (its `lsn()` says where).
     pub async fn apply_replicated(&self, records: &[WalRecord]) -> Result<u64> {
         // one batch at a time: the LSN checks below hold until it is written
         let _one = self.replica_apply.lock().await;
