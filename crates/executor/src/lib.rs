@@ -31,6 +31,7 @@ pub use admin::{ConfigSource, EngineState};
 pub use backup::BackupPin;
 pub use cache::CacheStats;
 pub use recovery::RecoveryReport;
+pub use replica::WalSource;
 
 use amelie_catalog::Catalog;
 use amelie_common::{Error, Result};

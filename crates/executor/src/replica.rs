@@ -1,7 +1,8 @@
 //! Replica apply: [`Executor::apply_replicated`] applies the WAL records a primary sends, in
 //! the primary's commit order, so that the replica's state is always a prefix of the
-//! primary's and its own WAL holds the same records at the same LSNs. Used by the
-//! replication streamer (not wired yet).
+//! primary's and its own WAL holds the same records at the same LSNs. Called by the
+//! replica side of the WAL streaming (`amelie-system`, `Am-Service: repl`); the primary
+//! side reads the log through a [`WalSource`].
 //!
 //! A DDL record runs like DDL (the exclusive control lock, the catalog change checked, the
 //! record written with its LSN, then [`Executor::apply_ddl`]). A record of row changes
@@ -22,6 +23,37 @@ use amelie_wal::WalRecord;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// What the primary side of the WAL streaming reads of the executor without holding it:
+/// the committed LSN and the log's slots (cheap to clone; holds no executor).
+#[derive(Clone)]
+pub struct WalSource {
+    lsn: Arc<std::sync::atomic::AtomicU64>,
+    wal: Arc<parking_lot::Mutex<amelie_wal::Wal>>,
+}
+
+impl WalSource {
+    /// The LSN of the newest committed (written) record: a streamer sends up to here.
+    pub fn lsn(&self) -> u64 {
+        self.lsn.load(Ordering::Acquire)
+    }
+
+    /// A WAL slot keeping the records from `lsn` on (a replica's next record): released
+    /// when dropped, moved with [`amelie_wal::Slot::advance`].
+    pub fn slot(&self, lsn: u64) -> amelie_wal::Slot {
+        self.wal.lock().slots().create(lsn, None)
+    }
+}
+
+impl Executor {
+    /// The [`WalSource`] of this executor's log.
+    pub fn wal_source(&self) -> WalSource {
+        WalSource {
+            lsn: self.lsn.clone(),
+            wal: self.wal.clone(),
+        }
+    }
+}
 
 type ReplyWait = tokio::sync::oneshot::Receiver<std::result::Result<BatchReply, BatchError>>;
 

@@ -66,8 +66,15 @@ pub const MSG_TLS_NO_CERT: &str = "listen[] <tls> requires a valid server certif
 
 /// Error text for `Am-Service: backup` on a server that does not serve backups.
 pub const MSG_BACKUP_UNSUPPORTED: &str = "backup is not supported";
-/// Error text for `Am-Service: repl` (replication is not built).
+/// Error text for `Am-Service: repl` on a server that does not accept replication.
 pub const MSG_REPL_UNSUPPORTED: &str = "replication is not supported";
+/// Error text for an `Am-Service: repl` request without a plain-text `Am-Id`.
+pub const MSG_REPL_ID: &str = "replication: Am-Id header expected";
+/// Error text for an `Am-Service: repl` request whose `Am-Lsn` is missing or not an integer.
+pub const MSG_REPL_LSN: &str = "replication: Am-Lsn: integer expected";
+/// Error text for an `Am-Service: repl` request whose body is not `application/octet-stream`.
+pub const MSG_REPL_CONTENT_TYPE: &str =
+    "replication: Content-Type application/octet-stream expected";
 /// Error text for an `Am-File-Size` that is not a non-negative integer.
 pub const MSG_FILE_SIZE: &str = "Am-File-Size: integer expected";
 /// Error text for an `Am-File` or `Am-Service` value that is not plain text.
@@ -131,6 +138,32 @@ pub const HEADER_SERVICE: &str = "am-service";
 pub const HEADER_FILE: &str = "am-file";
 /// The header giving the size the client expects of that file.
 pub const HEADER_FILE_SIZE: &str = "am-file-size";
+/// The header with a server's uuid (replication: the primary's in a request, the replica's
+/// in the reply).
+pub const HEADER_ID: &str = "am-id";
+/// The header with a server's LSN (replication: the primary's in a request, the replica's
+/// after the apply in the reply).
+pub const HEADER_LSN: &str = "am-lsn";
+
+/// An `Am-Service: repl` request (spec §1.8): a primary pushing its WAL to this replica.
+#[derive(Debug)]
+pub struct ReplRequest<'a> {
+    /// `Am-Id`: the primary's uuid.
+    pub primary: &'a str,
+    /// `Am-Lsn`: the primary's LSN.
+    pub lsn: u64,
+    /// Zero or more WAL records in the WAL's own framing (empty: a handshake).
+    pub body: &'a [u8],
+}
+
+/// The answer to a [`ReplRequest`]: 200 with `Am-Id` and `Am-Lsn`, no body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplReply {
+    /// This server's uuid.
+    pub id: String,
+    /// This server's LSN after the records were applied.
+    pub lsn: u64,
+}
 
 /// An `Am-Service: backup` request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +223,17 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<BackupReply, Error>> + Send {
         let _ = (session, request);
         std::future::ready(Err(Error::unsupported(MSG_BACKUP_UNSUPPORTED)))
+    }
+
+    /// `Am-Service: repl` on `/` (spec §1.8): WAL records of a primary to apply.
+    /// `Err(e)` → 400 `{"msg": "<e>"}`. The default refuses.
+    fn repl(
+        &self,
+        session: &mut Session,
+        request: ReplRequest<'_>,
+    ) -> impl Future<Output = Result<ReplReply, Error>> + Send {
+        let _ = (session, request);
+        std::future::ready(Err(Error::unsupported(MSG_REPL_UNSUPPORTED)))
     }
 
     /// Validates the token of an `Authorization: Bearer <token>` header. A request whose

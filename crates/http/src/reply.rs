@@ -228,6 +228,17 @@ pub(crate) fn file(file: std::fs::File, size: u64) -> Reply {
     r
 }
 
+/// 200 without a body, with the `Am-Id` and `Am-Lsn` of a replication reply.
+pub(crate) fn repl(id: &str, lsn: u64) -> Reply {
+    let mut r = Response::new(ReplyBody::full(Bytes::new()));
+    if let Ok(v) = HeaderValue::from_str(id) {
+        r.headers_mut().insert(crate::HEADER_ID, v);
+    }
+    r.headers_mut()
+        .insert(crate::HEADER_LSN, HeaderValue::from(lsn));
+    r
+}
+
 /// 400 `{"msg": "<msg>"}`.
 pub(crate) fn error(msg: &str) -> Reply {
     json(StatusCode::BAD_REQUEST, error_body(msg))

@@ -25,10 +25,11 @@ use crate::net::{bind_endpoint, Endpoint, Listener, Peer, SocketFiles, StdListen
 use crate::reply::{self, Reply};
 use crate::route::{parse_import_path, ContentKind};
 use crate::{
-    msg_unknown_service, Backend, BackupReply, BackupRequest, HttpStats, ServerConfig, Session,
-    BODY_FREE, HEADER_FILE, HEADER_FILE_SIZE, HEADER_SERVICE, MSG_BODY_TIMEOUT, MSG_FILE_SIZE,
-    MSG_HEADER_TEXT, MSG_HEADER_TIMEOUT, MSG_LIMIT, MSG_MALFORMED_BODY, MSG_NO_CONTENT_TYPE,
-    MSG_REPL_UNSUPPORTED, MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED, MSG_URI_PATH, MSG_UTF8,
+    msg_unknown_service, Backend, BackupReply, BackupRequest, HttpStats, ReplReply, ReplRequest,
+    ServerConfig, Session, BODY_FREE, HEADER_FILE, HEADER_FILE_SIZE, HEADER_ID, HEADER_LSN,
+    HEADER_SERVICE, MSG_BODY_TIMEOUT, MSG_FILE_SIZE, MSG_HEADER_TEXT, MSG_HEADER_TIMEOUT,
+    MSG_LIMIT, MSG_MALFORMED_BODY, MSG_NO_CONTENT_TYPE, MSG_REPL_CONTENT_TYPE, MSG_REPL_ID,
+    MSG_REPL_LSN, MSG_TOO_MANY_CONNECTIONS, MSG_UNSUPPORTED, MSG_URI_PATH, MSG_UTF8,
 };
 
 /// How long a connection closed with unread request bytes keeps draining them, so that the
@@ -689,20 +690,22 @@ impl<F: std::future::Future> std::future::Future for CatchUnwind<'_, F> {
 }
 
 /// A request with `Am-Service` (spec §1.8): `backup` on `/` goes to [`Backend::backup`],
-/// with `Am-File` (and `Am-File-Size`) when it asks for a file; `repl` and anything else
-/// are refused with a 400.
+/// with `Am-File` (and `Am-File-Size`) when it asks for a file; `repl` on `/` goes to
+/// [`Backend::repl`] with its `Am-Id`, `Am-Lsn` and body; anything else is refused with a
+/// 400.
 async fn service_request<B: Backend>(
     ctx: &ConnCtx<B>,
     parts: &hyper::http::request::Parts,
     service: &hyper::header::HeaderValue,
     user: Option<String>,
+    data: &[u8],
 ) -> Reply {
     let Ok(name) = service.to_str() else {
         return reply::error(MSG_HEADER_TEXT);
     };
     match name {
         "backup" => {}
-        "repl" => return reply::error(MSG_REPL_UNSUPPORTED),
+        "repl" => return repl_request(ctx, parts, user, data).await,
         other => return reply::error(&msg_unknown_service(other)),
     }
     if !is_root(&parts.uri) {
@@ -736,6 +739,61 @@ async fn service_request<B: Backend>(
         }
         None => {
             tracing::error!(id = ctx.id, "backup request panicked");
+            reply::error(MSG_PANIC)
+        }
+    }
+}
+
+/// An `Am-Service: repl` request: `/`, `application/octet-stream` (or no content type
+/// with an empty body), a plain-text `Am-Id` and an integer `Am-Lsn`.
+async fn repl_request<B: Backend>(
+    ctx: &ConnCtx<B>,
+    parts: &hyper::http::request::Parts,
+    user: Option<String>,
+    data: &[u8],
+) -> Reply {
+    if !is_root(&parts.uri) {
+        return reply::error(MSG_UNSUPPORTED);
+    }
+    match parts.headers.get(CONTENT_TYPE) {
+        Some(v)
+            if v.as_bytes()
+                .eq_ignore_ascii_case(b"application/octet-stream") => {}
+        None if data.is_empty() => {}
+        _ => return reply::error(MSG_REPL_CONTENT_TYPE),
+    }
+    let Some(primary) = parts
+        .headers
+        .get(HEADER_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+    else {
+        return reply::error(MSG_REPL_ID);
+    };
+    let Some(lsn) = parts
+        .headers
+        .get(HEADER_LSN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        return reply::error(MSG_REPL_LSN);
+    };
+    let request = ReplRequest {
+        primary,
+        lsn,
+        body: data,
+    };
+    let mut session = ctx.session.lock().await;
+    session.user = user;
+    let run = std::pin::pin!(ctx.backend.repl(&mut session, request));
+    match CatchUnwind(run).await {
+        Some(Ok(ReplReply { id, lsn })) => reply::repl(&id, lsn),
+        Some(Err(e)) => {
+            tracing::debug!(id = ctx.id, error = e.msg(), kind = ?e.kind(), "repl error");
+            reply::error(e.msg())
+        }
+        None => {
+            tracing::error!(id = ctx.id, "repl request panicked");
             reply::error(MSG_PANIC)
         }
     }
@@ -821,7 +879,7 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
 
     // an internal service is chosen by its header, whatever the content type
     if let Some(service) = parts.headers.get(HEADER_SERVICE) {
-        return Ok(service_request(ctx, &parts, service, user).await);
+        return Ok(service_request(ctx, &parts, service, user, &data).await);
     }
 
     let Some(content_type) = parts.headers.get(CONTENT_TYPE) else {

@@ -884,8 +884,33 @@ fn backup_service_routing_and_files() {
         &service(&mut c, &[("Am-Service", "other")]),
         "unsupported Am-Service 'other'",
     );
+    // repl: its headers are checked, then the backend decides (the default refuses)
     assert_error(
         &service(&mut c, &[("Am-Service", "repl")]),
+        amelie_http::MSG_REPL_ID,
+    );
+    assert_error(
+        &service(&mut c, &[("Am-Service", "repl"), ("Am-Id", "p")]),
+        amelie_http::MSG_REPL_LSN,
+    );
+    assert_error(
+        &service(
+            &mut c,
+            &[("Am-Service", "repl"), ("Am-Id", "p"), ("Am-Lsn", "x")],
+        ),
+        amelie_http::MSG_REPL_LSN,
+    );
+    let mut r = Request::post("/");
+    for (n, v) in [("Am-Service", "repl"), ("Am-Id", "p"), ("Am-Lsn", "1")] {
+        r = r.header(n, v);
+    }
+    r = r.content_type("text/plain").body(b"abc");
+    assert_error(&c.request(&r).unwrap(), amelie_http::MSG_REPL_CONTENT_TYPE);
+    assert_error(
+        &service(
+            &mut c,
+            &[("Am-Service", "repl"), ("Am-Id", "p"), ("Am-Lsn", "1")],
+        ),
         amelie_http::MSG_REPL_UNSUPPORTED,
     );
     let r = post(&mut c, Some("text/plain"), "/", b"select 1");

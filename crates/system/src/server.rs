@@ -6,7 +6,9 @@ use crate::repo::Repo;
 use amelie_common::random::uuid_v4;
 use amelie_common::Error;
 use amelie_executor::{Executor, ExecutorConfig, SessionCtx};
-use amelie_http::{Backend, BackupReply, BackupRequest, ServerConfig, Session};
+use amelie_http::{
+    Backend, BackupReply, BackupRequest, ReplReply, ReplRequest, ServerConfig, Session,
+};
 use amelie_wal::WalConfig;
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -240,6 +242,17 @@ impl Backend for Server {
 
     fn metrics(&self, out: &mut String) {
         self.exec.render_metrics(out);
+    }
+
+    async fn repl(
+        &self,
+        _session: &mut Session,
+        request: ReplRequest<'_>,
+    ) -> Result<ReplReply, Error> {
+        use amelie_executor::ConfigSource;
+        let state = self.config.repl();
+        let uuid = self.config.config.lock().uuid.clone();
+        crate::stream::accept(&self.exec, &state, &uuid, request).await
     }
 
     async fn backup(
@@ -549,8 +562,15 @@ pub fn run_until(
         test: Default::default(),
     });
     exec.set_config_source(config_state.clone());
-    // replicas, role and read-only mode from config.json (no WAL streaming yet: the
-    // executor's streamer is `NoStreaming`)
+    // the WAL streaming to the replicas (a thread of its own), then the replicas, role and
+    // read-only mode from config.json
+    let reconnect = config_state.clone();
+    exec.set_streamer(Arc::new(crate::stream::WalStreamer::new(
+        exec.wal_source(),
+        config_state.repo.wal_dir(),
+        config.uuid.clone(),
+        Box::new(move || reconnect.config.lock().repl_reconnect_ms),
+    )?));
     exec.open_repl()?;
     let default_zone = amelie_common::Tz::lookup(&config.timezone_default).ok_or_else(|| {
         Error::not_found(format!(

@@ -1,0 +1,369 @@
+//! End-to-end tests of WAL streaming (primary → replica): a primary and a replica made with
+//! `amelie backup`, both real `amelie-server` processes on loopback ports; the replica
+//! follows the primary's DDL and writes at the same LSNs, refuses writes of its own while
+//! subscribed, catches up after being killed and restarted, and takes writes again after
+//! `UNSUBSCRIBE`. Also the refusals of `Am-Service: repl` spoken directly.
+//!
+//! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use amelie_client::{BlockingClient, Remote};
+use bytes::Bytes;
+
+const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
+
+/// The replica's own uuid (it must differ from the primary's, which the backup copies).
+const REPLICA_UUID: &str = "5f1d7a36-3b8e-4c7e-9a4b-2f6a1c0d9e21";
+
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory, removed on drop unless the test failed.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let n = DIRS.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir().join(format!("amr-{tag}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("keeping {}", self.0.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    port: u16,
+    child: Child,
+}
+
+impl Server {
+    /// Starts `amelie-server start <repo>` on `port` (127.0.0.1) with `extra` options and
+    /// waits until it answers.
+    fn start(repo: &Path, port: u16, extra: &[&str]) -> Server {
+        let server = Path::new(AMELIE).with_file_name("amelie-server");
+        assert!(server.is_file(), "run `cargo build -p amelie-server` first");
+        let child = Command::new(server)
+            .arg("start")
+            .arg(repo)
+            .arg(format!(
+                "--listen=[{{\"host\": \"127.0.0.1\", \"port\": {port}}}]"
+            ))
+            .args([
+                "--frontends=1",
+                "--log_to_stdout=false",
+                "--repl_reconnect_ms=100",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(repo.with_extension("stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut server = Server { port, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.try_sql("select 1").as_deref() != Some("[1]") {
+            assert!(server.child.try_wait().unwrap().is_none(), "server exited");
+            assert!(Instant::now() < deadline, "amelie-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn client(&self) -> BlockingClient {
+        let remote = Remote {
+            uri: format!("127.0.0.1:{}", self.port),
+            ..Remote::new()
+        };
+        BlockingClient::new(&remote).unwrap()
+    }
+
+    fn try_sql(&self, sql: &str) -> Option<String> {
+        let reply = self.client().sql(sql).ok()?;
+        reply.is_success().then_some(reply.body)
+    }
+
+    /// The 200 or 204 body; panics on an error.
+    fn sql(&self, sql: &str) -> String {
+        let reply = self.client().sql(sql).unwrap();
+        assert!(reply.is_success(), "{sql}: {}", reply.body);
+        reply.body
+    }
+
+    /// The error message of a request that must fail.
+    fn error(&self, sql: &str) -> String {
+        let reply = self.client().sql(sql).unwrap();
+        assert!(!reply.is_success(), "{sql} succeeded: {}", reply.body);
+        let v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        v["msg"].as_str().unwrap().to_string()
+    }
+
+    fn json(&self, sql: &str) -> serde_json::Value {
+        serde_json::from_str(&self.sql(sql)).unwrap()
+    }
+
+    fn int(&self, sql: &str) -> i64 {
+        self.json(sql)[0].as_i64().unwrap()
+    }
+
+    fn uuid(&self) -> String {
+        self.json("show uuid")[0].as_str().unwrap().to_string()
+    }
+
+    fn lsn(&self) -> i64 {
+        self.int("show lsn")
+    }
+
+    /// Stops the server with SIGKILL and waits for it.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it is true (30 s at most).
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `amelie backup <dir>` of `server`.
+fn backup(home: &Path, dir: &Path, server: &Server) {
+    let out = Command::new(AMELIE)
+        .arg("backup")
+        .arg(dir)
+        .arg(format!("--json={{\"uri\": \"127.0.0.1:{}\"}}", server.port))
+        .arg("--debug=0")
+        .env("AMELIE_HOME", home.join("home"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What a replica must agree on with its primary.
+fn state(s: &Server) -> (i64, String, String) {
+    (
+        s.lsn(),
+        s.sql("select * from t order by id"),
+        s.sql("select * from u order by id"),
+    )
+}
+
+/// The one replica of `SHOW REPLICAS` on the primary.
+fn replica(p: &Server) -> serde_json::Value {
+    let v = p.json("show replicas");
+    let list = v
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|x| x.as_array().cloned().or_else(|| Some(vec![x.clone()])))
+        .unwrap_or_default();
+    list.into_iter()
+        .find(|r| r["id"] == REPLICA_UUID)
+        .unwrap_or_else(|| panic!("no replica in {v}"))
+}
+
+#[test]
+fn primary_streams_to_replica() {
+    let dir = TempDir::new("stream");
+    let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=2"]);
+    p.sql("create table t (id int serial primary key, v text)");
+    p.sql("insert into t values (1001, 'a'), (1002, 'b')");
+    let p_uuid = p.uuid();
+
+    // the replica: a backup of the primary with a uuid of its own
+    let r_dir = dir.0.join("r");
+    backup(&dir.0, &r_dir, &p);
+    let r_port = free_port();
+    let uuid_arg = format!("--uuid={REPLICA_UUID}");
+    let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
+    assert_eq!(r.uuid(), REPLICA_UUID);
+    assert_eq!(r.lsn(), p.lsn());
+    r.sql("start repl");
+    r.sql(&format!("subscribe '{p_uuid}'"));
+
+    p.sql(&format!(
+        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
+    ));
+    p.sql("start repl");
+
+    // DDL and writes on the primary reach the replica at the same LSNs
+    p.sql("create table u (id int primary key, x int)");
+    p.sql("insert into t generate 300");
+    for i in 0..50 {
+        p.sql(&format!("insert into u values ({i}, {i})"));
+    }
+    p.sql("update u set x = x + 1 where id < 10");
+    p.sql("delete from t where id = 1001");
+    wait_for("the replica to catch up", || {
+        r.try_sql("show lsn") == p.try_sql("show lsn")
+    });
+    assert_eq!(state(&r), state(&p));
+    assert_eq!(
+        r.int("select count(*) from t"),
+        p.int("select count(*) from t")
+    );
+    assert_eq!(r.int("select count(*) from u"), 50);
+
+    // the replica is read-only
+    assert_eq!(
+        r.error("insert into u values (1000, 1)"),
+        "system is in read-only mode"
+    );
+
+    // the primary sees it connected, with no lag
+    wait_for("connected with lag 0", || {
+        let rep = replica(&p);
+        rep["connected"] == true && rep["lag"] == 0
+    });
+    assert_eq!(replica(&p)["lsn"].as_i64().unwrap(), p.lsn());
+
+    // the replica goes away: the primary keeps writing, the stream shows disconnected
+    r.kill();
+    for i in 50..80 {
+        p.sql(&format!("insert into u values ({i}, {i})"));
+    }
+    p.sql("alter table u add column y int");
+    p.sql("update u set y = id where id >= 70");
+    wait_for("disconnected", || replica(&p)["connected"] == false);
+    assert!(replica(&p)["lag"].as_i64().unwrap() > 0);
+    // the replica's slot keeps the WAL it has not received through a checkpoint
+    p.sql("checkpoint");
+
+    // restarted, it catches up: no gap, no duplicate
+    let r = Server::start(&r_dir, r_port, &[]);
+    assert_eq!(r.uuid(), REPLICA_UUID);
+    wait_for("the restarted replica to catch up", || {
+        r.try_sql("show lsn") == p.try_sql("show lsn")
+    });
+    assert_eq!(state(&r), state(&p));
+    assert_eq!(r.int("select count(*) from u"), 80);
+    wait_for("connected again with lag 0", || {
+        let rep = replica(&p);
+        rep["connected"] == true && rep["lag"] == 0
+    });
+
+    // more writes still stream
+    p.sql("insert into t values (100000, 'z')");
+    wait_for("the last write", || {
+        r.try_sql("select v from t where id = 100000").as_deref() == Some("[\"z\"]")
+    });
+    assert_eq!(state(&r), state(&p));
+
+    // dropping the replica stops the stream and releases its slot
+    p.sql(&format!("drop replica '{REPLICA_UUID}'"));
+    wait_for("no WAL slot", || p.json("show wal")[0]["slots"] == 0);
+
+    // promoted, the replica takes writes
+    r.sql("unsubscribe");
+    r.sql("insert into u (id, x, y) values (1000, 1, 1)");
+    assert_eq!(r.int("select count(*) from u"), 81);
+}
+
+fn service(c: &mut BlockingClient, headers: &[(&str, &str)], body: &'static [u8]) -> (u16, String) {
+    let (status, body) = c
+        .request_bytes(
+            "/",
+            Some("application/octet-stream"),
+            headers,
+            Bytes::from_static(body),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| panic!("not json: {}", String::from_utf8_lossy(&body)));
+    (status, v["msg"].as_str().unwrap_or("").to_string())
+}
+
+#[test]
+fn repl_requests_are_refused_unless_subscribed() {
+    let dir = TempDir::new("refuse");
+    let r = Server::start(&dir.0.join("r"), free_port(), &["--backends=1"]);
+    let primary = "0b7c3f52-6a8d-4e1f-b2c9-7d4e5f6a8b90";
+    let mut c = r.client();
+    let h = [("Am-Service", "repl"), ("Am-Id", primary), ("Am-Lsn", "5")];
+    // not subscribed
+    assert_eq!(
+        service(&mut c, &h, b""),
+        (400, format!("replication: unknown primary '{primary}'"))
+    );
+    // subscribed, then replication stopped
+    r.sql("start repl");
+    r.sql(&format!("subscribe '{primary}'"));
+    r.sql("stop repl");
+    assert_eq!(
+        service(&mut c, &h, b""),
+        (400, "replication: not started on this server".to_string())
+    );
+    r.sql("start repl");
+    // another primary
+    let other = [
+        ("Am-Service", "repl"),
+        ("Am-Id", "11111111-2222-4333-8444-555555555555"),
+        ("Am-Lsn", "5"),
+    ];
+    assert_eq!(
+        service(&mut c, &other, b"").1,
+        "replication: unknown primary '11111111-2222-4333-8444-555555555555'"
+    );
+    // malformed headers and bodies
+    assert_eq!(
+        service(&mut c, &[("Am-Service", "repl"), ("Am-Id", primary)], b"").1,
+        "replication: Am-Lsn: integer expected"
+    );
+    assert_eq!(
+        service(&mut c, &[("Am-Service", "repl"), ("Am-Lsn", "1")], b"").1,
+        "replication: Am-Id header expected"
+    );
+    assert_eq!(
+        service(&mut c, &h, b"this is not a body of wal records"),
+        (
+            400,
+            "replication: malformed body at byte 0: incomplete record body".to_string()
+        )
+    );
+    assert_eq!(
+        service(&mut c, &h, b"xy").1,
+        "replication: malformed body at byte 0: incomplete record header"
+    );
+    // the server is still fine, and a handshake answers 200 with no body
+    let (status, body) = c
+        .request_bytes("/", Some("application/octet-stream"), &h, Bytes::new())
+        .unwrap();
+    assert_eq!((status, body.len()), (200, 0));
+    assert_eq!(r.sql("select 1"), "[1]");
+}

@@ -1,0 +1,454 @@
+//! WAL streaming, primary → replica (spec §1.8, §5.5): both sides.
+//!
+//! **The protocol.** The primary sends `POST /` with `Am-Service: repl`,
+//! `Am-Id: <primary uuid>`, `Am-Lsn: <primary lsn>` and `Content-Type:
+//! application/octet-stream`; the body is zero or more WAL records in the log's own framing
+//! (`amelie_wal::format`, crc checked). The replica answers 200 with `Am-Id: <replica uuid>`
+//! and `Am-Lsn: <replica lsn after the apply>` and no body. An empty body is the handshake:
+//! the replica just reports its LSN. Every error is a 400 `{"msg"}`.
+//!
+//! **The replica side** ([`accept`]): only while replication is on and the server is
+//! subscribed to the sender (`repl_primary` equals `Am-Id`); the records go to
+//! [`Executor::apply_replicated`] (records it has are skipped, a gap is refused).
+//!
+//! **The primary side** ([`WalStreamer`], the executor's [`Streamer`]): while replication
+//! is on and the server is a primary, one task per replica on a thread of its own (`repl`,
+//! a single-threaded tokio runtime). A task connects to the replica's `uri` (plain HTTP over
+//! TCP), does the handshake, holds a WAL slot at the replica's LSN + 1, then sends the
+//! records after the confirmed LSN up to the committed one ([`amelie_wal::read_after`]) and
+//! moves the slot to what the replica confirms. Idle, it looks again every
+//! [`IDLE_POLL`] and sends a handshake every [`HEARTBEAT`] (the connection stays open and
+//! a dead replica is noticed). Any error closes the connection and releases the slot; the
+//! task tries again every `repl_reconnect_ms`. A replica whose next record is no longer in
+//! the log is `replica is outdated` (logged; it stays disconnected).
+
+use amelie_common::{Error, Result};
+use amelie_executor::{Executor, ReplState, ReplicaDef, ReplicaStatus, Streamer, WalSource};
+use amelie_http::{ReplReply, ReplRequest};
+use amelie_wal::{format, WalError, WalRecord};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often an idle stream looks for new committed records.
+pub const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How often an idle stream sends a handshake.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// Bytes of record bodies sent in one request (at least one record is sent, however large).
+pub const BATCH_BYTES: usize = 256 * 1024;
+/// How long a connection attempt or one request may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Error text (and log line) of a replica whose next record is no longer in the log.
+pub const MSG_OUTDATED: &str = "replica is outdated";
+
+/// Error text for WAL records from a server this one is not subscribed to.
+pub fn msg_unknown_primary(id: &str) -> String {
+    format!("replication: unknown primary '{id}'")
+}
+
+/// Error text for WAL records sent while replication is stopped on the replica.
+pub const MSG_NOT_STARTED: &str = "replication: not started on this server";
+
+/// Parses a body of framed WAL records (all of it: a torn or damaged record is an error).
+pub fn parse_records(body: &[u8]) -> Result<Vec<WalRecord>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < body.len() {
+        match format::parse_record(&body[at..]) {
+            Ok((r, len)) => {
+                out.push(r.to_record());
+                at += len;
+            }
+            Err(e) => {
+                return Err(Error::replication(format!(
+                    "replication: malformed body at byte {at}: {}",
+                    e.describe()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The replica side of `Am-Service: repl`: checks that `state` is subscribed to the
+/// sender with replication on, applies the records and reports this server's LSN.
+pub async fn accept(
+    exec: &Executor,
+    state: &ReplState,
+    uuid: &str,
+    request: ReplRequest<'_>,
+) -> Result<ReplReply> {
+    if state.primary.is_empty() || !state.primary.eq_ignore_ascii_case(request.primary) {
+        return Err(Error::replication(msg_unknown_primary(request.primary)));
+    }
+    if !state.active {
+        return Err(Error::replication(MSG_NOT_STARTED));
+    }
+    let records = parse_records(request.body)?;
+    if !records.is_empty() {
+        let before = exec.lsn();
+        let lsn = exec.apply_replicated(&records).await?;
+        if lsn > before {
+            tracing::debug!(
+                primary = request.primary,
+                from = before + 1,
+                to = lsn,
+                "replication: applied"
+            );
+        }
+    }
+    Ok(ReplReply {
+        id: uuid.to_string(),
+        lsn: exec.lsn(),
+    })
+}
+
+/// What every replica task shares.
+struct Shared {
+    source: WalSource,
+    wal_dir: PathBuf,
+    /// This server's uuid (`Am-Id`).
+    uuid: String,
+    /// `repl_reconnect_ms`, read at every retry.
+    reconnect_ms: Box<dyn Fn() -> u64 + Send + Sync>,
+    status: Mutex<HashMap<String, ReplicaStatus>>,
+}
+
+impl Shared {
+    fn set_status(&self, id: &str, connected: bool, lsn: Option<u64>) {
+        let mut all = self.status.lock();
+        let s = all.entry(id.to_string()).or_default();
+        s.connected = connected;
+        if let Some(lsn) = lsn {
+            s.lsn = lsn;
+        }
+    }
+}
+
+/// The primary side: one task per replica (see the module documentation).
+pub struct WalStreamer {
+    shared: Arc<Shared>,
+    rt: tokio::runtime::Handle,
+    /// The running tasks by replica id, with the definition they run on.
+    tasks: Mutex<HashMap<String, (ReplicaDef, tokio::task::AbortHandle)>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WalStreamer {
+    /// A streamer reading the log of `source` in `wal_dir`, sending as `uuid`; starts its
+    /// thread (no task runs before [`Streamer::start`]).
+    pub fn new(
+        source: WalSource,
+        wal_dir: PathBuf,
+        uuid: String,
+        reconnect_ms: Box<dyn Fn() -> u64 + Send + Sync>,
+    ) -> Result<WalStreamer> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io(format!("repl: runtime: {e}")))?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("repl".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let _ = stopped.await;
+                });
+                // dropping the runtime drops the tasks, their connections and slots
+                drop(rt);
+            })
+            .map_err(|e| Error::internal(format!("repl thread: {e}")))?;
+        Ok(WalStreamer {
+            shared: Arc::new(Shared {
+                source,
+                wal_dir,
+                uuid,
+                reconnect_ms,
+                status: Mutex::new(HashMap::new()),
+            }),
+            rt: handle,
+            tasks: Mutex::new(HashMap::new()),
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs one task per replica of `state` while it is active and a primary; stops the
+    /// tasks of replicas no longer wanted (or whose definition changed).
+    fn reconcile(&self, state: &ReplState) {
+        let want: &[ReplicaDef] = if state.active && state.primary.is_empty() {
+            &state.replicas
+        } else {
+            &[]
+        };
+        let mut tasks = self.tasks.lock();
+        tasks.retain(|id, (def, task)| {
+            let keep = want.contains(def);
+            if !keep {
+                task.abort();
+                self.shared.status.lock().remove(id);
+                tracing::info!(replica = %id, "replication: stream stopped");
+            }
+            keep
+        });
+        for def in want {
+            if tasks.contains_key(&def.id) {
+                continue;
+            }
+            let task = self.rt.spawn(run_replica(self.shared.clone(), def.clone()));
+            tasks.insert(def.id.clone(), (def.clone(), task.abort_handle()));
+        }
+    }
+}
+
+impl Drop for WalStreamer {
+    fn drop(&mut self) {
+        for (_, (_, task)) in self.tasks.lock().drain() {
+            task.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Streamer for WalStreamer {
+    fn start(&self, state: &ReplState) {
+        self.reconcile(state);
+    }
+
+    fn stop(&self) {
+        self.reconcile(&ReplState::default());
+    }
+
+    fn replicas_changed(&self, state: &ReplState) {
+        self.reconcile(state);
+    }
+
+    fn role_changed(&self, state: &ReplState) {
+        self.reconcile(state);
+    }
+
+    fn status(&self, id: &str) -> ReplicaStatus {
+        self.shared
+            .status
+            .lock()
+            .get(&id.to_ascii_lowercase())
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// One replica's task: stream, and after any error wait `repl_reconnect_ms` and stream
+/// again. An error is logged when it differs from the previous one.
+async fn run_replica(shared: Arc<Shared>, def: ReplicaDef) {
+    let mut last = String::new();
+    loop {
+        let e = stream(&shared, &def).await;
+        shared.set_status(&def.id, false, None);
+        if e.msg() != last {
+            if e.msg() == MSG_OUTDATED {
+                tracing::error!(replica = %def.id, uri = %def.uri, "{MSG_OUTDATED}");
+            } else {
+                tracing::warn!(replica = %def.id, uri = %def.uri, error = e.msg(), "replication: disconnected");
+            }
+            last = e.msg().to_string();
+        }
+        let ms = (shared.reconnect_ms)().max(1);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
+
+/// `host:port` of a replica's `uri` (`host:port`, or `http://host:port[/...]`).
+fn host_port(uri: &str) -> Result<&str> {
+    if uri.starts_with("https://") {
+        return Err(Error::unsupported(
+            "replication: TLS to replicas is not supported",
+        ));
+    }
+    let rest = uri.strip_prefix("http://").unwrap_or(uri);
+    let host = rest.split('/').next().unwrap_or(rest);
+    if host.is_empty() {
+        return Err(Error::type_error(format!(
+            "replication: invalid replica uri '{uri}'"
+        )));
+    }
+    Ok(host)
+}
+
+/// One connection to a replica, until an error (returned).
+async fn stream(shared: &Shared, def: &ReplicaDef) -> Error {
+    match stream_inner(shared, def).await {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert::Infallible> {
+    let host = host_port(&def.uri)?;
+    let io_err = |e: std::io::Error| Error::io(format!("replication: {host}: {e}"));
+    let tcp = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(host))
+        .await
+        .map_err(|_| Error::io(format!("replication: {host}: connect timed out")))?
+        .map_err(io_err)?;
+    let _ = tcp.set_nodelay(true);
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .map_err(|e| Error::io(format!("replication: {host}: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut confirmed = post(&mut sender, shared, def, host, Vec::new()).await?;
+    // the replica's next record stays in the log while this connection lives
+    let slot = shared.source.slot(confirmed + 1);
+    shared.set_status(&def.id, true, Some(confirmed));
+    tracing::info!(replica = %def.id, uri = %def.uri, lsn = confirmed, "replication: connected");
+    let mut beat = Instant::now();
+    loop {
+        let committed = shared.source.lsn();
+        if committed <= confirmed {
+            if beat.elapsed() >= HEARTBEAT {
+                confirmed = post(&mut sender, shared, def, host, Vec::new()).await?;
+                shared.set_status(&def.id, true, Some(confirmed));
+                beat = Instant::now();
+            }
+            tokio::time::sleep(IDLE_POLL).await;
+            continue;
+        }
+        let dir = shared.wal_dir.clone();
+        let after = confirmed;
+        let records =
+            tokio::task::spawn_blocking(move || amelie_wal::read_after(&dir, after, BATCH_BYTES))
+                .await
+                .map_err(|e| Error::internal(format!("replication: wal reader: {e}")))?;
+        let records = match records {
+            Ok(r) => r,
+            Err(WalError::Outdated { .. }) => return Err(Error::replication(MSG_OUTDATED)),
+            Err(e) => return Err(Error::io(format!("replication: {e}"))),
+        };
+        let mut body = Vec::new();
+        for r in records.iter().filter(|r| r.lsn <= committed) {
+            format::append_record(&mut body, r.lsn, r.count, &r.body);
+        }
+        if body.is_empty() {
+            tokio::time::sleep(IDLE_POLL).await;
+            continue;
+        }
+        confirmed = post(&mut sender, shared, def, host, body).await?;
+        slot.advance(confirmed + 1);
+        shared.set_status(&def.id, true, Some(confirmed));
+        beat = Instant::now();
+    }
+}
+
+/// Sends one `Am-Service: repl` request and returns the LSN the replica reports.
+async fn post(
+    sender: &mut SendRequest<Full<Bytes>>,
+    shared: &Shared,
+    def: &ReplicaDef,
+    host: &str,
+    body: Vec<u8>,
+) -> Result<u64> {
+    let fail = |msg: String| Error::io(format!("replication: {host}: {msg}"));
+    let mut req = hyper::Request::post("/")
+        .header(hyper::header::HOST, host)
+        .header(amelie_http::HEADER_SERVICE, "repl")
+        .header(amelie_http::HEADER_ID, shared.uuid.as_str())
+        .header(amelie_http::HEADER_LSN, shared.source.lsn())
+        .header(hyper::header::CONTENT_TYPE, "application/octet-stream");
+    if !def.token.is_empty() {
+        req = req.header(
+            hyper::header::AUTHORIZATION,
+            format!("Bearer {}", def.token),
+        );
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| fail(e.to_string()))?;
+    let run = async {
+        sender.ready().await.map_err(|e| fail(e.to_string()))?;
+        let reply = sender
+            .send_request(req)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let (parts, body) = reply.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .to_bytes();
+        Ok::<_, Error>((parts, body))
+    };
+    let (parts, body) = tokio::time::timeout(TIMEOUT, run)
+        .await
+        .map_err(|_| fail("request timed out".into()))??;
+    if parts.status != hyper::StatusCode::OK {
+        // the replica's `{"msg"}`, or the status
+        let msg = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_string))
+            .unwrap_or_else(|| format!("status {}", parts.status.as_u16()));
+        return Err(Error::replication(format!(
+            "replication: replica '{}': {msg}",
+            def.id
+        )));
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let id = header(amelie_http::HEADER_ID).unwrap_or("");
+    if !id.eq_ignore_ascii_case(&def.id) {
+        return Err(Error::replication(format!(
+            "replication: {host} answers as '{id}', not as replica '{}'",
+            def.id
+        )));
+    }
+    header(amelie_http::HEADER_LSN)
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| fail("Am-Lsn: integer expected".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_bad_bodies_are_refused() {
+        let mut body = Vec::new();
+        format::append_record(&mut body, 7, 1, b"abc");
+        format::append_record(&mut body, 8, 2, b"");
+        let records = parse_records(&body).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!((records[0].lsn, records[0].count), (7, 1));
+        assert_eq!(records[0].body, b"abc");
+        assert_eq!((records[1].lsn, records[1].count), (8, 2));
+        assert!(parse_records(&[]).unwrap().is_empty());
+        // torn
+        let e = parse_records(&body[..body.len() - 1]).unwrap_err();
+        assert!(e.msg().starts_with("replication: malformed body at byte"));
+        // damaged
+        let mut bad = body.clone();
+        bad[21] ^= 1;
+        let e = parse_records(&bad).unwrap_err();
+        assert!(e.msg().contains("checksum"), "{}", e.msg());
+        assert!(parse_records(b"xy").is_err());
+    }
+
+    #[test]
+    fn replica_uris() {
+        assert_eq!(host_port("127.0.0.1:3485").unwrap(), "127.0.0.1:3485");
+        assert_eq!(host_port("http://h:1/").unwrap(), "h:1");
+        assert!(host_port("https://h:1").is_err());
+        assert!(host_port("").is_err());
+    }
+}
