@@ -24,7 +24,7 @@ fn replication_state_is_kept_in_config_json() {
     let uuid = format!("--uuid={OWN}");
     let mut s = Server::start(&dir.repo(), &[&uuid]);
     s.exec(&format!(
-        "create replica '{REPLICA}' uri '127.0.0.1:3481' token 'tok' tls_ca 'ca.pem' \
+        "create replica '{REPLICA}' uri '127.0.0.1:1' token 'tok' tls_ca 'ca.pem' \
          tls_capath 'certs' tls_cert 'c.pem' tls_key 'k.pem'"
     ));
     s.exec("start repl");
@@ -36,7 +36,7 @@ fn replication_state_is_kept_in_config_json() {
         c["replicas"],
         serde_json::json!([{
             "id": REPLICA,
-            "uri": "127.0.0.1:3481",
+            "uri": "127.0.0.1:1",
             "token": "tok",
             "tls_ca": "ca.pem",
             "tls_capath": "certs",

@@ -440,10 +440,11 @@ fn protocol_slots_and_refusals() {
         (status, msg(&body)),
         (400, "unsupported Am-Service 'Backup'".into())
     );
+    // repl: without its headers (the service itself is tested in repl.rs)
     let (status, body) = service(&mut c, &[("Am-Service", "repl")]);
     assert_eq!(
         (status, msg(&body)),
-        (400, "replication is not supported".into())
+        (400, "replication: Am-Id header expected".into())
     );
     let (status, body) = c
         .request_bytes("/x", None, &[("Am-Service", "backup")], Bytes::new())

@@ -1,4 +1,4 @@
-//! Replication, without the WAL streaming: the replica definitions, the replication switch
+//! Replication, the SQL side: the replica definitions, the replication switch
 //! (`repl`), the role (primary, or replica of `repl_primary`) and the read-only mode of a
 //! replica, with their statements and views (spec §2.13, §2.9).
 //!
@@ -7,8 +7,9 @@
 //! A subscribed server is read-only: [`Executor::admit`] refuses every request whose
 //! [`Effect`] is `Write` with `system is in read-only mode`.
 //!
-//! **Where the WAL streaming plugs in:** [`Streamer`]. Today the executor holds
+//! **Where the WAL streaming plugs in:** [`Streamer`]. By default the executor holds
 //! [`NoStreaming`], which does nothing and reports every replica as never connected; the
+//! server sets its own (`amelie_system::stream::WalStreamer`). The
 //! streamer is told when replication starts and stops, when the replica list changes and
 //! when the role changes, and answers for each replica whether it is connected and up to
 //! which LSN it has confirmed (the replica's WAL slot).
@@ -119,7 +120,8 @@ pub trait Streamer: Send + Sync {
     fn start(&self, state: &ReplState) {
         let _ = state;
     }
-    /// Replication stops (`STOP REPL`): close every connection (the slots stay).
+    /// Replication stops (`STOP REPL`): close every connection (the server's streamer
+    /// releases the slots with them).
     fn stop(&self) {}
     /// A replica was created or dropped (`state.active`: connect to a new one, close a
     /// dropped one and release its slot).
