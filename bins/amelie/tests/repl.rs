@@ -2,7 +2,8 @@
 //! `amelie backup`, both real `amelie-server` processes on loopback ports; the replica
 //! follows the primary's DDL and writes at the same LSNs, refuses writes of its own while
 //! subscribed, catches up after being killed and restarted, and takes writes again after
-//! `UNSUBSCRIBE`. Also the refusals of `Am-Service: repl` spoken directly.
+//! `UNSUBSCRIBE`; a replica away past the WAL the primary kept is `replica is outdated`.
+//! Also the refusals of `Am-Service: repl` spoken directly.
 //!
 //! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`.
 
@@ -366,4 +367,56 @@ fn repl_requests_are_refused_unless_subscribed() {
         .unwrap();
     assert_eq!((status, body.len()), (200, 0));
     assert_eq!(r.sql("select 1"), "[1]");
+}
+
+#[test]
+fn a_replica_behind_the_kept_wal_is_outdated() {
+    let dir = TempDir::new("outdated");
+    let p_dir = dir.0.join("p");
+    // small WAL files, so a checkpoint removes some
+    let p = Server::start(
+        &p_dir,
+        free_port(),
+        &["--backends=1", "--wal_rotate_wm=1024"],
+    );
+    p.sql("create table t (id int serial primary key, v text)");
+    let p_uuid = p.uuid();
+    let r_dir = dir.0.join("r");
+    backup(&dir.0, &r_dir, &p);
+    let r_port = free_port();
+    let uuid_arg = format!("--uuid={REPLICA_UUID}");
+    let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
+    r.sql("start repl");
+    r.sql(&format!("subscribe '{p_uuid}'"));
+    p.sql(&format!(
+        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
+    ));
+    p.sql("start repl");
+    p.sql("insert into t generate 10");
+    wait_for("the replica to catch up", || {
+        r.try_sql("show lsn") == p.try_sql("show lsn")
+    });
+    let r_lsn = r.lsn();
+
+    // away while the primary writes several WAL files and checkpoints: its slot is gone
+    r.kill();
+    wait_for("disconnected", || replica(&p)["connected"] == false);
+    for _ in 0..20 {
+        p.sql("insert into t generate 20");
+    }
+    p.sql("checkpoint");
+    wait_for("the old WAL files to go", || {
+        p.json("show wal")[0]["lsn_min"].as_i64().unwrap_or(0) > r_lsn + 1
+    });
+
+    // back, it cannot catch up: outdated, logged, never connected
+    let r = Server::start(&r_dir, r_port, &[]);
+    wait_for("replica is outdated in the log", || {
+        fs::read_to_string(p_dir.join("log"))
+            .unwrap_or_default()
+            .contains("replica is outdated")
+    });
+    let rep = replica(&p);
+    assert_eq!(rep["connected"], false, "{rep}");
+    assert_eq!(r.lsn(), r_lsn);
 }

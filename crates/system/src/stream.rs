@@ -313,15 +313,23 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
     let mut confirmed = post(&mut sender, shared, def, host, Vec::new()).await?;
     // the replica's next record stays in the log while this connection lives
     let slot = shared.source.slot(confirmed + 1);
-    shared.set_status(&def.id, true, Some(confirmed));
-    tracing::info!(replica = %def.id, uri = %def.uri, lsn = confirmed, "replication: connected");
+    // connected once the log is known to hold what the replica needs next
+    let mut announced = false;
+    let mut announce = |lsn: u64| {
+        if !announced {
+            announced = true;
+            tracing::info!(replica = %def.id, uri = %def.uri, lsn, "replication: connected");
+        }
+        shared.set_status(&def.id, true, Some(lsn));
+    };
     let mut beat = Instant::now();
     loop {
         let committed = shared.source.lsn();
         if committed <= confirmed {
+            announce(confirmed);
             if beat.elapsed() >= HEARTBEAT {
                 confirmed = post(&mut sender, shared, def, host, Vec::new()).await?;
-                shared.set_status(&def.id, true, Some(confirmed));
+                announce(confirmed);
                 beat = Instant::now();
             }
             tokio::time::sleep(IDLE_POLL).await;
@@ -338,6 +346,7 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
             Err(WalError::Outdated { .. }) => return Err(Error::replication(MSG_OUTDATED)),
             Err(e) => return Err(Error::io(format!("replication: {e}"))),
         };
+        announce(confirmed);
         let mut body = Vec::new();
         for r in records.iter().filter(|r| r.lsn <= committed) {
             format::append_record(&mut body, r.lsn, r.count, &r.body);
@@ -348,7 +357,7 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
         }
         confirmed = post(&mut sender, shared, def, host, body).await?;
         slot.advance(confirmed + 1);
-        shared.set_status(&def.id, true, Some(confirmed));
+        announce(confirmed);
         beat = Instant::now();
     }
 }
