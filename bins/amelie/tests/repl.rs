@@ -136,6 +136,22 @@ impl Server {
         self.int("show lsn")
     }
 
+    /// Stops the server with SIGTERM (a clean shutdown) and waits for a successful exit.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Stops the server with SIGKILL and waits for it.
     fn kill(mut self) {
         let _ = self.child.kill();
@@ -286,6 +302,18 @@ fn primary_streams_to_replica() {
     });
     assert_eq!(state(&r), state(&p));
 
+    // a primary stopped while streaming stops cleanly; restarted, it streams again
+    p.stop();
+    let p = Server::start(&dir.0.join("p"), free_port(), &[]);
+    wait_for("connected after the primary's restart", || {
+        replica(&p)["connected"] == true
+    });
+    p.sql("insert into t values (100001, 'y')");
+    wait_for("the write after the restart", || {
+        r.try_sql("show lsn") == p.try_sql("show lsn")
+    });
+    assert_eq!(state(&r), state(&p));
+
     // dropping the replica stops the stream and releases its slot
     p.sql(&format!("drop replica '{REPLICA_UUID}'"));
     wait_for("no WAL slot", || p.json("show wal")[0]["slots"] == 0);
@@ -294,6 +322,7 @@ fn primary_streams_to_replica() {
     r.sql("unsubscribe");
     r.sql("insert into u (id, x, y) values (1000, 1, 1)");
     assert_eq!(r.int("select count(*) from u"), 81);
+    r.stop();
 }
 
 fn service(c: &mut BlockingClient, headers: &[(&str, &str)], body: &'static [u8]) -> (u16, String) {
@@ -419,4 +448,8 @@ fn a_replica_behind_the_kept_wal_is_outdated() {
     let rep = replica(&p);
     assert_eq!(rep["connected"], false, "{rep}");
     assert_eq!(r.lsn(), r_lsn);
+
+    // a primary with a stream retrying stops cleanly
+    p.stop();
+    r.stop();
 }
