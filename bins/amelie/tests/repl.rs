@@ -2,7 +2,7 @@
 //! `amelie backup`, both real `amelie-server` processes on loopback ports; the replica
 //! follows the primary's DDL and writes at the same LSNs, refuses writes of its own while
 //! subscribed, catches up after being killed and restarted, and takes writes again after
-//! `UNSUBSCRIBE`; a replica away past the WAL the primary kept is `replica is outdated`.
+//! `UNSUBSCRIBE`; concurrent writers on the primary arrive in order; a replica away past the WAL the primary kept is `replica is outdated`.
 //! Also the refusals of `Am-Service: repl` spoken directly.
 //!
 //! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`.
@@ -452,4 +452,56 @@ fn a_replica_behind_the_kept_wal_is_outdated() {
     // a primary with a stream retrying stops cleanly
     p.stop();
     r.stop();
+}
+
+#[test]
+fn concurrent_writes_reach_the_replica_in_order() {
+    let dir = TempDir::new("load");
+    let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=2"]);
+    p.sql("create table t (id int serial primary key, v text)");
+    p.sql("create table u (id int primary key, x int)");
+    let p_uuid = p.uuid();
+    let r_dir = dir.0.join("r");
+    backup(&dir.0, &r_dir, &p);
+    let r_port = free_port();
+    let uuid_arg = format!("--uuid={REPLICA_UUID}");
+    let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
+    r.sql("start repl");
+    r.sql(&format!("subscribe '{p_uuid}'"));
+    p.sql(&format!(
+        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
+    ));
+    p.sql("start repl");
+    // four writers at once, each on its own connection, while the stream runs
+    std::thread::scope(|s| {
+        for w in 0..4 {
+            let p = &p;
+            s.spawn(move || {
+                let mut c = p.client();
+                for i in 0..100 {
+                    let id = w * 1000 + i;
+                    let reply = c
+                        .sql(&format!(
+                            "insert into u values ({id}, {i}); insert into t (v) values ('{w}')"
+                        ))
+                        .unwrap();
+                    assert!(reply.is_success(), "{}", reply.body);
+                    if i % 10 == 0 {
+                        let reply = c
+                            .sql(&format!("update u set x = x + 1 where id = {id}"))
+                            .unwrap();
+                        assert!(reply.is_success(), "{}", reply.body);
+                    }
+                }
+            });
+        }
+    });
+    wait_for("the replica to catch up", || {
+        r.try_sql("show lsn") == p.try_sql("show lsn")
+    });
+    assert_eq!(state(&r), state(&p));
+    assert_eq!(r.int("select count(*) from u"), 400);
+    wait_for("lag 0", || replica(&p)["lag"] == 0);
+    r.stop();
+    p.stop();
 }
