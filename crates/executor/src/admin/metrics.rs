@@ -72,7 +72,7 @@ impl Executor {
         single(
             out,
             "amelie_wal_slots",
-            "WAL slots held (running backups).",
+            "WAL slots held (running backups, connected replicas).",
             "gauge",
             slots as u64,
         );

@@ -83,7 +83,7 @@ pub struct WalStatus {
     pub writes_bytes: u64,
     pub ops: u64,
     pub checkpoint: u64,
-    /// WAL slots held (running backups) and the lowest LSN they pin (-1: none).
+    /// WAL slots held (running backups, connected replicas) and the lowest LSN they pin (-1: none).
     pub slots: u64,
     pub slots_min: i64,
 }
