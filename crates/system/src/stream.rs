@@ -323,6 +323,8 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
         shared.set_status(&def.id, true, Some(lsn));
     };
     let mut beat = Instant::now();
+    // where the last batch ended in the WAL files: the next one reads on from there
+    let mut pos: Option<amelie_wal::TailPos> = None;
     loop {
         let committed = shared.source.lsn();
         if committed <= confirmed {
@@ -337,10 +339,14 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
         }
         let dir = shared.wal_dir.clone();
         let after = confirmed;
-        let records =
-            tokio::task::spawn_blocking(move || amelie_wal::read_after(&dir, after, BATCH_BYTES))
-                .await
-                .map_err(|e| Error::internal(format!("replication: wal reader: {e}")))?;
+        let mut at = pos;
+        let (records, at) = tokio::task::spawn_blocking(move || {
+            let r = amelie_wal::read_after_at(&dir, after, BATCH_BYTES, committed, &mut at);
+            (r, at)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("replication: wal reader: {e}")))?;
+        pos = at;
         let records = match records {
             Ok(r) => r,
             Err(WalError::Outdated { .. }) => return Err(Error::replication(MSG_OUTDATED)),

@@ -30,7 +30,7 @@ pub use error::WalError;
 pub use format::RecordView;
 pub use reader::{read_dir, ReadSummary};
 pub use slot::{Slot, Slots};
-pub use tail::read_after;
+pub use tail::{read_after, read_after_at, TailPos};
 pub use wal::{Recovery, Wal, WalConfig, WalFileInfo, WalRecord, WalStats};
 
 use serde::de::DeserializeOwned;

@@ -2,7 +2,7 @@
 //! replication streamer sends). Reads never modify the log; the last file may be growing.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::error::WalError;
@@ -21,6 +21,30 @@ use crate::WalRecord;
 /// If the files holding `after + 1` were removed, the error is `WalError::Outdated`. An
 /// empty result means the reader is at the end of the log.
 pub fn read_after(dir: &Path, after: u64, max_bytes: usize) -> Result<Vec<WalRecord>, WalError> {
+    read_after_at(dir, after, max_bytes, u64::MAX, &mut None)
+}
+
+/// Where a read stopped: just after the record `lsn`, at byte `offset` of the file whose
+/// first LSN is `file`. A reader that keeps it reads on from there instead of scanning the
+/// file from its start again (a streamer following a 100 MB file would otherwise read it
+/// from the start for every batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TailPos {
+    pub file: u64,
+    pub offset: u64,
+    pub lsn: u64,
+}
+
+/// [`read_after`] that also stops before the first record above `upto` and uses and updates
+/// `pos`: when `pos` stopped at `after` and its file still exists, reading starts at its
+/// offset; after a read that returned records, `pos` is where the last one ends.
+pub fn read_after_at(
+    dir: &Path,
+    after: u64,
+    max_bytes: usize,
+    upto: u64,
+    pos: &mut Option<TailPos>,
+) -> Result<Vec<WalRecord>, WalError> {
     let files = list_files(dir)?;
     let want = after.saturating_add(1);
     let Some(&(oldest, _)) = files.first() else {
@@ -30,21 +54,52 @@ pub fn read_after(dir: &Path, after: u64, max_bytes: usize) -> Result<Vec<WalRec
         return Err(WalError::Outdated { lsn: want, oldest });
     }
     // The newest file starting at or before `want`: it holds `want` if the log does.
-    let start = files.partition_point(|(first, _)| *first <= want) - 1;
-    let mut out = Vec::new();
-    let mut bytes = 0usize;
+    let mut start = files.partition_point(|(first, _)| *first <= want) - 1;
+    let mut seek = None;
     let mut prev = 0u64;
+    if let Some(p) = pos.filter(|p| p.lsn == after) {
+        if let Some(i) = files.iter().position(|(first, _)| *first == p.file) {
+            if i >= start.saturating_sub(1) {
+                start = i;
+                seek = Some(p.offset);
+                prev = p.lsn;
+            }
+        }
+    }
+    let mut read = Batch {
+        after,
+        max_bytes,
+        upto,
+        prev,
+        bytes: 0,
+        out: Vec::new(),
+        end: None,
+    };
     let n = files.len();
     for (i, (name_lsn, path)) in files.iter().enumerate().skip(start) {
         let is_last = i + 1 == n;
-        let done = read_file(
-            path, *name_lsn, is_last, after, max_bytes, &mut prev, &mut bytes, &mut out,
-        )?;
+        let done = read_file(path, *name_lsn, is_last, seek.take(), &mut read)?;
         if done {
             break;
         }
     }
-    Ok(out)
+    if read.end.is_some() {
+        *pos = read.end;
+    }
+    Ok(read.out)
+}
+
+/// The state of one [`read_after_at`] across files.
+struct Batch {
+    after: u64,
+    max_bytes: usize,
+    upto: u64,
+    /// LSN of the record read last (0: none yet).
+    prev: u64,
+    bytes: usize,
+    out: Vec<WalRecord>,
+    /// Where the last record of `out` ends.
+    end: Option<TailPos>,
 }
 
 /// Reads up to `buf.len()` bytes, fewer only at the end of the file.
@@ -61,19 +116,20 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-/// Scans one file, appending the records above `after` to `out`. Returns true when the
-/// batch is complete (`max_bytes` reached, or the end of the log for now).
-#[allow(clippy::too_many_arguments)]
+/// Scans one file (from byte `seek` when given, a record boundary), appending the records
+/// above `after` to `out`. Returns true when the batch is complete (`max_bytes` reached, a
+/// record above `upto`, or the end of the log for now).
 fn read_file(
     path: &Path,
     name_lsn: u64,
     is_last: bool,
-    after: u64,
-    max_bytes: usize,
-    prev: &mut u64,
-    bytes: &mut usize,
-    out: &mut Vec<WalRecord>,
+    seek: Option<u64>,
+    st: &mut Batch,
 ) -> Result<bool, WalError> {
+    let (after, max_bytes, upto) = (st.after, st.max_bytes, st.upto);
+    let prev = &mut st.prev;
+    let bytes = &mut st.bytes;
+    let out = &mut st.out;
     let io_err = |e| WalError::io(path, e);
     let file = match File::open(path) {
         Ok(f) => f,
@@ -113,6 +169,10 @@ fn read_file(
     }
 
     let mut off = FILE_HEADER_SIZE as u64;
+    if let Some(at) = seek.filter(|at| *at > off && *at <= len) {
+        r.seek(SeekFrom::Start(at)).map_err(io_err)?;
+        off = at;
+    }
     let mut rec = vec![0u8; RECORD_HEADER_SIZE];
     loop {
         rec.truncate(RECORD_HEADER_SIZE);
@@ -170,11 +230,16 @@ fn read_file(
         if view.lsn <= after {
             continue;
         }
-        if !out.is_empty() && *bytes + view.body.len() > max_bytes {
+        if view.lsn > upto || (!out.is_empty() && *bytes + view.body.len() > max_bytes) {
             return Ok(true);
         }
         *bytes += view.body.len();
         out.push(view.to_record());
+        st.end = Some(TailPos {
+            file: name_lsn,
+            offset: off,
+            lsn: view.lsn,
+        });
         if *bytes >= max_bytes {
             return Ok(true);
         }

@@ -797,6 +797,64 @@ fn tail_batches_by_max_bytes() {
 }
 
 #[test]
+fn tail_position_reads_on_where_the_last_batch_ended() {
+    let tmp = TempDir::new("tail-pos");
+    let (mut wal, _) = open(&tmp.wal(), 400);
+    write_range(&mut wal, 1, 30, 3);
+    assert!(wal.files().len() > 2, "{:?}", wal.files());
+    // batches with a kept position give what a scan from the start gives, across files
+    let (mut after, mut pos, mut all) = (0, None, Vec::new());
+    loop {
+        let batch = read_after_at(&tmp.wal(), after, 60, u64::MAX, &mut pos).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        assert_eq!(batch, read_after(&tmp.wal(), after, 60).unwrap());
+        let p = pos.expect("a position after a batch");
+        after = batch.last().unwrap().lsn;
+        assert_eq!(p.lsn, after);
+        assert!(wal.files().iter().any(|(first, _)| *first == p.file));
+        all.extend(batch);
+    }
+    assert_eq!(all, expected(1..=30));
+    // more records later: read on from the kept position
+    write_range(&mut wal, 31, 35, 3);
+    assert_eq!(
+        read_after_at(&tmp.wal(), 30, usize::MAX, u64::MAX, &mut pos).unwrap(),
+        expected(31..=35)
+    );
+    assert_eq!(pos.unwrap().lsn, 35);
+    // `upto` stops before the first record above it; the position stays exact
+    let mut pos = None;
+    assert_eq!(
+        read_after_at(&tmp.wal(), 0, usize::MAX, 7, &mut pos).unwrap(),
+        expected(1..=7)
+    );
+    assert_eq!(pos.unwrap().lsn, 7);
+    assert_eq!(
+        read_after_at(&tmp.wal(), 7, usize::MAX, 9, &mut pos).unwrap(),
+        expected(8..=9)
+    );
+    // a position for another `after` is not used (a scan finds the records)
+    let stale = pos;
+    let mut p2 = stale;
+    assert_eq!(
+        read_after_at(&tmp.wal(), 3, usize::MAX, 5, &mut p2).unwrap(),
+        expected(4..=5)
+    );
+    // a position whose file is gone falls back to the scan, or says outdated
+    let mut gone = Some(TailPos {
+        file: 999_999,
+        offset: 10,
+        lsn: 12,
+    });
+    assert_eq!(
+        read_after_at(&tmp.wal(), 12, usize::MAX, 14, &mut gone).unwrap(),
+        expected(13..=14)
+    );
+}
+
+#[test]
 fn tail_stops_at_a_torn_tail_and_continues_later() {
     let tmp = TempDir::new("tail-torn");
     let (mut wal, _) = open(&tmp.wal(), 1 << 20);
