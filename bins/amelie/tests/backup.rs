@@ -3,52 +3,24 @@
 //! protocol spoken directly (the WAL slot seen through `SHOW WAL`, refused file requests,
 //! bad service names).
 //!
-//! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`.
+//! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`; temporary
+//! directories, free ports and runs of `amelie` come from the shared harness
+//! (`common/mod.rs`); the server here is reached over its TCP port.
+
+mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use amelie_client::{BlockingClient, Remote};
 use bytes::Bytes;
+use common::{amelie_cmd, free_port, run, Run, TempDir};
 
 const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
-
-static DIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh directory, removed on drop unless the test failed.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let n = DIRS.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("amb-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("keeping {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Server {
     repo: PathBuf,
@@ -153,26 +125,11 @@ impl Drop for Server {
     }
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `amelie backup <args>` with `AMELIE_HOME` under `home`.
 fn backup(home: &Path, args: &[&str]) -> Run {
-    let out = Command::new(AMELIE)
-        .arg("backup")
-        .args(args)
-        .env("AMELIE_HOME", home.join("home"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut cmd = amelie_cmd(&home.join("home"), &["backup"]);
+    cmd.args(args);
+    run(cmd, b"")
 }
 
 fn backup_ok(home: &Path, dir: &Path, server: &Server) {

@@ -5,54 +5,25 @@
 //! `UNSUBSCRIBE`; concurrent writers on the primary arrive in order; a replica away past the WAL the primary kept is `replica is outdated`.
 //! Also the refusals of `Am-Service: repl` spoken directly.
 //!
-//! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`.
+//! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`; temporary
+//! directories, free ports and runs of `amelie` come from the shared harness
+//! (`common/mod.rs`); the servers here are reached over their TCP ports.
+
+mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use amelie_client::{BlockingClient, Remote};
 use bytes::Bytes;
+use common::{amelie_cmd, free_port, run, TempDir};
 
 const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
 
 /// The replica's own uuid (it must differ from the primary's, which the backup copies).
 const REPLICA_UUID: &str = "5f1d7a36-3b8e-4c7e-9a4b-2f6a1c0d9e21";
-
-static DIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh directory, removed on drop unless the test failed.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let n = DIRS.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir().join(format!("amr-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("keeping {}", self.0.display());
-        } else {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Server {
     port: u16,
@@ -177,20 +148,10 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 
 /// `amelie backup <dir>` of `server`.
 fn backup(home: &Path, dir: &Path, server: &Server) {
-    let out = Command::new(AMELIE)
-        .arg("backup")
-        .arg(dir)
-        .arg(format!("--json={{\"uri\": \"127.0.0.1:{}\"}}", server.port))
-        .arg("--debug=0")
-        .env("AMELIE_HOME", home.join("home"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let remote = format!("--json={{\"uri\": \"127.0.0.1:{}\"}}", server.port);
+    let args = ["backup", dir.to_str().unwrap(), &remote, "--debug=0"];
+    let out = run(amelie_cmd(&home.join("home"), &args), b"");
+    assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 /// What a replica must agree on with its primary.
