@@ -380,15 +380,7 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use crate::ast::*;
-    use crate::parse;
-
-    fn one(sql: &str) -> Stmt {
-        parse(sql).unwrap().stmts.remove(0)
-    }
-
-    fn err(sql: &str) -> String {
-        parse(sql).unwrap_err().msg().to_string()
-    }
+    use crate::tests::{err, one};
 
     #[test]
     fn set_statement() {

@@ -42,16 +42,7 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use crate::ast::Stmt;
-
-    fn one(sql: &str) -> Stmt {
-        let mut r = crate::parse(sql).unwrap();
-        assert_eq!(r.stmts.len(), 1);
-        r.stmts.remove(0)
-    }
-
-    fn err(sql: &str) -> String {
-        crate::parse(sql).unwrap_err().msg().to_string()
-    }
+    use crate::tests::{err, one};
 
     #[test]
     fn create_node() {

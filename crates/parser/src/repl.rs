@@ -103,16 +103,7 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use crate::ast::*;
-
-    fn one(sql: &str) -> Stmt {
-        let mut r = crate::parse(sql).unwrap();
-        assert_eq!(r.stmts.len(), 1);
-        r.stmts.remove(0)
-    }
-
-    fn err(sql: &str) -> String {
-        crate::parse(sql).unwrap_err().msg().to_string()
-    }
+    use crate::tests::{err, one};
 
     const ID: &str = "00000000-0000-0000-0000-000000000001";
 

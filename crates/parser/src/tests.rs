@@ -11,14 +11,16 @@ fn ok(sql: &str) -> Request {
     }
 }
 
-fn err(sql: &str) -> String {
+/// The message of a request that must fail to parse (shared with the modules' own tests).
+pub(crate) fn err(sql: &str) -> String {
     match parse(sql) {
         Ok(r) => panic!("{sql:?} parsed: {r:?}"),
         Err(e) => e.msg().to_string(),
     }
 }
 
-fn one(sql: &str) -> Stmt {
+/// The one statement of a request that must parse (shared with the modules' own tests).
+pub(crate) fn one(sql: &str) -> Stmt {
     let mut r = ok(sql);
     assert_eq!(r.stmts.len(), 1, "{sql}");
     r.stmts.pop().unwrap()

@@ -101,19 +101,7 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use crate::ast::*;
-
-    fn one(sql: &str) -> Stmt {
-        let mut r = crate::parse(sql).unwrap_or_else(|e| panic!("{sql}: {}", e.msg()));
-        assert_eq!(r.stmts.len(), 1);
-        r.stmts.remove(0)
-    }
-
-    fn err(sql: &str) -> String {
-        match crate::parse(sql) {
-            Ok(r) => panic!("{sql}: parsed as {r:?}"),
-            Err(e) => e.msg().to_string(),
-        }
-    }
+    use crate::tests::{err, one};
 
     #[test]
     fn users() {
