@@ -55,11 +55,7 @@ fn setup_tpcb(c: &mut Client, scale: i64) -> Result<(), String> {
         exec(c, ddl)?;
     }
     let mut sql = Vec::with_capacity(256);
-    for (table, count) in [
-        ("branches", scale),
-        ("tellers", TELLERS_PER_BRANCH * scale),
-        ("accounts", ACCOUNTS_PER_BRANCH * scale),
-    ] {
+    for (table, count) in requests::tpcb_rows(scale) {
         for id in 0..count {
             requests::tpcb_row(&mut sql, table, id);
             let r = http::post(c, &sql).map_err(|e| format!("setup: {table} row {id}: {e}"))?;

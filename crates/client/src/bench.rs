@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use amelie_common::{Error, Result};
-use amelie_loadgen::requests::{self, ACCOUNTS_PER_BRANCH, TELLERS_PER_BRANCH};
+use amelie_loadgen::requests;
 use amelie_loadgen::{Load, LoadOptions, ThreadStats, Workload};
 use serde_json::Value;
 
@@ -173,11 +173,7 @@ fn prepare(client: &mut BlockingClient, opts: &BenchOptions) -> Result<()> {
     if opts.workload == Workload::Tpcb {
         let scale = opts.scale as i64;
         let mut sql = Vec::with_capacity(256);
-        for (table, count) in [
-            ("branches", scale),
-            ("tellers", TELLERS_PER_BRANCH * scale),
-            ("accounts", ACCOUNTS_PER_BRANCH * scale),
-        ] {
+        for (table, count) in requests::tpcb_rows(scale) {
             for id in 0..count {
                 requests::tpcb_row(&mut sql, table, id);
                 exec(client, std::str::from_utf8(&sql).expect("ASCII text"))?;

@@ -96,6 +96,16 @@ pub fn push_int(buf: &mut Vec<u8>, v: i64) {
     buf.extend_from_slice(&tmp[i..]);
 }
 
+/// The tpcb set-up at `scale`: each table and its row count, in load order (each row one
+/// request, built by [`tpcb_row`]).
+pub fn tpcb_rows(scale: i64) -> [(&'static str, i64); 3] {
+    [
+        ("branches", scale),
+        ("tellers", TELLERS_PER_BRANCH * scale),
+        ("accounts", ACCOUNTS_PER_BRANCH * scale),
+    ]
+}
+
 /// One set-up row of a tpcb table: `table` is `branches`, `tellers` or `accounts`; ids start at
 /// 0 and a teller or account belongs to branch `id / per-branch`.
 pub fn tpcb_row(buf: &mut Vec<u8>, table: &str, id: i64) {
@@ -488,6 +498,14 @@ mod tests {
                 .unwrap();
             assert!((0..ACCOUNTS_PER_BRANCH).contains(&aid));
         }
+    }
+
+    #[test]
+    fn tpcb_set_up_counts() {
+        assert_eq!(
+            tpcb_rows(2),
+            [("branches", 2), ("tellers", 20), ("accounts", 200_000)]
+        );
     }
 
     #[test]
