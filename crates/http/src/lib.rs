@@ -26,6 +26,7 @@ mod reply;
 mod route;
 mod server;
 mod tls;
+mod tls_client;
 
 pub use io::Registry;
 pub use net::{Endpoint, Peer, SocketFiles, StdListener, DEFAULT_SOCKET_MODE};
@@ -33,6 +34,7 @@ pub use reply::{error_body, escape_json_into};
 pub use route::{parse_import_path, ContentKind};
 pub use server::{bind, serve, Listeners};
 pub use tls::TlsServer;
+pub use tls_client::{TlsClient, TlsClientFiles};
 
 /// Default `limit_recv`: 1 MiB.
 pub const DEFAULT_LIMIT_RECV: u64 = 1024 * 1024;
