@@ -4,6 +4,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod log;
+pub mod repl_connect;
 pub mod repo;
 pub mod server;
 pub mod stream;

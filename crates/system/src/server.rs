@@ -336,7 +336,7 @@ const MAX_SOCKET_PATH: usize = 107;
 /// Where a TLS file option (`tls_cert`, `tls_key`) points: relative to the repository,
 /// unless absolute or starting with `./` or `../` (then relative to the working directory).
 // Unlike the client's rule (amelie_client::tls: as given) on purpose: a client has no repo.
-fn tls_path(repo: &std::path::Path, text: &str) -> std::path::PathBuf {
+pub(crate) fn tls_path(repo: &std::path::Path, text: &str) -> std::path::PathBuf {
     let path = std::path::Path::new(text);
     if path.is_absolute() || text.starts_with("./") || text.starts_with("../") {
         path.to_path_buf()

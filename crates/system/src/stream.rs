@@ -13,8 +13,8 @@
 //!
 //! **The primary side** ([`WalStreamer`], the executor's [`Streamer`]): while replication
 //! is on and the server is a primary, one task per replica on a thread of its own (`repl`,
-//! a single-threaded tokio runtime). A task connects to the replica's `uri` (plain HTTP over
-//! TCP), does the handshake, holds a WAL slot at the replica's LSN + 1, then sends the
+//! a single-threaded tokio runtime). A task connects to the replica's `uri` (HTTP over TCP
+//! or TLS, `repl_connect`), does the handshake, holds a WAL slot at the replica's LSN + 1, then sends the
 //! records after the confirmed LSN up to the committed one ([`amelie_wal::read_after`]) and
 //! moves the slot to what the replica confirms. Idle, it looks again every
 //! [`IDLE_POLL`] and sends a handshake every [`HEARTBEAT`] (the connection stays open and
@@ -270,23 +270,6 @@ async fn run_replica(shared: Arc<Shared>, def: ReplicaDef) {
     }
 }
 
-/// `host:port` of a replica's `uri` (`host:port`, or `http://host:port[/...]`).
-fn host_port(uri: &str) -> Result<&str> {
-    if uri.starts_with("https://") {
-        return Err(Error::unsupported(
-            "replication: TLS to replicas is not supported",
-        ));
-    }
-    let rest = uri.strip_prefix("http://").unwrap_or(uri);
-    let host = rest.split('/').next().unwrap_or(rest);
-    if host.is_empty() {
-        return Err(Error::type_error(format!(
-            "replication: invalid replica uri '{uri}'"
-        )));
-    }
-    Ok(host)
-}
-
 /// One connection to a replica, until an error (returned).
 async fn stream(shared: &Shared, def: &ReplicaDef) -> Error {
     match stream_inner(shared, def).await {
@@ -296,17 +279,13 @@ async fn stream(shared: &Shared, def: &ReplicaDef) -> Error {
 }
 
 async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert::Infallible> {
-    let host = host_port(&def.uri)?;
-    let io_err = |e: std::io::Error| Error::io(format!("replication: {host}: {e}"));
-    let tcp = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(host))
+    // TCP, or TLS over it (repl_connect.rs: the uri, the tls_* options)
+    let repo = crate::repl_connect::repo_of(&shared.wal_dir);
+    let replica = crate::repl_connect::connect(def, &repo, TIMEOUT).await?;
+    let host = replica.authority.as_str();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(replica.io)
         .await
-        .map_err(|_| Error::io(format!("replication: {host}: connect timed out")))?
-        .map_err(io_err)?;
-    let _ = tcp.set_nodelay(true);
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-            .await
-            .map_err(|e| Error::io(format!("replication: {host}: {e}")))?;
+        .map_err(|e| Error::io(format!("replication: {host}: {e}")))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -457,13 +436,5 @@ mod tests {
         let e = parse_records(&bad).unwrap_err();
         assert!(e.msg().contains("checksum"), "{}", e.msg());
         assert!(parse_records(b"xy").is_err());
-    }
-
-    #[test]
-    fn replica_uris() {
-        assert_eq!(host_port("127.0.0.1:3485").unwrap(), "127.0.0.1:3485");
-        assert_eq!(host_port("http://h:1/").unwrap(), "h:1");
-        assert!(host_port("https://h:1").is_err());
-        assert!(host_port("").is_err());
     }
 }
