@@ -4,7 +4,8 @@
 //!
 //! - with `tls_ca` naming the wrong CA the replica stays disconnected and the handshake error
 //!   is in the primary's log; after DROP/CREATE REPLICA with the right CA (a path relative to
-//!   the primary's repository) it streams, and the replica ends equal (rows and `show lsn`);
+//!   the primary's repository, missing at first: logged, then picked up at a retry) it
+//!   streams, and the replica ends equal (rows and `show lsn`);
 //! - two replicas at once (three processes, as Amelie's `repl/streaming_tls_2`), given no CA:
 //!   the primary trusts the platform's certificates (`SSL_CERT_FILE` here); one uri is
 //!   `https://`, the other a bare `host:port` that speaks TLS because it has `tls_cert` and
@@ -224,8 +225,6 @@ fn streaming_over_https_with_the_wrong_then_the_right_ca() {
 
     let p_dir = tmp.0.join("p");
     init(&p_dir, &good);
-    // the right CA also in the primary's certs/, named relative to its repository below
-    fs::write(p_dir.join("certs/ca.pem"), &good.ca).unwrap();
     let p_port = free_port();
     let p = Node::start(&p_dir, p_port, &["--backends=2".to_string()], &[]);
     p.sql("create table t (id int serial primary key, v text)");
@@ -254,11 +253,18 @@ fn streaming_over_https_with_the_wrong_then_the_right_ca() {
     // the primary serves on
     assert_eq!(p.sql("select count(*) from t"), "[52]");
 
-    // the right CA, relative to the primary's repository: it streams and catches up
+    // the right CA, relative to the primary's repository, but not there yet: an error in the
+    // log, disconnected; the file is read at every retry, so once it is there it streams
     p.sql(&format!("drop replica '{REPLICA_1}'"));
     p.sql(&format!(
         "create replica '{REPLICA_1}' uri 'https://127.0.0.1:{r_port}' tls_ca 'certs/ca.pem'"
     ));
+    let missing = format!("tls_ca '{}': ", p_dir.join("certs/ca.pem").display());
+    wait_for("the missing CA file in the log", || {
+        p.log().contains(&missing)
+    });
+    assert_eq!(replica(&p, REPLICA_1)["connected"], false);
+    fs::write(p_dir.join("certs/ca.pem"), &good.ca).unwrap();
     wait_for("connected", || replica(&p, REPLICA_1)["connected"] == true);
     p.sql("create table u (id int primary key, x int)");
     for i in 0..30 {
