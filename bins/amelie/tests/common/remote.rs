@@ -206,11 +206,11 @@ pub fn backup(home: &Path, dir: &Path, server: &Server) {
 #[track_caller]
 pub fn replica(p: &Server, uuid: &str) -> serde_json::Value {
     let v = p.json("show replicas");
-    let list = v
-        .as_array()
-        .and_then(|a| a.first())
-        .and_then(|x| x.as_array().cloned().or_else(|| Some(vec![x.clone()])))
-        .unwrap_or_default();
+    // `[{...}, ...]`, or that list as the one value of a result
+    let list = match v.as_array().and_then(|a| a.first()) {
+        Some(serde_json::Value::Array(inner)) => inner.clone(),
+        _ => v.as_array().cloned().unwrap_or_default(),
+    };
     list.into_iter()
         .find(|r| r["id"] == uuid)
         .unwrap_or_else(|| panic!("no replica {uuid} in {v}"))
