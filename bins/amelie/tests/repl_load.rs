@@ -392,7 +392,12 @@ fn tpcb_check(s: &Server) -> (i64, i64) {
 fn replica_seeded_from_a_backup_under_tpcb_load() {
     let t0 = Instant::now();
     let dir = TempDir::new("tpcb");
-    let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=2", LIMIT_SEND]);
+    // small WAL files: the checkpoints below remove some
+    let p = Server::start(
+        &dir.0.join("p"),
+        free_port(),
+        &["--backends=2", "--wal_rotate_wm=1048576", LIMIT_SEND],
+    );
     // the TPC-B tables, set up as `amelie bench` does it but many rows a request
     p.sql(requests::CREATE_SCHEMA);
     for ddl in requests::create_tables(Workload::Tpcb, false) {
@@ -447,6 +452,22 @@ fn replica_seeded_from_a_backup_under_tpcb_load() {
     .unwrap();
     let started = p.lsn();
     wait_for("the load to write", || p.lsn() > started + 100);
+    // checkpoints on the primary all along: the replica's WAL slot must keep what it has
+    // not received yet
+    let stop = Arc::new(AtomicBool::new(false));
+    let checkpoints = {
+        let (uri, stop) = (p.uri(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let reply = client(&uri).sql("checkpoint").unwrap();
+                assert!(reply.is_success(), "checkpoint: {}", reply.body);
+                n += 1;
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            n
+        })
+    };
 
     // the backup, taken while the load runs
     let r_dir = dir.0.join("r");
@@ -483,6 +504,10 @@ fn replica_seeded_from_a_backup_under_tpcb_load() {
         .parse()
         .unwrap();
     assert!(p.lsn() > at_connect, "no write after the replica connected");
+    // and one on the replica too
+    r.sql("checkpoint");
+    stop.store(true, Ordering::Relaxed);
+    assert!(checkpoints.join().unwrap() > 2);
 
     eprintln!(
         "tpcb: load done {:?}, {transactions} transactions",
@@ -507,11 +532,18 @@ fn replica_seeded_from_a_backup_under_tpcb_load() {
 fn ddl_of_every_kind_replicates() {
     let dir = TempDir::new("ddl");
     let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=2", LIMIT_SEND]);
-    let r = replica_of(&dir.0, &p, &dir.0.join("r"), R1);
+    let r_dir = dir.0.join("r");
+    let r = replica_of(&dir.0, &p, &r_dir, R1);
+    let r_port = r.port;
     p.sql("start repl");
     let node_a = "0a1b2c3d-0000-4000-8000-00000000000a";
     let node_b = "0a1b2c3d-0000-4000-8000-00000000000b";
-    for sql in [
+    let (create_a, drop_a) = (
+        format!("create node '{node_a}'"),
+        format!("drop node '{node_a}'"),
+    );
+    let create_b = format!("create node '{node_b}'");
+    let ddl = [
         "create schema s",
         "create table s.a (id int primary key serial, v text default 'x', w int)",
         "create table s.h (id int primary key, v int) with (type = 'hash')",
@@ -557,16 +589,26 @@ fn ddl_of_every_kind_replicates() {
         "create schema gone",
         "create table gone.x (id int primary key)",
         "drop schema gone cascade",
-        &format!("create node '{node_a}'"),
-        &format!("drop node '{node_a}'"),
-        &format!("create node '{node_b}'"),
+        &create_a,
+        &drop_a,
+        &create_b,
         "create table s.after (id int primary key serial, v int)",
         "insert into s.after generate 50",
         "alter table s.after add column z int",
         "update s.after set z = id",
-    ] {
+    ];
+    // the first half streamed as it is done
+    let (first, second) = ddl.split_at(ddl.len() / 2);
+    for sql in first {
         p.sql(sql);
     }
+    assert_caught_up(&p, &r);
+    // the second half a backlog for a replica killed meanwhile
+    r.kill();
+    for sql in second {
+        p.sql(sql);
+    }
+    let r = Server::start(&r_dir, r_port, &[LIMIT_SEND]);
     assert_caught_up(&p, &r);
     // the catalog says what was done
     let names: Vec<String> = tables(&r).into_iter().map(|t| t.0).collect();
@@ -587,6 +629,13 @@ fn ddl_of_every_kind_replicates() {
     // (a stored expression set later computes new rows only)
     assert_eq!(r.sql("select v from t order by id"), "[1, 2, 6]");
 
+    // recovered from a checkpoint of its own (and from its WAL alone before that, above),
+    // the replica has the same catalog and rows
+    r.sql("checkpoint");
+    r.stop();
+    let r = Server::start(&r_dir, r_port, &[LIMIT_SEND]);
+    assert_caught_up(&p, &r);
+
     // promoted, the replica continues the serial where the primary would
     p.sql(&format!("drop replica '{R1}'"));
     r.sql("unsubscribe");
@@ -594,7 +643,12 @@ fn ddl_of_every_kind_replicates() {
         s.sql("insert into s.b (y) values (11)");
         s.sql("insert into s.h values (5, 50)");
         s.sql("insert into s.g values (4, 'four')");
+        s.sql("insert into s.after (v) values (1)");
     }
+    assert_eq!(
+        r.sql("select * from s.after order by id"),
+        p.sql("select * from s.after order by id")
+    );
     assert_eq!(
         r.sql("select * from s.b order by id"),
         p.sql("select * from s.b order by id")
@@ -722,6 +776,17 @@ fn replica_killed_while_applying_a_backlog_catches_up() {
     assert_eq!((k, history), transfer_check(&p));
     assert_eq!(k, acked);
     assert_eq!(r.int("select count(*) from big"), 200_000);
+    // a checkpoint on the replica, more writes, killed again: it restarts from its
+    // checkpoint and its WAL and catches up
+    r.sql("checkpoint");
+    let load = TransferLoad::start(&p.uri(), acked + 1, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    r.kill();
+    let (acked, _) = load.finish();
+    let r = Server::start(&r_dir, r_port, &[LIMIT_SEND]);
+    transfer_check(&r);
+    assert_caught_up(&p, &r);
+    assert_eq!(transfer_check(&r).0, acked);
     eprintln!("backlog {start}..{target}: killed at {at_kill}, recovered {recovered}, {looks} looks while catching up");
     r.stop();
     p.stop();
