@@ -336,8 +336,12 @@ fn two_replicas_follow_one_primary_across_a_restart() {
 
     // the second replica goes away and comes back while the primary writes and changes
     // its tables
-    let load = TransferLoad::start(&p.uri(), 1, 1);
+    let load = TransferLoad::start(&p.uri(), 1, 2);
     p.sql("create table seq_like (id int primary key)");
+    // DDL on the tables the load writes, between its transactions
+    p.sql("alter table hist add column note int default 1");
+    p.sql("create index hist_a on hist (a)");
+    p.sql("alter table acc add column x int");
     let r2_port = r2.port;
     r2.stop();
     p.sql("alter table u add column y int default 3");
@@ -350,6 +354,8 @@ fn two_replicas_follow_one_primary_across_a_restart() {
     assert_eq!(r2.uuid(), R2);
     std::thread::sleep(Duration::from_millis(300));
     p.sql("drop table seq_like");
+    p.sql("alter table acc drop column x");
+    p.sql("create index hist_d on hist (d) with (type = 'hash')");
     let (acked, transfers) = load.finish();
     assert!(acked > 0 && transfers > 0, "{acked} {transfers}");
 
@@ -678,11 +684,31 @@ fn primary_killed_under_load_leaves_a_prefix_and_catches_up() {
     wait_for("connected", || replica(&p, R1)["connected"] == true);
 
     let load = TransferLoad::start(&p.uri(), 1, 2);
+    // and DDL meanwhile: an index on the history built and dropped over and over
+    let ddl = {
+        let uri = p.uri();
+        std::thread::spawn(move || {
+            let mut c = client(&uri);
+            let mut n = 0;
+            loop {
+                let sql = match n % 2 {
+                    0 => "create index hist_a on hist (a)",
+                    _ => "drop index hist_a on hist",
+                };
+                match c.sql(sql) {
+                    Ok(r) if r.is_success() => n += 1,
+                    Ok(r) => panic!("{sql}: {}", r.body),
+                    Err(_) => return n,
+                }
+            }
+        })
+    };
     let from = r.lsn();
     wait_for("the replica to receive under load", || r.lsn() > from + 200);
     p.kill();
     let (acked, _) = load.finish();
     assert!(acked > 0);
+    assert!(ddl.join().unwrap() > 0);
 
     // the replica holds a prefix of what the primary acknowledged
     let r_lsn = r.lsn();
@@ -733,8 +759,11 @@ fn replica_killed_while_applying_a_backlog_catches_up() {
     r.kill();
     wait_for("disconnected", || replica(&p, R1)["connected"] == false);
     let load = TransferLoad::start(&p.uri(), 2, 2);
-    for _ in 0..10 {
+    for i in 0..10 {
         p.sql("insert into big generate 20000");
+        if i == 5 {
+            p.sql("create index big_v on big (v)");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     let (acked, _) = load.finish();
