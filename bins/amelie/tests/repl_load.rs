@@ -15,6 +15,7 @@
 //!   equal) and catches up to equal;
 //! * `WATCH system.replica(...).lsn = system.config().lsn` returns once the replica has the
 //!   primary's LSN, and not before.
+//! * WAL records larger than the replica's `limit_recv` (a bulk insert, a bulk update).
 //!
 //! The servers, backups and polling come from `common/remote.rs`; run `cargo build -p
 //! amelie-server` first.
@@ -860,6 +861,28 @@ fn watch_returns_once_the_replica_caught_up() {
     assert_eq!(r.lsn(), lsn);
     assert_eq!(p.lsn(), lsn);
     assert_caught_up(&p, &r);
+    r.stop();
+    p.stop();
+}
+
+#[test]
+fn records_larger_than_limit_recv_replicate() {
+    let dir = TempDir::new("large");
+    let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=2", LIMIT_SEND]);
+    p.sql(
+        "create table t (id int serial primary key, v text default 'a row of some text, 32 bytes...')",
+    );
+    let r = replica_of(&dir.0, &p, &dir.0.join("r"), R1);
+    p.sql("start repl");
+    assert_eq!(r.int("show limit_recv"), 1024 * 1024);
+    // WAL records of several MiB each, past the replica's `limit_recv` (1 MiB): a bulk
+    // insert, and an update of every row
+    p.sql("insert into t generate 100000");
+    p.sql("update t set v = 'another text of about the same length' where id % 2 = 0");
+    p.sql("insert into t generate 10");
+    assert_caught_up(&p, &r);
+    assert_eq!(r.int("select count(*) from t"), 100_010);
+    wait_for("lag 0", || replica(&p, R1)["lag"] == 0);
     r.stop();
     p.stop();
 }
