@@ -4,143 +4,21 @@
 //! bad service names).
 //!
 //! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`; temporary
-//! directories, free ports and runs of `amelie` come from the shared harness
-//! (`common/mod.rs`); the server here is reached over its TCP port.
+//! directories and free ports come from the shared harness (`common/mod.rs`), the server
+//! reached over its TCP port and `amelie backup` from `common/remote.rs`.
 
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use amelie_client::{BlockingClient, Remote};
+use amelie_client::BlockingClient;
 use bytes::Bytes;
-use common::{amelie_cmd, free_port, run, Run, TempDir};
-
-const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
-
-struct Server {
-    repo: PathBuf,
-    port: u16,
-    child: Child,
-}
-
-impl Server {
-    /// Starts `amelie-server start <repo>` on a free loopback port, with `extra` options.
-    fn start(repo: &Path, extra: &[&str]) -> Server {
-        Server::start_with(repo, "", extra)
-    }
-
-    /// [`Server::start`] with more `listen` entries (`more`: `, {...}` JSON text).
-    fn start_with(repo: &Path, more: &str, extra: &[&str]) -> Server {
-        let server = Path::new(AMELIE).with_file_name("amelie-server");
-        assert!(server.is_file(), "run `cargo build -p amelie-server` first");
-        let port = free_port();
-        let child = Command::new(server)
-            .arg("start")
-            .arg(repo)
-            .arg(format!(
-                "--listen=[{{\"host\": \"127.0.0.1\", \"port\": {port}}}{more}]"
-            ))
-            .args(["--frontends=1", "--log_to_stdout=false"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(repo.with_extension("stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut server = Server {
-            repo: repo.to_path_buf(),
-            port,
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while server.try_sql("select 1").as_deref() != Some("[1]") {
-            assert!(server.child.try_wait().unwrap().is_none(), "server exited");
-            assert!(Instant::now() < deadline, "amelie-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    /// A client over the TCP port.
-    fn client(&self) -> BlockingClient {
-        let remote = Remote {
-            uri: format!("127.0.0.1:{}", self.port),
-            ..Remote::new()
-        };
-        BlockingClient::new(&remote).unwrap()
-    }
-
-    fn try_sql(&self, sql: &str) -> Option<String> {
-        let reply = self.client().sql(sql).ok()?;
-        reply.is_success().then_some(reply.body)
-    }
-
-    fn sql(&self, sql: &str) -> String {
-        let reply = self.client().sql(sql).unwrap();
-        assert!(reply.is_success(), "{sql}: {}", reply.body);
-        reply.body
-    }
-
-    fn int(&self, sql: &str) -> i64 {
-        let body = self.sql(sql);
-        body.trim()
-            .trim_matches(|c| c == '[' || c == ']')
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{sql}: {body}"))
-    }
-
-    fn wal(&self) -> serde_json::Value {
-        let v: serde_json::Value = serde_json::from_str(&self.sql("show wal")).unwrap();
-        v[0].clone()
-    }
-
-    /// `--json={"uri": ...}` for `amelie backup`.
-    fn json_remote(&self) -> String {
-        format!("--json={{\"uri\": \"127.0.0.1:{}\"}}", self.port)
-    }
-
-    /// Stops the server with SIGINT (a clean shutdown) and waits for it.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "server did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `amelie backup <args>` with `AMELIE_HOME` under `home`.
-fn backup(home: &Path, args: &[&str]) -> Run {
-    let mut cmd = amelie_cmd(&home.join("home"), &["backup"]);
-    cmd.args(args);
-    run(cmd, b"")
-}
-
-fn backup_ok(home: &Path, dir: &Path, server: &Server) {
-    let run = backup(
-        home,
-        &[dir.to_str().unwrap(), &server.json_remote(), "--debug=0"],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    // --debug=0: nothing on stdout
-    assert_eq!(run.stdout, "");
-}
+use common::remote::{backup, run_backup, Server};
+use common::{free_port, TempDir};
 
 /// What a restored copy must agree on with its primary.
 fn fingerprint(s: &Server, tables: &[&str]) -> Vec<String> {
@@ -159,15 +37,15 @@ fn fingerprint(s: &Server, tables: &[&str]) -> Vec<String> {
 #[test]
 fn empty_database_and_data() {
     let dir = TempDir::new("basic");
-    let primary = Server::start(&dir.0.join("p"), &["--backends=3"]);
+    let primary = Server::start(&dir.0.join("p"), free_port(), &["--backends=3"]);
 
     // an empty database
     let e1 = dir.0.join("e1");
-    backup_ok(&dir.0, &e1, &primary);
+    backup(&dir.0, &e1, &primary);
     assert!(e1.join("config.json").is_file());
     assert!(e1.join("1").is_dir());
     assert!(!e1.join("1.incomplete").exists());
-    let copy = Server::start(&e1, &[]);
+    let copy = Server::start(&e1, free_port(), &[]);
     assert_eq!(fingerprint(&copy, &[]), fingerprint(&primary, &[]));
     assert_eq!(copy.sql("select system.nodes()::length"), "[3]");
     copy.stop();
@@ -177,7 +55,7 @@ fn empty_database_and_data() {
     primary.sql("insert into t generate 500");
     primary.sql("insert into t values (1000, 'a'), (1001, 'b'), (1002, 'c')");
     let e2 = dir.0.join("e2");
-    let run = backup(&dir.0, &[e2.to_str().unwrap(), &primary.json_remote()]);
+    let run = run_backup(&dir.0, &[e2.to_str().unwrap(), &primary.json_remote()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
@@ -185,25 +63,25 @@ fn empty_database_and_data() {
         "{}",
         run.stdout
     );
-    let copy = Server::start(&e2, &[]);
+    let copy = Server::start(&e2, free_port(), &[]);
     assert_eq!(fingerprint(&copy, &["t"]), fingerprint(&primary, &["t"]));
     assert_eq!(copy.int("select count(*) from t"), 503);
     // the copy is a working server: it takes writes
     copy.sql("insert into t generate 1");
     copy.stop();
-    let copy = Server::start(&e2, &[]);
+    let copy = Server::start(&e2, free_port(), &[]);
     assert_eq!(copy.int("select count(*) from t"), 504);
     copy.stop();
 
     // a directory that is not empty is refused, and left alone
-    let run = backup(&dir.0, &[e2.to_str().unwrap(), &primary.json_remote()]);
+    let run = run_backup(&dir.0, &[e2.to_str().unwrap(), &primary.json_remote()]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
     assert!(e2.join("config.json").is_file());
 
     // an unreachable server: an error, and no directory
     let e3 = dir.0.join("e3");
-    let run = backup(
+    let run = run_backup(
         &dir.0,
         &[
             e3.to_str().unwrap(),
@@ -222,7 +100,11 @@ fn empty_database_and_data() {
 #[test]
 fn rotation_and_checkpoint() {
     let dir = TempDir::new("rotate");
-    let primary = Server::start(&dir.0.join("p"), &["--backends=2", "--wal_rotate_wm=1024"]);
+    let primary = Server::start(
+        &dir.0.join("p"),
+        free_port(),
+        &["--backends=2", "--wal_rotate_wm=1024"],
+    );
     primary.sql("create table t (id int primary key, v text)");
     for i in 0..120 {
         primary.sql(&format!(
@@ -245,7 +127,7 @@ fn rotation_and_checkpoint() {
 
     // over the repository's unix socket this time (the remote named by the primary's path)
     let e = dir.0.join("e");
-    let run = backup(
+    let run = run_backup(
         &dir.0,
         &[
             e.to_str().unwrap(),
@@ -254,7 +136,7 @@ fn rotation_and_checkpoint() {
         ],
     );
     assert_eq!((run.code, run.stderr.as_str()), (0, ""));
-    let copy = Server::start(&e, &[]);
+    let copy = Server::start(&e, free_port(), &[]);
     assert_eq!(fingerprint(&copy, &["t"]), fingerprint(&primary, &["t"]));
     assert_eq!(copy.int("select count(*) from t"), 190);
     assert_eq!(copy.int("show checkpoint"), checkpoint);
@@ -269,6 +151,7 @@ fn backup_under_load_is_a_consistent_prefix() {
     let dir = TempDir::new("load");
     let primary = Arc::new(Server::start(
         &dir.0.join("p"),
+        free_port(),
         &["--backends=2", "--wal_rotate_wm=65536"],
     ));
     primary.sql("create table t (id int serial primary key, b int)");
@@ -310,7 +193,7 @@ fn backup_under_load_is_a_consistent_prefix() {
     let mut copies = Vec::new();
     for k in 0..3 {
         let e = dir.0.join(format!("e{k}"));
-        backup_ok(&dir.0, &e, &primary);
+        backup(&dir.0, &e, &primary);
         copies.push(e);
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -321,7 +204,7 @@ fn backup_under_load_is_a_consistent_prefix() {
     let lsn = primary.int("show lsn");
     let mut seen = Vec::new();
     for e in &copies {
-        let copy = Server::start(e, &[]);
+        let copy = Server::start(e, free_port(), &[]);
         // every batch whole, and the batches a prefix 1..=n
         let n = copy.int("select count(*) from t where id >= 1000000") / ROWS;
         assert_eq!(
@@ -366,7 +249,11 @@ fn msg(body: &Bytes) -> String {
 #[test]
 fn protocol_slots_and_refusals() {
     let dir = TempDir::new("proto");
-    let primary = Server::start(&dir.0.join("p"), &["--backends=1", "--wal_rotate_wm=1024"]);
+    let primary = Server::start(
+        &dir.0.join("p"),
+        free_port(),
+        &["--backends=1", "--wal_rotate_wm=1024"],
+    );
     primary.sql("create table t (id int primary key, v text)");
     for i in 0..50 {
         primary.sql(&format!(
@@ -582,6 +469,7 @@ fn backups_are_taken_where_users_are_managed() {
     // the harness's own listener has no auth; a second one requires a token
     let primary = Server::start_with(
         &dir.0.join("p"),
+        free_port(),
         &format!(", {{\"host\": \"127.0.0.1\", \"port\": {port}, \"auth\": true}}"),
         &[],
     );
@@ -599,13 +487,13 @@ fn backups_are_taken_where_users_are_managed() {
     // on the auth listener: no token is a 403, a token is not enough (the copy holds every
     // user's secret)
     let e0 = dir.0.join("e0");
-    let run = backup(
+    let run = run_backup(
         &dir.0,
         &[e0.to_str().unwrap(), &format!("--uri={auth_uri}")],
     );
     assert_eq!(run.code, 1);
     assert_eq!(run.stderr, "error: backup: 403\n");
-    let run = backup(&dir.0, &[e0.to_str().unwrap(), &with(auth_uri, &token)]);
+    let run = run_backup(&dir.0, &[e0.to_str().unwrap(), &with(auth_uri, &token)]);
     assert_eq!(run.code, 1);
     assert_eq!(
         run.stderr,
@@ -613,19 +501,19 @@ fn backups_are_taken_where_users_are_managed() {
     );
     assert!(!e0.exists());
     // a bad token is refused on any listener
-    let run = backup(
+    let run = run_backup(
         &dir.0,
         &[e0.to_str().unwrap(), &with(open_uri.clone(), "x.y.z")],
     );
     assert_eq!((run.code, run.stderr.as_str()), (1, "error: backup: 403\n"));
     // on the listener without auth, with a valid token (as `--json`): the copy, users included
     let e = dir.0.join("e");
-    let run = backup(
+    let run = run_backup(
         &dir.0,
         &[e.to_str().unwrap(), &with(open_uri, &token), "--debug=0"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let copy = Server::start(&e, &[]);
+    let copy = Server::start(&e, free_port(), &[]);
     assert_eq!(
         copy.sql("select * from t order by id"),
         primary.sql("select * from t order by id")
@@ -647,7 +535,7 @@ fn million_rows() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let dir = TempDir::new("million");
-    let primary = Server::start(&dir.0.join("p"), &["--backends=2"]);
+    let primary = Server::start(&dir.0.join("p"), free_port(), &["--backends=2"]);
     primary.sql(
         "create table t (id int serial primary key, a int default 42, \
          name text default 'a row of some text, 32 bytes...')",
@@ -686,7 +574,7 @@ fn million_rows() {
         }
         let e = dir.0.join(format!("e{k}"));
         let t = Instant::now();
-        backup_ok(&dir.0, &e, &primary);
+        backup(&dir.0, &e, &primary);
         let secs = t.elapsed().as_secs_f64();
         let bytes = size_of(&e);
         eprintln!(
@@ -694,7 +582,7 @@ fn million_rows() {
             bytes as f64 / secs / 1048576.0
         );
         let t = Instant::now();
-        let copy = Server::start(&e, &[]);
+        let copy = Server::start(&e, free_port(), &[]);
         eprintln!("copy started in {:.2} s", t.elapsed().as_secs_f64());
         assert_eq!(copy.int("select count(*) from t"), rows);
         assert_eq!(copy.sql("show lsn"), primary.sql("show lsn"));

@@ -6,153 +6,20 @@
 //! Also the refusals of `Am-Service: repl` spoken directly.
 //!
 //! As in `client.rs`, the server binary is the one Cargo builds next to `amelie`; temporary
-//! directories, free ports and runs of `amelie` come from the shared harness
-//! (`common/mod.rs`); the servers here are reached over their TCP ports.
+//! directories and free ports come from the shared harness (`common/mod.rs`), the servers
+//! reached over their TCP ports, backups and polling from `common/remote.rs`.
 
 mod common;
 
 use std::fs;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use amelie_client::{BlockingClient, Remote};
+use amelie_client::BlockingClient;
 use bytes::Bytes;
-use common::{amelie_cmd, free_port, run, TempDir};
-
-const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
+use common::remote::{backup, wait_for, Server};
+use common::{free_port, TempDir};
 
 /// The replica's own uuid (it must differ from the primary's, which the backup copies).
 const REPLICA_UUID: &str = "5f1d7a36-3b8e-4c7e-9a4b-2f6a1c0d9e21";
-
-struct Server {
-    port: u16,
-    child: Child,
-}
-
-impl Server {
-    /// Starts `amelie-server start <repo>` on `port` (127.0.0.1) with `extra` options and
-    /// waits until it answers.
-    fn start(repo: &Path, port: u16, extra: &[&str]) -> Server {
-        let server = Path::new(AMELIE).with_file_name("amelie-server");
-        assert!(server.is_file(), "run `cargo build -p amelie-server` first");
-        let child = Command::new(server)
-            .arg("start")
-            .arg(repo)
-            .arg(format!(
-                "--listen=[{{\"host\": \"127.0.0.1\", \"port\": {port}}}]"
-            ))
-            .args([
-                "--frontends=1",
-                "--log_to_stdout=false",
-                "--repl_reconnect_ms=100",
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(repo.with_extension("stderr")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut server = Server { port, child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while server.try_sql("select 1").as_deref() != Some("[1]") {
-            assert!(server.child.try_wait().unwrap().is_none(), "server exited");
-            assert!(Instant::now() < deadline, "amelie-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn client(&self) -> BlockingClient {
-        let remote = Remote {
-            uri: format!("127.0.0.1:{}", self.port),
-            ..Remote::new()
-        };
-        BlockingClient::new(&remote).unwrap()
-    }
-
-    fn try_sql(&self, sql: &str) -> Option<String> {
-        let reply = self.client().sql(sql).ok()?;
-        reply.is_success().then_some(reply.body)
-    }
-
-    /// The 200 or 204 body; panics on an error.
-    fn sql(&self, sql: &str) -> String {
-        let reply = self.client().sql(sql).unwrap();
-        assert!(reply.is_success(), "{sql}: {}", reply.body);
-        reply.body
-    }
-
-    /// The error message of a request that must fail.
-    fn error(&self, sql: &str) -> String {
-        let reply = self.client().sql(sql).unwrap();
-        assert!(!reply.is_success(), "{sql} succeeded: {}", reply.body);
-        let v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-        v["msg"].as_str().unwrap().to_string()
-    }
-
-    fn json(&self, sql: &str) -> serde_json::Value {
-        serde_json::from_str(&self.sql(sql)).unwrap()
-    }
-
-    fn int(&self, sql: &str) -> i64 {
-        self.json(sql)[0].as_i64().unwrap()
-    }
-
-    fn uuid(&self) -> String {
-        self.json("show uuid")[0].as_str().unwrap().to_string()
-    }
-
-    fn lsn(&self) -> i64 {
-        self.int("show lsn")
-    }
-
-    /// Stops the server with SIGTERM (a clean shutdown) and waits for a successful exit.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "server did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops the server with SIGKILL and waits for it.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `check` until it is true (30 s at most).
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `amelie backup <dir>` of `server`.
-fn backup(home: &Path, dir: &Path, server: &Server) {
-    let remote = format!("--json={{\"uri\": \"127.0.0.1:{}\"}}", server.port);
-    let args = ["backup", dir.to_str().unwrap(), &remote, "--debug=0"];
-    let out = run(amelie_cmd(&home.join("home"), &args), b"");
-    assert_eq!(out.code, 0, "{}", out.stderr);
-}
 
 /// What a replica must agree on with its primary.
 fn state(s: &Server) -> (i64, String, String) {
@@ -165,15 +32,7 @@ fn state(s: &Server) -> (i64, String, String) {
 
 /// The one replica of `SHOW REPLICAS` on the primary.
 fn replica(p: &Server) -> serde_json::Value {
-    let v = p.json("show replicas");
-    let list = v
-        .as_array()
-        .and_then(|a| a.first())
-        .and_then(|x| x.as_array().cloned().or_else(|| Some(vec![x.clone()])))
-        .unwrap_or_default();
-    list.into_iter()
-        .find(|r| r["id"] == REPLICA_UUID)
-        .unwrap_or_else(|| panic!("no replica in {v}"))
+    common::remote::replica(p, REPLICA_UUID)
 }
 
 #[test]

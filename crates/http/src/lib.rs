@@ -238,6 +238,15 @@ pub trait Backend: Send + Sync + 'static {
         std::future::ready(Err(Error::unsupported(MSG_REPL_UNSUPPORTED)))
     }
 
+    /// The body limit of an `Am-Service: repl` request whose `Am-Id` is `primary`, in place
+    /// of `limit_recv` (the larger of the two applies): a primary's request holds whole WAL
+    /// records, and one record (a bulk insert or update) can be larger than any `limit_recv`
+    /// a client's requests are held to. `None`, the default: `limit_recv` applies.
+    fn repl_limit_recv(&self, primary: &str) -> Option<u64> {
+        let _ = primary;
+        None
+    }
+
     /// Validates the token of an `Authorization: Bearer <token>` header. A request whose
     /// header is present but fails (or does not start with `Bearer `) gets 403 and the
     /// connection is closed. The default accepts every token.

@@ -744,6 +744,24 @@ async fn service_request<B: Backend>(
     }
 }
 
+/// The body limit of a request: `limit_recv`, or for an `Am-Service: repl` request the
+/// larger limit the backend gives the primary named by its `Am-Id`
+/// ([`Backend::repl_limit_recv`]).
+fn body_limit<B: Backend>(
+    ctx: &ConnCtx<B>,
+    parts: &hyper::http::request::Parts,
+    limit_recv: u64,
+) -> u64 {
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    match (header(HEADER_SERVICE), header(HEADER_ID)) {
+        (Some("repl"), Some(primary)) => ctx
+            .backend
+            .repl_limit_recv(primary)
+            .map_or(limit_recv, |l| l.max(limit_recv)),
+        _ => limit_recv,
+    }
+}
+
 /// An `Am-Service: repl` request: `/`, `application/octet-stream` (or no content type
 /// with an empty body), a plain-text `Am-Id` and an integer `Am-Lsn`.
 async fn repl_request<B: Backend>(
@@ -831,8 +849,8 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
     // the request's user matters on listeners that require a token only
     let user = if ctx.auth { Some(user) } else { None };
 
-    let limit = shared.limit_recv.load(Ordering::Relaxed);
     let (parts, mut body) = req.into_parts();
+    let limit = body_limit(ctx, &parts, shared.limit_recv.load(Ordering::Relaxed));
     let declared = if parts.headers.contains_key(CONTENT_LENGTH) {
         body.size_hint().exact()
     } else {

@@ -983,3 +983,61 @@ fn backup_service_routing_and_files() {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A replica's backend: primary `p` may send bodies up to 1 MiB, whatever `limit_recv` is;
+/// `repl` answers with the body's length as the LSN.
+struct Replica;
+
+impl Backend for Replica {
+    async fn execute(&self, _session: &mut Session, sql: String) -> Result<Option<String>, Error> {
+        Ok(Some(sql))
+    }
+
+    fn repl_limit_recv(&self, primary: &str) -> Option<u64> {
+        (primary == "p").then_some(1024 * 1024)
+    }
+
+    async fn repl(
+        &self,
+        _session: &mut Session,
+        request: amelie_http::ReplRequest<'_>,
+    ) -> Result<amelie_http::ReplReply, Error> {
+        Ok(amelie_http::ReplReply {
+            id: "r".into(),
+            lsn: request.body.len() as u64,
+        })
+    }
+}
+
+#[test]
+fn repl_bodies_of_the_subscribed_primary_pass_limit_recv() {
+    let server = Server::start_with(Arc::new(Replica), |c| {
+        c.limit_recv.store(1000, Ordering::Relaxed)
+    });
+    let body = vec![7u8; 200_000];
+    let repl = |c: &mut Client, primary: &str, body: &[u8]| {
+        let mut r = Request::post("/");
+        for (n, v) in [("Am-Service", "repl"), ("Am-Id", primary), ("Am-Lsn", "1")] {
+            r = r.header(n, v);
+        }
+        c.request(&r.content_type("application/octet-stream").body(body))
+            .unwrap()
+    };
+    // the primary the backend names: past limit_recv, up to the backend's limit
+    let mut c = server.connect();
+    let r = repl(&mut c, "p", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("am-lsn"), Some("200000"));
+    // the connection stays usable, and the backend's limit holds in turn
+    let r = repl(&mut c, "p", &vec![7u8; 1024 * 1024]);
+    assert_error(&r, amelie_http::MSG_LIMIT);
+    until_closed(&mut c);
+    // any other primary, and any other request, are held to limit_recv
+    let mut c = server.connect();
+    assert_error(&repl(&mut c, "q", &body), amelie_http::MSG_LIMIT);
+    until_closed(&mut c);
+    let mut c = server.connect();
+    assert_error(&sql(&mut c, &"a".repeat(2000)), amelie_http::MSG_LIMIT);
+    until_closed(&mut c);
+    server.stop();
+}

@@ -204,6 +204,15 @@ impl Server {
     }
 }
 
+/// The body limit of a replication request ([`Backend::repl_limit_recv`]): the largest body
+/// a primary sends (`stream.rs`: records up to `BATCH_BYTES`, then one more record of any
+/// size the WAL allows, its length a u32, with its frame), for the primary this server is
+/// subscribed to while replication runs; `None` (`limit_recv`) for any other.
+fn repl_limit_recv(active: bool, subscribed: &str, primary: &str) -> Option<u64> {
+    (active && !subscribed.is_empty() && subscribed.eq_ignore_ascii_case(primary))
+        .then_some(u32::MAX as u64 + 2 * crate::stream::BATCH_BYTES as u64)
+}
+
 impl Backend for Server {
     fn authenticate(&self, token: &str) -> bool {
         self.token_user(token).is_some()
@@ -242,6 +251,11 @@ impl Backend for Server {
 
     fn metrics(&self, out: &mut String) {
         self.exec.render_metrics(out);
+    }
+
+    fn repl_limit_recv(&self, primary: &str) -> Option<u64> {
+        let config = self.config.config.lock();
+        repl_limit_recv(config.repl, &config.repl_primary, primary)
     }
 
     async fn repl(
@@ -690,6 +704,24 @@ pub fn run_until(
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn repl_bodies_past_limit_recv_from_the_subscribed_primary_only() {
+        let p = "0b7c3f52-6a8d-4e1f-b2c9-7d4e5f6a8b90";
+        let limit = repl_limit_recv(true, p, p).unwrap();
+        // one record of the largest size the WAL frames, after a full batch
+        assert!(limit > u32::MAX as u64 + crate::stream::BATCH_BYTES as u64);
+        assert_eq!(
+            repl_limit_recv(true, p, &p.to_ascii_uppercase()),
+            Some(limit)
+        );
+        assert_eq!(repl_limit_recv(false, p, p), None);
+        assert_eq!(
+            repl_limit_recv(true, p, "11111111-2222-4333-8444-555555555555"),
+            None
+        );
+        assert_eq!(repl_limit_recv(true, "", ""), None);
+    }
 
     #[test]
     fn tls_paths_are_relative_to_the_repository() {

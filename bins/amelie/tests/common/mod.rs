@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use amelie_client::{BlockingClient, Remote};
 
+pub mod remote;
+
 pub const AMELIE: &str = env!("CARGO_BIN_EXE_amelie");
 
 /// The `amelie-server` binary next to `amelie`.
