@@ -236,6 +236,17 @@ pub trait Backend: Send + Sync + 'static {
         std::future::ready(Err(Error::unsupported(MSG_REPL_UNSUPPORTED)))
     }
 
+    /// The body limit of an `Am-Service: repl` request whose `Am-Id` is `primary`, asked
+    /// when its head has arrived (before any of the body is read): `Some(n)` when this
+    /// server takes WAL from that primary now, so a WAL record larger than `limit_recv`
+    /// still arrives (a body of `n` bytes or more is refused like one past `limit_recv`);
+    /// `None` (the default) keeps `limit_recv`. The body still reserves its size in the
+    /// memory pool as any other does.
+    fn repl_recv_limit(&self, primary: &str) -> Option<u64> {
+        let _ = primary;
+        None
+    }
+
     /// Validates the token of an `Authorization: Bearer <token>` header. A request whose
     /// header is present but fails (or does not start with `Bearer `) gets 403 and the
     /// connection is closed. The default accepts every token.

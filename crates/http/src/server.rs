@@ -626,6 +626,24 @@ async fn read_body(
     }
 }
 
+/// The body limit of a request: `limit_recv`, or for `Am-Service: repl` what
+/// [`Backend::repl_recv_limit`] allows its `Am-Id` (never less than `limit_recv`).
+fn recv_limit<B: Backend>(backend: &B, headers: &hyper::HeaderMap, limit_recv: &AtomicU64) -> u64 {
+    let limit = limit_recv.load(Ordering::Relaxed);
+    let repl = headers
+        .get(HEADER_SERVICE)
+        .is_some_and(|v| v.as_bytes() == b"repl");
+    if !repl {
+        return limit;
+    }
+    headers
+        .get(HEADER_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| !id.is_empty())
+        .and_then(|id| backend.repl_recv_limit(id))
+        .map_or(limit, |repl| repl.max(limit))
+}
+
 /// Longest request body [`limit_exempt`] looks at.
 const EXEMPT_MAX: usize = 64;
 
@@ -831,8 +849,8 @@ async fn handle<B: Backend>(ctx: &ConnCtx<B>, req: Request<Incoming>) -> io::Res
     // the request's user matters on listeners that require a token only
     let user = if ctx.auth { Some(user) } else { None };
 
-    let limit = shared.limit_recv.load(Ordering::Relaxed);
     let (parts, mut body) = req.into_parts();
+    let limit = recv_limit(ctx.backend.as_ref(), &parts.headers, &shared.limit_recv);
     let declared = if parts.headers.contains_key(CONTENT_LENGTH) {
         body.size_hint().exact()
     } else {
@@ -1006,5 +1024,56 @@ mod tests {
         for s in ["/?", "/?a", "//", "/x", "http://h/", "*"] {
             assert!(!root(s), "{s}");
         }
+    }
+
+    /// A backend subscribed to primary `p`.
+    struct Subscribed;
+
+    impl Backend for Subscribed {
+        async fn execute(
+            &self,
+            _: &mut Session,
+            _: String,
+        ) -> Result<Option<String>, amelie_common::Error> {
+            Ok(None)
+        }
+
+        fn repl_recv_limit(&self, primary: &str) -> Option<u64> {
+            (primary == "p").then_some(1 << 32)
+        }
+    }
+
+    /// Only `Am-Service: repl` from the primary the backend names gets its limit; every
+    /// other request keeps `limit_recv`, and the larger of the two applies.
+    #[test]
+    fn only_the_subscribed_primary_sends_past_limit_recv() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = hyper::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, hyper::header::HeaderValue::from_static(v));
+            }
+            h
+        };
+        let recv = AtomicU64::new(1000);
+        let limit = |pairs| recv_limit(&Subscribed, &headers(pairs), &recv);
+        assert_eq!(
+            limit(&[(HEADER_SERVICE, "repl"), (HEADER_ID, "p")]),
+            1 << 32
+        );
+        for other in [
+            &[(HEADER_SERVICE, "repl"), (HEADER_ID, "q")][..],
+            &[(HEADER_SERVICE, "repl"), (HEADER_ID, "")],
+            &[(HEADER_SERVICE, "repl")],
+            &[(HEADER_SERVICE, "backup"), (HEADER_ID, "p")],
+            &[(HEADER_ID, "p")],
+            &[],
+        ] {
+            assert_eq!(limit(other), 1000, "{other:?}");
+        }
+        recv.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(
+            limit(&[(HEADER_SERVICE, "repl"), (HEADER_ID, "p")]),
+            u64::MAX
+        );
     }
 }
