@@ -244,6 +244,13 @@ impl Backend for Server {
         self.exec.render_metrics(out);
     }
 
+    fn repl_recv_limit(&self, primary: &str) -> Option<u64> {
+        let config = self.config.config.lock();
+        let subscribed =
+            !config.repl_primary.is_empty() && config.repl_primary.eq_ignore_ascii_case(primary);
+        (config.repl && subscribed).then_some(crate::stream::REPL_RECV_MAX)
+    }
+
     async fn repl(
         &self,
         _session: &mut Session,
