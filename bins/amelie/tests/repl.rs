@@ -229,9 +229,24 @@ fn a_replica_behind_the_kept_wal_is_outdated() {
         &["--backends=1", "--wal_rotate_wm=1024"],
     );
     p.sql("create table t (id int serial primary key, v text)");
+    p.sql("insert into t generate 10");
     let p_uuid = p.uuid();
     let r_dir = dir.0.join("r");
     backup(&dir.0, &r_dir, &p);
+    let r_lsn = p.lsn();
+
+    // no replica is defined yet: nothing keeps the WAL the backup would need next, and the
+    // primary writes several WAL files and checkpoints them away
+    for _ in 0..20 {
+        p.sql("insert into t generate 20");
+    }
+    p.sql("checkpoint");
+    wait_for("the old WAL files to go", || {
+        p.json("show wal")[0]["lsn_min"].as_i64().unwrap_or(0) > r_lsn + 1
+    });
+    assert_eq!(p.json("show wal")[0]["slots"], 0);
+
+    // the replica from the stale backup, defined only now: outdated, logged, never connected
     let r_port = free_port();
     let uuid_arg = format!("--uuid={REPLICA_UUID}");
     let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
@@ -240,31 +255,21 @@ fn a_replica_behind_the_kept_wal_is_outdated() {
     p.sql(&format!(
         "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
     ));
+    // its slot keeps what the log holds from the definition on: too late for this replica
+    let (_, slots, slots_min) = wal_pins(&p);
+    assert_eq!(slots, 1);
+    assert!(
+        slots_min > r_lsn + 1 && slots_min <= p.lsn() + 1,
+        "{slots_min}"
+    );
     p.sql("start repl");
-    p.sql("insert into t generate 10");
-    wait_for("the replica to catch up", || {
-        r.try_sql("show lsn") == p.try_sql("show lsn")
-    });
-    let r_lsn = r.lsn();
-
-    // away while the primary writes several WAL files and checkpoints: its slot is gone
-    r.kill();
-    wait_for("disconnected", || replica(&p)["connected"] == false);
-    for _ in 0..20 {
-        p.sql("insert into t generate 20");
-    }
-    p.sql("checkpoint");
-    wait_for("the old WAL files to go", || {
-        p.json("show wal")[0]["lsn_min"].as_i64().unwrap_or(0) > r_lsn + 1
-    });
-
-    // back, it cannot catch up: outdated, logged, never connected
-    let r = Server::start(&r_dir, r_port, &[]);
     wait_for("replica is outdated in the log", || {
         fs::read_to_string(p_dir.join("log"))
             .unwrap_or_default()
             .contains("replica is outdated")
     });
+    // still retried, still outdated
+    std::thread::sleep(Duration::from_millis(300));
     let rep = replica(&p);
     assert_eq!(rep["connected"], false, "{rep}");
     assert_eq!(r.lsn(), r_lsn);
@@ -324,4 +329,182 @@ fn concurrent_writes_reach_the_replica_in_order() {
     wait_for("lag 0", || replica(&p)["lag"] == 0);
     r.stop();
     p.stop();
+}
+
+/// `SHOW WAL` on `p`: (`lsn_min`, `slots`, `slots_min`).
+fn wal_pins(p: &Server) -> (i64, i64, i64) {
+    let w = &p.json("show wal")[0];
+    let int = |k: &str| w[k].as_i64().unwrap_or_else(|| panic!("{k} in {w}"));
+    (int("lsn_min"), int("slots"), int("slots_min"))
+}
+
+/// A replica's WAL slot lives as long as its definition: a killed replica's WAL survives
+/// checkpoints, STOP REPL and a restart of the primary (the slot then starts at the oldest
+/// record on disk), it catches up when it comes back, and the slot follows what it confirms.
+#[test]
+fn a_killed_replicas_wal_survives_checkpoints_and_primary_restarts() {
+    let dir = TempDir::new("keep");
+    let p_dir = dir.0.join("p");
+    // small WAL files, so every checkpoint could remove some
+    let p_args = ["--backends=1", "--wal_rotate_wm=1024"];
+    let p = Server::start(&p_dir, free_port(), &p_args);
+    p.sql("create table t (id int serial primary key, v text)");
+    p.sql("create table u (id int primary key, x int)");
+    let p_uuid = p.uuid();
+    let r_dir = dir.0.join("r");
+    backup(&dir.0, &r_dir, &p);
+    let r_port = free_port();
+    let uuid_arg = format!("--uuid={REPLICA_UUID}");
+    let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
+    r.sql("start repl");
+    r.sql(&format!("subscribe '{p_uuid}'"));
+    p.sql(&format!(
+        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
+    ));
+    // defined: one slot, from the oldest record the log holds
+    let (_, slots, slots_min) = wal_pins(&p);
+    assert_eq!(slots, 1);
+    assert!(slots_min <= p.lsn(), "{slots_min}");
+    p.sql("start repl");
+    p.sql("insert into t generate 10");
+    wait_for("the replica to catch up", || {
+        r.try_sql("show lsn") == p.try_sql("show lsn")
+    });
+    let r_lsn = r.lsn();
+    // the slot follows what the replica confirms
+    wait_for("the slot at the replica's next record", || {
+        wal_pins(&p).2 == r_lsn + 1
+    });
+
+    // killed: the primary writes several WAL files and checkpoints; the slot keeps them
+    r.kill();
+    wait_for("disconnected", || replica(&p)["connected"] == false);
+    for i in 0..20 {
+        p.sql("insert into t generate 20");
+        p.sql(&format!("insert into u values ({i}, {i})"));
+    }
+    p.sql("checkpoint");
+    let (lsn_min, slots, slots_min) = wal_pins(&p);
+    assert_eq!((slots, slots_min), (1, r_lsn + 1));
+    assert!(
+        lsn_min <= r_lsn + 1,
+        "lsn_min {lsn_min}, replica at {r_lsn}"
+    );
+
+    // STOP REPL keeps the slot
+    p.sql("stop repl");
+    p.sql("insert into t generate 20");
+    p.sql("checkpoint");
+    let (lsn_min, slots, _) = wal_pins(&p);
+    assert_eq!(slots, 1);
+    assert!(
+        lsn_min <= r_lsn + 1,
+        "lsn_min {lsn_min}, replica at {r_lsn}"
+    );
+    p.sql("start repl");
+
+    // the primary restarts (its slot is not persisted): the new slot starts at the oldest
+    // record on disk, so the next checkpoint removes nothing the replica needs
+    p.stop();
+    let p = Server::start(&p_dir, free_port(), &p_args);
+    let (lsn_min, slots, slots_min) = wal_pins(&p);
+    assert_eq!(slots, 1);
+    assert!(
+        slots_min <= r_lsn + 1,
+        "slots_min {slots_min}, replica at {r_lsn}"
+    );
+    assert!(
+        lsn_min <= r_lsn + 1,
+        "lsn_min {lsn_min}, replica at {r_lsn}"
+    );
+    for _ in 0..20 {
+        p.sql("insert into t generate 20");
+    }
+    p.sql("checkpoint");
+    let (lsn_min, slots, _) = wal_pins(&p);
+    assert_eq!(slots, 1);
+    assert!(
+        lsn_min <= r_lsn + 1,
+        "lsn_min {lsn_min}, replica at {r_lsn}"
+    );
+
+    // back, the replica catches up from where it was
+    let r = Server::start(&r_dir, r_port, &[]);
+    wait_for("the restarted replica to catch up", || {
+        r.try_sql("show lsn") == p.try_sql("show lsn")
+    });
+    assert_eq!(state(&r), state(&p));
+    assert_eq!(r.int("select count(*) from u"), 20);
+    wait_for("connected with lag 0", || {
+        let rep = replica(&p);
+        rep["connected"] == true && rep["lag"] == 0
+    });
+    // the slot moved to the replica's next record: a checkpoint (of a newer LSN) now lets
+    // the old files go
+    p.sql("insert into u values (1000, 1)");
+    let next = p.lsn() + 1;
+    wait_for("the slot at the replica's next record", || {
+        wal_pins(&p).2 == next
+    });
+    p.sql("checkpoint");
+    wait_for("the old WAL files to go", || wal_pins(&p).0 > r_lsn + 1);
+
+    // dropping the replica releases the slot
+    p.sql(&format!("drop replica '{REPLICA_UUID}'"));
+    assert_eq!(wal_pins(&p).1, 0);
+    p.stop();
+    r.stop();
+}
+
+/// A WAL record larger than the replica's `limit_recv` still arrives: the subscribed
+/// primary's `Am-Service: repl` requests may be as large as a record can be, other requests
+/// keep the limit.
+#[test]
+fn a_record_larger_than_the_replicas_limit_recv_arrives() {
+    let dir = TempDir::new("big");
+    let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=1"]);
+    p.sql("create table t (id int primary key, v text)");
+    let p_uuid = p.uuid();
+    let r_dir = dir.0.join("r");
+    backup(&dir.0, &r_dir, &p);
+    let r_port = free_port();
+    let uuid_arg = format!("--uuid={REPLICA_UUID}");
+    let r = Server::start(&r_dir, r_port, &[&uuid_arg, "--limit_recv=65536"]);
+    r.sql("start repl");
+    r.sql(&format!("subscribe '{p_uuid}'"));
+    p.sql(&format!(
+        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
+    ));
+    p.sql("start repl");
+
+    // one transaction, one record of about 300 KB
+    let big = "x".repeat(300_000);
+    p.sql(&format!("insert into t values (1, '{big}'), (2, 'small')"));
+    p.sql("insert into t values (3, 'after')");
+    wait_for("the replica to receive the big record", || {
+        r.try_sql("show lsn") == p.try_sql("show lsn")
+    });
+    assert_eq!(r.int("select length(v) from t where id = 1"), 300_000);
+    assert_eq!(
+        r.sql("select id from t order by id"),
+        p.sql("select id from t order by id")
+    );
+    wait_for("connected with lag 0", || {
+        let rep = replica(&p);
+        rep["connected"] == true && rep["lag"] == 0
+    });
+
+    // a SQL request to the replica still has its limit
+    let reply = r
+        .client()
+        .sql(&format!("select '{}'", "y".repeat(70_000)))
+        .unwrap();
+    assert!(!reply.is_success());
+    assert!(
+        reply.body.contains("http request limit reached"),
+        "{}",
+        reply.body
+    );
+    p.stop();
+    r.stop();
 }

@@ -178,7 +178,7 @@ struct State {
 pub struct GroupCommit {
     state: Mutex<State>,
     wal: Arc<Mutex<Wal>>,
-    lsn: Arc<AtomicU64>,
+    lsn: Arc<crate::CommittedLsn>,
     /// Id of the newest committed transaction, read by the nodes (see
     /// `NodeHandle::start_with`).
     pub committed: Arc<AtomicU64>,
@@ -209,7 +209,7 @@ impl Default for CommitMetrics {
 }
 
 impl GroupCommit {
-    pub fn new(wal: Arc<Mutex<Wal>>, lsn: Arc<AtomicU64>) -> GroupCommit {
+    pub fn new(wal: Arc<Mutex<Wal>>, lsn: Arc<crate::CommittedLsn>) -> GroupCommit {
         GroupCommit {
             state: Mutex::new(State {
                 next_id: 1,

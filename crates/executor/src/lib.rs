@@ -19,6 +19,7 @@ pub mod ddl;
 mod import;
 mod intake;
 mod limits;
+mod lsn;
 pub mod mailbox;
 pub mod recovery;
 mod replica;
@@ -30,6 +31,7 @@ pub use admin::repl::{NoStreaming, ReplState, ReplicaDef, ReplicaStatus, Streame
 pub use admin::{ConfigSource, EngineState};
 pub use backup::BackupPin;
 pub use cache::CacheStats;
+pub use lsn::{CommitListener, CommittedLsn};
 pub use recovery::RecoveryReport;
 pub use replica::WalSource;
 
@@ -71,7 +73,7 @@ pub struct Executor {
     control: tokio::sync::RwLock<()>,
     commit: GroupCommit,
     wal: Arc<Mutex<Wal>>,
-    lsn: Arc<AtomicU64>,
+    lsn: Arc<CommittedLsn>,
     format: RwLock<String>,
     limit_send: AtomicU64,
     /// `limit_write`: maximum WAL bytes of one transaction (0 = no limit).

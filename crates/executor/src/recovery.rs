@@ -39,7 +39,7 @@ impl Executor {
     pub fn open(config: ExecutorConfig) -> Result<(Executor, RecoveryReport)> {
         mark_started();
         let (wal, recovery) = Wal::open(config.wal.clone()).map_err(Error::from)?;
-        let lsn = Arc::new(AtomicU64::new(recovery.last_lsn));
+        let lsn = Arc::new(crate::CommittedLsn::new(recovery.last_lsn));
         let wal = Arc::new(Mutex::new(wal));
         let exec = Executor {
             nodes: RwLock::new(Arc::new(Vec::new())),

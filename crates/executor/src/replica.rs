@@ -28,7 +28,7 @@ use std::sync::Arc;
 /// the committed LSN and the log's slots (cheap to clone; holds no executor).
 #[derive(Clone)]
 pub struct WalSource {
-    lsn: Arc<std::sync::atomic::AtomicU64>,
+    lsn: Arc<crate::CommittedLsn>,
     wal: Arc<parking_lot::Mutex<amelie_wal::Wal>>,
 }
 
@@ -38,10 +38,28 @@ impl WalSource {
         self.lsn.load(Ordering::Acquire)
     }
 
-    /// A WAL slot keeping the records from `lsn` on (a replica's next record): released
-    /// when dropped, moved with [`amelie_wal::Slot::advance`].
+    /// A listener woken by every commit from now on (until it drops): a streamer sleeps on
+    /// [`crate::CommitListener::wait_past`] instead of polling [`WalSource::lsn`].
+    pub fn listen(&self) -> crate::CommitListener {
+        self.lsn.listen()
+    }
+
+    /// A WAL slot keeping the records from `lsn` on: released when dropped, moved with
+    /// [`amelie_wal::Slot::advance`].
     pub fn slot(&self, lsn: u64) -> amelie_wal::Slot {
         self.wal.lock().slots().create(lsn, None)
+    }
+
+    /// A WAL slot keeping every record the log still holds (from the first file's LSN on;
+    /// made under the log's lock, so no removal runs between the look and the pin). A
+    /// replica's slot starts here when the replica is defined or the server starts.
+    pub fn slot_from_oldest(&self) -> amelie_wal::Slot {
+        let wal = self.wal.lock();
+        let from = wal
+            .file_infos()
+            .first()
+            .map_or(wal.last_lsn() + 1, |f| f.first_lsn);
+        wal.slots().create(from, None)
     }
 }
 

@@ -11,16 +11,20 @@
 //! subscribed to the sender (`repl_primary` equals `Am-Id`); the records go to
 //! [`Executor::apply_replicated`] (records it has are skipped, a gap is refused).
 //!
-//! **The primary side** ([`WalStreamer`], the executor's [`Streamer`]): while replication
-//! is on and the server is a primary, one task per replica on a thread of its own (`repl`,
-//! a single-threaded tokio runtime). A task connects to the replica's `uri` (HTTP over TCP
-//! or TLS, `repl_connect`), does the handshake, holds a WAL slot at the replica's LSN + 1, then sends the
-//! records after the confirmed LSN up to the committed one ([`amelie_wal::read_after`]) and
-//! moves the slot to what the replica confirms. Idle, it looks again every
-//! [`IDLE_POLL`] and sends a handshake every [`HEARTBEAT`] (the connection stays open and
-//! a dead replica is noticed). Any error closes the connection and releases the slot; the
-//! task tries again every `repl_reconnect_ms`. A replica whose next record is no longer in
-//! the log is `replica is outdated` (logged; it stays disconnected).
+//! **The primary side** ([`WalStreamer`], the executor's [`Streamer`]): on a primary, every
+//! defined replica has a WAL slot, from `CREATE REPLICA` (or the server's start) to `DROP
+//! REPLICA`, through disconnections, `STOP REPL` and `START REPL`; a new slot starts at
+//! the oldest record the log holds (see [`WalStreamer`]'s `reconcile`). While replication
+//! is on, one task per replica runs on a thread of its own (`repl`, a single-threaded tokio
+//! runtime). A task connects to the replica's `uri` (HTTP over TCP or TLS,
+//! [`crate::repl_connect`]), does the handshake, moves the slot to the replica's LSN + 1, then sends the records after the
+//! confirmed LSN up to the committed one ([`amelie_wal::read_after_at`]) and moves the slot
+//! to what the replica confirms + 1. Idle, it sleeps until a commit (a
+//! [`amelie_executor::CommitListener`], woken by group commit) and sends a handshake every
+//! [`HEARTBEAT`] (the connection stays open and a dead replica is noticed). Any error
+//! closes the connection (the slot stays); the task tries again every
+//! `repl_reconnect_ms`. A replica whose next record is no longer in the log is `replica is
+//! outdated` (logged as an error; it stays disconnected and is retried).
 
 use amelie_common::{Error, Result};
 use amelie_executor::{Executor, ReplState, ReplicaDef, ReplicaStatus, Streamer, WalSource};
@@ -35,8 +39,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often an idle stream looks for new committed records.
-pub const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How long a stream waits before reading again when the log did not give the records up
+/// to the committed LSN (not expected: records are written before their LSN is published).
+const RETRY_EMPTY_READ: Duration = Duration::from_millis(20);
 /// How often an idle stream sends a handshake.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Bytes of record bodies sent in one request (at least one record is sent, however large).
@@ -118,6 +123,9 @@ struct Shared {
     /// `repl_reconnect_ms`, read at every retry.
     reconnect_ms: Box<dyn Fn() -> u64 + Send + Sync>,
     status: Mutex<HashMap<String, ReplicaStatus>>,
+    /// The WAL slot of every replica defined on this primary, by id: made when the replica
+    /// is defined (or the server starts), moved by its task, released by DROP REPLICA.
+    slots: Mutex<HashMap<String, amelie_wal::Slot>>,
 }
 
 impl Shared {
@@ -127,6 +135,13 @@ impl Shared {
         s.connected = connected;
         if let Some(lsn) = lsn {
             s.lsn = lsn;
+        }
+    }
+
+    /// Moves replica `id`'s slot to `lsn` (never backwards; nothing if it has none).
+    fn advance(&self, id: &str, lsn: u64) {
+        if let Some(slot) = self.slots.lock().get(id) {
+            slot.advance(lsn);
         }
     }
 }
@@ -173,6 +188,7 @@ impl WalStreamer {
                 uuid,
                 reconnect_ms,
                 status: Mutex::new(HashMap::new()),
+                slots: Mutex::new(HashMap::new()),
             }),
             rt: handle,
             tasks: Mutex::new(HashMap::new()),
@@ -181,10 +197,36 @@ impl WalStreamer {
         })
     }
 
-    /// Runs one task per replica of `state` while it is active and a primary; stops the
-    /// tasks of replicas no longer wanted (or whose definition changed).
+    /// Holds a WAL slot for every replica of `state` while the server is a primary, and
+    /// runs one task per replica while replication is also active; releases the slots of
+    /// replicas no longer defined and stops the tasks of replicas no longer wanted (or
+    /// whose definition changed).
+    ///
+    /// A new slot starts at the oldest record the log holds, not at the replica's LSN
+    /// (unknown until it answers): nothing is persisted for it, so after a restart of the
+    /// primary every WAL file still on disk stays until the replica reports what it has,
+    /// and nothing a replica may need is removed by the first checkpoint after the start.
     fn reconcile(&self, state: &ReplState) {
-        let want: &[ReplicaDef] = if state.active && state.primary.is_empty() {
+        let primary = state.primary.is_empty();
+        {
+            let pinned: &[ReplicaDef] = if primary { &state.replicas } else { &[] };
+            let mut slots = self.shared.slots.lock();
+            slots.retain(|id, _| {
+                let keep = pinned.iter().any(|d| d.id == *id);
+                if !keep {
+                    tracing::info!(replica = %id, "replication: wal slot released");
+                }
+                keep
+            });
+            for def in pinned {
+                if !slots.contains_key(&def.id) {
+                    let slot = self.shared.source.slot_from_oldest();
+                    tracing::debug!(replica = %def.id, lsn = slot.lsn(), "replication: wal slot");
+                    slots.insert(def.id.clone(), slot);
+                }
+            }
+        }
+        let want: &[ReplicaDef] = if state.active && primary {
             &state.replicas
         } else {
             &[]
@@ -209,6 +251,13 @@ impl WalStreamer {
     }
 }
 
+#[cfg(test)]
+impl WalStreamer {
+    fn advance_for_test(&self, id: &str, lsn: u64) {
+        self.shared.advance(id, lsn);
+    }
+}
+
 impl Drop for WalStreamer {
     fn drop(&mut self) {
         for (_, (_, task)) in self.tasks.lock().drain() {
@@ -224,12 +273,16 @@ impl Drop for WalStreamer {
 }
 
 impl Streamer for WalStreamer {
+    fn open(&self, state: &ReplState) {
+        self.reconcile(state);
+    }
+
     fn start(&self, state: &ReplState) {
         self.reconcile(state);
     }
 
-    fn stop(&self) {
-        self.reconcile(&ReplState::default());
+    fn stop(&self, state: &ReplState) {
+        self.reconcile(state);
     }
 
     fn replicas_changed(&self, state: &ReplState) {
@@ -290,8 +343,9 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
         let _ = conn.await;
     });
     let mut confirmed = post(&mut sender, shared, def, host, Vec::new()).await?;
-    // the replica's next record stays in the log while this connection lives
-    let slot = shared.source.slot(confirmed + 1);
+    // the replica has everything up to `confirmed`: its slot keeps the rest (never past the
+    // primary's own LSN, whatever a diverged replica reports)
+    shared.advance(&def.id, confirmed.min(shared.source.lsn()) + 1);
     // connected once the log is known to hold what the replica needs next
     let mut announced = false;
     let mut announce = |lsn: u64| {
@@ -301,6 +355,8 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
         }
         shared.set_status(&def.id, true, Some(lsn));
     };
+    // woken by every commit while the connection lives
+    let listener = shared.source.listen();
     let mut beat = Instant::now();
     // where the last batch ended in the WAL files: the next one reads on from there
     let mut pos: Option<amelie_wal::TailPos> = None;
@@ -308,12 +364,15 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
         let committed = shared.source.lsn();
         if committed <= confirmed {
             announce(confirmed);
-            if beat.elapsed() >= HEARTBEAT {
+            let due = HEARTBEAT.saturating_sub(beat.elapsed());
+            if due.is_zero() {
                 confirmed = post(&mut sender, shared, def, host, Vec::new()).await?;
                 announce(confirmed);
                 beat = Instant::now();
+                continue;
             }
-            tokio::time::sleep(IDLE_POLL).await;
+            // asleep until a commit passes the confirmed LSN, or the heartbeat is due
+            let _ = tokio::time::timeout(due, listener.wait_past(confirmed)).await;
             continue;
         }
         let dir = shared.wal_dir.clone();
@@ -337,11 +396,11 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
             format::append_record(&mut body, r.lsn, r.count, &r.body);
         }
         if body.is_empty() {
-            tokio::time::sleep(IDLE_POLL).await;
+            tokio::time::sleep(RETRY_EMPTY_READ).await;
             continue;
         }
         confirmed = post(&mut sender, shared, def, host, body).await?;
-        slot.advance(confirmed + 1);
+        shared.advance(&def.id, confirmed.min(committed) + 1);
         announce(confirmed);
         beat = Instant::now();
     }
@@ -436,5 +495,66 @@ mod tests {
         let e = parse_records(&bad).unwrap_err();
         assert!(e.msg().contains("checksum"), "{}", e.msg());
         assert!(parse_records(b"xy").is_err());
+    }
+
+    /// A primary keeps one slot per defined replica from the oldest record on, through STOP
+    /// REPL (no task runs here: replication is off or the replicas unreachable), and
+    /// releases it when the replica is dropped or the server subscribes.
+    #[test]
+    fn a_slot_per_defined_replica() {
+        let dir = std::env::temp_dir().join(format!("amelie-stream-slots-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let wal_dir = dir.join("wal");
+        let (exec, _) = Executor::open(amelie_executor::ExecutorConfig {
+            wal: amelie_wal::WalConfig::new(wal_dir.clone()),
+            format: "json".into(),
+            limit_send: u64::MAX,
+            dir: None,
+        })
+        .unwrap();
+        let source = exec.wal_source();
+        let streamer = WalStreamer::new(
+            source.clone(),
+            wal_dir,
+            "00000000-0000-0000-0000-00000000000a".into(),
+            Box::new(|| 100),
+        )
+        .unwrap();
+        let slots = || {
+            let w = exec.wal_status();
+            (w.slots, w.slots_min)
+        };
+        let def = |id: &str| ReplicaDef {
+            id: id.into(),
+            uri: "127.0.0.1:1".into(),
+            ..Default::default()
+        };
+        let mut state = ReplState {
+            active: false,
+            primary: String::new(),
+            replicas: vec![def("a")],
+        };
+        streamer.open(&state);
+        assert_eq!(slots(), (1, 1));
+        streamer.advance_for_test("a", 5);
+        state.replicas.push(def("b"));
+        streamer.replicas_changed(&state);
+        assert_eq!(slots(), (2, 1));
+        streamer.stop(&state);
+        assert_eq!(slots(), (2, 1));
+        state.replicas.remove(1);
+        streamer.replicas_changed(&state);
+        assert_eq!(slots(), (1, 5));
+        // a subscribed server keeps none; promoted again, the slot starts over
+        state.primary = "00000000-0000-0000-0000-00000000000b".into();
+        streamer.role_changed(&state);
+        assert_eq!(slots(), (0, -1));
+        state.primary.clear();
+        streamer.role_changed(&state);
+        assert_eq!(slots(), (1, 1));
+        drop(streamer);
+        assert_eq!(slots(), (0, -1));
+        drop(exec);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -10,9 +10,11 @@
 //! **Where the WAL streaming plugs in:** [`Streamer`]. By default the executor holds
 //! [`NoStreaming`], which does nothing and reports every replica as never connected; the
 //! server sets its own (`amelie_system::stream::WalStreamer`). The
-//! streamer is told when replication starts and stops, when the replica list changes and
-//! when the role changes, and answers for each replica whether it is connected and up to
-//! which LSN it has confirmed (the replica's WAL slot).
+//! streamer is told the state loaded at start-up, when replication starts and stops, when
+//! the replica list changes and when the role changes, and answers for each replica whether
+//! it is connected and up to which LSN it has confirmed. A primary's streamer keeps a WAL
+//! slot per defined replica (from its definition, or the start of the server, to DROP
+//! REPLICA).
 
 use super::json::{obj, s};
 use super::nodes::parse_uuid;
@@ -109,22 +111,29 @@ pub struct ReplicaStatus {
     pub lsn: u64,
 }
 
-/// The hook of the WAL streaming: the executor calls it after each change of the
-/// replication state has been persisted, always with the whole new state. A streamer keeps
-/// one WAL slot and one connection per replica while replication is active, and on a
-/// replica accepts the WAL of `primary` only. Calls come from request threads and must not
-/// block for long.
+/// The hook of the WAL streaming: the executor calls it at start-up and after each change of
+/// the replication state has been persisted, always with the whole new state. On a primary,
+/// a streamer keeps one WAL slot per defined replica for as long as it is defined (whether
+/// replication is on or not), and one connection per replica while replication is active;
+/// on a replica it accepts the WAL of `primary` only. Calls come from request threads and
+/// must not block for long.
 pub trait Streamer: Send + Sync {
+    /// The state loaded at start-up (before [`Streamer::start`] when `repl` is set): pin the
+    /// WAL of every defined replica.
+    fn open(&self, state: &ReplState) {
+        let _ = state;
+    }
     /// Replication starts (`START REPL`, or at start-up with `repl` set): stream to
     /// `replicas`.
     fn start(&self, state: &ReplState) {
         let _ = state;
     }
-    /// Replication stops (`STOP REPL`): close every connection (the server's streamer
-    /// releases the slots with them).
-    fn stop(&self) {}
-    /// A replica was created or dropped (`state.active`: connect to a new one, close a
-    /// dropped one and release its slot).
+    /// Replication stops (`STOP REPL`): close every connection; the replicas' slots stay.
+    fn stop(&self, state: &ReplState) {
+        let _ = state;
+    }
+    /// A replica was created or dropped: pin the WAL for a new one (and, with
+    /// `state.active`, connect to it); close a dropped one and release its slot.
     fn replicas_changed(&self, state: &ReplState) {
         let _ = state;
     }
@@ -193,6 +202,7 @@ impl Executor {
             .read_only
             .store(!state.primary.is_empty(), Ordering::Release);
         *self.repl.state.lock() = state.clone();
+        self.repl.streamer.read().open(&state);
         if state.active {
             tracing::info!(role = role(&state), "replication: start");
             self.repl.streamer.read().start(&state);
@@ -314,7 +324,7 @@ impl Executor {
             streamer.start(&st);
         } else {
             tracing::info!("replication: stop");
-            streamer.stop();
+            streamer.stop(&st);
         }
         Ok(())
     }
@@ -515,7 +525,7 @@ mod tests {
         fn start(&self, st: &ReplState) {
             self.0.lock().push(format!("start {}", st.replicas.len()));
         }
-        fn stop(&self) {
+        fn stop(&self, _: &ReplState) {
             self.0.lock().push("stop".into());
         }
         fn replicas_changed(&self, st: &ReplState) {

@@ -83,7 +83,7 @@ pub struct WalStatus {
     pub writes_bytes: u64,
     pub ops: u64,
     pub checkpoint: u64,
-    /// WAL slots held (running backups, connected replicas) and the lowest LSN they pin (-1: none).
+    /// WAL slots held (running backups, defined replicas) and the lowest LSN they pin (-1: none).
     pub slots: u64,
     pub slots_min: i64,
 }
@@ -314,7 +314,7 @@ impl SystemFuncs for SystemSnapshot {
 /// handles, cheap to clone).
 #[derive(Clone)]
 pub(crate) struct Counters {
-    pub lsn: Arc<AtomicU64>,
+    pub lsn: Arc<crate::CommittedLsn>,
     pub wal: Arc<Mutex<Wal>>,
     /// WAL counters (writes, bytes, records) at the end of start-up: `SHOW WAL` counts from
     /// here.
