@@ -12,6 +12,7 @@
 mod common;
 
 use std::fs;
+use std::time::Duration;
 
 use amelie_client::BlockingClient;
 use bytes::Bytes;
