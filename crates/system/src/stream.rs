@@ -20,7 +20,8 @@
 //! [`crate::repl_connect`]), does the handshake, moves the slot to the replica's LSN + 1, then sends the records after the
 //! confirmed LSN up to the committed one ([`amelie_wal::read_after_at`]) and moves the slot
 //! to what the replica confirms + 1. Idle, it sleeps until a commit (a
-//! [`amelie_executor::CommitListener`], woken by group commit) and sends a handshake every
+//! [`amelie_executor::CommitListener`], woken by group commit; at most one such wake-up per
+//! [`GATHER`] after a reply, so a stream of commits is sent in batches) and sends a handshake every
 //! [`HEARTBEAT`] (the connection stays open and a dead replica is noticed). Any error
 //! closes the connection (the slot stays); the task tries again every
 //! `repl_reconnect_ms`. A replica whose next record is no longer in the log is `replica is
@@ -42,6 +43,9 @@ use std::time::{Duration, Instant};
 /// How long a stream waits before reading again when the log did not give the records up
 /// to the committed LSN (not expected: records are written before their LSN is published).
 const RETRY_EMPTY_READ: Duration = Duration::from_millis(20);
+/// The least time between a reply and the next request woken by a commit: under a stream
+/// of commits, requests carry the commits of about this long instead of one each.
+const GATHER: Duration = Duration::from_millis(1);
 /// How often an idle stream sends a handshake.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Bytes of record bodies sent in one request (at least one record is sent, however large).
@@ -372,7 +376,16 @@ async fn stream_inner(shared: &Shared, def: &ReplicaDef) -> Result<std::convert:
                 continue;
             }
             // asleep until a commit passes the confirmed LSN, or the heartbeat is due
-            let _ = tokio::time::timeout(due, listener.wait_past(confirmed)).await;
+            if tokio::time::timeout(due, listener.wait_past(confirmed))
+                .await
+                .is_ok()
+            {
+                // a reply came back just now: let the commits of a moment gather
+                let since = beat.elapsed();
+                if since < GATHER {
+                    tokio::time::sleep(GATHER - since).await;
+                }
+            }
             continue;
         }
         let dir = shared.wal_dir.clone();
