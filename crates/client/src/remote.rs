@@ -195,21 +195,7 @@ pub fn parse_uri(text: &str) -> Result<Uri> {
         }
         None => rest,
     };
-    let (host, port) = if let Some(r) = hostport.strip_prefix('[') {
-        let (host, after) = r.split_once(']').ok_or_else(|| bad("']' expected"))?;
-        match after {
-            "" => (host, None),
-            p => (
-                host,
-                Some(p.strip_prefix(':').ok_or_else(|| bad("':' expected"))?),
-            ),
-        }
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (hostport, None),
-        }
-    };
+    let (host, port) = amelie_http::split_authority(hostport).map_err(bad)?;
     if host.is_empty() {
         return Err(bad("host is not defined"));
     }

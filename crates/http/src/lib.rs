@@ -29,7 +29,7 @@ mod tls;
 mod tls_client;
 
 pub use io::Registry;
-pub use net::{Endpoint, Peer, SocketFiles, StdListener, DEFAULT_SOCKET_MODE};
+pub use net::{split_authority, Endpoint, Peer, SocketFiles, StdListener, DEFAULT_SOCKET_MODE};
 pub use reply::{error_body, escape_json_into};
 pub use route::{parse_import_path, ContentKind};
 pub use server::{bind, serve, Listeners};

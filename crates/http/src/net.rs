@@ -287,6 +287,24 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// Splits the authority of a uri (`host`, `host:port`, `[v6]`, `[v6]:port`) into the host
+/// (without brackets) and the port text, if any. The error is the reason, for the caller's
+/// message. The host may come back empty; the port is not parsed.
+pub fn split_authority(authority: &str) -> Result<(&str, Option<&str>), &'static str> {
+    if let Some(r) = authority.strip_prefix('[') {
+        let (host, after) = r.split_once(']').ok_or("']' expected")?;
+        match after {
+            "" => Ok((host, None)),
+            p => Ok((host, Some(p.strip_prefix(':').ok_or("':' expected")?))),
+        }
+    } else {
+        Ok(match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,5 +362,16 @@ mod tests {
         assert!(e.to_string().contains("not a socket"), "{e}");
         assert!(path.is_file());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn authorities_split() {
+        assert_eq!(split_authority("h:1"), Ok(("h", Some("1"))));
+        assert_eq!(split_authority("h"), Ok(("h", None)));
+        assert_eq!(split_authority("[::1]:5"), Ok(("::1", Some("5"))));
+        assert_eq!(split_authority("[::1]"), Ok(("::1", None)));
+        assert_eq!(split_authority(":7"), Ok(("", Some("7"))));
+        assert_eq!(split_authority("[::1"), Err("']' expected"));
+        assert_eq!(split_authority("[::1]5"), Err("':' expected"));
     }
 }

@@ -96,21 +96,7 @@ pub fn parse_target(uri: &str, tls_options: bool) -> Result<ReplicaTarget> {
     if authority.contains('@') {
         return Err(bad("a user is not expected (use token)"));
     }
-    let (host, port) = if let Some(r) = authority.strip_prefix('[') {
-        let (host, after) = r.split_once(']').ok_or_else(|| bad("']' expected"))?;
-        match after {
-            "" => (host, None),
-            p => (
-                host,
-                Some(p.strip_prefix(':').ok_or_else(|| bad("':' expected"))?),
-            ),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
+    let (host, port) = amelie_http::split_authority(authority).map_err(bad)?;
     if host.is_empty() {
         return Err(bad("host is not defined"));
     }
