@@ -23,6 +23,23 @@ use std::sync::Arc;
 /// Recovery: partition id -> (index of its node, its table when it has SERIAL columns).
 pub(crate) type Owners = HashMap<u64, (usize, Option<Arc<amelie_catalog::Table>>)>;
 
+/// Moves the SERIAL counters of `table` (a table with SERIAL columns, see [`Owners`]) past
+/// the values a replayed or replicated change puts.
+pub(crate) fn observe_serials(
+    table: Option<&amelie_catalog::Table>,
+    change: amelie_vm::ChangeRef<'_>,
+) -> Result<()> {
+    if let (Some(t), amelie_vm::ChangeRef::Put { row, .. }) = (table, change) {
+        let (row, _) = amelie_storage::Row::from_encoded(row)?;
+        for (i, col) in t.columns.iter().enumerate() {
+            if let (true, Value::Int(v)) = (col.serial, row.get(i)) {
+                t.serial.observe(v);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What recovery did, for the start-up log.
 #[derive(Debug, Default)]
 pub struct RecoveryReport {
@@ -131,15 +148,8 @@ impl Executor {
             let Some((node, serial)) = owners.get(&c.partition()) else {
                 continue;
             };
-            if let (Some(t), amelie_vm::ChangeRef::Put { row, .. }) = (serial, c) {
-                // SERIAL counters resume after the largest replayed value
-                let (row, _) = amelie_storage::Row::from_encoded(row)?;
-                for (i, col) in t.columns.iter().enumerate() {
-                    if let (true, Value::Int(v)) = (col.serial, row.get(i)) {
-                        t.serial.observe(v);
-                    }
-                }
-            }
+            // SERIAL counters resume after the largest replayed value
+            observe_serials(serial.as_deref(), c)?;
             if let Some(log) = per_node.get_mut(*node) {
                 log.push(c);
             }

@@ -12,11 +12,11 @@
 //! without gaps and a subscribed replica writes nothing of its own.
 
 use crate::commit::{GroupCommit, Record, Tx, Work};
-use crate::recovery::Owners;
+use crate::recovery::{observe_serials, Owners};
 use crate::wal_body::WalBody;
 use crate::Executor;
 use amelie_catalog::DdlOp;
-use amelie_common::{Error, Result, Value};
+use amelie_common::{Error, Result};
 use amelie_node::{BatchError, BatchReply, NodeHandle};
 use amelie_vm::{ChangeLog, ChangeReader};
 use amelie_wal::WalRecord;
@@ -191,14 +191,7 @@ impl Executor {
                     c.partition()
                 )));
             };
-            if let (Some(t), amelie_vm::ChangeRef::Put { row, .. }) = (serial, c) {
-                let (row, _) = amelie_storage::Row::from_encoded(row)?;
-                for (i, col) in t.columns.iter().enumerate() {
-                    if let (true, Value::Int(v)) = (col.serial, row.get(i)) {
-                        t.serial.observe(v);
-                    }
-                }
-            }
+            observe_serials(serial.as_deref(), c)?;
             if let Some(log) = per_node.get_mut(*node) {
                 log.push(c);
             }
