@@ -839,10 +839,12 @@ mod tests {
 
     /// A node thread with one tree partition, id 1.
     fn node() -> NodeHandle {
-        let node = NodeHandle::start_with(
-            "00000000-0000-0000-0000-000000000001".into(),
-            Arc::new(AtomicU64::new(0)),
-        );
+        node_with(Arc::new(AtomicU64::new(0)))
+    }
+
+    /// [`node`] reporting its commits to `committed`.
+    pub(super) fn node_with(committed: Arc<AtomicU64>) -> NodeHandle {
+        let node = NodeHandle::start_with("00000000-0000-0000-0000-000000000001".into(), committed);
         node.call(|done| NodeMsg::CreatePartition {
             id: 1,
             table_id: 1,
@@ -989,18 +991,7 @@ mod start_tests {
     fn applied_changes_have_undo() {
         use amelie_common::Value;
         let committed = Arc::new(AtomicU64::new(0));
-        let node = NodeHandle::start_with(
-            "00000000-0000-0000-0000-000000000002".into(),
-            committed.clone(),
-        );
-        node.call(|done| NodeMsg::CreatePartition {
-            id: 1,
-            table_id: 1,
-            kind: IndexKind::Tree,
-            keys: vec![0],
-            done,
-        })
-        .unwrap();
+        let node = super::tests::node_with(committed.clone());
         let run = |id: u64, changes: &ChangeLog| {
             let (tx, rx) = crossbeam_channel::bounded(1);
             node.send(NodeMsg::Tx(TxWork {
