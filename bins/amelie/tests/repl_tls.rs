@@ -11,61 +11,31 @@
 //!   `https://`, the other a bare `host:port` that speaks TLS because it has `tls_cert` and
 //!   `tls_key` (a client certificate, which the replica does not ask for).
 //!
-//! Temporary directories, free ports, `amelie` runs and the server command line come from
-//! the shared harness (`common/mod.rs`). The servers are started here by a small local
-//! [`Node`] rather than `common::Server`, because the primary needs an environment variable
-//! of its own (`SSL_CERT_FILE`); they are reached over their repositories' unix sockets.
+//! Temporary directories, free ports, `amelie` runs, certificates and the servers come from
+//! the shared harness (`common/mod.rs`); [`Node`] is `common::Server` started with an HTTPS
+//! listener and an environment of its own (the primary's `SSL_CERT_FILE`), with the few
+//! queries these tests ask; the servers are reached over their repositories' unix sockets.
 
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use amelie_client::{BlockingClient, Remote};
-use common::{amelie_cmd, free_port, run, server_cmd, TempDir};
+use common::remote::wait_for;
+use common::{amelie_cmd, free_port, pki, run, server_cmd, Pki, TempDir};
 
 const REPLICA_1: &str = "5f1d7a36-3b8e-4c7e-9a4b-2f6a1c0d9e21";
 const REPLICA_2: &str = "0c2e8b47-4c9f-4d8f-8b5c-3a7b2d1e0f32";
 
-/// A CA (PEM), a certificate it signed for `localhost` and 127.0.0.1, and that
-/// certificate's key.
-struct Pki {
-    ca: String,
-    cert: String,
-    key: String,
-}
-
-fn pki(ca_name: &str) -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, ca_name);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    Pki {
-        ca: ca.pem(),
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    }
-}
-
-/// A running `amelie-server` (stopped on drop), reached over its repository's unix socket.
-struct Node {
-    repo: PathBuf,
-    child: Option<Child>,
-}
+/// A running `amelie-server` (`common::Server`: stopped on drop), reached over its
+/// repository's unix socket.
+struct Node(common::Server);
 
 impl Node {
     /// `amelie-server start <repo>` with an HTTPS listener on `port` (the certificate in the
-    /// repository's `certs/`), `extra` options and `env`; waits until it answers.
+    /// repository's `certs/`), `extra` options and `env` (and no `SSL_CERT_*` of the test's
+    /// own); waits until it answers.
     fn start(repo: &Path, port: u16, extra: &[String], env: &[(&str, &Path)]) -> Node {
         let mut options = vec![
             "--tls_cert=certs/server.pem".to_string(),
@@ -74,46 +44,23 @@ impl Node {
             "--repl_reconnect_ms=50".to_string(),
         ];
         options.extend_from_slice(extra);
-        let stderr = repo.with_extension("stderr");
-        let mut cmd = server_cmd("start", repo, &options, &stderr);
-        cmd.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
-        for (name, value) in env {
-            cmd.env(name, value);
-        }
-        let node = Node {
-            repo: repo.to_path_buf(),
-            child: Some(cmd.spawn().unwrap()),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut node = node;
-        while node.try_sql("select 1").as_deref() != Some("[1]") {
-            if let Some(status) = node.child.as_mut().unwrap().try_wait().unwrap() {
-                node.child = None;
-                panic!(
-                    "amelie-server exited with {status}: {}",
-                    fs::read_to_string(&stderr).unwrap_or_default()
-                );
+        Node(common::Server::start_with(repo, &options, |cmd| {
+            cmd.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
+            for (name, value) in env {
+                cmd.env(name, value);
             }
-            assert!(Instant::now() < deadline, "amelie-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        node
+        }))
     }
 
     fn try_sql(&self, sql: &str) -> Option<String> {
-        let remote = Remote {
-            path: self.repo.join("amelie.sock").display().to_string(),
-            ..Remote::new()
-        };
-        let reply = BlockingClient::new(&remote).ok()?.sql(sql).ok()?;
-        reply.is_success().then_some(reply.body)
+        self.0.sql(sql)
     }
 
     /// The 200 or 204 body; panics on an error.
     #[track_caller]
     fn sql(&self, sql: &str) -> String {
         self.try_sql(sql)
-            .unwrap_or_else(|| panic!("{sql}: failed on {}", self.repo.display()))
+            .unwrap_or_else(|| panic!("{sql}: failed on {}", self.0.repo.display()))
     }
 
     fn json(&self, sql: &str) -> serde_json::Value {
@@ -125,45 +72,12 @@ impl Node {
     }
 
     fn log(&self) -> String {
-        fs::read_to_string(self.repo.join("log")).unwrap_or_default()
+        fs::read_to_string(self.0.repo.join("log")).unwrap_or_default()
     }
 
     /// Stops the server with SIGTERM and waits for a clean exit.
     fn stop(mut self) {
-        let mut child = self.child.take().unwrap();
-        let st = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "exit {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "amelie-server did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Polls `check` until it is true (30 s at most).
-#[track_caller]
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+        self.0.stop();
     }
 }
 

@@ -15,34 +15,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{amelie_cmd, free_port, run, server_cmd, Run, Server, TempDir};
-
-/// A CA (PEM) and a certificate it signed for `localhost` and 127.0.0.1, with its key.
-struct Pki {
-    ca: String,
-    cert: String,
-    key: String,
-}
-
-fn pki(ca_name: &str) -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, ca_name);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    Pki {
-        ca: ca.pem(),
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    }
-}
+use common::{amelie_cmd, free_port, pki, run, server_cmd, Run, Server, TempDir};
 
 /// Runs `amelie <args>` with `stdin` piped in, `AMELIE_HOME` set to `home` and the
 /// platform's trusted certificates (for a client given no CA) from `system_ca`.

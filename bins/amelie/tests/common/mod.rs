@@ -106,8 +106,15 @@ impl Server {
     /// Starts `amelie-server start <repo> <options>` (see [`server_cmd`]) and waits until
     /// `select 1` answers over the repository's unix socket.
     pub fn start(repo: &Path, options: &[String]) -> Server {
+        Server::start_with(repo, options, |_| {})
+    }
+
+    /// [`Server::start`] with the command changed by `edit` first (its environment).
+    pub fn start_with(repo: &Path, options: &[String], edit: impl FnOnce(&mut Command)) -> Server {
         let stderr = repo.with_extension("stderr");
-        let child = server_cmd("start", repo, options, &stderr).spawn().unwrap();
+        let mut cmd = server_cmd("start", repo, options, &stderr);
+        edit(&mut cmd);
+        let child = cmd.spawn().unwrap();
         let mut server = Server {
             repo: repo.to_path_buf(),
             child: Some(child),
@@ -272,4 +279,32 @@ pub fn run(mut cmd: Command, stdin: &[u8]) -> Run {
 /// Runs `amelie <args>` with `stdin` piped in and `AMELIE_HOME` set to `home`.
 pub fn amelie(home: &Path, args: &[&str], stdin: &str) -> Run {
     run(amelie_cmd(home, args), stdin.as_bytes())
+}
+
+/// A CA (PEM) and a certificate it signed for `localhost` and 127.0.0.1, with its key.
+pub struct Pki {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+/// A new [`Pki`] whose CA is named `ca_name`.
+pub fn pki(ca_name: &str) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, ca_name);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    Pki {
+        ca: ca.pem(),
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
 }
