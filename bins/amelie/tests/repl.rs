@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use amelie_client::BlockingClient;
 use bytes::Bytes;
-use common::remote::{backup, wait_for, Server};
+use common::remote::{backup, replica_of, start_replica, wait_for, Server};
 use common::{free_port, TempDir};
 
 /// The replica's own uuid (it must differ from the primary's, which the backup copies).
@@ -42,22 +42,12 @@ fn primary_streams_to_replica() {
     let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=2"]);
     p.sql("create table t (id int serial primary key, v text)");
     p.sql("insert into t values (1001, 'a'), (1002, 'b')");
-    let p_uuid = p.uuid();
 
     // the replica: a backup of the primary with a uuid of its own
     let r_dir = dir.0.join("r");
-    backup(&dir.0, &r_dir, &p);
-    let r_port = free_port();
-    let uuid_arg = format!("--uuid={REPLICA_UUID}");
-    let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
-    assert_eq!(r.uuid(), REPLICA_UUID);
+    let r = replica_of(&dir.0, &p, &r_dir, REPLICA_UUID, &[]);
+    let r_port = r.port;
     assert_eq!(r.lsn(), p.lsn());
-    r.sql("start repl");
-    r.sql(&format!("subscribe '{p_uuid}'"));
-
-    p.sql(&format!(
-        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
-    ));
     p.sql("start repl");
 
     // DDL and writes on the primary reach the replica at the same LSNs
@@ -231,7 +221,6 @@ fn a_replica_behind_the_kept_wal_is_outdated() {
     );
     p.sql("create table t (id int serial primary key, v text)");
     p.sql("insert into t generate 10");
-    let p_uuid = p.uuid();
     let r_dir = dir.0.join("r");
     backup(&dir.0, &r_dir, &p);
     let r_lsn = p.lsn();
@@ -248,14 +237,7 @@ fn a_replica_behind_the_kept_wal_is_outdated() {
     assert_eq!(p.json("show wal")[0]["slots"], 0);
 
     // the replica from the stale backup, defined only now: outdated, logged, never connected
-    let r_port = free_port();
-    let uuid_arg = format!("--uuid={REPLICA_UUID}");
-    let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
-    r.sql("start repl");
-    r.sql(&format!("subscribe '{p_uuid}'"));
-    p.sql(&format!(
-        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
-    ));
+    let r = start_replica(&p, &r_dir, REPLICA_UUID, &[]);
     // its slot keeps what the log holds from the definition on: too late for this replica
     let (_, slots, slots_min) = wal_pins(&p);
     assert_eq!(slots, 1);
@@ -286,17 +268,8 @@ fn concurrent_writes_reach_the_replica_in_order() {
     let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=2"]);
     p.sql("create table t (id int serial primary key, v text)");
     p.sql("create table u (id int primary key, x int)");
-    let p_uuid = p.uuid();
     let r_dir = dir.0.join("r");
-    backup(&dir.0, &r_dir, &p);
-    let r_port = free_port();
-    let uuid_arg = format!("--uuid={REPLICA_UUID}");
-    let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
-    r.sql("start repl");
-    r.sql(&format!("subscribe '{p_uuid}'"));
-    p.sql(&format!(
-        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
-    ));
+    let r = replica_of(&dir.0, &p, &r_dir, REPLICA_UUID, &[]);
     p.sql("start repl");
     // four writers at once, each on its own connection, while the stream runs
     std::thread::scope(|s| {
@@ -351,17 +324,9 @@ fn a_killed_replicas_wal_survives_checkpoints_and_primary_restarts() {
     let p = Server::start(&p_dir, free_port(), &p_args);
     p.sql("create table t (id int serial primary key, v text)");
     p.sql("create table u (id int primary key, x int)");
-    let p_uuid = p.uuid();
     let r_dir = dir.0.join("r");
-    backup(&dir.0, &r_dir, &p);
-    let r_port = free_port();
-    let uuid_arg = format!("--uuid={REPLICA_UUID}");
-    let r = Server::start(&r_dir, r_port, &[&uuid_arg]);
-    r.sql("start repl");
-    r.sql(&format!("subscribe '{p_uuid}'"));
-    p.sql(&format!(
-        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
-    ));
+    let r = replica_of(&dir.0, &p, &r_dir, REPLICA_UUID, &[]);
+    let r_port = r.port;
     // defined: one slot, from the oldest record the log holds
     let (_, slots, slots_min) = wal_pins(&p);
     assert_eq!(slots, 1);
@@ -465,17 +430,8 @@ fn a_record_larger_than_the_replicas_limit_recv_arrives() {
     let dir = TempDir::new("big");
     let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=1"]);
     p.sql("create table t (id int primary key, v text)");
-    let p_uuid = p.uuid();
     let r_dir = dir.0.join("r");
-    backup(&dir.0, &r_dir, &p);
-    let r_port = free_port();
-    let uuid_arg = format!("--uuid={REPLICA_UUID}");
-    let r = Server::start(&r_dir, r_port, &[&uuid_arg, "--limit_recv=65536"]);
-    r.sql("start repl");
-    r.sql(&format!("subscribe '{p_uuid}'"));
-    p.sql(&format!(
-        "create replica '{REPLICA_UUID}' uri '127.0.0.1:{r_port}'"
-    ));
+    let r = replica_of(&dir.0, &p, &r_dir, REPLICA_UUID, &["--limit_recv=65536"]);
     p.sql("start repl");
 
     // one transaction, one record of about 300 KB

@@ -22,7 +22,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -32,31 +31,12 @@ use std::time::{Duration, Instant};
 use amelie_client::{BlockingClient, Remote};
 use amelie_loadgen::requests;
 use amelie_loadgen::Workload;
-use common::remote::{backup, replica, wait_for, wait_for_secs, Server};
+use common::remote::{backup, replica, replica_of, start_replica, wait_for, wait_for_secs, Server};
 use common::{amelie_cmd, free_port, TempDir};
 use serde_json::Value;
 
 const R1: &str = "6a0f3c1e-2b4d-4e8f-9a1b-3c5d7e9f0a11";
 const R2: &str = "6a0f3c1e-2b4d-4e8f-9a1b-3c5d7e9f0a22";
-
-/// A replica of `p`: `amelie backup` into `dir`, then [`start_replica`].
-fn replica_of(home: &Path, p: &Server, dir: &Path, uuid: &str) -> Server {
-    backup(home, dir, p);
-    start_replica(p, dir, uuid)
-}
-
-/// The backup in `dir` started on a port of its own with `uuid`, replication started and
-/// subscribed to `p`, and registered on `p` (`CREATE REPLICA`). The primary's `START REPL`
-/// is the caller's.
-fn start_replica(p: &Server, dir: &Path, uuid: &str) -> Server {
-    let uuid_arg = format!("--uuid={uuid}");
-    let r = Server::start(dir, free_port(), &[&uuid_arg, LIMIT_SEND]);
-    assert_eq!(r.uuid(), uuid);
-    r.sql("start repl");
-    r.sql(&format!("subscribe '{}'", p.uuid()));
-    p.sql(&format!("create replica '{uuid}' uri '{}'", r.uri()));
-    r
-}
 
 /// A client of `uri` (for threads that outlive a `Server`).
 fn client(uri: &str) -> BlockingClient {
@@ -321,9 +301,9 @@ fn two_replicas_follow_one_primary_across_a_restart() {
     p.sql("create table t (id int serial primary key, v text)");
     p.sql("insert into t (v) values ('before'), ('the'), ('backups')");
     transfer_setup(&p);
-    let r1 = replica_of(&dir.0, &p, &dir.0.join("r1"), R1);
+    let r1 = replica_of(&dir.0, &p, &dir.0.join("r1"), R1, &[LIMIT_SEND]);
     let r2_dir = dir.0.join("r2");
-    let r2 = replica_of(&dir.0, &p, &r2_dir, R2);
+    let r2 = replica_of(&dir.0, &p, &r2_dir, R2, &[LIMIT_SEND]);
     p.sql("start repl");
 
     p.sql("create table u (id int primary key, x int) with (type = 'hash')");
@@ -482,7 +462,7 @@ fn replica_seeded_from_a_backup_under_tpcb_load() {
     backup(&dir.0, &r_dir, &p);
     assert!(p.lsn() > before, "no write during the backup");
     // the replica, subscribed while the load still runs
-    let r = start_replica(&p, &r_dir, R1);
+    let r = start_replica(&p, &r_dir, R1, &[LIMIT_SEND]);
     p.sql("start repl");
     assert!(
         bench.try_wait().unwrap().is_none(),
@@ -540,7 +520,7 @@ fn ddl_of_every_kind_replicates() {
     let dir = TempDir::new("ddl");
     let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=2", LIMIT_SEND]);
     let r_dir = dir.0.join("r");
-    let r = replica_of(&dir.0, &p, &r_dir, R1);
+    let r = replica_of(&dir.0, &p, &r_dir, R1, &[LIMIT_SEND]);
     let r_port = r.port;
     p.sql("start repl");
     let node_a = "0a1b2c3d-0000-4000-8000-00000000000a";
@@ -680,7 +660,7 @@ fn primary_killed_under_load_leaves_a_prefix_and_catches_up() {
     let p_port = free_port();
     let p = Server::start(&p_dir, p_port, &["--backends=2", LIMIT_SEND]);
     transfer_setup(&p);
-    let r = replica_of(&dir.0, &p, &dir.0.join("r"), R1);
+    let r = replica_of(&dir.0, &p, &dir.0.join("r"), R1, &[LIMIT_SEND]);
     p.sql("start repl");
     wait_for("connected", || replica(&p, R1)["connected"] == true);
 
@@ -750,7 +730,7 @@ fn replica_killed_while_applying_a_backlog_catches_up() {
     transfer_setup(&p);
     p.sql("create table big (id int serial primary key, v text default 'some text in a row')");
     let r_dir = dir.0.join("r");
-    let r = replica_of(&dir.0, &p, &r_dir, R1);
+    let r = replica_of(&dir.0, &p, &r_dir, R1, &[LIMIT_SEND]);
     let r_port = r.port;
     p.sql("start repl");
     p.sql("insert into seq values (1, 1)");
@@ -827,7 +807,7 @@ fn watch_returns_once_the_replica_caught_up() {
     let dir = TempDir::new("watch");
     let p = Server::start(&dir.0.join("p"), free_port(), &["--backends=1", LIMIT_SEND]);
     p.sql("create table t (id int serial primary key, v int)");
-    let r = replica_of(&dir.0, &p, &dir.0.join("r"), R1);
+    let r = replica_of(&dir.0, &p, &dir.0.join("r"), R1, &[LIMIT_SEND]);
     p.sql("start repl");
     // the replica does not take the stream for now
     r.sql("stop repl");
@@ -872,7 +852,7 @@ fn records_larger_than_limit_recv_replicate() {
     p.sql(
         "create table t (id int serial primary key, v text default 'a row of some text, 32 bytes...')",
     );
-    let r = replica_of(&dir.0, &p, &dir.0.join("r"), R1);
+    let r = replica_of(&dir.0, &p, &dir.0.join("r"), R1, &[LIMIT_SEND]);
     p.sql("start repl");
     assert_eq!(r.int("show limit_recv"), 1024 * 1024);
     // WAL records of several MiB each, past the replica's `limit_recv` (1 MiB): a bulk

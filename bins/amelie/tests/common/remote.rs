@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use amelie_client::{BlockingClient, Remote};
 
-use super::{amelie_cmd, run, server_bin, Run};
+use super::{amelie_cmd, free_port, run, server_bin, Run};
 
 /// A running `amelie-server` on 127.0.0.1:`port`.
 pub struct Server {
@@ -214,4 +214,25 @@ pub fn replica(p: &Server, uuid: &str) -> serde_json::Value {
     list.into_iter()
         .find(|r| r["id"] == uuid)
         .unwrap_or_else(|| panic!("no replica {uuid} in {v}"))
+}
+
+/// A replica of `p`: `amelie backup` into `dir`, then [`start_replica`].
+pub fn replica_of(home: &Path, p: &Server, dir: &Path, uuid: &str, extra: &[&str]) -> Server {
+    backup(home, dir, p);
+    start_replica(p, dir, uuid, extra)
+}
+
+/// The backup in `dir` started on a port of its own with `uuid` and `extra` options,
+/// replication started and subscribed to `p`, and registered on `p` (`CREATE REPLICA`). The
+/// primary's `START REPL` is the caller's.
+pub fn start_replica(p: &Server, dir: &Path, uuid: &str, extra: &[&str]) -> Server {
+    let uuid_arg = format!("--uuid={uuid}");
+    let mut options = vec![uuid_arg.as_str()];
+    options.extend_from_slice(extra);
+    let r = Server::start(dir, free_port(), &options);
+    assert_eq!(r.uuid(), uuid);
+    r.sql("start repl");
+    r.sql(&format!("subscribe '{}'", p.uuid()));
+    p.sql(&format!("create replica '{uuid}' uri '{}'", r.uri()));
+    r
 }
